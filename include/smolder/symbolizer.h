@@ -1,0 +1,57 @@
+/* symbolizer.h: addresses to names. User addresses through libdw/libdwfl (functions, C++ demangled,
+ * inlined frames, file:line; separate debug files by build-id; .symtab/.dynsym fallback; then
+ * module+0xOFFSET), kernel addresses through /proc/kallsyms. Each unique address is resolved once
+ * and cached. Files are opened through /proc/PID/map_files or /proc/PID/root while the target
+ * lives, so resolution still works after it exits. */
+#ifndef SMOLDER_SYMBOLIZER_H
+#define SMOLDER_SYMBOLIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct symbolizer;
+
+enum symbol_frame_flags {
+	SYMBOL_FRAME_INLINED = 1, /* an inlined call inside the frame that follows it */
+	SYMBOL_FRAME_KERNEL = 2,
+};
+
+struct symbol_frame {
+	const char *function; /* demangled; NULL when unknown */
+	const char *file;     /* source file; NULL when unknown */
+	uint32_t line;        /* 0 when unknown */
+	uint32_t flags;       /* enum symbol_frame_flags */
+	const char *module;   /* basename of the object, "[kernel]", or NULL when unmapped */
+	uint64_t module_offset; /* addr's offset in module (file offset for user objects) */
+};
+
+/* Creates a symbolizer for pid (0: kernel only), opening the objects mapped now. NULL + errno. */
+struct symbolizer *symbolizer_new(pid_t pid);
+/* NULL-safe. */
+void symbolizer_free(struct symbolizer *sym);
+
+/* Picks up objects mapped since (dlopen). Call while the target lives; harmless after. 0 or -errno. */
+int symbolizer_refresh(struct symbolizer *sym);
+
+/* Resolves addr (a lookup address from the unwinder, or a kernel ip) into *frames: innermost first
+ * (inlined callees before the function that contains them). Returns the frame count (>= 1; an
+ * unknown address gives one frame with function NULL). The frames belong to sym and stay valid
+ * until symbolizer_free. */
+size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr,
+			  const struct symbol_frame **frames);
+
+/* Formats a frame for folded stacks: the function name, "_[k]" for kernel and "_[i]" for inlined
+ * frames, module+0xOFFSET or [unknown] when the name is unknown; ';', newlines and control bytes
+ * replaced so the folded format cannot break. Returns the length written (truncated to len-1). */
+size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len);
+
+struct symbolizer_stats {
+	uint64_t addresses;  /* unique addresses resolved */
+	uint64_t unknown;    /* of them, without a function name */
+	uint64_t modules;    /* objects opened */
+	double seconds;      /* time spent resolving */
+};
+void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats *stats);
+
+#endif

@@ -1,0 +1,46 @@
+/* target.h: the process being profiled: checks before attach (exists, not a kernel thread, not a
+ * zombie), its name and memory, and launch mode (fork, hold before exec until probes are attached). */
+#ifndef SMOLDER_TARGET_H
+#define SMOLDER_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Checks pid can be profiled. Returns 0, or a smolder exit code (SMOLDER_EXIT_TARGET, ...) with a
+ * one-line reason in err. */
+int target_check(pid_t pid, char *err, size_t errlen);
+
+/* The process name (comm) into buf. Returns 0 or -errno. */
+int target_comm(pid_t pid, char *buf, size_t len);
+/* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */
+int target_thread_name(pid_t pid, pid_t tid, char *buf, size_t len);
+
+struct target_memory {
+	uint64_t rss_bytes;  /* VmRSS */
+	uint64_t anon_bytes; /* RssAnon */
+};
+/* Reads /proc/PID/status memory figures. Returns 0 or -errno. */
+int target_memory(pid_t pid, struct target_memory *mem);
+
+/* Launch mode: the child is forked and waits before exec until target_launch_release(). */
+struct target_launch {
+	pid_t pid;
+	int release_fd; /* write end of the pipe the child waits on; -1 once released */
+	int pidfd;      /* for exit notification; -1 if pidfd_open is unavailable */
+	bool reaped;
+	int wait_status; /* valid once reaped */
+};
+/* Forks argv[0] (PATH search) held before exec. Returns 0 or -errno. */
+int target_launch_prepare(char **argv, struct target_launch *launch);
+/* Lets the child exec. Returns 0 or -errno; -ENOEXEC style failures surface as exit status 127. */
+int target_launch_release(struct target_launch *launch);
+/* Sends sig to the launched child (forwarding Ctrl-C / SIGTERM). */
+int target_launch_signal(struct target_launch *launch, int sig);
+/* Waits for the child (blocking when block is true). Returns 1 when reaped, 0 if still running. */
+int target_launch_wait(struct target_launch *launch, bool block);
+/* The exit code smolder should return for the child's wait status (128+sig for signals). */
+int target_launch_exit_code(const struct target_launch *launch);
+
+#endif

@@ -1,0 +1,63 @@
+/* unwinder.h: user-space stack unwinding for one target process, over stack snapshots copied at
+ * sample time (eBPF) or read while the thread is stopped (ptrace). libunwind's remote API with
+ * DWARF CFI (.eh_frame/.debug_frame) of the mapped objects; memory outside the snapshot is read from
+ * the mapped ELF files, never from the live process (it has moved on). Owns the target's address
+ * space model and its caches. */
+#ifndef SMOLDER_UNWINDER_H
+#define SMOLDER_UNWINDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct unwinder;
+
+/* One thread's state at one instant. */
+struct unwind_snapshot {
+	uint64_t ip, sp, bp;  /* user registers (x86-64 rip, rsp, rbp) */
+	const uint8_t *stack; /* bytes copied from address sp upward */
+	uint32_t stack_len;
+	bool stack_clipped; /* the copy stopped at the copy limit, not at the end of the stack mapping */
+};
+
+enum unwind_flags {
+	UNWIND_COMPLETE = 1,  /* reached the thread's root (_start, clone/clone3, start_thread) */
+	UNWIND_TRUNCATED = 2, /* needed stack memory beyond the snapshot */
+	UNWIND_NO_INFO = 4,   /* stopped at a frame with no unwind info and no valid frame pointer */
+	UNWIND_MAX_DEPTH = 8, /* hit the caller's max frames */
+	UNWIND_FP_USED = 16,  /* at least one frame came from the frame-pointer fast path */
+};
+
+struct unwind_result {
+	uint32_t n;     /* frames written */
+	uint32_t flags; /* enum unwind_flags */
+};
+
+struct unwinder_stats {
+	uint64_t unwinds;
+	uint64_t complete;
+	uint64_t truncated;
+	uint64_t no_info;
+	uint64_t map_refreshes;
+};
+
+/* Creates the unwinder for pid, reading its mappings now. NULL and errno on failure. */
+struct unwinder *unwinder_new(pid_t pid);
+/* NULL-safe. */
+void unwinder_free(struct unwinder *uw);
+
+/* Unwinds snap into ips[0..max), leaf first. Entries are symbolization lookup addresses: ips[0] is
+ * the exact ip; caller frames are return address - 1 (so the call site, not the next line, is
+ * resolved), except the frame interrupted by a signal, which is exact. Returns 0 (result says how
+ * far it got; at least the leaf is written when max > 0) or -errno. */
+int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uint64_t *ips,
+		    uint32_t max, struct unwind_result *result);
+
+/* Re-reads the target's mappings (dlopen, exec). Also done on demand, rate-limited, when an ip
+ * falls outside every known mapping. Returns 0 or -errno (-ESRCH once the target is gone). */
+int unwinder_refresh_maps(struct unwinder *uw);
+
+void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);
+
+#endif
