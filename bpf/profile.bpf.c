@@ -103,7 +103,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	task = bpf_get_current_task_btf();
 	/* Ring 3 in cs: the sample interrupted user code and ctx holds its registers. Otherwise the
 	 * user registers are the ones saved on entry to the kernel. */
-	kernel_mode = (ctx->regs.cs & 3) == 0;
+	kernel_mode = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
 	if (!kernel_mode) {
 		ip = ctx->regs.ip;
 		sp = ctx->regs.sp;

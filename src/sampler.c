@@ -296,7 +296,17 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	}
 
 	ret = profile_bpf__load(sampler->skel);
-	if (ret) {
+	if (ret == -EACCES || ret == -EINVAL) {
+		/* The verifier's rejection (EACCES) is not a privilege problem: without the
+		 * capability bpf() fails with EPERM. */
+		snprintf(
+			err, errlen,
+			"the kernel rejected the BPF program (%s); rerun with -vv for the verifier "
+			"log",
+			strerror(-ret));
+		ret = -ENOTSUP;
+		goto fail;
+	} else if (ret) {
 		sampler_describe_errno(-ret, "loading the BPF program", err, errlen);
 		goto fail;
 	}
