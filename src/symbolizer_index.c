@@ -54,7 +54,7 @@ struct cu_range {
 struct sym_entry {
 	uint64_t addr, end;
 	const char *name;
-	char *demangled;
+	char *demangled; /* the name to show when it differs from name: demangled, unversioned */
 	bool demangle_done;
 	int rank; /* smaller is preferred among aliases */
 };
@@ -569,8 +569,16 @@ static const char *symtab_lookup(struct module_index *idx, uint64_t addr)
 		return NULL;
 	s = &idx->syms[lo - 1];
 	if (!s->demangle_done) {
+		/* Symbol versions ("memcpy@GLIBC_2.2.5") are not part of the function's name. */
+		const char *at = strchr(s->name, '@');
+		char *base = at && at != s->name ? strndup(s->name, (size_t)(at - s->name)) : NULL;
+
 		s->demangle_done = true;
-		s->demangled = symbolizer_demangle(s->name);
+		s->demangled = symbolizer_demangle(base ? base : s->name);
+		if (s->demangled)
+			free(base);
+		else
+			s->demangled = base;
 	}
 	return s->demangled ? s->demangled : s->name;
 }

@@ -133,17 +133,17 @@ static uint64_t file_offset(pid_t pid, uint64_t addr)
 	return off;
 }
 
-static void test_inline_chain_and_exit(void **state)
+static void check_inline_chain_and_exit(const char *fixture, const char *module)
 {
 	const struct symbol_frame *f, *again;
 	struct symbolizer_stats stats;
 	struct symbolizer *sym;
 	struct target t;
-	uint64_t ret, leaf, off;
+	uint64_t ret, leaf, off, modules;
 	char buf[256];
 	size_t n;
 
-	target_start(&t, FIXTURE_C);
+	target_start(&t, fixture);
 	ret = target_addr(&t, "return_address");
 	leaf = target_addr(&t, "symbolize_leaf");
 	off = file_offset(t.pid, ret - 1);
@@ -164,7 +164,7 @@ static void test_inline_chain_and_exit(void **state)
 	assert_string_equal(f[2].function, "symbolize_outer");
 	assert_int_equal(f[2].flags, 0);
 	assert_int_equal(f[2].line, marker_line(SOURCE_C, "outer_call"));
-	assert_string_equal(f[2].module, "symbolize_target");
+	assert_string_equal(f[2].module, module);
 	assert_int_equal(f[2].module_offset, off);
 	symbol_frame_format(&f[0], buf, sizeof(buf));
 	assert_string_equal(buf, "symbolize_inner_[i]");
@@ -181,6 +181,13 @@ static void test_inline_chain_and_exit(void **state)
 	assert_true(ends_with(f[0].file, "/symbolize_target.c"));
 	assert_true(f[0].line > 0);
 
+	/* Nothing new mapped: refreshing opens nothing. */
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(symbolizer_refresh(sym), 0);
+	modules = stats.modules;
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(stats.modules, modules);
+
 	/* The target exits; addresses never asked before still resolve. */
 	target_stop(&t);
 	n = symbolizer_resolve(sym, target_addr(&t, "main"), &f);
@@ -196,6 +203,17 @@ static void test_inline_chain_and_exit(void **state)
 	assert_int_equal(stats.unknown, 0);
 	assert_true(stats.modules >= 3); /* the fixture, libc, ld.so (and the vdso) */
 	symbolizer_free(sym);
+}
+
+static void test_inline_chain_and_exit(void **state)
+{
+	check_inline_chain_and_exit(FIXTURE_C, "symbolize_target");
+}
+
+/* ET_EXEC: loaded at its link-time addresses. */
+static void test_inline_chain_non_pie(void **state)
+{
+	check_inline_chain_and_exit(FIXTURE_C "_nopie", "symbolize_target_nopie");
 }
 
 /* libc's DWARF comes from libc6-dbg's file under /usr/lib/debug/.build-id. */
@@ -488,6 +506,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inline_chain_and_exit),
+		cmocka_unit_test(test_inline_chain_non_pie),
 		cmocka_unit_test(test_separate_debuginfo),
 		cmocka_unit_test(test_cpp_demangled_and_inlined),
 		cmocka_unit_test(test_stripped_and_deleted),
