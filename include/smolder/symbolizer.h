@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct symbolizer;
+struct proc_maps;
 
 enum symbol_frame_flags {
 	SYMBOL_FRAME_INLINED = 1, /* an inlined call inside the frame that follows it */
@@ -28,6 +29,10 @@ struct symbol_frame {
 
 /* Creates a symbolizer for pid (0: kernel only), opening the objects mapped now. NULL + errno. */
 struct symbolizer *symbolizer_new(pid_t pid);
+/* Creates a symbolizer over given mappings (the format of struct proc_maps) without a live process:
+ * paths are opened as they are, [vdso] stays unnamed. For offline tests and benchmarks: map an
+ * ELF's PT_LOAD segments at their p_vaddr to resolve link-time addresses. NULL + errno. */
+struct symbolizer *symbolizer_new_from_maps(const struct proc_maps *maps);
 /* NULL-safe. */
 void symbolizer_free(struct symbolizer *sym);
 
