@@ -16,6 +16,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_tgid = 0;
 const volatile __u32 stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
 const volatile __u8 collect_kernel = 1;
+/* Wake the consumer only when this much data is waiting; it also polls on a timer. A wakeup per
+ * sample would cost the consumer a context switch per sample. */
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -33,7 +36,8 @@ struct {
  * shallow stack costs a shallow copy. A plain array indexed by CPU rather than a per-CPU array:
  * per-CPU values are limited to 32 KiB. */
 struct sample_scratch {
-	__u8 data[sizeof(struct smolder_cpu_sample) + SMOLDER_STACK_COPY_MAX];
+	/* A page of slack after the copy: the verifier bounds each page-sized read by a mask. */
+	__u8 data[sizeof(struct smolder_cpu_sample) + SMOLDER_STACK_COPY_MAX + SMOLDER_PAGE_SIZE];
 };
 
 struct {
@@ -74,7 +78,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	struct sample_scratch *scratch_slot;
 	struct smolder_cpu_sample *sample;
 	struct vma_bound bound = {};
-	__u32 cpu, len, attempt;
+	__u32 cpu, len, chunk_index;
+	__u64 wakeup;
 	__u64 ip, sp, bp;
 	bool kernel_mode;
 
@@ -151,17 +156,36 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if (sample->flags & SMOLDER_SAMPLE_STACK_CLIPPED)
 		stat_inc(SMOLDER_STAT_STACK_CLIPPED);
 
-	/* A failed read (page not present, mapping end unknown) is retried with half the size:
-	 * the top of the stack is what the leaf frames need. */
-	for (attempt = 0; attempt < 4; attempt++) {
-		if (len > SMOLDER_STACK_COPY_MAX)
-			len = SMOLDER_STACK_COPY_MAX;
-		if (bpf_probe_read_user(sample->user_stack, len, (void *)sp) == 0) {
-			sample->user_stack_len = len;
+	/* Copy page by page and stop at the first page that is not present: a read that would
+	 * fault fails as a whole, and the main thread's stack has never-touched pages between its
+	 * first frame and the argument strings (exec's random stack offset). What lies below the
+	 * hole holds every frame. */
+	if (len > SMOLDER_STACK_COPY_MAX)
+		len = SMOLDER_STACK_COPY_MAX;
+	for (chunk_index = 0; chunk_index < SMOLDER_STACK_COPY_MAX / SMOLDER_PAGE_SIZE + 1;
+	     chunk_index++) {
+		__u32 copied = sample->user_stack_len;
+		__u32 chunk = SMOLDER_PAGE_SIZE - ((sp + copied) & (SMOLDER_PAGE_SIZE - 1));
+
+		if (copied >= len)
+			break;
+		if (chunk > len - copied)
+			chunk = len - copied;
+		if (copied > SMOLDER_STACK_COPY_MAX - SMOLDER_PAGE_SIZE) {
+			sample->flags |= SMOLDER_SAMPLE_STACK_CLIPPED;
 			break;
 		}
-		len /= 2;
-		sample->flags |= SMOLDER_SAMPLE_STACK_CLIPPED;
+		/* Bounds the verifier can follow whatever the compiler proved: offset <= MAX -
+		 * PAGE, size <= 2 * PAGE - 1, inside the scratch slot's slack. */
+		__asm__ volatile("" : "+r"(chunk));
+		chunk &= 2 * SMOLDER_PAGE_SIZE - 1;
+		if (bpf_probe_read_user(sample->user_stack + copied, chunk,
+					(void *)(sp + copied)) != 0) {
+			sample->flags |= SMOLDER_SAMPLE_STACK_PARTIAL;
+			stat_inc(SMOLDER_STAT_STACK_PARTIAL);
+			break;
+		}
+		sample->user_stack_len = copied + chunk;
 	}
 	if (sample->user_stack_len == 0)
 		stat_inc(SMOLDER_STAT_STACK_COPY_FAILED);
@@ -170,7 +194,9 @@ send:
 	len = sample->user_stack_len;
 	if (len > SMOLDER_STACK_COPY_MAX)
 		len = SMOLDER_STACK_COPY_MAX;
-	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, 0) == 0)
+	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, wakeup) == 0)
 		stat_inc(SMOLDER_STAT_SENT);
 	else
 		stat_inc(SMOLDER_STAT_RINGBUF_FULL);

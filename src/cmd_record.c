@@ -66,7 +66,10 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 			.bp = sample->bp,
 			.stack = sample->user_stack,
 			.stack_len = sample->user_stack_len,
-			.stack_clipped = (sample->flags & SMOLDER_SAMPLE_STACK_CLIPPED) != 0,
+			/* Stopped before the end of the stack mapping, for whatever reason. */
+			.stack_clipped = (sample->flags & (SMOLDER_SAMPLE_STACK_CLIPPED |
+							   SMOLDER_SAMPLE_STACK_PARTIAL |
+							   SMOLDER_SAMPLE_NO_VMA)) != 0,
 		};
 		struct unwind_result result = {0};
 		int ret = rec->unwinder ? unwinder_unwind(rec->unwinder, &snap, rec->ips,
@@ -193,7 +196,7 @@ static void record_open_target_models(struct record *rec)
 
 static int record_run(struct record *rec)
 {
-	double last_refresh = 0;
+	double last_refresh = 0, last_maps = 0;
 	enum run_stop stop;
 
 	for (;;) {
@@ -206,6 +209,14 @@ static int record_run(struct record *rec)
 		if (ret < 0) {
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
+		}
+		/* Mappings change fast while a launched program starts (ld.so maps a library in
+		 * steps): re-read them often then, and every second afterwards (dlopen). */
+		if (rec->unwinder &&
+		    run_control_elapsed(&rec->rc) - last_maps >=
+			    (rec->launched && run_control_elapsed(&rec->rc) < 2.0 ? 0.02 : 1.0)) {
+			last_maps = run_control_elapsed(&rec->rc);
+			unwinder_refresh_maps(rec->unwinder);
 		}
 		record_refresh_maps(rec);
 		if (run_control_elapsed(&rec->rc) - last_refresh >= 1.0) {
@@ -239,10 +250,10 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 ", unreadable %" PRIu64 ", aggregation %" PRIu64 ")",
 		 t.samples, t.lost, ss->ringbuf_full, ss->malformed, rec->add_errors);
 	log_info("stacks: %" PRIu64 " complete, %" PRIu64 " truncated, %" PRIu64
-		 " kernel only; %" PRIu64 " stack copies clipped, %" PRIu64 " failed; %" PRIu64
-		 " unwind errors",
-		 t.complete, t.truncated, t.kernel_only, ss->stack_clipped, ss->stack_copy_failed,
-		 rec->unwind_errors);
+		 " kernel only, %" PRIu64 " unwind errors; stack copies: %" PRIu64
+		 " clipped at the copy size, %" PRIu64 " partial, %" PRIu64 " failed",
+		 t.complete, t.truncated, t.kernel_only, rec->unwind_errors, ss->stack_clipped,
+		 ss->stack_partial, ss->stack_copy_failed);
 	log_info("symbols: %" PRIu64 " unique addresses in %.3f s, %" PRIu64 " unknown; %" PRIu64
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,

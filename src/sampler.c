@@ -287,6 +287,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	}
 	sampler->ringbuf_bytes =
 		o.ringbuf_bytes ? o.ringbuf_bytes : sampler_ringbuf_size(&o, n_possible);
+	sampler->skel->rodata->wakeup_bytes = sampler->ringbuf_bytes / 4;
 	ret = bpf_map__set_max_entries(sampler->skel->maps.events, sampler->ringbuf_bytes);
 	if (!ret)
 		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch, n_possible);
@@ -381,7 +382,13 @@ int sampler_poll(struct sampler *sampler, int timeout_ms)
 {
 	int ret = ring_buffer__poll(sampler->ringbuf, timeout_ms);
 
-	return ret == -EINTR ? 0 : ret;
+	if (ret == -EINTR)
+		ret = 0;
+	if (ret < 0)
+		return ret;
+	/* The program wakes us only when the buffer fills up (see wakeup_bytes): whatever arrived
+	 * during the timeout is consumed here. */
+	return ring_buffer__consume(sampler->ringbuf);
 }
 
 int sampler_drain(struct sampler *sampler)
@@ -433,6 +440,9 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 			break;
 		case SMOLDER_STAT_STACK_CLIPPED:
 			stats->stack_clipped = sum;
+			break;
+		case SMOLDER_STAT_STACK_PARTIAL:
+			stats->stack_partial = sum;
 			break;
 		case SMOLDER_STAT_NO_VMA:
 			stats->no_vma = sum;

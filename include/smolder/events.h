@@ -28,13 +28,14 @@ enum smolder_event_kind {
  * perf's 8 KiB default truncates it (scripts/bench/record_completeness.sh). */
 #define SMOLDER_STACK_COPY_MAX	   (64 * 1024)
 #define SMOLDER_STACK_COPY_DEFAULT (32 * 1024)
+#define SMOLDER_PAGE_SIZE	   4096
 
 enum smolder_sample_flags {
-	SMOLDER_SAMPLE_KERNEL_MODE = 1, /* interrupted in the kernel; user regs are the task's */
-	SMOLDER_SAMPLE_STACK_CLIPPED =
-		2, /* the copy stopped at the copy size, not the mapping end */
-	SMOLDER_SAMPLE_NO_USER_REGS = 4, /* no user context (user regs unavailable) */
-	SMOLDER_SAMPLE_NO_VMA = 8,	 /* stack mapping not found; copy size guessed */
+	SMOLDER_SAMPLE_KERNEL_MODE = 1,	   /* interrupted in the kernel; user regs are the task's */
+	SMOLDER_SAMPLE_STACK_CLIPPED = 2,  /* the copy stopped at the copy size */
+	SMOLDER_SAMPLE_NO_USER_REGS = 4,   /* no user context (user regs unavailable) */
+	SMOLDER_SAMPLE_NO_VMA = 8,	   /* stack mapping not found; copy size guessed */
+	SMOLDER_SAMPLE_STACK_PARTIAL = 16, /* the copy stopped at a page that is not present */
 };
 
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
@@ -65,6 +66,7 @@ enum smolder_sampler_stat {
 	SMOLDER_STAT_KERNEL_STACK_FAILED, /* bpf_get_stack failed */
 	SMOLDER_STAT_NO_USER_REGS,	  /* no user registers for the sample */
 	SMOLDER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
+	SMOLDER_STAT_STACK_PARTIAL,	  /* copy stopped early at a page that is not present */
 	SMOLDER_STAT_COUNT,
 };
 

@@ -33,6 +33,7 @@ struct sampler_stats {
 	uint64_t ringbuf_full;	      /* records dropped because the ring buffer was full */
 	uint64_t stack_copy_failed;   /* samples sent without any user stack bytes */
 	uint64_t stack_clipped;	      /* copies stopped by the copy size before the mapping end */
+	uint64_t stack_partial;	      /* copies stopped early at a page that is not present */
 	uint64_t no_vma;	      /* stack mapping not found */
 	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
 	uint64_t no_user_regs;	      /* samples without user registers */
@@ -49,7 +50,8 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 /* Stops and frees everything. NULL-safe. */
 void sampler_free(struct sampler *sampler);
 
-/* Waits up to timeout_ms for records and delivers them. Returns records consumed or -errno
+/* Waits up to timeout_ms (less when the ring buffer fills a quarter) and delivers every record
+ * waiting. Returns records consumed or -errno
  * (-EINTR is returned as 0). */
 int sampler_poll(struct sampler *sampler, int timeout_ms);
 /* Stops sampling (closes the perf events) so that a final drain terminates. Idempotent. */
