@@ -469,12 +469,12 @@ static int layout_build(const struct folded_profile *p, const struct folded_chil
 		/* Push in reverse so the first sibling pops first; x needs a forward pass. */
 		x = it.x;
 		for (uint32_t k = a; k < b; k++)
-			x += p->nodes[c->child[k]].total;
+			x += p->totals[c->child[k]];
 		for (uint32_t k = b; k > a; k--) {
 			uint32_t ch = c->child[k - 1];
 
-			x -= p->nodes[ch].total;
-			if (p->nodes[ch].total < min_count || p->nodes[ch].total <= 0)
+			x -= p->totals[ch];
+			if (p->totals[ch] < min_count || p->totals[ch] <= 0)
 				continue;
 			if (sp == depth_cap) {
 				struct layout_item *s = realloc(stack, depth_cap * 2 * sizeof(*s));
@@ -580,7 +580,7 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 	struct out_buf *ob = NULL;
 	struct name_info *infos = NULL;
 	struct layout l = {0};
-	double total = p->nodes[0].total, scale;
+	double total = p->totals[0], scale;
 	int fs = o->font_size, fh = o->frame_height, top, bottom, height, y0, err;
 
 	err = options_check(o);
@@ -610,7 +610,7 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 	for (size_t i = 0; i < l.count && !ob->err; i++) {
 		const struct layout_item *it = &l.items[i];
 		const struct folded_node *n = &p->nodes[it->node];
-		double x = XPAD + it->x * scale, w = n->total * scale;
+		double x = XPAD + it->x * scale, w = p->totals[it->node] * scale;
 		int y = o->inverted ? y0 + (int)it->depth * fh : y0 - (int)it->depth * fh;
 		struct name_info root = {.label = "all", .label_len = 3, .codepoints = 3};
 		struct name_info *ni = &root;
@@ -625,20 +625,21 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 		ob_str(ob, "<g sm:x=\"");
 		ob_mem(ob, num, folded_format_count(it->x, num, sizeof(num)));
 		ob_str(ob, "\" sm:w=\"");
-		ob_mem(ob, num, folded_format_count(n->total, num, sizeof(num)));
+		ob_mem(ob, num, folded_format_count(p->totals[it->node], num, sizeof(num)));
 		ob_str(ob, "\"><title>");
 		ob_escaped(ob, ni->label, ni->label_len);
 		ob_str(ob, "\n");
-		ob_amount(ob, n->total, o);
+		ob_amount(ob, p->totals[it->node], o);
 		ob_str(ob, ", ");
-		ob_percent(ob, n->total, total);
+		ob_percent(ob, p->totals[it->node], total);
 		if (ni->kind == FRAME_KERNEL)
 			ob_str(ob, " (kernel)");
 		else if (ni->kind == FRAME_INLINED)
 			ob_str(ob, " (inlined)");
 		if (ov) {
 			double before = ov->before[it->node];
-			double change = render_overlay_change(ov, n->total, total, before);
+			double change =
+				render_overlay_change(ov, p->totals[it->node], total, before);
 
 			ob_str(ob, "\nbefore: ");
 			ob_amount(ob, before, o);
@@ -661,10 +662,10 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 						      &(struct render_overlay){
 							      .before_total = ov->before_total,
 							      .normalize = true},
-						      n->total, total, before));
+						      p->totals[it->node], total, before));
 				ob_str(ob, " points)");
 			}
-			diff_color(render_overlay_change(ov, n->total, total, before),
+			diff_color(render_overlay_change(ov, p->totals[it->node], total, before),
 				   ov->max_change, color);
 		}
 		ob_str(ob, "</title><rect x=\"");
@@ -713,7 +714,9 @@ int flamegraph_render(const struct folded_profile *p, const struct flamegraph_op
 		return err;
 	if (!(folded_profile_total(p) > 0))
 		return -EINVAL;
-	folded_profile_totals(p);
+	err = folded_profile_totals(p);
+	if (err)
+		return err;
 	err = folded_children_build(p, &c);
 	if (err)
 		return err;

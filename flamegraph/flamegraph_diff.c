@@ -80,7 +80,7 @@ static int subtree_stacks(const struct folded_profile *p, const struct folded_ch
 
 static int note_removed(struct flamegraph_diff *d, uint32_t node)
 {
-	double total = d->before->nodes[node].total;
+	double total = d->before->totals[node];
 	size_t i;
 
 	if (subtree_stacks(d->before, &d->cb, node, &d->removed_stacks))
@@ -112,7 +112,7 @@ static int match_paths(struct flamegraph_diff *d)
 	stack = malloc(cap * sizeof(*stack));
 	if (!stack)
 		return -ENOMEM;
-	d->before_of_after[0] = b->nodes[0].total;
+	d->before_of_after[0] = b->totals[0];
 	stack[sp++] = (struct pair){d->ca.start[0], d->ca.start[1], d->cb.start[0], d->cb.start[1]};
 	while (sp) {
 		struct pair *t = &stack[sp - 1];
@@ -141,7 +141,7 @@ static int match_paths(struct flamegraph_diff *d)
 		}
 		an = d->ca.child[t->ia++];
 		bn = d->cb.child[t->ib++];
-		d->before_of_after[an] = b->nodes[bn].total;
+		d->before_of_after[an] = b->totals[bn];
 		if (sp == cap) {
 			struct pair *s = realloc(stack, cap * 2 * sizeof(*s));
 
@@ -194,7 +194,7 @@ static int accumulate(const struct folded_profile *p, const struct folded_childr
 
 			acc->self[f] += p->nodes[child].self;
 			if (acc->on_stack[f]++ == 0)
-				acc->total[f] += p->nodes[child].total;
+				acc->total[f] += p->totals[child];
 		}
 		if (sp == cap) {
 			struct walk *s = realloc(stack, cap * 2 * sizeof(*s));
@@ -323,9 +323,8 @@ struct flamegraph_diff *flamegraph_diff_new(const struct folded_profile *before,
 	d->before = before;
 	d->after = after;
 	d->normalize = normalize;
-	folded_profile_totals(before);
-	folded_profile_totals(after);
-	if (folded_children_build(before, &d->cb) || folded_children_build(after, &d->ca))
+	if (folded_profile_totals(before) || folded_profile_totals(after) ||
+	    folded_children_build(before, &d->cb) || folded_children_build(after, &d->ca))
 		goto nomem;
 	d->before_of_after = calloc(after->node_count, sizeof(double));
 	if (!d->before_of_after)
@@ -338,7 +337,7 @@ struct flamegraph_diff *flamegraph_diff_new(const struct folded_profile *before,
 					    normalize, 0};
 
 		for (uint32_t i = 1; i < after->node_count; i++) {
-			double ch = fabs(render_overlay_change(&ov, after->nodes[i].total, ta,
+			double ch = fabs(render_overlay_change(&ov, after->totals[i], ta,
 							       d->before_of_after[i]));
 
 			if (ch > d->max_change)

@@ -7,8 +7,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "folded_internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_USE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIG_USE_MALLOC 1
+#endif
+#endif
 
 #define READ_CHUNK    (1u << 20)
 #define UNKNOWN_FRAME "[unknown]"
@@ -45,6 +54,48 @@ static uint32_t hash_chain(uint32_t parent_hash, uint32_t name_hash)
 	k ^= k >> 31;
 	k *= 0xbf58476d1ce4e5b9ull;
 	return (uint32_t)(k >> 32);
+}
+
+void *big_alloc(size_t size)
+{
+#ifdef BIG_USE_MALLOC
+	return calloc(1, size ? size : 1);
+#else
+	void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+#endif
+}
+
+void *big_realloc(void *p, size_t old_size, size_t new_size)
+{
+#ifdef BIG_USE_MALLOC
+	char *q = realloc(p, new_size ? new_size : 1);
+
+	if (q && new_size > old_size)
+		memset(q + old_size, 0, new_size - old_size);
+	return q;
+#else
+	void *q;
+
+	if (!p)
+		return big_alloc(new_size);
+	q = mremap(p, old_size ? old_size : 1, new_size ? new_size : 1, MREMAP_MAYMOVE);
+	return q == MAP_FAILED ? NULL : q;
+#endif
+}
+
+void big_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+#ifdef BIG_USE_MALLOC
+	(void)size;
+	free(p);
+#else
+	munmap(p, size ? size : 1);
+#endif
 }
 
 void name_table_init(struct name_table *t)
@@ -202,15 +253,15 @@ struct folded_profile *folded_profile_new(void)
 		return NULL;
 	name_table_init(&p->names);
 	p->node_cap = 1024;
-	p->nodes = malloc(p->node_cap * sizeof(*p->nodes));
-	p->slots = calloc(2048, sizeof(*p->slots));
+	p->nodes = big_alloc(p->node_cap * sizeof(*p->nodes));
+	p->slots = big_alloc(2048 * sizeof(*p->slots));
+	p->slots_mask = 2047;
 	if (!p->nodes || !p->slots) {
 		folded_profile_free(p);
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->slots_mask = 2047;
-	p->nodes[0] = (struct folded_node){0, FOLDED_NO_NODE, 0, 0};
+	p->nodes[0] = (struct folded_node){0, FOLDED_NO_NODE, 0};
 	p->node_count = 1;
 	return p;
 }
@@ -220,8 +271,10 @@ void folded_profile_free(struct folded_profile *p)
 	if (!p)
 		return;
 	name_table_release(&p->names);
-	free(p->nodes);
-	free(p->slots);
+	big_free(p->nodes, (size_t)p->node_cap * sizeof(*p->nodes));
+	big_free(p->totals, (size_t)p->totals_n * sizeof(*p->totals));
+	if (p->slots)
+		big_free(p->slots, ((size_t)p->slots_mask + 1) * sizeof(*p->slots));
 	free(p);
 }
 
@@ -230,17 +283,25 @@ double folded_profile_total(const struct folded_profile *p)
 	return p->total;
 }
 
-void folded_profile_totals(const struct folded_profile *cp)
+int folded_profile_totals(const struct folded_profile *cp)
 {
 	struct folded_profile *p = (struct folded_profile *)cp;
 
-	if (!p->totals_stale)
-		return;
+	if (p->totals && !p->totals_stale && p->totals_n == p->node_count)
+		return 0;
+	big_free(p->totals, (size_t)p->totals_n * sizeof(*p->totals));
+	p->totals_n = p->node_count;
+	p->totals = big_alloc((size_t)p->node_count * sizeof(*p->totals));
+	if (!p->totals) {
+		p->totals_n = 0;
+		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < p->node_count; i++)
-		p->nodes[i].total = p->nodes[i].self;
+		p->totals[i] = p->nodes[i].self;
 	for (uint32_t i = p->node_count - 1; i > 0; i--)
-		p->nodes[p->nodes[i].parent].total += p->nodes[i].total;
+		p->totals[p->nodes[i].parent] += p->totals[i];
 	p->totals_stale = false;
+	return 0;
 }
 
 size_t folded_profile_stack_count(const struct folded_profile *p)
@@ -251,7 +312,7 @@ size_t folded_profile_stack_count(const struct folded_profile *p)
 static int profile_grow_slots(struct folded_profile *p)
 {
 	uint32_t cap = (p->slots_mask + 1) * 2;
-	struct folded_slot *slots = calloc(cap, sizeof(*slots));
+	struct folded_slot *slots = big_alloc((size_t)cap * sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
@@ -265,10 +326,51 @@ static int profile_grow_slots(struct folded_profile *p)
 			;
 		slots[j] = *old;
 	}
-	free(p->slots);
+	big_free(p->slots, ((size_t)p->slots_mask + 1) * sizeof(*p->slots));
 	p->slots = slots;
 	p->slots_mask = cap - 1;
 	return 0;
+}
+
+/* Recreates the index dropped by folded_profile_compact from the nodes: parents come before
+ * children, so path hashes can be recomputed in id order. */
+static int profile_rebuild_index(struct folded_profile *p)
+{
+	uint32_t cap = 2048, *hash;
+
+	while ((uint64_t)p->node_count * 2 > cap)
+		cap *= 2;
+	p->slots = big_alloc((size_t)cap * sizeof(*p->slots));
+	hash = big_alloc((size_t)p->node_count * sizeof(*hash));
+	if (!p->slots || !hash) {
+		big_free(p->slots, (size_t)cap * sizeof(*p->slots));
+		big_free(hash, (size_t)p->node_count * sizeof(*hash));
+		p->slots = NULL;
+		return -ENOMEM;
+	}
+	p->slots_mask = cap - 1;
+	hash[0] = ROOT_PATH_HASH;
+	for (uint32_t id = 1; id < p->node_count; id++) {
+		const struct folded_node *n = &p->nodes[id];
+		uint32_t j;
+
+		hash[id] = hash_chain(hash[n->parent], p->names.entries[n->name].hash);
+		for (j = hash[id] & p->slots_mask; p->slots[j].node_plus_one;
+		     j = (j + 1) & p->slots_mask)
+			;
+		p->slots[j] = (struct folded_slot){n->parent, n->name, id + 1, hash[id]};
+	}
+	big_free(hash, (size_t)p->node_count * sizeof(*hash));
+	return 0;
+}
+
+void folded_profile_compact(struct folded_profile *p)
+{
+	if (!p || !p->slots)
+		return;
+	big_free(p->slots, ((size_t)p->slots_mask + 1) * sizeof(*p->slots));
+	p->slots = NULL;
+	p->slots_mask = 0;
 }
 
 /* Returns the child of PARENT (whose path hash is PARENT_HASH) named by the bytes S, creating it;
@@ -305,13 +407,14 @@ static int64_t profile_descend(struct folded_profile *p, uint32_t parent, uint32
 		if (p->node_cap >= UINT32_MAX / 2)
 			return -ENOMEM;
 		cap = p->node_cap * 2;
-		nodes = realloc(p->nodes, (size_t)cap * sizeof(*nodes));
+		nodes = big_realloc(p->nodes, (size_t)p->node_cap * sizeof(*nodes),
+				    (size_t)cap * sizeof(*nodes));
 		if (!nodes)
 			return -ENOMEM;
 		p->nodes = nodes;
 		p->node_cap = cap;
 	}
-	p->nodes[p->node_count] = (struct folded_node){(uint32_t)name, parent, 0, 0};
+	p->nodes[p->node_count] = (struct folded_node){(uint32_t)name, parent, 0};
 	p->slots[i] = (struct folded_slot){parent, (uint32_t)name, p->node_count + 1, hash};
 	return p->node_count++;
 }
@@ -341,6 +444,8 @@ int folded_profile_add(struct folded_profile *p, const char *const *frames, size
 	}
 	if (count == 0)
 		return 0;
+	if (!p->slots && profile_rebuild_index(p))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const char *s = frames[i];
 		size_t len = strlen(s);
@@ -618,6 +723,8 @@ int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	if (!p->slots && profile_rebuild_index(p))
+		return -ENOMEM;
 	r.buf = malloc(r.cap);
 	if (!r.buf)
 		return -ENOMEM;
@@ -655,8 +762,8 @@ out:
 
 void folded_children_release(struct folded_children *c)
 {
-	free(c->start);
-	free(c->child);
+	big_free(c->start, ((size_t)c->n + 1) * sizeof(*c->start));
+	big_free(c->child, ((size_t)c->n + 1) * sizeof(*c->child));
 	c->start = NULL;
 	c->child = NULL;
 }
@@ -676,8 +783,9 @@ int folded_children_build(const struct folded_profile *p, struct folded_children
 	size_t keys_cap = 0;
 	int err = -ENOMEM;
 
-	c->start = calloc((size_t)n + 1, sizeof(*c->start));
-	c->child = malloc((size_t)n * sizeof(*c->child));
+	c->n = n;
+	c->start = big_alloc(((size_t)n + 1) * sizeof(*c->start));
+	c->child = big_alloc(((size_t)n + 1) * sizeof(*c->child));
 	ranks = name_table_ranks(&p->names);
 	if (!c->start || !c->child || !ranks)
 		goto out;
@@ -686,13 +794,13 @@ int folded_children_build(const struct folded_profile *p, struct folded_children
 	for (uint32_t i = 0; i < n; i++)
 		c->start[i + 1] += c->start[i];
 	/* Counting sort by parent: children of one parent end up contiguous. */
-	fill = malloc((size_t)n * sizeof(*fill));
+	fill = big_alloc((size_t)n * sizeof(*fill));
 	if (!fill)
 		goto out;
 	memcpy(fill, c->start, (size_t)n * sizeof(*fill));
 	for (uint32_t i = 1; i < n; i++)
 		c->child[fill[p->nodes[i].parent]++] = i;
-	free(fill);
+	big_free(fill, (size_t)n * sizeof(*fill));
 	fill = NULL;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t a = c->start[i], b = c->start[i + 1], m = b - a;

@@ -33,7 +33,6 @@ struct folded_node {
 	uint32_t name;	 /* id in names */
 	uint32_t parent; /* FOLDED_NO_NODE for the root */
 	double self;	 /* count of stacks ending here */
-	double total;	 /* self + children's totals; valid after folded_profile_totals */
 };
 
 /* (parent, name) -> node index entry. The key lives in the slot so a lookup touches one cache
@@ -51,7 +50,9 @@ struct folded_profile {
 	uint32_t slots_mask;
 	size_t stacks;	   /* nodes with self > 0 */
 	double total;	   /* sum of all counts */
-	bool totals_stale; /* node totals need recomputing (folded_profile_totals) */
+	double *totals;	   /* per node: self + descendants' counts, see folded_profile_totals */
+	uint32_t totals_n; /* nodes covered by totals */
+	bool totals_stale; /* counts changed since totals were computed */
 };
 
 /* Children of every node, siblings sorted by name: children of n are
@@ -59,7 +60,17 @@ struct folded_profile {
 struct folded_children {
 	uint32_t *start;
 	uint32_t *child;
+	uint32_t n; /* nodes covered */
 };
+
+/* Large arrays (nodes, slots, child lists) come straight from mmap: growing by mremap moves
+ * pages instead of copying them, and freeing returns them to the kernel at once. A malloc that
+ * keeps freed pages for reuse (jemalloc's decay, which smolder links) would otherwise hold every
+ * outgrown copy in RSS. Memory is zeroed. Under AddressSanitizer they fall back to malloc so the
+ * fuzzer sees overflows. */
+void *big_alloc(size_t size);
+void *big_realloc(void *p, size_t old_size, size_t new_size);
+void big_free(void *p, size_t size);
 
 void name_table_init(struct name_table *t);
 void name_table_release(struct name_table *t);
@@ -75,10 +86,10 @@ static inline const char *name_table_get(const struct name_table *t, uint32_t id
 /* Rank of every name in bytewise order (array of t->count, caller frees). NULL on ENOMEM. */
 uint32_t *name_table_ranks(const struct name_table *t);
 
-/* Brings every node's total up to date. Adding is kept cheap by deferring totals to here; the
- * profile is logically const (totals are a cache), so this is not safe to call concurrently on the
- * same profile. */
-void folded_profile_totals(const struct folded_profile *p);
+/* Brings p->totals (every node's self plus its descendants') up to date. Adding is kept cheap
+ * by deferring totals to here; the profile is logically const (totals are a cache), so this is not
+ * safe to call concurrently on the same profile. Returns 0 or -ENOMEM. */
+int folded_profile_totals(const struct folded_profile *p);
 
 /* Builds sorted child lists for p. Returns 0 or -ENOMEM. */
 int folded_children_build(const struct folded_profile *p, struct folded_children *c);
