@@ -218,8 +218,14 @@ size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *c
 		}
 		/* Overlong forms, surrogates, beyond U+10FFFF, and XML's non-characters. */
 		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-			goto replace;
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) {
+			/* Well-formed but not allowed: one replacement for the sequence. */
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i += n;
+			cps++;
+			continue;
+		}
 		memcpy(out + o, s + i, n);
 		o += n;
 		i += n;
@@ -657,12 +663,13 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 					change = -change;
 				}
 				ob_count(ob, change);
-				ob_str(ob, " (");
-				ob_fixed2(ob, render_overlay_change(
-						      &(struct render_overlay){
-							      .before_total = ov->before_total,
-							      .normalize = true},
-						      p->totals[it->node], total, before));
+				struct render_overlay shares = {.before_total = ov->before_total,
+								.normalize = true};
+				double points = render_overlay_change(&shares, p->totals[it->node],
+								      total, before);
+
+				ob_str(ob, points >= 0 ? " (+" : " (");
+				ob_fixed2(ob, points);
 				ob_str(ob, " points)");
 			}
 			diff_color(render_overlay_change(ov, p->totals[it->node], total, before),
