@@ -115,7 +115,7 @@ function frameOf(el) {
 function findFrame(x, d) {
 	for (var i = 0; i < nodes.length; i++) {
 		var n = nodes[i];
-		if (n.depth === d && x >= n.x - cfg.eps && x < n.x + n.w + cfg.eps)
+		if (n.depth === d && x >= n.x - cfg.eps && x < n.x + n.w - cfg.eps)
 			return n;
 	}
 	return null;
