@@ -31,8 +31,9 @@
 #include "smolder/target.h"
 #include "smolder/unwinder.h"
 
-#define RECORD_MAX_USER_FRAMES 512
-#define RECORD_POLL_MS	       100
+#define RECORD_MAX_USER_FRAMES	 512
+#define RECORD_POLL_MS		 100
+#define RECORD_FORCED_REFRESH_NS (50 * 1000000ull)
 
 struct record {
 	const struct cli_options *opts;
@@ -48,6 +49,7 @@ struct record {
 	uint64_t unwind_errors;
 	uint64_t add_errors;
 	uint64_t last_map_refreshes;
+	uint64_t last_forced_refresh_ns;
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 };
@@ -76,6 +78,17 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 							  RECORD_MAX_USER_FRAMES, &result)
 					: -ENODEV;
 
+		if (ret == 0 && result.n <= 1 && (result.flags & UNWIND_NO_INFO) &&
+		    run_control_now_ns() - rec->last_forced_refresh_ns >=
+			    RECORD_FORCED_REFRESH_NS) {
+			/* Nothing past the leaf: most often code mapped since the maps were last
+			 * read (a starting program, dlopen). Re-read them, rate-limited, and retry.
+			 */
+			rec->last_forced_refresh_ns = run_control_now_ns();
+			if (unwinder_refresh_maps(rec->unwinder) == 0)
+				ret = unwinder_unwind(rec->unwinder, &snap, rec->ips,
+						      RECORD_MAX_USER_FRAMES, &result);
+		}
 		if (ret < 0 || result.n == 0) {
 			/* Keep the sample with its leaf: the time was spent, even if the
 			 * chain is unknown. */
@@ -237,7 +250,8 @@ static int record_run(struct record *rec)
 }
 
 static void record_summary(struct record *rec, const struct sampler_stats *ss,
-			   const struct profile_output_stats *os, double duration)
+			   const struct profile_output_stats *os, double duration,
+			   const struct cli_output *outputs, size_t n_outputs)
 {
 	struct cpu_profile_totals t;
 	char paths[1024] = "";
@@ -251,16 +265,20 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 t.samples, t.lost, ss->ringbuf_full, ss->malformed, rec->add_errors);
 	log_info("stacks: %" PRIu64 " complete, %" PRIu64 " truncated, %" PRIu64
 		 " kernel only, %" PRIu64 " unwind errors; stack copies: %" PRIu64
-		 " clipped at the copy size, %" PRIu64 " partial, %" PRIu64 " failed",
+		 " clipped at the copy size, %" PRIu64 " failed",
 		 t.complete, t.truncated, t.kernel_only, rec->unwind_errors, ss->stack_clipped,
-		 ss->stack_partial, ss->stack_copy_failed);
+		 ss->stack_copy_failed);
+	/* Normal for main threads: exec leaves never-touched pages above the first frame. */
+	log_debug("stack copies ending at a page not present: %" PRIu64
+		  "; no stack mapping: %" PRIu64 "; ring buffer %u bytes",
+		  ss->stack_partial, ss->no_vma, ss->ringbuf_bytes);
 	log_info("symbols: %" PRIu64 " unique addresses in %.3f s, %" PRIu64 " unknown; %" PRIu64
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
-	for (size_t i = 0; i < rec->opts->n_outputs && used < sizeof(paths); i++)
+	for (size_t i = 0; i < n_outputs && used < sizeof(paths); i++)
 		used += (size_t)snprintf(paths + used, sizeof(paths) - used, "%s%s", i ? ", " : "",
-					 rec->opts->outputs[i].path);
+					 outputs[i].path);
 	log_info("wrote %s", paths);
 }
 
@@ -319,7 +337,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	};
 	ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	profile_folded_free(folded);
-	record_summary(rec, &ss, &os, duration);
+	record_summary(rec, &ss, &os, duration, outputs, n_outputs);
 	if (t.samples == 0)
 		log_warn("no samples: the target did not run on a CPU during the recording");
 	return ret ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;

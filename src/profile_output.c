@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "flamegraph.h"
+#include "folded.h"
 #include "smolder/cpu_profile.h"
 #include "smolder/json_writer.h"
 #include "smolder/log.h"
@@ -475,23 +477,93 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	return json_writer_finish(&w);
 }
 
-static int profile_svg_write(const struct profile_folded *folded, FILE *fp,
-			     const struct profile_output_options *opts)
+/* The flame graph library's profile, built from the merged lines. */
+static struct folded_profile *profile_to_folded(const struct profile_folded *folded)
 {
-	(void)folded;
-	(void)fp;
-	(void)opts;
-	log_error("SVG output needs the flame graph renderer, which this build lacks; "
-		  "use -o FILE.folded");
-	return -ENOTSUP;
+	struct folded_profile *p = folded_profile_new();
+	const char **frames = NULL;
+	size_t cap = 0;
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < folded->n_lines; i++) {
+		char *copy = strdup(folded->lines[i].text), *frame, *save = NULL;
+		size_t n = 0;
+		int ret = 0;
+
+		if (!copy)
+			goto fail;
+		for (frame = strtok_r(copy, ";", &save); frame;
+		     frame = strtok_r(NULL, ";", &save)) {
+			if (grow_array((void **)&frames, &cap, n + 1, sizeof(*frames))) {
+				ret = -ENOMEM;
+				break;
+			}
+			frames[n++] = frame;
+		}
+		if (!ret && n)
+			ret = folded_profile_add(p, frames, n, (double)folded->lines[i].weight);
+		free(copy);
+		if (ret)
+			goto fail;
+	}
+	free(frames);
+	return p;
+fail:
+	free(frames);
+	folded_profile_free(p);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static int profile_svg_write(const struct folded_profile *p, FILE *fp,
+			     const struct profile_output_options *opts,
+			     const struct profile_output_meta *meta)
+{
+	struct flamegraph_options fo;
+	struct folded_profile *placeholder = NULL;
+	char subtitle[256];
+	int ret;
+
+	flamegraph_options_init(&fo);
+	fo.title = opts->title;
+	fo.countname = opts->countname;
+	if (opts->colors && flamegraph_palette_parse(opts->colors, &fo.palette) != 0)
+		fo.palette = FLAMEGRAPH_PALETTE_HOT;
+	snprintf(subtitle, sizeof(subtitle), "%s (PID %d), %.1f s%s",
+		 meta->command ? meta->command : "?", (int)meta->pid, meta->duration_s,
+		 folded_profile_total(p) > 0 ? "" : ": no samples were recorded");
+	fo.subtitle = subtitle;
+	if (folded_profile_total(p) <= 0) {
+		/* The renderer refuses an empty profile; the file must still be complete. */
+		const char *frame = "[no samples]";
+
+		placeholder = folded_profile_new();
+		if (!placeholder)
+			return -ENOMEM;
+		ret = folded_profile_add(placeholder, &frame, 1, 1);
+		if (ret) {
+			folded_profile_free(placeholder);
+			return ret;
+		}
+		p = placeholder;
+	}
+	ret = flamegraph_render(p, &fo, fp);
+	folded_profile_free(placeholder);
+	return ret;
 }
 
 int profile_output_write(const struct profile_folded *folded, const struct cli_output *outputs,
 			 size_t n_outputs, const struct profile_output_options *opts,
 			 const struct profile_output_meta *meta)
 {
+	struct folded_profile *graph = profile_to_folded(folded);
 	int first_err = 0;
 
+	if (!graph) {
+		log_error("cannot build the folded profile: %s", strerror(errno));
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n_outputs; i++) {
 		struct output_file out = {0};
 		int ret = output_file_open(&out, outputs[i].path);
@@ -504,19 +576,18 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 		}
 		switch (outputs[i].format) {
 		case OUTPUT_FORMAT_SVG:
-			ret = profile_svg_write(folded, out.fp, opts);
+			ret = profile_svg_write(graph, out.fp, opts, meta);
 			break;
 		case OUTPUT_FORMAT_JSON:
 			ret = profile_json_write(folded, out.fp, opts, meta);
 			break;
 		default:
-			ret = profile_folded_write(folded, out.fp);
+			ret = folded_profile_write(graph, out.fp);
 			break;
 		}
 		if (ret) {
 			output_file_abort(&out);
-			if (ret != -ENOTSUP)
-				log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
+			log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
 		} else {
 			ret = output_file_commit(&out);
 			if (ret)
@@ -525,5 +596,6 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 		if (ret && !first_err)
 			first_err = ret;
 	}
+	folded_profile_free(graph);
 	return first_err;
 }

@@ -1,6 +1,7 @@
 /* profile_output.h: turns a profile given as "stack id -> weight" (CPU samples, or bytes for memory
  * flame graphs) into folded stacks through the symbolizer, and writes the requested outputs
- * (.folded, .svg, .json) atomically. Each unique address is symbolized once. */
+ * (.folded, .svg, .json) atomically through the flame graph library (flamegraph/). Each unique
+ * address is symbolized once. */
 #ifndef SMOLDER_PROFILE_OUTPUT_H
 #define SMOLDER_PROFILE_OUTPUT_H
 

@@ -15,6 +15,16 @@ expect_folded_file "$out"
 grep -q "target exited" "$WORK/err" || fail "launch: run did not end on target exit: $(cat "$WORK/err")"
 expect_chain "$out" foo_leaf "${ROOT_MAIN}main;run_lib_work;foo_entry;foo_middle;foo_leaf$" 100
 
+# No -o: smolder-PID.svg in the current directory, its name printed.
+(cd "$WORK" && "$SMOLDER" record -- "$FIXTURES/record_qsort" 1 >"$WORK/out" 2>"$WORK/err")
+code=$?
+svg=$(sed -nE 's/.*wrote (smolder-[0-9]+\.svg).*/\1/p' "$WORK/err")
+if [ "$code" -ne 0 ] || [ -z "$svg" ] || ! xmllint --noout "$WORK/$svg" 2>/dev/null; then
+	fail "default output: exit $code, file '$svg': $(cat "$WORK/err")"
+else
+	pass "default output $svg"
+fi
+
 # Exit status is CMD's.
 expect_exit 7 "launch returns CMD's exit status" \
 	"$SMOLDER" record -o "$WORK/seven.folded" -- sh -c 'exit 7'

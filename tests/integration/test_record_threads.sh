@@ -7,7 +7,8 @@ source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
 
 out=$WORK/threads.folded
-record_attach record_threads 30 -- -F 499 -d 4 -o "$out" -o "$WORK/threads.json"
+record_attach record_threads 30 -- -F 499 -d 4 -o "$out" -o "$WORK/threads.json" \
+	-o "$WORK/threads.svg"
 [ "$RECORD_EXIT" -eq 0 ] || fail "record exit $RECORD_EXIT: $(cat "$WORK/record.err")"
 expect_folded_file "$out"
 
@@ -46,6 +47,14 @@ assert r["totals"]["samples"] == int(sys.argv[2]), r["totals"]
 assert sum(s["count"] for s in r["stacks"]) == int(sys.argv[2])
 assert all(s["stack"] for s in r["stacks"])
 PY
+fi
+
+# SVG: well-formed, names the hot leaves.
+if xmllint --noout "$WORK/threads.svg" 2>"$WORK/xmllint.err"; then
+	grep -q "hot_leaf_a" "$WORK/threads.svg" && pass "SVG well formed, has hot_leaf_a" ||
+		fail "SVG lacks hot_leaf_a"
+else
+	fail "SVG not well formed: $(head -3 "$WORK/xmllint.err")"
 fi
 
 # --threads: every stack starts with the thread's name and id.
