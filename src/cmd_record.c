@@ -50,6 +50,7 @@ struct record {
 	uint64_t add_errors;
 	uint64_t last_map_refreshes;
 	uint64_t last_forced_refresh_ns;
+	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 };
@@ -61,6 +62,7 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 	pid_t tid = (pid_t)sample->tid;
 
 	(void)size;
+	rec->stack_bytes += sample->user_stack_len;
 	if (!(sample->flags & SMOLDER_SAMPLE_NO_USER_REGS)) {
 		struct unwind_snapshot snap = {
 			.ip = sample->ip,
@@ -269,9 +271,11 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 t.complete, t.truncated, t.kernel_only, rec->unwind_errors, ss->stack_clipped,
 		 ss->stack_copy_failed);
 	/* Normal for main threads: exec leaves never-touched pages above the first frame. */
-	log_debug("stack copies ending at a page not present: %" PRIu64
-		  "; no stack mapping: %" PRIu64 "; ring buffer %u bytes",
-		  ss->stack_partial, ss->no_vma, ss->ringbuf_bytes);
+	log_debug("stack copies: mean %" PRIu64 " bytes, %" PRIu64
+		  " ending at a page not present, %" PRIu64
+		  " without a stack mapping; ring buffer %u bytes",
+		  ss->received ? rec->stack_bytes / ss->received : 0, ss->stack_partial, ss->no_vma,
+		  ss->ringbuf_bytes);
 	log_info("symbols: %" PRIu64 " unique addresses in %.3f s, %" PRIu64 " unknown; %" PRIu64
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,

@@ -22,10 +22,11 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_EXEC = 6,
 };
 
-/* CPU sampler (bpf/profile.bpf.c). The user stack copy is bounded by the end of the stack mapping
- * (bpf_find_vma) and by the configured copy size, which is at most SMOLDER_STACK_COPY_MAX. 32 KiB
- * is the measured knee: the fixture with an 8 KiB frame plus glibc's qsort buffer needs ~10 KiB,
- * perf's 8 KiB default truncates it (scripts/bench/record_completeness.sh). */
+/* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
+ * mapping (bpf_find_vma) or the first page not present, at most the copy size: a copy costs what
+ * the live stack holds, not the copy size. Default 32 KiB, from measurement
+ * (scripts/bench/record_completeness.sh, SMOLDER_STACK_COPY): the 12 KiB-frame fixture unwinds
+ * completely from 16 KiB up and never at 8 KiB (perf's default); 32 KiB leaves 2x headroom. */
 #define SMOLDER_STACK_COPY_MAX	   (64 * 1024)
 #define SMOLDER_STACK_COPY_DEFAULT (32 * 1024)
 #define SMOLDER_PAGE_SIZE	   4096
