@@ -156,10 +156,10 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if (sample->flags & SMOLDER_SAMPLE_STACK_CLIPPED)
 		stat_inc(SMOLDER_STAT_STACK_CLIPPED);
 
-	/* Copy page by page and stop at the first page that is not present: a read that would
-	 * fault fails as a whole, and the main thread's stack has never-touched pages between its
-	 * first frame and the argument strings (exec's random stack offset). What lies below the
-	 * hole holds every frame. */
+	/* Copy page by page: a read that would fault fails as a whole, and live stacks have pages
+	 * that were never touched (the unused part of a big local array, exec's random gap above
+	 * the main thread's first frame). Such a page is left zeroed (the helper clears the
+	 * destination on failure) and the copy goes on: the frames above it are still needed. */
 	if (len > SMOLDER_STACK_COPY_MAX)
 		len = SMOLDER_STACK_COPY_MAX;
 	for (chunk_index = 0; chunk_index < SMOLDER_STACK_COPY_MAX / SMOLDER_PAGE_SIZE + 1;
@@ -181,12 +181,14 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		chunk &= 2 * SMOLDER_PAGE_SIZE - 1;
 		if (bpf_probe_read_user(sample->user_stack + copied, chunk,
 					(void *)(sp + copied)) != 0) {
+			if (copied == 0)
+				break; /* not even the top of the stack: nothing to unwind */
 			sample->flags |= SMOLDER_SAMPLE_STACK_PARTIAL;
-			stat_inc(SMOLDER_STAT_STACK_PARTIAL);
-			break;
 		}
 		sample->user_stack_len = copied + chunk;
 	}
+	if (sample->flags & SMOLDER_SAMPLE_STACK_PARTIAL)
+		stat_inc(SMOLDER_STAT_STACK_PARTIAL);
 	if (sample->user_stack_len == 0)
 		stat_inc(SMOLDER_STAT_STACK_COPY_FAILED);
 

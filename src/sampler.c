@@ -104,13 +104,13 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 
 static uint32_t sampler_ringbuf_size(const struct sampler_options *opts, int cpus)
 {
-	/* Two poll periods (2 x 100 ms) of the worst case, every sample carrying a full copy; the
-	 * program also wakes the consumer at a quarter full. Real records are shorter since copies
-	 * stop at the stack's end. Capped at 8 MiB: the consumer's mapping of it counts in
-	 * smolder's RSS. */
-	uint64_t record = sizeof(struct smolder_cpu_sample) + opts->stack_copy_size;
+	/* Two poll periods (2 x 100 ms) of records of 16 KiB (measured copies: 4-20 KiB; a copy
+	 * stops at the stack's end); the program also wakes the consumer at a quarter full, and a
+	 * full buffer is counted, never silent. Capped at 8 MiB: the consumer's mapping of it
+	 * counts in smolder's RSS. */
+	uint64_t record = sizeof(struct smolder_cpu_sample) + 16 * 1024;
 	uint64_t want = record * (uint64_t)opts->frequency_hz * (uint64_t)cpus / 5;
-	uint32_t size = 256 * 1024;
+	uint32_t size = 512 * 1024;
 
 	while (size < want && size < 8u * 1024 * 1024)
 		size *= 2;

@@ -23,12 +23,13 @@ enum smolder_event_kind {
 };
 
 /* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
- * mapping (bpf_find_vma) or the first page not present, at most the copy size: a copy costs what
- * the live stack holds, not the copy size. Default 32 KiB, from measurement
- * (scripts/bench/record_completeness.sh, SMOLDER_STACK_COPY): the 12 KiB-frame fixture unwinds
- * completely from 16 KiB up and never at 8 KiB (perf's default); 32 KiB leaves 2x headroom. */
-#define SMOLDER_STACK_COPY_MAX	   (64 * 1024)
-#define SMOLDER_STACK_COPY_DEFAULT (32 * 1024)
+ * mapping (bpf_find_vma), at most the copy size: a copy costs what the live stack holds, not the
+ * copy size, so the default is the maximum. Measured (scripts/bench/record_completeness.sh,
+ * record_symbolize.sh with SMOLDER_STACK_COPY): the 12 KiB-frame fixture unwinds completely from
+ * 16 KiB and never at 8 KiB (perf's default); the demo service's 64 KiB render buffer needs
+ * 96 KiB (32 KiB: 6% of its stacks truncated, 64 KiB: 7%, 96 KiB and 128 KiB: 0%). */
+#define SMOLDER_STACK_COPY_MAX	   (128 * 1024)
+#define SMOLDER_STACK_COPY_DEFAULT (128 * 1024)
 #define SMOLDER_PAGE_SIZE	   4096
 
 enum smolder_sample_flags {
@@ -36,7 +37,7 @@ enum smolder_sample_flags {
 	SMOLDER_SAMPLE_STACK_CLIPPED = 2,  /* the copy stopped at the copy size */
 	SMOLDER_SAMPLE_NO_USER_REGS = 4,   /* no user context (user regs unavailable) */
 	SMOLDER_SAMPLE_NO_VMA = 8,	   /* stack mapping not found; copy size guessed */
-	SMOLDER_SAMPLE_STACK_PARTIAL = 16, /* the copy stopped at a page that is not present */
+	SMOLDER_SAMPLE_STACK_PARTIAL = 16, /* pages not present in the copy, left zeroed */
 };
 
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
@@ -67,7 +68,7 @@ enum smolder_sampler_stat {
 	SMOLDER_STAT_KERNEL_STACK_FAILED, /* bpf_get_stack failed */
 	SMOLDER_STAT_NO_USER_REGS,	  /* no user registers for the sample */
 	SMOLDER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
-	SMOLDER_STAT_STACK_PARTIAL,	  /* copy stopped early at a page that is not present */
+	SMOLDER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
 	SMOLDER_STAT_COUNT,
 };
 
