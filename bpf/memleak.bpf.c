@@ -21,9 +21,9 @@ const volatile __u64 snapshot_burst = 256;
 
 __u64 snapshot_seq = 0;
 
-#define MMAP_KEY_BIT (1ULL << 62)
+#define MMAP_KEY_BIT	   (1ULL << 62)
 #define MAP_ANONYMOUS_FLAG 0x20
-#define MAP_SHARED_FLAG 0x01
+#define MAP_SHARED_FLAG	   0x01
 
 struct thread_state {
 	__u64 size;
@@ -32,6 +32,7 @@ struct thread_state {
 	__u64 key;
 	__u64 entry_sp;
 	__u64 last_delete; /* pointer passed to a delete-like probe, to skip its inner free */
+	__u64 last_delete_ns;
 	struct smolder_alloc_info moved; /* realloc: the old block, removed at entry */
 	__u32 kind;
 	__u32 depth; /* nesting of probed allocator calls in this thread */
@@ -181,7 +182,8 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 	seq = __sync_fetch_and_add(&snapshot_seq, 1);
 	snap->kind = SMOLDER_REC_SNAPSHOT;
 	snap->nr = walked->nr;
-	snap->key = SMOLDER_STACK_KEY_SNAPSHOT | (seq & ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT));
+	snap->key =
+		SMOLDER_STACK_KEY_SNAPSHOT | (seq & ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT));
 	if (flags & SMOLDER_STACK_F_MMAP)
 		snap->key |= MMAP_KEY_BIT;
 	snap->ip = ip;
@@ -241,7 +243,8 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, int exact,
 			break;
 		cfa = (rule->cfa_reg == SMOLDER_CFA_BP ? bp : sp) + (__s64)rule->cfa_offset;
 		if (rule->bp_rule == SMOLDER_BP_AT_CFA) {
-			err = bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)rule->bp_offset));
+			err = bpf_probe_read_user(&bp, sizeof(bp),
+						  (void *)(cfa + (__s64)rule->bp_offset));
 			if (err)
 				break;
 		}
@@ -383,9 +386,10 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 
 	if (!st)
 		return 0;
-	/* A deeper sp than the outer call's entry means nesting; otherwise the outer call never
-	 * returned through its uretprobe (longjmp, lost return) and its state is stale. */
-	if (st->depth > 0 && sp < st->entry_sp) {
+	/* An sp at or below the outer call's entry means nesting (equal: a tail call, such as
+	 * libstdc++'s new[] jumping to new); above it, the outer call never returned through its
+	 * uretprobe (longjmp, lost return) and its state is stale. */
+	if (st->depth > 0 && sp <= st->entry_sp) {
 		st->depth++;
 		stat_inc(SMOLDER_STAT_NESTED);
 		return 0;
@@ -402,8 +406,8 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	st->entry_sp = sp;
 	st->have_moved = 0;
 	if (kind == SMOLDER_ALLOC_REALLOC || kind == SMOLDER_ALLOC_REALLOCARRAY) {
-		/* Take the old block out now: once realloc frees it, another thread may get the same
-		 * address before our return probe runs. */
+		/* Take the old block out now: once realloc frees it, another thread may get the
+		 * same address before our return probe runs. */
 		if (ptr_arg && untrack(ptr_arg, &st->moved))
 			st->have_moved = 1;
 	}
@@ -549,18 +553,25 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 			stat_inc(SMOLDER_STAT_NESTED);
 			return 0;
 		}
-		/* operator delete forwarding to a probed free(). */
-		if (!is_delete && st->last_delete == ptr) {
-			st->last_delete = 0;
+		/* operator delete forwarding to another delete or to a probed free(): one release.
+		 * The time bound keeps a stale pointer from hiding a later, real free of a reused
+		 * address. */
+		if (st->last_delete == ptr && bpf_ktime_get_ns() - st->last_delete_ns < 1000000) {
+			if (!is_delete)
+				st->last_delete = 0;
 			stat_inc(SMOLDER_STAT_NESTED);
 			return 0;
 		}
-		if (is_delete)
+		if (is_delete) {
 			st->last_delete = ptr;
+			st->last_delete_ns = bpf_ktime_get_ns();
+		}
 	} else if (is_delete) {
 		st = thread_get(tid);
-		if (st)
+		if (st) {
 			st->last_delete = ptr;
+			st->last_delete_ns = bpf_ktime_get_ns();
+		}
 	}
 	untrack(ptr, &info);
 	return 0;

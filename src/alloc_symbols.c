@@ -1,6 +1,6 @@
 /* alloc_symbols.c: allocator entry points of an ELF object and where to probe them. A uprobe on an
- * instruction the kernel emulates (push, jcc, jmp, call, nop) costs ~0.7 us; any other instruction is
- * single-stepped out of line for 10-13 us. glibc's free starts with `test %rdi,%rdi` (stepped)
+ * instruction the kernel emulates (push, jcc, jmp, call, nop) costs ~0.7 us; any other instruction
+ * is single-stepped out of line for 10-13 us. glibc's free starts with `test %rdi,%rdi` (stepped)
  * followed by `je` (emulated), so probing the `je` keeps the pointer in rdi at a fifth of the cost.
  * The small decoder below only understands the instructions that open allocator prologues; anything
  * else ends the search and the entry is probed. */
@@ -117,9 +117,9 @@ uint32_t alloc_symbols_kind(const char *name, bool *is_delete)
 
 struct insn {
 	uint32_t len;
-	uint32_t writes;  /* register bitmask written */
-	bool emulated;    /* kernel emulates it (no single-step) */
-	bool branch;      /* control flow leaves the straight line after it */
+	uint32_t writes; /* register bitmask written */
+	bool emulated;	 /* kernel emulates it (no single-step) */
+	bool branch;	 /* control flow leaves the straight line after it */
 	bool known;
 };
 
@@ -226,21 +226,43 @@ static void decode(const uint8_t *code, size_t avail, struct insn *in)
 		p += (op == 0xa8 || op == 0x3c) ? 1 : (opsize ? 2 : 4);
 		goto done;
 	}
-	if (op == 0x05 || op == 0x0d || op == 0x25 || op == 0x2d || op == 0x35) { /* op eax, imm32 */
+	if (op == 0x05 || op == 0x0d || op == 0x25 || op == 0x2d ||
+	    op == 0x35) { /* op eax, imm32 */
 		p += opsize ? 2 : 4;
 		in->writes = 1u << 0;
 		goto done;
 	}
 	/* ModRM forms */
 	switch (op) {
-	case 0x84: case 0x85: /* test */
-	case 0x38: case 0x39: case 0x3a: case 0x3b: /* cmp */
-	case 0x88: case 0x89: case 0x8a: case 0x8b: /* mov */
+	case 0x84:
+	case 0x85: /* test */
+	case 0x38:
+	case 0x39:
+	case 0x3a:
+	case 0x3b: /* cmp */
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b: /* mov */
 	case 0x8d: /* lea */
-	case 0x01: case 0x03: case 0x09: case 0x0b: case 0x21: case 0x23:
-	case 0x29: case 0x2b: case 0x31: case 0x33: /* add or and sub xor */
-	case 0x80: case 0x81: case 0x83: case 0xc6: case 0xc7: case 0xf7:
-	case 0xc1: case 0xd1: /* shifts */
+	case 0x01:
+	case 0x03:
+	case 0x09:
+	case 0x0b:
+	case 0x21:
+	case 0x23:
+	case 0x29:
+	case 0x2b:
+	case 0x31:
+	case 0x33: /* add or and sub xor */
+	case 0x80:
+	case 0x81:
+	case 0x83:
+	case 0xc6:
+	case 0xc7:
+	case 0xf7:
+	case 0xc1:
+	case 0xd1: /* shifts */
 		break;
 	default:
 		return; /* unknown: stop */
@@ -255,26 +277,48 @@ static void decode(const uint8_t *code, size_t avail, struct insn *in)
 	bool byte_op = op == 0x84 || op == 0x38 || op == 0x3a || op == 0x88 || op == 0x8a ||
 		       op == 0x80 || op == 0xc6;
 	switch (op) {
-	case 0x84: case 0x85: case 0x38: case 0x39: case 0x3a: case 0x3b:
+	case 0x84:
+	case 0x85:
+	case 0x38:
+	case 0x39:
+	case 0x3a:
+	case 0x3b:
 		break;
-	case 0x88: case 0x89: case 0x01: case 0x09: case 0x21: case 0x29: case 0x31:
+	case 0x88:
+	case 0x89:
+	case 0x01:
+	case 0x09:
+	case 0x21:
+	case 0x29:
+	case 0x31:
 		if (rm_is_reg)
 			in->writes = reg_bits(rm, byte_op, rex);
 		break;
-	case 0x8a: case 0x8b: case 0x8d: case 0x03: case 0x0b: case 0x23: case 0x2b: case 0x33:
+	case 0x8a:
+	case 0x8b:
+	case 0x8d:
+	case 0x03:
+	case 0x0b:
+	case 0x23:
+	case 0x2b:
+	case 0x33:
 		in->writes = reg_bits(reg, byte_op, rex);
 		break;
-	case 0x80: case 0x81: case 0x83:
+	case 0x80:
+	case 0x81:
+	case 0x83:
 		imm = op == 0x81 ? (opsize ? 2 : 4) : 1;
 		if (((modrm >> 3) & 7) != 7 && rm_is_reg) /* everything but cmp writes r/m */
 			in->writes = reg_bits(rm, byte_op, rex);
 		break;
-	case 0xc1: case 0xd1:
+	case 0xc1:
+	case 0xd1:
 		imm = op == 0xc1 ? 1 : 0;
 		if (rm_is_reg)
 			in->writes = reg_bits(rm, false, rex);
 		break;
-	case 0xc6: case 0xc7:
+	case 0xc6:
+	case 0xc7:
 		if (((modrm >> 3) & 7) != 0)
 			return;
 		imm = op == 0xc6 ? 1 : (opsize ? 2 : 4);
@@ -286,7 +330,10 @@ static void decode(const uint8_t *code, size_t avail, struct insn *in)
 		case 0: /* test imm32 */
 			imm = opsize ? 2 : 4;
 			break;
-		case 4: case 5: case 6: case 7: /* mul imul div idiv: rdx:rax */
+		case 4:
+		case 5:
+		case 6:
+		case 7: /* mul imul div idiv: rdx:rax */
 			in->writes = 1u << 0 | 1u << ALLOC_REG_RDX;
 			break;
 		default:
@@ -313,13 +360,14 @@ static bool branch_into_prologue(const uint8_t *code, size_t len, uint32_t upto)
 		if ((code[i] == 0xeb || (code[i] >= 0x70 && code[i] <= 0x7f)) && i + 1 < len)
 			target = (int64_t)i + 2 + (int8_t)code[i + 1];
 		else if ((code[i] == 0xe9 || code[i] == 0xe8) && i + 4 < len)
-			target = (int64_t)i + 5 + (int32_t)(code[i + 1] | code[i + 2] << 8 |
-							    code[i + 3] << 16 |
-							    (uint32_t)code[i + 4] << 24);
-		else if (code[i] == 0x0f && i + 5 < len && code[i + 1] >= 0x80 && code[i + 1] <= 0x8f)
-			target = (int64_t)i + 6 + (int32_t)(code[i + 2] | code[i + 3] << 8 |
-							    code[i + 4] << 16 |
-							    (uint32_t)code[i + 5] << 24);
+			target = (int64_t)i + 5 +
+				 (int32_t)(code[i + 1] | code[i + 2] << 8 | code[i + 3] << 16 |
+					   (uint32_t)code[i + 4] << 24);
+		else if (code[i] == 0x0f && i + 5 < len && code[i + 1] >= 0x80 &&
+			 code[i + 1] <= 0x8f)
+			target = (int64_t)i + 6 +
+				 (int32_t)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
+					   (uint32_t)code[i + 5] << 24);
 		if (target > 0 && target <= upto)
 			return true;
 	}
@@ -338,8 +386,8 @@ uint32_t alloc_probe_choose_offset(const uint8_t *code, size_t len, size_t func_
 		if (!in.known)
 			break;
 		if (in.emulated) {
-			if (off > 0 && branch_into_prologue(code, len < func_size ? len : func_size,
-							    off))
+			if (off > 0 &&
+			    branch_into_prologue(code, len < func_size ? len : func_size, off))
 				break;
 			*emulated = true;
 			return off;

@@ -1,8 +1,8 @@
 /* alloc_symbols.h: finds the allocator entry points an ELF object defines (libc, C++ operator
  * new/delete in all mangled variants, jemalloc, tcmalloc) and picks, for each, the instruction to
- * probe: the first one the kernel can emulate rather than single-step, reached in straight line from
- * the entry while the arguments (and, for calls whose return is probed, the stack pointer) are still
- * intact. */
+ * probe: the first one the kernel can emulate rather than single-step, reached in straight line
+ * from the entry while the arguments (and, for calls whose return is probed, the stack pointer) are
+ * still intact. */
 #ifndef SMOLDER_ALLOC_SYMBOLS_H
 #define SMOLDER_ALLOC_SYMBOLS_H
 
@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 struct alloc_probe_point {
-	char *name;             /* symbol name (owned) */
-	uint32_t kind;          /* enum smolder_alloc_kind */
-	bool is_delete;         /* C++ delete family (may forward to free) */
-	bool retprobe;          /* the return value is needed */
-	uint64_t vaddr;         /* symbol address in the ELF */
-	uint64_t file_offset;   /* file offset of the probed instruction */
-	uint32_t probe_delta;   /* bytes from the entry to the probed instruction */
-	bool emulated;          /* the probed instruction is one the kernel emulates */
+	char *name;	      /* symbol name (owned) */
+	uint32_t kind;	      /* enum smolder_alloc_kind */
+	bool is_delete;	      /* C++ delete family (may forward to free) */
+	bool retprobe;	      /* the return value is needed */
+	uint64_t vaddr;	      /* symbol address in the ELF */
+	uint64_t file_offset; /* file offset of the probed instruction */
+	uint32_t probe_delta; /* bytes from the entry to the probed instruction */
+	bool emulated;	      /* the probed instruction is one the kernel emulates */
 };
 
 struct alloc_probe_set {
