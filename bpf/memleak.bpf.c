@@ -31,6 +31,7 @@ struct thread_state {
 	__u64 memptr;
 	__u64 key;
 	__u64 entry_sp;
+	__u64 entry_ns;
 	__u64 last_delete; /* pointer passed to a delete-like probe, to skip its inner free */
 	__u64 last_delete_ns;
 	struct smolder_alloc_info moved; /* realloc: the old block, removed at entry */
@@ -380,16 +381,23 @@ static __always_inline int untrack(__u64 addr, struct smolder_alloc_info *out)
 static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 ptr_arg,
 				       __u64 memptr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = thread_get(tid);
-	__u64 sp = PT_REGS_SP(ctx), ra = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct thread_state *st;
+	__u64 sp = PT_REGS_SP(ctx), ra = 0, now;
 
+	/* The attach-time pid filter already selects the target; this keeps a kernel that shares
+	 * one breakpoint among several tracers from leaking other processes' calls in. */
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = thread_get(tid);
 	if (!st)
 		return 0;
+	now = bpf_ktime_get_ns();
 	/* An sp at or below the outer call's entry means nesting (equal: a tail call, such as
 	 * libstdc++'s new[] jumping to new); above it, the outer call never returned through its
 	 * uretprobe (longjmp, lost return) and its state is stale. */
-	if (st->depth > 0 && sp <= st->entry_sp) {
+	if (st->depth > 0 && sp <= st->entry_sp && now - st->entry_ns < 1000000000ULL) {
 		st->depth++;
 		stat_inc(SMOLDER_STAT_NESTED);
 		return 0;
@@ -404,6 +412,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	st->ptr_arg = ptr_arg;
 	st->memptr = memptr;
 	st->entry_sp = sp;
+	st->entry_ns = now;
 	st->have_moved = 0;
 	if (kind == SMOLDER_ALLOC_REALLOC || kind == SMOLDER_ALLOC_REALLOCARRAY) {
 		/* Take the old block out now: once realloc frees it, another thread may get the
@@ -481,10 +490,15 @@ int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size)
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct thread_state *st;
 	struct smolder_alloc_info *info;
 	__u64 addr = ret, now;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!st || st->depth == 0) {
 		stat_inc(SMOLDER_STAT_RETURN_ORPHAN);
@@ -540,11 +554,12 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 
 static __always_inline int free_common(__u64 ptr, int is_delete)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
 	struct thread_state *st;
 	struct smolder_alloc_info info;
 
-	if (!ptr)
+	if (!ptr || (__u32)(id >> 32) != target_tgid)
 		return 0;
 	st = bpf_map_lookup_elem(&threads, &tid);
 	if (st) {

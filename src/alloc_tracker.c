@@ -269,17 +269,22 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 
 	if (!prog)
 		return -EINVAL;
+	if (p->retprobe) {
+		/* Return probe first: a call that enters after the entry probe is live must also
+		 * come back through ours, or its thread would look "inside the allocator" forever.
+		 * Same address as the entry probe: the kernel shares one breakpoint for both, and
+		 * the probe point is before any stack adjustment, so [sp] is the return address. */
+		opts.retprobe = true;
+		link = bpf_program__attach_uprobe_opts(t->skel->progs.alloc_return, t->pid, path,
+						       p->file_offset, &opts);
+		if (!link)
+			return -errno;
+		err = link_add(t, link);
+		if (err)
+			return err;
+	}
+	opts.retprobe = false;
 	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
-	if (!link)
-		return -errno;
-	err = link_add(t, link);
-	if (err || !p->retprobe)
-		return err;
-	/* Same address as the entry probe: the kernel shares one breakpoint for both, and the probe
-	 * point is before any stack adjustment, so [sp] is the return address it replaces. */
-	opts.retprobe = true;
-	link = bpf_program__attach_uprobe_opts(t->skel->progs.alloc_return, t->pid, path,
-					       p->file_offset, &opts);
 	if (!link)
 		return -errno;
 	return link_add(t, link);

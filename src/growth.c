@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,12 +251,23 @@ void growth_analyze(const struct growth_series *s, const struct growth_params *p
 		r->confidence = clamp01(tau) * data_factor * clamp01(late / r->rate);
 		goto out;
 	}
-	/* Plateau: grew (before or early in the window), then flat. */
-	double grown = fmax(rise_before, (vmax - w[0].v));
+	/* Plateau: grew in the window, then flat; or grew during the transient with little
+	 * turnover. A pool that only refilled during the transient while allocating many times
+	 * its size is churn: its growth was the invisible pre-attach blocks being replaced. */
+	double early_w = 0, grown = vmax - w[0].v;
 
-	if ((early > 0 && early * (w[half].t - p[0].t) > floor_bytes) || grown > floor_bytes) {
-		if (fabs(late) * late_window <= floor_bytes || late < 0.35 * early) {
-			double flat = early > 0 ? 1 - clamp01(fabs(late) / early) : 0.5;
+	if (growth_theil_sen(w, half + 1, &early_w, &tmp))
+		early_w = 0;
+	bool grew_in_window = (early_w > 0 && early_w * (w[half].t - w[0].t) > floor_bytes) ||
+			      grown > floor_bytes;
+	bool grew_before = rise_before > floor_bytes &&
+			   params->turnover_bytes <= 2 * fmax(fmax(mean, vmax), 1);
+
+	if (grew_in_window || grew_before) {
+		double ref = fmax(early, early_w);
+
+		if (fabs(late) * late_window <= floor_bytes || late < 0.35 * ref) {
+			double flat = ref > 0 ? 1 - clamp01(fabs(late) / ref) : 0.5;
 
 			r->verdict = GROWTH_PLATEAU;
 			r->confidence = clamp01(0.5 + 0.5 * flat) * data_factor;

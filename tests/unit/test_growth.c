@@ -145,6 +145,31 @@ static void test_churn_and_steady(void **state)
 	growth_series_release(&s);
 }
 
+static double pool_refill(double t, void *arg)
+{
+	/* a pool of live blocks allocated before attach, replaced within the first second */
+	return (t < 1 ? t : 1) * 500000 + 5000 * noise(arg);
+}
+
+static void test_pool_refilled_in_transient_is_churn(void **state)
+{
+	struct growth_series s;
+	struct growth_params params = {.warmup_s = 3, .min_growth_bytes = 16384};
+	struct growth_result r;
+	unsigned seed = 5;
+
+	assert_int_equal(growth_series_init(&s, 240), 0);
+	fill(&s, 25, 1, pool_refill, &seed);
+	params.turnover_bytes = 1e9;
+	growth_analyze(&s, &params, &r);
+	assert_int_equal(r.verdict, GROWTH_CHURN);
+	/* the same shape with no turnover is a structure that filled up: plateau */
+	params.turnover_bytes = 500000;
+	growth_analyze(&s, &params, &r);
+	assert_int_equal(r.verdict, GROWTH_PLATEAU);
+	growth_series_release(&s);
+}
+
 static double slow_leak(double t, void *arg)
 {
 	return 51200.0 * t + 1024 * noise(arg);
@@ -224,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_refilling_cache_is_plateau),
 		cmocka_unit_test(test_churn_and_steady),
 		cmocka_unit_test(test_slow_leak),
+		cmocka_unit_test(test_pool_refilled_in_transient_is_churn),
 		cmocka_unit_test(test_too_few_points),
 		cmocka_unit_test(test_downsampling_is_bounded_and_keeps_slope),
 		cmocka_unit_test(test_format),
