@@ -15,7 +15,7 @@ PACKAGES=(
 	libcmocka-dev libxml2-utils libxml2-dev
 	g++ libstdc++-12-dev
 	libc6-dbg binutils
-	procps psmisc iproute2 curl
+	procps psmisc iproute2 curl python3
 	wrk hyperfine linux-perf bpftrace
 	chromium
 )
