@@ -73,6 +73,7 @@ struct rule_slot {
 
 struct unwinder {
 	pid_t pid;
+	bool slow_path_only; /* unwinder_set_fast_path(false) */
 	struct rule_slot *rules;
 	unw_addr_space_t as;
 	struct uw_map *maps; /* sorted by start */
@@ -636,7 +637,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 		const struct unwind_rule *rule;
 		bool from_sigreturn = false;
 
-		if (!exact && is_sigreturn(uw, regs.ip)) {
+		if (!exact && !uw->slow_path_only && is_sigreturn(uw, regs.ip)) {
 			/* A handler returned into the trampoline: the next frame is the one the
 			 * signal interrupted, which resumes at its exact ip. */
 			if ((r = sigreturn_step(uw, &regs)) != STEP_OK)
@@ -646,7 +647,8 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 			continue;
 		}
 		rule = get_rule(uw, lookup);
-		switch (rule->kind) {
+		switch (uw->slow_path_only && rule->kind != UNWIND_RULE_NONE ? UNWIND_RULE_COMPLEX
+									     : rule->kind) {
 		case UNWIND_RULE_ROOT:
 			r = STEP_ROOT;
 			break;
@@ -737,6 +739,11 @@ void unwinder_free(struct unwinder *uw)
 	free(uw->maps);
 	free(uw->rules);
 	free(uw);
+}
+
+void unwinder_set_fast_path(struct unwinder *uw, bool enabled)
+{
+	uw->slow_path_only = !enabled;
 }
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats)
