@@ -518,10 +518,17 @@ static enum step_result rule_step(struct unwinder *uw, const struct unwind_rule 
 		return STEP_BAD; /* a caller's frame is always above its callee's */
 	if ((r = stack_word(uw, cfa + (int64_t)rule->ra_off, &ra)) != STEP_OK)
 		return r;
-	if (rule->rbp_rule == UNWIND_RBP_SAVED &&
-	    (r = stack_word(uw, cfa + (int64_t)rule->rbp_off, &bp)) != STEP_OK)
-		return r;
-	regs->bp_known = rule->rbp_rule != UNWIND_RBP_UNDEFINED && regs->bp_known;
+	/* In an epilogue after "pop %rbp" the CFI still says "saved at CFA - N", which is now below
+	 * sp and not in the snapshot. Like libunwind, which reads saved registers lazily, that only
+	 * matters if a caller's CFA is rbp-based: mark rbp unknown instead of failing. */
+	if (rule->rbp_rule == UNWIND_RBP_SAVED) {
+		uint32_t truncated = uw->ctx.truncated_reads;
+
+		regs->bp_known = stack_word(uw, cfa + (int64_t)rule->rbp_off, &bp) == STEP_OK;
+		uw->ctx.truncated_reads = truncated;
+	} else if (rule->rbp_rule == UNWIND_RBP_UNDEFINED) {
+		regs->bp_known = false;
+	}
 	regs->ip = ra;
 	regs->sp = cfa;
 	regs->bp = bp;
