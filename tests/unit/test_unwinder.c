@@ -382,6 +382,19 @@ static void test_stats_and_errors(void **state)
 	assert_int_equal(stats.complete, 1);
 	assert_int_equal(stats.truncated, 1);
 	assert_int_equal(stats.map_refreshes, 1);
+	/* An ip in no known mapping (new code: dlopen, exec) re-reads the maps, at most once per
+	 * rate-limit interval. */
+	usleep(300000);
+	snap = capture_snapshot(&cap, 0);
+	snap.ip = 0x10000;
+	snap.bp = 0;
+	assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.flags, UNWIND_NO_INFO);
+	assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+	unwinder_get_stats(cap.uw, &stats);
+	assert_int_equal(stats.map_refreshes, 2);
+	assert_int_equal(stats.no_info, 2);
 	assert_int_equal(unwinder_refresh_maps(cap.uw), 0);
 	capture_end(&cap);
 	assert_int_equal(unwinder_refresh_maps(cap.uw), -ESRCH);
