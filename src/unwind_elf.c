@@ -1,0 +1,278 @@
+/* unwind_elf.c: parses the parts of an ELF object the unwinder needs (PT_LOAD layout, the
+ * .eh_frame_hdr search table) straight from a read-only mapping of the file. No libelf: the
+ * unwinder reads a handful of fixed-layout headers, and every read here is bounds-checked because
+ * the file belongs to the target, not to us. */
+#include "unwind_elf.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* DWARF pointer encodings used by .eh_frame_hdr (LSB 4.1, "DWARF Extensions"). */
+#define DW_EH_PE_absptr	 0x00
+#define DW_EH_PE_udata4	 0x03
+#define DW_EH_PE_udata8	 0x04
+#define DW_EH_PE_sdata4	 0x0b
+#define DW_EH_PE_sdata8	 0x0c
+#define DW_EH_PE_pcrel	 0x10
+#define DW_EH_PE_datarel 0x30
+#define DW_EH_PE_omit	 0xff
+
+static bool in_file(const struct unwind_elf *elf, uint64_t off, uint64_t len)
+{
+	return off <= elf->size && len <= elf->size - off;
+}
+
+size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len)
+{
+	size_t n;
+
+	if (off >= elf->size) {
+		memset(buf, 0, len);
+		return 0;
+	}
+	n = elf->size - off < len ? elf->size - off : len;
+	memcpy(buf, elf->data + off, n);
+	if (n < len)
+		memset((uint8_t *)buf + n, 0, len - n);
+	return n;
+}
+
+int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *delta)
+{
+	/* The loader maps each segment from its page-aligned offset; prefer an exact match, since
+	 * the last page of one segment may also hold the first bytes of the next. */
+	for (size_t i = 0; i < elf->n_loads; i++) {
+		if ((elf->loads[i].offset & ~(uint64_t)0xfff) == off) {
+			*delta = (int64_t)(elf->loads[i].vaddr - elf->loads[i].offset);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < elf->n_loads; i++) {
+		const struct unwind_elf_load *load = &elf->loads[i];
+		/* Mappings start page-aligned, at or below the segment's own offset. */
+		uint64_t lo = load->offset & ~(uint64_t)0xfff;
+
+		if (off >= lo && off < load->offset + (load->filesz ? load->filesz : 1)) {
+			*delta = (int64_t)(load->vaddr - load->offset);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int unwind_elf_vaddr_offset(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off)
+{
+	for (size_t i = 0; i < elf->n_loads; i++) {
+		const struct unwind_elf_load *load = &elf->loads[i];
+
+		if (vaddr >= load->vaddr && vaddr - load->vaddr < load->filesz) {
+			*off = vaddr - load->vaddr + load->offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Decodes one encoded pointer at file offset *off (whose link-time vaddr is vaddr) and advances
+ * *off. Only the encodings .eh_frame_hdr uses. */
+static int read_encoded(const struct unwind_elf *elf, uint8_t enc, uint64_t *off, uint64_t vaddr,
+			uint64_t data_base, uint64_t *out)
+{
+	uint64_t val, base = 0;
+	size_t size;
+
+	switch (enc & 0x0f) {
+	case DW_EH_PE_udata4:
+	case DW_EH_PE_sdata4:
+		size = 4;
+		break;
+	case DW_EH_PE_absptr:
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+		size = 8;
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	if (!in_file(elf, *off, size))
+		return -EINVAL;
+	if (size == 4) {
+		uint32_t u;
+
+		memcpy(&u, elf->data + *off, 4);
+		val = (enc & 0x0f) == DW_EH_PE_sdata4 ? (uint64_t)(int64_t)(int32_t)u : u;
+	} else {
+		memcpy(&val, elf->data + *off, 8);
+	}
+	switch (enc & 0x70) {
+	case 0:
+		break;
+	case DW_EH_PE_pcrel:
+		base = vaddr;
+		break;
+	case DW_EH_PE_datarel:
+		base = data_base;
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	*off += size;
+	*out = val + base;
+	return 0;
+}
+
+/* .eh_frame_hdr: version, eh_frame_ptr_enc, fde_count_enc, table_enc, eh_frame_ptr, fde_count,
+ * then fde_count sorted {initial_location, fde_address} pairs. libunwind's table search wants
+ * them as datarel sdata4, which is what every linker emits. */
+static void parse_eh_frame_hdr(struct unwind_elf *elf, uint64_t off, uint64_t vaddr, uint64_t size)
+{
+	uint64_t pos = off + 4, eh_frame, count;
+	const uint8_t *hdr;
+
+	if (size < 4 || !in_file(elf, off, size))
+		return;
+	hdr = elf->data + off;
+	if (hdr[0] != 1 || hdr[2] == DW_EH_PE_omit ||
+	    hdr[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+		return;
+	if (read_encoded(elf, hdr[1], &pos, vaddr + (pos - off), vaddr, &eh_frame) < 0)
+		return;
+	if (read_encoded(elf, hdr[2], &pos, vaddr + (pos - off), vaddr, &count) < 0)
+		return;
+	if (count == 0 || count > (elf->size - pos) / 8)
+		return;
+	elf->has_table = true;
+	elf->hdr_vaddr = vaddr;
+	elf->table_vaddr = vaddr + (pos - off);
+	elf->fde_count = count;
+}
+
+static int parse(struct unwind_elf *elf)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf->data;
+	const Elf64_Phdr *ph;
+
+	if (elf->size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh->e_machine != EM_X86_64 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    !in_file(elf, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
+		return -ENOEXEC;
+	if (eh->e_phoff % _Alignof(Elf64_Phdr))
+		return -ENOEXEC;
+	ph = (const Elf64_Phdr *)(elf->data + eh->e_phoff);
+	elf->loads = calloc(eh->e_phnum ? eh->e_phnum : 1, sizeof(*elf->loads));
+	if (!elf->loads)
+		return -ENOMEM;
+	elf->text_lo = UINT64_MAX;
+	for (size_t i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD) {
+			struct unwind_elf_load *load = &elf->loads[elf->n_loads++];
+
+			load->vaddr = ph[i].p_vaddr;
+			load->offset = ph[i].p_offset;
+			load->filesz = ph[i].p_filesz;
+			load->memsz = ph[i].p_memsz;
+			load->flags = ph[i].p_flags;
+			if ((ph[i].p_flags & PF_X) && ph[i].p_memsz) {
+				if (ph[i].p_vaddr < elf->text_lo)
+					elf->text_lo = ph[i].p_vaddr;
+				if (ph[i].p_vaddr + ph[i].p_memsz > elf->text_hi)
+					elf->text_hi = ph[i].p_vaddr + ph[i].p_memsz;
+			}
+		}
+	}
+	if (elf->text_lo == UINT64_MAX)
+		elf->text_lo = 0;
+	for (size_t i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			parse_eh_frame_hdr(elf, ph[i].p_offset, ph[i].p_vaddr, ph[i].p_filesz);
+	return 0;
+}
+
+struct unwind_elf *unwind_elf_open(const char *path)
+{
+	struct unwind_elf *elf;
+	struct stat st;
+	void *data;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		err = ENOEXEC;
+		goto err_close;
+	}
+	/* MAP_PRIVATE read-only: pages are shared with the page cache and faulted in only where the
+	 * unwinder looks (headers, .eh_frame_hdr, .eh_frame, the odd code byte). */
+	data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED) {
+		err = errno;
+		goto err_close;
+	}
+	close(fd);
+	elf = calloc(1, sizeof(*elf));
+	if (!elf) {
+		munmap(data, st.st_size);
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf->data = data;
+	elf->size = st.st_size;
+	elf->mmapped = true;
+	err = -parse(elf);
+	if (err) {
+		unwind_elf_free(elf);
+		errno = err;
+		return NULL;
+	}
+	return elf;
+
+err_close:
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+struct unwind_elf *unwind_elf_from_image(uint8_t *image, size_t size)
+{
+	struct unwind_elf *elf = calloc(1, sizeof(*elf));
+	int err;
+
+	if (!elf) {
+		free(image);
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf->data = image;
+	elf->size = size;
+	err = -parse(elf);
+	if (err) {
+		unwind_elf_free(elf);
+		errno = err;
+		return NULL;
+	}
+	return elf;
+}
+
+void unwind_elf_free(struct unwind_elf *elf)
+{
+	if (!elf)
+		return;
+	if (elf->mmapped)
+		munmap((void *)elf->data, elf->size);
+	else
+		free((void *)elf->data);
+	free(elf->loads);
+	free(elf);
+}

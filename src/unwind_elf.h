@@ -1,0 +1,48 @@
+/* unwind_elf.h: the unwinder's view of one mapped ELF object (executable, shared library, vdso):
+ * its bytes, its PT_LOAD layout and the binary-search table of its .eh_frame_hdr. Internal to the
+ * unwinder (src/unwinder.c); nothing here knows about processes. */
+#ifndef SMOLDER_UNWIND_ELF_H
+#define SMOLDER_UNWIND_ELF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct unwind_elf_load {
+	uint64_t vaddr, offset, filesz, memsz;
+	uint32_t flags; /* PF_X | PF_W | PF_R */
+};
+
+struct unwind_elf {
+	const uint8_t *data; /* whole file (mmap) or image (vdso copy) */
+	size_t size;
+	bool mmapped;
+	struct unwind_elf_load *loads;
+	size_t n_loads;
+	uint64_t text_lo, text_hi; /* link-time vaddr range of the executable PT_LOADs */
+	/* .eh_frame_hdr binary-search table (link-time vaddrs); has_table false without one. */
+	bool has_table;
+	uint64_t hdr_vaddr;   /* start of .eh_frame_hdr: the table's data-relative base */
+	uint64_t table_vaddr; /* first {initial_loc, fde} entry */
+	uint64_t fde_count;
+};
+
+/* Maps the ELF file at path read-only and parses it. NULL and errno (ENOEXEC: not a 64-bit x86-64
+ * ELF) on failure. Free with unwind_elf_free. */
+struct unwind_elf *unwind_elf_open(const char *path);
+/* Parses an in-memory image (the vdso copy); takes ownership of image (malloc'd) even on failure.
+ */
+struct unwind_elf *unwind_elf_from_image(uint8_t *image, size_t size);
+/* NULL-safe. */
+void unwind_elf_free(struct unwind_elf *elf);
+
+/* Link-time vaddr minus file offset for the PT_LOAD holding file offset off, so that a mapping of
+ * off at runtime address start has load bias start - off - delta. Returns 0 or -ENOENT. */
+int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *delta);
+/* File offset of link-time address vaddr (within some PT_LOAD's file bytes). 0 or -ENOENT. */
+int unwind_elf_vaddr_offset(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off);
+/* Copies up to len bytes at file offset off into buf, zero-filling past the end of the file.
+ * Returns the number of file bytes copied (0 when off is outside the file). */
+size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,767 @@
+/* unwinder.c: unwinds one target's user stacks from snapshots (ip, sp, bp and the stack bytes from
+ * sp up). Owns the target's address-space model: its mappings and the ELF objects behind them,
+ * cached by device and inode and kept after the target exits. Each frame is stepped by the first
+ * of:
+ *  - the kernel's signal trampoline: the rt_sigframe layout;
+ *  - a compact CFI rule (unwind_cfi.c) cached per address: CFA = rsp/rbp + offset, return address
+ *    and rbp at fixed offsets. This covers nearly every frame of compiled code, at ~0.01 us each;
+ *  - libunwind's remote API, for CFI with DWARF expressions (PLT stubs, realigned stacks). It costs
+ *    5-10 us per stack when it steps every frame, mostly sigprocmask calls around its caches
+ *    (scripts/bench/unwind.sh), hence the rules;
+ *  - a frame pointer, only when no unwind info covers the ip and rbp checks out in the snapshot.
+ * Stack memory comes from the snapshot only; everything else libunwind reads (the .eh_frame_hdr
+ * table, .eh_frame, code bytes) from the mapped files, never from the live process, which has moved
+ * on since the sample. Not thread-safe: one unwinder is driven by one thread. */
+#include "smolder/unwinder.h"
+
+#include "smolder/log.h"
+#include "smolder/proc_maps.h"
+#include "unwind_cfi.h"
+#include "unwind_elf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libunwind.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Exported by libunwind-x86_64 but not declared in its headers: binary search of an
+ * .eh_frame_hdr table read through the address space's accessors (UNW_INFO_FORMAT_REMOTE_TABLE). */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+/* An ip outside every known mapping re-reads the maps at most this often: a burst of samples in
+ * freshly dlopen'ed code costs one re-read, a stream of garbage ips costs a few per second. */
+#define REFRESH_MIN_INTERVAL_NS 200000000ull
+/* libunwind's register-state cache, for the few ips it handles (power of two). */
+#define RS_CACHE_SIZE 1024
+/* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
+ * bytes. A profile's hot code has a few thousand distinct return addresses. */
+#define RULE_CACHE_BITS 14
+/* A frame pointer must point this close above the frame's sp to be believed. */
+#define FP_MAX_FRAME (1u << 20)
+
+/* One mapped file (or the vdso), shared by all its mappings and kept until unwinder_free. */
+struct uw_object {
+	uint32_t dev_major, dev_minor;
+	uint64_t inode;
+	bool vdso;
+	uint64_t vdso_size;
+	struct unwind_elf *elf; /* NULL: could not be opened or is not an ELF we understand */
+};
+
+struct uw_map {
+	uint64_t start, end, offset;
+	uint32_t perms;
+	struct uw_object *obj; /* NULL for anonymous memory and unusable files */
+	int64_t bias;	       /* runtime address = link-time vaddr + bias */
+};
+
+/* State of the unwind in progress, read by the libunwind accessors. */
+struct uw_frame_ctx {
+	const struct unwind_snapshot *snap;
+	uint64_t ip, sp, bp;	  /* registers of the frame libunwind (re)starts from */
+	bool bp_known;		  /* false: rbp was not recoverable for this frame */
+	uint64_t stack_hi;	  /* end of the mapping holding snap->sp, 0 if unknown */
+	uint32_t truncated_reads; /* stack reads past the end of the snapshot */
+	uint32_t bad_reads;	  /* reads that fell in neither the snapshot nor a mapped file */
+	bool lookup_failed;	  /* find_proc_info found no unwind info during the last step */
+};
+
+struct rule_slot {
+	uint64_t addr; /* lookup address; 0: empty */
+	struct unwind_rule rule;
+};
+
+struct unwinder {
+	pid_t pid;
+	bool slow_path_only; /* unwinder_set_fast_path(false) */
+	struct rule_slot *rules;
+	unw_addr_space_t as;
+	struct uw_map *maps; /* sorted by start */
+	size_t n_maps;
+	struct uw_object **objects;
+	size_t n_objects;
+	uint64_t last_refresh_ns;
+	struct unwinder_stats stats;
+	struct uw_frame_ctx ctx;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static const struct uw_map *find_map(const struct unwinder *uw, uint64_t addr)
+{
+	size_t lo = 0, hi = uw->n_maps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct uw_map *m = &uw->maps[mid];
+
+		if (addr < m->start)
+			hi = mid;
+		else if (addr >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
+/* find_map, re-reading the maps (rate-limited) when addr is in none of them: new code was mapped
+ * (dlopen, exec) since the last read. */
+static const struct uw_map *find_map_refresh(struct unwinder *uw, uint64_t addr)
+{
+	const struct uw_map *m = find_map(uw, addr);
+
+	if (!m && now_ns() - uw->last_refresh_ns >= REFRESH_MIN_INTERVAL_NS &&
+	    unwinder_refresh_maps(uw) == 0)
+		m = find_map(uw, addr);
+	return m;
+}
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+static int add_object(struct unwinder *uw, struct uw_object *obj)
+{
+	struct uw_object **grown = realloc(uw->objects, (uw->n_objects + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	uw->objects = grown;
+	uw->objects[uw->n_objects++] = obj;
+	return 0;
+}
+
+static struct uw_object *lookup_object(const struct unwinder *uw, const struct proc_map *pm)
+{
+	for (size_t i = 0; i < uw->n_objects; i++) {
+		struct uw_object *obj = uw->objects[i];
+
+		if (!obj->vdso && obj->inode == pm->inode && obj->dev_major == pm->dev_major &&
+		    obj->dev_minor == pm->dev_minor)
+			return obj;
+	}
+	return NULL;
+}
+
+/* Opens the file behind pm through /proc/PID/map_files (works for deleted files and other mount
+ * namespaces), falling back to /proc/PID/root/PATH. A file that cannot be used is remembered as
+ * such (elf NULL) so it is not retried at every refresh. */
+static struct uw_object *open_object(struct unwinder *uw, const struct proc_map *pm)
+{
+	struct uw_object *obj = calloc(1, sizeof(*obj));
+	char path[PATH_MAX];
+
+	if (!obj)
+		return NULL;
+	obj->dev_major = pm->dev_major;
+	obj->dev_minor = pm->dev_minor;
+	obj->inode = pm->inode;
+	if (proc_maps_file_path(uw->pid, pm, path, sizeof(path)) == 0)
+		obj->elf = unwind_elf_open(path);
+	if (!obj->elf && pm->path[0] == '/' && !strstr(pm->path, " (deleted)") &&
+	    snprintf(path, sizeof(path), "/proc/%d/root%s", (int)uw->pid, pm->path) <
+		    (int)sizeof(path))
+		obj->elf = unwind_elf_open(path);
+	if (!obj->elf)
+		log_debug("unwinder: no unwind info from %s: %s", pm->path, strerror(errno));
+	if (add_object(uw, obj) < 0) {
+		unwind_elf_free(obj->elf);
+		free(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* Copies the vdso image: from the target's memory, or from our own vdso when that fails (same
+ * kernel, same image) and the sizes agree. */
+static uint8_t *read_vdso(pid_t pid, const struct proc_map *pm)
+{
+	size_t size = pm->end - pm->start;
+	uint8_t *image = malloc(size);
+	char path[64];
+	int fd;
+
+	if (!image)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = pread(fd, image, size, (off_t)pm->start);
+
+		close(fd);
+		if (n == (ssize_t)size)
+			return image;
+	}
+	struct proc_maps self = {0};
+	unsigned long own = getauxval(AT_SYSINFO_EHDR);
+
+	if (own && proc_maps_read(getpid(), &self) == 0) {
+		const struct proc_map *mine = proc_maps_find(&self, own);
+		bool same = mine && mine->end - mine->start == size;
+
+		proc_maps_release(&self);
+		if (same) {
+			memcpy(image, (const void *)own, size);
+			return image;
+		}
+	}
+	free(image);
+	return NULL;
+}
+
+static struct uw_object *vdso_object(struct unwinder *uw, const struct proc_map *pm)
+{
+	uint64_t size = pm->end - pm->start;
+	struct uw_object *obj;
+	uint8_t *image;
+
+	for (size_t i = 0; i < uw->n_objects; i++)
+		if (uw->objects[i]->vdso && uw->objects[i]->vdso_size == size)
+			return uw->objects[i];
+	obj = calloc(1, sizeof(*obj));
+	if (!obj)
+		return NULL;
+	obj->vdso = true;
+	obj->vdso_size = size;
+	image = read_vdso(uw->pid, pm);
+	if (image)
+		obj->elf = unwind_elf_from_image(image, size);
+	if (!obj->elf)
+		log_debug("unwinder: no unwind info for the vdso of %d", (int)uw->pid);
+	if (add_object(uw, obj) < 0) {
+		unwind_elf_free(obj->elf);
+		free(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* ---- maps ------------------------------------------------------------------------------- */
+
+static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].start != b[i].start || a[i].end != b[i].end ||
+		    a[i].offset != b[i].offset || a[i].obj != b[i].obj || a[i].bias != b[i].bias)
+			return false;
+	return true;
+}
+
+int unwinder_refresh_maps(struct unwinder *uw)
+{
+	struct proc_maps pm = {0};
+	struct uw_map *maps;
+	int err;
+
+	uw->last_refresh_ns = now_ns();
+	uw->stats.map_refreshes++;
+	err = proc_maps_read(uw->pid, &pm);
+	if (err)
+		return err; /* keep the last known maps: samples already taken still unwind */
+	maps = calloc(pm.n ? pm.n : 1, sizeof(*maps));
+	if (!maps) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Open every object with code mapped first: its read-only mappings (headers, .eh_frame_hdr,
+	 * .eh_frame) usually come before its executable one. Eagerly, so the objects are still
+	 * there when the target has exited before its last samples are unwound. */
+	for (size_t i = 0; i < pm.n; i++) {
+		const struct proc_map *p = &pm.maps[i];
+
+		if ((p->perms & PROC_MAP_EXEC) && p->inode && p->path[0] != '[' &&
+		    !lookup_object(uw, p) && !open_object(uw, p)) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < pm.n; i++) {
+		const struct proc_map *p = &pm.maps[i];
+		struct uw_map *m = &maps[i];
+		int64_t delta;
+
+		m->start = p->start;
+		m->end = p->end;
+		m->offset = p->offset;
+		m->perms = p->perms;
+		if (strcmp(p->path, "[vdso]") == 0)
+			m->obj = vdso_object(uw, p);
+		else if (p->inode && p->path[0] != '[')
+			m->obj = lookup_object(uw, p);
+		if (m->obj && m->obj->elf &&
+		    unwind_elf_load_delta(m->obj->elf, m->offset, &delta) == 0)
+			m->bias = (int64_t)(m->start - m->offset) - delta;
+		else
+			m->obj = NULL;
+	}
+	if (!maps_equal(uw->maps, uw->n_maps, maps, pm.n)) {
+		/* Cached register states are keyed by ip alone: an address may now hold other code.
+		 */
+		if (uw->as)
+			unw_flush_cache(uw->as, 0, 0);
+	}
+	free(uw->maps);
+	uw->maps = maps;
+	uw->n_maps = pm.n;
+	maps = NULL;
+out:
+	free(maps);
+	proc_maps_release(&pm);
+	return err;
+}
+
+/* ---- libunwind accessors ---------------------------------------------------------------- */
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	struct unwinder *uw = arg;
+	const struct uw_map *m = find_map_refresh(uw, ip);
+	const struct unwind_elf *elf;
+	unw_dyn_info_t di;
+	int ret;
+
+	if (!m || !m->obj || !m->obj->elf || !m->obj->elf->has_table)
+		goto no_info;
+	elf = m->obj->elf;
+	if (ip < elf->text_lo + m->bias || ip >= elf->text_hi + m->bias)
+		goto no_info;
+	memset(&di, 0, sizeof(di));
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.start_ip = elf->text_lo + m->bias;
+	di.end_ip = elf->text_hi + m->bias;
+	di.u.rti.segbase = elf->hdr_vaddr + m->bias;
+	di.u.rti.table_data = elf->table_vaddr + m->bias;
+	/* Entries are two int32s; libunwind counts the table in words. */
+	di.u.rti.table_len = elf->fde_count * 8 / sizeof(unw_word_t);
+	ret = _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	if (ret >= 0)
+		return ret;
+no_info:
+	uw->ctx.lookup_failed = true;
+	return -UNW_ENOINFO;
+}
+
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	/* libunwind frees the CIE info dwarf_search_unwind_table allocated from its own pool. */
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dilap, void *arg)
+{
+	return -UNW_ENOINFO;
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write, void *arg)
+{
+	struct unwinder *uw = arg;
+	struct uw_frame_ctx *c = &uw->ctx;
+	const struct unwind_snapshot *s = c->snap;
+	uint64_t snap_end = s->sp + s->stack_len;
+	const struct uw_map *m;
+
+	if (write)
+		return -UNW_EREADONLYREG;
+	if (addr >= s->sp && addr < snap_end && snap_end - addr >= sizeof(*valp)) {
+		memcpy(valp, s->stack + (addr - s->sp), sizeof(*valp));
+		return 0;
+	}
+	/* Read-only file mappings hold what the file holds; writable ones (.data, .got, relocated
+	 * pointers) do not, and the live process has moved on since the sample. */
+	m = find_map(uw, addr);
+	if (m && m->obj && !(m->perms & PROC_MAP_WRITE) &&
+	    unwind_elf_read(m->obj->elf, addr - m->start + m->offset, valp, sizeof(*valp)) > 0)
+		return 0;
+	if (addr >= s->sp && (c->stack_hi ? addr < c->stack_hi : s->stack_clipped))
+		c->truncated_reads++;
+	else
+		c->bad_reads++;
+	return -UNW_EINVAL;
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp, int write, void *arg)
+{
+	struct uw_frame_ctx *c = &((struct unwinder *)arg)->ctx;
+
+	if (write)
+		return -UNW_EREADONLYREG;
+	switch (reg) {
+	case UNW_X86_64_RIP:
+		*valp = c->ip;
+		return 0;
+	case UNW_X86_64_RSP:
+		*valp = c->sp;
+		return 0;
+	case UNW_X86_64_RBP:
+		if (!c->bp_known)
+			return -UNW_EBADREG;
+		*valp = c->bp;
+		return 0;
+	default:
+		/* Not captured: a CFA rule that needs it cannot be followed. */
+		return -UNW_EBADREG;
+	}
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+			void *arg)
+{
+	return -UNW_EBADREG;
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *cursor, void *arg)
+{
+	return -UNW_EINVAL;
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			 unw_word_t *offp, void *arg)
+{
+	return -UNW_ENOINFO; /* names are the symbolizer's job */
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = find_proc_info,
+	.put_unwind_info = put_unwind_info,
+	.get_dyn_info_list_addr = get_dyn_info_list_addr,
+	.access_mem = access_mem,
+	.access_reg = access_reg,
+	.access_fpreg = access_fpreg,
+	.resume = resume,
+	.get_proc_name = get_proc_name,
+};
+
+/* ---- unwinding -------------------------------------------------------------------------- */
+
+/* True when ip is the kernel's signal return trampoline, which the handler "returns" into:
+ * mov $15, %rax (rt_sigreturn); syscall. The glibc __restore_rt and every x86-64 libc use it.
+ * (libunwind's unw_is_signal_frame does not recognise it for remote address spaces here.) */
+static bool is_sigreturn(const struct unwinder *uw, uint64_t ip)
+{
+	static const uint8_t code[9] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+	const struct uw_map *m = find_map(uw, ip);
+	uint8_t buf[sizeof(code)];
+
+	if (!m || !m->obj || !(m->perms & PROC_MAP_EXEC))
+		return false;
+	return unwind_elf_read(m->obj->elf, ip - m->start + m->offset, buf, sizeof(buf)) ==
+		       sizeof(buf) &&
+	       memcmp(buf, code, sizeof(code)) == 0;
+}
+
+/* Registers of the frame being unwound. Only ip, sp and bp are known: callee-saved registers are
+ * not in the snapshot, and ordinary CFI needs none of them to find the caller. */
+struct uw_regs {
+	uint64_t ip, sp, bp;
+	bool bp_known;
+};
+
+enum step_result {
+	STEP_OK,
+	STEP_ROOT,	/* the CFI says this is the outermost frame */
+	STEP_TRUNCATED, /* needed stack beyond the snapshot */
+	STEP_NO_INFO,	/* no unwind info and no believable frame pointer */
+	STEP_BAD,	/* unwind info found but the stack contradicts it */
+};
+
+/* Reads a stack word for the fast paths: from the snapshot only. */
+static enum step_result stack_word(struct unwinder *uw, uint64_t addr, uint64_t *val)
+{
+	const struct unwind_snapshot *s = uw->ctx.snap;
+	uint64_t end = s->sp + s->stack_len;
+
+	if (addr >= s->sp && addr < end && end - addr >= 8) {
+		memcpy(val, s->stack + (addr - s->sp), 8);
+		return STEP_OK;
+	}
+	if (addr >= s->sp && (uw->ctx.stack_hi ? addr < uw->ctx.stack_hi : s->stack_clipped)) {
+		uw->ctx.truncated_reads++;
+		return STEP_TRUNCATED;
+	}
+	return STEP_BAD;
+}
+
+static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
+{
+	struct rule_slot *slot =
+		&uw->rules[(addr * 0x9e3779b97f4a7c15ull) >> (64 - RULE_CACHE_BITS)];
+	const struct uw_map *m;
+
+	if (slot->addr == addr && addr)
+		return &slot->rule;
+	slot->addr = addr;
+	memset(&slot->rule, 0, sizeof(slot->rule));
+	m = find_map_refresh(uw, addr);
+	if (m && m->obj && (m->perms & PROC_MAP_EXEC))
+		unwind_cfi_rule(m->obj->elf, addr - m->bias, &slot->rule);
+	return &slot->rule;
+}
+
+/* The fast path: applies a compact CFI rule without libunwind. */
+static enum step_result rule_step(struct unwinder *uw, const struct unwind_rule *rule,
+				  struct uw_regs *regs)
+{
+	uint64_t cfa, ra, bp = regs->bp;
+	enum step_result r;
+
+	if (rule->cfa_reg == UNWIND_RULE_RBP && !regs->bp_known)
+		return STEP_BAD;
+	cfa = (rule->cfa_reg == UNWIND_RULE_RSP ? regs->sp : regs->bp) + (int64_t)rule->cfa_off;
+	if (cfa <= regs->sp)
+		return STEP_BAD; /* a caller's frame is always above its callee's */
+	if ((r = stack_word(uw, cfa + (int64_t)rule->ra_off, &ra)) != STEP_OK)
+		return r;
+	/* In an epilogue after "pop %rbp" the CFI still says "saved at CFA - N", which is now below
+	 * sp and not in the snapshot. Like libunwind, which reads saved registers lazily, that only
+	 * matters if a caller's CFA is rbp-based: mark rbp unknown instead of failing. */
+	if (rule->rbp_rule == UNWIND_RBP_SAVED) {
+		uint32_t truncated = uw->ctx.truncated_reads;
+
+		regs->bp_known = stack_word(uw, cfa + (int64_t)rule->rbp_off, &bp) == STEP_OK;
+		uw->ctx.truncated_reads = truncated;
+	} else if (rule->rbp_rule == UNWIND_RBP_UNDEFINED) {
+		regs->bp_known = false;
+	}
+	regs->ip = ra;
+	regs->sp = cfa;
+	regs->bp = bp;
+	return ra ? STEP_OK : STEP_BAD;
+}
+
+/* The frame-pointer step for a frame without unwind info (JIT code, hand-written asm): believed
+ * only when rbp points into the snapshot just above sp and the saved return address is in code. */
+static enum step_result fp_step(struct unwinder *uw, struct uw_regs *regs)
+{
+	uint64_t saved_bp, ra;
+	const struct uw_map *m;
+	enum step_result r;
+
+	if (!regs->bp_known || regs->bp < regs->sp || regs->bp - regs->sp > FP_MAX_FRAME ||
+	    (regs->bp & 7))
+		return STEP_NO_INFO;
+	if ((r = stack_word(uw, regs->bp, &saved_bp)) != STEP_OK ||
+	    (r = stack_word(uw, regs->bp + 8, &ra)) != STEP_OK)
+		return r == STEP_TRUNCATED ? r : STEP_NO_INFO;
+	m = find_map(uw, ra);
+	if (!m || !(m->perms & PROC_MAP_EXEC))
+		return STEP_NO_INFO;
+	regs->ip = ra;
+	regs->sp = regs->bp + 16;
+	regs->bp = saved_bp;
+	return STEP_OK;
+}
+
+/* Steps out of the signal trampoline by the kernel's x86-64 rt_sigframe layout (a stable ABI):
+ * at the trampoline, sp points at the ucontext, whose sigcontext (at +40) saves rbp at +80, rsp at
+ * +120 and rip at +128. The same offsets glibc's CFI for __restore_rt encodes, without the trip
+ * through libunwind's expression evaluator. */
+static enum step_result sigreturn_step(struct unwinder *uw, struct uw_regs *regs)
+{
+	uint64_t bp, sp, ip;
+	enum step_result r;
+
+	if ((r = stack_word(uw, regs->sp + 40 + 80, &bp)) != STEP_OK ||
+	    (r = stack_word(uw, regs->sp + 40 + 120, &sp)) != STEP_OK ||
+	    (r = stack_word(uw, regs->sp + 40 + 128, &ip)) != STEP_OK)
+		return r;
+	if (!ip)
+		return STEP_BAD;
+	regs->ip = ip;
+	regs->sp = sp;
+	regs->bp = bp;
+	regs->bp_known = true;
+	return STEP_OK;
+}
+
+/* One step by libunwind, for CFI beyond the compact rules (signal frames, DWARF expressions, PLT
+ * stubs). A caller frame is started at its call instruction (return address - 1), so libunwind
+ * looks up the same row it would have when stepping into it. */
+static enum step_result libunwind_step(struct unwinder *uw, struct uw_regs *regs, bool exact)
+{
+	struct uw_frame_ctx *c = &uw->ctx;
+	unw_cursor_t cur;
+	unw_word_t ip, sp, bp;
+	int ret;
+
+	c->ip = exact ? regs->ip : regs->ip - 1;
+	c->sp = regs->sp;
+	c->bp = regs->bp;
+	c->bp_known = regs->bp_known;
+	c->lookup_failed = false;
+	if (unw_init_remote(&cur, uw->as, uw) < 0)
+		return STEP_BAD;
+	ret = unw_step(&cur);
+	if (c->lookup_failed)
+		return fp_step(uw, regs); /* ignore libunwind's own frame-chain guesses */
+	if (ret == 0)
+		return STEP_ROOT;
+	if (ret < 0)
+		return c->truncated_reads ? STEP_TRUNCATED : STEP_BAD;
+	if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(&cur, UNW_X86_64_RSP, &sp) < 0 ||
+	    ip == 0)
+		return STEP_BAD;
+	regs->bp_known = unw_get_reg(&cur, UNW_X86_64_RBP, &bp) == 0;
+	regs->ip = ip;
+	regs->sp = sp;
+	regs->bp = regs->bp_known ? bp : 0;
+	return STEP_OK;
+}
+
+int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uint64_t *ips,
+		    uint32_t max, struct unwind_result *result)
+{
+	struct uw_frame_ctx *c = &uw->ctx;
+	struct uw_regs regs;
+	uint32_t n = 0, flags = 0;
+	bool exact = true; /* the leaf, and a frame interrupted by a signal, resume at their ip */
+	enum step_result r = STEP_OK;
+
+	result->n = 0;
+	result->flags = 0;
+	if (!snap || (!snap->stack && snap->stack_len))
+		return -EINVAL;
+	if (max == 0)
+		return 0;
+	uw->stats.unwinds++;
+	memset(c, 0, sizeof(*c));
+	c->snap = snap;
+	{
+		const struct uw_map *stack_map = find_map(uw, snap->sp);
+
+		c->stack_hi = stack_map ? stack_map->end : 0;
+	}
+	regs = (struct uw_regs){.ip = snap->ip, .sp = snap->sp, .bp = snap->bp, .bp_known = true};
+	ips[n++] = snap->ip;
+	while (n < max) {
+		uint64_t lookup = exact ? regs.ip : regs.ip - 1;
+		const struct unwind_rule *rule;
+		bool from_sigreturn = false;
+
+		if (!exact && !uw->slow_path_only && is_sigreturn(uw, regs.ip)) {
+			/* A handler returned into the trampoline: the next frame is the one the
+			 * signal interrupted, which resumes at its exact ip. */
+			if ((r = sigreturn_step(uw, &regs)) != STEP_OK)
+				break;
+			exact = true;
+			ips[n++] = regs.ip;
+			continue;
+		}
+		rule = get_rule(uw, lookup);
+		switch (uw->slow_path_only && rule->kind != UNWIND_RULE_NONE ? UNWIND_RULE_COMPLEX
+									     : rule->kind) {
+		case UNWIND_RULE_ROOT:
+			r = STEP_ROOT;
+			break;
+		case UNWIND_RULE_SIMPLE:
+			r = rule_step(uw, rule, &regs);
+			break;
+		case UNWIND_RULE_COMPLEX:
+			from_sigreturn = is_sigreturn(uw, regs.ip);
+			r = libunwind_step(uw, &regs, exact);
+			break;
+		default:
+			r = fp_step(uw, &regs);
+			if (r == STEP_OK)
+				flags |= UNWIND_FP_USED;
+			break;
+		}
+		if (r != STEP_OK)
+			break;
+		exact = from_sigreturn;
+		ips[n++] = exact ? regs.ip : regs.ip - 1;
+	}
+	if (r == STEP_ROOT)
+		flags |= UNWIND_COMPLETE;
+	else if (r == STEP_TRUNCATED)
+		flags |= UNWIND_TRUNCATED;
+	else if (r == STEP_NO_INFO)
+		flags |= UNWIND_NO_INFO;
+	else if (n == max && r == STEP_OK)
+		flags |= UNWIND_MAX_DEPTH;
+	if (flags & UNWIND_COMPLETE)
+		uw->stats.complete++;
+	if (flags & UNWIND_TRUNCATED)
+		uw->stats.truncated++;
+	if (flags & UNWIND_NO_INFO)
+		uw->stats.no_info++;
+	result->n = n;
+	result->flags = flags;
+	c->snap = NULL;
+	return 0;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+struct unwinder *unwinder_new(pid_t pid)
+{
+	struct unwinder *uw = calloc(1, sizeof(*uw));
+	int err;
+
+	if (!uw)
+		return NULL;
+	uw->pid = pid;
+	uw->rules = calloc((size_t)1 << RULE_CACHE_BITS, sizeof(*uw->rules));
+	if (!uw->rules) {
+		err = ENOMEM;
+		goto err_free;
+	}
+	uw->as = unw_create_addr_space(&accessors, 0);
+	if (!uw->as) {
+		err = ENOMEM;
+		goto err_free;
+	}
+	/* The unwinder runs on one thread but a process may hold several unwinders: a global
+	 * (per address space) cache, never the per-thread one libunwind shares across spaces. */
+	unw_set_caching_policy(uw->as, UNW_CACHE_GLOBAL);
+	unw_set_cache_size(uw->as, RS_CACHE_SIZE, 0);
+	err = -unwinder_refresh_maps(uw);
+	if (err)
+		goto err_free;
+	return uw;
+
+err_free:
+	unwinder_free(uw);
+	errno = err;
+	return NULL;
+}
+
+void unwinder_free(struct unwinder *uw)
+{
+	if (!uw)
+		return;
+	if (uw->as)
+		unw_destroy_addr_space(uw->as);
+	for (size_t i = 0; i < uw->n_objects; i++) {
+		unwind_elf_free(uw->objects[i]->elf);
+		free(uw->objects[i]);
+	}
+	free(uw->objects);
+	free(uw->maps);
+	free(uw->rules);
+	free(uw);
+}
+
+void unwinder_set_fast_path(struct unwinder *uw, bool enabled)
+{
+	uw->slow_path_only = !enabled;
+}
+
+void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats)
+{
+	*stats = uw->stats;
+}
