@@ -1,7 +1,7 @@
 /* folded.c: folded-stack profiles. Owns the interned name table, the call tree that merges
- * identical stacks, the streaming parser for "root;caller;leaf COUNT" lines and the deterministic
- * writer. Parsing is the hot path of `smolder flamegraph`: frames shared with the previous line are
- * matched without hashing, and memory grows with unique call paths, not with input size. */
+ * identical stacks, the add API and the deterministic writer (the line parser is folded_parse.c).
+ * Memory grows with unique call paths, not with input size: big arrays come from mmap, totals
+ * are computed on demand, and the merge index can be dropped once all stacks are in. */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -18,43 +18,6 @@
 #define BIG_USE_MALLOC 1
 #endif
 #endif
-
-#define READ_CHUNK    (1u << 20)
-#define UNKNOWN_FRAME "[unknown]"
-
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
-	uint64_t w;
-
-	while (len >= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-		s += 8;
-		len -= 8;
-	}
-	w = 0;
-	memcpy(&w, s, len);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32);
-}
-
-/* Slot hash of a node: a chain over the name hashes of its path from the root. It depends only
- * on the bytes of the stack, not on node ids, so every slot of a line can be computed and
- * prefetched before any lookup resolves (parsing a shuffled input is bound by cache misses). */
-#define ROOT_PATH_HASH 0x2545f491u
-
-static uint32_t hash_chain(uint32_t parent_hash, uint32_t name_hash)
-{
-	uint64_t k = ((uint64_t)parent_hash << 32 | name_hash) * 0x9e3779b97f4a7c15ull;
-
-	k ^= k >> 31;
-	k *= 0xbf58476d1ce4e5b9ull;
-	return (uint32_t)(k >> 32);
-}
 
 void *big_alloc(size_t size)
 {
@@ -156,7 +119,7 @@ int64_t name_table_find(const struct name_table *t, const char *s, size_t len)
 
 	if (!t->slots)
 		return -1;
-	return name_table_lookup(t, s, len, hash_bytes(s, len), &slot);
+	return name_table_lookup(t, s, len, folded_hash_bytes(s, len), &slot);
 }
 
 static int64_t name_table_intern_hashed(struct name_table *t, const char *s, size_t len,
@@ -204,7 +167,7 @@ static int64_t name_table_intern_hashed(struct name_table *t, const char *s, siz
 
 int64_t name_table_intern(struct name_table *t, const char *s, size_t len)
 {
-	return name_table_intern_hashed(t, s, len, hash_bytes(s, len));
+	return name_table_intern_hashed(t, s, len, folded_hash_bytes(s, len));
 }
 
 struct rank_item {
@@ -334,7 +297,7 @@ static int profile_grow_slots(struct folded_profile *p)
 
 /* Recreates the index dropped by folded_profile_compact from the nodes: parents come before
  * children, so path hashes can be recomputed in id order. */
-static int profile_rebuild_index(struct folded_profile *p)
+int folded_profile_rebuild_index(struct folded_profile *p)
 {
 	uint32_t cap = 2048, *hash;
 
@@ -349,12 +312,12 @@ static int profile_rebuild_index(struct folded_profile *p)
 		return -ENOMEM;
 	}
 	p->slots_mask = cap - 1;
-	hash[0] = ROOT_PATH_HASH;
+	hash[0] = FOLDED_ROOT_PATH_HASH;
 	for (uint32_t id = 1; id < p->node_count; id++) {
 		const struct folded_node *n = &p->nodes[id];
 		uint32_t j;
 
-		hash[id] = hash_chain(hash[n->parent], p->names.entries[n->name].hash);
+		hash[id] = folded_hash_chain(hash[n->parent], p->names.entries[n->name].hash);
 		for (j = hash[id] & p->slots_mask; p->slots[j].node_plus_one;
 		     j = (j + 1) & p->slots_mask)
 			;
@@ -374,11 +337,12 @@ void folded_profile_compact(struct folded_profile *p)
 }
 
 /* Returns the child of PARENT (whose path hash is PARENT_HASH) named by the bytes S, creating it;
- * or a negative errno. NAME_HASH is hash_bytes(S); the child's path hash goes to *CHILD_HASH. */
-static int64_t profile_descend(struct folded_profile *p, uint32_t parent, uint32_t parent_hash,
+ * or a negative errno. NAME_HASH is folded_hash_bytes(S); the child's path hash goes to
+ * *CHILD_HASH. */
+int64_t folded_profile_descend(struct folded_profile *p, uint32_t parent, uint32_t parent_hash,
 			       const char *s, size_t len, uint32_t name_hash, uint32_t *child_hash)
 {
-	uint32_t hash = hash_chain(parent_hash, name_hash), i;
+	uint32_t hash = folded_hash_chain(parent_hash, name_hash), i;
 	int64_t name;
 
 	*child_hash = hash;
@@ -420,7 +384,7 @@ static int64_t profile_descend(struct folded_profile *p, uint32_t parent, uint32
 }
 
 /* Adds COUNT to LEAF's self count; node totals are brought up to date lazily. */
-static void profile_commit(struct folded_profile *p, uint32_t leaf, double count)
+void folded_profile_commit(struct folded_profile *p, uint32_t leaf, double count)
 {
 	if (p->nodes[leaf].self == 0)
 		p->stacks++;
@@ -431,7 +395,7 @@ static void profile_commit(struct folded_profile *p, uint32_t leaf, double count
 
 int folded_profile_add(struct folded_profile *p, const char *const *frames, size_t n, double count)
 {
-	uint32_t node = 0, path_hash = ROOT_PATH_HASH;
+	uint32_t node = 0, path_hash = FOLDED_ROOT_PATH_HASH;
 	char *scratch = NULL;
 	size_t scratch_cap = 0;
 	int err = 0;
@@ -444,7 +408,7 @@ int folded_profile_add(struct folded_profile *p, const char *const *frames, size
 	}
 	if (count == 0)
 		return 0;
-	if (!p->slots && profile_rebuild_index(p))
+	if (!p->slots && folded_profile_rebuild_index(p))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const char *s = frames[i];
@@ -469,294 +433,20 @@ int folded_profile_add(struct folded_profile *p, const char *const *frames, size
 			s = scratch;
 		}
 		if (len == 0) {
-			s = UNKNOWN_FRAME;
-			len = strlen(UNKNOWN_FRAME);
+			s = FOLDED_UNKNOWN_FRAME;
+			len = strlen(FOLDED_UNKNOWN_FRAME);
 		}
-		child = profile_descend(p, node, path_hash, s, len, hash_bytes(s, len), &path_hash);
+		child = folded_profile_descend(p, node, path_hash, s, len,
+					       folded_hash_bytes(s, len), &path_hash);
 		if (child < 0) {
 			err = (int)child;
 			goto out;
 		}
 		node = (uint32_t)child;
 	}
-	profile_commit(p, node, count);
+	folded_profile_commit(p, node, count);
 out:
 	free(scratch);
-	return err;
-}
-
-/* Buffered line reader: lines are returned in place in one buffer that grows to the longest
- * line, so a 60 MB input costs one 1 MiB buffer. */
-struct line_reader {
-	FILE *in;
-	char *buf;
-	size_t cap, start, end;
-	bool eof;
-};
-
-/* Returns 1 with line and len set, 0 at end of input, or a negative errno. */
-static int line_reader_next(struct line_reader *r, char **line, size_t *len)
-{
-	size_t scanned = 0;
-
-	for (;;) {
-		char *nl = memchr(r->buf + r->start + scanned, '\n', r->end - r->start - scanned);
-
-		if (nl) {
-			*line = r->buf + r->start;
-			*len = (size_t)(nl - *line);
-			r->start += *len + 1;
-			return 1;
-		}
-		scanned = r->end - r->start;
-		if (r->eof) {
-			if (scanned == 0)
-				return 0;
-			*line = r->buf + r->start;
-			*len = scanned;
-			r->start = r->end;
-			return 1;
-		}
-		if (r->start > 0) {
-			memmove(r->buf, r->buf + r->start, scanned);
-			r->start = 0;
-			r->end = scanned;
-		}
-		if (r->end == r->cap) {
-			char *buf = realloc(r->buf, r->cap * 2);
-
-			if (!buf)
-				return -ENOMEM;
-			r->buf = buf;
-			r->cap *= 2;
-		}
-		size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->in);
-
-		r->end += got;
-		if (got == 0) {
-			if (ferror(r->in))
-				return -EIO;
-			r->eof = true;
-		}
-	}
-}
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Parses a non-negative decimal count, optionally with a fraction and exponent. */
-static bool parse_count(const char *s, size_t len, double *out)
-{
-	size_t i = 0, mantissa_digits = 0;
-	char tmp[128];
-	char *end;
-	double v;
-
-	if (len <= 15) {
-		uint64_t n = 0;
-
-		for (i = 0; i < len && is_digit(s[i]); i++)
-			n = n * 10 + (uint64_t)(s[i] - '0');
-		if (i == len && len > 0) {
-			*out = (double)n;
-			return true;
-		}
-		i = 0;
-	}
-	while (i < len && is_digit(s[i])) {
-		i++;
-		mantissa_digits++;
-	}
-	if (i < len && s[i] == '.') {
-		i++;
-		while (i < len && is_digit(s[i])) {
-			i++;
-			mantissa_digits++;
-		}
-	}
-	if (mantissa_digits == 0)
-		return false;
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		size_t exp_digits = 0;
-
-		i++;
-		if (i < len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		while (i < len && is_digit(s[i])) {
-			i++;
-			exp_digits++;
-		}
-		if (exp_digits == 0)
-			return false;
-	}
-	if (i != len || len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	v = strtod(tmp, &end);
-	if (*end || !isfinite(v))
-		return false;
-	*out = v;
-	return true;
-}
-
-struct parse_frame {
-	size_t offset, len;
-	uint32_t name_hash; /* hash_bytes of the frame */
-	uint32_t path_hash; /* hash_chain over the frames up to this one */
-	uint32_t node;	    /* resolved node id */
-};
-
-struct parse_state {
-	struct parse_frame *frames; /* this line's frames; on entry, the previous line's */
-	size_t depth, cap;
-};
-
-/* Adds one folded line. Returns 1 if valid, 0 if invalid, or a negative errno. */
-static int parse_line(struct folded_profile *p, struct parse_state *ps, const char *line,
-		      size_t len)
-{
-	size_t start = 0, sep, depth = 0, reused = 0;
-	uint32_t node = 0, path_hash = ROOT_PATH_HASH;
-	double count;
-
-	while (start < len && is_space(line[start]))
-		start++;
-	while (len > start && is_space(line[len - 1]))
-		len--;
-	sep = len;
-	while (sep > start && !is_space(line[sep - 1]))
-		sep--;
-	if (sep == start || sep == len)
-		return 0;
-	if (!parse_count(line + sep, len - sep, &count))
-		return 0;
-	while (sep > start && is_space(line[sep - 1]))
-		sep--;
-	if (sep == start)
-		return 0;
-	if (count == 0)
-		return 1;
-
-	/* Frames equal to the previous line's at the same depth (sorted input shares long
-	 * prefixes) keep their node without any lookup. */
-	for (size_t pos = start; pos <= sep; depth++) {
-		const char *f = line + pos;
-		const char *semi = memchr(f, ';', sep - pos);
-		size_t flen = semi ? (size_t)(semi - f) : sep - pos;
-
-		if (depth == ps->cap) {
-			size_t cap = ps->cap ? ps->cap * 2 : 64;
-			struct parse_frame *frames = realloc(ps->frames, cap * sizeof(*frames));
-
-			if (!frames)
-				return -ENOMEM;
-			ps->frames = frames;
-			ps->cap = cap;
-		}
-		if (reused == depth && depth < ps->depth) {
-			const struct parse_frame *prev = &ps->frames[depth];
-			size_t nlen;
-			const char *name =
-				name_table_get(&p->names, p->nodes[prev->node].name, &nlen);
-
-			if (flen && nlen == flen && !memcmp(name, f, flen)) {
-				reused++;
-				pos += flen + 1;
-				continue;
-			}
-		}
-		ps->frames[depth].offset = pos;
-		ps->frames[depth].len = flen;
-		pos += flen + 1;
-	}
-	/* Path hashes of the new frames first, prefetching their slots, then resolve: the slot
-	 * misses of one line overlap instead of queueing one behind another. */
-	if (reused) {
-		node = ps->frames[reused - 1].node;
-		path_hash = ps->frames[reused - 1].path_hash;
-	}
-	for (size_t d = reused; d < depth; d++) {
-		struct parse_frame *fr = &ps->frames[d];
-		const char *f = fr->len ? line + fr->offset : UNKNOWN_FRAME;
-		size_t flen = fr->len ? fr->len : strlen(UNKNOWN_FRAME);
-
-		fr->name_hash = hash_bytes(f, flen);
-		path_hash = hash_chain(path_hash, fr->name_hash);
-		fr->path_hash = path_hash;
-		__builtin_prefetch(&p->slots[path_hash & p->slots_mask]);
-	}
-	path_hash = reused ? ps->frames[reused - 1].path_hash : ROOT_PATH_HASH;
-	for (size_t d = reused; d < depth; d++) {
-		struct parse_frame *fr = &ps->frames[d];
-		const char *f = fr->len ? line + fr->offset : UNKNOWN_FRAME;
-		size_t flen = fr->len ? fr->len : strlen(UNKNOWN_FRAME);
-		int64_t child =
-			profile_descend(p, node, path_hash, f, flen, fr->name_hash, &path_hash);
-
-		if (child < 0)
-			return (int)child;
-		fr->node = (uint32_t)child;
-		node = (uint32_t)child;
-	}
-	ps->depth = depth;
-	profile_commit(p, node, count);
-	return 1;
-}
-
-int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse_stats *st)
-{
-	struct folded_parse_stats local;
-	struct line_reader r = {.in = in, .cap = READ_CHUNK};
-	struct parse_state ps = {0};
-	char *line;
-	size_t len;
-	int err = 0, got;
-
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof(*st));
-	if (!p->slots && profile_rebuild_index(p))
-		return -ENOMEM;
-	r.buf = malloc(r.cap);
-	if (!r.buf)
-		return -ENOMEM;
-	while ((got = line_reader_next(&r, &line, &len)) > 0) {
-		size_t blank_check = 0;
-		int ok;
-
-		st->lines++;
-		while (blank_check < len && is_space(line[blank_check]))
-			blank_check++;
-		if (blank_check == len) {
-			st->blank++;
-			continue;
-		}
-		ok = parse_line(p, &ps, line, len);
-		if (ok < 0) {
-			err = ok;
-			goto out;
-		}
-		if (ok) {
-			st->valid++;
-		} else {
-			st->invalid++;
-			if (!st->first_invalid_line)
-				st->first_invalid_line = st->lines;
-		}
-	}
-	if (got < 0)
-		err = got;
-out:
-	free(ps.frames);
-	free(r.buf);
 	return err;
 }
 

@@ -8,10 +8,47 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "folded.h"
 
-#define FOLDED_NO_NODE UINT32_MAX
+#define FOLDED_NO_NODE	     UINT32_MAX
+#define FOLDED_UNKNOWN_FRAME "[unknown]"
+
+/* Byte hash of a frame name. */
+static inline uint32_t folded_hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
+	uint64_t w;
+
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32);
+}
+
+/* Slot hash of a node: a chain over the name hashes of its path from the root. It depends only
+ * on the bytes of the stack, not on node ids, so every slot of a line can be computed and
+ * prefetched before any lookup resolves (parsing a shuffled input is bound by cache misses). */
+#define FOLDED_ROOT_PATH_HASH 0x2545f491u
+
+static inline uint32_t folded_hash_chain(uint32_t parent_hash, uint32_t name_hash)
+{
+	uint64_t k = ((uint64_t)parent_hash << 32 | name_hash) * 0x9e3779b97f4a7c15ull;
+
+	k ^= k >> 31;
+	k *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(k >> 32);
+}
 
 /* Interned byte strings: id -> bytes, bytes -> id. Names are not NUL-terminated in the arena. */
 struct name_table {
@@ -39,7 +76,7 @@ struct folded_node {
  * line, not the slot and then the node: parsing a shuffled 60 MB input is bound by cache misses. */
 struct folded_slot {
 	uint32_t parent, name, node_plus_one; /* node_plus_one 0 = empty */
-	uint32_t hash;			      /* path hash of the node (see folded.c) */
+	uint32_t hash;			      /* path hash of the node (folded_hash_chain) */
 };
 
 struct folded_profile {
@@ -94,6 +131,16 @@ int folded_profile_totals(const struct folded_profile *p);
 /* Builds sorted child lists for p. Returns 0 or -ENOMEM. */
 int folded_children_build(const struct folded_profile *p, struct folded_children *c);
 void folded_children_release(struct folded_children *c);
+
+/* Child of PARENT (whose path hash is PARENT_HASH) named by the bytes S, created if new; NAME_HASH
+ * is folded_hash_bytes(S), the child's path hash goes to *CHILD_HASH. Returns the node id or a
+ * negative errno. The index must exist (folded_profile_rebuild_index after compact). */
+int64_t folded_profile_descend(struct folded_profile *p, uint32_t parent, uint32_t parent_hash,
+			       const char *s, size_t len, uint32_t name_hash, uint32_t *child_hash);
+/* Adds COUNT to LEAF's own count; totals are recomputed lazily. */
+void folded_profile_commit(struct folded_profile *p, uint32_t leaf, double count);
+/* Recreates the merge index dropped by folded_profile_compact. Returns 0 or -ENOMEM. */
+int folded_profile_rebuild_index(struct folded_profile *p);
 
 /* Formats a count into BUF (at least 32 bytes): integral values without decimals, others with up
  * to 15 significant digits. Returns the length written. */

@@ -12,10 +12,10 @@ PACKAGES=(
 	clang llvm libclang-rt-14-dev clang-format
 	libbpf-dev bpftool linux-libc-dev
 	libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev libzstd-dev
-	libcmocka-dev libxml2-utils
+	libcmocka-dev libxml2-utils libxml2-dev
 	g++ libstdc++-12-dev
 	libc6-dbg binutils
-	procps psmisc iproute2 curl
+	procps psmisc iproute2 curl python3
 	wrk hyperfine linux-perf bpftrace
 	chromium
 )

@@ -1,10 +1,371 @@
-/* cmd_leaks.c: placeholder for `smolder leaks` until its implementation lands; fails loudly. */
+/* cmd_leaks.c: `smolder leaks`: attach allocation tracking to a process (or launch one), snapshot
+ * outstanding bytes per allocation site and the target's RSS every interval, and at the end (-d,
+ * Ctrl-C, SIGTERM, target exit) write the text summary, JSON report and memory flame graphs, each
+ * atomically. The per-allocation work is all in the kernel; this loop wakes once per interval and
+ * for the rare stack-learning snapshots. */
+#include "smolder/alloc_tracker.h"
+#include "smolder/cli.h"
 #include "smolder/commands.h"
+#include "smolder/leak_report.h"
 #include "smolder/log.h"
+#include "smolder/output_file.h"
+#include "smolder/run_control.h"
+#include "smolder/symbolizer.h"
+#include "smolder/target.h"
+#include "smolder/u64_map.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct leaks_run {
+	const struct cli_options *opts;
+	pid_t pid;
+	struct target_launch launch;
+	bool launched;
+	struct alloc_tracker *tracker;
+	struct symbolizer *sym;
+	struct run_control rc;
+	bool rc_ready;
+	struct leak_report report;
+	struct u64_map site_index; /* (stack id << 1 | mmap) -> index in report.sites */
+};
+
+static struct leak_site *site_for(struct leaks_run *run, uint32_t stack_id, uint32_t flags)
+{
+	uint64_t key = (uint64_t)stack_id << 1 | ((flags & ALLOC_SITE_MMAP) ? 1 : 0), idx;
+	struct leak_site *s;
+
+	if (u64_map_get(&run->site_index, key, &idx))
+		return &run->report.sites[idx];
+	s = leak_report_site(&run->report, stack_id, flags);
+	if (!s)
+		return NULL;
+	if (u64_map_put(&run->site_index, key, (uint64_t)(s - run->report.sites)))
+		return NULL;
+	return s;
+}
+
+static int take_sample(struct leaks_run *run, double t)
+{
+	struct alloc_site_sample *samples;
+	struct target_memory mem;
+	size_t n;
+	int err = alloc_tracker_sample(run->tracker, &samples, &n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct leak_site *s = site_for(run, samples[i].stack_id, samples[i].flags);
+
+		if (!s) {
+			free(samples);
+			return -ENOMEM;
+		}
+		if (s->series.samples == 0) {
+			s->first_bytes = samples[i].outstanding_bytes;
+			s->alloc_bytes_first = samples[i].alloc_bytes;
+		}
+		s->flags |= samples[i].flags;
+		growth_series_add(&s->series, t, (double)samples[i].outstanding_bytes);
+		s->outstanding_bytes = samples[i].outstanding_bytes;
+		s->outstanding_allocs = samples[i].outstanding_allocs;
+		s->alloc_bytes_last = samples[i].alloc_bytes;
+		s->alloc_count_last = samples[i].alloc_count;
+	}
+	free(samples);
+	if (target_memory(run->pid, &mem) == 0) {
+		growth_series_add(&run->report.rss, t, (double)mem.rss_bytes);
+		growth_series_add(&run->report.anon, t, (double)mem.anon_bytes);
+	}
+	return 0;
+}
+
+struct min_age_ctx {
+	struct leaks_run *run;
+	int err;
+};
+
+static void min_age_add(void *ctx, uint32_t stack_id, uint32_t flags, uint64_t size)
+{
+	struct min_age_ctx *m = ctx;
+	struct leak_site *s = site_for(m->run, stack_id, flags);
+
+	if (!s) {
+		m->err = -ENOMEM;
+		return;
+	}
+	s->outstanding_bytes += size;
+	s->outstanding_allocs++;
+}
+
+/* --min-age: outstanding totals count only blocks older than the threshold at the end. */
+static int apply_min_age(struct leaks_run *run)
+{
+	struct min_age_ctx ctx = {run, 0};
+	int err;
+
+	for (size_t i = 0; i < run->report.n_sites; i++) {
+		run->report.sites[i].outstanding_bytes = 0;
+		run->report.sites[i].outstanding_allocs = 0;
+	}
+	err = alloc_tracker_live(run->tracker, (uint64_t)(run->opts->min_age_s * 1e9),
+				 run_control_now_ns(), min_age_add, &ctx);
+	return err ? err : ctx.err;
+}
+
+static int write_outputs(struct leaks_run *run)
+{
+	const struct cli_options *o = run->opts;
+	int status = SMOLDER_EXIT_OK;
+	char default_path[64];
+	struct cli_output def;
+	const struct cli_output *outs = o->outputs;
+	size_t n_outs = o->n_outputs;
+
+	if (n_outs == 0) {
+		snprintf(default_path, sizeof(default_path), "smolder-leaks-%d.json",
+			 (int)run->pid);
+		def.path = default_path;
+		def.format = OUTPUT_FORMAT_JSON;
+		outs = &def;
+		n_outs = 1;
+	}
+	for (size_t i = 0; i < n_outs; i++) {
+		struct output_file f = {0};
+		bool growth = leak_report_path_is_growth(outs[i].path);
+		int err = output_file_open(&f, outs[i].path);
+
+		if (err) {
+			log_error("cannot write %s: %s", outs[i].path, strerror(-err));
+			status = SMOLDER_EXIT_INTERNAL;
+			continue;
+		}
+		switch (outs[i].format) {
+		case OUTPUT_FORMAT_JSON:
+			err = leak_report_write_json(&run->report, f.fp);
+			break;
+		case OUTPUT_FORMAT_SVG:
+			err = leak_report_write_flamegraph(&run->report, f.fp, growth, true);
+			break;
+		default:
+			err = leak_report_write_flamegraph(&run->report, f.fp, growth, false);
+			break;
+		}
+		if (!err)
+			err = output_file_commit(&f);
+		else
+			output_file_abort(&f);
+		if (err) {
+			log_error("cannot write %s: %s", outs[i].path,
+				  strerror(err < 0 ? -err : EIO));
+			status = SMOLDER_EXIT_INTERNAL;
+		} else if (strcmp(outs[i].path, "-") != 0) {
+			log_info("wrote %s%s", outs[i].path,
+				 outs[i].format == OUTPUT_FORMAT_JSON ? ""
+				 : growth ? " (memory growth flame graph)"
+					  : " (outstanding memory flame graph)");
+		}
+	}
+	return status;
+}
+
+static int start_target(struct leaks_run *run, char *err, size_t errlen)
+{
+	const struct cli_options *o = run->opts;
+	char self[PATH_MAX], exe[PATH_MAX], link[64];
+	ssize_t n;
+	int rc;
+
+	if (!o->launch_argv) {
+		run->pid = o->pid;
+		return target_check(run->pid, err, errlen);
+	}
+	rc = target_launch_prepare(o->launch_argv, &run->launch);
+	if (rc) {
+		snprintf(err, errlen, "cannot launch %s: %s", o->launch_argv[0], strerror(-rc));
+		return SMOLDER_EXIT_TARGET;
+	}
+	run->launched = true;
+	run->pid = run->launch.pid;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	rc = target_launch_release(&run->launch);
+	if (rc) {
+		snprintf(err, errlen, "cannot start %s: %s", o->launch_argv[0], strerror(-rc));
+		return SMOLDER_EXIT_TARGET;
+	}
+	/* Uprobes are per file: wait for the exec so the target's own objects are mapped. Blocks
+	 * allocated before the probes attach are invisible, like memory allocated before -p. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)run->pid);
+	for (int i = 0; i < 2000; i++) {
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n < 0) {
+			snprintf(err, errlen, "%s exited before tracking started",
+				 o->launch_argv[0]);
+			return SMOLDER_EXIT_TARGET;
+		}
+		exe[n] = '\0';
+		if (strcmp(exe, self) != 0)
+			break;
+		usleep(1000);
+	}
+	usleep(2000); /* let the dynamic linker map the libraries */
+	return SMOLDER_EXIT_OK;
+}
+
+static int tracker_error(int err, pid_t pid)
+{
+	if (err == EPERM || err == EACCES) {
+		log_error("loading eBPF programs needs CAP_BPF and CAP_PERFMON (or root); "
+			  "also check kernel.unprivileged_bpf_disabled and "
+			  "kernel.perf_event_paranoid");
+		return SMOLDER_EXIT_PRIVILEGE;
+	}
+	log_error("cannot set up allocation tracking for pid %d: %s (needs a kernel with BTF, "
+		  "uprobes and BPF ring buffers)",
+		  (int)pid, strerror(err));
+	return SMOLDER_EXIT_KERNEL;
+}
+
+static void run_release(struct leaks_run *run)
+{
+	alloc_tracker_free(run->tracker);
+	symbolizer_free(run->sym);
+	leak_report_release(&run->report);
+	u64_map_release(&run->site_index);
+	if (run->rc_ready)
+		run_control_release(&run->rc);
+}
 
 int cmd_leaks(const struct cli_options *opts)
 {
-	(void)opts;
-	log_error("'smolder leaks' is not implemented in this build");
-	return SMOLDER_EXIT_INTERNAL;
+	struct leaks_run run = {.opts = opts};
+	struct alloc_tracker_options topts = {0};
+	enum run_stop stop = RUN_CONTINUE;
+	uint64_t interval = opts->interval_ns ? opts->interval_ns : 1000000000ULL, next;
+	char err[256] = "";
+	size_t objects, points, emulated;
+	int status, rc;
+
+	status = start_target(&run, err, sizeof(err));
+	if (status) {
+		log_error("%s", err);
+		goto out;
+	}
+	/* Signals go to the signalfd from here on, so Ctrl-C during attach still ends cleanly. */
+	rc = run_control_init(&run.rc, run.pid, opts->duration_ns);
+	if (rc) {
+		log_error("cannot set up run control: %s", strerror(-rc));
+		status = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	run.rc_ready = true;
+	log_install_libbpf();
+	topts.pid = run.pid;
+	run.tracker = alloc_tracker_new(&topts);
+	if (!run.tracker) {
+		status = tracker_error(errno, run.pid);
+		goto out;
+	}
+	rc = alloc_tracker_attach(run.tracker);
+	if (rc == -ENOENT) {
+		log_error("no allocator functions (malloc/free, operator new/delete, jemalloc, "
+			  "tcmalloc) found in the objects pid %d maps; a static binary without "
+			  "symbols "
+			  "cannot be tracked",
+			  (int)run.pid);
+		status = SMOLDER_EXIT_TARGET;
+		goto out;
+	}
+	if (rc == -ESRCH) {
+		log_error("pid %d exited before tracking started", (int)run.pid);
+		status = SMOLDER_EXIT_TARGET;
+		goto out;
+	}
+	if (rc < 0) {
+		status = tracker_error(-rc, run.pid);
+		goto out;
+	}
+	alloc_tracker_probe_counts(run.tracker, &objects, &points, &emulated);
+	run.report.pid = run.pid;
+	target_comm(run.pid, run.report.command, sizeof(run.report.command));
+	run.report.interval_s = (double)interval / 1e9;
+	run.report.min_age_s = opts->min_age_s;
+	if (growth_series_init(&run.report.rss, 240) || growth_series_init(&run.report.anon, 240)) {
+		status = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	/* Open the target's objects now: symbols must resolve even if it exits before the end. */
+	run.sym = symbolizer_new(run.pid);
+	if (!run.sym)
+		log_warn("symbolizer unavailable (%s): frames will be addresses", strerror(errno));
+	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s",
+		 (int)run.pid, run.report.command, points, objects,
+		 opts->duration_ns ? "" : "; Ctrl-C to stop");
+
+	run.rc.start_ns = run_control_now_ns();
+	if (opts->duration_ns)
+		run.rc.deadline_ns = run.rc.start_ns + opts->duration_ns;
+	take_sample(&run, 0);
+	next = run.rc.start_ns + interval;
+	while ((stop = run_control_check(&run.rc)) == RUN_CONTINUE) {
+		uint64_t now = run_control_now_ns();
+
+		if (now >= next) {
+			/* dlopen'ed objects get probes (and symbols) at the next interval. */
+			rc = alloc_tracker_attach(run.tracker);
+			if (rc > 0 && run.sym)
+				symbolizer_refresh(run.sym);
+			rc = take_sample(&run, (double)(now - run.rc.start_ns) / 1e9);
+			if (rc == -ENOMEM) {
+				log_error("out of memory");
+				break;
+			}
+			next += interval;
+			if (next <= now)
+				next = now + interval;
+			continue;
+		}
+		alloc_tracker_poll(run.tracker, 50);
+	}
+	if (stop == RUN_CONTINUE)
+		stop = RUN_STOP_SIGNAL;
+	run.report.duration_s = run_control_elapsed(&run.rc);
+	run.report.stop_reason = run_control_reason_name(stop);
+	take_sample(&run, run.report.duration_s);
+	if (opts->min_age_s > 0 && apply_min_age(&run))
+		log_warn(
+			"--min-age: cannot read the allocation table; totals include young blocks");
+	alloc_tracker_stats(run.tracker, run.report.stats);
+	alloc_tracker_user_stats(run.tracker, &run.report.snapshots_unwound,
+				 &run.report.rules_installed);
+	alloc_tracker_probe_counts(run.tracker, &run.report.probe_objects, &run.report.probe_points,
+				   &run.report.probe_emulated);
+	leak_report_analyse(&run.report);
+	leak_report_symbolize(&run.report, alloc_tracker_stacks(run.tracker), run.sym);
+	if (!run.report.complete)
+		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
+			 "were "
+			 "dropped; growth may be under-reported");
+	leak_report_write_text(&run.report, stdout, 10);
+	fflush(stdout);
+	status = write_outputs(&run);
+	/* A launched target lives as long as the run: -d or a signal ends it too. */
+	if (run.launched && stop != RUN_STOP_TARGET_EXIT)
+		target_launch_signal(&run.launch, stop == RUN_STOP_SIGNAL && run.rc.last_signal
+							  ? run.rc.last_signal
+							  : SIGTERM);
+out:
+	if (run.launched) {
+		if (status != SMOLDER_EXIT_OK && !run.launch.reaped)
+			target_launch_signal(&run.launch, SIGTERM);
+		target_launch_wait(&run.launch, true);
+	}
+	run_release(&run);
+	return status;
 }

@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "smolder/kallsyms.h"
 #include "smolder/log.h"
+#include "smolder/perf_map.h"
 #include "smolder/proc_maps.h"
 #include "symbolizer_index.h"
 
@@ -60,6 +62,11 @@ struct symbolizer {
 	size_t ntable, table_cap;
 	struct kallsyms *kallsyms;
 	bool kallsyms_tried;
+	/* JIT symbols: every version loaded stays (cached frames point into it); newest last. */
+	struct perf_map **perf_maps;
+	size_t nperf_maps;
+	struct timespec perf_map_mtime;
+	off_t perf_map_size;
 	struct cache_entry *cache;
 	size_t cache_cap, cache_used;
 	struct frame_vec scratch;
@@ -347,6 +354,64 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 	return err;
 }
 
+/* ---- JIT symbols ---- */
+
+/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
+static pid_t namespace_pid(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	pid_t nspid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return nspid > 0 ? nspid : pid;
+}
+
+/* Loads the target's /tmp/perf-PID.map (seen through its root) when it is new or changed. */
+static void load_perf_map(struct symbolizer *sym)
+{
+	struct perf_map **v, *pm;
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
+		 (int)namespace_pid(sym->pid));
+	if (stat(path, &st) != 0)
+		return;
+	if (sym->nperf_maps && st.st_size == sym->perf_map_size &&
+	    st.st_mtim.tv_sec == sym->perf_map_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == sym->perf_map_mtime.tv_nsec)
+		return;
+	pm = perf_map_load(path);
+	if (!pm) {
+		log_debug("symbolizer: cannot read %s: %s", path, strerror(errno));
+		return;
+	}
+	v = realloc(sym->perf_maps, (sym->nperf_maps + 1) * sizeof(*v));
+	if (!v) {
+		perf_map_free(pm);
+		return;
+	}
+	sym->perf_maps = v;
+	sym->perf_maps[sym->nperf_maps++] = pm;
+	sym->perf_map_size = st.st_size;
+	sym->perf_map_mtime = st.st_mtim;
+}
+
 /* ---- construction ---- */
 
 static struct symbolizer *symbolizer_alloc(pid_t pid, bool offline)
@@ -398,6 +463,7 @@ struct symbolizer *symbolizer_new(pid_t pid)
 		errno = -err;
 		return NULL;
 	}
+	load_perf_map(sym);
 	return sym;
 }
 
@@ -433,6 +499,9 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym->table);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
+	for (i = 0; i < sym->nperf_maps; i++)
+		perf_map_free(sym->perf_maps[i]);
+	free(sym->perf_maps);
 	free(sym->scratch.v);
 	free(sym);
 }
@@ -450,6 +519,7 @@ int symbolizer_refresh(struct symbolizer *sym)
 	if (!err)
 		err = add_objects(sym, &maps);
 	proc_maps_release(&maps);
+	load_perf_map(sym);
 	return err;
 }
 
@@ -582,8 +652,15 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 	int err;
 
 	mod = find_module(sym, addr, &offset);
-	if (!mod)
+	if (!mod) {
+		/* Anonymous code: a JIT's, named in its perf map. */
+		if (sym->nperf_maps) {
+			frame.function = perf_map_find(sym->perf_maps[sym->nperf_maps - 1], addr);
+			if (frame.function)
+				frame.module = "[jit]";
+		}
 		return push_frame(out, &frame);
+	}
 	if (mod->index) {
 		err = module_index_resolve(mod->index, addr, out);
 		if (err)

@@ -66,6 +66,19 @@ int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *d
 	return -ENOENT;
 }
 
+int unwind_elf_vaddr_offset(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off)
+{
+	for (size_t i = 0; i < elf->n_loads; i++) {
+		const struct unwind_elf_load *load = &elf->loads[i];
+
+		if (vaddr >= load->vaddr && vaddr - load->vaddr < load->filesz) {
+			*off = vaddr - load->vaddr + load->offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* Decodes one encoded pointer at file offset *off (whose link-time vaddr is vaddr) and advances
  * *off. Only the encodings .eh_frame_hdr uses. */
 static int read_encoded(const struct unwind_elf *elf, uint8_t enc, uint64_t *off, uint64_t vaddr,

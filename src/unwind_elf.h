@@ -39,6 +39,8 @@ void unwind_elf_free(struct unwind_elf *elf);
 /* Link-time vaddr minus file offset for the PT_LOAD holding file offset off, so that a mapping of
  * off at runtime address start has load bias start - off - delta. Returns 0 or -ENOENT. */
 int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *delta);
+/* File offset of link-time address vaddr (within some PT_LOAD's file bytes). 0 or -ENOENT. */
+int unwind_elf_vaddr_offset(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off);
 /* Copies up to len bytes at file offset off into buf, zero-filling past the end of the file.
  * Returns the number of file bytes copied (0 when off is outside the file). */
 size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len);

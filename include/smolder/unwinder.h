@@ -61,4 +61,8 @@ int unwinder_refresh_maps(struct unwinder *uw);
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);
 
+/* Enables (the default) or disables the compact-CFI fast path; disabled, every frame is stepped
+ * by libunwind. For tests that cross-check the two and for benchmarks. */
+void unwinder_set_fast_path(struct unwinder *uw, bool enabled);
+
 #endif

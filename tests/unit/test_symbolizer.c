@@ -118,6 +118,15 @@ static bool ends_with(const char *s, const char *suffix)
 	return s && a >= b && !strcmp(s + a - b, suffix);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* addr's file offset computed independently from /proc/PID/maps. */
 static uint64_t file_offset(pid_t pid, uint64_t addr)
 {
@@ -364,6 +373,43 @@ static void test_unmapped_and_vdso(void **state)
 	symbolizer_free(sym);
 }
 
+/* JIT code: named from /tmp/perf-PID.map, re-read by refresh when it changes. */
+static void test_perf_map(void **state)
+{
+	const struct symbol_frame *f;
+	struct symbolizer *sym;
+	struct target t;
+	char path[64], buf[64];
+	size_t n;
+
+	target_start(&t, FIXTURE_C);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)t.pid);
+	write_file(path, "100000 100 jit_fn;x\n100100 80 LazyCompile:*run\n");
+	sym = symbolizer_new(t.pid);
+	assert_non_null(sym);
+	n = symbolizer_resolve(sym, 0x100010, &f);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].function, "jit_fn;x");
+	assert_string_equal(f[0].module, "[jit]");
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_string_equal(buf, "jit_fn:x");
+	n = symbolizer_resolve(sym, 0x100170, &f);
+	assert_string_equal(f[0].function, "LazyCompile:*run");
+	n = symbolizer_resolve(sym, 0x100200, &f);
+	assert_null(f[0].function);
+
+	write_file(path, "100000 100 jit_fn;x\n100100 80 LazyCompile:*run\n200000 10 later_fn\n");
+	assert_int_equal(symbolizer_refresh(sym), 0);
+	n = symbolizer_resolve(sym, 0x200004, &f);
+	assert_string_equal(f[0].function, "later_fn");
+	/* Frames resolved before the reload stay valid. */
+	n = symbolizer_resolve(sym, 0x100010, &f);
+	assert_string_equal(f[0].function, "jit_fn;x");
+	unlink(path);
+	target_stop(&t);
+	symbolizer_free(sym);
+}
+
 static uint64_t kallsyms_addr(const char *name)
 {
 	char line[512], sym[256], type;
@@ -406,15 +452,6 @@ static void test_kernel(void **state)
 	assert_int_equal(n, 1);
 	assert_null(f[0].function);
 	symbolizer_free(sym);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
 }
 
 static void test_kallsyms_parse(void **state)
@@ -511,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_cpp_demangled_and_inlined),
 		cmocka_unit_test(test_stripped_and_deleted),
 		cmocka_unit_test(test_unmapped_and_vdso),
+		cmocka_unit_test(test_perf_map),
 		cmocka_unit_test(test_kernel),
 		cmocka_unit_test(test_kallsyms_parse),
 		cmocka_unit_test(test_format),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "unwind_capture.h"
+#include "../../src/unwind_cfi.h"
 #include "../../src/unwind_elf.h"
 
 #include <gelf.h>
@@ -381,6 +382,19 @@ static void test_stats_and_errors(void **state)
 	assert_int_equal(stats.complete, 1);
 	assert_int_equal(stats.truncated, 1);
 	assert_int_equal(stats.map_refreshes, 1);
+	/* An ip in no known mapping (new code: dlopen, exec) re-reads the maps, at most once per
+	 * rate-limit interval. */
+	usleep(300000);
+	snap = capture_snapshot(&cap, 0);
+	snap.ip = 0x10000;
+	snap.bp = 0;
+	assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.flags, UNWIND_NO_INFO);
+	assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+	unwinder_get_stats(cap.uw, &stats);
+	assert_int_equal(stats.map_refreshes, 2);
+	assert_int_equal(stats.no_info, 2);
 	assert_int_equal(unwinder_refresh_maps(cap.uw), 0);
 	capture_end(&cap);
 	assert_int_equal(unwinder_refresh_maps(cap.uw), -ESRCH);
@@ -397,6 +411,141 @@ static void test_stats_and_errors(void **state)
 	unwinder_free(NULL);
 }
 
+static const struct fixture_symbol *symbol_named(const char *name)
+{
+	for (size_t i = 0; i < n_symbols; i++)
+		if (strcmp(symbols[i].name, name) == 0)
+			return &symbols[i];
+	fail_msg("no symbol %s in the fixture", name);
+	return NULL;
+}
+
+/* The compact rules computed from the fixture's own .eh_frame, checked against what its code
+ * does: every function enters with CFA = rsp + 8 and the return address at CFA - 8; big_frame's
+ * CFA sits more than its 16 KiB array above rsp; _start is the root; PLT stubs use DWARF
+ * expressions (complex); addresses outside every FDE have no rule. */
+static void test_cfi_rules(void **state)
+{
+	static const char *const functions[] = {
+		"spin",	       "deep_leaf",   "deep_d",	      "deep_a",	      "run_deep",
+		"big_inner",   "big_frame",   "compare_leaf", "compare_ints", "on_signal",
+		"interrupted", "thread_main", "vdso_loop",    "plt_loop",     "main",
+	};
+	const struct fixture_symbol *sym;
+	struct unwind_rule rule;
+	int32_t deepest = 0;
+
+	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+		sym = symbol_named(functions[i]);
+		unwind_cfi_rule(fixture_elf, sym->lo, &rule);
+		assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+		assert_int_equal(rule.cfa_reg, UNWIND_RULE_RSP);
+		assert_int_equal(rule.cfa_off, 8);
+		assert_int_equal(rule.ra_off, -8);
+		assert_int_equal(rule.rbp_rule, UNWIND_RBP_SAME);
+		for (uint64_t a = sym->lo; a < sym->hi; a++) {
+			unwind_cfi_rule(fixture_elf, a, &rule);
+			assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+			assert_true(rule.cfa_off >= 8);
+		}
+	}
+	sym = symbol_named("big_frame");
+	for (uint64_t a = sym->lo; a < sym->hi; a++) {
+		unwind_cfi_rule(fixture_elf, a, &rule);
+		if (rule.cfa_off > deepest)
+			deepest = rule.cfa_off;
+	}
+	assert_true(deepest > 16384);
+
+	sym = symbol_named("_start");
+	unwind_cfi_rule(fixture_elf, sym->lo + 1, &rule);
+	assert_int_equal(rule.kind, UNWIND_RULE_ROOT);
+
+	assert_true(plt_ranges[0][1] > plt_ranges[0][0] + 16);
+	unwind_cfi_rule(fixture_elf, plt_ranges[0][0] + 16, &rule);
+	assert_int_equal(rule.kind, UNWIND_RULE_COMPLEX);
+
+	unwind_cfi_rule(fixture_elf, 0, &rule);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+}
+
+static void assert_paths_agree(struct capture *cap, size_t clip)
+{
+	struct unwind_snapshot snap = capture_snapshot(cap, clip);
+	uint64_t fast[MAX_FRAMES], slow[MAX_FRAMES];
+	struct unwind_result rf, rs;
+
+	unwinder_set_fast_path(cap->uw, true);
+	assert_int_equal(unwinder_unwind(cap->uw, &snap, fast, MAX_FRAMES, &rf), 0);
+	unwinder_set_fast_path(cap->uw, false);
+	assert_int_equal(unwinder_unwind(cap->uw, &snap, slow, MAX_FRAMES, &rs), 0);
+	unwinder_set_fast_path(cap->uw, true);
+	if (rf.n != rs.n || rf.flags != rs.flags || memcmp(fast, slow, rf.n * sizeof(fast[0]))) {
+		print_message("fast path (flags %#x):\n", rf.flags);
+		print_chain(cap, fast, rf.n);
+		print_message("libunwind (flags %#x):\n", rs.flags);
+		print_chain(cap, slow, rs.n);
+		fail();
+	}
+}
+
+/* Every stop must unwind to the root, except inside ld.so's lazy-binding trampoline
+ * (_dl_runtime_resolve), whose CFA is computed from rbx: a snapshot carries only ip, sp and bp,
+ * so neither path can step it (a known limit; the first call through each PLT slot passes there).
+ */
+static void assert_complete(struct capture *cap)
+{
+	struct unwind_snapshot snap = capture_snapshot(cap, 0);
+	const struct proc_map *m = proc_maps_find(&cap->maps, cap->regs.rip);
+	uint64_t ips[MAX_FRAMES];
+	struct unwind_result res;
+
+	assert_int_equal(unwinder_unwind(cap->uw, &snap, ips, MAX_FRAMES, &res), 0);
+	if (m && strstr(m->path, "/ld-linux"))
+		return; /* both paths agreed (checked before); completeness depends on the ip */
+	if (res.flags != UNWIND_COMPLETE) {
+		print_message("incomplete (flags %#x):\n", res.flags);
+		print_chain(cap, ips, res.n);
+		fail();
+	}
+}
+
+static int steps_left;
+
+static bool after_steps(struct capture *cap)
+{
+	return steps_left-- <= 0;
+}
+
+/* The fast path must give exactly what libunwind gives, frame for frame, on every kind of stack,
+ * including stops at arbitrary instructions (prologues, epilogues, libc, the vdso). */
+static void test_fast_path_matches_libunwind(void **state)
+{
+	static const char *const modes[] = {"deep", "thread", "qsort", "signal", "bigframe"};
+	static const char *const busy[] = {"vdso", "plt", "regs"};
+	struct capture cap;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(capture_begin(&cap, modes[i], ip_in_spin, 5000), 0);
+		capture_end(&cap);
+		assert_paths_agree(&cap, 0);
+		assert_paths_agree(&cap, 8192);
+		capture_release(&cap);
+	}
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
+		for (int stop = 0; stop < 40; stop++) {
+			/* Single-step a varying number of instructions: stops in prologues,
+			 * epilogues, libc, the PLT and the vdso. */
+			steps_left = stop * 3;
+			assert_int_equal(capture_begin(&cap, busy[i], after_steps, -1000), 0);
+			capture_end(&cap);
+			assert_paths_agree(&cap, 0);
+			assert_complete(&cap);
+			capture_release(&cap);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_max_depth),
 		cmocka_unit_test(test_frame_pointer_fallback),
 		cmocka_unit_test(test_stats_and_errors),
+		cmocka_unit_test(test_cfi_rules),
+		cmocka_unit_test(test_fast_path_matches_libunwind),
 	};
 
 	return cmocka_run_group_tests(tests, load_fixture_symbols, free_fixture_symbols);

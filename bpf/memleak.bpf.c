@@ -1,0 +1,690 @@
+// SPDX-License-Identifier: GPL-2.0
+/* memleak.bpf.c: allocation tracking for `smolder leaks`. Uprobes on the target's allocator keep
+ * address -> (size, time, stack key) for every live block and per-stack-key counters; syscall
+ * tracepoints do the same for anonymous mmap/munmap. Stacks are walked here, in the kernel, with
+ * unwind rules (CFA offsets per return address) that user space derives from DWARF CFI and installs
+ * in the rules map: frame-pointer-less code (Debian's glibc) unwinds completely without copying the
+ * stack for every allocation. Only when the walk meets a return address without a rule is a stack
+ * snapshot sent (rate limited) so user space can unwind it and learn the missing rules. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "smolder/events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile __u32 target_tgid = 0;
+const volatile __u64 snapshot_rate = 2000; /* snapshots per second per CPU */
+const volatile __u64 snapshot_burst = 256;
+
+__u64 snapshot_seq = 0;
+
+#define MMAP_KEY_BIT	   (1ULL << 62)
+#define MAP_ANONYMOUS_FLAG 0x20
+#define MAP_SHARED_FLAG	   0x01
+
+struct thread_state {
+	__u64 size;
+	__u64 ptr_arg;
+	__u64 memptr;
+	__u64 key;
+	__u64 entry_sp;
+	__u64 entry_ns;
+	__u64 last_delete; /* pointer passed to a delete-like probe, to skip its inner free */
+	__u64 last_delete_ns;
+	struct smolder_alloc_info moved; /* realloc: the old block, removed at entry */
+	__u32 kind;
+	__u32 depth; /* nesting of probed allocator calls in this thread */
+	__u32 have_moved;
+	__u32 pad0;
+	__u64 mmap_len;
+	__u64 mmap_key;
+};
+
+struct walk_scratch {
+	struct smolder_stack_record rec;
+};
+
+struct throttle {
+	__u64 tokens_x1000;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 21); /* resized from options before load */
+	__type(key, __u64);
+	__type(value, struct smolder_alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, struct smolder_alloc_info);
+} mmaps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, struct smolder_site_counters);
+} sites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, __u8);
+} known_stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u64);
+	__type(value, struct smolder_unwind_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 15);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMOLDER_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct throttle);
+} throttles SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 hash_mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x9E3779B97F4A7C15ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* Token bucket: snapshots are big (8 KiB of stack); a burst of new call sites must not flood the
+ * ring buffer or the tool. */
+static __always_inline int snapshot_allowed(void)
+{
+	__u32 zero = 0;
+	struct throttle *t = bpf_map_lookup_elem(&throttles, &zero);
+	__u64 now, add;
+
+	if (!t)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (t->last_ns == 0) {
+		t->tokens_x1000 = snapshot_burst * 1000;
+	} else {
+		add = (now - t->last_ns) * snapshot_rate / 1000000ULL;
+		t->tokens_x1000 += add;
+		if (t->tokens_x1000 > snapshot_burst * 1000)
+			t->tokens_x1000 = snapshot_burst * 1000;
+	}
+	t->last_ns = now;
+	if (t->tokens_x1000 < 1000)
+		return 0;
+	t->tokens_x1000 -= 1000;
+	return 1;
+}
+
+/* Sends registers and a stack copy from sp for user space to unwind. Returns the snapshot key, or
+ * SMOLDER_STACK_KEY_NONE when throttled or the ring buffer is full. */
+static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, __u64 ip, __u64 sp,
+					   __u64 bp, __u32 flags)
+{
+	struct smolder_snapshot_record *snap;
+	__u32 copied = 0;
+	__u64 seq;
+
+	if (!snapshot_allowed()) {
+		stat_inc(SMOLDER_STAT_SNAPSHOT_THROTTLED);
+		return SMOLDER_STACK_KEY_NONE;
+	}
+	snap = bpf_ringbuf_reserve(&events, sizeof(*snap), 0);
+	if (!snap) {
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		return SMOLDER_STACK_KEY_NONE;
+	}
+	seq = __sync_fetch_and_add(&snapshot_seq, 1);
+	snap->kind = SMOLDER_REC_SNAPSHOT;
+	snap->nr = walked->nr;
+	snap->key =
+		SMOLDER_STACK_KEY_SNAPSHOT | (seq & ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT));
+	if (flags & SMOLDER_STACK_F_MMAP)
+		snap->key |= MMAP_KEY_BIT;
+	snap->ip = ip;
+	snap->sp = sp;
+	snap->bp = bp;
+	snap->flags = flags;
+	__builtin_memcpy(snap->ips, walked->ips, sizeof(snap->ips));
+	/* Copy in chunks so a stack shallower than the snapshot still yields what exists. */
+	for (int i = 0; i < SMOLDER_ALLOC_SNAPSHOT_BYTES / 1024; i++) {
+		if (bpf_probe_read_user(&snap->stack[i * 1024], 1024, (void *)(sp + i * 1024)))
+			break;
+		copied += 1024;
+	}
+	snap->stack_len = copied;
+	__u64 key = snap->key;
+	bpf_ringbuf_submit(snap, 0);
+	stat_inc(SMOLDER_STAT_SNAPSHOTS);
+	return key;
+}
+
+/* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
+ * instruction (syscall leaf) rather than a return address. Returns the stack key. */
+static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, int exact, __u32 flags)
+{
+	__u32 zero = 0;
+	struct walk_scratch *ws = bpf_map_lookup_elem(&scratch, &zero);
+	struct smolder_stack_record *rec;
+	struct smolder_unwind_rule *rule;
+	__u64 h = 0xcbf29ce484222325ULL, rule_key, cfa, key;
+	__u32 n = 0, truncated = 1;
+	__u8 one = 1;
+	long err;
+
+	if (!ws)
+		return SMOLDER_STACK_KEY_NONE;
+	rec = &ws->rec;
+	for (int i = 0; i < SMOLDER_ALLOC_MAX_FRAMES; i++) {
+		if (ip == 0) {
+			truncated = 0;
+			break;
+		}
+		rec->ips[i] = ip;
+		n = i + 1;
+		rec->nr = n;
+		h = hash_mix(h, ip);
+		rule_key = ip;
+		if (i == 0 && exact)
+			rule_key |= SMOLDER_RULE_KEY_EXACT;
+		rule = bpf_map_lookup_elem(&rules, &rule_key);
+		if (!rule)
+			return send_snapshot(rec, ip, sp, bp, flags);
+		if (rule->kind == SMOLDER_RULE_END) {
+			truncated = 0;
+			break;
+		}
+		if (rule->kind != SMOLDER_RULE_NORMAL)
+			break;
+		cfa = (rule->cfa_reg == SMOLDER_CFA_BP ? bp : sp) + (__s64)rule->cfa_offset;
+		if (rule->bp_rule == SMOLDER_BP_AT_CFA) {
+			err = bpf_probe_read_user(&bp, sizeof(bp),
+						  (void *)(cfa + (__s64)rule->bp_offset));
+			if (err)
+				break;
+		}
+		err = bpf_probe_read_user(&ip, sizeof(ip), (void *)(cfa + (__s64)rule->ra_offset));
+		if (err)
+			break;
+		sp = cfa;
+	}
+	if (truncated) {
+		stat_inc(SMOLDER_STAT_STACK_TRUNCATED);
+		flags |= SMOLDER_STACK_F_TRUNCATED;
+	}
+	key = hash_mix(h, n + ((__u64)flags << 32));
+	key &= ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT);
+	if (key == 0)
+		key = 1;
+	if (flags & SMOLDER_STACK_F_MMAP)
+		key |= MMAP_KEY_BIT;
+	if (bpf_map_lookup_elem(&known_stacks, &key))
+		return key;
+	err = bpf_map_update_elem(&known_stacks, &key, &one, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: another CPU announced it */)
+		return key;
+	if (err) {
+		stat_inc(SMOLDER_STAT_STACK_TABLE_FULL);
+		return SMOLDER_STACK_KEY_NONE;
+	}
+	rec->kind = SMOLDER_REC_STACK;
+	rec->key = key;
+	rec->flags = flags;
+	rec->pad0 = 0;
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0)) {
+		/* Forget it so the next allocation on this stack announces it again. */
+		bpf_map_delete_elem(&known_stacks, &key);
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+	}
+	return key;
+}
+
+static __always_inline struct smolder_site_counters *site_get(__u64 key)
+{
+	struct smolder_site_counters zero = {}, *c;
+	__u64 none = SMOLDER_STACK_KEY_NONE;
+
+	c = bpf_map_lookup_elem(&sites, &key);
+	if (c)
+		return c;
+	/* EEXIST means another CPU created it first: look up again either way. */
+	bpf_map_update_elem(&sites, &key, &zero, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&sites, &key);
+	if (c)
+		return c;
+	stat_inc(SMOLDER_STAT_SITE_TABLE_FULL);
+	/* Key 0 is created by user space before attach. */
+	return bpf_map_lookup_elem(&sites, &none);
+}
+
+static __always_inline void site_alloc(__u64 key, __u64 size)
+{
+	struct smolder_site_counters *c = site_get(key);
+
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->alloc_bytes, size);
+	__sync_fetch_and_add(&c->alloc_count, 1);
+}
+
+static __always_inline void site_free(__u64 key, __u64 size)
+{
+	struct smolder_site_counters *c;
+	__u64 none = SMOLDER_STACK_KEY_NONE;
+
+	c = bpf_map_lookup_elem(&sites, &key);
+	if (!c)
+		c = bpf_map_lookup_elem(&sites, &none);
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->free_bytes, size);
+	__sync_fetch_and_add(&c->free_count, 1);
+}
+
+static __always_inline struct thread_state *thread_get(__u32 tid)
+{
+	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid), zero = {};
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (!st)
+		stat_inc(SMOLDER_STAT_THREAD_TABLE_FULL);
+	return st;
+}
+
+/* Records a new live block. An existing entry at the same address is a free we did not see (an
+ * unprobed deallocation path): account it as freed before replacing it. */
+static __always_inline void track(__u64 addr, __u64 size, __u64 key, __u64 now)
+{
+	struct smolder_alloc_info info = {.size = size, .time_ns = now, .stack_key = key}, *old;
+
+	old = bpf_map_lookup_elem(&allocs, &addr);
+	if (old)
+		site_free(old->stack_key, old->size);
+	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
+		stat_inc(SMOLDER_STAT_ALLOC_TABLE_FULL);
+		return;
+	}
+	site_alloc(key, size);
+	stat_inc(SMOLDER_STAT_ALLOCS);
+}
+
+/* Removes a tracked block. Returns 1 and copies it to *out when it was tracked. */
+static __always_inline int untrack(__u64 addr, struct smolder_alloc_info *out)
+{
+	struct smolder_alloc_info *info = bpf_map_lookup_elem(&allocs, &addr);
+
+	if (!info) {
+		stat_inc(SMOLDER_STAT_FREE_UNKNOWN);
+		return 0;
+	}
+	*out = *info;
+	if (bpf_map_delete_elem(&allocs, &addr))
+		return 0; /* a racing free of the same pointer took it */
+	site_free(out->stack_key, out->size);
+	stat_inc(SMOLDER_STAT_FREES);
+	return 1;
+}
+
+/* Common entry: the outermost allocator call of a thread records its arguments and stack; calls
+ * made by a probed allocator (new -> malloc, realloc -> malloc) are only counted. The probe sits
+ * where sp still points at the return address (user space guarantees it), so the walk starts from
+ * [sp]. */
+static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 ptr_arg,
+				       __u64 memptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct thread_state *st;
+	__u64 sp = PT_REGS_SP(ctx), ra = 0, now;
+
+	/* The attach-time pid filter already selects the target; this keeps a kernel that shares
+	 * one breakpoint among several tracers from leaking other processes' calls in. */
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = thread_get(tid);
+	if (!st)
+		return 0;
+	now = bpf_ktime_get_ns();
+	/* An sp at or below the outer call's entry means nesting (equal: a tail call, such as
+	 * libstdc++'s new[] jumping to new); above it, the outer call never returned through its
+	 * uretprobe (longjmp, lost return) and its state is stale. */
+	if (st->depth > 0 && sp <= st->entry_sp && now - st->entry_ns < 1000000000ULL) {
+		st->depth++;
+		stat_inc(SMOLDER_STAT_NESTED);
+		return 0;
+	}
+	if (st->depth > 0 && st->have_moved) {
+		/* Stale realloc: its old block stays freed. */
+		st->have_moved = 0;
+	}
+	st->depth = 1;
+	st->kind = kind;
+	st->size = size;
+	st->ptr_arg = ptr_arg;
+	st->memptr = memptr;
+	st->entry_sp = sp;
+	st->entry_ns = now;
+	st->have_moved = 0;
+	if (kind == SMOLDER_ALLOC_REALLOC || kind == SMOLDER_ALLOC_REALLOCARRAY) {
+		/* Take the old block out now: once realloc frees it, another thread may get the
+		 * same address before our return probe runs. */
+		if (ptr_arg && untrack(ptr_arg, &st->moved))
+			st->have_moved = 1;
+	}
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)sp)) {
+		st->key = SMOLDER_STACK_KEY_NONE;
+		return 0;
+	}
+	st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size)
+{
+	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, __u64 size)
+{
+	size = (size + 4095) & ~4095ULL;
+	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size ? size : 4096, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 n, __u64 size)
+{
+	__u64 total = 0;
+
+	/* Overflow makes calloc fail: leave total 0. (A division-based check compiles to a
+	 * 128-bit multiply BPF cannot do.) */
+	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
+		total = n * size;
+	return alloc_enter(ctx, SMOLDER_ALLOC_CALLOC, total, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+{
+	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOC, size, ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 n, __u64 size)
+{
+	__u64 total = 0;
+
+	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
+		total = n * size;
+	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOCARRAY, total, ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
+{
+	return alloc_enter(ctx, SMOLDER_ALLOC_MEMALIGN, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+	return alloc_enter(ctx, SMOLDER_ALLOC_POSIX_MEMALIGN, size, 0, memptr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size)
+{
+	return alloc_enter(ctx, SMOLDER_ALLOC_XALLOCX, size, ptr, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, __u64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct thread_state *st;
+	struct smolder_alloc_info *info;
+	__u64 addr = ret, now;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = bpf_map_lookup_elem(&threads, &tid);
+
+	if (!st || st->depth == 0) {
+		stat_inc(SMOLDER_STAT_RETURN_ORPHAN);
+		return 0;
+	}
+	if (st->depth > 1) {
+		st->depth--;
+		return 0;
+	}
+	st->depth = 0;
+	now = bpf_ktime_get_ns();
+	switch (st->kind) {
+	case SMOLDER_ALLOC_POSIX_MEMALIGN:
+		if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)st->memptr))
+			addr = 0;
+		break;
+	case SMOLDER_ALLOC_XALLOCX:
+		/* In-place resize: the block keeps its site, its size becomes the returned one. */
+		info = bpf_map_lookup_elem(&allocs, &st->ptr_arg);
+		if (info && ret) {
+			site_free(info->stack_key, info->size);
+			site_alloc(info->stack_key, ret);
+			info->size = ret;
+		}
+		return 0;
+	case SMOLDER_ALLOC_REALLOC:
+	case SMOLDER_ALLOC_REALLOCARRAY:
+		if (!ret && st->have_moved && st->size != 0) {
+			/* Failed realloc: the old block is still live, put it back. */
+			track(st->ptr_arg, st->moved.size, st->moved.stack_key, st->moved.time_ns);
+			st->have_moved = 0;
+			stat_inc(SMOLDER_STAT_ALLOC_FAILED);
+			return 0;
+		}
+		if (st->have_moved)
+			stat_inc(SMOLDER_STAT_REALLOC_MOVED);
+		st->have_moved = 0;
+		if (!ret)
+			return 0; /* realloc(p, 0) freed p */
+		break;
+	default:
+		break;
+	}
+	if (!addr) {
+		stat_inc(SMOLDER_STAT_ALLOC_FAILED);
+		return 0;
+	}
+	if (st->last_delete == addr)
+		st->last_delete = 0;
+	track(addr, st->size, st->key, now);
+	return 0;
+}
+
+static __always_inline int free_common(__u64 ptr, int is_delete)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct thread_state *st;
+	struct smolder_alloc_info info;
+
+	if (!ptr || (__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (st) {
+		/* realloc(p, 0) or another allocator freeing internally: handled at its return. */
+		if (st->depth > 0) {
+			stat_inc(SMOLDER_STAT_NESTED);
+			return 0;
+		}
+		/* operator delete forwarding to another delete or to a probed free(): one release.
+		 * The time bound keeps a stale pointer from hiding a later, real free of a reused
+		 * address. */
+		if (st->last_delete == ptr && bpf_ktime_get_ns() - st->last_delete_ns < 1000000) {
+			if (!is_delete)
+				st->last_delete = 0;
+			stat_inc(SMOLDER_STAT_NESTED);
+			return 0;
+		}
+		if (is_delete) {
+			st->last_delete = ptr;
+			st->last_delete_ns = bpf_ktime_get_ns();
+		}
+	} else if (is_delete) {
+		st = thread_get(tid);
+		if (st) {
+			st->last_delete = ptr;
+			st->last_delete_ns = bpf_ktime_get_ns();
+		}
+	}
+	untrack(ptr, &info);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	return free_common(ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(delete_enter, __u64 ptr)
+{
+	return free_common(ptr, 1);
+}
+
+/* ---- anonymous mappings ---- */
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct thread_state *st;
+	struct task_struct *task;
+	struct pt_regs *regs;
+	__u64 flags = ctx->args[3];
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	if (!(flags & MAP_ANONYMOUS_FLAG) || (flags & MAP_SHARED_FLAG))
+		return 0;
+	st = thread_get((__u32)id);
+	if (!st)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	st->mmap_len = ctx->args[1];
+	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
+				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct smolder_alloc_info info = {};
+	struct thread_state *st;
+	__u64 addr = (__u64)ctx->ret;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	st = bpf_map_lookup_elem(&threads, &(__u32){(__u32)id});
+	if (!st || !st->mmap_len)
+		return 0;
+	info.size = st->mmap_len;
+	info.stack_key = st->mmap_key;
+	info.time_ns = bpf_ktime_get_ns();
+	st->mmap_len = 0;
+	if (ctx->ret < 0)
+		return 0;
+	if (bpf_map_update_elem(&mmaps, &addr, &info, BPF_ANY)) {
+		stat_inc(SMOLDER_STAT_MMAP_TABLE_FULL);
+		return 0;
+	}
+	site_alloc(info.stack_key, info.size);
+	stat_inc(SMOLDER_STAT_MMAP);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int munmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 addr = ctx->args[0], len = ctx->args[1];
+	struct smolder_alloc_info *info, rest;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	len = (len + 4095) & ~4095ULL;
+	info = bpf_map_lookup_elem(&mmaps, &addr);
+	if (!info) {
+		stat_inc(SMOLDER_STAT_MUNMAP_UNKNOWN);
+		return 0;
+	}
+	rest = *info;
+	bpf_map_delete_elem(&mmaps, &addr);
+	if (len >= rest.size) {
+		site_free(rest.stack_key, rest.size);
+		stat_inc(SMOLDER_STAT_MUNMAP);
+		return 0;
+	}
+	/* Head unmapped: the tail stays tracked at its new start. */
+	site_free(rest.stack_key, len);
+	rest.size -= len;
+	addr += len;
+	bpf_map_update_elem(&mmaps, &addr, &rest, BPF_ANY);
+	stat_inc(SMOLDER_STAT_MUNMAP_UNKNOWN);
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* alloc_tracker.h: live allocation tracking of one process with eBPF (bpf/memleak.bpf.c): attaches
+ * uprobes to the allocator functions of every object the target maps (again after dlopen), turns
+ * the kernel's stack keys into interned stacks, and reads per-site outstanding bytes and the drop
+ * counters. Owns the BPF skeleton, its links and the stack table. */
+#ifndef SMOLDER_ALLOC_TRACKER_H
+#define SMOLDER_ALLOC_TRACKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "smolder/events.h"
+
+struct alloc_tracker;
+struct stack_table;
+
+struct alloc_tracker_options {
+	pid_t pid;
+	uint32_t max_allocs; /* live allocations tracked; 0 = default (2M) */
+	uint32_t max_sites;  /* distinct stack keys; 0 = default (64K) */
+};
+
+/* Loads the BPF program sized by opts. NULL and errno on failure: EPERM/EACCES for missing
+ * privilege (CAP_BPF + CAP_PERFMON, or root), ENOSYS/EOPNOTSUPP for a missing kernel feature. */
+struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts);
+/* Detaches and frees. NULL-safe. */
+void alloc_tracker_free(struct alloc_tracker *tracker);
+
+/* Attaches to every allocator function in the objects mapped now (first call) or mapped since the
+ * last call (dlopen). Returns the number of probe points attached in this call, or -errno.
+ * -ENOENT from the first call means no allocator function was found in the target. */
+int alloc_tracker_attach(struct alloc_tracker *tracker);
+/* Number of objects with allocator probes and probe points in total. */
+void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *objects,
+				size_t *points, size_t *emulated);
+
+/* Consumes ring buffer records (new stacks, learning snapshots) for up to timeout_ms. 0 or -errno.
+ */
+int alloc_tracker_poll(struct alloc_tracker *tracker, int timeout_ms);
+
+enum alloc_site_flags {
+	ALLOC_SITE_MMAP = 1,	    /* anonymous mmap, not heap */
+	ALLOC_SITE_TRUNCATED = 2,   /* stack walk did not reach the thread's root */
+	ALLOC_SITE_UNAVAILABLE = 4, /* stack lost (throttled, table or ring buffer full) */
+};
+
+/* One stack's counters at one instant; several kernel keys may add up into one stack. */
+struct alloc_site_sample {
+	uint32_t stack_id; /* in alloc_tracker_stacks() */
+	uint32_t flags;	   /* enum alloc_site_flags */
+	uint64_t outstanding_bytes;
+	uint64_t outstanding_allocs;
+	uint64_t alloc_bytes; /* cumulative since attach */
+	uint64_t alloc_count;
+};
+
+/* Reads the per-site counters now. *samples (owned by the caller, free()) gets one entry per
+ * (stack, heap|mmap). 0 or -errno. */
+int alloc_tracker_sample(struct alloc_tracker *tracker, struct alloc_site_sample **samples,
+			 size_t *n);
+
+/* Walks every live allocation (heap and mmap) older than min_age_ns at now_ns (CLOCK_MONOTONIC),
+ * calling fn with its site. For --min-age; costs one pass over the allocation table. 0 or -errno.
+ */
+typedef void (*alloc_tracker_live_fn)(void *ctx, uint32_t stack_id, uint32_t flags, uint64_t size);
+int alloc_tracker_live(struct alloc_tracker *tracker, uint64_t min_age_ns, uint64_t now_ns,
+		       alloc_tracker_live_fn fn, void *ctx);
+
+/* The drop and event counters, summed over CPUs (index enum smolder_alloc_stat). 0 or -errno. */
+int alloc_tracker_stats(struct alloc_tracker *tracker, uint64_t stats[SMOLDER_STAT_MAX]);
+/* Stack records lost in user space (out of memory), learning snapshots unwound. */
+void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *snapshots_unwound,
+			      uint64_t *rules_installed);
+
+/* Interned stacks: return addresses, innermost caller first (frame 0 called the allocator). The
+ * table belongs to the tracker. */
+const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *tracker);
+/* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
+uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
+/* Bytes held by the tracker in user space. */
+size_t alloc_tracker_memory(const struct alloc_tracker *tracker);
+
+#endif

@@ -1,0 +1,72 @@
+/* leak_report.h: the result of a `smolder leaks` run (per-site series, verdicts, RSS trend, drop
+ * counters) and its writers: text summary, JSON report (DESIGN.md schema, extended), and memory
+ * flame graphs (folded/SVG) of outstanding bytes or of bytes gained during the run. */
+#ifndef SMOLDER_LEAK_REPORT_H
+#define SMOLDER_LEAK_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "smolder/events.h"
+#include "smolder/growth.h"
+
+struct symbolizer;
+
+struct leak_site {
+	uint32_t stack_id;
+	uint32_t flags;	  /* enum alloc_site_flags */
+	char **frames;	  /* names, root first (owned) */
+	char **locations; /* "file:line" or NULL per frame (owned) */
+	size_t n_frames;
+	struct growth_series series; /* outstanding bytes over time */
+	uint64_t outstanding_bytes;  /* at the end (after --min-age filtering) */
+	uint64_t outstanding_allocs;
+	uint64_t first_bytes; /* outstanding at the first sample that saw the site */
+	uint64_t alloc_bytes_first, alloc_bytes_last; /* cumulative allocated bytes */
+	uint64_t alloc_count_last;
+	struct growth_result growth;
+};
+
+struct leak_report {
+	int pid;
+	char command[64];
+	double duration_s, interval_s;
+	const char *stop_reason;
+	double min_age_s;
+	struct leak_site *sites; /* heap and mmap sites; sorted by growth rate once analysed */
+	size_t n_sites, cap_sites;
+	struct growth_series rss, anon; /* target's VmRSS / RssAnon */
+	struct growth_result rss_growth;
+	uint64_t stats[SMOLDER_STAT_MAX];
+	uint64_t snapshots_unwound, rules_installed;
+	size_t probe_objects, probe_points, probe_emulated;
+	uint64_t tool_memory_bytes;
+	bool complete;
+};
+
+/* Finds or adds the site for (stack_id, mmap flag). NULL on allocation failure. */
+struct leak_site *leak_report_site(struct leak_report *report, uint32_t stack_id, uint32_t flags);
+/* Runs growth analysis on every site and the RSS, sorts sites by growth rate (fastest first) and
+ * decides completeness from the drop counters. */
+void leak_report_analyse(struct leak_report *report);
+/* Names every site's frames through sym (frames are return addresses, innermost first, in
+ * stacks). */
+struct stack_table;
+void leak_report_symbolize(struct leak_report *report, const struct stack_table *stacks,
+			   struct symbolizer *sym);
+/* Frees everything the report owns (not the struct). */
+void leak_report_release(struct leak_report *report);
+
+int leak_report_write_text(const struct leak_report *report, FILE *out, size_t max_sites);
+int leak_report_write_json(const struct leak_report *report, FILE *out);
+/* Memory flame graph: outstanding bytes (growth false) or bytes gained during the run (growth
+ * true), as folded text (svg false) or SVG. */
+int leak_report_write_flamegraph(const struct leak_report *report, FILE *out, bool growth,
+				 bool svg);
+
+/* True when an output path selects the growth flame graph: NAME.growth.svg / NAME.growth.folded. */
+bool leak_report_path_is_growth(const char *path);
+
+#endif

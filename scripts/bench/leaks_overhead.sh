@@ -1,0 +1,59 @@
+#!/bin/bash
+# leaks_overhead.sh: what allocation tracking costs the target and the tool.
+#  1. Throughput of a malloc-bound 2-thread fixture (tests/fixtures/malloc_bench.c): alone, under
+#     `smolder leaks`, and under bpftrace doing memleak-style tracking (uprobe + uretprobe on malloc
+#     with ustack, uprobe on free) -- same fixture, same run of this script.
+#  2. smolder's own CPU time and peak RSS while 1M live allocations are tracked
+#     (tests/fixtures/live_million.c).
+# usage: scripts/bench/leaks_overhead.sh [BUILD_DIR]   (root; build first)
+set -uo pipefail
+BUILD=${1:-build}
+SMOLDER=$BUILD/smolder
+FX=$BUILD/tests/fixtures
+SECONDS_RUN=${BENCH_SECONDS:-5}
+LIBC=$(ldconfig -p | awk '/libc.so.6 .*x86-64/ {print $NF; exit}')
+WORK=$(mktemp -d /tmp/smolder-bench-leaks.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+# Mean ops/s over seconds FROM..TO of a malloc_bench output (the tracer is attached by then).
+window_ops() { awk -v a="$2" -v b="$3" '$1=="sec" && $2>=a && $2<=b {s+=$4; n++} END {printf "%.0f", n ? s/n : 0}' "$1"; }
+RUN=${BENCH_SECONDS:-10}
+FROM=4
+TO=$((RUN - 2))
+kept() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", 100*a/b}'; }
+
+echo "== malloc-bound fixture, 2 threads, ${RUN}s runs, throughput over seconds $FROM..$TO"
+"$FX/malloc_bench" 2 "$RUN" >"$WORK/base.out"
+BASE=$(window_ops "$WORK/base.out" $FROM $TO)
+echo "baseline:        $BASE ops/s (one op = free + malloc)"
+
+# smolder attaches to the running fixture at t=1s, like to a service.
+"$FX/malloc_bench" 2 "$RUN" >"$WORK/smolder.out" &
+BENCH=$!
+sleep 1
+"$SMOLDER" leaks -q -p "$BENCH" -o "$WORK/bench.json" >/dev/null 2>"$WORK/smolder.err"
+wait "$BENCH"
+SM=$(window_ops "$WORK/smolder.out" $FROM $TO)
+TRACKED=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["allocs"], "allocs,", t["frees"], "frees tracked,", t["lost_events"], "lost,", t["stacks_throttled"], "stacks throttled")' "$WORK/bench.json")
+echo "smolder leaks:   $SM ops/s ($(kept "$SM" "$BASE")% kept; $TRACKED)"
+
+cat >"$WORK/memleak.bt" <<BT
+uprobe:$LIBC:malloc /pid == cpid/ { @size[tid] = arg0; @stack[tid] = ustack; }
+uretprobe:$LIBC:malloc /pid == cpid/ { @bytes[retval] = @size[tid]; @where[retval] = @stack[tid]; }
+uprobe:$LIBC:free /pid == cpid/ { delete(@bytes[arg0]); delete(@where[arg0]); }
+END { clear(@size); clear(@stack); clear(@bytes); clear(@where); }
+BT
+bpftrace -c "$FX/malloc_bench 2 $RUN" "$WORK/memleak.bt" >"$WORK/bt.out" 2>"$WORK/bt.err"
+BT=$(window_ops "$WORK/bt.out" $FROM $TO)
+echo "bpftrace:        $BT ops/s ($(kept "$BT" "$BASE")% kept)"
+awk -v s="$SM" -v b="$BT" 'BEGIN{ if (b > 0) printf "smolder keeps %.1fx the throughput bpftrace keeps\n", s/b }'
+
+echo "== smolder with 1M live tracked allocations (12 s run)"
+"$FX/live_million" 1000000 2 >"$WORK/live.out" &
+LIVE=$!
+/usr/bin/time -f "smolder: %U s user, %S s system, peak RSS %M KiB, wall %e s" \
+	"$SMOLDER" leaks -q -p "$LIVE" -d 12 -o "$WORK/live.json" >/dev/null 2>"$WORK/time.err"
+kill "$LIVE" 2>/dev/null
+wait "$LIVE" 2>/dev/null
+tail -1 "$WORK/time.err"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["totals"]; print("tracked live:", t["outstanding_allocs"], "allocations,", t["outstanding_bytes"], "bytes; complete:", r["complete"])' "$WORK/live.json"

@@ -1,0 +1,603 @@
+/* alloc_tracker.c: the user-space half of allocation tracking. The kernel side (memleak.bpf.c)
+ * keeps every live block and per-stack-key counters; here we attach its programs to the allocator
+ * functions found in each mapped object, teach its stack walker the unwind rules it asks for
+ * (snapshots), intern the stacks it announces, and read the counters once per interval. Nothing
+ * here runs per allocation, so the tool's cost does not grow with the target's allocation rate. */
+#include "smolder/alloc_tracker.h"
+#include "smolder/alloc_symbols.h"
+#include "smolder/log.h"
+#include "smolder/proc_maps.h"
+#include "smolder/stack_table.h"
+#include "smolder/u64_map.h"
+#include "smolder/unwind_rules.h"
+
+#include "memleak.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MMAP_KEY_BIT	   (1ULL << 62)
+#define DEFAULT_MAX_ALLOCS (1u << 21)
+#define DEFAULT_MAX_SITES  (1u << 16)
+
+struct attached_object {
+	uint64_t dev, inode;
+};
+
+struct alloc_tracker {
+	pid_t pid;
+	struct memleak_bpf *skel;
+	struct ring_buffer *ringbuf;
+	struct bpf_link **links;
+	size_t n_links, cap_links;
+	struct attached_object *objects; /* objects scanned (with or without allocator functions) */
+	size_t n_objects;
+	size_t n_probe_objects, n_points, n_emulated;
+	bool tracepoints_attached;
+
+	struct unwind_rules *rules;
+	struct stack_table *stacks;
+	struct u64_map key_to_stack; /* kernel stack key -> stack id */
+	uint32_t *stack_flags;	     /* per stack id */
+	size_t cap_flags;
+	uint32_t unavailable_id; /* the empty stack: "[stack unavailable]" */
+
+	uint64_t snapshots_unwound, rules_installed;
+	int ncpus;
+};
+
+static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t flags,
+			uint32_t *id)
+{
+	int err = stack_table_add(t->stacks, ips, n, id);
+
+	if (err)
+		return err;
+	if (*id >= t->cap_flags) {
+		size_t cap = t->cap_flags ? t->cap_flags * 2 : 256;
+		uint32_t *grown;
+
+		while (cap <= *id)
+			cap *= 2;
+		grown = realloc(t->stack_flags, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		memset(grown + t->cap_flags, 0, (cap - t->cap_flags) * sizeof(*grown));
+		t->stack_flags = grown;
+		t->cap_flags = cap;
+	}
+	t->stack_flags[*id] |= flags;
+	return 0;
+}
+
+static void learn_rule(void *ctx, uint64_t key, const struct smolder_unwind_rule *rule)
+{
+	struct alloc_tracker *t = ctx;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, rule, BPF_ANY) == 0)
+		t->rules_installed++;
+}
+
+static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
+{
+	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
+	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
+	int err = stack_intern(t, (const uint64_t *)rec->ips, n, flags, &id);
+
+	if (err)
+		return err;
+	return u64_map_put(&t->key_to_stack, rec->key, id);
+}
+
+static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snapshot_record *snap)
+{
+	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	uint32_t n = snap->nr ? snap->nr - 1 : 0, id;
+	struct unwind_walk walk = {
+		.ip = snap->ip,
+		.sp = snap->sp,
+		.bp = snap->bp,
+		.exact = n == 0 && (snap->flags & SMOLDER_STACK_F_MMAP),
+		.stack = snap->stack,
+		.stack_base = snap->sp,
+		.stack_len = snap->stack_len <= sizeof(snap->stack) ? snap->stack_len : 0,
+	};
+	bool truncated;
+	int err;
+
+	if (n > SMOLDER_ALLOC_MAX_FRAMES)
+		n = SMOLDER_ALLOC_MAX_FRAMES;
+	memcpy(ips, snap->ips, n * sizeof(ips[0]));
+	unwind_rules_walk(t->rules, &walk, ips, &n, SMOLDER_ALLOC_MAX_FRAMES, &truncated,
+			  learn_rule, t);
+	t->snapshots_unwound++;
+	err = stack_intern(t, ips, n, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
+	if (err)
+		return err;
+	return u64_map_put(&t->key_to_stack, snap->key, id);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct alloc_tracker *t = ctx;
+	uint32_t kind;
+
+	if (size < sizeof(kind))
+		return 0;
+	memcpy(&kind, data, sizeof(kind));
+	if (kind == SMOLDER_REC_STACK && size >= sizeof(struct smolder_stack_record))
+		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
+		return on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+	return 0;
+}
+
+struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts)
+{
+	struct alloc_tracker *t = calloc(1, sizeof(*t));
+	struct smolder_site_counters zero = {0};
+	uint64_t none = SMOLDER_STACK_KEY_NONE;
+	int err;
+
+	if (!t)
+		return NULL;
+	t->pid = opts->pid;
+	t->ncpus = libbpf_num_possible_cpus();
+	if (t->ncpus <= 0) {
+		err = -EINVAL;
+		goto fail;
+	}
+	t->stacks = stack_table_new();
+	t->rules = unwind_rules_new(opts->pid);
+	if (!t->stacks || !t->rules) {
+		err = -errno;
+		goto fail;
+	}
+	err = stack_intern(t, NULL, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
+	if (err)
+		goto fail;
+	t->skel = memleak_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		goto fail;
+	}
+	t->skel->rodata->target_tgid = (uint32_t)opts->pid;
+	bpf_map__set_max_entries(t->skel->maps.allocs,
+				 opts->max_allocs ? opts->max_allocs : DEFAULT_MAX_ALLOCS);
+	bpf_map__set_max_entries(t->skel->maps.sites,
+				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
+	bpf_map__set_max_entries(t->skel->maps.known_stacks,
+				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
+	err = memleak_bpf__load(t->skel);
+	if (err)
+		goto fail;
+	/* Site key 0 collects what cannot get its own entry; it must exist before any probe. */
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.sites), &none, &zero, BPF_ANY);
+	if (err) {
+		err = -errno;
+		goto fail;
+	}
+	err = u64_map_put(&t->key_to_stack, SMOLDER_STACK_KEY_NONE, t->unavailable_id);
+	if (err)
+		goto fail;
+	t->ringbuf = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	if (!t->ringbuf) {
+		err = -errno;
+		goto fail;
+	}
+	return t;
+fail:
+	alloc_tracker_free(t);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
+}
+
+void alloc_tracker_free(struct alloc_tracker *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_links; i++)
+		bpf_link__destroy(t->links[i]);
+	free(t->links);
+	ring_buffer__free(t->ringbuf);
+	memleak_bpf__destroy(t->skel);
+	unwind_rules_free(t->rules);
+	stack_table_free(t->stacks);
+	u64_map_release(&t->key_to_stack);
+	free(t->stack_flags);
+	free(t->objects);
+	free(t);
+}
+
+static int link_add(struct alloc_tracker *t, struct bpf_link *link)
+{
+	if (t->n_links == t->cap_links) {
+		size_t cap = t->cap_links ? t->cap_links * 2 : 64;
+		struct bpf_link **grown = realloc(t->links, cap * sizeof(*grown));
+
+		if (!grown) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		t->links = grown;
+		t->cap_links = cap;
+	}
+	t->links[t->n_links++] = link;
+	return 0;
+}
+
+static struct bpf_program *entry_program(struct alloc_tracker *t, const struct alloc_probe_point *p)
+{
+	struct memleak_bpf *s = t->skel;
+
+	switch (p->kind) {
+	case SMOLDER_ALLOC_MALLOC:
+		return s->progs.malloc_enter;
+	case SMOLDER_ALLOC_PVALLOC:
+		return s->progs.pvalloc_enter;
+	case SMOLDER_ALLOC_CALLOC:
+		return s->progs.calloc_enter;
+	case SMOLDER_ALLOC_REALLOC:
+		return s->progs.realloc_enter;
+	case SMOLDER_ALLOC_REALLOCARRAY:
+		return s->progs.reallocarray_enter;
+	case SMOLDER_ALLOC_MEMALIGN:
+		return s->progs.memalign_enter;
+	case SMOLDER_ALLOC_POSIX_MEMALIGN:
+		return s->progs.posix_memalign_enter;
+	case SMOLDER_ALLOC_XALLOCX:
+		return s->progs.xallocx_enter;
+	case SMOLDER_ALLOC_FREE:
+		return p->is_delete ? s->progs.delete_enter : s->progs.free_enter;
+	}
+	return NULL;
+}
+
+static int attach_point(struct alloc_tracker *t, const char *path,
+			const struct alloc_probe_point *p)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_program *prog = entry_program(t, p);
+	struct bpf_link *link;
+	int err;
+
+	if (!prog)
+		return -EINVAL;
+	if (p->retprobe) {
+		/* Return probe first: a call that enters after the entry probe is live must also
+		 * come back through ours, or its thread would look "inside the allocator" forever.
+		 * Same address as the entry probe: the kernel shares one breakpoint for both, and
+		 * the probe point is before any stack adjustment, so [sp] is the return address. */
+		opts.retprobe = true;
+		link = bpf_program__attach_uprobe_opts(t->skel->progs.alloc_return, t->pid, path,
+						       p->file_offset, &opts);
+		if (!link)
+			return -errno;
+		err = link_add(t, link);
+		if (err)
+			return err;
+	}
+	opts.retprobe = false;
+	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
+	if (!link)
+		return -errno;
+	return link_add(t, link);
+}
+
+static bool object_seen(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
+{
+	for (size_t i = 0; i < t->n_objects; i++) {
+		if (t->objects[i].dev == dev && t->objects[i].inode == inode)
+			return true;
+	}
+	return false;
+}
+
+static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
+{
+	struct alloc_probe_set set;
+	char scan_path[4096], attach_path[4096];
+	int err, attached = 0;
+
+	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
+		return 0;
+	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
+	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
+	err = alloc_symbols_scan(scan_path, &set);
+	if (err == -ENOENT || err == -EACCES)
+		err = alloc_symbols_scan(map->path, &set);
+	if (err) {
+		log_debug("leaks: cannot read symbols of %s: %s", map->path, strerror(-err));
+		return 0;
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		err = attach_point(t, attach_path, &set.points[i]);
+		if (err) {
+			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, map->path,
+				 strerror(-err));
+			if (err == -EPERM || err == -EACCES) {
+				alloc_probe_set_release(&set);
+				return err;
+			}
+			continue;
+		}
+		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, map->path,
+			  set.points[i].probe_delta,
+			  set.points[i].emulated ? "emulated" : "single-stepped");
+		attached++;
+		t->n_points++;
+		t->n_emulated += set.points[i].emulated;
+	}
+	if (attached)
+		t->n_probe_objects++;
+	alloc_probe_set_release(&set);
+	return attached;
+}
+
+int alloc_tracker_attach(struct alloc_tracker *t)
+{
+	struct proc_maps maps;
+	int err, total = 0;
+	bool first = t->n_objects == 0 && !t->tracepoints_attached;
+
+	err = proc_maps_read(t->pid, &maps);
+	if (err)
+		return err;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct proc_map *m = &maps.maps[i];
+		uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
+		struct attached_object *grown;
+
+		if (!(m->perms & PROC_MAP_EXEC) || m->path[0] != '/' || m->inode == 0)
+			continue;
+		if (strstr(m->path, " (deleted)"))
+			continue;
+		if (object_seen(t, dev, m->inode))
+			continue;
+		grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
+		if (!grown) {
+			err = -ENOMEM;
+			goto out;
+		}
+		t->objects = grown;
+		t->objects[t->n_objects++] = (struct attached_object){dev, m->inode};
+		err = attach_object(t, m);
+		if (err < 0)
+			goto out;
+		total += err;
+	}
+	if (!t->tracepoints_attached) {
+		struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
+					     t->skel->progs.munmap_enter};
+
+		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			struct bpf_link *link = bpf_program__attach(tps[i]);
+
+			if (!link) {
+				log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
+					 bpf_program__name(tps[i]), strerror(errno));
+				continue;
+			}
+			err = link_add(t, link);
+			if (err)
+				goto out;
+		}
+		t->tracepoints_attached = true;
+	}
+	if (total > 0)
+		unwind_rules_refresh(t->rules);
+	err = total;
+	if (first && t->n_points == 0)
+		err = -ENOENT;
+out:
+	proc_maps_release(&maps);
+	return err;
+}
+
+void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, size_t *points,
+				size_t *emulated)
+{
+	*objects = t->n_probe_objects;
+	*points = t->n_points;
+	*emulated = t->n_emulated;
+}
+
+int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
+{
+	int n = ring_buffer__poll(t->ringbuf, timeout_ms);
+
+	if (n == -EINTR)
+		return 0;
+	return n < 0 ? n : 0;
+}
+
+static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
+{
+	uint64_t id;
+
+	if (u64_map_get(&t->key_to_stack, key, &id))
+		return (uint32_t)id;
+	/* Announcement lost or not consumed yet: drain the ring buffer once, then give up. */
+	ring_buffer__consume(t->ringbuf);
+	if (u64_map_get(&t->key_to_stack, key, &id))
+		return (uint32_t)id;
+	return t->unavailable_id;
+}
+
+/* Accumulates into samples, merging entries with the same (stack, mmap). */
+struct sample_acc {
+	struct alloc_site_sample *items;
+	size_t n, cap;
+	struct u64_map index; /* (stack id << 1 | mmap) -> item index */
+};
+
+static struct alloc_site_sample *acc_get(struct sample_acc *acc, uint32_t stack_id, uint32_t flags)
+{
+	uint64_t k = (uint64_t)stack_id << 1 | ((flags & ALLOC_SITE_MMAP) ? 1 : 0), idx;
+
+	if (u64_map_get(&acc->index, k, &idx))
+		return &acc->items[idx];
+	if (acc->n == acc->cap) {
+		size_t cap = acc->cap ? acc->cap * 2 : 64;
+		struct alloc_site_sample *grown = realloc(acc->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		acc->items = grown;
+		acc->cap = cap;
+	}
+	if (u64_map_put(&acc->index, k, acc->n))
+		return NULL;
+	memset(&acc->items[acc->n], 0, sizeof(acc->items[0]));
+	acc->items[acc->n].stack_id = stack_id;
+	acc->items[acc->n].flags = flags;
+	return &acc->items[acc->n++];
+}
+
+int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **samples, size_t *n)
+{
+	int fd = bpf_map__fd(t->skel->maps.sites);
+	struct sample_acc acc = {0};
+	uint64_t key, next, *prev = NULL;
+	struct smolder_site_counters c;
+	int err = 0;
+
+	ring_buffer__consume(t->ringbuf);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct alloc_site_sample *s;
+		uint32_t id, flags;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c))
+			continue;
+		id = key_stack(t, key);
+		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
+		flags |= alloc_tracker_stack_flags(t, id);
+		s = acc_get(&acc, id, flags);
+		if (!s) {
+			err = -ENOMEM;
+			break;
+		}
+		s->alloc_bytes += c.alloc_bytes;
+		s->alloc_count += c.alloc_count;
+		/* Frees of a site can be counted before its allocation on another CPU: clamp. */
+		s->outstanding_bytes +=
+			c.alloc_bytes > c.free_bytes ? c.alloc_bytes - c.free_bytes : 0;
+		s->outstanding_allocs +=
+			c.alloc_count > c.free_count ? c.alloc_count - c.free_count : 0;
+	}
+	u64_map_release(&acc.index);
+	if (err) {
+		free(acc.items);
+		return err;
+	}
+	*samples = acc.items;
+	*n = acc.n;
+	return 0;
+}
+
+static int live_map(struct alloc_tracker *t, int fd, bool mmap, uint64_t min_age_ns,
+		    uint64_t now_ns, alloc_tracker_live_fn fn, void *ctx)
+{
+	enum { BATCH = 4096 };
+	uint64_t *keys = malloc(BATCH * sizeof(uint64_t)), in_batch = 0, out_batch;
+	struct smolder_alloc_info *vals = malloc(BATCH * sizeof(*vals));
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = BATCH;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+					   &count, &opts);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			uint64_t age = now_ns > vals[i].time_ns ? now_ns - vals[i].time_ns : 0;
+			uint32_t id;
+
+			if (age < min_age_ns)
+				continue;
+			id = key_stack(t, vals[i].stack_key);
+			fn(ctx, id, (mmap ? ALLOC_SITE_MMAP : 0) | alloc_tracker_stack_flags(t, id),
+			   vals[i].size);
+		}
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+		in_batch = out_batch;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int alloc_tracker_live(struct alloc_tracker *t, uint64_t min_age_ns, uint64_t now_ns,
+		       alloc_tracker_live_fn fn, void *ctx)
+{
+	int err;
+
+	ring_buffer__consume(t->ringbuf);
+	err = live_map(t, bpf_map__fd(t->skel->maps.allocs), false, min_age_ns, now_ns, fn, ctx);
+	if (err)
+		return err;
+	return live_map(t, bpf_map__fd(t->skel->maps.mmaps), true, min_age_ns, now_ns, fn, ctx);
+}
+
+int alloc_tracker_stats(struct alloc_tracker *t, uint64_t stats[SMOLDER_STAT_MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.stats);
+	uint64_t *percpu = calloc((size_t)t->ncpus, sizeof(uint64_t));
+
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < SMOLDER_STAT_MAX; i++) {
+		stats[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, percpu))
+			continue;
+		for (int c = 0; c < t->ncpus; c++)
+			stats[i] += percpu[c];
+	}
+	free(percpu);
+	return 0;
+}
+
+void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots_unwound,
+			      uint64_t *rules_installed)
+{
+	*snapshots_unwound = t->snapshots_unwound;
+	*rules_installed = t->rules_installed;
+}
+
+const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *t)
+{
+	return t->stacks;
+}
+
+uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *t, uint32_t stack_id)
+{
+	return stack_id < t->cap_flags ? t->stack_flags[stack_id] : 0;
+}
+
+size_t alloc_tracker_memory(const struct alloc_tracker *t)
+{
+	return stack_table_memory(t->stacks) + u64_map_memory(&t->key_to_stack) +
+	       t->cap_flags * sizeof(uint32_t);
+}

@@ -1,0 +1,495 @@
+/* leak_report.c: verdicts and outputs of `smolder leaks`. Sites are (stack, heap|mmap) pairs; the
+ * text summary and the JSON report rank them by growth rate; flame graphs weigh stacks by bytes
+ * still outstanding at the end, or by bytes gained during the run (the growth graph). */
+#include "smolder/leak_report.h"
+#include "smolder/alloc_tracker.h"
+#include "smolder/json_writer.h"
+#include "smolder/stack_table.h"
+#include "smolder/symbolizer.h"
+
+#include "flamegraph.h"
+#include "folded.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERIES_CAP 240
+
+struct leak_site *leak_report_site(struct leak_report *r, uint32_t stack_id, uint32_t flags)
+{
+	uint32_t mmap = flags & ALLOC_SITE_MMAP;
+	struct leak_site *site;
+
+	/* Linear scan is fine for the hundreds of sites a run has; cmd_leaks caches indexes. */
+	for (size_t i = 0; i < r->n_sites; i++) {
+		if (r->sites[i].stack_id == stack_id &&
+		    (r->sites[i].flags & ALLOC_SITE_MMAP) == mmap)
+			return &r->sites[i];
+	}
+	if (r->n_sites == r->cap_sites) {
+		size_t cap = r->cap_sites ? r->cap_sites * 2 : 64;
+		struct leak_site *grown = realloc(r->sites, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		r->sites = grown;
+		r->cap_sites = cap;
+	}
+	site = &r->sites[r->n_sites];
+	memset(site, 0, sizeof(*site));
+	if (growth_series_init(&site->series, SERIES_CAP))
+		return NULL;
+	site->stack_id = stack_id;
+	site->flags = flags;
+	r->n_sites++;
+	return site;
+}
+
+static int site_compare(const void *a, const void *b)
+{
+	const struct leak_site *x = a, *y = b;
+
+	if (x->growth.rate != y->growth.rate)
+		return x->growth.rate < y->growth.rate ? 1 : -1;
+	if (x->outstanding_bytes != y->outstanding_bytes)
+		return x->outstanding_bytes < y->outstanding_bytes ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : (x->stack_id > y->stack_id);
+}
+
+void leak_report_analyse(struct leak_report *r)
+{
+	/* The transient after attach: a tenth of the run, at least two intervals, at most a
+	 * minute. Longer refills are told apart by the plateau test, not by the warmup. */
+	double warmup = fmin(fmax(0.1 * r->duration_s, 2 * r->interval_s), 60.0);
+	struct growth_params params = {.warmup_s = warmup, .min_growth_bytes = 16384};
+
+	for (size_t i = 0; i < r->n_sites; i++) {
+		struct leak_site *s = &r->sites[i];
+
+		params.turnover_bytes = (double)(s->alloc_bytes_last - s->alloc_bytes_first);
+		growth_analyze(&s->series, &params, &s->growth);
+	}
+	params.turnover_bytes = 0;
+	params.min_growth_bytes = 1 << 20;
+	growth_analyze(&r->rss, &params, &r->rss_growth);
+	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_compare);
+	r->complete = r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] == 0 &&
+		      r->stats[SMOLDER_STAT_SITE_TABLE_FULL] == 0 &&
+		      r->stats[SMOLDER_STAT_STACK_TABLE_FULL] == 0 &&
+		      r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] == 0;
+}
+
+static char *frame_name(const struct symbol_frame *f, char *buf, size_t len)
+{
+	symbol_frame_format(f, buf, len);
+	return strdup(buf);
+}
+
+void leak_report_symbolize(struct leak_report *r, const struct stack_table *stacks,
+			   struct symbolizer *sym)
+{
+	char buf[512];
+
+	for (size_t i = 0; i < r->n_sites; i++) {
+		struct leak_site *s = &r->sites[i];
+		uint32_t n;
+		const uint64_t *ips = stack_table_get(stacks, s->stack_id, &n);
+		size_t cap = 0;
+
+		if (!ips || n == 0) {
+			s->frames = calloc(1, sizeof(char *));
+			s->locations = calloc(1, sizeof(char *));
+			if (s->frames && s->locations) {
+				s->frames[0] = strdup("[stack unavailable]");
+				s->n_frames = 1;
+			}
+			continue;
+		}
+		/* Outermost first. A caller frame's return address - 1 lies in the call. */
+		for (uint32_t k = n; k-- > 0;) {
+			const struct symbol_frame *frames;
+			size_t nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
+
+			for (size_t j = nf; j-- > 0;) {
+				if (s->n_frames == cap) {
+					size_t ncap = cap ? cap * 2 : 16;
+					char **a = realloc(s->frames, ncap * sizeof(char *));
+					char **b;
+
+					if (!a)
+						return;
+					s->frames = a;
+					b = realloc(s->locations, ncap * sizeof(char *));
+					if (!b)
+						return;
+					s->locations = b;
+					cap = ncap;
+				}
+				s->frames[s->n_frames] = frame_name(&frames[j], buf, sizeof(buf));
+				s->locations[s->n_frames] = NULL;
+				if (frames[j].file) {
+					const char *base = strrchr(frames[j].file, '/');
+
+					snprintf(buf, sizeof(buf), "%s:%u",
+						 base ? base + 1 : frames[j].file, frames[j].line);
+					s->locations[s->n_frames] = strdup(buf);
+				}
+				s->n_frames++;
+			}
+		}
+		if (s->flags & ALLOC_SITE_TRUNCATED && s->n_frames < cap) {
+			/* Keep the root honest: the walk did not reach the thread's entry. */
+			memmove(s->frames + 1, s->frames, s->n_frames * sizeof(char *));
+			memmove(s->locations + 1, s->locations, s->n_frames * sizeof(char *));
+			s->frames[0] = strdup("[truncated]");
+			s->locations[0] = NULL;
+			s->n_frames++;
+		}
+	}
+}
+
+void leak_report_release(struct leak_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_sites; i++) {
+		for (size_t k = 0; k < r->sites[i].n_frames; k++) {
+			free(r->sites[i].frames[k]);
+			free(r->sites[i].locations[k]);
+		}
+		free(r->sites[i].frames);
+		free(r->sites[i].locations);
+		growth_series_release(&r->sites[i].series);
+	}
+	free(r->sites);
+	r->sites = NULL;
+	r->n_sites = r->cap_sites = 0;
+	growth_series_release(&r->rss);
+	growth_series_release(&r->anon);
+}
+
+static const char *const stat_names[SMOLDER_STAT_MAX] = {
+	[SMOLDER_STAT_ALLOCS] = "allocs",
+	[SMOLDER_STAT_FREES] = "frees",
+	[SMOLDER_STAT_FREE_UNKNOWN] = "frees_of_preattach_or_untracked",
+	[SMOLDER_STAT_ALLOC_FAILED] = "alloc_failed",
+	[SMOLDER_STAT_ALLOC_TABLE_FULL] = "dropped_alloc_table_full",
+	[SMOLDER_STAT_SITE_TABLE_FULL] = "dropped_site_table_full",
+	[SMOLDER_STAT_STACK_TABLE_FULL] = "dropped_stack_table_full",
+	[SMOLDER_STAT_RINGBUF_FULL] = "lost_ringbuf_full",
+	[SMOLDER_STAT_SNAPSHOT_THROTTLED] = "stacks_throttled",
+	[SMOLDER_STAT_SNAPSHOTS] = "unwind_snapshots",
+	[SMOLDER_STAT_STACK_TRUNCATED] = "stacks_truncated",
+	[SMOLDER_STAT_NESTED] = "nested_allocator_calls",
+	[SMOLDER_STAT_RETURN_ORPHAN] = "orphan_returns",
+	[SMOLDER_STAT_THREAD_TABLE_FULL] = "dropped_thread_table_full",
+	[SMOLDER_STAT_REALLOC_MOVED] = "reallocs",
+	[SMOLDER_STAT_MMAP] = "anon_mmaps",
+	[SMOLDER_STAT_MUNMAP] = "munmaps",
+	[SMOLDER_STAT_MUNMAP_UNKNOWN] = "munmaps_untracked_or_partial",
+	[SMOLDER_STAT_MMAP_TABLE_FULL] = "dropped_mmap_table_full",
+	[SMOLDER_STAT_UNSAMPLED_ALLOCS] = "unsampled_allocs",
+};
+
+static uint64_t lost_events(const struct leak_report *r)
+{
+	return r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] + r->stats[SMOLDER_STAT_SITE_TABLE_FULL] +
+	       r->stats[SMOLDER_STAT_STACK_TABLE_FULL] + r->stats[SMOLDER_STAT_RINGBUF_FULL] +
+	       r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED] +
+	       r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] + r->stats[SMOLDER_STAT_MMAP_TABLE_FULL];
+}
+
+static void totals(const struct leak_report *r, bool mmap, uint64_t *bytes, uint64_t *allocs)
+{
+	*bytes = *allocs = 0;
+	for (size_t i = 0; i < r->n_sites; i++) {
+		if (!!(r->sites[i].flags & ALLOC_SITE_MMAP) != mmap)
+			continue;
+		*bytes += r->sites[i].outstanding_bytes;
+		*allocs += r->sites[i].outstanding_allocs;
+	}
+}
+
+static void text_site(const struct leak_site *s, size_t rank, FILE *out)
+{
+	char rate[64], outb[32];
+	size_t shown = 0;
+
+	growth_format_rate(s->growth.rate, rate, sizeof(rate));
+	growth_format_bytes((double)s->outstanding_bytes, outb, sizeof(outb));
+	fprintf(out, "  #%zu %-7s %s  confidence %.2f  outstanding %s in %llu allocations\n", rank,
+		growth_verdict_name(s->growth.verdict), rate, s->growth.confidence, outb,
+		(unsigned long long)s->outstanding_allocs);
+	/* Leaf first, as a debugger shows it; at most 8 frames. */
+	for (size_t k = s->n_frames; k-- > 0 && shown < 8; shown++) {
+		fprintf(out, "      %s%s%s%s\n", s->frames[k], s->locations[k] ? " (" : "",
+			s->locations[k] ? s->locations[k] : "", s->locations[k] ? ")" : "");
+	}
+	if (s->n_frames > 8)
+		fprintf(out, "      ... %zu more\n", s->n_frames - 8);
+}
+
+int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_sites)
+{
+	char a[32], b[32], rate[64];
+	uint64_t bytes, allocs;
+	size_t shown = 0;
+
+	fprintf(out, "smolder leaks: pid %d (%s), %.1f s, interval %.3g s, stopped by %s\n", r->pid,
+		r->command, r->duration_s, r->interval_s, r->stop_reason);
+	if (!r->complete)
+		fprintf(out,
+			"WARNING: REPORT INCOMPLETE: tracking tables filled up; allocations were "
+			"dropped (see totals). Missing growth is not evidence of no leak.\n");
+	fprintf(out, "\nHeap sites by growth rate:\n");
+	for (size_t i = 0; i < r->n_sites && shown < max_sites; i++) {
+		const struct leak_site *s = &r->sites[i];
+
+		if (s->flags & ALLOC_SITE_MMAP)
+			continue;
+		if (s->growth.verdict == GROWTH_STEADY && s->outstanding_bytes == 0)
+			continue;
+		text_site(s, ++shown, out);
+	}
+	if (!shown)
+		fprintf(out, "  (no heap allocations tracked)\n");
+	shown = 0;
+	for (size_t i = 0; i < r->n_sites && shown < 3; i++) {
+		const struct leak_site *s = &r->sites[i];
+
+		if (!(s->flags & ALLOC_SITE_MMAP) || s->outstanding_bytes == 0)
+			continue;
+		if (!shown)
+			fprintf(out, "\nAnonymous mmap sites:\n");
+		text_site(s, ++shown, out);
+	}
+	if (r->rss.samples) {
+		double first = r->rss.points[0].v, last = r->rss.last.v;
+
+		growth_format_rate(r->rss_growth.rate, rate, sizeof(rate));
+		fprintf(out, "\nRSS: %s -> %s, trend %s (%s)\n",
+			growth_format_bytes(first, a, sizeof(a)),
+			growth_format_bytes(last, b, sizeof(b)), rate,
+			growth_verdict_name(r->rss_growth.verdict));
+	}
+	totals(r, false, &bytes, &allocs);
+	fprintf(out, "Heap outstanding: %s in %llu allocations%s\n",
+		growth_format_bytes((double)bytes, a, sizeof(a)), (unsigned long long)allocs,
+		r->min_age_s > 0 ? " (older than --min-age)" : "");
+	totals(r, true, &bytes, &allocs);
+	fprintf(out, "Anonymous mmap outstanding: %s in %llu mappings\n",
+		growth_format_bytes((double)bytes, a, sizeof(a)), (unsigned long long)allocs);
+	fprintf(out,
+		"Totals: %llu allocations and %llu frees tracked; %llu frees of memory allocated "
+		"before attach ignored\n",
+		(unsigned long long)r->stats[SMOLDER_STAT_ALLOCS],
+		(unsigned long long)r->stats[SMOLDER_STAT_FREES],
+		(unsigned long long)r->stats[SMOLDER_STAT_FREE_UNKNOWN]);
+	fprintf(out,
+		"Dropped: %llu (alloc table full %llu, site table full %llu, stack table full "
+		"%llu, "
+		"ring buffer full %llu, stacks throttled %llu)\n",
+		(unsigned long long)lost_events(r),
+		(unsigned long long)r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_SITE_TABLE_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_STACK_TABLE_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_RINGBUF_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
+	fprintf(out,
+		"Probes: %zu allocator functions in %zu objects (%zu at emulated instructions)\n",
+		r->probe_points, r->probe_objects, r->probe_emulated);
+	return ferror(out) ? -EIO : 0;
+}
+
+static void json_series(struct json_writer *w, const struct growth_series *s, const char *vkey)
+{
+	json_array_begin(w);
+	for (size_t i = 0; i < s->n; i++) {
+		json_object_begin(w);
+		json_key(w, "t");
+		json_double(w, round(s->points[i].t * 1000) / 1000);
+		json_key(w, vkey);
+		json_uint(w, (uint64_t)llround(s->points[i].v));
+		json_object_end(w);
+	}
+	if (s->samples && (s->n == 0 || s->points[s->n - 1].t != s->last.t)) {
+		json_object_begin(w);
+		json_key(w, "t");
+		json_double(w, round(s->last.t * 1000) / 1000);
+		json_key(w, vkey);
+		json_uint(w, (uint64_t)llround(s->last.v));
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
+static void json_sites(struct json_writer *w, const struct leak_report *r, bool mmap)
+{
+	json_array_begin(w);
+	for (size_t i = 0; i < r->n_sites; i++) {
+		const struct leak_site *s = &r->sites[i];
+
+		if (!!(s->flags & ALLOC_SITE_MMAP) != mmap)
+			continue;
+		json_object_begin(w);
+		json_key(w, "stack");
+		json_array_begin(w);
+		for (size_t k = 0; k < s->n_frames; k++)
+			json_string(w, s->frames[k]);
+		json_array_end(w);
+		json_key(w, "locations");
+		json_array_begin(w);
+		for (size_t k = 0; k < s->n_frames; k++)
+			json_string(w, s->locations[k]);
+		json_array_end(w);
+		json_key(w, "outstanding_bytes");
+		json_uint(w, s->outstanding_bytes);
+		json_key(w, "outstanding_allocs");
+		json_uint(w, s->outstanding_allocs);
+		json_key(w, "allocated_bytes");
+		json_uint(w, s->alloc_bytes_last);
+		json_key(w, "allocations");
+		json_uint(w, s->alloc_count_last);
+		json_key(w, "growth_bytes_per_s");
+		json_double(w, s->growth.rate);
+		json_key(w, "early_growth_bytes_per_s");
+		json_double(w, s->growth.early_rate);
+		json_key(w, "late_growth_bytes_per_s");
+		json_double(w, s->growth.late_rate);
+		json_key(w, "verdict");
+		json_string(w, growth_verdict_name(s->growth.verdict));
+		json_key(w, "confidence");
+		json_double(w, round(s->growth.confidence * 1000) / 1000);
+		json_key(w, "stack_truncated");
+		json_bool(w, s->flags & ALLOC_SITE_TRUNCATED);
+		json_key(w, "series");
+		json_series(w, &s->series, "bytes");
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
+int leak_report_write_json(const struct leak_report *r, FILE *out)
+{
+	struct json_writer w;
+	uint64_t bytes, allocs;
+
+	json_writer_init(&w, out, true);
+	json_object_begin(&w);
+	json_key(&w, "pid");
+	json_int(&w, r->pid);
+	json_key(&w, "command");
+	json_string(&w, r->command);
+	json_key(&w, "duration_s");
+	json_double(&w, round(r->duration_s * 1000) / 1000);
+	json_key(&w, "interval_s");
+	json_double(&w, r->interval_s);
+	json_key(&w, "min_age_s");
+	json_double(&w, r->min_age_s);
+	json_key(&w, "stop_reason");
+	json_string(&w, r->stop_reason);
+	json_key(&w, "complete");
+	json_bool(&w, r->complete);
+	json_key(&w, "totals");
+	json_object_begin(&w);
+	totals(r, false, &bytes, &allocs);
+	json_key(&w, "outstanding_bytes");
+	json_uint(&w, bytes);
+	json_key(&w, "outstanding_allocs");
+	json_uint(&w, allocs);
+	json_key(&w, "tracked_allocs");
+	json_uint(&w, r->stats[SMOLDER_STAT_ALLOCS]);
+	json_key(&w, "lost_events");
+	json_uint(&w, lost_events(r));
+	totals(r, true, &bytes, &allocs);
+	json_key(&w, "mmap_outstanding_bytes");
+	json_uint(&w, bytes);
+	json_key(&w, "mmap_outstanding_mappings");
+	json_uint(&w, allocs);
+	for (int i = 0; i < SMOLDER_STAT_MAX; i++) {
+		json_key(&w, stat_names[i]);
+		json_uint(&w, r->stats[i]);
+	}
+	json_key(&w, "unwind_rules_learned");
+	json_uint(&w, r->rules_installed);
+	json_object_end(&w);
+	json_key(&w, "probes");
+	json_object_begin(&w);
+	json_key(&w, "objects");
+	json_uint(&w, r->probe_objects);
+	json_key(&w, "functions");
+	json_uint(&w, r->probe_points);
+	json_key(&w, "emulated");
+	json_uint(&w, r->probe_emulated);
+	json_object_end(&w);
+	json_key(&w, "rss_growth_bytes_per_s");
+	json_double(&w, r->rss_growth.rate);
+	json_key(&w, "rss_verdict");
+	json_string(&w, growth_verdict_name(r->rss_growth.verdict));
+	json_key(&w, "rss");
+	json_series(&w, &r->rss, "rss_bytes");
+	json_key(&w, "anon");
+	json_series(&w, &r->anon, "anon_bytes");
+	json_key(&w, "sites");
+	json_sites(&w, r, false);
+	json_key(&w, "mmap_sites");
+	json_sites(&w, r, true);
+	json_object_end(&w);
+	return json_writer_finish(&w);
+}
+
+int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool growth, bool svg)
+{
+	struct folded_profile *p = folded_profile_new();
+	struct flamegraph_options o;
+	int err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_sites && !err; i++) {
+		const struct leak_site *s = &r->sites[i];
+		double w = growth ? (double)s->outstanding_bytes - (double)s->first_bytes
+				  : (double)s->outstanding_bytes;
+		const char *frames[SMOLDER_ALLOC_MAX_FRAMES * 4 + 2];
+		size_t n = 0;
+
+		if (w <= 0 || s->n_frames == 0)
+			continue;
+		frames[n++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
+		for (size_t k = 0; k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]); k++)
+			frames[n++] = s->frames[k];
+		err = folded_profile_add(p, frames, n, w);
+	}
+	if (!err && !svg) {
+		err = folded_profile_write(p, out);
+	} else if (!err) {
+		flamegraph_options_init(&o);
+		o.title = growth ? "Memory growth during the run" : "Outstanding memory";
+		o.subtitle = growth ? "bytes gained per stack between the first and last snapshot"
+				    : "bytes allocated and not freed at the end of the run";
+		o.countname = "bytes";
+		o.palette = FLAMEGRAPH_PALETTE_MEM;
+		if (folded_profile_total(p) <= 0) {
+			/* An empty graph is still a valid file. */
+			const char *none[] = {"[no outstanding memory]"};
+
+			folded_profile_add(p, none, 1, 1);
+		}
+		err = flamegraph_render(p, &o, out);
+	}
+	folded_profile_free(p);
+	return err;
+}
+
+bool leak_report_path_is_growth(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	size_t stem;
+
+	if (!dot)
+		return false;
+	stem = (size_t)(dot - path);
+	return stem >= 7 && memcmp(path + stem - 7, ".growth", 7) == 0;
+}

@@ -1,0 +1,488 @@
+/* unwind_cfi.c: evaluates .eh_frame call frame information (DWARF 5 section 6.4, LSB .eh_frame
+ * format) at one address into the unwinder's compact rule. Only the subset compilers emit for
+ * ordinary functions is interpreted; everything else is reported as complex, never guessed. All
+ * reads are bounds-checked against the mapped file. */
+#include "unwind_cfi.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define DW_EH_PE_omit	  0xff
+#define DW_EH_PE_uleb128  0x01
+#define DW_EH_PE_udata2	  0x02
+#define DW_EH_PE_udata4	  0x03
+#define DW_EH_PE_udata8	  0x04
+#define DW_EH_PE_sleb128  0x09
+#define DW_EH_PE_sdata2	  0x0a
+#define DW_EH_PE_sdata4	  0x0b
+#define DW_EH_PE_sdata8	  0x0c
+#define DW_EH_PE_pcrel	  0x10
+#define DW_EH_PE_indirect 0x80
+
+#define REG_RBP	     6
+#define REG_RSP	     7
+#define MAX_REMEMBER 8
+
+struct reader {
+	const uint8_t *p, *end;
+	uint64_t vaddr; /* link-time address of *p */
+	bool bad;
+};
+
+static bool need(struct reader *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static void skip(struct reader *r, uint64_t n)
+{
+	if (need(r, n)) {
+		r->p += n;
+		r->vaddr += n;
+	}
+}
+
+static uint64_t read_fixed(struct reader *r, size_t n)
+{
+	uint64_t v = 0;
+
+	if (!need(r, n))
+		return 0;
+	memcpy(&v, r->p, n); /* little-endian host and target */
+	skip(r, n);
+	return v;
+}
+
+static uint64_t read_uleb(struct reader *r)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (!need(r, 1))
+			return 0;
+		b = *r->p;
+		skip(r, 1);
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	return v;
+}
+
+static int64_t read_sleb(struct reader *r)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (!need(r, 1))
+			return 0;
+		b = *r->p;
+		skip(r, 1);
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= ~(uint64_t)0 << shift;
+	return (int64_t)v;
+}
+
+/* Encoded pointer; only absolute and pc-relative forms (what .eh_frame FDEs use). */
+static uint64_t read_encoded(struct reader *r, uint8_t enc)
+{
+	uint64_t field = r->vaddr, v;
+
+	switch (enc & 0x0f) {
+	case 0: /* absptr */
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+		v = read_fixed(r, 8);
+		break;
+	case DW_EH_PE_udata4:
+		v = read_fixed(r, 4);
+		break;
+	case DW_EH_PE_sdata4:
+		v = (uint64_t)(int64_t)(int32_t)read_fixed(r, 4);
+		break;
+	case DW_EH_PE_udata2:
+		v = read_fixed(r, 2);
+		break;
+	case DW_EH_PE_sdata2:
+		v = (uint64_t)(int64_t)(int16_t)read_fixed(r, 2);
+		break;
+	case DW_EH_PE_uleb128:
+		v = read_uleb(r);
+		break;
+	case DW_EH_PE_sleb128:
+		v = (uint64_t)read_sleb(r);
+		break;
+	default:
+		r->bad = true;
+		return 0;
+	}
+	if (enc & DW_EH_PE_indirect)
+		r->bad = true;
+	switch (enc & 0x70) {
+	case 0:
+		return v;
+	case DW_EH_PE_pcrel:
+		return v + field;
+	default:
+		r->bad = true;
+		return 0;
+	}
+}
+
+/* A reader over the file bytes at link-time address vaddr, up to the end of the file. */
+static bool reader_at(const struct unwind_elf *elf, uint64_t vaddr, struct reader *r)
+{
+	uint64_t off;
+
+	if (unwind_elf_vaddr_offset(elf, vaddr, &off) < 0 || off >= elf->size)
+		return false;
+	r->p = elf->data + off;
+	r->end = elf->data + elf->size;
+	r->vaddr = vaddr;
+	r->bad = false;
+	return true;
+}
+
+/* Reads a CIE/FDE length and narrows r to the entry's body; returns false at a terminator. */
+static bool enter_entry(struct reader *r)
+{
+	uint64_t len = read_fixed(r, 4);
+
+	if (len == 0xffffffff)
+		len = read_fixed(r, 8);
+	if (r->bad || len == 0 || len > (uint64_t)(r->end - r->p))
+		return false;
+	r->end = r->p + len;
+	return true;
+}
+
+struct cie {
+	uint64_t code_align;
+	int64_t data_align;
+	uint64_t ra_reg;
+	uint8_t fde_enc;
+	bool has_z, signal;
+	struct reader instr;
+};
+
+static bool parse_cie(const struct unwind_elf *elf, uint64_t vaddr, struct cie *cie)
+{
+	struct reader r;
+	const char *aug;
+	uint8_t version;
+
+	memset(cie, 0, sizeof(*cie));
+	if (!reader_at(elf, vaddr, &r) || !enter_entry(&r))
+		return false;
+	if (read_fixed(&r, 4) != 0) /* CIE id */
+		return false;
+	version = (uint8_t)read_fixed(&r, 1);
+	if (version != 1 && version != 3)
+		return false;
+	aug = (const char *)r.p;
+	while (need(&r, 1) && *r.p)
+		skip(&r, 1);
+	skip(&r, 1);
+	if (r.bad)
+		return false;
+	if (strncmp(aug, "eh", 2) == 0)
+		return false; /* ancient GCC layout */
+	cie->code_align = read_uleb(&r);
+	cie->data_align = read_sleb(&r);
+	cie->ra_reg = version == 1 ? read_fixed(&r, 1) : read_uleb(&r);
+	cie->fde_enc = 0; /* absptr */
+	if (aug[0] == 'z') {
+		uint64_t aug_len = read_uleb(&r);
+		struct reader data = r;
+
+		cie->has_z = true;
+		data.end = r.p + (aug_len <= (uint64_t)(r.end - r.p) ? aug_len : 0);
+		for (const char *a = aug + 1; *a && !data.bad; a++) {
+			switch (*a) {
+			case 'R':
+				cie->fde_enc = (uint8_t)read_fixed(&data, 1);
+				break;
+			case 'P': {
+				uint8_t enc = (uint8_t)read_fixed(&data, 1);
+
+				read_encoded(&data, enc & 0x7f);
+				break;
+			}
+			case 'L':
+				skip(&data, 1);
+				break;
+			case 'S':
+				cie->signal = true;
+				break;
+			default:
+				return false; /* unknown augmentation: cannot find the instructions
+					       */
+			}
+		}
+		skip(&r, aug_len);
+	} else if (aug[0]) {
+		return false;
+	}
+	if (r.bad || !cie->code_align)
+		return false;
+	cie->instr = r;
+	return true;
+}
+
+enum how { HOW_SAME = 0, HOW_UNDEF, HOW_OFFSET, HOW_COMPLEX };
+
+struct reg_rule {
+	uint8_t how;
+	int64_t off;
+};
+
+struct row {
+	uint64_t cfa_reg;
+	int64_t cfa_off;
+	bool cfa_complex;
+	struct reg_rule rbp, ra;
+};
+
+static struct reg_rule *tracked(struct row *row, const struct cie *cie, uint64_t reg)
+{
+	if (reg == REG_RBP)
+		return &row->rbp;
+	if (reg == cie->ra_reg)
+		return &row->ra;
+	return NULL;
+}
+
+/* Runs CFA instructions until the location passes target. Returns false on anything it does
+ * not understand, which makes the address complex. */
+static bool run_program(struct reader *r, const struct cie *cie, struct row *row,
+			const struct row *initial, uint64_t loc, uint64_t target)
+{
+	struct row stack[MAX_REMEMBER];
+	unsigned depth = 0;
+
+	while (r->p < r->end && !r->bad) {
+		uint8_t op = (uint8_t)read_fixed(r, 1), low = op & 0x3f;
+		uint64_t reg, delta = 0;
+		struct reg_rule *rule;
+
+		switch (op & 0xc0) {
+		case 0x40: /* advance_loc */
+			delta = low;
+			goto advance;
+		case 0x80: /* offset */
+			reg = low;
+			rule = tracked(row, cie, reg);
+			if (rule) {
+				rule->how = HOW_OFFSET;
+				rule->off = (int64_t)read_uleb(r) * cie->data_align;
+			} else {
+				read_uleb(r);
+			}
+			continue;
+		case 0xc0: /* restore */
+			rule = tracked(row, cie, low);
+			if (rule && initial)
+				*rule = *tracked((struct row *)initial, cie, low);
+			continue;
+		}
+		switch (op) {
+		case 0x00: /* nop */
+			break;
+		case 0x02: /* advance_loc1 */
+			delta = read_fixed(r, 1);
+			goto advance;
+		case 0x03: /* advance_loc2 */
+			delta = read_fixed(r, 2);
+			goto advance;
+		case 0x04: /* advance_loc4 */
+			delta = read_fixed(r, 4);
+			goto advance;
+		case 0x05: /* offset_extended */
+		case 0x11: /* offset_extended_sf */
+			reg = read_uleb(r);
+			rule = tracked(row, cie, reg);
+			{
+				int64_t off = op == 0x05 ? (int64_t)read_uleb(r) : read_sleb(r);
+
+				if (rule) {
+					rule->how = HOW_OFFSET;
+					rule->off = off * cie->data_align;
+				}
+			}
+			break;
+		case 0x06: /* restore_extended */
+			reg = read_uleb(r);
+			rule = tracked(row, cie, reg);
+			if (rule && initial)
+				*rule = *tracked((struct row *)initial, cie, reg);
+			break;
+		case 0x07: /* undefined */
+		case 0x08: /* same_value */
+			rule = tracked(row, cie, read_uleb(r));
+			if (rule)
+				rule->how = op == 0x07 ? HOW_UNDEF : HOW_SAME;
+			break;
+		case 0x09: /* register */
+			rule = tracked(row, cie, read_uleb(r));
+			read_uleb(r);
+			if (rule)
+				rule->how = HOW_COMPLEX;
+			break;
+		case 0x0a: /* remember_state */
+			if (depth == MAX_REMEMBER)
+				return false;
+			stack[depth++] = *row;
+			break;
+		case 0x0b: /* restore_state */
+			if (!depth)
+				return false;
+			*row = stack[--depth];
+			break;
+		case 0x0c: /* def_cfa */
+			row->cfa_reg = read_uleb(r);
+			row->cfa_off = (int64_t)read_uleb(r);
+			row->cfa_complex = false;
+			break;
+		case 0x12: /* def_cfa_sf */
+			row->cfa_reg = read_uleb(r);
+			row->cfa_off = read_sleb(r) * cie->data_align;
+			row->cfa_complex = false;
+			break;
+		case 0x0d: /* def_cfa_register */
+			row->cfa_reg = read_uleb(r);
+			break;
+		case 0x0e: /* def_cfa_offset */
+			row->cfa_off = (int64_t)read_uleb(r);
+			break;
+		case 0x13: /* def_cfa_offset_sf */
+			row->cfa_off = read_sleb(r) * cie->data_align;
+			break;
+		case 0x0f: /* def_cfa_expression */
+			row->cfa_complex = true;
+			skip(r, read_uleb(r));
+			break;
+		case 0x10: /* expression */
+		case 0x16: /* val_expression */
+			rule = tracked(row, cie, read_uleb(r));
+			if (rule)
+				rule->how = HOW_COMPLEX;
+			skip(r, read_uleb(r));
+			break;
+		case 0x14: /* val_offset */
+			rule = tracked(row, cie, read_uleb(r));
+			read_uleb(r);
+			if (rule)
+				rule->how = HOW_COMPLEX;
+			break;
+		case 0x15: /* val_offset_sf */
+			rule = tracked(row, cie, read_uleb(r));
+			read_sleb(r);
+			if (rule)
+				rule->how = HOW_COMPLEX;
+			break;
+		case 0x2e: /* GNU_args_size: the CFA already accounts for pushed arguments */
+			read_uleb(r);
+			break;
+		default: /* set_loc, GNU_negative_offset_extended, vendor ops */
+			return false;
+		}
+		continue;
+advance:
+		loc += delta * cie->code_align;
+		if (loc > target)
+			return !r->bad;
+	}
+	return !r->bad;
+}
+
+/* The FDE for vaddr from the .eh_frame_hdr table: the last entry starting at or below vaddr. */
+static bool find_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *fde)
+{
+	uint64_t off, lo = 0, hi = elf->fde_count;
+	const uint8_t *table;
+	int32_t entry[2];
+
+	if (unwind_elf_vaddr_offset(elf, elf->table_vaddr, &off) < 0 ||
+	    elf->fde_count > (elf->size - off) / 8)
+		return false;
+	table = elf->data + off;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		memcpy(entry, table + mid * 8, 8);
+		if (elf->hdr_vaddr + (int64_t)entry[0] <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return false;
+	memcpy(entry, table + (lo - 1) * 8, 8);
+	*fde = elf->hdr_vaddr + (int64_t)entry[1];
+	return true;
+}
+
+void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind_rule *rule)
+{
+	struct reader r;
+	struct cie cie;
+	struct row initial, row;
+	uint64_t fde, cie_ptr_vaddr, cie_ptr, start, range;
+
+	memset(rule, 0, sizeof(*rule));
+	if (!elf->has_table || !find_fde(elf, vaddr, &fde) || !reader_at(elf, fde, &r) ||
+	    !enter_entry(&r))
+		return;
+	cie_ptr_vaddr = r.vaddr;
+	cie_ptr = read_fixed(&r, 4);
+	if (r.bad || cie_ptr == 0 || !parse_cie(elf, cie_ptr_vaddr - cie_ptr, &cie))
+		goto complex;
+	start = read_encoded(&r, cie.fde_enc);
+	range = read_encoded(&r, cie.fde_enc & 0x0f);
+	if (r.bad)
+		goto complex;
+	if (vaddr < start || vaddr - start >= range)
+		return; /* a gap between FDEs: no unwind info here */
+	if (cie.signal)
+		goto complex;
+	if (cie.has_z)
+		skip(&r, read_uleb(&r));
+	memset(&initial, 0, sizeof(initial));
+	if (!run_program(&cie.instr, &cie, &initial, NULL, start, UINT64_MAX))
+		goto complex;
+	row = initial;
+	if (!run_program(&r, &cie, &row, &initial, start, vaddr))
+		goto complex;
+	if (row.ra.how == HOW_UNDEF) {
+		rule->kind = UNWIND_RULE_ROOT;
+		return;
+	}
+	if (row.cfa_complex || (row.cfa_reg != REG_RSP && row.cfa_reg != REG_RBP) ||
+	    row.ra.how != HOW_OFFSET || row.rbp.how == HOW_COMPLEX ||
+	    row.cfa_off != (int32_t)row.cfa_off || row.ra.off != (int32_t)row.ra.off ||
+	    row.rbp.off != (int32_t)row.rbp.off)
+		goto complex;
+	rule->kind = UNWIND_RULE_SIMPLE;
+	rule->cfa_reg = (uint8_t)row.cfa_reg;
+	rule->cfa_off = (int32_t)row.cfa_off;
+	rule->ra_off = (int32_t)row.ra.off;
+	rule->rbp_rule = row.rbp.how == HOW_OFFSET  ? UNWIND_RBP_SAVED
+			 : row.rbp.how == HOW_UNDEF ? UNWIND_RBP_UNDEFINED
+						    : UNWIND_RBP_SAME;
+	rule->rbp_off = (int32_t)row.rbp.off;
+	return;
+complex:
+	rule->kind = UNWIND_RULE_COMPLEX;
+}
