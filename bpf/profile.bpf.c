@@ -27,7 +27,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SMOLDER_STAT_COUNT);
+	__uint(max_entries, SMOLDER_SAMPLER_STAT_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
@@ -85,13 +85,13 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 
 	if (tgid != target_tgid || tid == 0)
 		return 0;
-	stat_inc(SMOLDER_STAT_SAMPLES);
+	stat_inc(SMOLDER_SAMPLER_STAT_SAMPLES);
 
 	cpu = bpf_get_smp_processor_id();
 	scratch_slot = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!scratch_slot) {
-		stat_inc(SMOLDER_STAT_SCRATCH_MISSING);
-		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		stat_inc(SMOLDER_SAMPLER_STAT_SCRATCH_MISSING);
+		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
 		return 0;
 	}
 	sample = (struct smolder_cpu_sample *)scratch_slot->data;
@@ -129,14 +129,14 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		long n = bpf_get_stack(ctx, sample->kernel_ips, sizeof(sample->kernel_ips), 0);
 
 		if (n < 0)
-			stat_inc(SMOLDER_STAT_KERNEL_STACK_FAILED);
+			stat_inc(SMOLDER_SAMPLER_STAT_KERNEL_STACK_FAILED);
 		else
 			sample->kernel_frames = n / sizeof(__u64);
 	}
 
 	if (ip == 0 || sp == 0) {
 		sample->flags |= SMOLDER_SAMPLE_NO_USER_REGS;
-		stat_inc(SMOLDER_STAT_NO_USER_REGS);
+		stat_inc(SMOLDER_SAMPLER_STAT_NO_USER_REGS);
 		goto send;
 	}
 
@@ -151,10 +151,10 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 			sample->flags |= SMOLDER_SAMPLE_STACK_CLIPPED;
 	} else {
 		sample->flags |= SMOLDER_SAMPLE_NO_VMA;
-		stat_inc(SMOLDER_STAT_NO_VMA);
+		stat_inc(SMOLDER_SAMPLER_STAT_NO_VMA);
 	}
 	if (sample->flags & SMOLDER_SAMPLE_STACK_CLIPPED)
-		stat_inc(SMOLDER_STAT_STACK_CLIPPED);
+		stat_inc(SMOLDER_SAMPLER_STAT_STACK_CLIPPED);
 
 	/* Copy page by page: a read that would fault fails as a whole, and live stacks have pages
 	 * that were never touched (the unused part of a big local array, exec's random gap above
@@ -188,9 +188,9 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		sample->user_stack_len = copied + chunk;
 	}
 	if (sample->flags & SMOLDER_SAMPLE_STACK_PARTIAL)
-		stat_inc(SMOLDER_STAT_STACK_PARTIAL);
+		stat_inc(SMOLDER_SAMPLER_STAT_STACK_PARTIAL);
 	if (sample->user_stack_len == 0)
-		stat_inc(SMOLDER_STAT_STACK_COPY_FAILED);
+		stat_inc(SMOLDER_SAMPLER_STAT_STACK_COPY_FAILED);
 
 send:
 	len = sample->user_stack_len;
@@ -199,8 +199,8 @@ send:
 	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									       : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, wakeup) == 0)
-		stat_inc(SMOLDER_STAT_SENT);
+		stat_inc(SMOLDER_SAMPLER_STAT_SENT);
 	else
-		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
 	return 0;
 }

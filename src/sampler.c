@@ -416,7 +416,7 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 	if (!values)
 		return -ENOMEM;
 	fd = bpf_map__fd(sampler->skel->maps.stats);
-	for (uint32_t key = 0; key < SMOLDER_STAT_COUNT; key++) {
+	for (uint32_t key = 0; key < SMOLDER_SAMPLER_STAT_COUNT; key++) {
 		uint64_t sum = 0;
 
 		if (bpf_map_lookup_elem(fd, &key, values) != 0) {
@@ -428,31 +428,31 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		for (int cpu = 0; cpu < n_possible; cpu++)
 			sum += values[cpu];
 		switch (key) {
-		case SMOLDER_STAT_SAMPLES:
+		case SMOLDER_SAMPLER_STAT_SAMPLES:
 			stats->samples = sum;
 			break;
-		case SMOLDER_STAT_SENT:
+		case SMOLDER_SAMPLER_STAT_SENT:
 			stats->sent = sum;
 			break;
-		case SMOLDER_STAT_RINGBUF_FULL:
+		case SMOLDER_SAMPLER_STAT_RINGBUF_FULL:
 			stats->ringbuf_full = sum;
 			break;
-		case SMOLDER_STAT_STACK_COPY_FAILED:
+		case SMOLDER_SAMPLER_STAT_STACK_COPY_FAILED:
 			stats->stack_copy_failed = sum;
 			break;
-		case SMOLDER_STAT_STACK_CLIPPED:
+		case SMOLDER_SAMPLER_STAT_STACK_CLIPPED:
 			stats->stack_clipped = sum;
 			break;
-		case SMOLDER_STAT_STACK_PARTIAL:
+		case SMOLDER_SAMPLER_STAT_STACK_PARTIAL:
 			stats->stack_partial = sum;
 			break;
-		case SMOLDER_STAT_NO_VMA:
+		case SMOLDER_SAMPLER_STAT_NO_VMA:
 			stats->no_vma = sum;
 			break;
-		case SMOLDER_STAT_KERNEL_STACK_FAILED:
+		case SMOLDER_SAMPLER_STAT_KERNEL_STACK_FAILED:
 			stats->kernel_stack_failed = sum;
 			break;
-		case SMOLDER_STAT_NO_USER_REGS:
+		case SMOLDER_SAMPLER_STAT_NO_USER_REGS:
 			stats->no_user_regs = sum;
 			break;
 		default:

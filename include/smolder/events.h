@@ -59,17 +59,18 @@ struct smolder_cpu_sample {
 
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
-	SMOLDER_STAT_SAMPLES = 0,	  /* target samples seen by the program */
-	SMOLDER_STAT_SENT,		  /* records written to the ring buffer */
-	SMOLDER_STAT_RINGBUF_FULL,	  /* records dropped: ring buffer full */
-	SMOLDER_STAT_STACK_COPY_FAILED,	  /* user stack copy failed (sent without stack) */
-	SMOLDER_STAT_STACK_CLIPPED,	  /* copy stopped at the copy size before the mapping end */
-	SMOLDER_STAT_NO_VMA,		  /* bpf_find_vma failed or found no mapping */
-	SMOLDER_STAT_KERNEL_STACK_FAILED, /* bpf_get_stack failed */
-	SMOLDER_STAT_NO_USER_REGS,	  /* no user registers for the sample */
-	SMOLDER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
-	SMOLDER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
-	SMOLDER_STAT_COUNT,
+	SMOLDER_SAMPLER_STAT_SAMPLES = 0,	/* target samples seen by the program */
+	SMOLDER_SAMPLER_STAT_SENT,		/* records written to the ring buffer */
+	SMOLDER_SAMPLER_STAT_RINGBUF_FULL,	/* records dropped: ring buffer full */
+	SMOLDER_SAMPLER_STAT_STACK_COPY_FAILED, /* user stack copy failed (sent without stack) */
+	SMOLDER_SAMPLER_STAT_STACK_CLIPPED, /* copy stopped at the copy size before the mapping end
+					     */
+	SMOLDER_SAMPLER_STAT_NO_VMA,	    /* bpf_find_vma failed or found no mapping */
+	SMOLDER_SAMPLER_STAT_KERNEL_STACK_FAILED, /* bpf_get_stack failed */
+	SMOLDER_SAMPLER_STAT_NO_USER_REGS,	  /* no user registers for the sample */
+	SMOLDER_SAMPLER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
+	SMOLDER_SAMPLER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
+	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
 #ifndef __bpf__
@@ -82,12 +83,12 @@ _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_
 
 /* Frames the in-kernel unwinder walks per allocation, and the stack bytes copied for user space to
  * learn unwind rules when the walk meets a return address it has no rule for. */
-#define SMOLDER_ALLOC_MAX_FRAMES 48
+#define SMOLDER_ALLOC_MAX_FRAMES     48
 #define SMOLDER_ALLOC_SNAPSHOT_BYTES 8192
 
 /* Stack keys: 64-bit hash of the walked return addresses. Keys with the SNAPSHOT bit name one
  * learning snapshot (seq in the low bits); key 0 is the "[stack unavailable]" site. */
-#define SMOLDER_STACK_KEY_NONE 0ULL
+#define SMOLDER_STACK_KEY_NONE	   0ULL
 #define SMOLDER_STACK_KEY_SNAPSHOT (1ULL << 63)
 
 /* Unwind rule map key: a return address (rule looked up at addr-1, as for a caller frame), or with
@@ -96,8 +97,8 @@ _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_
 
 enum smolder_unwind_rule_kind {
 	SMOLDER_RULE_NORMAL = 0, /* CFA = (sp|bp) + cfa_offset; return address at CFA + ra_offset */
-	SMOLDER_RULE_END = 1,    /* outermost frame: the stack is complete */
-	SMOLDER_RULE_STOP = 2,   /* no usable rule (no CFI, expression rules): stack truncated here */
+	SMOLDER_RULE_END = 1,	 /* outermost frame: the stack is complete */
+	SMOLDER_RULE_STOP = 2, /* no usable rule (no CFI, expression rules): stack truncated here */
 };
 
 enum smolder_unwind_cfa_reg {
@@ -122,15 +123,15 @@ struct smolder_unwind_rule {
 
 /* What each probed function does; selects the entry program and how the return is read. */
 enum smolder_alloc_kind {
-	SMOLDER_ALLOC_MALLOC = 1,         /* size in arg0 (malloc, valloc, new, mallocx, ...) */
-	SMOLDER_ALLOC_CALLOC = 2,         /* arg0 * arg1 */
-	SMOLDER_ALLOC_REALLOC = 3,        /* ptr arg0, size arg1 (realloc, rallocx) */
-	SMOLDER_ALLOC_REALLOCARRAY = 4,   /* ptr arg0, arg1 * arg2 */
-	SMOLDER_ALLOC_MEMALIGN = 5,       /* align arg0, size arg1 (memalign, aligned_alloc) */
+	SMOLDER_ALLOC_MALLOC = 1,	  /* size in arg0 (malloc, valloc, new, mallocx, ...) */
+	SMOLDER_ALLOC_CALLOC = 2,	  /* arg0 * arg1 */
+	SMOLDER_ALLOC_REALLOC = 3,	  /* ptr arg0, size arg1 (realloc, rallocx) */
+	SMOLDER_ALLOC_REALLOCARRAY = 4,	  /* ptr arg0, arg1 * arg2 */
+	SMOLDER_ALLOC_MEMALIGN = 5,	  /* align arg0, size arg1 (memalign, aligned_alloc) */
 	SMOLDER_ALLOC_POSIX_MEMALIGN = 6, /* *arg0 = result, size arg2, returns 0 on success */
-	SMOLDER_ALLOC_XALLOCX = 7,        /* resizes arg0 in place, returns the new usable size */
-	SMOLDER_ALLOC_FREE = 8,           /* ptr arg0 (free, delete, sdallocx, dallocx) */
-	SMOLDER_ALLOC_PVALLOC = 9,        /* size in arg0 rounded up to pages */
+	SMOLDER_ALLOC_XALLOCX = 7,	  /* resizes arg0 in place, returns the new usable size */
+	SMOLDER_ALLOC_FREE = 8,		  /* ptr arg0 (free, delete, sdallocx, dallocx) */
+	SMOLDER_ALLOC_PVALLOC = 9,	  /* size in arg0 rounded up to pages */
 };
 
 /* Live allocation: allocs map value, keyed by address. */
@@ -150,8 +151,9 @@ struct smolder_site_counters {
 
 /* Ring buffer records. Every record starts with a __u32 kind. */
 enum smolder_alloc_record {
-	SMOLDER_REC_STACK = 1,    /* a newly seen complete (or truncated) stack key and its frames */
-	SMOLDER_REC_SNAPSHOT = 2, /* the walk met an unknown return address: registers + stack copy */
+	SMOLDER_REC_STACK = 1, /* a newly seen complete (or truncated) stack key and its frames */
+	SMOLDER_REC_SNAPSHOT =
+		2, /* the walk met an unknown return address: registers + stack copy */
 };
 
 struct smolder_stack_record {
@@ -164,7 +166,7 @@ struct smolder_stack_record {
 };
 
 #define SMOLDER_STACK_F_TRUNCATED 1 /* walk stopped at a STOP rule or the depth limit */
-#define SMOLDER_STACK_F_MMAP 2      /* leaf is the exact ip of a syscall (anonymous mmap) */
+#define SMOLDER_STACK_F_MMAP	  2 /* leaf is the exact ip of a syscall (anonymous mmap) */
 
 struct smolder_snapshot_record {
 	__u32 kind; /* SMOLDER_REC_SNAPSHOT */
@@ -173,7 +175,7 @@ struct smolder_snapshot_record {
 	__u64 ip;   /* where the walk stopped (a return address, or exact ip with flags MMAP) */
 	__u64 sp;
 	__u64 bp;
-	__u32 flags;     /* SMOLDER_STACK_F_MMAP when ip is exact */
+	__u32 flags;	 /* SMOLDER_STACK_F_MMAP when ip is exact */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
@@ -181,26 +183,26 @@ struct smolder_snapshot_record {
 
 /* Stats counters (per-CPU array index). Every failure path in memleak.bpf.c has one. */
 enum smolder_alloc_stat {
-	SMOLDER_STAT_ALLOCS = 0,         /* allocations recorded */
-	SMOLDER_STAT_FREES,              /* frees that matched a tracked allocation */
-	SMOLDER_STAT_FREE_UNKNOWN,       /* frees of memory allocated before attach (ignored) */
-	SMOLDER_STAT_ALLOC_FAILED,       /* allocator returned NULL / error */
-	SMOLDER_STAT_ALLOC_TABLE_FULL,   /* allocation not tracked: allocs map full */
-	SMOLDER_STAT_SITE_TABLE_FULL,    /* site counters map full: counted under key 0 */
-	SMOLDER_STAT_STACK_TABLE_FULL,   /* known-stacks map full: stack unavailable */
-	SMOLDER_STAT_RINGBUF_FULL,       /* stack/snapshot record lost: ring buffer full */
+	SMOLDER_STAT_ALLOCS = 0,	 /* allocations recorded */
+	SMOLDER_STAT_FREES,		 /* frees that matched a tracked allocation */
+	SMOLDER_STAT_FREE_UNKNOWN,	 /* frees of memory allocated before attach (ignored) */
+	SMOLDER_STAT_ALLOC_FAILED,	 /* allocator returned NULL / error */
+	SMOLDER_STAT_ALLOC_TABLE_FULL,	 /* allocation not tracked: allocs map full */
+	SMOLDER_STAT_SITE_TABLE_FULL,	 /* site counters map full: counted under key 0 */
+	SMOLDER_STAT_STACK_TABLE_FULL,	 /* known-stacks map full: stack unavailable */
+	SMOLDER_STAT_RINGBUF_FULL,	 /* stack/snapshot record lost: ring buffer full */
 	SMOLDER_STAT_SNAPSHOT_THROTTLED, /* snapshot skipped by the rate limit: stack unavailable */
-	SMOLDER_STAT_SNAPSHOTS,          /* snapshots sent */
-	SMOLDER_STAT_STACK_TRUNCATED,    /* walks that ended at a STOP rule or the depth limit */
-	SMOLDER_STAT_NESTED,             /* allocator calls made by another probed allocator */
-	SMOLDER_STAT_RETURN_ORPHAN,      /* return probe without a matching entry */
-	SMOLDER_STAT_THREAD_TABLE_FULL,  /* per-thread state map full: allocation missed */
-	SMOLDER_STAT_REALLOC_MOVED,      /* realloc that moved or freed its block */
-	SMOLDER_STAT_MMAP,               /* anonymous mmaps recorded */
-	SMOLDER_STAT_MUNMAP,             /* munmaps that matched a tracked mapping */
-	SMOLDER_STAT_MUNMAP_UNKNOWN,     /* munmaps of untracked or partially tracked ranges */
-	SMOLDER_STAT_MMAP_TABLE_FULL,    /* anonymous mmap not tracked: map full */
-	SMOLDER_STAT_UNSAMPLED_ALLOCS,   /* reserved for sampling modes */
+	SMOLDER_STAT_SNAPSHOTS,		 /* snapshots sent */
+	SMOLDER_STAT_STACK_TRUNCATED,	 /* walks that ended at a STOP rule or the depth limit */
+	SMOLDER_STAT_NESTED,		 /* allocator calls made by another probed allocator */
+	SMOLDER_STAT_RETURN_ORPHAN,	 /* return probe without a matching entry */
+	SMOLDER_STAT_THREAD_TABLE_FULL,	 /* per-thread state map full: allocation missed */
+	SMOLDER_STAT_REALLOC_MOVED,	 /* realloc that moved or freed its block */
+	SMOLDER_STAT_MMAP,		 /* anonymous mmaps recorded */
+	SMOLDER_STAT_MUNMAP,		 /* munmaps that matched a tracked mapping */
+	SMOLDER_STAT_MUNMAP_UNKNOWN,	 /* munmaps of untracked or partially tracked ranges */
+	SMOLDER_STAT_MMAP_TABLE_FULL,	 /* anonymous mmap not tracked: map full */
+	SMOLDER_STAT_UNSAMPLED_ALLOCS,	 /* reserved for sampling modes */
 	SMOLDER_STAT_MAX,
 };
 
