@@ -53,18 +53,18 @@ struct cli_output {
 struct cli_options {
 	enum cli_command command;
 	enum cli_command help_for; /* with CLI_CMD_HELP: the subcommand whose help was asked */
-	int verbosity;             /* 0 default, +1 per -v, -1 for -q */
+	int verbosity;		   /* 0 default, +1 per -v, -1 for -q */
 
 	/* record / leaks / dump: the target */
-	pid_t pid;          /* 0 when launching */
-	char **launch_argv; /* after "--", NULL-terminated; borrowed from argv */
-	int frequency_hz;   /* -F, default 99 */
-	uint64_t duration_ns; /* -d, 0 = until Ctrl-C or target exit */
-	uint64_t interval_ns; /* leaks -i, default 1 s */
-	double min_age_s;     /* leaks --min-age */
-	bool no_kernel;       /* --no-kernel */
-	bool threads;         /* --threads */
-	bool json;            /* dump --json */
+	pid_t pid;		     /* 0 when launching */
+	char **launch_argv;	     /* after "--", NULL-terminated; borrowed from argv */
+	int frequency_hz;	     /* -F, default 99 */
+	uint64_t duration_ns;	     /* -d, 0 = until Ctrl-C or target exit */
+	uint64_t interval_ns;	     /* leaks -i, default 1 s */
+	double min_age_s;	     /* leaks --min-age */
+	bool no_kernel;		     /* --no-kernel */
+	bool threads;		     /* --threads */
+	bool json;		     /* dump --json */
 	enum sample_backend backend; /* record --backend bpf|ptrace|auto */
 	struct cli_output outputs[CLI_MAX_OUTPUTS];
 	size_t n_outputs;
@@ -76,7 +76,7 @@ struct cli_options {
 	const char *countname;
 	const char *colors; /* hot|mem|io */
 	bool inverted;
-	int width;       /* px, default 1200 */
+	int width;	 /* px, default 1200 */
 	double minwidth; /* px, default 0.1 */
 
 	/* diff */

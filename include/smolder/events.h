@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define SMOLDER_COMM_LEN 16
+#define SMOLDER_COMM_LEN	  16
 #define SMOLDER_MAX_KERNEL_FRAMES 64
 
 enum smolder_event_kind {

@@ -21,13 +21,14 @@ enum log_level log_get_level(void);
 /* Redirects output (tests capture it); NULL restores stderr. */
 void log_set_stream(FILE *stream);
 
-/* Prints "smolder: [level: ]message\n" when level is enabled; a trailing newline is added if absent. */
+/* Prints "smolder: [level: ]message\n" when level is enabled; a trailing newline is added if
+ * absent. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 /* Routes libbpf's messages through this module: libbpf warnings at -v, debug at -vv. */

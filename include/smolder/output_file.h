@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 struct output_file {
-	FILE *fp;       /* write here */
-	char *path;     /* final path (owned) */
+	FILE *fp;	/* write here */
+	char *path;	/* final path (owned) */
 	char *tmp_path; /* NULL for stdout */
 };
 

@@ -20,7 +20,7 @@ struct proc_map {
 	uint64_t inode;
 	uint32_t dev_major, dev_minor;
 	uint32_t perms; /* enum proc_map_perm bits */
-	char *path;     /* "" for anonymous; "[stack]", "[vdso]", "/usr/lib/... (deleted)" kept as is */
+	char *path; /* "" for anonymous; "[stack]", "[vdso]", "/usr/lib/... (deleted)" kept as is */
 };
 
 struct proc_maps {

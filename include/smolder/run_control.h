@@ -16,6 +16,7 @@ enum run_stop {
 struct run_control {
 	int signal_fd;
 	int pidfd;
+	pid_t target_pid;
 	uint64_t start_ns;    /* CLOCK_MONOTONIC */
 	uint64_t deadline_ns; /* 0 = none */
 	int last_signal;      /* the signal that stopped the run, for forwarding */

@@ -18,11 +18,11 @@ enum symbol_frame_flags {
 };
 
 struct symbol_frame {
-	const char *function; /* demangled; NULL when unknown */
-	const char *file;     /* source file; NULL when unknown */
-	uint32_t line;        /* 0 when unknown */
-	uint32_t flags;       /* enum symbol_frame_flags */
-	const char *module;   /* basename of the object, "[kernel]", or NULL when unmapped */
+	const char *function;	/* demangled; NULL when unknown */
+	const char *file;	/* source file; NULL when unknown */
+	uint32_t line;		/* 0 when unknown */
+	uint32_t flags;		/* enum symbol_frame_flags */
+	const char *module;	/* basename of the object, "[kernel]", or NULL when unmapped */
 	uint64_t module_offset; /* addr's offset in module (file offset for user objects) */
 };
 
@@ -31,7 +31,8 @@ struct symbolizer *symbolizer_new(pid_t pid);
 /* NULL-safe. */
 void symbolizer_free(struct symbolizer *sym);
 
-/* Picks up objects mapped since (dlopen). Call while the target lives; harmless after. 0 or -errno. */
+/* Picks up objects mapped since (dlopen). Call while the target lives; harmless after. 0 or -errno.
+ */
 int symbolizer_refresh(struct symbolizer *sym);
 
 /* Resolves addr (a lookup address from the unwinder, or a kernel ip) into *frames: innermost first
@@ -47,10 +48,10 @@ size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr,
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len);
 
 struct symbolizer_stats {
-	uint64_t addresses;  /* unique addresses resolved */
-	uint64_t unknown;    /* of them, without a function name */
-	uint64_t modules;    /* objects opened */
-	double seconds;      /* time spent resolving */
+	uint64_t addresses; /* unique addresses resolved */
+	uint64_t unknown;   /* of them, without a function name */
+	uint64_t modules;   /* objects opened */
+	double seconds;	    /* time spent resolving */
 };
 void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats *stats);
 

@@ -1,5 +1,6 @@
 /* target.h: the process being profiled: checks before attach (exists, not a kernel thread, not a
- * zombie), its name and memory, and launch mode (fork, hold before exec until probes are attached). */
+ * zombie), its name and memory, and launch mode (fork, hold before exec until probes are attached).
+ */
 #ifndef SMOLDER_TARGET_H
 #define SMOLDER_TARGET_H
 
@@ -28,7 +29,7 @@ int target_memory(pid_t pid, struct target_memory *mem);
 struct target_launch {
 	pid_t pid;
 	int release_fd; /* write end of the pipe the child waits on; -1 once released */
-	int pidfd;      /* for exit notification; -1 if pidfd_open is unavailable */
+	int pidfd;	/* for exit notification; -1 if pidfd_open is unavailable */
 	bool reaped;
 	int wait_status; /* valid once reaped */
 };

@@ -1,8 +1,8 @@
 /* unwinder.h: user-space stack unwinding for one target process, over stack snapshots copied at
  * sample time (eBPF) or read while the thread is stopped (ptrace). libunwind's remote API with
- * DWARF CFI (.eh_frame/.debug_frame) of the mapped objects; memory outside the snapshot is read from
- * the mapped ELF files, never from the live process (it has moved on). Owns the target's address
- * space model and its caches. */
+ * DWARF CFI (.eh_frame/.debug_frame) of the mapped objects; memory outside the snapshot is read
+ * from the mapped ELF files, never from the live process (it has moved on). Owns the target's
+ * address space model and its caches. */
 #ifndef SMOLDER_UNWINDER_H
 #define SMOLDER_UNWINDER_H
 
@@ -18,19 +18,20 @@ struct unwind_snapshot {
 	uint64_t ip, sp, bp;  /* user registers (x86-64 rip, rsp, rbp) */
 	const uint8_t *stack; /* bytes copied from address sp upward */
 	uint32_t stack_len;
-	bool stack_clipped; /* the copy stopped at the copy limit, not at the end of the stack mapping */
+	bool stack_clipped; /* the copy stopped at the copy limit, not at the end of the stack
+			       mapping */
 };
 
 enum unwind_flags {
 	UNWIND_COMPLETE = 1,  /* reached the thread's root (_start, clone/clone3, start_thread) */
 	UNWIND_TRUNCATED = 2, /* needed stack memory beyond the snapshot */
-	UNWIND_NO_INFO = 4,   /* stopped at a frame with no unwind info and no valid frame pointer */
+	UNWIND_NO_INFO = 4, /* stopped at a frame with no unwind info and no valid frame pointer */
 	UNWIND_MAX_DEPTH = 8, /* hit the caller's max frames */
 	UNWIND_FP_USED = 16,  /* at least one frame came from the frame-pointer fast path */
 };
 
 struct unwind_result {
-	uint32_t n;     /* frames written */
+	uint32_t n;	/* frames written */
 	uint32_t flags; /* enum unwind_flags */
 };
 

@@ -1,0 +1,229 @@
+/* target.c: what smolder knows about the target process from /proc, and launch mode: the child is
+ * forked and held on a pipe before exec, so probes are in place before its first instruction. */
+#include "smolder/target.h"
+#include "smolder/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int target_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int target_check(pid_t pid, char *err, size_t errlen)
+{
+	char path[64], stat[1024], *p;
+	int n;
+
+	if (pid <= 0) {
+		snprintf(err, errlen, "invalid PID %d", (int)pid);
+		return SMOLDER_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = target_read_file(path, stat, sizeof(stat));
+	if (n < 0) {
+		snprintf(err, errlen, "no process with PID %d", (int)pid);
+		return SMOLDER_EXIT_TARGET;
+	}
+	/* The state follows the last ')' (comm may contain parentheses and spaces). */
+	p = strrchr(stat, ')');
+	if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+		snprintf(err, errlen,
+			 "PID %d is a zombie (exited, not yet reaped): nothing to profile",
+			 (int)pid);
+		return SMOLDER_EXIT_TARGET;
+	}
+	/* Kernel threads have no user address space: their maps file is empty, exe unreadable. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	n = target_read_file(path, stat, 64);
+	if (n == 0) {
+		snprintf(err, errlen, "PID %d is a kernel thread: it has no user stacks or heap",
+			 (int)pid);
+		return SMOLDER_EXIT_TARGET;
+	}
+	if (n == -EACCES || n == -EPERM) {
+		snprintf(err, errlen,
+			 "cannot read /proc/%d/maps: permission denied (needs root, or "
+			 "CAP_SYS_PTRACE "
+			 "and CAP_BPF/CAP_PERFMON)",
+			 (int)pid);
+		return SMOLDER_EXIT_PRIVILEGE;
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "PID %d vanished while checking it", (int)pid);
+		return SMOLDER_EXIT_TARGET;
+	}
+	return 0;
+}
+
+static int target_read_comm(const char *path, char *buf, size_t len)
+{
+	char tmp[64];
+	int n = target_read_file(path, tmp, sizeof(tmp));
+
+	if (n < 0)
+		return n;
+	if (n > 0 && tmp[n - 1] == '\n')
+		tmp[n - 1] = '\0';
+	snprintf(buf, len, "%s", tmp);
+	return 0;
+}
+
+int target_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	return target_read_comm(path, buf, len);
+}
+
+int target_thread_name(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	return target_read_comm(path, buf, len);
+}
+
+int target_memory(pid_t pid, struct target_memory *mem)
+{
+	char path[64], buf[4096], *line;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : n;
+	memset(mem, 0, sizeof(*mem));
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		unsigned long long kb;
+
+		if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
+			mem->rss_bytes = kb * 1024;
+		else if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			mem->anon_bytes = kb * 1024;
+	}
+	return 0;
+}
+
+int target_launch_prepare(char **argv, struct target_launch *launch)
+{
+	int pipefd[2], err;
+	pid_t pid;
+
+	memset(launch, 0, sizeof(*launch));
+	launch->release_fd = -1;
+	launch->pidfd = -1;
+	if (!argv || !argv[0])
+		return -EINVAL;
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		char go;
+		sigset_t none;
+
+		/* The parent blocks SIGINT/SIGTERM for its signalfd; the child must not inherit
+		 * that. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		close(pipefd[1]);
+		/* Wait until the parent has attached; EOF without a byte means it gave up. */
+		if (read(pipefd[0], &go, 1) != 1)
+			_exit(127);
+		close(pipefd[0]);
+		execvp(argv[0], argv);
+		fprintf(stderr, "smolder: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[0]);
+	launch->pid = pid;
+	launch->release_fd = pipefd[1];
+	launch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return 0;
+}
+
+int target_launch_release(struct target_launch *launch)
+{
+	char go = 'g';
+	ssize_t n;
+
+	if (launch->release_fd < 0)
+		return -EINVAL;
+	n = write(launch->release_fd, &go, 1);
+	close(launch->release_fd);
+	launch->release_fd = -1;
+	return n == 1 ? 0 : -EPIPE;
+}
+
+int target_launch_signal(struct target_launch *launch, int sig)
+{
+	if (launch->pid <= 0 || launch->reaped)
+		return -ESRCH;
+	return kill(launch->pid, sig) == 0 ? 0 : -errno;
+}
+
+int target_launch_wait(struct target_launch *launch, bool block)
+{
+	pid_t r;
+
+	if (launch->reaped)
+		return 1;
+	if (launch->pid <= 0)
+		return -ECHILD;
+	/* Closing the release pipe unblocks a child that was never released: it exits with 127. */
+	if (block && launch->release_fd >= 0) {
+		close(launch->release_fd);
+		launch->release_fd = -1;
+	}
+	do {
+		r = waitpid(launch->pid, &launch->wait_status, block ? 0 : WNOHANG);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return 0;
+	launch->reaped = true;
+	if (launch->pidfd >= 0) {
+		close(launch->pidfd);
+		launch->pidfd = -1;
+	}
+	return 1;
+}
+
+int target_launch_exit_code(const struct target_launch *launch)
+{
+	if (!launch->reaped)
+		return SMOLDER_EXIT_INTERNAL;
+	if (WIFEXITED(launch->wait_status))
+		return WEXITSTATUS(launch->wait_status);
+	if (WIFSIGNALED(launch->wait_status))
+		return 128 + WTERMSIG(launch->wait_status);
+	return SMOLDER_EXIT_INTERNAL;
+}

@@ -1,0 +1,70 @@
+# lib.sh: helpers shared by the integration tests (sourced). Tests run the real smolder binary
+# ($SMOLDER) against fixtures ($FIXTURES); they need root and eBPF and fail, not skip, without them.
+set -uo pipefail
+
+: "${SMOLDER:?SMOLDER must point at the smolder binary (ctest sets it)}"
+: "${FIXTURES:?FIXTURES must point at the built fixtures (ctest sets it)}"
+
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/smolder-$TEST_NAME.XXXXXX")
+CHILDREN=()
+FAILURES=0
+
+cleanup() {
+	for p in "${CHILDREN[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "$FAILURES" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK for inspection"; fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	FAILURES=$((FAILURES + 1))
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+# expect_exit CODE DESCRIPTION CMD...: runs CMD, checks its exit code.
+expect_exit() {
+	local want=$1 what=$2 got
+	shift 2
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then pass "$what (exit $got)"; else
+		fail "$what: exit $got, expected $want; stderr: $(head -c 500 "$WORK/err")"
+	fi
+}
+
+# require_root_bpf: integration tests need root and BPF; say exactly what is missing and fail.
+require_root_bpf() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "FAIL: $TEST_NAME needs root (CAP_BPF, CAP_PERFMON) to load eBPF programs" >&2
+		exit 1
+	fi
+	if [ ! -e /sys/kernel/btf/vmlinux ]; then
+		echo "FAIL: $TEST_NAME needs kernel BTF (/sys/kernel/btf/vmlinux) for CO-RE eBPF" >&2
+		exit 1
+	fi
+}
+
+# start_fixture NAME ARGS...: starts a fixture in the background, sets FIXTURE_PID.
+start_fixture() {
+	local name=$1
+	shift
+	"$FIXTURES/$name" "$@" >"$WORK/$name.out" 2>&1 &
+	FIXTURE_PID=$!
+	CHILDREN+=("$FIXTURE_PID")
+}
+
+finish() {
+	if [ "$FAILURES" -gt 0 ]; then
+		echo "$TEST_NAME: $FAILURES failure(s)"
+		exit 1
+	fi
+	echo "$TEST_NAME: all checks passed"
+	exit 0
+}

@@ -1,0 +1,90 @@
+/* test_target.c: target checks (missing, zombie, kernel thread), /proc readers, launch mode. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "smolder/cli.h"
+#include "smolder/target.h"
+
+static void test_check(void **state)
+{
+	char err[256];
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(target_check(getpid(), err, sizeof(err)), 0);
+	assert_int_equal(target_check(0x3ffffff0, err, sizeof(err)), SMOLDER_EXIT_TARGET);
+	assert_non_null(strstr(err, "no process"));
+	/* kthreadd is PID 2 on Linux. */
+	assert_int_equal(target_check(2, err, sizeof(err)), SMOLDER_EXIT_TARGET);
+	assert_non_null(strstr(err, "kernel thread"));
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	usleep(100000); /* let it exit; unreaped it is a zombie */
+	assert_int_equal(target_check(child, err, sizeof(err)), SMOLDER_EXIT_TARGET);
+	assert_non_null(strstr(err, "zombie"));
+	waitpid(child, NULL, 0);
+}
+
+static void test_proc_readers(void **state)
+{
+	struct target_memory mem;
+	char name[64];
+
+	(void)state;
+	assert_int_equal(target_comm(getpid(), name, sizeof(name)), 0);
+	assert_string_equal(name, "test_target");
+	assert_int_equal(target_thread_name(getpid(), getpid(), name, sizeof(name)), 0);
+	assert_string_equal(name, "test_target");
+	assert_int_equal(target_memory(getpid(), &mem), 0);
+	assert_true(mem.rss_bytes > 0);
+	assert_true(mem.anon_bytes > 0 && mem.anon_bytes <= mem.rss_bytes);
+	assert_int_equal(target_memory(0x3ffffff0, &mem), -ESRCH);
+}
+
+static void test_launch(void **state)
+{
+	char *argv[] = {"sh", "-c", "exit 7", NULL};
+	char *missing[] = {"/nonexistent/program", NULL};
+	struct target_launch l;
+
+	(void)state;
+	assert_int_equal(target_launch_prepare(argv, &l), 0);
+	/* Held before exec: it must not have run yet. */
+	usleep(50000);
+	assert_int_equal(target_launch_wait(&l, false), 0);
+	assert_int_equal(target_launch_release(&l), 0);
+	assert_int_equal(target_launch_wait(&l, true), 1);
+	assert_int_equal(target_launch_exit_code(&l), 7);
+
+	assert_int_equal(target_launch_prepare(missing, &l), 0);
+	assert_int_equal(target_launch_release(&l), 0);
+	assert_int_equal(target_launch_wait(&l, true), 1);
+	assert_int_equal(target_launch_exit_code(&l), 127);
+
+	char *sleeper[] = {"sleep", "30", NULL};
+	assert_int_equal(target_launch_prepare(sleeper, &l), 0);
+	assert_int_equal(target_launch_release(&l), 0);
+	assert_int_equal(target_launch_signal(&l, SIGTERM), 0);
+	assert_int_equal(target_launch_wait(&l, true), 1);
+	assert_int_equal(target_launch_exit_code(&l), 128 + SIGTERM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_proc_readers),
+		cmocka_unit_test(test_launch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
