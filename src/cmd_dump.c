@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DUMP_STACK_CAP (256u * 1024u) /* bytes of stack copied per thread */
-#define DUMP_MAX_FRAMES 256
+#define DUMP_STACK_CAP	     (256u * 1024u) /* bytes of stack copied per thread */
+#define DUMP_MAX_FRAMES	     256
 #define DUMP_STOP_TIMEOUT_MS 2000
 
 /* One thread's copy taken while stopped, then its unwound addresses. */
@@ -200,10 +200,10 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 		json_key(&w, "name");
 		json_string(&w, d->name);
 		json_key(&w, "complete");
-		json_bool(&w, d->have_regs && !d->unwind_error &&
-				      (d->result.flags & UNWIND_COMPLETE));
+		json_bool(&w,
+			  d->have_regs && !d->unwind_error && (d->result.flags & UNWIND_COMPLETE));
 		json_key(&w, "incomplete_reason");
-		json_string(&w, !d->have_regs ? "registers unavailable"
+		json_string(&w, !d->have_regs	  ? "registers unavailable"
 				: d->unwind_error ? "unwind failed"
 						  : dump_incomplete_reason(d->result.flags));
 		json_key(&w, "frames");
@@ -275,7 +275,8 @@ int cmd_dump(const struct cli_options *opts)
 	/* Everything slow (reading maps, opening ELF files) happens before the target stops. */
 	ctx.unwinder = unwinder_new(opts->pid);
 	if (!ctx.unwinder) {
-		log_error("cannot set up unwinding for PID %d: %s", (int)opts->pid, strerror(errno));
+		log_error("cannot set up unwinding for PID %d: %s", (int)opts->pid,
+			  strerror(errno));
 		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
@@ -314,7 +315,8 @@ int cmd_dump(const struct cli_options *opts)
 		goto out;
 	}
 	log_info("target %d stopped for %.2f ms (%zu thread%s%s)", (int)opts->pid, ctx.stopped_ms,
-		 ctx.n, ctx.n == 1 ? "" : "s", ctx.target_was_stopped ? ", left stopped as found" : "");
+		 ctx.n, ctx.n == 1 ? "" : "s",
+		 ctx.target_was_stopped ? ", left stopped as found" : "");
 	if (ctx.vanished)
 		log_info("%zu thread(s) exited while smolder attached", ctx.vanished);
 	if (ctx.not_stopped)

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PTRACE_CAP_SYS_PTRACE 19
+#define PTRACE_CAP_SYS_PTRACE  19
 #define PTRACE_MAX_SCAN_ROUNDS 64
 
 /* The session whose threads are stopped right now, for the signal handler; NULL otherwise. */
@@ -187,29 +187,33 @@ int ptrace_denial_probe(pid_t pid, struct ptrace_denial *d)
 int ptrace_denial_explain(const struct ptrace_denial *d, char *err, size_t errlen)
 {
 	if (d->tracer_pid > 0)
-		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
-				     "target is already traced by PID %d (%s); a process can have only "
-				     "one tracer: detach that debugger/tracer first",
-				     (int)d->tracer_pid, d->tracer_comm ? d->tracer_comm : "?");
+		return ptrace_errorf(
+			err, errlen, SMOLDER_EXIT_PRIVILEGE,
+			"target is already traced by PID %d (%s); a process can have only "
+			"one tracer: detach that debugger/tracer first",
+			(int)d->tracer_pid, d->tracer_comm ? d->tracer_comm : "?");
 	if (d->yama_scope >= 3)
-		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
-				     "ptrace is disabled by sysctl kernel.yama.ptrace_scope=3 (can only "
-				     "be lowered by a reboot)");
+		return ptrace_errorf(
+			err, errlen, SMOLDER_EXIT_PRIVILEGE,
+			"ptrace is disabled by sysctl kernel.yama.ptrace_scope=3 (can only "
+			"be lowered by a reboot)");
 	if (d->yama_scope == 2 && !d->have_cap_sys_ptrace)
 		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
 				     "sysctl kernel.yama.ptrace_scope=2 allows ptrace only with "
 				     "CAP_SYS_PTRACE: run as root");
 	if (!d->same_uid && !d->have_cap_sys_ptrace)
-		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
-				     "target runs as another user: tracing it needs CAP_SYS_PTRACE");
+		return ptrace_errorf(
+			err, errlen, SMOLDER_EXIT_PRIVILEGE,
+			"target runs as another user: tracing it needs CAP_SYS_PTRACE");
 	if (!d->dumpable && !d->have_cap_sys_ptrace)
 		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
 				     "target is not dumpable (setuid or prctl PR_SET_DUMPABLE=0): "
 				     "tracing it needs CAP_SYS_PTRACE");
 	if (d->yama_scope == 1 && !d->have_cap_sys_ptrace)
-		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
-				     "sysctl kernel.yama.ptrace_scope=1 allows tracing only descendants: "
-				     "run with CAP_SYS_PTRACE or set kernel.yama.ptrace_scope=0");
+		return ptrace_errorf(
+			err, errlen, SMOLDER_EXIT_PRIVILEGE,
+			"sysctl kernel.yama.ptrace_scope=1 allows tracing only descendants: "
+			"run with CAP_SYS_PTRACE or set kernel.yama.ptrace_scope=0");
 	return 0;
 }
 
@@ -222,8 +226,8 @@ int ptrace_attach_check(pid_t pid, char *err, size_t errlen)
 		return ptrace_errorf(err, errlen, SMOLDER_EXIT_TARGET, "no process with PID %d",
 				     (int)pid);
 	if (ret < 0)
-		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE, "cannot inspect PID %d: %s",
-				     (int)pid, strerror(-ret));
+		return ptrace_errorf(err, errlen, SMOLDER_EXIT_PRIVILEGE,
+				     "cannot inspect PID %d: %s", (int)pid, strerror(-ret));
 	/* Yama scope 1 forbids only non-descendants; we cannot know about PR_SET_PTRACER grants, so
 	 * scope 1 is judged by the attach itself, and only explained when it fails. */
 	if (d.yama_scope == 1)
@@ -240,6 +244,20 @@ void ptrace_session_init(struct ptrace_session *s, pid_t pid)
 	s->mem_fd = -1;
 	if (pause)
 		s->pause_ms = (uint32_t)strtoul(pause, NULL, 10);
+}
+
+static pid_t ptrace_parent_pid(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (ptrace_read_small_file(path, buf, sizeof(buf)) < 0)
+		return 0;
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
 }
 
 static struct ptrace_thread *ptrace_session_find(struct ptrace_session *s, pid_t tid)
@@ -280,7 +298,7 @@ static void ptrace_session_compact(struct ptrace_session *s)
 	s->n = j;
 }
 
-/* Takes one waitpid status for t. Returns true when t left the "waiting" set. */
+/* Takes one waitpid status for t. */
 static void ptrace_thread_on_status(struct ptrace_session *s, struct ptrace_thread *t, int status)
 {
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -293,7 +311,8 @@ static void ptrace_thread_on_status(struct ptrace_session *s, struct ptrace_thre
 	if (!WIFSTOPPED(status))
 		return;
 	/* event 0 is a signal-delivery-stop: the signal must be handed back at detach. Any event
-	 * stop (PTRACE_EVENT_STOP for our interrupt or a group stop) carries no signal to re-inject. */
+	 * stop (PTRACE_EVENT_STOP for our interrupt or a group stop) carries no signal to
+	 * re-inject. */
 	if ((status >> 16) == 0)
 		t->pending_signal = WSTOPSIG(status);
 	t->stopped = true;
@@ -304,6 +323,46 @@ static void ptrace_thread_on_status(struct ptrace_session *s, struct ptrace_thre
 		t->gone = true;
 		t->stopped = false;
 		s->n_vanished++;
+	}
+}
+
+/* waitpid(tid, WNOHANG) that never reaps the exit of a thread-group leader that is smolder's own
+ * child (launch mode): that status belongs to the launch code. Returns tid with *status, 0 when
+ * nothing is pending, -1 with errno. A leader left unreaped is reported as exited with status 0. */
+static pid_t ptrace_wait_thread(struct ptrace_session *s, pid_t tid, int *status)
+{
+	if (tid == s->pid && s->target_is_child) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | __WALL | WNOHANG | WNOWAIT) <
+		    0)
+			return -1;
+		if (si.si_pid != tid)
+			return 0;
+		if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+		    si.si_code == CLD_DUMPED) {
+			*status = 0; /* WIFEXITED */
+			return tid;
+		}
+	}
+	return waitpid(tid, status, __WALL | WNOHANG);
+}
+
+/* A thread whose detach failed with ESRCH was killed while stopped and is exiting; as its tracer we
+ * must reap it, or its thread group can never finish dying. Bounded: 100 ms. */
+static void ptrace_reap_dying(struct ptrace_session *s, struct ptrace_thread *t)
+{
+	uint64_t deadline = ptrace_now_ns() + 100000000ull;
+	struct timespec pause = {0, 200000};
+
+	while (ptrace_now_ns() < deadline) {
+		int status;
+		pid_t r = ptrace_wait_thread(s, t->tid, &status);
+
+		if (r < 0 || (r == t->tid && (WIFEXITED(status) || WIFSIGNALED(status))))
+			return;
+		nanosleep(&pause, NULL);
 	}
 }
 
@@ -332,7 +391,7 @@ static void ptrace_session_wait(struct ptrace_session *s, uint64_t deadline_ns)
 
 			if (!ptrace_thread_waiting(t))
 				continue;
-			r = waitpid(t->tid, &status, __WALL | WNOHANG);
+			r = ptrace_wait_thread(s, t->tid, &status);
 			if (r == t->tid)
 				ptrace_thread_on_status(s, t, status);
 			else if (r < 0 && errno == ECHILD) {
@@ -377,7 +436,8 @@ static int ptrace_session_scan(struct ptrace_session *s, enum ptrace_stop_mode m
 		if (tid <= 0 || ptrace_session_find(s, tid))
 			continue;
 		state = ptrace_task_state(s->pid, tid);
-		/* Zombies and dying tasks never stop: waiting for them would only hit the timeout. */
+		/* Zombies and dying tasks never stop: waiting for them would only hit the timeout.
+		 */
 		if (state < 0 || state == 'Z' || state == 'X') {
 			continue;
 		}
@@ -440,12 +500,14 @@ int ptrace_session_stop(struct ptrace_session *s, enum ptrace_stop_mode mode, in
 		return ptrace_errorf(err, errlen, SMOLDER_EXIT_TARGET, "process %d is gone",
 				     (int)s->pid);
 	s->target_was_stopped = state == 'T';
+	s->target_is_child = ptrace_parent_pid(s->pid) == getpid();
 	if (s->mem_fd < 0) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/%d/mem", (int)s->pid);
 		/* Opened after the seize would race nothing: access is checked per read against our
-		 * ptrace relationship (PTRACE_MODE_ATTACH), which holds while threads are stopped. */
+		 * ptrace relationship (PTRACE_MODE_ATTACH), which holds while threads are stopped.
+		 */
 		s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 
@@ -578,18 +640,21 @@ int ptrace_session_detach(struct ptrace_session *s)
 			continue;
 		if (!t->stopped) {
 			/* It may have stopped since the wait gave up; only a stopped tracee can be
-			 * detached. One still running is detached by the kernel when smolder exits, and
-			 * retried by the next stop of this session. */
-			pid_t r = waitpid(t->tid, &status, __WALL | WNOHANG);
+			 * detached. One still running is detached by the kernel when smolder exits,
+			 * and retried by the next stop of this session. */
+			pid_t r = ptrace_wait_thread(s, t->tid, &status);
 
 			if (r == t->tid)
 				ptrace_thread_on_status(s, t, status);
 			if (!t->stopped)
 				continue;
 		}
-		if (ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->pending_signal) < 0 &&
-		    errno != ESRCH && !first)
-			first = -errno;
+		if (ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->pending_signal) < 0) {
+			if (errno == ESRCH)
+				ptrace_reap_dying(s, t);
+			else if (!first)
+				first = -errno;
+		}
 		t->seized = false;
 		t->stopped = false;
 	}
@@ -642,7 +707,8 @@ static void ptrace_guard_handler(int sig)
 			struct ptrace_thread *t = &s->threads[i];
 
 			if (t->seized && t->stopped)
-				ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->pending_signal);
+				ptrace(PTRACE_DETACH, t->tid, NULL,
+				       (void *)(long)t->pending_signal);
 		}
 		ptrace_guarded_session = NULL;
 	}
@@ -653,8 +719,8 @@ static void ptrace_guard_handler(int sig)
 
 void ptrace_guard_install(void)
 {
-	static const int signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGSEGV,
-				      SIGBUS,  SIGILL,  SIGFPE,  SIGABRT, SIGPIPE};
+	static const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV,
+				      SIGBUS, SIGILL,  SIGFPE, SIGABRT, SIGPIPE};
 	static bool installed;
 	struct sigaction sa;
 

@@ -16,9 +16,9 @@
 /* Per-thread state of one stop. */
 struct ptrace_thread {
 	pid_t tid;
-	bool seized;        /* we are its tracer */
-	bool stopped;       /* in a ptrace stop we caused, registers readable */
-	bool gone;          /* exited (or became a zombie) while we attached */
+	bool seized;	    /* we are its tracer */
+	bool stopped;	    /* in a ptrace stop we caused, registers readable */
+	bool gone;	    /* exited (or became a zombie) while we attached */
 	bool regs_valid;    /* regs holds the user registers at the stop */
 	int pending_signal; /* a signal it stopped on: handed back at detach so it is not lost */
 	struct user_regs_struct regs;
@@ -26,8 +26,9 @@ struct ptrace_thread {
 
 /* What to stop. */
 enum ptrace_stop_mode {
-	PTRACE_STOP_ALL = 0,     /* every thread (dump) */
-	PTRACE_STOP_RUNNING = 1, /* only threads in state R (CPU sampling: sleeping threads untouched) */
+	PTRACE_STOP_ALL = 0, /* every thread (dump) */
+	PTRACE_STOP_RUNNING =
+		1, /* only threads in state R (CPU sampling: sleeping threads untouched) */
 };
 
 struct ptrace_session {
@@ -35,14 +36,15 @@ struct ptrace_session {
 	int mem_fd; /* /proc/PID/mem, opened at first stop */
 	struct ptrace_thread *threads;
 	size_t n, cap;
+	bool target_is_child;	 /* smolder forked it: its exit status is not ours to reap here */
 	bool target_was_stopped; /* the process was in group stop (Ctrl-Z) before we came */
-	size_t n_vanished;       /* threads that exited between listing and stopping */
-	size_t n_not_stopped;    /* threads that did not stop before the timeout (D state) */
-	uint64_t stop_begin_ns;  /* CLOCK_MONOTONIC: first PTRACE_INTERRUPT */
-	uint64_t stop_end_ns;    /* last detach */
-	sigset_t saved_mask;     /* signal mask before SIGCHLD was blocked for the stop */
+	size_t n_vanished;	 /* threads that exited between listing and stopping */
+	size_t n_not_stopped;	 /* threads that did not stop before the timeout (D state) */
+	uint64_t stop_begin_ns;	 /* CLOCK_MONOTONIC: first PTRACE_INTERRUPT */
+	uint64_t stop_end_ns;	 /* last detach */
+	sigset_t saved_mask;	 /* signal mask before SIGCHLD was blocked for the stop */
 	bool mask_saved;
-	uint32_t pause_ms;       /* test hook SMOLDER_TEST_PAUSE_STOPPED_MS: sleep while stopped */
+	uint32_t pause_ms; /* test hook SMOLDER_TEST_PAUSE_STOPPED_MS: sleep while stopped */
 };
 
 /* Checks, without attaching, whether pid can be ptraced by us: not traced by someone else, not
@@ -52,12 +54,12 @@ int ptrace_attach_check(pid_t pid, char *err, size_t errlen);
 
 /* Inputs of the reason an attach got EPERM; split out so the wording is unit-testable. */
 struct ptrace_denial {
-	pid_t tracer_pid;       /* TracerPid of the target, 0 if none */
+	pid_t tracer_pid;	 /* TracerPid of the target, 0 if none */
 	const char *tracer_comm; /* its name, may be NULL */
-	int yama_scope;         /* kernel.yama.ptrace_scope, -1 when Yama is absent */
+	int yama_scope;		 /* kernel.yama.ptrace_scope, -1 when Yama is absent */
 	bool have_cap_sys_ptrace;
-	bool same_uid;  /* target's real/effective uids match ours */
-	bool dumpable;  /* target is dumpable (not setuid, no PR_SET_DUMPABLE 0) */
+	bool same_uid; /* target's real/effective uids match ours */
+	bool dumpable; /* target is dumpable (not setuid, no PR_SET_DUMPABLE 0) */
 };
 /* Writes the one-line reason for the denial into err. Returns SMOLDER_EXIT_PRIVILEGE, or 0 when
  * the inputs say nothing forbids the attach. */
@@ -68,8 +70,8 @@ int ptrace_denial_probe(pid_t pid, struct ptrace_denial *denial);
 /* Initialises an empty session for pid (no syscalls). */
 void ptrace_session_init(struct ptrace_session *s, pid_t pid);
 /* Stops the target's threads (mode) and reads their registers; returns with them stopped. Threads
- * that vanish meanwhile are counted, not errors. Returns 0; a smolder exit code with a reason in err
- * when the target cannot be traced (SMOLDER_EXIT_PRIVILEGE) or is gone (SMOLDER_EXIT_TARGET).
+ * that vanish meanwhile are counted, not errors. Returns 0; a smolder exit code with a reason in
+ * err when the target cannot be traced (SMOLDER_EXIT_PRIVILEGE) or is gone (SMOLDER_EXIT_TARGET).
  * On error nothing stays attached. */
 int ptrace_session_stop(struct ptrace_session *s, enum ptrace_stop_mode mode, int timeout_ms,
 			char *err, size_t errlen);
@@ -93,7 +95,8 @@ double ptrace_session_stopped_ms(const struct ptrace_session *s);
  * because a signal handler can reach nothing else. Idempotent. */
 void ptrace_guard_install(void);
 
-/* Reads the one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
+/* Reads the one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno.
+ */
 int ptrace_task_state(pid_t pid, pid_t tid);
 /* TracerPid of /proc/PID/status (or of a task when tid != 0). Returns it (>= 0) or -errno. */
 int ptrace_tracer_pid(pid_t pid, pid_t tid);

@@ -187,8 +187,11 @@ static void test_killed_while_stopped(void **state)
 
 static void test_denial_wording(void **state)
 {
-	struct ptrace_denial d = {.tracer_pid = 0, .yama_scope = -1, .have_cap_sys_ptrace = false,
-				  .same_uid = true, .dumpable = true};
+	struct ptrace_denial d = {.tracer_pid = 0,
+				  .yama_scope = -1,
+				  .have_cap_sys_ptrace = false,
+				  .same_uid = true,
+				  .dumpable = true};
 	char err[256];
 
 	assert_int_equal(ptrace_denial_explain(&d, err, sizeof(err)), 0);
@@ -224,7 +227,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stop_all_and_release, fixture_start,
 						fixture_stop),
-		cmocka_unit_test_setup_teardown(test_stop_running_only, fixture_start, fixture_stop),
+		cmocka_unit_test_setup_teardown(test_stop_running_only, fixture_start,
+						fixture_stop),
 		cmocka_unit_test_setup_teardown(test_prestopped_stays_stopped, fixture_start,
 						fixture_stop),
 		cmocka_unit_test_setup_teardown(test_killed_while_stopped, fixture_start,
