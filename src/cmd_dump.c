@@ -243,6 +243,13 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 	return json_writer_finish(&w);
 }
 
+static bool dump_target_gone(pid_t pid)
+{
+	int state = ptrace_task_state(pid, pid);
+
+	return state < 0 || state == 'Z' || state == 'X';
+}
+
 static void dump_context_release(struct dump_context *ctx)
 {
 	for (size_t i = 0; ctx->threads && i < ctx->n; i++)
@@ -313,6 +320,19 @@ int cmd_dump(const struct cli_options *opts)
 		log_error("copying stacks failed: %s", strerror(-rc));
 		rc = SMOLDER_EXIT_INTERNAL;
 		goto out;
+	}
+	if (dump_target_gone(ctx.pid)) {
+		size_t copied = 0;
+
+		for (size_t i = 0; i < ctx.n; i++)
+			copied += ctx.threads[i].snap.stack_len > 0;
+		if (!copied) {
+			log_error("process %d exited during the dump", (int)opts->pid);
+			rc = SMOLDER_EXIT_TARGET;
+			goto out;
+		}
+		log_warn("process %d exited during the dump; showing the stacks copied before",
+			 (int)opts->pid);
 	}
 	log_info("target %d stopped for %.2f ms (%zu thread%s%s)", (int)opts->pid, ctx.stopped_ms,
 		 ctx.n, ctx.n == 1 ? "" : "s",
