@@ -14,6 +14,7 @@ PACKAGES=(
 	libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev libzstd-dev
 	libcmocka-dev libxml2-utils
 	g++ libstdc++-12-dev
+	libc6-dbg binutils
 	procps psmisc iproute2 curl python3
 	wrk hyperfine linux-perf bpftrace
 	chromium

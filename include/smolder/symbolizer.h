@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct symbolizer;
+struct proc_maps;
 
 enum symbol_frame_flags {
 	SYMBOL_FRAME_INLINED = 1, /* an inlined call inside the frame that follows it */
@@ -28,14 +29,19 @@ struct symbol_frame {
 
 /* Creates a symbolizer for pid (0: kernel only), opening the objects mapped now. NULL + errno. */
 struct symbolizer *symbolizer_new(pid_t pid);
+/* Creates a symbolizer over given mappings (the format of struct proc_maps) without a live process:
+ * paths are opened as they are, [vdso] stays unnamed. For offline tests and benchmarks: map an
+ * ELF's PT_LOAD segments at their p_vaddr to resolve link-time addresses. NULL + errno. */
+struct symbolizer *symbolizer_new_from_maps(const struct proc_maps *maps);
 /* NULL-safe. */
 void symbolizer_free(struct symbolizer *sym);
 
-/* Picks up objects mapped since (dlopen). Call while the target lives; harmless after. 0 or -errno.
- */
+/* Picks up objects mapped since (dlopen) and a new or changed JIT perf map (/tmp/perf-PID.map,
+ * read through /proc/PID/root). Call while the target lives; harmless after. 0 or -errno. */
 int symbolizer_refresh(struct symbolizer *sym);
 
-/* Resolves addr (a lookup address from the unwinder, or a kernel ip) into *frames: innermost first
+/* Anonymous code is named from the target's perf map, if it writes one (frames of module "[jit]").
+ * Resolves addr (a lookup address from the unwinder, or a kernel ip) into *frames: innermost first
  * (inlined callees before the function that contains them). Returns the frame count (>= 1; an
  * unknown address gives one frame with function NULL). The frames belong to sym and stay valid
  * until symbolizer_free. */

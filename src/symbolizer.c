@@ -1,0 +1,773 @@
+/* symbolizer.c: owns address-to-frames resolution for one target: its mapped objects (opened
+ * through /proc/PID/map_files while it lives and reported to libdwfl at their load bias), the
+ * per-address cache, kernel symbols and the folded-stack formatting of frames. The lookup indexes
+ * live in symbolizer_index.c, the kernel symbol table in kallsyms.c. */
+#include "smolder/symbolizer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smolder/kallsyms.h"
+#include "smolder/log.h"
+#include "smolder/perf_map.h"
+#include "smolder/proc_maps.h"
+#include "symbolizer_index.h"
+
+/* x86-64 kernel addresses: the upper canonical half. */
+#define KERNEL_ADDRESS_START 0xffff800000000000ull
+#define PAGE_MASK_4K	     (~(uint64_t)4095)
+
+struct sym_mapping {
+	uint64_t start, end, offset;
+};
+
+/* One mapped object (executable, shared library, vdso) at one load address. */
+struct sym_module {
+	uint64_t start, end; /* from its first mapping's start to its last mapping's end */
+	char *path;	     /* as in the maps, without " (deleted)" */
+	char *name;	     /* basename of path, or "[vdso]" */
+	uint64_t inode;
+	struct sym_mapping *maps;
+	size_t nmaps;
+	Dwfl_Module *dwfl_mod; /* NULL when the object could not be opened as ELF */
+	struct module_index *index;
+};
+
+struct cache_entry {
+	uint64_t addr;
+	struct symbol_frame *frames; /* NULL: empty slot */
+	size_t n;
+};
+
+struct symbolizer {
+	pid_t pid;
+	bool offline; /* built from given maps: open paths as they are */
+	Dwfl *dwfl;
+	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer to it */
+	char *debuginfo_path;
+	struct sym_module **modules; /* every module ever created; owned */
+	size_t nmodules, modules_cap;
+	struct sym_module **table; /* the current ones, sorted by start, not overlapping */
+	size_t ntable, table_cap;
+	struct kallsyms *kallsyms;
+	bool kallsyms_tried;
+	/* JIT symbols: every version loaded stays (cached frames point into it); newest last. */
+	struct perf_map **perf_maps;
+	size_t nperf_maps;
+	struct timespec perf_map_mtime;
+	off_t perf_map_size;
+	struct cache_entry *cache;
+	size_t cache_cap, cache_used;
+	struct frame_vec scratch;
+	struct symbolizer_stats stats;
+};
+
+/* Returned when memory runs out: still one frame, as promised. */
+static const struct symbol_frame unknown_frame;
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void module_free(struct sym_module *mod)
+{
+	if (!mod)
+		return;
+	module_index_free(mod->index);
+	free(mod->maps);
+	free(mod->path);
+	free(mod->name);
+	free(mod);
+}
+
+/* ---- opening objects ---- */
+
+/* The load bias of the ELF in fd given one of its mappings: the mapping's file offset falls in a
+ * PT_LOAD segment, whose p_vaddr - p_offset relates file offsets to link-time addresses. */
+static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
+{
+	GElf_Ehdr ehdr;
+	size_t phnum, i;
+	Elf *elf;
+	int err = -ENOEXEC;
+
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
+	    elf_getphdrnum(elf, &phnum) != 0)
+		goto out;
+	if (ehdr.e_type == ET_EXEC) {
+		*bias = 0;
+		err = 0;
+		goto out;
+	}
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
+			continue;
+		if (map_offset >= (phdr.p_offset & PAGE_MASK_4K) &&
+		    map_offset < phdr.p_offset + (phdr.p_filesz ? phdr.p_filesz : 1)) {
+			*bias = map_start - (phdr.p_vaddr - phdr.p_offset + map_offset);
+			err = 0;
+			break;
+		}
+	}
+out:
+	elf_end(elf);
+	return err;
+}
+
+/* Copies the target's vdso (it has no file) into a memfd that libdwfl can read like a file. */
+static int open_vdso(pid_t pid, const struct proc_map *map)
+{
+	size_t len = map->end - map->start;
+	char path[64];
+	void *buf;
+	int mem, fd = -1;
+
+	if (len == 0 || len > (64u << 20))
+		return -EINVAL;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem < 0) {
+		fd = -errno;
+		goto out;
+	}
+	if (pread(mem, buf, len, (off_t)map->start) != (ssize_t)len) {
+		fd = -EIO;
+		goto out_close;
+	}
+	fd = memfd_create("smolder-vdso", MFD_CLOEXEC);
+	if (fd < 0) {
+		fd = -errno;
+		goto out_close;
+	}
+	if (write(fd, buf, len) != (ssize_t)len) {
+		close(fd);
+		fd = -EIO;
+	}
+out_close:
+	close(mem);
+out:
+	free(buf);
+	return fd;
+}
+
+/* Opens a mapped object: /proc/PID/map_files works across mount namespaces and for deleted files;
+ * /proc/PID/root/PATH is the fallback where map_files is refused. Returns an fd or -errno. */
+static int open_object(struct symbolizer *sym, const struct proc_map *map, const char *path)
+{
+	char buf[4096];
+	int fd;
+
+	if (!strcmp(map->path, "[vdso]"))
+		return sym->offline ? -ENOENT : open_vdso(sym->pid, map);
+	if (sym->offline) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : -errno;
+	}
+	if (proc_maps_file_path(sym->pid, map, buf, sizeof(buf)) == 0) {
+		fd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	if (snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)sym->pid, path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	fd = open(buf, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+static char *clean_path(const char *path)
+{
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(path), dlen = sizeof(deleted) - 1;
+
+	if (len > dlen && !strcmp(path + len - dlen, deleted))
+		len -= dlen;
+	return strndup(path, len);
+}
+
+static int push_module(struct sym_module ***v, size_t *n, size_t *cap, struct sym_module *mod)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct sym_module **p = realloc(*v, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = mod;
+	return 0;
+}
+
+/* Creates the module for maps[0..n) (one object's consecutive mappings) and reports it to libdwfl.
+ * Must run between dwfl_report_begin_add and dwfl_report_end. */
+static int add_object(struct symbolizer *sym, const struct proc_map *maps, size_t n,
+		      struct sym_module **out)
+{
+	struct sym_module *mod;
+	const char *base;
+	uint64_t bias;
+	size_t i;
+	int fd, err = -ENOMEM;
+
+	*out = NULL;
+	mod = calloc(1, sizeof(*mod));
+	if (!mod)
+		return -ENOMEM;
+	mod->path = clean_path(maps[0].path);
+	mod->maps = calloc(n, sizeof(*mod->maps));
+	if (!mod->path || !mod->maps)
+		goto err_free;
+	base = strrchr(mod->path, '/');
+	mod->name = strdup(base ? base + 1 : mod->path);
+	if (!mod->name)
+		goto err_free;
+	mod->start = maps[0].start;
+	mod->end = maps[n - 1].end;
+	mod->inode = maps[0].inode;
+	for (i = 0; i < n; i++)
+		mod->maps[i] = (struct sym_mapping){maps[i].start, maps[i].end, maps[i].offset};
+	mod->nmaps = n;
+
+	fd = open_object(sym, &maps[0], mod->path);
+	if (fd < 0) {
+		log_debug("symbolizer: cannot open %s: %s", mod->path, strerror(-fd));
+	} else if (elf_load_bias(fd, maps[0].start, maps[0].offset, &bias) != 0) {
+		log_debug("symbolizer: %s is not an ELF object with a matching segment", mod->path);
+		close(fd);
+	} else {
+		/* On success libdwfl owns fd and keeps it open: resolution outlives the target. */
+		mod->dwfl_mod = dwfl_report_elf(sym->dwfl, mod->name, mod->path, fd, bias, true);
+		if (!mod->dwfl_mod) {
+			log_debug("symbolizer: libdwfl rejected %s: %s", mod->path,
+				  dwfl_errmsg(-1));
+			close(fd);
+		}
+	}
+	if (mod->dwfl_mod) {
+		mod->index = module_index_new(mod->dwfl_mod);
+		if (!mod->index)
+			goto err_free;
+		sym->stats.modules++;
+	}
+	err = push_module(&sym->modules, &sym->nmodules, &sym->modules_cap, mod);
+	if (err)
+		goto err_free;
+	*out = mod;
+	return 0;
+
+err_free:
+	module_free(mod);
+	return err;
+}
+
+static int module_cmp(const void *a, const void *b)
+{
+	const struct sym_module *x = *(struct sym_module *const *)a;
+	const struct sym_module *y = *(struct sym_module *const *)b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static bool same_object(const struct proc_map *a, const struct proc_map *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor && !strcmp(a->path, b->path) && b->offset > a->offset;
+}
+
+/* Whether the current table already holds this object at this place. Drops overlapping modules
+ * that are not it (an object unmapped and something else mapped there) from the table. */
+static bool table_has(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t inode,
+		      const char *path)
+{
+	size_t i, out = 0;
+	bool found = false;
+
+	for (i = 0; i < sym->ntable; i++) {
+		struct sym_module *m = sym->table[i];
+
+		if (m->start == start && m->inode == inode &&
+		    !strncmp(m->path, path, strlen(m->path)))
+			found = true;
+		else if (m->start < end && start < m->end)
+			continue; /* replaced: stays owned by sym->modules, leaves the table */
+		sym->table[out++] = m;
+	}
+	sym->ntable = out;
+	return found;
+}
+
+/* Reports every object with executable code in maps that the table does not hold yet. */
+static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
+{
+	size_t i = 0, j;
+	int err = 0;
+
+	dwfl_report_begin_add(sym->dwfl);
+	while (i < maps->n && !err) {
+		const struct proc_map *m = &maps->maps[i];
+		bool exec = m->perms & PROC_MAP_EXEC;
+		struct sym_module *mod;
+
+		j = i + 1;
+		if (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) {
+			i = j;
+			continue;
+		}
+		while (j < maps->n && same_object(&maps->maps[j - 1], &maps->maps[j])) {
+			exec |= maps->maps[j].perms & PROC_MAP_EXEC;
+			j++;
+		}
+		if (exec && !table_has(sym, m->start, maps->maps[j - 1].end, m->inode, m->path)) {
+			err = add_object(sym, m, j - i, &mod);
+			if (!err)
+				err = push_module(&sym->table, &sym->ntable, &sym->table_cap, mod);
+		}
+		i = j;
+	}
+	if (dwfl_report_end(sym->dwfl, NULL, NULL) != 0 && !err)
+		err = -EINVAL;
+	qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
+	return err;
+}
+
+/* ---- JIT symbols ---- */
+
+/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
+static pid_t namespace_pid(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	pid_t nspid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return nspid > 0 ? nspid : pid;
+}
+
+/* Loads the target's /tmp/perf-PID.map (seen through its root) when it is new or changed. */
+static void load_perf_map(struct symbolizer *sym)
+{
+	struct perf_map **v, *pm;
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
+		 (int)namespace_pid(sym->pid));
+	if (stat(path, &st) != 0)
+		return;
+	if (sym->nperf_maps && st.st_size == sym->perf_map_size &&
+	    st.st_mtim.tv_sec == sym->perf_map_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == sym->perf_map_mtime.tv_nsec)
+		return;
+	pm = perf_map_load(path);
+	if (!pm) {
+		log_debug("symbolizer: cannot read %s: %s", path, strerror(errno));
+		return;
+	}
+	v = realloc(sym->perf_maps, (sym->nperf_maps + 1) * sizeof(*v));
+	if (!v) {
+		perf_map_free(pm);
+		return;
+	}
+	sym->perf_maps = v;
+	sym->perf_maps[sym->nperf_maps++] = pm;
+	sym->perf_map_size = st.st_size;
+	sym->perf_map_mtime = st.st_mtim;
+}
+
+/* ---- construction ---- */
+
+static struct symbolizer *symbolizer_alloc(pid_t pid, bool offline)
+{
+	struct symbolizer *sym;
+
+	elf_version(EV_CURRENT);
+	sym = calloc(1, sizeof(*sym));
+	if (!sym)
+		return NULL;
+	sym->pid = pid;
+	sym->offline = offline;
+	sym->callbacks.find_elf = dwfl_build_id_find_elf;
+	/* Separate debug files: by build-id under /usr/lib/debug/.build-id (Debian's -dbg and
+	 * -dbgsym packages), then by .gnu_debuglink next to the object and under /usr/lib/debug. */
+	sym->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	sym->callbacks.section_address = dwfl_offline_section_address;
+	sym->callbacks.debuginfo_path = &sym->debuginfo_path;
+	sym->dwfl = dwfl_begin(&sym->callbacks);
+	if (!sym->dwfl) {
+		free(sym);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return sym;
+}
+
+struct symbolizer *symbolizer_new(pid_t pid)
+{
+	struct proc_maps maps = {0};
+	struct symbolizer *sym;
+	int err;
+
+	if (pid < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sym = symbolizer_alloc(pid, false);
+	if (!sym)
+		return NULL;
+	if (pid == 0)
+		return sym;
+	err = proc_maps_read(pid, &maps);
+	if (!err)
+		err = add_objects(sym, &maps);
+	proc_maps_release(&maps);
+	if (err) {
+		symbolizer_free(sym);
+		errno = -err;
+		return NULL;
+	}
+	load_perf_map(sym);
+	return sym;
+}
+
+struct symbolizer *symbolizer_new_from_maps(const struct proc_maps *maps)
+{
+	struct symbolizer *sym = symbolizer_alloc(0, true);
+	int err;
+
+	if (!sym)
+		return NULL;
+	err = add_objects(sym, maps);
+	if (err) {
+		symbolizer_free(sym);
+		errno = -err;
+		return NULL;
+	}
+	return sym;
+}
+
+void symbolizer_free(struct symbolizer *sym)
+{
+	size_t i;
+
+	if (!sym)
+		return;
+	for (i = 0; i < sym->cache_cap; i++)
+		free(sym->cache[i].frames);
+	free(sym->cache);
+	/* The indexes point into libdw data: free them before libdwfl closes it. */
+	for (i = 0; i < sym->nmodules; i++)
+		module_free(sym->modules[i]);
+	free(sym->modules);
+	free(sym->table);
+	dwfl_end(sym->dwfl);
+	kallsyms_free(sym->kallsyms);
+	for (i = 0; i < sym->nperf_maps; i++)
+		perf_map_free(sym->perf_maps[i]);
+	free(sym->perf_maps);
+	free(sym->scratch.v);
+	free(sym);
+}
+
+int symbolizer_refresh(struct symbolizer *sym)
+{
+	struct proc_maps maps = {0};
+	int err;
+
+	if (!sym || sym->pid <= 0)
+		return 0;
+	err = proc_maps_read(sym->pid, &maps);
+	if (err == -ESRCH || err == -ENOENT)
+		return 0; /* exited: nothing new can be mapped */
+	if (!err)
+		err = add_objects(sym, &maps);
+	proc_maps_release(&maps);
+	load_perf_map(sym);
+	return err;
+}
+
+/* ---- cache ---- */
+
+static size_t cache_slot(const struct symbolizer *sym, uint64_t addr)
+{
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ (h >> 29)) & (sym->cache_cap - 1);
+}
+
+static struct cache_entry *cache_find(struct symbolizer *sym, uint64_t addr)
+{
+	size_t i;
+
+	if (!sym->cache_cap)
+		return NULL;
+	for (i = cache_slot(sym, addr);; i = (i + 1) & (sym->cache_cap - 1)) {
+		if (!sym->cache[i].frames)
+			return NULL;
+		if (sym->cache[i].addr == addr)
+			return &sym->cache[i];
+	}
+}
+
+static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_frame *frames,
+			size_t n)
+{
+	size_t i;
+
+	if ((sym->cache_used + 1) * 2 > sym->cache_cap) {
+		size_t old_cap = sym->cache_cap, ncap = old_cap ? old_cap * 2 : 1024;
+		struct cache_entry *old = sym->cache, *nc = calloc(ncap, sizeof(*nc));
+
+		if (!nc)
+			return -ENOMEM;
+		sym->cache = nc;
+		sym->cache_cap = ncap;
+		for (i = 0; i < old_cap; i++) {
+			size_t s;
+
+			if (!old[i].frames)
+				continue;
+			for (s = cache_slot(sym, old[i].addr); nc[s].frames;
+			     s = (s + 1) & (ncap - 1))
+				;
+			nc[s] = old[i];
+		}
+		free(old);
+	}
+	for (i = cache_slot(sym, addr); sym->cache[i].frames; i = (i + 1) & (sym->cache_cap - 1))
+		;
+	sym->cache[i] = (struct cache_entry){addr, frames, n};
+	sym->cache_used++;
+	return 0;
+}
+
+/* ---- resolution ---- */
+
+static const struct sym_module *find_module(const struct symbolizer *sym, uint64_t addr,
+					    uint64_t *file_offset)
+{
+	size_t lo = 0, hi = sym->ntable, i;
+	const struct sym_module *mod;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sym->table[mid]->start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	mod = sym->table[lo - 1];
+	for (i = 0; i < mod->nmaps; i++) {
+		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
+			*file_offset = addr - mod->maps[i].start + mod->maps[i].offset;
+			return mod;
+		}
+	}
+	return NULL;
+}
+
+static int push_frame(struct frame_vec *out, const struct symbol_frame *frame)
+{
+	if (out->n == out->cap) {
+		size_t ncap = out->cap ? out->cap * 2 : 16;
+		struct symbol_frame *p = realloc(out->v, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		out->v = p;
+		out->cap = ncap;
+	}
+	out->v[out->n++] = *frame;
+	return 0;
+}
+
+static int resolve_kernel(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+{
+	struct symbol_frame frame = {
+		.flags = SYMBOL_FRAME_KERNEL,
+		.module = "[kernel]",
+		.module_offset = addr,
+	};
+
+	if (!sym->kallsyms_tried) {
+		sym->kallsyms_tried = true;
+		sym->kallsyms = kallsyms_load("/proc/kallsyms");
+		if (!sym->kallsyms)
+			log_warn("kernel symbols unavailable (/proc/kallsyms: %s%s): kernel frames "
+				 "stay unnamed",
+				 strerror(errno),
+				 errno == EPERM ? "; needs CAP_SYSLOG or kernel.kptr_restrict=0"
+						: "");
+	}
+	frame.function = kallsyms_find(sym->kallsyms, addr, NULL);
+	return push_frame(out, &frame);
+}
+
+static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+{
+	struct symbol_frame frame = {.module_offset = addr};
+	const struct sym_module *mod;
+	uint64_t offset = 0;
+	size_t i;
+	int err;
+
+	mod = find_module(sym, addr, &offset);
+	if (!mod) {
+		/* Anonymous code: a JIT's, named in its perf map. */
+		if (sym->nperf_maps) {
+			frame.function = perf_map_find(sym->perf_maps[sym->nperf_maps - 1], addr);
+			if (frame.function)
+				frame.module = "[jit]";
+		}
+		return push_frame(out, &frame);
+	}
+	if (mod->index) {
+		err = module_index_resolve(mod->index, addr, out);
+		if (err)
+			return err;
+	}
+	if (!out->n) {
+		err = push_frame(out, &frame);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < out->n; i++) {
+		out->v[i].module = mod->name;
+		out->v[i].module_offset = offset;
+	}
+	return 0;
+}
+
+size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr, const struct symbol_frame **frames)
+{
+	struct cache_entry *hit;
+	struct symbol_frame *copy;
+	double start;
+	int err;
+
+	*frames = &unknown_frame;
+	if (!sym)
+		return 1;
+	hit = cache_find(sym, addr);
+	if (hit) {
+		*frames = hit->frames;
+		return hit->n;
+	}
+	start = now_seconds();
+	sym->scratch.n = 0;
+	if (addr >= KERNEL_ADDRESS_START)
+		err = resolve_kernel(sym, addr, &sym->scratch);
+	else
+		err = resolve_user(sym, addr, &sym->scratch);
+	if (err || !sym->scratch.n)
+		goto out;
+	copy = malloc(sym->scratch.n * sizeof(*copy));
+	if (!copy)
+		goto out;
+	memcpy(copy, sym->scratch.v, sym->scratch.n * sizeof(*copy));
+	if (cache_insert(sym, addr, copy, sym->scratch.n) != 0) {
+		free(copy);
+		goto out;
+	}
+	sym->stats.addresses++;
+	if (!copy[0].function)
+		sym->stats.unknown++;
+	*frames = copy;
+	sym->stats.seconds += now_seconds() - start;
+	return sym->scratch.n;
+out:
+	sym->stats.seconds += now_seconds() - start;
+	return 1;
+}
+
+void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats *stats)
+{
+	if (!sym) {
+		memset(stats, 0, sizeof(*stats));
+		return;
+	}
+	*stats = sym->stats;
+}
+
+/* ---- formatting ---- */
+
+/* Appends s, made safe for folded stacks: ';' separates frames, so it becomes ':'; newlines and
+ * other control bytes become '?'. */
+static size_t append_sanitized(char *buf, size_t len, size_t n, const char *s)
+{
+	for (; *s && n + 1 < len; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == ';')
+			c = ':';
+		else if (c < 0x20 || c == 0x7f)
+			c = '?';
+		buf[n] = (char)c;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len)
+{
+	char offset[32];
+	size_t n = 0;
+
+	if (!buf || !len)
+		return 0;
+	buf[0] = '\0';
+	if (frame->function && frame->function[0]) {
+		n = append_sanitized(buf, len, n, frame->function);
+	} else if (frame->module && frame->module[0]) {
+		n = append_sanitized(buf, len, n, frame->module);
+		snprintf(offset, sizeof(offset), "+0x%" PRIx64, frame->module_offset);
+		n = append_sanitized(buf, len, n, offset);
+	} else {
+		n = append_sanitized(buf, len, n, "[unknown]");
+	}
+	if (frame->flags & SYMBOL_FRAME_KERNEL)
+		n = append_sanitized(buf, len, n, "_[k]");
+	else if (frame->flags & SYMBOL_FRAME_INLINED)
+		n = append_sanitized(buf, len, n, "_[i]");
+	return n;
+}
