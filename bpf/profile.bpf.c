@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/* profile.bpf.c: the CPU sampler. Runs on a cpu-clock perf event per CPU (or per task where those
+ * fire), keeps only the target's threads, and sends per sample the user registers, a copy of the
+ * user stack from sp up to the end of the stack mapping (bounded by the configured copy size), and
+ * the kernel stack. Every path that loses data is counted in the stats map. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "smolder/events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile __u32 target_tgid = 0;
+const volatile __u32 stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
+const volatile __u8 collect_kernel = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22); /* resized before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMOLDER_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* The record is assembled here and then copied into the ring buffer with its exact length, so a
+ * shallow stack costs a shallow copy. A plain array indexed by CPU rather than a per-CPU array:
+ * per-CPU values are limited to 32 KiB. */
+struct sample_scratch {
+	__u8 data[sizeof(struct smolder_cpu_sample) + SMOLDER_STACK_COPY_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* resized before load to the number of possible CPUs */
+	__type(key, __u32);
+	__type(value, struct sample_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&stats, &index);
+
+	/* Per-CPU slot, and perf event programs do not nest on a CPU: no atomic needed. */
+	if (value)
+		(*value)++;
+}
+
+struct vma_bound {
+	__u64 end;
+};
+
+static long stack_vma_end(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_bound *bound = data;
+
+	bound->end = vma->vm_end;
+	return 0;
+}
+
+SEC("perf_event")
+int profile_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u32 tid = (__u32)pid_tgid;
+	struct task_struct *task;
+	struct sample_scratch *scratch_slot;
+	struct smolder_cpu_sample *sample;
+	struct vma_bound bound = {};
+	__u32 cpu, len, attempt;
+	__u64 ip, sp, bp;
+	bool kernel_mode;
+
+	if (tgid != target_tgid || tid == 0)
+		return 0;
+	stat_inc(SMOLDER_STAT_SAMPLES);
+
+	cpu = bpf_get_smp_processor_id();
+	scratch_slot = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!scratch_slot) {
+		stat_inc(SMOLDER_STAT_SCRATCH_MISSING);
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		return 0;
+	}
+	sample = (struct smolder_cpu_sample *)scratch_slot->data;
+	sample->kind = SMOLDER_EVENT_CPU_SAMPLE;
+	sample->tgid = tgid;
+	sample->tid = tid;
+	sample->cpu = cpu;
+	sample->time_ns = bpf_ktime_get_ns();
+	sample->flags = 0;
+	sample->user_stack_len = 0;
+	sample->kernel_frames = 0;
+	sample->_pad = 0;
+
+	task = bpf_get_current_task_btf();
+	/* Ring 3 in cs: the sample interrupted user code and ctx holds its registers. Otherwise the
+	 * user registers are the ones saved on entry to the kernel. */
+	kernel_mode = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
+	if (!kernel_mode) {
+		ip = ctx->regs.ip;
+		sp = ctx->regs.sp;
+		bp = ctx->regs.bp;
+	} else {
+		struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		sample->flags |= SMOLDER_SAMPLE_KERNEL_MODE;
+		ip = BPF_CORE_READ(user_regs, ip);
+		sp = BPF_CORE_READ(user_regs, sp);
+		bp = BPF_CORE_READ(user_regs, bp);
+	}
+	sample->ip = ip;
+	sample->sp = sp;
+	sample->bp = bp;
+
+	if (kernel_mode && collect_kernel) {
+		long n = bpf_get_stack(ctx, sample->kernel_ips, sizeof(sample->kernel_ips), 0);
+
+		if (n < 0)
+			stat_inc(SMOLDER_STAT_KERNEL_STACK_FAILED);
+		else
+			sample->kernel_frames = n / sizeof(__u64);
+	}
+
+	if (ip == 0 || sp == 0) {
+		sample->flags |= SMOLDER_SAMPLE_NO_USER_REGS;
+		stat_inc(SMOLDER_STAT_NO_USER_REGS);
+		goto send;
+	}
+
+	/* Copy from sp to the end of the stack mapping, at most stack_copy_size bytes: a thread's
+	 * live stack is usually far shorter than the copy size, and reading past the mapping's end
+	 * would fail the whole read. */
+	len = stack_copy_size;
+	if (bpf_find_vma(task, sp, stack_vma_end, &bound, 0) == 0 && bound.end > sp) {
+		if (bound.end - sp < len)
+			len = bound.end - sp;
+		else
+			sample->flags |= SMOLDER_SAMPLE_STACK_CLIPPED;
+	} else {
+		sample->flags |= SMOLDER_SAMPLE_NO_VMA;
+		stat_inc(SMOLDER_STAT_NO_VMA);
+	}
+	if (sample->flags & SMOLDER_SAMPLE_STACK_CLIPPED)
+		stat_inc(SMOLDER_STAT_STACK_CLIPPED);
+
+	/* A failed read (page not present, mapping end unknown) is retried with half the size:
+	 * the top of the stack is what the leaf frames need. */
+	for (attempt = 0; attempt < 4; attempt++) {
+		if (len > SMOLDER_STACK_COPY_MAX)
+			len = SMOLDER_STACK_COPY_MAX;
+		if (bpf_probe_read_user(sample->user_stack, len, (void *)sp) == 0) {
+			sample->user_stack_len = len;
+			break;
+		}
+		len /= 2;
+		sample->flags |= SMOLDER_SAMPLE_STACK_CLIPPED;
+	}
+	if (sample->user_stack_len == 0)
+		stat_inc(SMOLDER_STAT_STACK_COPY_FAILED);
+
+send:
+	len = sample->user_stack_len;
+	if (len > SMOLDER_STACK_COPY_MAX)
+		len = SMOLDER_STACK_COPY_MAX;
+	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, 0) == 0)
+		stat_inc(SMOLDER_STAT_SENT);
+	else
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+	return 0;
+}

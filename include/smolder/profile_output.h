@@ -1,0 +1,79 @@
+/* profile_output.h: turns a profile given as "stack id -> weight" (CPU samples, or bytes for memory
+ * flame graphs) into folded stacks through the symbolizer, and writes the requested outputs
+ * (.folded, .svg, .json) atomically. Each unique address is symbolized once. */
+#ifndef SMOLDER_PROFILE_OUTPUT_H
+#define SMOLDER_PROFILE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "smolder/cli.h"
+#include "smolder/stack_table.h"
+
+struct symbolizer;
+struct profile_folded;
+
+/* One weighted stack. The stack's frames in the stack_table are leaf first (kernel frames, if any,
+ * before user frames, as cpu_profile stores them); lookup addresses as the unwinder returns them.
+ */
+struct profile_weight {
+	uint32_t stack_id;
+	int32_t tid; /* thread, for the --threads root frame; 0 when unknown or not per thread */
+	uint64_t weight;
+};
+
+struct profile_output_options {
+	bool threads;	       /* add a "NAME-TID" root frame per thread */
+	bool no_kernel;	       /* drop kernel frames */
+	const char *title;     /* SVG/JSON title; NULL: "smolder" */
+	const char *countname; /* unit of weights: "samples" (default), "bytes" */
+	const char *colors;    /* flame graph palette: "hot" (default), "mem" */
+	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
+	const char *(*thread_name)(void *ctx, int32_t tid);
+	void *thread_name_ctx;
+};
+
+struct profile_output_stats {
+	uint64_t unique_addresses;  /* addresses symbolized */
+	uint64_t unknown_addresses; /* of them, without a function name */
+	uint64_t unknown_frames;    /* frames without a name, weighted like the stacks */
+	uint64_t folded_stacks;	    /* unique folded lines */
+	double total_weight;
+	double symbolize_seconds;
+};
+
+/* Run metadata written into the JSON report. */
+struct profile_output_meta {
+	pid_t pid;
+	const char *command;
+	double duration_s;
+	int frequency_hz; /* 0 when not sampled */
+	uint64_t samples;
+	uint64_t lost;
+	uint64_t complete;
+	uint64_t truncated;
+};
+
+/* Symbolizes and folds weights[0..n) over stacks. sym may be NULL: frames are then raw addresses
+ * ("0x..."). Returns the folded profile (free with profile_folded_free), or NULL and errno. */
+struct profile_folded *profile_output_fold(const struct stack_table *stacks,
+					   const struct profile_weight *weights, size_t n,
+					   struct symbolizer *sym,
+					   const struct profile_output_options *opts,
+					   struct profile_output_stats *stats);
+void profile_folded_free(struct profile_folded *folded);
+
+/* Writes folded as "root;...;leaf WEIGHT" lines, sorted, to fp. Returns 0 or -EIO. */
+int profile_folded_write(const struct profile_folded *folded, FILE *fp);
+
+/* Writes every output (format by cli_output, "-" = stdout) through temporary files renamed into
+ * place. All outputs are attempted; returns 0 or the first -errno, with a one-line reason logged
+ * for each failure. */
+int profile_output_write(const struct profile_folded *folded, const struct cli_output *outputs,
+			 size_t n_outputs, const struct profile_output_options *opts,
+			 const struct profile_output_meta *meta);
+
+#endif

@@ -1,0 +1,66 @@
+/* sampler.h: the eBPF CPU sampler: loads bpf/profile.bpf.c with maps sized from the options, opens
+ * a cpu-clock perf event per online CPU (or per task), attaches, and hands each sample from the
+ * ring buffer to a callback. Owns the BPF objects, the perf event fds and the ring buffer. */
+#ifndef SMOLDER_SAMPLER_H
+#define SMOLDER_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "smolder/events.h"
+
+struct sampler;
+
+struct sampler_options {
+	pid_t pid;		  /* target tgid */
+	int frequency_hz;	  /* samples per second per CPU the target runs on */
+	uint32_t stack_copy_size; /* bytes of user stack copied at most; 0 = default */
+	bool kernel_stacks;	  /* collect kernel stacks */
+	bool per_task_events;	  /* pid=TID, cpu=-1 events with inherit, for machines where they
+				     fire (not this one: see DESIGN.md) */
+	uint32_t ringbuf_bytes;	  /* 0 = sized from frequency, CPUs and copy size */
+};
+
+/* Called for every record, from sampler_poll's thread. size is the record's length (header plus
+ * user_stack_len bytes). Return 0 to continue, a negative errno to stop polling with that error. */
+typedef int (*sampler_sample_fn)(void *ctx, const struct smolder_cpu_sample *sample, size_t size);
+
+struct sampler_stats {
+	uint64_t samples;	      /* target samples seen by the BPF program */
+	uint64_t sent;		      /* records written to the ring buffer */
+	uint64_t ringbuf_full;	      /* records dropped because the ring buffer was full */
+	uint64_t stack_copy_failed;   /* samples sent without any user stack bytes */
+	uint64_t stack_clipped;	      /* copies stopped by the copy size before the mapping end */
+	uint64_t no_vma;	      /* stack mapping not found */
+	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
+	uint64_t no_user_regs;	      /* samples without user registers */
+	uint64_t received;	      /* records delivered to the callback */
+	uint64_t malformed;	      /* records rejected by user space (bad length) */
+	uint32_t cpus;		      /* perf events opened */
+	uint32_t ringbuf_bytes;	      /* ring buffer size chosen */
+};
+
+/* Loads, attaches and starts sampling pid. NULL and errno on failure, with a one-line reason in err
+ * (naming the capability or sysctl for EPERM/EACCES). Free with sampler_free. */
+struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_fn fn, void *ctx,
+			    char *err, size_t errlen);
+/* Stops and frees everything. NULL-safe. */
+void sampler_free(struct sampler *sampler);
+
+/* Waits up to timeout_ms for records and delivers them. Returns records consumed or -errno
+ * (-EINTR is returned as 0). */
+int sampler_poll(struct sampler *sampler, int timeout_ms);
+/* Stops sampling (closes the perf events) so that a final drain terminates. Idempotent. */
+void sampler_stop(struct sampler *sampler);
+/* Delivers every record still in the ring buffer. Returns records consumed or -errno. */
+int sampler_drain(struct sampler *sampler);
+
+/* Sums the per-CPU BPF counters and the user-space ones. */
+int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats);
+
+/* The smolder exit code (enum smolder_exit) for an errno from sampler_new. */
+int sampler_exit_code(int err);
+
+#endif

@@ -1,0 +1,529 @@
+/* profile_output.c: weighted stacks -> folded stacks -> output files. Addresses are collected over
+ * all stacks first and each unique one is symbolized once; folded lines are then assembled from
+ * the cached names (root first, inlined frames expanded) and merged, since distinct address stacks
+ * often fold to the same line. */
+#include "smolder/profile_output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "smolder/cpu_profile.h"
+#include "smolder/json_writer.h"
+#include "smolder/log.h"
+#include "smolder/output_file.h"
+#include "smolder/symbolizer.h"
+
+#define PROFILE_NAME_MAX 512
+
+/* The names one address resolves to, innermost first. */
+struct address_names {
+	uint64_t addr;
+	uint32_t first; /* index into names */
+	uint32_t n;
+	uint32_t unknown; /* frames without a function name */
+};
+
+struct folded_line {
+	char *text;
+	uint64_t weight;
+};
+
+struct profile_folded {
+	struct folded_line *lines;
+	size_t n_lines, cap_lines;
+	uint32_t *slots; /* line index + 1; 0 = empty */
+	size_t n_slots;
+};
+
+struct address_cache {
+	struct address_names *addrs;
+	size_t n_addrs, cap_addrs;
+	uint32_t *slots;
+	size_t n_slots;
+	char **names;
+	size_t n_names, cap_names;
+};
+
+static uint64_t profile_hash_u64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t profile_hash_string(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static int grow_array(void **array, size_t *cap, size_t need, size_t elem)
+{
+	size_t new_cap;
+	void *grown;
+
+	if (need <= *cap)
+		return 0;
+	new_cap = *cap ? *cap * 2 : 64;
+	while (new_cap < need)
+		new_cap *= 2;
+	grown = realloc(*array, new_cap * elem);
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	*cap = new_cap;
+	return 0;
+}
+
+/* Returns the index of addr in the cache, adding it (unresolved) when new; -ENOMEM. */
+static long address_cache_intern(struct address_cache *cache, uint64_t addr)
+{
+	size_t s;
+
+	if ((cache->n_addrs + 1) * 2 > cache->n_slots) {
+		size_t n_slots = cache->n_slots ? cache->n_slots * 2 : 4096;
+		uint32_t *slots = calloc(n_slots, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (size_t i = 0; i < cache->n_addrs; i++) {
+			s = profile_hash_u64(cache->addrs[i].addr) & (n_slots - 1);
+			while (slots[s])
+				s = (s + 1) & (n_slots - 1);
+			slots[s] = (uint32_t)i + 1;
+		}
+		free(cache->slots);
+		cache->slots = slots;
+		cache->n_slots = n_slots;
+	}
+	s = profile_hash_u64(addr) & (cache->n_slots - 1);
+	while (cache->slots[s]) {
+		uint32_t i = cache->slots[s] - 1;
+
+		if (cache->addrs[i].addr == addr)
+			return i;
+		s = (s + 1) & (cache->n_slots - 1);
+	}
+	if (grow_array((void **)&cache->addrs, &cache->cap_addrs, cache->n_addrs + 1,
+		       sizeof(*cache->addrs)))
+		return -ENOMEM;
+	cache->addrs[cache->n_addrs] = (struct address_names){.addr = addr};
+	cache->slots[s] = (uint32_t)++cache->n_addrs;
+	return (long)cache->n_addrs - 1;
+}
+
+static int address_cache_add_name(struct address_cache *cache, const char *name)
+{
+	char *copy;
+
+	if (grow_array((void **)&cache->names, &cache->cap_names, cache->n_names + 1,
+		       sizeof(*cache->names)))
+		return -ENOMEM;
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	cache->names[cache->n_names++] = copy;
+	return 0;
+}
+
+static void address_cache_release(struct address_cache *cache)
+{
+	for (size_t i = 0; i < cache->n_names; i++)
+		free(cache->names[i]);
+	free(cache->names);
+	free(cache->addrs);
+	free(cache->slots);
+}
+
+static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym)
+{
+	char buf[PROFILE_NAME_MAX];
+
+	for (size_t i = 0; i < cache->n_addrs; i++) {
+		struct address_names *a = &cache->addrs[i];
+		const struct symbol_frame *frames = NULL;
+		size_t n = 0;
+		int ret;
+
+		a->first = (uint32_t)cache->n_names;
+		if (sym)
+			n = symbolizer_resolve(sym, a->addr, &frames);
+		if (n == 0) {
+			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
+				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
+			ret = address_cache_add_name(cache, buf);
+			if (ret)
+				return ret;
+			a->n = 1;
+			a->unknown = 1;
+			continue;
+		}
+		for (size_t f = 0; f < n; f++) {
+			symbol_frame_format(&frames[f], buf, sizeof(buf));
+			if (!buf[0])
+				snprintf(buf, sizeof(buf), "[unknown]");
+			ret = address_cache_add_name(cache, buf);
+			if (ret)
+				return ret;
+			if (!frames[f].function)
+				a->unknown++;
+		}
+		a->n = (uint32_t)n;
+	}
+	return 0;
+}
+
+static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight)
+{
+	uint64_t h = profile_hash_string(text);
+	size_t s;
+
+	if ((folded->n_lines + 1) * 2 > folded->n_slots) {
+		size_t n_slots = folded->n_slots ? folded->n_slots * 2 : 1024;
+		uint32_t *slots = calloc(n_slots, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (size_t i = 0; i < folded->n_lines; i++) {
+			s = profile_hash_string(folded->lines[i].text) & (n_slots - 1);
+			while (slots[s])
+				s = (s + 1) & (n_slots - 1);
+			slots[s] = (uint32_t)i + 1;
+		}
+		free(folded->slots);
+		folded->slots = slots;
+		folded->n_slots = n_slots;
+	}
+	s = h & (folded->n_slots - 1);
+	while (folded->slots[s]) {
+		struct folded_line *line = &folded->lines[folded->slots[s] - 1];
+
+		if (strcmp(line->text, text) == 0) {
+			line->weight += weight;
+			return 0;
+		}
+		s = (s + 1) & (folded->n_slots - 1);
+	}
+	if (grow_array((void **)&folded->lines, &folded->cap_lines, folded->n_lines + 1,
+		       sizeof(*folded->lines)))
+		return -ENOMEM;
+	folded->lines[folded->n_lines].text = strdup(text);
+	if (!folded->lines[folded->n_lines].text)
+		return -ENOMEM;
+	folded->lines[folded->n_lines].weight = weight;
+	folded->slots[s] = (uint32_t)++folded->n_lines;
+	return 0;
+}
+
+void profile_folded_free(struct profile_folded *folded)
+{
+	if (!folded)
+		return;
+	for (size_t i = 0; i < folded->n_lines; i++)
+		free(folded->lines[i].text);
+	free(folded->lines);
+	free(folded->slots);
+	free(folded);
+}
+
+/* Appends s (and a ';' before it unless first) to the growing line. */
+static int line_append(char **line, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (grow_array((void **)line, cap, *len + n + 2, 1))
+		return -ENOMEM;
+	if (*len)
+		(*line)[(*len)++] = ';';
+	memcpy(*line + *len, s, n);
+	*len += n;
+	(*line)[*len] = '\0';
+	return 0;
+}
+
+static void thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
+			 size_t len)
+{
+	const char *name = opts->thread_name ? opts->thread_name(opts->thread_name_ctx, tid) : NULL;
+	char *p;
+
+	if (name && *name)
+		snprintf(buf, len, "%s-%d", name, tid);
+	else
+		snprintf(buf, len, "%d", tid);
+	/* Thread names are set by the target: keep them from breaking the format. */
+	for (p = buf; *p; p++)
+		if (*p == ';' || (unsigned char)*p < 0x20)
+			*p = '_';
+}
+
+static double profile_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct profile_folded *profile_output_fold(const struct stack_table *stacks,
+					   const struct profile_weight *weights, size_t n,
+					   struct symbolizer *sym,
+					   const struct profile_output_options *opts,
+					   struct profile_output_stats *stats)
+{
+	struct address_cache cache = {0};
+	struct profile_folded *folded;
+	uint32_t *indices = NULL;
+	size_t cap_indices = 0, line_cap = 0;
+	char *line = NULL;
+	double start;
+	int ret = -ENOMEM;
+
+	memset(stats, 0, sizeof(*stats));
+	folded = calloc(1, sizeof(*folded));
+	if (!folded)
+		return NULL;
+
+	/* Pass 1: every unique address, then one symbolizer call each. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t depth;
+		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+
+		for (uint32_t f = 0; frames && f < depth; f++) {
+			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
+				continue;
+			if (address_cache_intern(&cache, frames[f]) < 0)
+				goto fail;
+		}
+	}
+	start = profile_now();
+	ret = address_cache_resolve(&cache, sym);
+	stats->symbolize_seconds = profile_now() - start;
+	if (ret)
+		goto fail;
+	stats->unique_addresses = cache.n_addrs;
+	for (size_t i = 0; i < cache.n_addrs; i++)
+		if (cache.addrs[i].unknown)
+			stats->unknown_addresses++;
+
+	/* Pass 2: lines root first. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t depth, n_idx = 0;
+		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+		size_t line_len = 0;
+		uint64_t unknown = 0;
+		char tbuf[64];
+
+		if (!frames || weights[i].weight == 0)
+			continue;
+		if (grow_array((void **)&indices, &cap_indices, depth + 1, sizeof(*indices)))
+			goto fail;
+		for (uint32_t f = 0; f < depth; f++) {
+			long idx;
+
+			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
+				continue;
+			idx = address_cache_intern(&cache, frames[f]);
+			if (idx < 0)
+				goto fail;
+			indices[n_idx++] = (uint32_t)idx;
+		}
+		if (opts->threads) {
+			thread_frame(opts, weights[i].tid, tbuf, sizeof(tbuf));
+			if (line_append(&line, &line_len, &line_cap, tbuf))
+				goto fail;
+		}
+		for (uint32_t k = n_idx; k-- > 0;) {
+			const struct address_names *a = &cache.addrs[indices[k]];
+
+			/* Names are innermost first: the containing function comes last. */
+			for (uint32_t j = a->n; j-- > 0;)
+				if (line_append(&line, &line_len, &line_cap,
+						cache.names[a->first + j]))
+					goto fail;
+			unknown += a->unknown;
+		}
+		if (line_len == 0 && line_append(&line, &line_len, &line_cap, "[unknown]"))
+			goto fail;
+		if (folded_add(folded, line, weights[i].weight))
+			goto fail;
+		stats->unknown_frames += unknown * weights[i].weight;
+		stats->total_weight += (double)weights[i].weight;
+	}
+	stats->folded_stacks = folded->n_lines;
+	free(line);
+	free(indices);
+	address_cache_release(&cache);
+	return folded;
+
+fail:
+	free(line);
+	free(indices);
+	address_cache_release(&cache);
+	profile_folded_free(folded);
+	errno = -ret > 0 ? -ret : ENOMEM;
+	return NULL;
+}
+
+static int folded_line_cmp_text(const void *a, const void *b)
+{
+	return strcmp((*(const struct folded_line *const *)a)->text,
+		      (*(const struct folded_line *const *)b)->text);
+}
+
+static int folded_line_cmp_weight(const void *a, const void *b)
+{
+	const struct folded_line *x = *(const struct folded_line *const *)a;
+	const struct folded_line *y = *(const struct folded_line *const *)b;
+
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return strcmp(x->text, y->text);
+}
+
+static const struct folded_line **folded_sorted(const struct profile_folded *folded,
+						int (*cmp)(const void *, const void *))
+{
+	const struct folded_line **order = malloc((folded->n_lines + 1) * sizeof(*order));
+
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < folded->n_lines; i++)
+		order[i] = &folded->lines[i];
+	qsort(order, folded->n_lines, sizeof(*order), cmp);
+	return order;
+}
+
+int profile_folded_write(const struct profile_folded *folded, FILE *fp)
+{
+	const struct folded_line **order = folded_sorted(folded, folded_line_cmp_text);
+
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < folded->n_lines; i++)
+		fprintf(fp, "%s %" PRIu64 "\n", order[i]->text, order[i]->weight);
+	free(order);
+	return ferror(fp) ? -EIO : 0;
+}
+
+static int profile_json_write(const struct profile_folded *folded, FILE *fp,
+			      const struct profile_output_options *opts,
+			      const struct profile_output_meta *meta)
+{
+	const struct folded_line **order = folded_sorted(folded, folded_line_cmp_weight);
+	struct json_writer w;
+	char *copy;
+
+	if (!order)
+		return -ENOMEM;
+	json_writer_init(&w, fp, true);
+	json_object_begin(&w);
+	json_key(&w, "pid");
+	json_int(&w, meta->pid);
+	json_key(&w, "command");
+	json_string(&w, meta->command);
+	json_key(&w, "duration_s");
+	json_double(&w, meta->duration_s);
+	json_key(&w, "frequency_hz");
+	json_int(&w, meta->frequency_hz);
+	json_key(&w, "countname");
+	json_string(&w, opts->countname ? opts->countname : "samples");
+	json_key(&w, "totals");
+	json_object_begin(&w);
+	json_key(&w, "samples");
+	json_uint(&w, meta->samples);
+	json_key(&w, "lost");
+	json_uint(&w, meta->lost);
+	json_key(&w, "complete");
+	json_uint(&w, meta->complete);
+	json_key(&w, "truncated");
+	json_uint(&w, meta->truncated);
+	json_object_end(&w);
+	json_key(&w, "stacks");
+	json_array_begin(&w);
+	for (size_t i = 0; i < folded->n_lines; i++) {
+		char *frame, *save = NULL;
+
+		copy = strdup(order[i]->text);
+		if (!copy) {
+			free(order);
+			return -ENOMEM;
+		}
+		json_object_begin(&w);
+		json_key(&w, "stack");
+		json_array_begin(&w);
+		for (frame = strtok_r(copy, ";", &save); frame; frame = strtok_r(NULL, ";", &save))
+			json_string(&w, frame);
+		json_array_end(&w);
+		json_key(&w, "count");
+		json_uint(&w, order[i]->weight);
+		json_object_end(&w);
+		free(copy);
+	}
+	json_array_end(&w);
+	json_object_end(&w);
+	free(order);
+	return json_writer_finish(&w);
+}
+
+static int profile_svg_write(const struct profile_folded *folded, FILE *fp,
+			     const struct profile_output_options *opts)
+{
+	(void)folded;
+	(void)fp;
+	(void)opts;
+	log_error("SVG output needs the flame graph renderer, which this build lacks; "
+		  "use -o FILE.folded");
+	return -ENOTSUP;
+}
+
+int profile_output_write(const struct profile_folded *folded, const struct cli_output *outputs,
+			 size_t n_outputs, const struct profile_output_options *opts,
+			 const struct profile_output_meta *meta)
+{
+	int first_err = 0;
+
+	for (size_t i = 0; i < n_outputs; i++) {
+		struct output_file out = {0};
+		int ret = output_file_open(&out, outputs[i].path);
+
+		if (ret) {
+			log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
+			if (!first_err)
+				first_err = ret;
+			continue;
+		}
+		switch (outputs[i].format) {
+		case OUTPUT_FORMAT_SVG:
+			ret = profile_svg_write(folded, out.fp, opts);
+			break;
+		case OUTPUT_FORMAT_JSON:
+			ret = profile_json_write(folded, out.fp, opts, meta);
+			break;
+		default:
+			ret = profile_folded_write(folded, out.fp);
+			break;
+		}
+		if (ret) {
+			output_file_abort(&out);
+			if (ret != -ENOTSUP)
+				log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
+		} else {
+			ret = output_file_commit(&out);
+			if (ret)
+				log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
+		}
+		if (ret && !first_err)
+			first_err = ret;
+	}
+	return first_err;
+}

@@ -1,0 +1,470 @@
+/* sampler.c: loads the CPU sampling BPF program (bpf/profile.bpf.c), opens one cpu-clock perf event
+ * per online CPU (per-task events do not fire on every machine; they are an option), and moves
+ * samples from the ring buffer to the caller's callback. Errors are turned into one line naming
+ * what is missing (capability, sysctl, kernel feature). */
+#include "smolder/sampler.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "profile.skel.h"
+#include "smolder/cli.h"
+#include "smolder/log.h"
+
+struct sampler {
+	struct profile_bpf *skel;
+	struct ring_buffer *ringbuf;
+	int *event_fds;
+	struct bpf_link **links;
+	size_t n_events;
+	sampler_sample_fn fn;
+	void *ctx;
+	uint64_t received;
+	uint64_t malformed;
+	uint32_t ringbuf_bytes;
+	bool stopped;
+};
+
+static int sampler_online_cpus(bool **online, int *n_possible)
+{
+	char buf[512];
+	FILE *fp;
+	char *p;
+	int n;
+
+	n = libbpf_num_possible_cpus();
+	if (n <= 0)
+		return n < 0 ? n : -ENODEV;
+	*online = calloc(n, sizeof(**online));
+	if (!*online)
+		return -ENOMEM;
+	*n_possible = n;
+	fp = fopen("/sys/devices/system/cpu/online", "re");
+	if (!fp || !fgets(buf, sizeof(buf), fp)) {
+		/* No online mask: try every possible CPU; an offline one fails with ENODEV and
+		 * is skipped. */
+		if (fp)
+			fclose(fp);
+		for (int i = 0; i < n; i++)
+			(*online)[i] = true;
+		return 0;
+	}
+	fclose(fp);
+	/* Format: "0-3,5,7-8". */
+	p = buf;
+	while (*p && *p != '\n') {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p)
+			break;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtol(p, &end, 10);
+		}
+		for (long c = lo < 0 ? 0 : lo; c <= hi && c < n; c++)
+			(*online)[c] = true;
+		p = end;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int sampler_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
+{
+	long fd = syscall(__NR_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int sampler_handle_record(void *ctx, void *data, size_t size)
+{
+	struct sampler *sampler = ctx;
+	const struct smolder_cpu_sample *sample = data;
+
+	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
+	    size < sizeof(*sample) + sample->user_stack_len ||
+	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES) {
+		sampler->malformed++;
+		return 0;
+	}
+	sampler->received++;
+	return sampler->fn(sampler->ctx, sample, size);
+}
+
+static uint32_t sampler_ringbuf_size(const struct sampler_options *opts, int cpus)
+{
+	/* A quarter second of the worst case (every sample carrying a full copy) before the
+	 * consumer must run; real records are shorter since copies stop at the stack's end. */
+	uint64_t record = sizeof(struct smolder_cpu_sample) + opts->stack_copy_size;
+	uint64_t want = record * (uint64_t)opts->frequency_hz * (uint64_t)cpus / 4;
+	uint32_t size = 256 * 1024;
+
+	while (size < want && size < 64u * 1024 * 1024)
+		size *= 2;
+	return size;
+}
+
+static void sampler_describe_errno(int err, const char *what, char *msg, size_t len)
+{
+	if (err == EPERM || err == EACCES)
+		snprintf(msg, len,
+			 "%s: permission denied: needs root, or CAP_BPF and CAP_PERFMON "
+			 "(perf events: kernel.perf_event_paranoid)",
+			 what);
+	else if (err == ENOSYS || err == EOPNOTSUPP)
+		snprintf(msg, len,
+			 "%s: not supported by this kernel (%s): needs eBPF (CONFIG_BPF_SYSCALL) "
+			 "and perf events",
+			 what, strerror(err));
+	else
+		snprintf(msg, len, "%s: %s", what, strerror(err));
+}
+
+static int sampler_add_event_fd(struct sampler *sampler, size_t *cap, int fd)
+{
+	if (sampler->n_events == *cap) {
+		size_t grown_cap = *cap ? 2 * *cap : 16;
+		int *grown = realloc(sampler->event_fds, grown_cap * sizeof(int));
+
+		if (!grown) {
+			close(fd);
+			return -ENOMEM;
+		}
+		sampler->event_fds = grown;
+		*cap = grown_cap;
+	}
+	sampler->event_fds[sampler->n_events++] = fd;
+	return 0;
+}
+
+static int sampler_open_task_events(struct sampler *sampler, struct perf_event_attr *attr,
+				    pid_t pid, char *err, size_t errlen)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *dir;
+	int ret = 0;
+
+	/* inherit: threads created later get their own copy of the event and program. */
+	attr->inherit = 1;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	while ((de = readdir(dir))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid <= 0)
+			continue;
+		ret = sampler_perf_event_open(attr, tid, -1);
+		if (ret == -ESRCH) {
+			ret = 0; /* thread exited meanwhile */
+			continue;
+		}
+		if (ret < 0) {
+			sampler_describe_errno(-ret, "perf_event_open (per task)", err, errlen);
+			break;
+		}
+		ret = sampler_add_event_fd(sampler, &cap, ret);
+		if (ret < 0)
+			break;
+	}
+	closedir(dir);
+	if (!ret && !sampler->n_events) {
+		snprintf(err, errlen, "process %d has no threads left", pid);
+		ret = -ESRCH;
+	}
+	return ret;
+}
+
+static int sampler_open_cpu_events(struct sampler *sampler, struct perf_event_attr *attr, char *err,
+				   size_t errlen)
+{
+	bool *online = NULL;
+	int n_possible = 0, ret;
+	size_t cap = 0;
+
+	ret = sampler_online_cpus(&online, &n_possible);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read the online CPUs: %s", strerror(-ret));
+		return ret;
+	}
+	for (int cpu = 0; cpu < n_possible; cpu++) {
+		if (!online[cpu])
+			continue;
+		ret = sampler_perf_event_open(attr, -1, cpu);
+		if (ret == -ENODEV) {
+			ret = 0; /* went offline */
+			continue;
+		}
+		if (ret < 0) {
+			sampler_describe_errno(-ret, "perf_event_open (cpu-clock)", err, errlen);
+			break;
+		}
+		ret = sampler_add_event_fd(sampler, &cap, ret);
+		if (ret < 0)
+			break;
+	}
+	free(online);
+	if (!ret && !sampler->n_events) {
+		snprintf(err, errlen, "no online CPU accepted a cpu-clock perf event");
+		ret = -ENODEV;
+	}
+	return ret;
+}
+
+struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_fn fn, void *ctx,
+			    char *err, size_t errlen)
+{
+	struct sampler_options o = *opts;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.disabled = 1,
+	};
+	struct sampler *sampler;
+	int n_possible, ret;
+
+	snprintf(err, errlen, "internal error");
+	if (o.frequency_hz <= 0 || o.frequency_hz > 100000 || o.pid <= 0 || !fn) {
+		snprintf(err, errlen, "invalid sampler options");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!o.stack_copy_size)
+		o.stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
+	if (o.stack_copy_size > SMOLDER_STACK_COPY_MAX)
+		o.stack_copy_size = SMOLDER_STACK_COPY_MAX;
+	/* cpu-clock counts nanoseconds: a fixed period gives exactly -F samples per second of CPU
+	 * time, without frequency mode's adjustment and its sysctl cap. */
+	attr.sample_period = 1000000000ull / (uint64_t)o.frequency_hz;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen,
+			 "kernel BTF missing (/sys/kernel/btf/vmlinux): eBPF CO-RE needs a kernel "
+			 "built with CONFIG_DEBUG_INFO_BTF");
+		errno = ENOTSUP;
+		return NULL;
+	}
+
+	sampler = calloc(1, sizeof(*sampler));
+	if (!sampler)
+		return NULL;
+	sampler->fn = fn;
+	sampler->ctx = ctx;
+
+	sampler->skel = profile_bpf__open();
+	if (!sampler->skel) {
+		ret = -errno;
+		sampler_describe_errno(-ret, "opening the BPF program", err, errlen);
+		goto fail;
+	}
+	sampler->skel->rodata->target_tgid = o.pid;
+	sampler->skel->rodata->stack_copy_size = o.stack_copy_size;
+	sampler->skel->rodata->collect_kernel = o.kernel_stacks;
+
+	n_possible = libbpf_num_possible_cpus();
+	if (n_possible <= 0) {
+		ret = n_possible < 0 ? n_possible : -ENODEV;
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
+		goto fail;
+	}
+	sampler->ringbuf_bytes =
+		o.ringbuf_bytes ? o.ringbuf_bytes : sampler_ringbuf_size(&o, n_possible);
+	ret = bpf_map__set_max_entries(sampler->skel->maps.events, sampler->ringbuf_bytes);
+	if (!ret)
+		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch, n_possible);
+	if (ret) {
+		snprintf(err, errlen, "sizing BPF maps: %s", strerror(-ret));
+		goto fail;
+	}
+
+	ret = profile_bpf__load(sampler->skel);
+	if (ret == -EACCES || ret == -EINVAL) {
+		/* The verifier's rejection (EACCES) is not a privilege problem: without the
+		 * capability bpf() fails with EPERM. */
+		snprintf(
+			err, errlen,
+			"the kernel rejected the BPF program (%s); rerun with -vv for the verifier "
+			"log",
+			strerror(-ret));
+		ret = -ENOTSUP;
+		goto fail;
+	} else if (ret) {
+		sampler_describe_errno(-ret, "loading the BPF program", err, errlen);
+		goto fail;
+	}
+	sampler->ringbuf = ring_buffer__new(bpf_map__fd(sampler->skel->maps.events),
+					    sampler_handle_record, sampler, NULL);
+	if (!sampler->ringbuf) {
+		ret = -errno;
+		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+
+	if (o.per_task_events)
+		ret = sampler_open_task_events(sampler, &attr, o.pid, err, errlen);
+	else
+		ret = sampler_open_cpu_events(sampler, &attr, err, errlen);
+	if (ret)
+		goto fail;
+	sampler->links = calloc(sampler->n_events, sizeof(*sampler->links));
+	if (!sampler->links) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	/* Attaching sets the program and enables the event. */
+	for (size_t i = 0; i < sampler->n_events; i++) {
+		sampler->links[i] = bpf_program__attach_perf_event(
+			sampler->skel->progs.profile_sample, sampler->event_fds[i]);
+		if (!sampler->links[i]) {
+			ret = -errno;
+			sampler_describe_errno(-ret, "attaching to the perf event", err, errlen);
+			goto fail;
+		}
+	}
+	log_debug("sampler: %zu perf events at %d Hz, stack copy %u bytes, ring buffer %u bytes",
+		  sampler->n_events, o.frequency_hz, o.stack_copy_size, sampler->ringbuf_bytes);
+	return sampler;
+
+fail:
+	sampler_free(sampler);
+	errno = -ret;
+	return NULL;
+}
+
+void sampler_stop(struct sampler *sampler)
+{
+	if (!sampler || sampler->stopped)
+		return;
+	/* Destroying a link disables its event and detaches the program; the fds go too. */
+	for (size_t i = 0; i < sampler->n_events; i++) {
+		if (sampler->links && sampler->links[i])
+			bpf_link__destroy(sampler->links[i]);
+		if (sampler->links)
+			sampler->links[i] = NULL;
+		close(sampler->event_fds[i]);
+	}
+	sampler->n_events = 0;
+	sampler->stopped = true;
+}
+
+void sampler_free(struct sampler *sampler)
+{
+	if (!sampler)
+		return;
+	sampler_stop(sampler);
+	ring_buffer__free(sampler->ringbuf);
+	profile_bpf__destroy(sampler->skel);
+	free(sampler->links);
+	free(sampler->event_fds);
+	free(sampler);
+}
+
+int sampler_poll(struct sampler *sampler, int timeout_ms)
+{
+	int ret = ring_buffer__poll(sampler->ringbuf, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+int sampler_drain(struct sampler *sampler)
+{
+	int ret = ring_buffer__consume(sampler->ringbuf);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats)
+{
+	int n_possible = libbpf_num_possible_cpus();
+	uint64_t *values;
+	int fd;
+
+	memset(stats, 0, sizeof(*stats));
+	stats->received = sampler->received;
+	stats->malformed = sampler->malformed;
+	stats->ringbuf_bytes = sampler->ringbuf_bytes;
+	if (n_possible <= 0)
+		return -ENODEV;
+	values = calloc(n_possible, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	fd = bpf_map__fd(sampler->skel->maps.stats);
+	for (uint32_t key = 0; key < SMOLDER_STAT_COUNT; key++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &key, values) != 0) {
+			int ret = -errno;
+
+			free(values);
+			return ret;
+		}
+		for (int cpu = 0; cpu < n_possible; cpu++)
+			sum += values[cpu];
+		switch (key) {
+		case SMOLDER_STAT_SAMPLES:
+			stats->samples = sum;
+			break;
+		case SMOLDER_STAT_SENT:
+			stats->sent = sum;
+			break;
+		case SMOLDER_STAT_RINGBUF_FULL:
+			stats->ringbuf_full = sum;
+			break;
+		case SMOLDER_STAT_STACK_COPY_FAILED:
+			stats->stack_copy_failed = sum;
+			break;
+		case SMOLDER_STAT_STACK_CLIPPED:
+			stats->stack_clipped = sum;
+			break;
+		case SMOLDER_STAT_NO_VMA:
+			stats->no_vma = sum;
+			break;
+		case SMOLDER_STAT_KERNEL_STACK_FAILED:
+			stats->kernel_stack_failed = sum;
+			break;
+		case SMOLDER_STAT_NO_USER_REGS:
+			stats->no_user_regs = sum;
+			break;
+		default:
+			break;
+		}
+	}
+	free(values);
+	return 0;
+}
+
+int sampler_exit_code(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		return SMOLDER_EXIT_PRIVILEGE;
+	case ENOSYS:
+	case EOPNOTSUPP:
+	case ENODEV:
+	case ENOENT:
+		return SMOLDER_EXIT_KERNEL;
+	case ESRCH:
+		return SMOLDER_EXIT_TARGET;
+	default:
+		return SMOLDER_EXIT_INTERNAL;
+	}
+}
