@@ -572,22 +572,26 @@ err_detach:
 			     (int)s->pid, strerror(-ret));
 }
 
-/* Finds the end of the mapping holding addr, from the cached maps or a fresh read. */
-static int ptrace_stack_end(pid_t pid, uint64_t addr, uint64_t *end)
+/* Finds the end of the mapping holding addr. The maps are cached across stops (re-reading them
+ * every sample would cost more than the sample) and re-read when addr falls outside them. */
+static int ptrace_stack_end(struct ptrace_session *s, uint64_t addr, uint64_t *end)
 {
-	struct proc_maps maps;
-	const struct proc_map *m;
-	int ret = proc_maps_read(pid, &maps);
+	const struct proc_map *m = s->maps_valid ? proc_maps_find(&s->maps, addr) : NULL;
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	m = proc_maps_find(&maps, addr);
-	if (m && (m->perms & PROC_MAP_READ))
-		*end = m->end;
-	else
-		ret = -EFAULT;
-	proc_maps_release(&maps);
-	return ret;
+	if (!m || !(m->perms & PROC_MAP_READ)) {
+		proc_maps_release(&s->maps);
+		s->maps_valid = false;
+		ret = proc_maps_read(s->pid, &s->maps);
+		if (ret < 0)
+			return ret;
+		s->maps_valid = true;
+		m = proc_maps_find(&s->maps, addr);
+	}
+	if (!m || !(m->perms & PROC_MAP_READ))
+		return -EFAULT;
+	*end = m->end;
+	return 0;
 }
 
 ssize_t ptrace_session_read_stack(struct ptrace_session *s, const struct ptrace_thread *t,
@@ -601,7 +605,7 @@ ssize_t ptrace_session_read_stack(struct ptrace_session *s, const struct ptrace_
 	if (!t->regs_valid || s->mem_fd < 0)
 		return -EINVAL;
 	sp = t->regs.rsp;
-	ret = ptrace_stack_end(s->pid, sp, &end);
+	ret = ptrace_stack_end(s, sp, &end);
 	if (ret == -EFAULT)
 		return 0;
 	if (ret < 0)
@@ -687,6 +691,8 @@ void ptrace_session_release(struct ptrace_session *s)
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
 	s->mem_fd = -1;
+	proc_maps_release(&s->maps);
+	s->maps_valid = false;
 }
 
 double ptrace_session_stopped_ms(const struct ptrace_session *s)

@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "smolder/proc_maps.h"
+
 /* Per-thread state of one stop. */
 struct ptrace_thread {
 	pid_t tid;
@@ -33,7 +35,9 @@ enum ptrace_stop_mode {
 
 struct ptrace_session {
 	pid_t pid;
-	int mem_fd; /* /proc/PID/mem, opened at first stop */
+	int mem_fd;	       /* /proc/PID/mem, opened at each stop */
+	struct proc_maps maps; /* cached for finding stack ends; re-read on a miss */
+	bool maps_valid;
 	struct ptrace_thread *threads;
 	size_t n, cap;
 	bool target_is_child;	 /* smolder forked it: its exit status is not ours to reap here */
