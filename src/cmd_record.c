@@ -181,7 +181,7 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		if (opts->backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL))
 			return code;
-		/* auto: eBPF is unavailable; ptrace works on one's own processes without privilege. */
+		/* auto without eBPF: ptrace works on one's own processes unprivileged. */
 		snprintf(bpf_err, sizeof(bpf_err), "%s", err);
 	}
 	rec->ptrace_sampler = ptrace_sampler_new(&so, record_on_sample, rec, err, errlen);
@@ -287,7 +287,8 @@ static void record_ptrace_stats(struct record *rec, struct sampler_stats *ss)
 
 	ptrace_sampler_get_stats(rec->ptrace_sampler, ss, &x);
 	log_info("ptrace backend: %" PRIu64 " ticks (%" PRIu64 " missed, %" PRIu64
-		 " with no thread on CPU); threads held %.3f ms per tick on average, %.3f ms at most",
+		 " with no thread on CPU); threads held %.3f ms per tick on average, "
+		 "%.3f ms at most",
 		 x.rounds, x.missed_ticks, x.idle_rounds,
 		 x.rounds ? (double)x.stop_ns_total / (double)x.rounds / 1e6 : 0.0,
 		 (double)x.stop_ns_max / 1e6);

@@ -78,5 +78,5 @@ print("json ok")
 PY
 assert_released "$PID" "after dump --json"
 
-expect_exit 2 "dump of a missing PID" "$SMOLDER" dump -p 999999999
+expect_exit 2 "dump of a missing PID" "$SMOLDER" dump -p 4194000
 finish
