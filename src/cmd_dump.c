@@ -1,10 +1,361 @@
-/* cmd_dump.c: placeholder for `smolder dump` until its implementation lands; fails loudly. */
+/* cmd_dump.c: `smolder dump -p PID [--json]`: every thread's stack right now. The target is held
+ * only while registers and raw stack bytes are copied (ptrace_attach); unwinding and symbolization
+ * run on those copies after the threads are running again, so the stop lasts milliseconds. */
+#include "smolder/cli.h"
 #include "smolder/commands.h"
+#include "smolder/json_writer.h"
 #include "smolder/log.h"
+#include "smolder/ptrace_attach.h"
+#include "smolder/symbolizer.h"
+#include "smolder/target.h"
+#include "smolder/unwinder.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DUMP_STACK_CAP	     (256u * 1024u) /* bytes of stack copied per thread */
+#define DUMP_MAX_FRAMES	     256
+#define DUMP_STOP_TIMEOUT_MS 2000
+
+/* One thread's copy taken while stopped, then its unwound addresses. */
+struct dump_thread {
+	pid_t tid;
+	char name[64];
+	struct unwind_snapshot snap;
+	uint8_t *stack; /* owned */
+	bool have_regs;
+	int stack_error; /* -errno from the stack read, 0 if fine */
+	uint64_t ips[DUMP_MAX_FRAMES];
+	struct unwind_result result;
+	int unwind_error;
+};
+
+struct dump_context {
+	pid_t pid;
+	char command[64];
+	struct dump_thread *threads;
+	size_t n;
+	double stopped_ms;
+	size_t vanished;
+	size_t not_stopped;
+	bool target_was_stopped;
+	struct unwinder *unwinder;
+	struct symbolizer *symbolizer;
+};
+
+static int dump_thread_compare(const void *a, const void *b, void *pid_arg)
+{
+	const struct dump_thread *x = a, *y = b;
+	pid_t pid = *(const pid_t *)pid_arg;
+
+	/* The main thread first, then by tid: the order gdb and py-spy users expect. */
+	if ((x->tid == pid) != (y->tid == pid))
+		return x->tid == pid ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Copies registers and stack of every stopped thread. Runs while the target is stopped: no
+ * allocation bigger than the bytes actually copied, no parsing beyond the maps lookup. */
+static int dump_copy_threads(struct dump_context *ctx, struct ptrace_session *s, uint8_t *scratch)
+{
+	ctx->threads = calloc(s->n ? s->n : 1, sizeof(*ctx->threads));
+	if (!ctx->threads)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ptrace_thread *t = &s->threads[i];
+		struct dump_thread *d;
+		bool clipped = false;
+		ssize_t got;
+
+		if (!t->stopped)
+			continue;
+		d = &ctx->threads[ctx->n++];
+		d->tid = t->tid;
+		if (!t->regs_valid)
+			continue;
+		d->have_regs = true;
+		d->snap.ip = t->regs.rip;
+		d->snap.sp = t->regs.rsp;
+		d->snap.bp = t->regs.rbp;
+		got = ptrace_session_read_stack(s, t, scratch, DUMP_STACK_CAP, &clipped);
+		if (got < 0) {
+			d->stack_error = (int)got;
+			continue;
+		}
+		if (got > 0) {
+			d->stack = malloc((size_t)got);
+			if (!d->stack)
+				return -ENOMEM;
+			memcpy(d->stack, scratch, (size_t)got);
+		}
+		d->snap.stack = d->stack;
+		d->snap.stack_len = (uint32_t)got;
+		d->snap.stack_clipped = clipped;
+	}
+	return 0;
+}
+
+static void dump_unwind_threads(struct dump_context *ctx)
+{
+	for (size_t i = 0; i < ctx->n; i++) {
+		struct dump_thread *d = &ctx->threads[i];
+
+		if (target_thread_name(ctx->pid, d->tid, d->name, sizeof(d->name)) < 0)
+			snprintf(d->name, sizeof(d->name), "?");
+		if (!d->have_regs)
+			continue;
+		d->unwind_error = unwinder_unwind(ctx->unwinder, &d->snap, d->ips, DUMP_MAX_FRAMES,
+						  &d->result);
+	}
+}
+
+static const char *dump_incomplete_reason(uint32_t flags)
+{
+	if (flags & UNWIND_TRUNCATED)
+		return "stack copy ended";
+	if (flags & UNWIND_NO_INFO)
+		return "no unwind information";
+	if (flags & UNWIND_MAX_DEPTH)
+		return "frame limit reached";
+	return NULL;
+}
+
+static void dump_print_text(struct dump_context *ctx, FILE *fp)
+{
+	for (size_t i = 0; i < ctx->n; i++) {
+		const struct dump_thread *d = &ctx->threads[i];
+		unsigned frame_no = 0;
+		const char *why;
+
+		fprintf(fp, "%sThread %d (%s)\n", i ? "\n" : "", (int)d->tid, d->name);
+		if (!d->have_regs) {
+			fprintf(fp, "  (registers unavailable: thread exited while stopped)\n");
+			continue;
+		}
+		if (d->unwind_error < 0) {
+			fprintf(fp, "  (unwind failed: %s)\n", strerror(-d->unwind_error));
+			continue;
+		}
+		for (uint32_t f = 0; f < d->result.n; f++) {
+			const struct symbol_frame *frames;
+			size_t nf = symbolizer_resolve(ctx->symbolizer, d->ips[f], &frames);
+
+			for (size_t k = 0; k < nf; k++) {
+				const struct symbol_frame *sf = &frames[k];
+
+				fprintf(fp, "  #%u 0x%016" PRIx64 " ", frame_no++, d->ips[f]);
+				if (sf->function)
+					fputs(sf->function, fp);
+				else if (sf->module)
+					fprintf(fp, "%s+0x%" PRIx64, sf->module, sf->module_offset);
+				else
+					fputs("[unknown]", fp);
+				if (sf->file)
+					fprintf(fp, " (%s:%u)", sf->file, sf->line);
+				else if (sf->module)
+					fprintf(fp, " (%s)", sf->module);
+				if (sf->flags & SYMBOL_FRAME_INLINED)
+					fputs(" [inlined]", fp);
+				fputc('\n', fp);
+			}
+		}
+		why = dump_incomplete_reason(d->result.flags);
+		if (why && !(d->result.flags & UNWIND_COMPLETE))
+			fprintf(fp, "  (stack incomplete: %s)\n", why);
+		if (d->stack_error)
+			fprintf(fp, "  (stack unreadable: %s)\n", strerror(-d->stack_error));
+	}
+}
+
+static int dump_print_json(struct dump_context *ctx, FILE *fp)
+{
+	struct json_writer w;
+	char addr[32];
+
+	json_writer_init(&w, fp, true);
+	json_object_begin(&w);
+	json_key(&w, "pid");
+	json_int(&w, ctx->pid);
+	json_key(&w, "command");
+	json_string(&w, ctx->command);
+	json_key(&w, "stopped_ms");
+	json_double(&w, ctx->stopped_ms);
+	json_key(&w, "target_was_stopped");
+	json_bool(&w, ctx->target_was_stopped);
+	json_key(&w, "vanished_threads");
+	json_uint(&w, ctx->vanished);
+	json_key(&w, "unstoppable_threads");
+	json_uint(&w, ctx->not_stopped);
+	json_key(&w, "threads");
+	json_array_begin(&w);
+	for (size_t i = 0; i < ctx->n; i++) {
+		const struct dump_thread *d = &ctx->threads[i];
+
+		json_object_begin(&w);
+		json_key(&w, "tid");
+		json_int(&w, d->tid);
+		json_key(&w, "name");
+		json_string(&w, d->name);
+		json_key(&w, "complete");
+		json_bool(&w,
+			  d->have_regs && !d->unwind_error && (d->result.flags & UNWIND_COMPLETE));
+		json_key(&w, "incomplete_reason");
+		json_string(&w, !d->have_regs	  ? "registers unavailable"
+				: d->unwind_error ? "unwind failed"
+						  : dump_incomplete_reason(d->result.flags));
+		json_key(&w, "frames");
+		json_array_begin(&w);
+		for (uint32_t f = 0; d->have_regs && !d->unwind_error && f < d->result.n; f++) {
+			const struct symbol_frame *frames;
+			size_t nf = symbolizer_resolve(ctx->symbolizer, d->ips[f], &frames);
+
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, d->ips[f]);
+			for (size_t k = 0; k < nf; k++) {
+				const struct symbol_frame *sf = &frames[k];
+
+				json_object_begin(&w);
+				json_key(&w, "address");
+				json_string(&w, addr);
+				json_key(&w, "function");
+				json_string(&w, sf->function);
+				json_key(&w, "file");
+				json_string(&w, sf->file);
+				json_key(&w, "line");
+				if (sf->line)
+					json_uint(&w, sf->line);
+				else
+					json_null(&w);
+				json_key(&w, "module");
+				json_string(&w, sf->module);
+				json_key(&w, "inlined");
+				json_bool(&w, sf->flags & SYMBOL_FRAME_INLINED);
+				json_object_end(&w);
+			}
+		}
+		json_array_end(&w);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	json_object_end(&w);
+	return json_writer_finish(&w);
+}
+
+static bool dump_target_gone(pid_t pid)
+{
+	int state = ptrace_task_state(pid, pid);
+
+	return state < 0 || state == 'Z' || state == 'X';
+}
+
+static void dump_context_release(struct dump_context *ctx)
+{
+	for (size_t i = 0; ctx->threads && i < ctx->n; i++)
+		free(ctx->threads[i].stack);
+	free(ctx->threads);
+	unwinder_free(ctx->unwinder);
+	symbolizer_free(ctx->symbolizer);
+}
 
 int cmd_dump(const struct cli_options *opts)
 {
-	(void)opts;
-	log_error("'smolder dump' is not implemented in this build");
-	return SMOLDER_EXIT_INTERNAL;
+	struct dump_context ctx = {.pid = opts->pid};
+	struct ptrace_session session;
+	uint8_t *scratch = NULL;
+	char err[512];
+	int rc;
+
+	rc = target_check(opts->pid, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
+	rc = ptrace_attach_check(opts->pid, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
+	if (target_comm(opts->pid, ctx.command, sizeof(ctx.command)) < 0)
+		snprintf(ctx.command, sizeof(ctx.command), "?");
+	/* Everything slow (reading maps, opening ELF files) happens before the target stops. */
+	ctx.unwinder = unwinder_new(opts->pid);
+	if (!ctx.unwinder) {
+		log_error("cannot set up unwinding for PID %d: %s", (int)opts->pid,
+			  strerror(errno));
+		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	ctx.symbolizer = symbolizer_new(opts->pid);
+	if (!ctx.symbolizer) {
+		log_error("cannot set up symbolization for PID %d: %s", (int)opts->pid,
+			  strerror(errno));
+		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	scratch = malloc(DUMP_STACK_CAP);
+	if (!scratch) {
+		log_error("out of memory");
+		rc = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+
+	ptrace_guard_install();
+	ptrace_session_init(&session, opts->pid);
+	rc = ptrace_session_stop(&session, PTRACE_STOP_ALL, DUMP_STOP_TIMEOUT_MS, err, sizeof(err));
+	if (rc) {
+		ptrace_session_release(&session);
+		log_error("%s", err);
+		goto out;
+	}
+	ctx.target_was_stopped = session.target_was_stopped;
+	rc = dump_copy_threads(&ctx, &session, scratch);
+	ptrace_session_detach(&session);
+	ctx.stopped_ms = ptrace_session_stopped_ms(&session);
+	ctx.vanished = session.n_vanished;
+	ctx.not_stopped = session.n_not_stopped;
+	ptrace_session_release(&session);
+	if (rc < 0) {
+		log_error("copying stacks failed: %s", strerror(-rc));
+		rc = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	if (dump_target_gone(ctx.pid)) {
+		size_t copied = 0;
+
+		for (size_t i = 0; i < ctx.n; i++)
+			copied += ctx.threads[i].snap.stack_len > 0;
+		if (!copied) {
+			log_error("process %d exited during the dump", (int)opts->pid);
+			rc = SMOLDER_EXIT_TARGET;
+			goto out;
+		}
+		log_warn("process %d exited during the dump; showing the stacks copied before",
+			 (int)opts->pid);
+	}
+	log_info("target %d stopped for %.2f ms (%zu thread%s%s)", (int)opts->pid, ctx.stopped_ms,
+		 ctx.n, ctx.n == 1 ? "" : "s",
+		 ctx.target_was_stopped ? ", left stopped as found" : "");
+	if (ctx.vanished)
+		log_info("%zu thread(s) exited while smolder attached", ctx.vanished);
+	if (ctx.not_stopped)
+		log_warn("%zu thread(s) did not stop and are not shown", ctx.not_stopped);
+
+	qsort_r(ctx.threads, ctx.n, sizeof(*ctx.threads), dump_thread_compare, &ctx.pid);
+	/* Objects mapped since setup (dlopen) are picked up before resolving. */
+	symbolizer_refresh(ctx.symbolizer);
+	dump_unwind_threads(&ctx);
+	if (opts->json) {
+		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+	} else {
+		dump_print_text(&ctx, stdout);
+		rc = fflush(stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+	}
+	if (rc)
+		log_error("writing the dump failed: %s", strerror(errno));
+out:
+	free(scratch);
+	dump_context_release(&ctx);
+	return rc;
 }

@@ -26,6 +26,7 @@
 #include "smolder/log.h"
 #include "smolder/profile_output.h"
 #include "smolder/run_control.h"
+#include "smolder/ptrace_sampler.h"
 #include "smolder/sampler.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
@@ -42,6 +43,7 @@ struct record {
 	struct target_launch launch;
 	struct run_control rc;
 	struct sampler *sampler;
+	struct ptrace_sampler *ptrace_sampler; /* --backend ptrace, or auto without eBPF */
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
 	struct cpu_profile *profile;
@@ -174,7 +176,9 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		.frequency_hz = opts->frequency_hz,
 		.kernel_stacks = !opts->no_kernel,
 	};
+	char bpf_err[512] = "";
 	const char *env;
+	int code = SMOLDER_EXIT_OK;
 
 	env = getenv("SMOLDER_STACK_COPY");
 	if (env && *env)
@@ -187,9 +191,29 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
-	rec->sampler = sampler_new(&so, record_on_sample, rec, err, errlen);
-	if (!rec->sampler)
-		return sampler_exit_code(errno);
+	if (opts->backend != SAMPLE_BACKEND_PTRACE) {
+		rec->sampler = sampler_new(&so, record_on_sample, rec, err, errlen);
+		if (rec->sampler)
+			return SMOLDER_EXIT_OK;
+		code = sampler_exit_code(errno);
+		if (opts->backend == SAMPLE_BACKEND_BPF ||
+		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL))
+			return code;
+		/* auto without eBPF: ptrace works on one's own processes unprivileged. */
+		snprintf(bpf_err, sizeof(bpf_err), "%s", err);
+	}
+	rec->ptrace_sampler = ptrace_sampler_new(&so, record_on_sample, rec, err, errlen);
+	if (!rec->ptrace_sampler) {
+		if (bpf_err[0]) {
+			/* Both failed: the eBPF reason is the one to fix. */
+			snprintf(err, errlen, "%s", bpf_err);
+			return code;
+		}
+		return ptrace_sampler_exit_code(errno);
+	}
+	if (bpf_err[0])
+		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)",
+			 bpf_err);
 	return SMOLDER_EXIT_OK;
 }
 
@@ -220,7 +244,8 @@ static int record_run(struct record *rec)
 		stop = run_control_check(&rec->rc);
 		if (stop != RUN_CONTINUE)
 			break;
-		ret = sampler_poll(rec->sampler, RECORD_POLL_MS);
+		ret = rec->sampler ? sampler_poll(rec->sampler, RECORD_POLL_MS)
+				   : ptrace_sampler_poll(rec->ptrace_sampler, RECORD_POLL_MS);
 		if (ret < 0) {
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
@@ -245,9 +270,11 @@ static int record_run(struct record *rec)
 		symbolizer_refresh(rec->symbolizer);
 	if (stop == RUN_STOP_SIGNAL && rec->launched)
 		target_launch_signal(&rec->launch, rec->rc.last_signal);
-	sampler_stop(rec->sampler);
-	if (sampler_drain(rec->sampler) < 0)
-		log_warn("draining the last samples failed");
+	if (rec->sampler) {
+		sampler_stop(rec->sampler);
+		if (sampler_drain(rec->sampler) < 0)
+			log_warn("draining the last samples failed");
+	}
 	return SMOLDER_EXIT_OK;
 }
 
@@ -286,6 +313,20 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 	log_info("wrote %s", paths);
 }
 
+/* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
+static void record_ptrace_stats(struct record *rec, struct sampler_stats *ss)
+{
+	struct ptrace_sampler_extra x;
+
+	ptrace_sampler_get_stats(rec->ptrace_sampler, ss, &x);
+	log_info("ptrace backend: %" PRIu64 " ticks (%" PRIu64 " missed, %" PRIu64
+		 " with no thread on CPU); threads held %.3f ms per tick on average, "
+		 "%.3f ms at most",
+		 x.rounds, x.missed_ticks, x.idle_rounds,
+		 x.rounds ? (double)x.stop_ns_total / (double)x.rounds / 1e6 : 0.0,
+		 (double)x.stop_ns_max / 1e6);
+}
+
 static int record_flush(struct record *rec, const struct cli_output *outputs, size_t n_outputs)
 {
 	struct profile_output_options oo = {
@@ -308,7 +349,10 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	size_t n;
 	int ret;
 
-	sampler_get_stats(rec->sampler, &ss);
+	if (rec->sampler)
+		sampler_get_stats(rec->sampler, &ss);
+	else
+		record_ptrace_stats(rec, &ss);
 	cpu_profile_add_lost(rec->profile, ss.ringbuf_full + ss.malformed + rec->add_errors);
 
 	entries = cpu_profile_entries(rec->profile, &n);
@@ -381,11 +425,6 @@ int cmd_record(const struct cli_options *opts)
 	struct record *rec;
 	int code;
 
-	if (opts->backend == SAMPLE_BACKEND_PTRACE) {
-		log_error(
-			"the ptrace sampling backend is not part of this build; use --backend bpf");
-		return SMOLDER_EXIT_KERNEL;
-	}
 	rec = calloc(1, sizeof(*rec));
 	if (!rec) {
 		log_error("out of memory");
@@ -468,6 +507,7 @@ int cmd_record(const struct cli_options *opts)
 
 out:
 	sampler_free(rec->sampler);
+	ptrace_sampler_free(rec->ptrace_sampler);
 	if (rec->launched && !rec->launch.reaped) {
 		/* Never leave a held child behind: closing the release pipe makes it exit. */
 		target_launch_wait(&rec->launch, rec->launch.release_fd >= 0);
