@@ -263,7 +263,18 @@ void growth_analyze(const struct growth_series *s, const struct growth_params *p
 	bool grew_before = rise_before > floor_bytes &&
 			   params->turnover_bytes <= 2 * fmax(fmax(mean, vmax), 1);
 
-	if (grew_in_window || grew_before) {
+	/* A plateau holds a level: in the late half the series stays near its top. Allocations that
+	 * are only in flight (a sort's temporary buffer) jump between zero and a few blocks; a
+	 * spike in such a series is not growth. */
+	double late_min = w[half].v, late_max = w[half].v;
+
+	for (size_t i = half; i < n; i++) {
+		late_min = fmin(late_min, w[i].v);
+		late_max = fmax(late_max, w[i].v);
+	}
+	bool holds_level = late_max <= params->min_growth_bytes || late_min >= 0.6 * late_max;
+
+	if ((grew_in_window || grew_before) && holds_level) {
 		double ref = fmax(early, early_w);
 
 		if (fabs(late) * late_window <= floor_bytes || late < 0.35 * ref) {

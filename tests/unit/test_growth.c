@@ -170,6 +170,31 @@ static void test_pool_refilled_in_transient_is_churn(void **state)
 	growth_series_release(&s);
 }
 
+static double in_flight(double t, void *arg)
+{
+	/* a 188 KiB temporary buffer, zero to three of them in flight at any snapshot */
+	unsigned *seed = arg;
+
+	(void)t;
+	return 192512.0 * (double)((unsigned)(noise(seed) * 1000 + 1000) % 4);
+}
+
+static void test_in_flight_buffers_are_churn(void **state)
+{
+	struct growth_series s;
+	struct growth_params params = {.warmup_s = 3, .min_growth_bytes = 65536};
+	struct growth_result r;
+	unsigned seed = 11;
+
+	assert_int_equal(growth_series_init(&s, 240), 0);
+	fill(&s, 30, 1, in_flight, &seed);
+	params.turnover_bytes = 200e6;
+	growth_analyze(&s, &params, &r);
+	/* spikes are not a level reached and held: never a plateau, never a leak */
+	assert_int_equal(r.verdict, GROWTH_CHURN);
+	growth_series_release(&s);
+}
+
 static double slow_leak(double t, void *arg)
 {
 	return 51200.0 * t + 1024 * noise(arg);
@@ -249,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_refilling_cache_is_plateau),
 		cmocka_unit_test(test_churn_and_steady),
 		cmocka_unit_test(test_slow_leak),
+		cmocka_unit_test(test_in_flight_buffers_are_churn),
 		cmocka_unit_test(test_pool_refilled_in_transient_is_churn),
 		cmocka_unit_test(test_too_few_points),
 		cmocka_unit_test(test_downsampling_is_bounded_and_keeps_slope),
