@@ -60,3 +60,13 @@ if [ "$reference" -eq 1 ]; then
 		printf "%-28s %6.2f s wall, peak RSS %.1f MiB; smolder is %.0fx faster\n",
 			"reference Perl (flow alg.)", w, r / 1024, w / (s > 0 ? s : 0.01) }'
 fi
+# FLAMEGRAPH_PL=/path/to/flamegraph.pl times the real flamegraph.pl on the same input. It is not
+# shipped by Debian, so the project cannot install it; point at a copy kept outside the repository.
+if [ -n "${FLAMEGRAPH_PL:-}" ]; then
+	/usr/bin/time -f "%e %U %S %M" -o "$work/time" perl "$FLAMEGRAPH_PL" \
+		<"$work/in.folded" >"$work/fg.svg"
+	read -r wall user sys rss <"$work/time"
+	awk -v w="$wall" -v r="$rss" -v s="$(cat "$work/smolder (shuffled input).wall")" 'BEGIN {
+		printf "%-28s %6.2f s wall, peak RSS %.1f MiB; smolder is %.0fx faster\n",
+			"flamegraph.pl", w, r / 1024, w / (s > 0 ? s : 0.01) }'
+fi
