@@ -38,14 +38,7 @@ int cmd_diff(const struct cli_options *opts)
 		log_error("not writing an SVG to a terminal: use -o FILE.svg or redirect stdout");
 		return SMOLDER_EXIT_USAGE;
 	}
-	flamegraph_options_init(&fo);
-	fo.title = opts->title;
-	fo.subtitle = opts->subtitle;
-	if (opts->countname)
-		fo.countname = opts->countname;
-	fo.inverted = opts->inverted;
-	fo.width = opts->width;
-	fo.minwidth = opts->minwidth;
+	folded_input_render_options(opts, &fo);
 
 	err = folded_input_load(opts->before, &before);
 	if (!err)

@@ -29,18 +29,11 @@ int cmd_flamegraph(const struct cli_options *opts)
 		log_error("not writing an SVG to a terminal: use -o FILE.svg or redirect stdout");
 		return SMOLDER_EXIT_USAGE;
 	}
-	flamegraph_options_init(&fo);
-	fo.title = opts->title;
-	fo.subtitle = opts->subtitle;
-	if (opts->countname)
-		fo.countname = opts->countname;
+	folded_input_render_options(opts, &fo);
 	if (opts->colors && flamegraph_palette_parse(opts->colors, &fo.palette)) {
 		log_error("invalid --colors '%s' (hot, mem or io)", opts->colors);
 		return SMOLDER_EXIT_USAGE;
 	}
-	fo.inverted = opts->inverted;
-	fo.width = opts->width;
-	fo.minwidth = opts->minwidth;
 
 	err = folded_input_load(opts->input, &p);
 	if (err)

@@ -64,3 +64,15 @@ int folded_input_exit_code(int err)
 		return SMOLDER_EXIT_INTERNAL;
 	return SMOLDER_EXIT_USAGE;
 }
+
+void folded_input_render_options(const struct cli_options *opts, struct flamegraph_options *fo)
+{
+	flamegraph_options_init(fo);
+	fo->title = opts->title;
+	fo->subtitle = opts->subtitle;
+	if (opts->countname)
+		fo->countname = opts->countname;
+	fo->inverted = opts->inverted;
+	fo->width = opts->width;
+	fo->minwidth = opts->minwidth;
+}
