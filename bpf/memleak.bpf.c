@@ -207,14 +207,14 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 
 /* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
  * instruction (syscall leaf) rather than a return address. Returns the stack key. */
-static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, int exact, __u32 flags)
+static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exact, __u32 flags)
 {
 	__u32 zero = 0;
 	struct walk_scratch *ws = bpf_map_lookup_elem(&scratch, &zero);
 	struct smolder_stack_record *rec;
 	struct smolder_unwind_rule *rule;
-	__u64 h = 0xcbf29ce484222325ULL, rule_key, cfa, key;
-	__u32 n = 0, truncated = 1;
+	__u64 h = 0xcbf29ce484222325ULL, rule_key, cfa, key, slot;
+	__u32 n = 0, truncated = 1, bp_known = 1;
 	__u8 one = 1;
 	long err;
 
@@ -231,23 +231,42 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, int exact,
 		rec->nr = n;
 		h = hash_mix(h, ip);
 		rule_key = ip;
-		if (i == 0 && exact)
+		if (exact)
 			rule_key |= SMOLDER_RULE_KEY_EXACT;
 		rule = bpf_map_lookup_elem(&rules, &rule_key);
 		if (!rule)
-			return send_snapshot(rec, ip, sp, bp, flags);
+			return send_snapshot(rec, ip, sp, bp,
+					     flags | (exact ? SMOLDER_STACK_F_EXACT : 0));
+		exact = 0;
 		if (rule->kind == SMOLDER_RULE_END) {
 			truncated = 0;
 			break;
 		}
+		if (rule->kind == SMOLDER_RULE_SIGRETURN) {
+			/* rt_sigframe: the ucontext's sigcontext (at +40) saves rbp at +80, rsp at
+			 * +120, rip at +128; the interrupted frame resumes at its exact ip. */
+			if (bpf_probe_read_user(&bp, sizeof(bp), (void *)(sp + 40 + 80)) ||
+			    bpf_probe_read_user(&ip, sizeof(ip), (void *)(sp + 40 + 128)) ||
+			    bpf_probe_read_user(&sp, sizeof(sp), (void *)(sp + 40 + 120)))
+				break;
+			bp_known = 1;
+			exact = 1;
+			continue;
+		}
 		if (rule->kind != SMOLDER_RULE_NORMAL)
 			break;
+		if (rule->cfa_reg == SMOLDER_CFA_BP && !bp_known)
+			break;
 		cfa = (rule->cfa_reg == SMOLDER_CFA_BP ? bp : sp) + (__s64)rule->cfa_offset;
+		if (cfa <= sp)
+			break; /* a caller's frame is always above its callee's */
 		if (rule->bp_rule == SMOLDER_BP_AT_CFA) {
-			err = bpf_probe_read_user(&bp, sizeof(bp),
-						  (void *)(cfa + (__s64)rule->bp_offset));
-			if (err)
-				break;
+			/* Below sp (an epilogue after pop %rbp) the slot is stale: rbp unknown. */
+			slot = cfa + (__s64)rule->bp_offset;
+			bp_known =
+				slot >= sp && !bpf_probe_read_user(&bp, sizeof(bp), (void *)slot);
+		} else if (rule->bp_rule == SMOLDER_BP_UNDEFINED) {
+			bp_known = 0;
 		}
 		err = bpf_probe_read_user(&ip, sizeof(ip), (void *)(cfa + (__s64)rule->ra_offset));
 		if (err)

@@ -9,7 +9,7 @@
 #include "smolder/proc_maps.h"
 #include "smolder/stack_table.h"
 #include "smolder/u64_map.h"
-#include "smolder/unwind_rules.h"
+#include "smolder/unwinder.h"
 
 #include "memleak.skel.h"
 
@@ -41,7 +41,7 @@ struct alloc_tracker {
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwind_rules *rules;
+	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
 	struct stack_table *stacks;
 	struct u64_map key_to_stack; /* kernel stack key -> stack id */
 	uint32_t *stack_flags;	     /* per stack id */
@@ -76,12 +76,48 @@ static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n
 	return 0;
 }
 
-static void learn_rule(void *ctx, uint64_t key, const struct smolder_unwind_rule *rule)
+/* The kernel walker's form of a compact rule. Frames it cannot step (CFI beyond the compact form,
+ * no unwind info) get STOP: their stacks end there, marked truncated. */
+static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_rule *k)
 {
-	struct alloc_tracker *t = ctx;
+	memset(k, 0, sizeof(*k));
+	switch (r->kind) {
+	case UNWIND_RULE_ROOT:
+		k->kind = SMOLDER_RULE_END;
+		return;
+	case UNWIND_RULE_SIGRETURN:
+		k->kind = SMOLDER_RULE_SIGRETURN;
+		return;
+	case UNWIND_RULE_SIMPLE:
+		break;
+	default:
+		k->kind = SMOLDER_RULE_STOP;
+		return;
+	}
+	k->kind = SMOLDER_RULE_NORMAL;
+	k->cfa_reg = r->cfa_reg == UNWIND_RULE_RBP ? SMOLDER_CFA_BP : SMOLDER_CFA_SP;
+	k->cfa_offset = r->cfa_off;
+	k->ra_offset = r->ra_off;
+	k->bp_rule = r->rbp_rule == UNWIND_RBP_SAVED	   ? SMOLDER_BP_AT_CFA
+		     : r->rbp_rule == UNWIND_RBP_UNDEFINED ? SMOLDER_BP_UNDEFINED
+							   : SMOLDER_BP_SAME;
+	k->bp_offset = r->rbp_off;
+}
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, rule, BPF_ANY) == 0)
+/* Installs the rule for one frame of a snapshot walk and returns its kernel kind; *next_exact
+ * says whether the caller frame resumes at an exact ip (after a signal frame). */
+static uint8_t learn_rule(struct alloc_tracker *t, uint64_t ip, bool exact, bool *next_exact)
+{
+	struct unwind_rule rule;
+	struct smolder_unwind_rule k;
+	uint64_t key = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0);
+
+	unwinder_rule_at(t->unwinder, ip, exact, &rule);
+	rule_for_kernel(&rule, &k);
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0)
 		t->rules_installed++;
+	*next_exact = k.kind == SMOLDER_RULE_SIGRETURN;
+	return k.kind;
 }
 
 static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
@@ -95,28 +131,45 @@ static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_r
 	return u64_map_put(&t->key_to_stack, rec->key, id);
 }
 
+/* The kernel walk stopped at an address without a rule: the shared unwinder finishes the stack over
+ * the snapshot, and every frame's rule goes to the kernel so the next walk of this path needs no
+ * snapshot. Kernel stacks hold return addresses (exact ips after a signal frame), the unwinder
+ * reports lookup addresses (return address - 1): converted back frame by frame. The stack is cut
+ * where the kernel walker will stop, so one call path always makes one stack. */
 static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snapshot_record *snap)
 {
-	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES], found[SMOLDER_ALLOC_MAX_FRAMES];
 	uint32_t n = snap->nr ? snap->nr - 1 : 0, id;
-	struct unwind_walk walk = {
+	struct unwind_snapshot us = {
 		.ip = snap->ip,
 		.sp = snap->sp,
 		.bp = snap->bp,
-		.exact = n == 0 && (snap->flags & SMOLDER_STACK_F_MMAP),
 		.stack = snap->stack,
-		.stack_base = snap->sp,
 		.stack_len = snap->stack_len <= sizeof(snap->stack) ? snap->stack_len : 0,
+		.stack_clipped = snap->stack_len >= sizeof(snap->stack),
+		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
 	};
-	bool truncated;
+	struct unwind_result res;
+	bool exact = !us.ip_is_return, truncated = true;
 	int err;
 
-	if (n > SMOLDER_ALLOC_MAX_FRAMES)
-		n = SMOLDER_ALLOC_MAX_FRAMES;
+	if (n > SMOLDER_ALLOC_MAX_FRAMES - 1)
+		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
-	unwind_rules_walk(t->rules, &walk, ips, &n, SMOLDER_ALLOC_MAX_FRAMES, &truncated,
-			  learn_rule, t);
 	t->snapshots_unwound++;
+	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	if (err)
+		res.n = 0;
+	for (uint32_t i = 0; i < res.n; i++) {
+		uint64_t ip = exact ? found[i] : found[i] + 1;
+		uint8_t kind = learn_rule(t, ip, exact, &exact);
+
+		ips[n++] = ip;
+		if (kind == SMOLDER_RULE_END)
+			truncated = false;
+		if (kind != SMOLDER_RULE_NORMAL && kind != SMOLDER_RULE_SIGRETURN)
+			break;
+	}
 	err = stack_intern(t, ips, n, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
@@ -154,8 +207,8 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		goto fail;
 	}
 	t->stacks = stack_table_new();
-	t->rules = unwind_rules_new(opts->pid);
-	if (!t->stacks || !t->rules) {
+	t->unwinder = unwinder_new(opts->pid);
+	if (!t->stacks || !t->unwinder) {
 		err = -errno;
 		goto fail;
 	}
@@ -207,7 +260,7 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwind_rules_free(t->rules);
+	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	u64_map_release(&t->key_to_stack);
 	free(t->stack_flags);
@@ -391,7 +444,7 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 		t->tracepoints_attached = true;
 	}
 	if (total > 0)
-		unwind_rules_refresh(t->rules);
+		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
 		err = -ENOENT;

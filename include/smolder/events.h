@@ -46,6 +46,8 @@ enum smolder_unwind_rule_kind {
 	SMOLDER_RULE_NORMAL = 0, /* CFA = (sp|bp) + cfa_offset; return address at CFA + ra_offset */
 	SMOLDER_RULE_END = 1,    /* outermost frame: the stack is complete */
 	SMOLDER_RULE_STOP = 2,   /* no usable rule (no CFI, expression rules): stack truncated here */
+	SMOLDER_RULE_SIGRETURN = 3, /* signal trampoline: rbp, rsp, rip in the rt_sigframe at sp;
+				       the next frame is an interrupted (exact) ip */
 };
 
 enum smolder_unwind_cfa_reg {
@@ -56,6 +58,7 @@ enum smolder_unwind_cfa_reg {
 enum smolder_unwind_bp_rule {
 	SMOLDER_BP_SAME = 0,   /* caller's rbp is this frame's rbp */
 	SMOLDER_BP_AT_CFA = 1, /* caller's rbp saved at CFA + bp_offset */
+	SMOLDER_BP_UNDEFINED = 2, /* not recoverable: an rbp-based caller CFA ends the walk */
 };
 
 struct smolder_unwind_rule {
@@ -113,6 +116,7 @@ struct smolder_stack_record {
 
 #define SMOLDER_STACK_F_TRUNCATED 1 /* walk stopped at a STOP rule or the depth limit */
 #define SMOLDER_STACK_F_MMAP 2      /* leaf is the exact ip of a syscall (anonymous mmap) */
+#define SMOLDER_STACK_F_EXACT 4     /* snapshot: ip is interrupted (exact), not a return address */
 
 struct smolder_snapshot_record {
 	__u32 kind; /* SMOLDER_REC_SNAPSHOT */
@@ -121,7 +125,7 @@ struct smolder_snapshot_record {
 	__u64 ip;   /* where the walk stopped (a return address, or exact ip with flags MMAP) */
 	__u64 sp;
 	__u64 bp;
-	__u32 flags;     /* SMOLDER_STACK_F_MMAP when ip is exact */
+	__u32 flags;     /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
