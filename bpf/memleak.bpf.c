@@ -66,8 +66,12 @@ struct {
 	__type(value, struct smolder_alloc_info);
 } mmaps SEC(".maps");
 
+/* Per-CPU: threads allocating on the same site from several CPUs would otherwise bounce one
+ * cache line between them at every allocation and free. User space sums the CPUs. Not
+ * preallocated, so the kernel memory follows the sites actually seen, not max_entries x CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, __u64);
 	__type(value, struct smolder_site_counters);
@@ -87,10 +91,12 @@ struct {
 	__type(value, struct smolder_unwind_rule);
 } rules SEC(".maps");
 
+/* Per-thread entry -> return handoff in task-local storage: one pointer chase from the task, no
+ * hashing, and freed with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 15);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
@@ -346,15 +352,14 @@ static __always_inline void site_free(__u64 key, __u64 size)
 	__sync_fetch_and_add(&c->free_count, 1);
 }
 
-static __always_inline struct thread_state *thread_get(__u32 tid)
+/* The calling thread's state; created on first use when create is set. */
+static __always_inline struct thread_state *thread_get(int create)
 {
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid), zero = {};
+	struct thread_state *st;
 
-	if (st)
-		return st;
-	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&threads, &tid);
-	if (!st)
+	st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!st && create)
 		stat_inc(SMOLDER_STAT_THREAD_TABLE_FULL);
 	return st;
 }
@@ -409,7 +414,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	 * one breakpoint among several tracers from leaking other processes' calls in. */
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = thread_get(tid);
+	st = thread_get(1);
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -517,7 +522,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &tid);
+	st = thread_get(0);
 
 	if (!st || st->depth == 0) {
 		stat_inc(SMOLDER_STAT_RETURN_ORPHAN);
@@ -580,7 +585,7 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 
 	if (!ptr || (__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &tid);
+	st = thread_get(0);
 	if (st) {
 		/* realloc(p, 0) or another allocator freeing internally: handled at its return. */
 		if (st->depth > 0) {
@@ -601,7 +606,7 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 			st->last_delete_ns = bpf_ktime_get_ns();
 		}
 	} else if (is_delete) {
-		st = thread_get(tid);
+		st = thread_get(1);
 		if (st) {
 			st->last_delete = ptr;
 			st->last_delete_ns = bpf_ktime_get_ns();
@@ -638,7 +643,7 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (!(flags & MAP_ANONYMOUS_FLAG) || (flags & MAP_SHARED_FLAG))
 		return 0;
-	st = thread_get((__u32)id);
+	st = thread_get(1);
 	if (!st)
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -659,7 +664,7 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &(__u32){(__u32)id});
+	st = thread_get(0);
 	if (!st || !st->mmap_len)
 		return 0;
 	info.size = st->mmap_len;

@@ -50,6 +50,7 @@ struct alloc_tracker {
 
 	uint64_t snapshots_unwound, rules_installed;
 	int ncpus;
+	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
 
 static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t flags,
@@ -194,7 +195,6 @@ static int on_record(void *ctx, void *data, size_t size)
 struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts)
 {
 	struct alloc_tracker *t = calloc(1, sizeof(*t));
-	struct smolder_site_counters zero = {0};
 	uint64_t none = SMOLDER_STACK_KEY_NONE;
 	int err;
 
@@ -231,7 +231,12 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	if (err)
 		goto fail;
 	/* Site key 0 collects what cannot get its own entry; it must exist before any probe. */
-	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.sites), &none, &zero, BPF_ANY);
+	t->site_values = calloc((size_t)t->ncpus, sizeof(*t->site_values));
+	if (!t->site_values) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.sites), &none, t->site_values, BPF_ANY);
 	if (err) {
 		err = -errno;
 		goto fail;
@@ -265,6 +270,7 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	u64_map_release(&t->key_to_stack);
 	free(t->stack_flags);
 	free(t->objects);
+	free(t->site_values);
 	free(t);
 }
 
@@ -528,8 +534,15 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &c))
+		if (bpf_map_lookup_elem(fd, &key, t->site_values))
 			continue;
+		memset(&c, 0, sizeof(c));
+		for (int cpu = 0; cpu < t->ncpus; cpu++) {
+			c.alloc_bytes += t->site_values[cpu].alloc_bytes;
+			c.alloc_count += t->site_values[cpu].alloc_count;
+			c.free_bytes += t->site_values[cpu].free_bytes;
+			c.free_count += t->site_values[cpu].free_count;
+		}
 		id = key_stack(t, key);
 		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
 		flags |= alloc_tracker_stack_flags(t, id);
