@@ -25,6 +25,23 @@ __u64 snapshot_seq = 0;
 #define MAP_ANONYMOUS_FLAG 0x20
 #define MAP_SHARED_FLAG	   0x01
 
+/* A walk is a function of its start (ip, sp, and bp when an rbp-based rule used it), the stack
+ * words it read and the rules. A thread allocating in a loop repeats the same walk: checking the
+ * remembered words with one copy of the stack window replaces the per-frame rule lookups and
+ * reads. Words must lie within WALK_CACHE_SPAN bytes above sp. */
+#define WALK_CACHE_WORDS 32
+#define WALK_CACHE_SPAN	 4096
+
+struct walk_cache {
+	__u64 ip, sp, bp, key;
+	__u32 n;      /* words in off/val; 0: no cached walk */
+	__u32 span;   /* bytes from sp covering every word */
+	__u32 use_bp; /* the walk used the entry bp */
+	__u32 pad0;
+	__u32 off[WALK_CACHE_WORDS]; /* word offsets from sp */
+	__u64 val[WALK_CACHE_WORDS];
+};
+
 struct thread_state {
 	__u64 size;
 	__u64 ptr_arg;
@@ -41,10 +58,17 @@ struct thread_state {
 	__u32 pad0;
 	__u64 mmap_len;
 	__u64 mmap_key;
+	struct walk_cache walk; /* the thread's last complete walk */
 };
 
 struct walk_scratch {
 	struct smolder_stack_record rec;
+	/* The walk in progress, kept in memory rather than registers: the verifier then need not
+	 * tell apart every combination of these flags in the frame loop. */
+	__u32 wn, span, bad, use_bp, bp_from_entry, pad0;
+	__u32 off[WALK_CACHE_WORDS];
+	__u64 val[WALK_CACHE_WORDS];
+	__u8 window[WALK_CACHE_SPAN]; /* stack bytes from sp, to check a cached walk */
 };
 
 struct throttle {
@@ -211,10 +235,60 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 	return key;
 }
 
+/* Remembers a stack word the walk read, for walk_cached; a word outside the cacheable span makes
+ * the walk uncacheable. */
+static __always_inline void walk_note(struct walk_scratch *ws, __u64 sp0, __u64 addr, __u64 val)
+{
+	__u64 off = addr - sp0;
+	__u32 i = ws->wn;
+
+	if (addr < sp0 || off > WALK_CACHE_SPAN - 8 || i >= WALK_CACHE_WORDS) {
+		ws->bad = 1;
+		return;
+	}
+	ws->off[i] = (__u32)off;
+	ws->val[i] = val;
+	ws->wn = i + 1;
+	if (off + 8 > ws->span)
+		ws->span = off + 8;
+}
+
+/* The thread's last walk, when it started at the same (ip, sp[, bp]) and every stack word it read
+ * still holds the same value: then this walk would end identically. One copy of the stack window
+ * instead of a rule lookup and reads per frame. Returns 1 and sets *key on a hit. */
+static __always_inline int walk_cached(struct walk_cache *wc, __u64 ip, __u64 sp, __u64 bp,
+				       __u64 *key)
+{
+	__u32 zero = 0, span = wc->span, n = wc->n, off;
+	struct walk_scratch *ws;
+
+	if (n == 0 || wc->ip != ip || wc->sp != sp || (wc->use_bp && wc->bp != bp))
+		return 0;
+	ws = bpf_map_lookup_elem(&scratch, &zero);
+	if (!ws || span > WALK_CACHE_SPAN)
+		return 0;
+	if (bpf_probe_read_user(ws->window, span, (void *)sp))
+		return 0;
+	for (__u32 i = 0; i < WALK_CACHE_WORDS; i++) {
+		if (i >= n)
+			break;
+		off = wc->off[i];
+		if (off > WALK_CACHE_SPAN - 8)
+			return 0;
+		if (*(__u64 *)(ws->window + off) != wc->val[i])
+			return 0;
+	}
+	*key = wc->key;
+	stat_inc(SMOLDER_STAT_WALKS_CACHED);
+	return 1;
+}
+
 /* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
  * instruction (syscall leaf) rather than a return address. Returns the stack key. */
-static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exact, __u32 flags)
+static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exact, __u32 flags,
+					struct walk_cache *wc)
 {
+	__u64 ip0 = ip, sp0 = sp, bp0 = bp, word;
 	__u32 zero = 0;
 	struct walk_scratch *ws = bpf_map_lookup_elem(&scratch, &zero);
 	struct smolder_stack_record *rec;
@@ -226,6 +300,13 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 
 	if (!ws)
 		return SMOLDER_STACK_KEY_NONE;
+	if (wc)
+		wc->n = 0;
+	ws->wn = 0;
+	ws->span = 0;
+	ws->bad = 0;
+	ws->use_bp = 0;
+	ws->bp_from_entry = 1;
 	rec = &ws->rec;
 	for (int i = 0; i < SMOLDER_ALLOC_MAX_FRAMES; i++) {
 		if (ip == 0) {
@@ -253,9 +334,16 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 			 * +120, rip at +128; the interrupted frame resumes at its exact ip. */
 			if (bpf_probe_read_user(&bp, sizeof(bp), (void *)(sp + 40 + 80)) ||
 			    bpf_probe_read_user(&ip, sizeof(ip), (void *)(sp + 40 + 128)) ||
-			    bpf_probe_read_user(&sp, sizeof(sp), (void *)(sp + 40 + 120)))
+			    bpf_probe_read_user(&word, sizeof(word), (void *)(sp + 40 + 120))) {
+				ws->bad = 1;
 				break;
+			}
+			walk_note(ws, sp0, sp + 40 + 80, bp);
+			walk_note(ws, sp0, sp + 40 + 128, ip);
+			walk_note(ws, sp0, sp + 40 + 120, word);
+			sp = word;
 			bp_known = 1;
+			ws->bp_from_entry = 0;
 			exact = 1;
 			continue;
 		}
@@ -263,20 +351,33 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 			break;
 		if (rule->cfa_reg == SMOLDER_CFA_BP && !bp_known)
 			break;
+		if (rule->cfa_reg == SMOLDER_CFA_BP && ws->bp_from_entry)
+			ws->use_bp = 1;
 		cfa = (rule->cfa_reg == SMOLDER_CFA_BP ? bp : sp) + (__s64)rule->cfa_offset;
 		if (cfa <= sp)
 			break; /* a caller's frame is always above its callee's */
 		if (rule->bp_rule == SMOLDER_BP_AT_CFA) {
 			/* Below sp (an epilogue after pop %rbp) the slot is stale: rbp unknown. */
 			slot = cfa + (__s64)rule->bp_offset;
-			bp_known =
-				slot >= sp && !bpf_probe_read_user(&bp, sizeof(bp), (void *)slot);
+			bp_known = 0;
+			if (slot >= sp) {
+				if (bpf_probe_read_user(&bp, sizeof(bp), (void *)slot))
+					ws->bad = 1;
+				else
+					bp_known = 1;
+				walk_note(ws, sp0, slot, bp);
+			}
+			ws->bp_from_entry = 0;
 		} else if (rule->bp_rule == SMOLDER_BP_UNDEFINED) {
 			bp_known = 0;
+			ws->bp_from_entry = 0;
 		}
-		err = bpf_probe_read_user(&ip, sizeof(ip), (void *)(cfa + (__s64)rule->ra_offset));
-		if (err)
+		slot = cfa + (__s64)rule->ra_offset;
+		if (bpf_probe_read_user(&ip, sizeof(ip), (void *)slot)) {
+			ws->bad = 1;
 			break;
+		}
+		walk_note(ws, sp0, slot, ip);
 		sp = cfa;
 	}
 	if (truncated) {
@@ -290,10 +391,10 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 	if (flags & SMOLDER_STACK_F_MMAP)
 		key |= MMAP_KEY_BIT;
 	if (bpf_map_lookup_elem(&known_stacks, &key))
-		return key;
+		goto known;
 	err = bpf_map_update_elem(&known_stacks, &key, &one, BPF_NOEXIST);
 	if (err == -17 /* EEXIST: another CPU announced it */)
-		return key;
+		goto known;
 	if (err) {
 		stat_inc(SMOLDER_STAT_STACK_TABLE_FULL);
 		return SMOLDER_STACK_KEY_NONE;
@@ -306,6 +407,26 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 		/* Forget it so the next allocation on this stack announces it again. */
 		bpf_map_delete_elem(&known_stacks, &key);
 		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		return key;
+	}
+known:
+	/* Only walks user space knows the stack of are cached: a lost announcement retries. */
+	if (wc && !ws->bad) {
+		__u32 wn = ws->wn;
+
+		for (__u32 i = 0; i < WALK_CACHE_WORDS; i++) {
+			if (i >= wn)
+				break;
+			wc->off[i] = ws->off[i];
+			wc->val[i] = ws->val[i];
+		}
+		wc->ip = ip0;
+		wc->sp = sp0;
+		wc->bp = bp0;
+		wc->key = key;
+		wc->span = ws->span;
+		wc->use_bp = ws->use_bp;
+		wc->n = wn;
 	}
 	return key;
 }
@@ -448,7 +569,8 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 		st->key = SMOLDER_STACK_KEY_NONE;
 		return 0;
 	}
-	st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0);
+	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), &st->key))
+		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, &st->walk);
 	return 0;
 }
 
@@ -650,7 +772,7 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st->mmap_len = ctx->args[1];
 	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP);
+				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, NULL);
 	return 0;
 }
 

@@ -191,6 +191,7 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_MUNMAP_UNKNOWN] = "munmaps_untracked_or_partial",
 	[SMOLDER_STAT_MMAP_TABLE_FULL] = "dropped_mmap_table_full",
 	[SMOLDER_STAT_UNSAMPLED_ALLOCS] = "unsampled_allocs",
+	[SMOLDER_STAT_WALKS_CACHED] = "stack_walks_cached",
 };
 
 static uint64_t lost_events(const struct leak_report *r)

@@ -153,6 +153,7 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_MUNMAP_UNKNOWN,     /* munmaps of untracked or partially tracked ranges */
 	SMOLDER_STAT_MMAP_TABLE_FULL,    /* anonymous mmap not tracked: map full */
 	SMOLDER_STAT_UNSAMPLED_ALLOCS,   /* reserved for sampling modes */
+	SMOLDER_STAT_WALKS_CACHED,       /* stack walks answered by the thread's last walk */
 	SMOLDER_STAT_MAX,
 };
 
