@@ -486,15 +486,20 @@ static __always_inline struct thread_state *thread_get(int create)
 }
 
 /* Records a new live block. An existing entry at the same address is a free we did not see (an
- * unprobed deallocation path): account it as freed before replacing it. */
+ * unprobed deallocation path): account it as freed before replacing it. Insert first, look up only
+ * on a clash: one hash operation in the common case. */
 static __always_inline void track(__u64 addr, __u64 size, __u64 key, __u64 now)
 {
 	struct smolder_alloc_info info = {.size = size, .time_ns = now, .stack_key = key}, *old;
+	long err = bpf_map_update_elem(&allocs, &addr, &info, BPF_NOEXIST);
 
-	old = bpf_map_lookup_elem(&allocs, &addr);
-	if (old)
-		site_free(old->stack_key, old->size);
-	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
+	if (err == -17 /* EEXIST */) {
+		old = bpf_map_lookup_elem(&allocs, &addr);
+		if (old)
+			site_free(old->stack_key, old->size);
+		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
+	}
+	if (err) {
 		stat_inc(SMOLDER_STAT_ALLOC_TABLE_FULL);
 		return;
 	}
@@ -655,7 +660,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		return 0;
 	}
 	st->depth = 0;
-	now = bpf_ktime_get_ns();
+	/* The entry's clock reading: an allocator call is far shorter than any --min-age. */
+	now = st->entry_ns;
 	switch (st->kind) {
 	case SMOLDER_ALLOC_POSIX_MEMALIGN:
 		if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)st->memptr))
