@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -358,27 +360,25 @@ static bool object_seen(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
 	return false;
 }
 
-static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
+/* Probes the allocator functions of one object: symbols read from scan_path (or name when that
+ * fails), uprobes attached through attach_path. Returns the points attached or -errno. */
+static int attach_file(struct alloc_tracker *t, const char *scan_path, const char *attach_path,
+		       const char *name)
 {
 	struct alloc_probe_set set;
-	char scan_path[4096], attach_path[4096];
 	int err, attached = 0;
 
-	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
-		return 0;
-	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
-	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
 	err = alloc_symbols_scan(scan_path, &set);
 	if (err == -ENOENT || err == -EACCES)
-		err = alloc_symbols_scan(map->path, &set);
+		err = alloc_symbols_scan(name, &set);
 	if (err) {
-		log_debug("leaks: cannot read symbols of %s: %s", map->path, strerror(-err));
+		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));
 		return 0;
 	}
 	for (size_t i = 0; i < set.n; i++) {
 		err = attach_point(t, attach_path, &set.points[i]);
 		if (err) {
-			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, map->path,
+			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, name,
 				 strerror(-err));
 			if (err == -EPERM || err == -EACCES) {
 				alloc_probe_set_release(&set);
@@ -386,7 +386,7 @@ static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
 			}
 			continue;
 		}
-		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, map->path,
+		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, name,
 			  set.points[i].probe_delta,
 			  set.points[i].emulated ? "emulated" : "single-stepped");
 		attached++;
@@ -397,6 +397,80 @@ static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
 		t->n_probe_objects++;
 	alloc_probe_set_release(&set);
 	return attached;
+}
+
+static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
+{
+	char scan_path[4096], attach_path[4096];
+
+	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
+		return 0;
+	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
+	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
+	return attach_file(t, scan_path, attach_path, map->path);
+}
+
+static int object_remember(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
+{
+	struct attached_object *grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	t->objects = grown;
+	t->objects[t->n_objects++] = (struct attached_object){dev, inode};
+	return 0;
+}
+
+/* Anonymous mmap/munmap tracepoints, once. A failure only loses mmap tracking. */
+static int attach_tracepoints(struct alloc_tracker *t)
+{
+	struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
+				     t->skel->progs.munmap_enter};
+	int err;
+
+	if (t->tracepoints_attached)
+		return 0;
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(tps[i]);
+
+		if (!link) {
+			log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
+				 bpf_program__name(tps[i]), strerror(errno));
+			continue;
+		}
+		err = link_add(t, link);
+		if (err)
+			return err;
+	}
+	t->tracepoints_attached = true;
+	return 0;
+}
+
+int alloc_tracker_attach_paths(struct alloc_tracker *t, char *const *paths, size_t n)
+{
+	int err, total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		uint64_t dev;
+
+		if (stat(paths[i], &st) != 0)
+			continue;
+		dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+		if (object_seen(t, dev, st.st_ino))
+			continue;
+		err = object_remember(t, dev, st.st_ino);
+		if (err)
+			return err;
+		err = attach_file(t, paths[i], paths[i], paths[i]);
+		if (err < 0)
+			return err;
+		total += err;
+	}
+	err = attach_tracepoints(t);
+	if (err)
+		return err;
+	return total ? total : -ENOENT;
 }
 
 int alloc_tracker_attach(struct alloc_tracker *t)
@@ -411,7 +485,6 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 	for (size_t i = 0; i < maps.n; i++) {
 		const struct proc_map *m = &maps.maps[i];
 		uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
-		struct attached_object *grown;
 
 		if (!(m->perms & PROC_MAP_EXEC) || m->path[0] != '/' || m->inode == 0)
 			continue;
@@ -419,37 +492,20 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 			continue;
 		if (object_seen(t, dev, m->inode))
 			continue;
-		grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
-		if (!grown) {
-			err = -ENOMEM;
+		err = object_remember(t, dev, m->inode);
+		if (err)
 			goto out;
-		}
-		t->objects = grown;
-		t->objects[t->n_objects++] = (struct attached_object){dev, m->inode};
 		err = attach_object(t, m);
 		if (err < 0)
 			goto out;
 		total += err;
 	}
-	if (!t->tracepoints_attached) {
-		struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
-					     t->skel->progs.munmap_enter};
-
-		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-			struct bpf_link *link = bpf_program__attach(tps[i]);
-
-			if (!link) {
-				log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
-					 bpf_program__name(tps[i]), strerror(errno));
-				continue;
-			}
-			err = link_add(t, link);
-			if (err)
-				goto out;
-		}
-		t->tracepoints_attached = true;
-	}
-	if (total > 0)
+	err = attach_tracepoints(t);
+	if (err)
+		goto out;
+	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
+	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
+	if (maps.n > 0)
 		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)

@@ -31,6 +31,11 @@ void alloc_tracker_free(struct alloc_tracker *tracker);
  * last call (dlopen). Returns the number of probe points attached in this call, or -errno.
  * -ENOENT from the first call means no allocator function was found in the target. */
 int alloc_tracker_attach(struct alloc_tracker *tracker);
+/* Launch mode: attaches to the allocator functions of the objects at paths (a program not yet
+ * exec'ed, its libraries not yet mapped: uprobes are per file and the pid filter holds across
+ * exec), and the mmap tracepoints. Later alloc_tracker_attach calls skip these objects. Returns
+ * the probe points attached, -ENOENT when none, or -errno. */
+int alloc_tracker_attach_paths(struct alloc_tracker *tracker, char *const *paths, size_t n);
 /* Number of objects with allocator probes and probe points in total. */
 void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *objects,
 				size_t *points, size_t *emulated);
