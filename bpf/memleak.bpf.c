@@ -34,10 +34,10 @@ __u64 snapshot_seq = 0;
 
 struct walk_cache {
 	__u64 ip, sp, bp, key;
-	__u32 n;      /* words in off/val; 0: no cached walk */
-	__u32 span;   /* bytes from sp covering every word */
-	__u32 use_bp; /* the walk used the entry bp */
-	__u32 pad0;
+	__u32 n;		     /* words in off/val; 0: no cached walk */
+	__u32 span;		     /* bytes from sp covering every word */
+	__u32 use_bp;		     /* the walk used the entry bp */
+	__u32 alloc_id;		     /* the allocator it was for (part of the key) */
 	__u32 off[WALK_CACHE_WORDS]; /* word offsets from sp */
 	__u64 val[WALK_CACHE_WORDS];
 };
@@ -195,7 +195,7 @@ static __always_inline int snapshot_allowed(void)
 /* Sends registers and a stack copy from sp for user space to unwind. Returns the snapshot key, or
  * SMOLDER_STACK_KEY_NONE when throttled or the ring buffer is full. */
 static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, __u64 ip, __u64 sp,
-					   __u64 bp, __u32 flags)
+					   __u64 bp, __u32 flags, __u32 alloc_id)
 {
 	struct smolder_snapshot_record *snap;
 	__u32 copied = 0;
@@ -221,6 +221,8 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 	snap->sp = sp;
 	snap->bp = bp;
 	snap->flags = flags;
+	snap->alloc_id = alloc_id;
+	snap->pad0 = 0;
 	__builtin_memcpy(snap->ips, walked->ips, sizeof(snap->ips));
 	/* Copy in chunks so a stack shallower than the snapshot still yields what exists. */
 	for (int i = 0; i < SMOLDER_ALLOC_SNAPSHOT_BYTES / 1024; i++) {
@@ -257,12 +259,13 @@ static __always_inline void walk_note(struct walk_scratch *ws, __u64 sp0, __u64 
  * still holds the same value: then this walk would end identically. One copy of the stack window
  * instead of a rule lookup and reads per frame. Returns 1 and sets *key on a hit. */
 static __always_inline int walk_cached(struct walk_cache *wc, __u64 ip, __u64 sp, __u64 bp,
-				       __u64 *key)
+				       __u32 alloc_id, __u64 *key)
 {
 	__u32 zero = 0, span = wc->span, n = wc->n, off;
 	struct walk_scratch *ws;
 
-	if (n == 0 || wc->ip != ip || wc->sp != sp || (wc->use_bp && wc->bp != bp))
+	if (n == 0 || wc->ip != ip || wc->sp != sp || wc->alloc_id != alloc_id ||
+	    (wc->use_bp && wc->bp != bp))
 		return 0;
 	ws = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ws || span > WALK_CACHE_SPAN)
@@ -286,7 +289,7 @@ static __always_inline int walk_cached(struct walk_cache *wc, __u64 ip, __u64 sp
 /* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
  * instruction (syscall leaf) rather than a return address. Returns the stack key. */
 static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exact, __u32 flags,
-					struct walk_cache *wc)
+					__u32 alloc_id, struct walk_cache *wc)
 {
 	__u64 ip0 = ip, sp0 = sp, bp0 = bp, word;
 	__u32 zero = 0;
@@ -323,7 +326,7 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 		rule = bpf_map_lookup_elem(&rules, &rule_key);
 		if (!rule)
 			return send_snapshot(rec, ip, sp, bp,
-					     flags | (exact ? SMOLDER_STACK_F_EXACT : 0));
+					     flags | (exact ? SMOLDER_STACK_F_EXACT : 0), alloc_id);
 		exact = 0;
 		if (rule->kind == SMOLDER_RULE_END) {
 			truncated = 0;
@@ -384,7 +387,7 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 		stat_inc(SMOLDER_STAT_STACK_TRUNCATED);
 		flags |= SMOLDER_STACK_F_TRUNCATED;
 	}
-	key = hash_mix(h, n + ((__u64)flags << 32));
+	key = hash_mix(hash_mix(h, n + ((__u64)flags << 32)), alloc_id);
 	key &= ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT);
 	if (key == 0)
 		key = 1;
@@ -402,7 +405,7 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 	rec->kind = SMOLDER_REC_STACK;
 	rec->key = key;
 	rec->flags = flags;
-	rec->pad0 = 0;
+	rec->alloc_id = alloc_id;
 	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0)) {
 		/* Forget it so the next allocation on this stack announces it again. */
 		bpf_map_delete_elem(&known_stacks, &key);
@@ -426,6 +429,7 @@ known:
 		wc->key = key;
 		wc->span = ws->span;
 		wc->use_bp = ws->use_bp;
+		wc->alloc_id = alloc_id;
 		wc->n = wn;
 	}
 	return key;
@@ -535,6 +539,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	__u32 tid = (__u32)id;
 	struct thread_state *st;
 	__u64 sp = PT_REGS_SP(ctx), ra = 0, now;
+	__u32 alloc_id;
 
 	/* The attach-time pid filter already selects the target; this keeps a kernel that shares
 	 * one breakpoint among several tracers from leaking other processes' calls in. */
@@ -574,8 +579,10 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 		st->key = SMOLDER_STACK_KEY_NONE;
 		return 0;
 	}
-	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), &st->key))
-		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, &st->walk);
+	/* The cookie names the probed allocator function: it becomes the stack's leaf frame. */
+	alloc_id = (__u32)bpf_get_attach_cookie(ctx);
+	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), alloc_id, &st->key))
+		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk);
 	return 0;
 }
 
@@ -778,7 +785,7 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st->mmap_len = ctx->args[1];
 	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, NULL);
+				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, 0, NULL);
 	return 0;
 }
 

@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* libstdc++'s demangler (the Itanium C++ ABI entry point), as the symbolizer uses it. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define DEFAULT_MAX_ALLOCS (1u << 21)
 #define DEFAULT_MAX_SITES  (1u << 16)
@@ -50,15 +53,31 @@ struct alloc_tracker {
 	size_t cap_flags;
 	uint32_t unavailable_id; /* the empty stack: "[stack unavailable]" */
 
+	char **alloc_names; /* allocator function names shown as leaf frames, by alloc_id - 1 */
+	size_t n_alloc_names;
+
 	uint64_t snapshots_unwound, rules_installed;
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
 
-static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t flags,
-			uint32_t *id)
+/* Interns a stack; with an alloc_id, the allocator function becomes its leaf frame (a pseudo
+ * address alloc_tracker_frame_name resolves). */
+static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t alloc_id,
+			uint32_t flags, uint32_t *id)
 {
-	int err = stack_table_add(t->stacks, ips, n, id);
+	uint64_t frames[SMOLDER_ALLOC_MAX_FRAMES + 1];
+	int err;
+
+	if (alloc_id && alloc_id <= t->n_alloc_names) {
+		if (n > SMOLDER_ALLOC_MAX_FRAMES)
+			n = SMOLDER_ALLOC_MAX_FRAMES;
+		frames[0] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
+		memcpy(frames + 1, ips, n * sizeof(frames[0]));
+		ips = frames;
+		n++;
+	}
+	err = stack_table_add(t->stacks, ips, n, id);
 
 	if (err)
 		return err;
@@ -127,7 +146,7 @@ static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_r
 {
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
 	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
-	int err = stack_intern(t, (const uint64_t *)rec->ips, n, flags, &id);
+	int err = stack_intern(t, (const uint64_t *)rec->ips, n, rec->alloc_id, flags, &id);
 
 	if (err)
 		return err;
@@ -173,7 +192,7 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		if (kind != SMOLDER_RULE_NORMAL && kind != SMOLDER_RULE_SIGRETURN)
 			break;
 	}
-	err = stack_intern(t, ips, n, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
+	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
 	return u64_map_put(&t->key_to_stack, snap->key, id);
@@ -214,7 +233,7 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		err = -errno;
 		goto fail;
 	}
-	err = stack_intern(t, NULL, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
+	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
 	t->skel = memleak_bpf__open();
@@ -273,6 +292,9 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->stack_flags);
 	free(t->objects);
 	free(t->site_values);
+	for (size_t i = 0; i < t->n_alloc_names; i++)
+		free(t->alloc_names[i]);
+	free(t->alloc_names);
 	free(t);
 }
 
@@ -320,16 +342,64 @@ static struct bpf_program *entry_program(struct alloc_tracker *t, const struct a
 	return NULL;
 }
 
+/* The alloc_id (1-based) for an allocator function name, shown as C++ code shows it. */
+static int alloc_name_id(struct alloc_tracker *t, const char *symbol, uint32_t *id)
+{
+	char *name = NULL, **grown;
+	int status = -1;
+
+	if (strncmp(symbol, "_Z", 2) == 0)
+		name = __cxa_demangle(symbol, NULL, NULL, &status);
+	if (!name || status != 0) {
+		free(name);
+		name = strdup(symbol);
+		if (!name)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_alloc_names; i++) {
+		if (strcmp(t->alloc_names[i], name) == 0) {
+			free(name);
+			*id = (uint32_t)i + 1;
+			return 0;
+		}
+	}
+	grown = realloc(t->alloc_names, (t->n_alloc_names + 1) * sizeof(*grown));
+	if (!grown) {
+		free(name);
+		return -ENOMEM;
+	}
+	t->alloc_names = grown;
+	t->alloc_names[t->n_alloc_names++] = name;
+	*id = (uint32_t)t->n_alloc_names;
+	return 0;
+}
+
+const char *alloc_tracker_frame_name(const struct alloc_tracker *t, uint64_t frame)
+{
+	uint64_t id = frame & ~ALLOC_TRACKER_FRAME_ALLOCATOR;
+
+	if ((frame & ALLOC_TRACKER_FRAME_ALLOCATOR) != ALLOC_TRACKER_FRAME_ALLOCATOR || id == 0 ||
+	    id > t->n_alloc_names)
+		return NULL;
+	return t->alloc_names[id - 1];
+}
+
 static int attach_point(struct alloc_tracker *t, const char *path,
 			const struct alloc_probe_point *p)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct bpf_program *prog = entry_program(t, p);
 	struct bpf_link *link;
+	uint32_t alloc_id = 0;
 	int err;
 
 	if (!prog)
 		return -EINVAL;
+	if (p->kind != SMOLDER_ALLOC_FREE) {
+		err = alloc_name_id(t, p->name, &alloc_id);
+		if (err)
+			return err;
+	}
 	if (p->retprobe) {
 		/* Return probe first: a call that enters after the entry probe is live must also
 		 * come back through ours, or its thread would look "inside the allocator" forever.
@@ -345,6 +415,7 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 			return err;
 	}
 	opts.retprobe = false;
+	opts.bpf_cookie = alloc_id;
 	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
 	if (!link)
 		return -errno;

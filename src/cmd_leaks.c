@@ -387,7 +387,7 @@ int cmd_leaks(const struct cli_options *opts)
 	alloc_tracker_probe_counts(run.tracker, &run.report.probe_objects, &run.report.probe_points,
 				   &run.report.probe_emulated);
 	leak_report_analyse(&run.report);
-	leak_report_symbolize(&run.report, alloc_tracker_stacks(run.tracker), run.sym);
+	leak_report_symbolize(&run.report, run.tracker, run.sym);
 	if (!run.report.complete)
 		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
 			 "were "

@@ -78,9 +78,14 @@ int alloc_tracker_stats(struct alloc_tracker *tracker, uint64_t stats[SMOLDER_ST
 void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *snapshots_unwound,
 			      uint64_t *rules_installed);
 
-/* Interned stacks: return addresses, innermost caller first (frame 0 called the allocator). The
- * table belongs to the tracker. */
+/* Interned stacks: the allocator pseudo frame (heap sites), then return addresses, innermost
+ * caller first. The table belongs to the tracker. */
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *tracker);
+/* Stacks of heap allocations start with a pseudo frame naming the allocator function called
+ * (malloc, operator new(unsigned long), ...): ALLOC_TRACKER_FRAME_ALLOCATOR | id. Its name, or NULL
+ * for an ordinary frame; the string belongs to the tracker. */
+#define ALLOC_TRACKER_FRAME_ALLOCATOR (0xfff0ULL << 48)
+const char *alloc_tracker_frame_name(const struct alloc_tracker *tracker, uint64_t frame);
 /* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
 /* Bytes held by the tracker in user space. */

@@ -109,8 +109,8 @@ struct smolder_stack_record {
 	__u32 kind; /* SMOLDER_REC_STACK */
 	__u32 nr;   /* frames in ips */
 	__u64 key;
-	__u32 flags; /* SMOLDER_STACK_F_* */
-	__u32 pad0;
+	__u32 flags;    /* SMOLDER_STACK_F_* */
+	__u32 alloc_id; /* the allocator function called (uprobe cookie), 0 for mmap */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES]; /* return addresses, innermost caller first */
 };
 
@@ -127,6 +127,8 @@ struct smolder_snapshot_record {
 	__u64 bp;
 	__u32 flags;     /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
+	__u32 alloc_id;  /* as in smolder_stack_record */
+	__u32 pad0;
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
 };
@@ -164,7 +166,7 @@ _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout
 _Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
 _Static_assert(sizeof(struct smolder_snapshot_record) ==
-		       48 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
+		       56 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
 	       "snapshot record layout");
 #endif
 
