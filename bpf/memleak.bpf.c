@@ -533,13 +533,12 @@ static __always_inline int untrack(__u64 addr, struct smolder_alloc_info *out)
  * where sp still points at the return address (user space guarantees it), so the walk starts from
  * [sp]. */
 static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 ptr_arg,
-				       __u64 memptr)
+				       __u64 memptr, __u32 alloc_id)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct thread_state *st;
 	__u64 sp = PT_REGS_SP(ctx), ra = 0, now;
-	__u32 alloc_id;
 
 	/* The attach-time pid filter already selects the target; this keeps a kernel that shares
 	 * one breakpoint among several tracers from leaking other processes' calls in. */
@@ -579,70 +578,69 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 		st->key = SMOLDER_STACK_KEY_NONE;
 		return 0;
 	}
-	/* The cookie names the probed allocator function: it becomes the stack's leaf frame. */
-	alloc_id = (__u32)bpf_get_attach_cookie(ctx);
+	/* alloc_id names the probed allocator function: it becomes the stack's leaf frame. */
 	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), alloc_id, &st->key))
 		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk);
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, __u64 size)
+/* Product of two sizes, 0 when it overflows (the allocator then fails). A division-based check
+ * compiles to a 128-bit multiply BPF cannot do. */
+static __always_inline __u64 size_product(__u64 n, __u64 size)
 {
-	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pvalloc_enter, __u64 size)
-{
-	size = (size + 4095) & ~4095ULL;
-	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size ? size : 4096, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, __u64 n, __u64 size)
-{
-	__u64 total = 0;
-
-	/* Overflow makes calloc fail: leave total 0. (A division-based check compiles to a
-	 * 128-bit multiply BPF cannot do.) */
 	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
-		total = n * size;
-	return alloc_enter(ctx, SMOLDER_ALLOC_CALLOC, total, 0, 0);
+		return n * size;
+	return 0;
 }
 
+/* Every allocating entry point runs this one program (verified once, not once per kind); the
+ * uprobe's cookie says which function it probes: ALLOC_COOKIE_ID bits name it (the leaf frame),
+ * the kind (enum smolder_alloc_kind) sits above ALLOC_COOKIE_KIND_SHIFT and selects the arguments.
+ */
 SEC("uprobe")
-int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+int BPF_KPROBE(alloc_enter_prog)
 {
-	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOC, size, ptr, 0);
-}
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u32 kind = (__u32)(cookie >> SMOLDER_ALLOC_COOKIE_KIND_SHIFT) & 0xff;
+	__u32 alloc_id = (__u32)cookie & SMOLDER_ALLOC_COOKIE_ID;
 
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 n, __u64 size)
-{
-	__u64 total = 0;
+	__u64 size = 0, ptr = 0, memptr = 0;
 
-	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
-		total = n * size;
-	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOCARRAY, total, ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_MEMALIGN, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_POSIX_MEMALIGN, size, 0, memptr);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_XALLOCX, size, ptr, 0);
+	/* One call of alloc_enter below, so the verifier walks its stack walk once. */
+	switch (kind) {
+	case SMOLDER_ALLOC_MALLOC:
+		size = a0;
+		break;
+	case SMOLDER_ALLOC_PVALLOC:
+		kind = SMOLDER_ALLOC_MALLOC;
+		size = (a0 + 4095) & ~4095ULL;
+		if (!size)
+			size = 4096;
+		break;
+	case SMOLDER_ALLOC_CALLOC:
+		size = size_product(a0, a1);
+		break;
+	case SMOLDER_ALLOC_REALLOC:
+	case SMOLDER_ALLOC_XALLOCX:
+		ptr = a0;
+		size = a1;
+		break;
+	case SMOLDER_ALLOC_REALLOCARRAY:
+		ptr = a0;
+		size = size_product(a1, a2);
+		break;
+	case SMOLDER_ALLOC_MEMALIGN:
+		size = a1;
+		break;
+	case SMOLDER_ALLOC_POSIX_MEMALIGN:
+		memptr = a0;
+		size = a2;
+		break;
+	default:
+		return 0;
+	}
+	return alloc_enter(ctx, kind, size, ptr, memptr, alloc_id);
 }
 
 SEC("uretprobe")

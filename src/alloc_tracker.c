@@ -319,27 +319,9 @@ static struct bpf_program *entry_program(struct alloc_tracker *t, const struct a
 {
 	struct memleak_bpf *s = t->skel;
 
-	switch (p->kind) {
-	case SMOLDER_ALLOC_MALLOC:
-		return s->progs.malloc_enter;
-	case SMOLDER_ALLOC_PVALLOC:
-		return s->progs.pvalloc_enter;
-	case SMOLDER_ALLOC_CALLOC:
-		return s->progs.calloc_enter;
-	case SMOLDER_ALLOC_REALLOC:
-		return s->progs.realloc_enter;
-	case SMOLDER_ALLOC_REALLOCARRAY:
-		return s->progs.reallocarray_enter;
-	case SMOLDER_ALLOC_MEMALIGN:
-		return s->progs.memalign_enter;
-	case SMOLDER_ALLOC_POSIX_MEMALIGN:
-		return s->progs.posix_memalign_enter;
-	case SMOLDER_ALLOC_XALLOCX:
-		return s->progs.xallocx_enter;
-	case SMOLDER_ALLOC_FREE:
+	if (p->kind == SMOLDER_ALLOC_FREE)
 		return p->is_delete ? s->progs.delete_enter : s->progs.free_enter;
-	}
-	return NULL;
+	return s->progs.alloc_enter_prog;
 }
 
 /* The alloc_id (1-based) for an allocator function name, shown as C++ code shows it. */
@@ -399,6 +381,8 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 		err = alloc_name_id(t, p->name, &alloc_id);
 		if (err)
 			return err;
+		if (alloc_id > SMOLDER_ALLOC_COOKIE_ID)
+			alloc_id = 0; /* more names than the cookie holds: no leaf frame */
 	}
 	if (p->retprobe) {
 		/* Return probe first: a call that enters after the entry probe is live must also
@@ -415,7 +399,7 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 			return err;
 	}
 	opts.retprobe = false;
-	opts.bpf_cookie = alloc_id;
+	opts.bpf_cookie = alloc_id | (uint64_t)p->kind << SMOLDER_ALLOC_COOKIE_KIND_SHIFT;
 	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
 	if (!link)
 		return -errno;

@@ -84,6 +84,11 @@ enum smolder_alloc_kind {
 	SMOLDER_ALLOC_PVALLOC = 9,        /* size in arg0 rounded up to pages */
 };
 
+/* Uprobe cookie of an allocating entry point: the allocator's name id (leaf frame) in the low bits,
+ * its enum smolder_alloc_kind above. */
+#define SMOLDER_ALLOC_COOKIE_ID	        0xffffu
+#define SMOLDER_ALLOC_COOKIE_KIND_SHIFT 16
+
 /* Live allocation: allocs map value, keyed by address. */
 struct smolder_alloc_info {
 	__u64 size;

@@ -28,6 +28,7 @@ sec_lines() { grep -c '^sec' "$1"; }
 # Prints microseconds of the fixture's CPU (user + system: uprobe traps and BPF run there) per op.
 cpu_per_op() {
 	local pid=$1 out=$2 c0 c1 s0 s1
+	[ -n "$pid" ] || { printf "n/a"; return; }
 	c0=$(cpu_ticks "$pid"); s0=$(sec_lines "$out")
 	sleep 3
 	c1=$(cpu_ticks "$pid"); s1=$(sec_lines "$out")
