@@ -16,14 +16,31 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load. */
 const volatile __u32 target_tgid = 0;
-const volatile __u64 snapshot_rate = 2000; /* snapshots per second per CPU */
-const volatile __u64 snapshot_burst = 256;
-
-__u64 snapshot_seq = 0;
-
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define MAP_ANONYMOUS_FLAG 0x20
 #define MAP_SHARED_FLAG	   0x01
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMOLDER_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+#include "stack_walk.bpf.h"
 
 struct thread_state {
 	__u64 size;
@@ -41,15 +58,7 @@ struct thread_state {
 	__u32 pad0;
 	__u64 mmap_len;
 	__u64 mmap_key;
-};
-
-struct walk_scratch {
-	struct smolder_stack_record rec;
-};
-
-struct throttle {
-	__u64 tokens_x1000;
-	__u64 last_ns;
+	struct walk_cache walk; /* the thread's last complete walk */
 };
 
 struct {
@@ -66,224 +75,25 @@ struct {
 	__type(value, struct smolder_alloc_info);
 } mmaps SEC(".maps");
 
+/* Per-CPU: threads allocating on the same site from several CPUs would otherwise bounce one
+ * cache line between them at every allocation and free. User space sums the CPUs. Not
+ * preallocated, so the kernel memory follows the sites actually seen, not max_entries x CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, __u64);
 	__type(value, struct smolder_site_counters);
 } sites SEC(".maps");
 
+/* Per-thread entry -> return handoff in task-local storage: one pointer chase from the task, no
+ * hashing, and freed with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 16);
-	__type(key, __u64);
-	__type(value, __u8);
-} known_stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 18);
-	__type(key, __u64);
-	__type(value, struct smolder_unwind_rule);
-} rules SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 15);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SMOLDER_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct walk_scratch);
-} scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct throttle);
-} throttles SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline __u64 hash_mix(__u64 h, __u64 v)
-{
-	h ^= v;
-	h *= 0x9E3779B97F4A7C15ULL;
-	h ^= h >> 29;
-	return h;
-}
-
-/* Token bucket: snapshots are big (8 KiB of stack); a burst of new call sites must not flood the
- * ring buffer or the tool. */
-static __always_inline int snapshot_allowed(void)
-{
-	__u32 zero = 0;
-	struct throttle *t = bpf_map_lookup_elem(&throttles, &zero);
-	__u64 now, add;
-
-	if (!t)
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (t->last_ns == 0) {
-		t->tokens_x1000 = snapshot_burst * 1000;
-	} else {
-		add = (now - t->last_ns) * snapshot_rate / 1000000ULL;
-		t->tokens_x1000 += add;
-		if (t->tokens_x1000 > snapshot_burst * 1000)
-			t->tokens_x1000 = snapshot_burst * 1000;
-	}
-	t->last_ns = now;
-	if (t->tokens_x1000 < 1000)
-		return 0;
-	t->tokens_x1000 -= 1000;
-	return 1;
-}
-
-/* Sends registers and a stack copy from sp for user space to unwind. Returns the snapshot key, or
- * SMOLDER_STACK_KEY_NONE when throttled or the ring buffer is full. */
-static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, __u64 ip, __u64 sp,
-					   __u64 bp, __u32 flags)
-{
-	struct smolder_snapshot_record *snap;
-	__u32 copied = 0;
-	__u64 seq;
-
-	if (!snapshot_allowed()) {
-		stat_inc(SMOLDER_STAT_SNAPSHOT_THROTTLED);
-		return SMOLDER_STACK_KEY_NONE;
-	}
-	snap = bpf_ringbuf_reserve(&events, sizeof(*snap), 0);
-	if (!snap) {
-		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
-		return SMOLDER_STACK_KEY_NONE;
-	}
-	seq = __sync_fetch_and_add(&snapshot_seq, 1);
-	snap->kind = SMOLDER_REC_SNAPSHOT;
-	snap->nr = walked->nr;
-	snap->key =
-		SMOLDER_STACK_KEY_SNAPSHOT | (seq & ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT));
-	if (flags & SMOLDER_STACK_F_MMAP)
-		snap->key |= MMAP_KEY_BIT;
-	snap->ip = ip;
-	snap->sp = sp;
-	snap->bp = bp;
-	snap->flags = flags;
-	__builtin_memcpy(snap->ips, walked->ips, sizeof(snap->ips));
-	/* Copy in chunks so a stack shallower than the snapshot still yields what exists. */
-	for (int i = 0; i < SMOLDER_ALLOC_SNAPSHOT_BYTES / 1024; i++) {
-		if (bpf_probe_read_user(&snap->stack[i * 1024], 1024, (void *)(sp + i * 1024)))
-			break;
-		copied += 1024;
-	}
-	snap->stack_len = copied;
-	__u64 key = snap->key;
-	bpf_ringbuf_submit(snap, 0);
-	stat_inc(SMOLDER_STAT_SNAPSHOTS);
-	return key;
-}
-
-/* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
- * instruction (syscall leaf) rather than a return address. Returns the stack key. */
-static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, int exact, __u32 flags)
-{
-	__u32 zero = 0;
-	struct walk_scratch *ws = bpf_map_lookup_elem(&scratch, &zero);
-	struct smolder_stack_record *rec;
-	struct smolder_unwind_rule *rule;
-	__u64 h = 0xcbf29ce484222325ULL, rule_key, cfa, key;
-	__u32 n = 0, truncated = 1;
-	__u8 one = 1;
-	long err;
-
-	if (!ws)
-		return SMOLDER_STACK_KEY_NONE;
-	rec = &ws->rec;
-	for (int i = 0; i < SMOLDER_ALLOC_MAX_FRAMES; i++) {
-		if (ip == 0) {
-			truncated = 0;
-			break;
-		}
-		rec->ips[i] = ip;
-		n = i + 1;
-		rec->nr = n;
-		h = hash_mix(h, ip);
-		rule_key = ip;
-		if (i == 0 && exact)
-			rule_key |= SMOLDER_RULE_KEY_EXACT;
-		rule = bpf_map_lookup_elem(&rules, &rule_key);
-		if (!rule)
-			return send_snapshot(rec, ip, sp, bp, flags);
-		if (rule->kind == SMOLDER_RULE_END) {
-			truncated = 0;
-			break;
-		}
-		if (rule->kind != SMOLDER_RULE_NORMAL)
-			break;
-		cfa = (rule->cfa_reg == SMOLDER_CFA_BP ? bp : sp) + (__s64)rule->cfa_offset;
-		if (rule->bp_rule == SMOLDER_BP_AT_CFA) {
-			err = bpf_probe_read_user(&bp, sizeof(bp),
-						  (void *)(cfa + (__s64)rule->bp_offset));
-			if (err)
-				break;
-		}
-		err = bpf_probe_read_user(&ip, sizeof(ip), (void *)(cfa + (__s64)rule->ra_offset));
-		if (err)
-			break;
-		sp = cfa;
-	}
-	if (truncated) {
-		stat_inc(SMOLDER_STAT_STACK_TRUNCATED);
-		flags |= SMOLDER_STACK_F_TRUNCATED;
-	}
-	key = hash_mix(h, n + ((__u64)flags << 32));
-	key &= ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT);
-	if (key == 0)
-		key = 1;
-	if (flags & SMOLDER_STACK_F_MMAP)
-		key |= MMAP_KEY_BIT;
-	if (bpf_map_lookup_elem(&known_stacks, &key))
-		return key;
-	err = bpf_map_update_elem(&known_stacks, &key, &one, BPF_NOEXIST);
-	if (err == -17 /* EEXIST: another CPU announced it */)
-		return key;
-	if (err) {
-		stat_inc(SMOLDER_STAT_STACK_TABLE_FULL);
-		return SMOLDER_STACK_KEY_NONE;
-	}
-	rec->kind = SMOLDER_REC_STACK;
-	rec->key = key;
-	rec->flags = flags;
-	rec->pad0 = 0;
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0)) {
-		/* Forget it so the next allocation on this stack announces it again. */
-		bpf_map_delete_elem(&known_stacks, &key);
-		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
-	}
-	return key;
-}
 
 static __always_inline struct smolder_site_counters *site_get(__u64 key)
 {
@@ -327,29 +137,33 @@ static __always_inline void site_free(__u64 key, __u64 size)
 	__sync_fetch_and_add(&c->free_count, 1);
 }
 
-static __always_inline struct thread_state *thread_get(__u32 tid)
+/* The calling thread's state; created on first use when create is set. */
+static __always_inline struct thread_state *thread_get(int create)
 {
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid), zero = {};
+	struct thread_state *st;
 
-	if (st)
-		return st;
-	bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&threads, &tid);
-	if (!st)
+	st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!st && create)
 		stat_inc(SMOLDER_STAT_THREAD_TABLE_FULL);
 	return st;
 }
 
 /* Records a new live block. An existing entry at the same address is a free we did not see (an
- * unprobed deallocation path): account it as freed before replacing it. */
+ * unprobed deallocation path): account it as freed before replacing it. Insert first, look up only
+ * on a clash: one hash operation in the common case. */
 static __always_inline void track(__u64 addr, __u64 size, __u64 key, __u64 now)
 {
 	struct smolder_alloc_info info = {.size = size, .time_ns = now, .stack_key = key}, *old;
+	long err = bpf_map_update_elem(&allocs, &addr, &info, BPF_NOEXIST);
 
-	old = bpf_map_lookup_elem(&allocs, &addr);
-	if (old)
-		site_free(old->stack_key, old->size);
-	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
+	if (err == -17 /* EEXIST */) {
+		old = bpf_map_lookup_elem(&allocs, &addr);
+		if (old)
+			site_free(old->stack_key, old->size);
+		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
+	}
+	if (err) {
 		stat_inc(SMOLDER_STAT_ALLOC_TABLE_FULL);
 		return;
 	}
@@ -379,7 +193,7 @@ static __always_inline int untrack(__u64 addr, struct smolder_alloc_info *out)
  * where sp still points at the return address (user space guarantees it), so the walk starts from
  * [sp]. */
 static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 ptr_arg,
-				       __u64 memptr)
+				       __u64 memptr, __u32 alloc_id)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -390,7 +204,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	 * one breakpoint among several tracers from leaking other processes' calls in. */
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = thread_get(tid);
+	st = thread_get(1);
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -424,67 +238,69 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 		st->key = SMOLDER_STACK_KEY_NONE;
 		return 0;
 	}
-	st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0);
+	/* alloc_id names the probed allocator function: it becomes the stack's leaf frame. */
+	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), alloc_id, &st->key))
+		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk);
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, __u64 size)
+/* Product of two sizes, 0 when it overflows (the allocator then fails). A division-based check
+ * compiles to a 128-bit multiply BPF cannot do. */
+static __always_inline __u64 size_product(__u64 n, __u64 size)
 {
-	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pvalloc_enter, __u64 size)
-{
-	size = (size + 4095) & ~4095ULL;
-	return alloc_enter(ctx, SMOLDER_ALLOC_MALLOC, size ? size : 4096, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, __u64 n, __u64 size)
-{
-	__u64 total = 0;
-
-	/* Overflow makes calloc fail: leave total 0. (A division-based check compiles to a
-	 * 128-bit multiply BPF cannot do.) */
 	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
-		total = n * size;
-	return alloc_enter(ctx, SMOLDER_ALLOC_CALLOC, total, 0, 0);
+		return n * size;
+	return 0;
 }
 
+/* Every allocating entry point runs this one program (verified once, not once per kind); the
+ * uprobe's cookie says which function it probes: ALLOC_COOKIE_ID bits name it (the leaf frame),
+ * the kind (enum smolder_alloc_kind) sits above ALLOC_COOKIE_KIND_SHIFT and selects the arguments.
+ */
 SEC("uprobe")
-int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+int BPF_KPROBE(alloc_enter_prog)
 {
-	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOC, size, ptr, 0);
-}
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u32 kind = (__u32)(cookie >> SMOLDER_ALLOC_COOKIE_KIND_SHIFT) & 0xff;
+	__u32 alloc_id = (__u32)cookie & SMOLDER_ALLOC_COOKIE_ID;
 
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 n, __u64 size)
-{
-	__u64 total = 0;
+	__u64 size = 0, ptr = 0, memptr = 0;
 
-	if (((n | size) >> 32) == 0 || n <= 1 || size <= 1)
-		total = n * size;
-	return alloc_enter(ctx, SMOLDER_ALLOC_REALLOCARRAY, total, ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_MEMALIGN, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_POSIX_MEMALIGN, size, 0, memptr);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size)
-{
-	return alloc_enter(ctx, SMOLDER_ALLOC_XALLOCX, size, ptr, 0);
+	/* One call of alloc_enter below, so the verifier walks its stack walk once. */
+	switch (kind) {
+	case SMOLDER_ALLOC_MALLOC:
+		size = a0;
+		break;
+	case SMOLDER_ALLOC_PVALLOC:
+		kind = SMOLDER_ALLOC_MALLOC;
+		size = (a0 + 4095) & ~4095ULL;
+		if (!size)
+			size = 4096;
+		break;
+	case SMOLDER_ALLOC_CALLOC:
+		size = size_product(a0, a1);
+		break;
+	case SMOLDER_ALLOC_REALLOC:
+	case SMOLDER_ALLOC_XALLOCX:
+		ptr = a0;
+		size = a1;
+		break;
+	case SMOLDER_ALLOC_REALLOCARRAY:
+		ptr = a0;
+		size = size_product(a1, a2);
+		break;
+	case SMOLDER_ALLOC_MEMALIGN:
+		size = a1;
+		break;
+	case SMOLDER_ALLOC_POSIX_MEMALIGN:
+		memptr = a0;
+		size = a2;
+		break;
+	default:
+		return 0;
+	}
+	return alloc_enter(ctx, kind, size, ptr, memptr, alloc_id);
 }
 
 SEC("uretprobe")
@@ -498,7 +314,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &tid);
+	st = thread_get(0);
 
 	if (!st || st->depth == 0) {
 		stat_inc(SMOLDER_STAT_RETURN_ORPHAN);
@@ -509,7 +325,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		return 0;
 	}
 	st->depth = 0;
-	now = bpf_ktime_get_ns();
+	/* The entry's clock reading: an allocator call is far shorter than any --min-age. */
+	now = st->entry_ns;
 	switch (st->kind) {
 	case SMOLDER_ALLOC_POSIX_MEMALIGN:
 		if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)st->memptr))
@@ -561,7 +378,7 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 
 	if (!ptr || (__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &tid);
+	st = thread_get(0);
 	if (st) {
 		/* realloc(p, 0) or another allocator freeing internally: handled at its return. */
 		if (st->depth > 0) {
@@ -582,7 +399,7 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 			st->last_delete_ns = bpf_ktime_get_ns();
 		}
 	} else if (is_delete) {
-		st = thread_get(tid);
+		st = thread_get(1);
 		if (st) {
 			st->last_delete = ptr;
 			st->last_delete_ns = bpf_ktime_get_ns();
@@ -619,14 +436,14 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (!(flags & MAP_ANONYMOUS_FLAG) || (flags & MAP_SHARED_FLAG))
 		return 0;
-	st = thread_get((__u32)id);
+	st = thread_get(1);
 	if (!st)
 		return 0;
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st->mmap_len = ctx->args[1];
 	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP);
+				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, 0, NULL);
 	return 0;
 }
 
@@ -640,7 +457,7 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	st = bpf_map_lookup_elem(&threads, &(__u32){(__u32)id});
+	st = thread_get(0);
 	if (!st || !st->mmap_len)
 		return 0;
 	info.size = st->mmap_len;

@@ -9,7 +9,7 @@
 #include "smolder/proc_maps.h"
 #include "smolder/stack_table.h"
 #include "smolder/u64_map.h"
-#include "smolder/unwind_rules.h"
+#include "smolder/unwinder.h"
 
 #include "memleak.skel.h"
 
@@ -19,8 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+/* libstdc++'s demangler (the Itanium C++ ABI entry point), as the symbolizer uses it. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define DEFAULT_MAX_ALLOCS (1u << 21)
@@ -41,21 +46,38 @@ struct alloc_tracker {
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwind_rules *rules;
+	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
 	struct stack_table *stacks;
 	struct u64_map key_to_stack; /* kernel stack key -> stack id */
 	uint32_t *stack_flags;	     /* per stack id */
 	size_t cap_flags;
 	uint32_t unavailable_id; /* the empty stack: "[stack unavailable]" */
 
+	char **alloc_names; /* allocator function names shown as leaf frames, by alloc_id - 1 */
+	size_t n_alloc_names;
+
 	uint64_t snapshots_unwound, rules_installed;
 	int ncpus;
+	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
 
-static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t flags,
-			uint32_t *id)
+/* Interns a stack; with an alloc_id, the allocator function becomes its leaf frame (a pseudo
+ * address alloc_tracker_frame_name resolves). */
+static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t alloc_id,
+			uint32_t flags, uint32_t *id)
 {
-	int err = stack_table_add(t->stacks, ips, n, id);
+	uint64_t frames[SMOLDER_ALLOC_MAX_FRAMES + 1];
+	int err;
+
+	if (alloc_id && alloc_id <= t->n_alloc_names) {
+		if (n > SMOLDER_ALLOC_MAX_FRAMES)
+			n = SMOLDER_ALLOC_MAX_FRAMES;
+		frames[0] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
+		memcpy(frames + 1, ips, n * sizeof(frames[0]));
+		ips = frames;
+		n++;
+	}
+	err = stack_table_add(t->stacks, ips, n, id);
 
 	if (err)
 		return err;
@@ -76,48 +98,101 @@ static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n
 	return 0;
 }
 
-static void learn_rule(void *ctx, uint64_t key, const struct smolder_unwind_rule *rule)
+/* The kernel walker's form of a compact rule. Frames it cannot step (CFI beyond the compact form,
+ * no unwind info) get STOP: their stacks end there, marked truncated. */
+static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_rule *k)
 {
-	struct alloc_tracker *t = ctx;
+	memset(k, 0, sizeof(*k));
+	switch (r->kind) {
+	case UNWIND_RULE_ROOT:
+		k->kind = SMOLDER_RULE_END;
+		return;
+	case UNWIND_RULE_SIGRETURN:
+		k->kind = SMOLDER_RULE_SIGRETURN;
+		return;
+	case UNWIND_RULE_SIMPLE:
+		break;
+	default:
+		k->kind = SMOLDER_RULE_STOP;
+		return;
+	}
+	k->kind = SMOLDER_RULE_NORMAL;
+	k->cfa_reg = r->cfa_reg == UNWIND_RULE_RBP ? SMOLDER_CFA_BP : SMOLDER_CFA_SP;
+	k->cfa_offset = r->cfa_off;
+	k->ra_offset = r->ra_off;
+	k->bp_rule = r->rbp_rule == UNWIND_RBP_SAVED	   ? SMOLDER_BP_AT_CFA
+		     : r->rbp_rule == UNWIND_RBP_UNDEFINED ? SMOLDER_BP_UNDEFINED
+							   : SMOLDER_BP_SAME;
+	k->bp_offset = r->rbp_off;
+}
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, rule, BPF_ANY) == 0)
+/* Installs the rule for one frame of a snapshot walk and returns its kernel kind; *next_exact
+ * says whether the caller frame resumes at an exact ip (after a signal frame). */
+static uint8_t learn_rule(struct alloc_tracker *t, uint64_t ip, bool exact, bool *next_exact)
+{
+	struct unwind_rule rule;
+	struct smolder_unwind_rule k;
+	uint64_t key = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0);
+
+	unwinder_rule_at(t->unwinder, ip, exact, &rule);
+	rule_for_kernel(&rule, &k);
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0)
 		t->rules_installed++;
+	*next_exact = k.kind == SMOLDER_RULE_SIGRETURN;
+	return k.kind;
 }
 
 static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
 {
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
 	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
-	int err = stack_intern(t, (const uint64_t *)rec->ips, n, flags, &id);
+	int err = stack_intern(t, (const uint64_t *)rec->ips, n, rec->alloc_id, flags, &id);
 
 	if (err)
 		return err;
 	return u64_map_put(&t->key_to_stack, rec->key, id);
 }
 
+/* The kernel walk stopped at an address without a rule: the shared unwinder finishes the stack over
+ * the snapshot, and every frame's rule goes to the kernel so the next walk of this path needs no
+ * snapshot. Kernel stacks hold return addresses (exact ips after a signal frame), the unwinder
+ * reports lookup addresses (return address - 1): converted back frame by frame. The stack is cut
+ * where the kernel walker will stop, so one call path always makes one stack. */
 static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snapshot_record *snap)
 {
-	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES], found[SMOLDER_ALLOC_MAX_FRAMES];
 	uint32_t n = snap->nr ? snap->nr - 1 : 0, id;
-	struct unwind_walk walk = {
+	struct unwind_snapshot us = {
 		.ip = snap->ip,
 		.sp = snap->sp,
 		.bp = snap->bp,
-		.exact = n == 0 && (snap->flags & SMOLDER_STACK_F_MMAP),
 		.stack = snap->stack,
-		.stack_base = snap->sp,
 		.stack_len = snap->stack_len <= sizeof(snap->stack) ? snap->stack_len : 0,
+		.stack_clipped = snap->stack_len >= sizeof(snap->stack),
+		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
 	};
-	bool truncated;
+	struct unwind_result res;
+	bool exact = !us.ip_is_return, truncated = true;
 	int err;
 
-	if (n > SMOLDER_ALLOC_MAX_FRAMES)
-		n = SMOLDER_ALLOC_MAX_FRAMES;
+	if (n > SMOLDER_ALLOC_MAX_FRAMES - 1)
+		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
-	unwind_rules_walk(t->rules, &walk, ips, &n, SMOLDER_ALLOC_MAX_FRAMES, &truncated,
-			  learn_rule, t);
 	t->snapshots_unwound++;
-	err = stack_intern(t, ips, n, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
+	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	if (err)
+		res.n = 0;
+	for (uint32_t i = 0; i < res.n; i++) {
+		uint64_t ip = exact ? found[i] : found[i] + 1;
+		uint8_t kind = learn_rule(t, ip, exact, &exact);
+
+		ips[n++] = ip;
+		if (kind == SMOLDER_RULE_END)
+			truncated = false;
+		if (kind != SMOLDER_RULE_NORMAL && kind != SMOLDER_RULE_SIGRETURN)
+			break;
+	}
+	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
 	return u64_map_put(&t->key_to_stack, snap->key, id);
@@ -141,7 +216,6 @@ static int on_record(void *ctx, void *data, size_t size)
 struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts)
 {
 	struct alloc_tracker *t = calloc(1, sizeof(*t));
-	struct smolder_site_counters zero = {0};
 	uint64_t none = SMOLDER_STACK_KEY_NONE;
 	int err;
 
@@ -154,12 +228,12 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		goto fail;
 	}
 	t->stacks = stack_table_new();
-	t->rules = unwind_rules_new(opts->pid);
-	if (!t->stacks || !t->rules) {
+	t->unwinder = unwinder_new(opts->pid);
+	if (!t->stacks || !t->unwinder) {
 		err = -errno;
 		goto fail;
 	}
-	err = stack_intern(t, NULL, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
+	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
 	t->skel = memleak_bpf__open();
@@ -178,7 +252,12 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	if (err)
 		goto fail;
 	/* Site key 0 collects what cannot get its own entry; it must exist before any probe. */
-	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.sites), &none, &zero, BPF_ANY);
+	t->site_values = calloc((size_t)t->ncpus, sizeof(*t->site_values));
+	if (!t->site_values) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.sites), &none, t->site_values, BPF_ANY);
 	if (err) {
 		err = -errno;
 		goto fail;
@@ -207,11 +286,15 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwind_rules_free(t->rules);
+	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	u64_map_release(&t->key_to_stack);
 	free(t->stack_flags);
 	free(t->objects);
+	free(t->site_values);
+	for (size_t i = 0; i < t->n_alloc_names; i++)
+		free(t->alloc_names[i]);
+	free(t->alloc_names);
 	free(t);
 }
 
@@ -236,27 +319,51 @@ static struct bpf_program *entry_program(struct alloc_tracker *t, const struct a
 {
 	struct memleak_bpf *s = t->skel;
 
-	switch (p->kind) {
-	case SMOLDER_ALLOC_MALLOC:
-		return s->progs.malloc_enter;
-	case SMOLDER_ALLOC_PVALLOC:
-		return s->progs.pvalloc_enter;
-	case SMOLDER_ALLOC_CALLOC:
-		return s->progs.calloc_enter;
-	case SMOLDER_ALLOC_REALLOC:
-		return s->progs.realloc_enter;
-	case SMOLDER_ALLOC_REALLOCARRAY:
-		return s->progs.reallocarray_enter;
-	case SMOLDER_ALLOC_MEMALIGN:
-		return s->progs.memalign_enter;
-	case SMOLDER_ALLOC_POSIX_MEMALIGN:
-		return s->progs.posix_memalign_enter;
-	case SMOLDER_ALLOC_XALLOCX:
-		return s->progs.xallocx_enter;
-	case SMOLDER_ALLOC_FREE:
+	if (p->kind == SMOLDER_ALLOC_FREE)
 		return p->is_delete ? s->progs.delete_enter : s->progs.free_enter;
+	return s->progs.alloc_enter_prog;
+}
+
+/* The alloc_id (1-based) for an allocator function name, shown as C++ code shows it. */
+static int alloc_name_id(struct alloc_tracker *t, const char *symbol, uint32_t *id)
+{
+	char *name = NULL, **grown;
+	int status = -1;
+
+	if (strncmp(symbol, "_Z", 2) == 0)
+		name = __cxa_demangle(symbol, NULL, NULL, &status);
+	if (!name || status != 0) {
+		free(name);
+		name = strdup(symbol);
+		if (!name)
+			return -ENOMEM;
 	}
-	return NULL;
+	for (size_t i = 0; i < t->n_alloc_names; i++) {
+		if (strcmp(t->alloc_names[i], name) == 0) {
+			free(name);
+			*id = (uint32_t)i + 1;
+			return 0;
+		}
+	}
+	grown = realloc(t->alloc_names, (t->n_alloc_names + 1) * sizeof(*grown));
+	if (!grown) {
+		free(name);
+		return -ENOMEM;
+	}
+	t->alloc_names = grown;
+	t->alloc_names[t->n_alloc_names++] = name;
+	*id = (uint32_t)t->n_alloc_names;
+	return 0;
+}
+
+const char *alloc_tracker_frame_name(const struct alloc_tracker *t, uint64_t frame)
+{
+	uint64_t id = frame & ~ALLOC_TRACKER_FRAME_ALLOCATOR;
+
+	if ((frame & ALLOC_TRACKER_FRAME_ALLOCATOR) != ALLOC_TRACKER_FRAME_ALLOCATOR || id == 0 ||
+	    id > t->n_alloc_names)
+		return NULL;
+	return t->alloc_names[id - 1];
 }
 
 static int attach_point(struct alloc_tracker *t, const char *path,
@@ -265,10 +372,18 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct bpf_program *prog = entry_program(t, p);
 	struct bpf_link *link;
+	uint32_t alloc_id = 0;
 	int err;
 
 	if (!prog)
 		return -EINVAL;
+	if (p->kind != SMOLDER_ALLOC_FREE) {
+		err = alloc_name_id(t, p->name, &alloc_id);
+		if (err)
+			return err;
+		if (alloc_id > SMOLDER_ALLOC_COOKIE_ID)
+			alloc_id = 0; /* more names than the cookie holds: no leaf frame */
+	}
 	if (p->retprobe) {
 		/* Return probe first: a call that enters after the entry probe is live must also
 		 * come back through ours, or its thread would look "inside the allocator" forever.
@@ -284,6 +399,7 @@ static int attach_point(struct alloc_tracker *t, const char *path,
 			return err;
 	}
 	opts.retprobe = false;
+	opts.bpf_cookie = alloc_id | (uint64_t)p->kind << SMOLDER_ALLOC_COOKIE_KIND_SHIFT;
 	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
 	if (!link)
 		return -errno;
@@ -299,27 +415,25 @@ static bool object_seen(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
 	return false;
 }
 
-static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
+/* Probes the allocator functions of one object: symbols read from scan_path (or name when that
+ * fails), uprobes attached through attach_path. Returns the points attached or -errno. */
+static int attach_file(struct alloc_tracker *t, const char *scan_path, const char *attach_path,
+		       const char *name)
 {
 	struct alloc_probe_set set;
-	char scan_path[4096], attach_path[4096];
 	int err, attached = 0;
 
-	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
-		return 0;
-	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
-	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
 	err = alloc_symbols_scan(scan_path, &set);
 	if (err == -ENOENT || err == -EACCES)
-		err = alloc_symbols_scan(map->path, &set);
+		err = alloc_symbols_scan(name, &set);
 	if (err) {
-		log_debug("leaks: cannot read symbols of %s: %s", map->path, strerror(-err));
+		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));
 		return 0;
 	}
 	for (size_t i = 0; i < set.n; i++) {
 		err = attach_point(t, attach_path, &set.points[i]);
 		if (err) {
-			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, map->path,
+			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, name,
 				 strerror(-err));
 			if (err == -EPERM || err == -EACCES) {
 				alloc_probe_set_release(&set);
@@ -327,7 +441,7 @@ static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
 			}
 			continue;
 		}
-		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, map->path,
+		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, name,
 			  set.points[i].probe_delta,
 			  set.points[i].emulated ? "emulated" : "single-stepped");
 		attached++;
@@ -338,6 +452,80 @@ static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
 		t->n_probe_objects++;
 	alloc_probe_set_release(&set);
 	return attached;
+}
+
+static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
+{
+	char scan_path[4096], attach_path[4096];
+
+	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
+		return 0;
+	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
+	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
+	return attach_file(t, scan_path, attach_path, map->path);
+}
+
+static int object_remember(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
+{
+	struct attached_object *grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	t->objects = grown;
+	t->objects[t->n_objects++] = (struct attached_object){dev, inode};
+	return 0;
+}
+
+/* Anonymous mmap/munmap tracepoints, once. A failure only loses mmap tracking. */
+static int attach_tracepoints(struct alloc_tracker *t)
+{
+	struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
+				     t->skel->progs.munmap_enter};
+	int err;
+
+	if (t->tracepoints_attached)
+		return 0;
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(tps[i]);
+
+		if (!link) {
+			log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
+				 bpf_program__name(tps[i]), strerror(errno));
+			continue;
+		}
+		err = link_add(t, link);
+		if (err)
+			return err;
+	}
+	t->tracepoints_attached = true;
+	return 0;
+}
+
+int alloc_tracker_attach_paths(struct alloc_tracker *t, char *const *paths, size_t n)
+{
+	int err, total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		uint64_t dev;
+
+		if (stat(paths[i], &st) != 0)
+			continue;
+		dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+		if (object_seen(t, dev, st.st_ino))
+			continue;
+		err = object_remember(t, dev, st.st_ino);
+		if (err)
+			return err;
+		err = attach_file(t, paths[i], paths[i], paths[i]);
+		if (err < 0)
+			return err;
+		total += err;
+	}
+	err = attach_tracepoints(t);
+	if (err)
+		return err;
+	return total ? total : -ENOENT;
 }
 
 int alloc_tracker_attach(struct alloc_tracker *t)
@@ -352,7 +540,6 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 	for (size_t i = 0; i < maps.n; i++) {
 		const struct proc_map *m = &maps.maps[i];
 		uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
-		struct attached_object *grown;
 
 		if (!(m->perms & PROC_MAP_EXEC) || m->path[0] != '/' || m->inode == 0)
 			continue;
@@ -360,38 +547,21 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 			continue;
 		if (object_seen(t, dev, m->inode))
 			continue;
-		grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
-		if (!grown) {
-			err = -ENOMEM;
+		err = object_remember(t, dev, m->inode);
+		if (err)
 			goto out;
-		}
-		t->objects = grown;
-		t->objects[t->n_objects++] = (struct attached_object){dev, m->inode};
 		err = attach_object(t, m);
 		if (err < 0)
 			goto out;
 		total += err;
 	}
-	if (!t->tracepoints_attached) {
-		struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
-					     t->skel->progs.munmap_enter};
-
-		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-			struct bpf_link *link = bpf_program__attach(tps[i]);
-
-			if (!link) {
-				log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
-					 bpf_program__name(tps[i]), strerror(errno));
-				continue;
-			}
-			err = link_add(t, link);
-			if (err)
-				goto out;
-		}
-		t->tracepoints_attached = true;
-	}
-	if (total > 0)
-		unwind_rules_refresh(t->rules);
+	err = attach_tracepoints(t);
+	if (err)
+		goto out;
+	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
+	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
+	if (maps.n > 0)
+		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
 		err = -ENOENT;
@@ -475,8 +645,15 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &c))
+		if (bpf_map_lookup_elem(fd, &key, t->site_values))
 			continue;
+		memset(&c, 0, sizeof(c));
+		for (int cpu = 0; cpu < t->ncpus; cpu++) {
+			c.alloc_bytes += t->site_values[cpu].alloc_bytes;
+			c.alloc_count += t->site_values[cpu].alloc_count;
+			c.free_bytes += t->site_values[cpu].free_bytes;
+			c.free_count += t->site_values[cpu].free_count;
+		}
 		id = key_stack(t, key);
 		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
 		flags |= alloc_tracker_stack_flags(t, id);

@@ -6,6 +6,7 @@
 #include "smolder/alloc_tracker.h"
 #include "smolder/cli.h"
 #include "smolder/commands.h"
+#include "smolder/launch_objects.h"
 #include "smolder/leak_report.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
@@ -174,11 +175,11 @@ static int write_outputs(struct leaks_run *run)
 	return status;
 }
 
+/* -p: checks the process. Launch mode: forks the command held before exec (launch_attach lets it
+ * run once the probes are in place). */
 static int start_target(struct leaks_run *run, char *err, size_t errlen)
 {
 	const struct cli_options *o = run->opts;
-	char self[PATH_MAX], exe[PATH_MAX], link[64];
-	ssize_t n;
 	int rc;
 
 	if (!o->launch_argv) {
@@ -192,29 +193,61 @@ static int start_target(struct leaks_run *run, char *err, size_t errlen)
 	}
 	run->launched = true;
 	run->pid = run->launch.pid;
+	return SMOLDER_EXIT_OK;
+}
+
+static int tracker_error(int err, pid_t pid);
+
+/* Launch mode, from the first instruction: uprobes go on the program and the libraries its loader
+ * will map, by path, while the child is still held (the pid filter holds across exec and a probe
+ * on a file applies when the file is mapped). Then the child execs; once it has, the mapped
+ * objects are scanned as for -p (dlopen'ed ones keep being picked up each interval). A target that
+ * exits at once is fine: its allocations were seen. Returns a smolder exit code. */
+static int launch_attach(struct leaks_run *run)
+{
+	const char *command = run->opts->launch_argv[0];
+	char self[PATH_MAX], exe[PATH_MAX], link[64];
+	struct launch_objects objects;
+	ssize_t n;
+	int rc;
+
+	rc = launch_objects_resolve(command, &objects);
+	if (rc) {
+		log_error("cannot run %s: %s", command, strerror(-rc));
+		return SMOLDER_EXIT_TARGET;
+	}
+	rc = alloc_tracker_attach_paths(run->tracker, objects.paths, objects.n);
+	if (rc == -ENOENT)
+		log_error("no allocator functions (malloc/free, operator new/delete, jemalloc, "
+			  "tcmalloc) found in %s or the libraries it loads",
+			  objects.paths[0]);
+	launch_objects_release(&objects);
+	if (rc == -ENOENT)
+		return SMOLDER_EXIT_TARGET;
+	if (rc < 0)
+		return tracker_error(-rc, run->pid);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	rc = target_launch_release(&run->launch);
 	if (rc) {
-		snprintf(err, errlen, "cannot start %s: %s", o->launch_argv[0], strerror(-rc));
+		log_error("cannot start %s: %s", command, strerror(-rc));
 		return SMOLDER_EXIT_TARGET;
 	}
-	/* Uprobes are per file: wait for the exec so the target's own objects are mapped. Blocks
-	 * allocated before the probes attach are invisible, like memory allocated before -p. */
+	/* The symbolizer and the -p style scan need the program's own mappings: wait for the exec
+	 * (bounded; a target that exits first simply has none). */
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)run->pid);
 	for (int i = 0; i < 2000; i++) {
 		n = readlink(link, exe, sizeof(exe) - 1);
-		if (n < 0) {
-			snprintf(err, errlen, "%s exited before tracking started",
-				 o->launch_argv[0]);
-			return SMOLDER_EXIT_TARGET;
-		}
+		if (n < 0)
+			break;
 		exe[n] = '\0';
 		if (strcmp(exe, self) != 0)
 			break;
 		usleep(1000);
 	}
-	usleep(2000); /* let the dynamic linker map the libraries */
+	rc = alloc_tracker_attach(run->tracker);
+	if (rc < 0 && rc != -ESRCH && rc != -ENOENT)
+		log_warn("cannot scan the objects %s mapped: %s", command, strerror(-rc));
 	return SMOLDER_EXIT_OK;
 }
 
@@ -272,7 +305,14 @@ int cmd_leaks(const struct cli_options *opts)
 		status = tracker_error(errno, run.pid);
 		goto out;
 	}
-	rc = alloc_tracker_attach(run.tracker);
+	if (run.launched) {
+		status = launch_attach(&run);
+		if (status)
+			goto out;
+		rc = 0;
+	} else {
+		rc = alloc_tracker_attach(run.tracker);
+	}
 	if (rc == -ENOENT) {
 		log_error("no allocator functions (malloc/free, operator new/delete, jemalloc, "
 			  "tcmalloc) found in the objects pid %d maps; a static binary without "
@@ -347,7 +387,7 @@ int cmd_leaks(const struct cli_options *opts)
 	alloc_tracker_probe_counts(run.tracker, &run.report.probe_objects, &run.report.probe_points,
 				   &run.report.probe_emulated);
 	leak_report_analyse(&run.report);
-	leak_report_symbolize(&run.report, alloc_tracker_stacks(run.tracker), run.sym);
+	leak_report_symbolize(&run.report, run.tracker, run.sym);
 	if (!run.report.complete)
 		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
 			 "were "

@@ -87,9 +87,38 @@ static char *frame_name(const struct symbol_frame *f, char *buf, size_t len)
 	return strdup(buf);
 }
 
-void leak_report_symbolize(struct leak_report *r, const struct stack_table *stacks,
+/* Appends a frame (name and location owned by the site from here on). False when out of memory. */
+static bool site_push(struct leak_site *s, size_t *cap, char *name, char *location)
+{
+	if (!name)
+		goto fail;
+	if (s->n_frames == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		char **a = realloc(s->frames, ncap * sizeof(char *)), **b;
+
+		if (!a)
+			goto fail;
+		s->frames = a;
+		b = realloc(s->locations, ncap * sizeof(char *));
+		if (!b)
+			goto fail;
+		s->locations = b;
+		*cap = ncap;
+	}
+	s->frames[s->n_frames] = name;
+	s->locations[s->n_frames] = location;
+	s->n_frames++;
+	return true;
+fail:
+	free(name);
+	free(location);
+	return false;
+}
+
+void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tracker,
 			   struct symbolizer *sym)
 {
+	const struct stack_table *stacks = alloc_tracker_stacks(tracker);
 	char buf[512];
 
 	for (size_t i = 0; i < r->n_sites; i++) {
@@ -107,36 +136,32 @@ void leak_report_symbolize(struct leak_report *r, const struct stack_table *stac
 			}
 			continue;
 		}
-		/* Outermost first. A caller frame's return address - 1 lies in the call. */
+		/* Outermost first. A caller frame's return address - 1 lies in the call; the
+		 * allocator pseudo frame (the leaf of heap sites) is named by the tracker. */
 		for (uint32_t k = n; k-- > 0;) {
+			const char *allocator = alloc_tracker_frame_name(tracker, ips[k]);
 			const struct symbol_frame *frames;
-			size_t nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
+			size_t nf;
 
+			if (allocator) {
+				if (!site_push(s, &cap, strdup(allocator), NULL))
+					return;
+				continue;
+			}
+			nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
 			for (size_t j = nf; j-- > 0;) {
-				if (s->n_frames == cap) {
-					size_t ncap = cap ? cap * 2 : 16;
-					char **a = realloc(s->frames, ncap * sizeof(char *));
-					char **b;
+				char *name = frame_name(&frames[j], buf, sizeof(buf)),
+				     *location = NULL;
 
-					if (!a)
-						return;
-					s->frames = a;
-					b = realloc(s->locations, ncap * sizeof(char *));
-					if (!b)
-						return;
-					s->locations = b;
-					cap = ncap;
-				}
-				s->frames[s->n_frames] = frame_name(&frames[j], buf, sizeof(buf));
-				s->locations[s->n_frames] = NULL;
 				if (frames[j].file) {
 					const char *base = strrchr(frames[j].file, '/');
 
 					snprintf(buf, sizeof(buf), "%s:%u",
 						 base ? base + 1 : frames[j].file, frames[j].line);
-					s->locations[s->n_frames] = strdup(buf);
+					location = strdup(buf);
 				}
-				s->n_frames++;
+				if (!site_push(s, &cap, name, location))
+					return;
 			}
 		}
 		if (s->flags & ALLOC_SITE_TRUNCATED && s->n_frames < cap) {
@@ -191,6 +216,7 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_MUNMAP_UNKNOWN] = "munmaps_untracked_or_partial",
 	[SMOLDER_STAT_MMAP_TABLE_FULL] = "dropped_mmap_table_full",
 	[SMOLDER_STAT_UNSAMPLED_ALLOCS] = "unsampled_allocs",
+	[SMOLDER_STAT_WALKS_CACHED] = "stack_walks_cached",
 };
 
 static uint64_t lost_events(const struct leak_report *r)

@@ -628,7 +628,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	struct uw_frame_ctx *c = &uw->ctx;
 	struct uw_regs regs;
 	uint32_t n = 0, flags = 0;
-	bool exact = true; /* the leaf, and a frame interrupted by a signal, resume at their ip */
+	bool exact; /* the leaf, and a frame interrupted by a signal, resume at their ip */
 	enum step_result r = STEP_OK;
 
 	result->n = 0;
@@ -646,7 +646,8 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 		c->stack_hi = stack_map ? stack_map->end : 0;
 	}
 	regs = (struct uw_regs){.ip = snap->ip, .sp = snap->sp, .bp = snap->bp, .bp_known = true};
-	ips[n++] = snap->ip;
+	exact = !snap->ip_is_return;
+	ips[n++] = exact ? snap->ip : snap->ip - 1;
 	while (n < max) {
 		uint64_t lookup = exact ? regs.ip : regs.ip - 1;
 		const struct unwind_rule *rule;
@@ -702,6 +703,21 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	result->n = n;
 	result->flags = flags;
 	c->snap = NULL;
+	return 0;
+}
+
+int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule)
+{
+	uint64_t lookup = exact ? ip : ip - 1;
+
+	memset(rule, 0, sizeof(*rule));
+	if (!find_map_refresh(uw, lookup))
+		return -ENOENT;
+	if (!exact && is_sigreturn(uw, ip)) {
+		rule->kind = UNWIND_RULE_SIGRETURN;
+		return 0;
+	}
+	*rule = *get_rule(uw, lookup);
 	return 0;
 }
 

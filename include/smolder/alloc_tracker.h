@@ -31,6 +31,11 @@ void alloc_tracker_free(struct alloc_tracker *tracker);
  * last call (dlopen). Returns the number of probe points attached in this call, or -errno.
  * -ENOENT from the first call means no allocator function was found in the target. */
 int alloc_tracker_attach(struct alloc_tracker *tracker);
+/* Launch mode: attaches to the allocator functions of the objects at paths (a program not yet
+ * exec'ed, its libraries not yet mapped: uprobes are per file and the pid filter holds across
+ * exec), and the mmap tracepoints. Later alloc_tracker_attach calls skip these objects. Returns
+ * the probe points attached, -ENOENT when none, or -errno. */
+int alloc_tracker_attach_paths(struct alloc_tracker *tracker, char *const *paths, size_t n);
 /* Number of objects with allocator probes and probe points in total. */
 void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *objects,
 				size_t *points, size_t *emulated);
@@ -73,9 +78,14 @@ int alloc_tracker_stats(struct alloc_tracker *tracker, uint64_t stats[SMOLDER_ST
 void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *snapshots_unwound,
 			      uint64_t *rules_installed);
 
-/* Interned stacks: return addresses, innermost caller first (frame 0 called the allocator). The
- * table belongs to the tracker. */
+/* Interned stacks: the allocator pseudo frame (heap sites), then return addresses, innermost
+ * caller first. The table belongs to the tracker. */
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *tracker);
+/* Stacks of heap allocations start with a pseudo frame naming the allocator function called
+ * (malloc, operator new(unsigned long), ...): ALLOC_TRACKER_FRAME_ALLOCATOR | id. Its name, or NULL
+ * for an ordinary frame; the string belongs to the tracker. */
+#define ALLOC_TRACKER_FRAME_ALLOCATOR (0xfff0ULL << 48)
+const char *alloc_tracker_frame_name(const struct alloc_tracker *tracker, uint64_t frame);
 /* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
 /* Bytes held by the tracker in user space. */

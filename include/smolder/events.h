@@ -99,6 +99,8 @@ enum smolder_unwind_rule_kind {
 	SMOLDER_RULE_NORMAL = 0, /* CFA = (sp|bp) + cfa_offset; return address at CFA + ra_offset */
 	SMOLDER_RULE_END = 1,	 /* outermost frame: the stack is complete */
 	SMOLDER_RULE_STOP = 2, /* no usable rule (no CFI, expression rules): stack truncated here */
+	SMOLDER_RULE_SIGRETURN = 3, /* signal trampoline: rbp, rsp, rip in the rt_sigframe at sp;
+				       the next frame is an interrupted (exact) ip */
 };
 
 enum smolder_unwind_cfa_reg {
@@ -107,8 +109,9 @@ enum smolder_unwind_cfa_reg {
 };
 
 enum smolder_unwind_bp_rule {
-	SMOLDER_BP_SAME = 0,   /* caller's rbp is this frame's rbp */
-	SMOLDER_BP_AT_CFA = 1, /* caller's rbp saved at CFA + bp_offset */
+	SMOLDER_BP_SAME = 0,	  /* caller's rbp is this frame's rbp */
+	SMOLDER_BP_AT_CFA = 1,	  /* caller's rbp saved at CFA + bp_offset */
+	SMOLDER_BP_UNDEFINED = 2, /* not recoverable: an rbp-based caller CFA ends the walk */
 };
 
 struct smolder_unwind_rule {
@@ -133,6 +136,11 @@ enum smolder_alloc_kind {
 	SMOLDER_ALLOC_FREE = 8,		  /* ptr arg0 (free, delete, sdallocx, dallocx) */
 	SMOLDER_ALLOC_PVALLOC = 9,	  /* size in arg0 rounded up to pages */
 };
+
+/* Uprobe cookie of an allocating entry point: the allocator's name id (leaf frame) in the low bits,
+ * its enum smolder_alloc_kind above. */
+#define SMOLDER_ALLOC_COOKIE_ID		0xffffu
+#define SMOLDER_ALLOC_COOKIE_KIND_SHIFT 16
 
 /* Live allocation: allocs map value, keyed by address. */
 struct smolder_alloc_info {
@@ -160,13 +168,14 @@ struct smolder_stack_record {
 	__u32 kind; /* SMOLDER_REC_STACK */
 	__u32 nr;   /* frames in ips */
 	__u64 key;
-	__u32 flags; /* SMOLDER_STACK_F_* */
-	__u32 pad0;
+	__u32 flags;	/* SMOLDER_STACK_F_* */
+	__u32 alloc_id; /* the allocator function called (uprobe cookie), 0 for mmap */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES]; /* return addresses, innermost caller first */
 };
 
 #define SMOLDER_STACK_F_TRUNCATED 1 /* walk stopped at a STOP rule or the depth limit */
 #define SMOLDER_STACK_F_MMAP	  2 /* leaf is the exact ip of a syscall (anonymous mmap) */
+#define SMOLDER_STACK_F_EXACT	  4 /* snapshot: ip is interrupted (exact), not a return address */
 
 struct smolder_snapshot_record {
 	__u32 kind; /* SMOLDER_REC_SNAPSHOT */
@@ -175,8 +184,10 @@ struct smolder_snapshot_record {
 	__u64 ip;   /* where the walk stopped (a return address, or exact ip with flags MMAP) */
 	__u64 sp;
 	__u64 bp;
-	__u32 flags;	 /* SMOLDER_STACK_F_MMAP when ip is exact */
+	__u32 flags;	 /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
+	__u32 alloc_id;	 /* as in smolder_stack_record */
+	__u32 pad0;
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
 };
@@ -203,6 +214,7 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_MUNMAP_UNKNOWN,	 /* munmaps of untracked or partially tracked ranges */
 	SMOLDER_STAT_MMAP_TABLE_FULL,	 /* anonymous mmap not tracked: map full */
 	SMOLDER_STAT_UNSAMPLED_ALLOCS,	 /* reserved for sampling modes */
+	SMOLDER_STAT_WALKS_CACHED,	 /* stack walks answered by the thread's last walk */
 	SMOLDER_STAT_MAX,
 };
 
@@ -213,7 +225,7 @@ _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout
 _Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
 _Static_assert(sizeof(struct smolder_snapshot_record) ==
-		       48 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
+		       56 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
 	       "snapshot record layout");
 #endif
 

@@ -51,10 +51,10 @@ struct leak_site *leak_report_site(struct leak_report *report, uint32_t stack_id
 /* Runs growth analysis on every site and the RSS, sorts sites by growth rate (fastest first) and
  * decides completeness from the drop counters. */
 void leak_report_analyse(struct leak_report *report);
-/* Names every site's frames through sym (frames are return addresses, innermost first, in
- * stacks). */
-struct stack_table;
-void leak_report_symbolize(struct leak_report *report, const struct stack_table *stacks,
+/* Names every site's frames: return addresses through sym, the allocator pseudo frame (leaf of
+ * heap sites) through the tracker. */
+struct alloc_tracker;
+void leak_report_symbolize(struct leak_report *report, const struct alloc_tracker *tracker,
 			   struct symbolizer *sym);
 /* Frees everything the report owns (not the struct). */
 void leak_report_release(struct leak_report *report);

@@ -13,6 +13,37 @@
 
 struct unwinder;
 
+/* The compact unwind rule for one address: how to find the caller's frame. The unwinder applies
+ * it itself; unwinder_rule_at hands it to callers that walk stacks elsewhere (in BPF). */
+enum unwind_rule_kind {
+	UNWIND_RULE_NONE = 0,  /* no FDE covers the address */
+	UNWIND_RULE_SIMPLE,    /* the compact rule below applies */
+	UNWIND_RULE_ROOT,      /* the return address is undefined: outermost frame */
+	UNWIND_RULE_COMPLEX,   /* valid CFI beyond the compact form: use libunwind */
+	UNWIND_RULE_SIGRETURN, /* the signal trampoline: registers in the rt_sigframe at sp */
+};
+
+enum unwind_rule_reg {
+	UNWIND_RULE_RSP = 7, /* DWARF register numbers */
+	UNWIND_RULE_RBP = 6,
+};
+
+enum unwind_rule_rbp {
+	UNWIND_RBP_SAME = 0,  /* caller's rbp is this frame's rbp */
+	UNWIND_RBP_SAVED,     /* saved at CFA + rbp_off */
+	UNWIND_RBP_UNDEFINED, /* not recoverable */
+};
+
+struct unwind_rule {
+	uint8_t kind;	  /* enum unwind_rule_kind */
+	uint8_t cfa_reg;  /* enum unwind_rule_reg */
+	uint8_t rbp_rule; /* enum unwind_rule_rbp */
+	uint8_t pad;
+	int32_t cfa_off;
+	int32_t ra_off;	 /* return address at CFA + ra_off */
+	int32_t rbp_off; /* with UNWIND_RBP_SAVED */
+};
+
 /* One thread's state at one instant. */
 struct unwind_snapshot {
 	uint64_t ip, sp, bp;  /* user registers (x86-64 rip, rsp, rbp) */
@@ -20,6 +51,8 @@ struct unwind_snapshot {
 	uint32_t stack_len;
 	bool stack_clipped; /* the copy stopped at the copy limit, not at the end of the stack
 			       mapping */
+	bool ip_is_return;  /* ip is a return address (the walk starts in a caller frame, as when
+			       another walker stopped there): looked up and reported as ip - 1 */
 };
 
 enum unwind_flags {
@@ -58,6 +91,12 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 /* Re-reads the target's mappings (dlopen, exec). Also done on demand, rate-limited, when an ip
  * falls outside every known mapping. Returns 0 or -errno (-ESRCH once the target is gone). */
 int unwinder_refresh_maps(struct unwinder *uw);
+
+/* The rule that steps out of the frame at ip: ip is a return address (exact false: the rule of
+ * the call at ip - 1, or UNWIND_RULE_SIGRETURN for the signal trampoline) or an interrupted
+ * instruction (exact true). Cached like the unwinder's own lookups; re-reads the mappings when ip
+ * is in none of them. Returns 0, or -ENOENT (rule kind NONE) when no mapped object covers ip. */
+int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule);
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);
 

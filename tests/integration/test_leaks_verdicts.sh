@@ -49,7 +49,21 @@ fi
 if grep -q "<svg" "$WORK/leak_linear.svg" && grep -q "bytes" "$WORK/leak_linear.svg"; then
 	pass "outstanding memory SVG written"
 else fail "outstanding memory SVG missing or without bytes"; fi
-if grep -q "main;serve_loop;store_put [0-9]" "$WORK/leak_linear.growth.folded"; then
-	pass "growth flame graph names the leaking stack"
+if grep -q "main;serve_loop;store_put;malloc [0-9]" "$WORK/leak_linear.growth.folded"; then
+	pass "growth flame graph names the leaking stack, allocator as leaf"
 else fail "growth folded: $(head -3 "$WORK/leak_linear.growth.folded")"; fi
+# The allocator function called is the leaf frame of each heap site (DESIGN's example stack).
+for spec in "leak_linear store_put malloc" "leak_calloc_thread worker calloc" \
+	"leak_cxx register_listener operator new(unsigned long)" "realloc_growth buffer_append realloc"; do
+	set -- $spec
+	fx=$1 fn=$2
+	shift 2
+	if python3 -c '
+import json,sys; r=json.load(open(sys.argv[1])); fn, leaf = sys.argv[2], sys.argv[3]
+s=max((s for s in r["sites"] if fn in s["stack"]), key=lambda s: s["outstanding_bytes"])
+assert s["stack"][-1]==leaf and s["stack"][-2]==fn, s["stack"]
+' "$WORK/$fx.json" "$fn" "$*"; then pass "$fx: $fn calls $* (leaf frame)"; else
+		fail "$fx: leaf frame of the $fn site is not $*"
+	fi
+done
 finish

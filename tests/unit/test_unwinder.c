@@ -469,6 +469,55 @@ static void test_cfi_rules(void **state)
 	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
 }
 
+/* unwinder_rule_at hands out the rules the unwinder applies (the allocation tracker's BPF walker
+ * runs them): stepping the leaf by hand with its rule and resuming at the return address
+ * (ip_is_return) must give the same frames as one full unwind, and the libc signal restorer's
+ * return address must be reported as the signal trampoline. */
+static void test_rule_at_and_resume(void **state)
+{
+	struct capture cap;
+	struct unwind_snapshot snap, rest;
+	struct unwind_rule rule;
+	uint64_t full[MAX_FRAMES], tail[MAX_FRAMES], cfa, ra;
+	struct unwind_result res, res2;
+	uint32_t i;
+
+	assert_int_equal(capture_begin(&cap, "signal", ip_in_spin, 5000), 0);
+	capture_end(&cap);
+	snap = capture_snapshot(&cap, 0);
+	assert_int_equal(unwinder_unwind(cap.uw, &snap, full, MAX_FRAMES, &res), 0);
+	assert_true(res.flags & UNWIND_COMPLETE);
+
+	assert_int_equal(unwinder_rule_at(cap.uw, snap.ip, true, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+	assert_int_equal(rule.cfa_reg, UNWIND_RULE_RSP);
+	cfa = snap.sp + (int64_t)rule.cfa_off;
+	memcpy(&ra, cap.stack + (cfa + (int64_t)rule.ra_off - snap.sp), 8);
+	assert_int_equal(ra - 1, full[1]);
+	rest = snap;
+	rest.ip = ra;
+	rest.sp = cfa;
+	rest.stack = cap.stack + (cfa - snap.sp);
+	rest.stack_len = (uint32_t)(cap.stack_len - (cfa - snap.sp));
+	rest.ip_is_return = true;
+	assert_int_equal(unwinder_unwind(cap.uw, &rest, tail, MAX_FRAMES, &res2), 0);
+	assert_int_equal(res2.n, res.n - 1);
+	assert_true(res2.flags & UNWIND_COMPLETE);
+	assert_memory_equal(tail, full + 1, res2.n * sizeof(tail[0]));
+
+	/* on_signal returns into the restorer; the frame after it is the interrupted one. */
+	for (i = 0; i + 1 < res.n && strcmp(frame_name(&cap, full[i]), "on_signal") != 0; i++)
+		;
+	assert_true(i + 2 < res.n);
+	assert_int_equal(unwinder_rule_at(cap.uw, full[i + 1] + 1, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_SIGRETURN);
+	assert_int_equal(unwinder_rule_at(cap.uw, full[i] + 1, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+	assert_int_equal(unwinder_rule_at(cap.uw, 16, false, &rule), -ENOENT);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	capture_release(&cap);
+}
+
 static void assert_paths_agree(struct capture *cap, size_t clip)
 {
 	struct unwind_snapshot snap = capture_snapshot(cap, clip);
@@ -560,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_frame_pointer_fallback),
 		cmocka_unit_test(test_stats_and_errors),
 		cmocka_unit_test(test_cfi_rules),
+		cmocka_unit_test(test_rule_at_and_resume),
 		cmocka_unit_test(test_fast_path_matches_libunwind),
 	};
 
