@@ -57,15 +57,46 @@ static __always_inline void stat_inc(__u32 index)
 }
 
 struct vma_bound {
-	__u64 end;
+	__u64 start, end;
 };
+
+/* Each thread's stack mapping, as last looked up. bpf_find_vma costs ~5 us per call from a perf
+ * event (it takes mmap_lock and defers the unlock through irq_work) -- five times everything else a
+ * sample does. A stack mapping's end never moves (stacks grow down) and a thread keeps its stack,
+ * so the lookup is repeated only when sp leaves the cached range (main-thread stack growth, a new
+ * thread that reuses a tid). A stale entry can only shorten or lengthen a copy; reads are checked
+ * page by page either way. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vma_bound);
+} stack_bounds SEC(".maps");
 
 static long stack_vma_end(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_bound *bound = data;
 
+	bound->start = vma->vm_start;
 	bound->end = vma->vm_end;
 	return 0;
+}
+
+/* The stack mapping containing sp for thread tid: from the cache, else bpf_find_vma. */
+static __always_inline bool stack_bound_lookup(struct task_struct *task, __u32 tid, __u64 sp,
+					       struct vma_bound *bound)
+{
+	struct vma_bound *cached = bpf_map_lookup_elem(&stack_bounds, &tid);
+
+	if (cached && sp >= cached->start && sp < cached->end) {
+		*bound = *cached;
+		stat_inc(SMOLDER_SAMPLER_STAT_VMA_CACHED);
+		return true;
+	}
+	if (bpf_find_vma(task, sp, stack_vma_end, bound, 0) != 0 || bound->end <= sp)
+		return false;
+	bpf_map_update_elem(&stack_bounds, &tid, bound, BPF_ANY);
+	return true;
 }
 
 SEC("perf_event")
@@ -144,7 +175,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	 * live stack is usually far shorter than the copy size, and reading past the mapping's end
 	 * would fail the whole read. */
 	len = stack_copy_size;
-	if (bpf_find_vma(task, sp, stack_vma_end, &bound, 0) == 0 && bound.end > sp) {
+	if (stack_bound_lookup(task, tid, sp, &bound)) {
 		if (bound.end - sp < len)
 			len = bound.end - sp;
 		else

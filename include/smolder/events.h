@@ -70,6 +70,7 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_NO_USER_REGS,	  /* no user registers for the sample */
 	SMOLDER_SAMPLER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
 	SMOLDER_SAMPLER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
+	SMOLDER_SAMPLER_STAT_VMA_CACHED,	  /* stack mapping found in the per-thread cache */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
