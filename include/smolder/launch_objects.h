@@ -14,7 +14,8 @@ struct launch_objects {
 
 /* Resolves command (PATH search as execvp does when it has no '/') and the objects it loads.
  * A static program is its only object. Falls back to the program plus the C library smolder
- * itself uses when the loader cannot list them (scripts, other loaders). Returns 0 or -errno (-ENOENT: command not found). */
+ * itself uses when the loader cannot list them (scripts, other loaders). Returns 0 or -errno
+ * (-ENOENT: command not found). */
 int launch_objects_resolve(const char *command, struct launch_objects *objects);
 /* Frees the paths; NULL-safe. */
 void launch_objects_release(struct launch_objects *objects);
