@@ -159,6 +159,8 @@ int target_launch_prepare(char **argv, struct target_launch *launch)
 			_exit(127);
 		close(pipefd[0]);
 		execvp(argv[0], argv);
+		/* In the child, which is no longer smolder's library code: report like a shell does
+		 * and exit 127, which the parent returns as the command's status. */
 		fprintf(stderr, "smolder: cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
