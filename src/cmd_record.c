@@ -32,9 +32,8 @@
 #include "smolder/target.h"
 #include "smolder/unwinder.h"
 
-#define RECORD_MAX_USER_FRAMES	 512
-#define RECORD_POLL_MS		 100
-#define RECORD_FORCED_REFRESH_NS (50 * 1000000ull)
+#define RECORD_MAX_USER_FRAMES 512
+#define RECORD_POLL_MS	       100
 
 struct record {
 	const struct cli_options *opts;
@@ -51,7 +50,6 @@ struct record {
 	uint64_t unwind_errors;
 	uint64_t add_errors;
 	uint64_t last_map_refreshes;
-	uint64_t last_forced_refresh_ns;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
@@ -82,17 +80,6 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 							  RECORD_MAX_USER_FRAMES, &result)
 					: -ENODEV;
 
-		if (ret == 0 && result.n <= 1 && (result.flags & UNWIND_NO_INFO) &&
-		    run_control_now_ns() - rec->last_forced_refresh_ns >=
-			    RECORD_FORCED_REFRESH_NS) {
-			/* Nothing past the leaf: most often code mapped since the maps were last
-			 * read (a starting program, dlopen). Re-read them, rate-limited, and retry.
-			 */
-			rec->last_forced_refresh_ns = run_control_now_ns();
-			if (unwinder_refresh_maps(rec->unwinder) == 0)
-				ret = unwinder_unwind(rec->unwinder, &snap, rec->ips,
-						      RECORD_MAX_USER_FRAMES, &result);
-		}
 		if (ret < 0 || result.n == 0) {
 			/* Keep the sample with its leaf: the time was spent, even if the
 			 * chain is unknown. */

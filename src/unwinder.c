@@ -39,6 +39,8 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 /* An ip outside every known mapping re-reads the maps at most this often: a burst of samples in
  * freshly dlopen'ed code costs one re-read, a stream of garbage ips costs a few per second. */
 #define REFRESH_MIN_INTERVAL_NS 200000000ull
+/* Re-read maps to retry a leaf-only unwind at most this often. */
+#define STALE_RETRY_MIN_INTERVAL_NS 50000000ull
 /* libunwind's register-state cache, for the few ips it handles (power of two). */
 #define RS_CACHE_SIZE 1024
 /* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
@@ -89,6 +91,7 @@ struct unwinder {
 	struct uw_object **objects;
 	size_t n_objects;
 	uint64_t last_refresh_ns;
+	uint64_t last_stale_retry_ns;
 	struct unwinder_stats stats;
 	struct uw_frame_ctx ctx;
 };
@@ -622,8 +625,9 @@ static enum step_result libunwind_step(struct unwinder *uw, struct uw_regs *regs
 	return STEP_OK;
 }
 
-int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uint64_t *ips,
-		    uint32_t max, struct unwind_result *result)
+/* One walk of snap with the maps as they are; result->n >= 1. */
+static void unwind_walk(struct unwinder *uw, const struct unwind_snapshot *snap, uint64_t *ips,
+			uint32_t max, struct unwind_result *result)
 {
 	struct uw_frame_ctx *c = &uw->ctx;
 	struct uw_regs regs;
@@ -631,13 +635,6 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	bool exact; /* the leaf, and a frame interrupted by a signal, resume at their ip */
 	enum step_result r = STEP_OK;
 
-	result->n = 0;
-	result->flags = 0;
-	if (!snap || (!snap->stack && snap->stack_len))
-		return -EINVAL;
-	if (max == 0)
-		return 0;
-	uw->stats.unwinds++;
 	memset(c, 0, sizeof(*c));
 	c->snap = snap;
 	{
@@ -694,15 +691,38 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 		flags |= UNWIND_NO_INFO;
 	else if (n == max && r == STEP_OK)
 		flags |= UNWIND_MAX_DEPTH;
-	if (flags & UNWIND_COMPLETE)
-		uw->stats.complete++;
-	if (flags & UNWIND_TRUNCATED)
-		uw->stats.truncated++;
-	if (flags & UNWIND_NO_INFO)
-		uw->stats.no_info++;
 	result->n = n;
 	result->flags = flags;
 	c->snap = NULL;
+}
+
+int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uint64_t *ips,
+		    uint32_t max, struct unwind_result *result)
+{
+	result->n = 0;
+	result->flags = 0;
+	if (!snap || (!snap->stack && snap->stack_len))
+		return -EINVAL;
+	if (max == 0)
+		return 0;
+	uw->stats.unwinds++;
+	unwind_walk(uw, snap, ips, max, result);
+	/* Nothing past the leaf, for want of unwind info: most often the leaf's mapping changed
+	 * since the maps were read (ld.so maps a library in steps; dlopen over a reused range), so
+	 * the address is in a known but stale mapping and find_map_refresh does not fire. Re-read
+	 * (rate-limited) and walk once more. */
+	if (result->n <= 1 && (result->flags & UNWIND_NO_INFO) && find_map(uw, snap->ip) &&
+	    now_ns() - uw->last_stale_retry_ns >= STALE_RETRY_MIN_INTERVAL_NS) {
+		uw->last_stale_retry_ns = now_ns();
+		if (unwinder_refresh_maps(uw) == 0)
+			unwind_walk(uw, snap, ips, max, result);
+	}
+	if (result->flags & UNWIND_COMPLETE)
+		uw->stats.complete++;
+	if (result->flags & UNWIND_TRUNCATED)
+		uw->stats.truncated++;
+	if (result->flags & UNWIND_NO_INFO)
+		uw->stats.no_info++;
 	return 0;
 }
 
