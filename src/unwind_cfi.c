@@ -57,40 +57,43 @@ static uint64_t read_fixed(struct reader *r, size_t n)
 	return v;
 }
 
-static uint64_t read_uleb(struct reader *r)
+/* LEB128: 7 bits a byte, low first. *shift gets the bits consumed, *last the final byte. */
+static uint64_t read_leb(struct reader *r, unsigned *shift, uint8_t *last)
 {
 	uint64_t v = 0;
-	unsigned shift = 0;
 	uint8_t b;
 
+	*shift = 0;
 	do {
-		if (!need(r, 1))
+		if (!need(r, 1)) {
+			*last = 0;
 			return 0;
+		}
 		b = *r->p;
 		skip(r, 1);
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
+		if (*shift < 64)
+			v |= (uint64_t)(b & 0x7f) << *shift;
+		*shift += 7;
 	} while (b & 0x80);
+	*last = b;
 	return v;
+}
+
+static uint64_t read_uleb(struct reader *r)
+{
+	unsigned shift;
+	uint8_t last;
+
+	return read_leb(r, &shift, &last);
 }
 
 static int64_t read_sleb(struct reader *r)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
+	unsigned shift;
+	uint8_t last;
+	uint64_t v = read_leb(r, &shift, &last);
 
-	do {
-		if (!need(r, 1))
-			return 0;
-		b = *r->p;
-		skip(r, 1);
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
+	if (shift < 64 && (last & 0x40))
 		v |= ~(uint64_t)0 << shift;
 	return (int64_t)v;
 }

@@ -195,9 +195,35 @@ static int parse(struct unwind_elf *elf)
 	return 0;
 }
 
+/* Takes ownership of data (mmapped, or malloc'ed when !mmapped) and parses it; on failure data is
+ * released and errno set. */
+static struct unwind_elf *elf_wrap(void *data, size_t size, bool mmapped)
+{
+	struct unwind_elf *elf = calloc(1, sizeof(*elf));
+	int err;
+
+	if (!elf) {
+		if (mmapped)
+			munmap(data, size);
+		else
+			free(data);
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf->data = data;
+	elf->size = size;
+	elf->mmapped = mmapped;
+	err = -parse(elf);
+	if (err) {
+		unwind_elf_free(elf);
+		errno = err;
+		return NULL;
+	}
+	return elf;
+}
+
 struct unwind_elf *unwind_elf_open(const char *path)
 {
-	struct unwind_elf *elf;
 	struct stat st;
 	void *data;
 	int fd, err;
@@ -221,22 +247,7 @@ struct unwind_elf *unwind_elf_open(const char *path)
 		goto err_close;
 	}
 	close(fd);
-	elf = calloc(1, sizeof(*elf));
-	if (!elf) {
-		munmap(data, st.st_size);
-		errno = ENOMEM;
-		return NULL;
-	}
-	elf->data = data;
-	elf->size = st.st_size;
-	elf->mmapped = true;
-	err = -parse(elf);
-	if (err) {
-		unwind_elf_free(elf);
-		errno = err;
-		return NULL;
-	}
-	return elf;
+	return elf_wrap(data, st.st_size, true);
 
 err_close:
 	close(fd);
@@ -246,23 +257,7 @@ err_close:
 
 struct unwind_elf *unwind_elf_from_image(uint8_t *image, size_t size)
 {
-	struct unwind_elf *elf = calloc(1, sizeof(*elf));
-	int err;
-
-	if (!elf) {
-		free(image);
-		errno = ENOMEM;
-		return NULL;
-	}
-	elf->data = image;
-	elf->size = size;
-	err = -parse(elf);
-	if (err) {
-		unwind_elf_free(elf);
-		errno = err;
-		return NULL;
-	}
-	return elf;
+	return elf_wrap(image, size, false);
 }
 
 void unwind_elf_free(struct unwind_elf *elf)
