@@ -9,12 +9,14 @@ TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/smolder-$TEST_NAME.XXXXXX")
 CHILDREN=()
 FAILURES=0
+STAGE=""
 
 cleanup() {
 	for p in "${CHILDREN[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	[ -n "$STAGE" ] && rm -rf "$STAGE"
 	if [ "$FAILURES" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK for inspection"; fi
 }
 trap cleanup EXIT
@@ -58,6 +60,15 @@ start_fixture() {
 	"$FIXTURES/$name" "$@" >"$WORK/$name.out" 2>&1 &
 	FIXTURE_PID=$!
 	CHILDREN+=("$FIXTURE_PID")
+}
+
+# stage_for_user FILE...: copies FILE... into a new directory every user can read and execute, and
+# sets STAGE to it. Tests that run smolder or a fixture as an unprivileged user use the copies: the
+# build tree may sit below a private directory (a clone in mktemp -d is mode 0700). Fixtures that
+# link a shared library of ours find the copy through LD_LIBRARY_PATH=$STAGE.
+stage_for_user() {
+	STAGE=$(mktemp -d /tmp/smolder-stage.XXXXXX) && chmod 755 "$STAGE" &&
+		cp "$@" "$STAGE"/ && chmod -R a+rX "$STAGE"
 }
 
 finish() {

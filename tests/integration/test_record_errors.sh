@@ -40,8 +40,10 @@ if command -v setpriv >/dev/null; then
 	upid=$!
 	CHILDREN+=("$upid")
 	sleep 0.2
+	stage_for_user "$SMOLDER" || fail "cannot stage smolder for an unprivileged user"
 	expect_exit 3 "unprivileged user" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		--inh-caps=-all "$SMOLDER" record --backend bpf -p "$upid" -d 1 -o /tmp/smolder-unpriv-$$.folded
+		--inh-caps=-all --bounding-set=-all -- "$STAGE/smolder" record --backend bpf \
+		-p "$upid" -d 1 -o /tmp/smolder-unpriv-$$.folded
 	one_line "unprivileged user"
 	grep -qE "CAP_BPF|CAP_PERFMON|perf_event_paranoid" "$WORK/err" ||
 		fail "privilege message names no capability: $(cat "$WORK/err")"

@@ -67,11 +67,12 @@ id "$TEST_USER" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$TEST_USE
 as_user=(setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups --inh-caps=-all
 	--bounding-set=-all --)
 chmod 777 "$WORK"
-"${as_user[@]}" "$FIXTURES/record_threads" 30 >/dev/null 2>&1 &
+stage_for_user "$SMOLDER" "$FIXTURES/record_threads" || { fail "cannot stage binaries"; finish; }
+"${as_user[@]}" "$STAGE/record_threads" 30 >/dev/null 2>&1 &
 UPID=$!
 CHILDREN+=("$UPID")
 sleep 0.5
-(cd "$WORK" && "${as_user[@]}" "$SMOLDER" record -p "$UPID" -d 3 -o "$WORK/user.folded") \
+(cd "$WORK" && "${as_user[@]}" "$STAGE/smolder" record -p "$UPID" -d 3 -o "$WORK/user.folded") \
 	>/dev/null 2>"$WORK/user.err"
 rc=$?
 [ "$rc" -eq 0 ] && pass "unprivileged record exit 0" || fail "unprivileged record: exit $rc: $(cat "$WORK/user.err")"
