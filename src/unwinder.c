@@ -313,8 +313,10 @@ int unwinder_refresh_maps(struct unwinder *uw)
 			m->obj = NULL;
 	}
 	if (!maps_equal(uw->maps, uw->n_maps, maps, pm.n)) {
-		/* Cached register states are keyed by ip alone: an address may now hold other code.
-		 */
+		/* Cached rules and register states are keyed by ip alone: an address may now hold
+		 * other code, or code that was not mapped executable yet (ld.so maps a library
+		 * read-only first), whose "no rule" would otherwise stick for the whole run. */
+		memset(uw->rules, 0, ((size_t)1 << RULE_CACHE_BITS) * sizeof(*uw->rules));
 		if (uw->as)
 			unw_flush_cache(uw->as, 0, 0);
 	}
