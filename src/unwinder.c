@@ -268,7 +268,7 @@ static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b
 int unwinder_refresh_maps(struct unwinder *uw)
 {
 	struct proc_maps pm = {0};
-	struct uw_map *maps;
+	struct uw_map *maps = NULL;
 	int err;
 
 	uw->last_refresh_ns = now_ns();
@@ -276,6 +276,12 @@ int unwinder_refresh_maps(struct unwinder *uw)
 	err = proc_maps_read(uw->pid, &pm);
 	if (err)
 		return err; /* keep the last known maps: samples already taken still unwind */
+	if (pm.n == 0) {
+		/* A zombie's (or an exiting process's) maps read as empty, successfully. Its
+		 * samples still queued must unwind with the maps it had, not with none. */
+		err = -ESRCH;
+		goto out;
+	}
 	maps = calloc(pm.n ? pm.n : 1, sizeof(*maps));
 	if (!maps) {
 		err = -ENOMEM;

@@ -195,6 +195,28 @@ static void test_deep_chain(void **state)
 		 "spin deep_leaf deep_d deep_c deep_b deep_a run_deep main libc+ _start");
 }
 
+/* A zombie's maps read as empty, successfully: a refresh then (samples still queued when a
+ * launched command exits) must keep the maps it had, or every late sample unwinds to its leaf. */
+static void test_zombie_keeps_maps(void **state)
+{
+	struct capture cap;
+	siginfo_t info;
+	pid_t pid;
+
+	assert_int_equal(capture_begin(&cap, "deep", ip_in_spin, 5000), 0);
+	pid = cap.pid;
+	ptrace(PTRACE_DETACH, cap.tid, 0, 0);
+	kill(pid, SIGKILL);
+	/* Wait for the exit without reaping: the fixture stays a zombie. */
+	assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+	assert_int_equal(unwinder_refresh_maps(cap.uw), -ESRCH);
+	unwind_and_check(&cap, 0,
+			 "spin deep_leaf deep_d deep_c deep_b deep_a run_deep main libc+ _start",
+			 UNWIND_COMPLETE, UNWIND_TRUNCATED | UNWIND_NO_INFO);
+	cap.tid = 0;
+	capture_release(&cap);
+}
+
 static void test_thread_reaches_clone(void **state)
 {
 	/* start_thread, then clone3 whose CFI marks the return address undefined. */
@@ -599,6 +621,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deep_chain),
+		cmocka_unit_test(test_zombie_keeps_maps),
 		cmocka_unit_test(test_thread_reaches_clone),
 		cmocka_unit_test(test_qsort_callback),
 		cmocka_unit_test(test_signal_frame),
