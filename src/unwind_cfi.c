@@ -1,10 +1,12 @@
-/* unwind_cfi.c: evaluates .eh_frame call frame information (DWARF 5 section 6.4, LSB .eh_frame
- * format) at one address into the unwinder's compact rule. Only the subset compilers emit for
- * ordinary functions is interpreted; everything else is reported as complex, never guessed. All
- * reads are bounds-checked against the mapped file. */
+/* unwind_cfi.c: evaluates .eh_frame and .debug_frame call frame information (DWARF 5 section 6.4,
+ * LSB .eh_frame format) at one address into the unwinder's compact rule. Only the subset compilers
+ * emit for ordinary functions is interpreted; everything else is reported as complex, never
+ * guessed. All reads are bounds-checked against the mapped file. */
 #include "unwind_cfi.h"
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DW_EH_PE_omit	  0xff
@@ -158,16 +160,31 @@ static bool reader_at(const struct unwind_elf *elf, uint64_t vaddr, struct reade
 	return true;
 }
 
-/* Reads a CIE/FDE length and narrows r to the entry's body; returns false at a terminator. */
-static bool enter_entry(struct reader *r)
+/* Reads a CIE/FDE length and narrows r to the entry's body; returns false at a terminator.
+ * *is64 says whether it uses the 64-bit DWARF format (8-byte CIE ids and pointers there). */
+static bool enter_entry(struct reader *r, bool *is64)
 {
 	uint64_t len = read_fixed(r, 4);
 
-	if (len == 0xffffffff)
+	*is64 = len == 0xffffffff;
+	if (*is64)
 		len = read_fixed(r, 8);
 	if (r->bad || len == 0 || len > (uint64_t)(r->end - r->p))
 		return false;
 	r->end = r->p + len;
+	return true;
+}
+
+/* A reader over the file bytes at file offset off of .debug_frame, which is not loaded: it has
+ * no address, and its entries use none but absolute pointers. */
+static bool reader_at_debug(const struct unwind_elf *elf, uint64_t off, struct reader *r)
+{
+	if (off >= elf->debug_frame_size)
+		return false;
+	r->p = elf->data + elf->debug_frame_off + off;
+	r->end = elf->data + elf->debug_frame_off + elf->debug_frame_size;
+	r->vaddr = 0;
+	r->bad = false;
 	return true;
 }
 
@@ -180,19 +197,21 @@ struct cie {
 	struct reader instr;
 };
 
-static bool parse_cie(const struct unwind_elf *elf, uint64_t vaddr, struct cie *cie)
+/* Parses the CIE at r (at its length field): an .eh_frame CIE (id 0, version 1 or 3) or, with
+ * debug, a .debug_frame one (id all ones, version 1, 3 or 4, no augmentation data). */
+static bool parse_cie(struct reader r, bool debug, struct cie *cie)
 {
-	struct reader r;
 	const char *aug;
 	uint8_t version;
+	bool is64;
 
 	memset(cie, 0, sizeof(*cie));
-	if (!reader_at(elf, vaddr, &r) || !enter_entry(&r))
+	if (!enter_entry(&r, &is64))
 		return false;
-	if (read_fixed(&r, 4) != 0) /* CIE id */
+	if (read_fixed(&r, is64 ? 8 : 4) != (!debug ? 0 : is64 ? UINT64_MAX : 0xffffffff))
 		return false;
 	version = (uint8_t)read_fixed(&r, 1);
-	if (version != 1 && version != 3)
+	if (version != 1 && version != 3 && (version != 4 || !debug))
 		return false;
 	aug = (const char *)r.p;
 	while (need(&r, 1) && *r.p)
@@ -202,6 +221,10 @@ static bool parse_cie(const struct unwind_elf *elf, uint64_t vaddr, struct cie *
 		return false;
 	if (strncmp(aug, "eh", 2) == 0)
 		return false; /* ancient GCC layout */
+	if (debug && aug[0])
+		return false; /* pc-relative pointers mean nothing in an unloaded section */
+	if (version == 4 && (read_fixed(&r, 1) != 8 || read_fixed(&r, 1) != 0))
+		return false; /* address size 8, no segment selectors */
 	cie->code_align = read_uleb(&r);
 	cie->data_align = read_sleb(&r);
 	cie->ra_reg = version == 1 ? read_fixed(&r, 1) : read_uleb(&r);
@@ -410,6 +433,13 @@ advance:
 	return !r->bad;
 }
 
+static int compare_fde_range(const void *a, const void *b)
+{
+	const struct unwind_fde_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
 /* The FDE for vaddr from the .eh_frame_hdr table: the last entry starting at or below vaddr. */
 static bool find_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *fde)
 {
@@ -437,24 +467,106 @@ static bool find_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *fde
 	return true;
 }
 
-void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind_rule *rule)
+/* The .debug_frame FDE covering vaddr from the index; its file offset in the section. */
+static bool find_debug_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off)
 {
-	struct reader r;
+	size_t lo = 0, hi = elf->n_debug_fdes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (elf->debug_fdes[mid].lo <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || vaddr >= elf->debug_fdes[lo - 1].hi)
+		return false;
+	*off = elf->debug_fdes[lo - 1].off;
+	return true;
+}
+
+/* Reads an FDE's CIE pointer and address range. r is at the FDE's length field and is left at
+ * its augmentation data (if any). Returns false when the entry is not a usable FDE. */
+static bool enter_fde(const struct unwind_elf *elf, struct reader *r, bool debug, struct cie *cie,
+		      uint64_t *start, uint64_t *range)
+{
+	struct reader cie_r;
+	uint64_t ptr_vaddr, ptr;
+	bool is64;
+
+	if (!enter_entry(r, &is64))
+		return false;
+	ptr_vaddr = r->vaddr;
+	ptr = read_fixed(r, is64 ? 8 : 4);
+	if (r->bad)
+		return false;
+	if (debug) {
+		/* The CIE pointer is a section offset; a CIE's own id is all ones. */
+		if (ptr == (is64 ? UINT64_MAX : 0xffffffff) || !reader_at_debug(elf, ptr, &cie_r))
+			return false;
+	} else if (ptr == 0 || !reader_at(elf, ptr_vaddr - ptr, &cie_r)) {
+		return false;
+	}
+	if (!parse_cie(cie_r, debug, cie))
+		return false;
+	*start = read_encoded(r, cie->fde_enc);
+	*range = read_encoded(r, cie->fde_enc & 0x0f);
+	return !r->bad;
+}
+
+int unwind_cfi_index_debug_frame(struct unwind_elf *elf)
+{
+	struct unwind_fde_range *fdes = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t off = 0;
+
+	while (off < elf->debug_frame_size) {
+		struct reader r, body;
+		struct cie cie;
+		uint64_t start, range;
+		bool is64;
+
+		if (!reader_at_debug(elf, off, &r))
+			break;
+		body = r;
+		if (!enter_entry(&body, &is64))
+			break; /* a terminator or a corrupt length: nothing after it can be found */
+		if (enter_fde(elf, &r, true, &cie, &start, &range) && range &&
+		    start + range > start) {
+			if (n == cap) {
+				size_t grown_cap = cap ? cap * 2 : 64;
+				struct unwind_fde_range *grown =
+					realloc(fdes, grown_cap * sizeof(*grown));
+
+				if (!grown) {
+					free(fdes);
+					return -ENOMEM;
+				}
+				fdes = grown;
+				cap = grown_cap;
+			}
+			fdes[n++] = (struct unwind_fde_range){start, start + range, off};
+		}
+		off = (uint64_t)(body.end - (elf->data + elf->debug_frame_off));
+	}
+	/* The linker keeps the compilation units' order, which is usually but not always by
+	 * address. */
+	qsort(fdes, n, sizeof(*fdes), compare_fde_range);
+	elf->debug_fdes = fdes;
+	elf->n_debug_fdes = n;
+	return 0;
+}
+
+/* The compact rule from the FDE at r (at its length field), for vaddr. */
+static void rule_from_fde(const struct unwind_elf *elf, struct reader r, bool debug, uint64_t vaddr,
+			  struct unwind_rule *rule)
+{
 	struct cie cie;
 	struct row initial, row;
-	uint64_t fde, cie_ptr_vaddr, cie_ptr, start, range;
+	uint64_t start, range;
 
-	memset(rule, 0, sizeof(*rule));
-	if (!elf->has_table || !find_fde(elf, vaddr, &fde) || !reader_at(elf, fde, &r) ||
-	    !enter_entry(&r))
-		return;
-	cie_ptr_vaddr = r.vaddr;
-	cie_ptr = read_fixed(&r, 4);
-	if (r.bad || cie_ptr == 0 || !parse_cie(elf, cie_ptr_vaddr - cie_ptr, &cie))
-		goto complex;
-	start = read_encoded(&r, cie.fde_enc);
-	range = read_encoded(&r, cie.fde_enc & 0x0f);
-	if (r.bad)
+	if (!enter_fde(elf, &r, debug, &cie, &start, &range))
 		goto complex;
 	if (vaddr < start || vaddr - start >= range)
 		return; /* a gap between FDEs: no unwind info here */
@@ -488,4 +600,21 @@ void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind
 	return;
 complex:
 	rule->kind = UNWIND_RULE_COMPLEX;
+}
+
+void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind_rule *rule)
+{
+	struct reader r;
+	uint64_t fde;
+
+	memset(rule, 0, sizeof(*rule));
+	if (elf->has_table && find_fde(elf, vaddr, &fde) && reader_at(elf, fde, &r)) {
+		rule_from_fde(elf, r, false, vaddr, rule);
+		if (rule->kind != UNWIND_RULE_NONE)
+			return;
+	}
+	/* .eh_frame has nothing here (the object has none, or only for its start files and
+	 * PLT): the code may have been compiled with .debug_frame alone. */
+	if (elf->n_debug_fdes && find_debug_fde(elf, vaddr, &fde) && reader_at_debug(elf, fde, &r))
+		rule_from_fde(elf, r, true, vaddr, rule);
 }

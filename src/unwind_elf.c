@@ -1,8 +1,9 @@
 /* unwind_elf.c: parses the parts of an ELF object the unwinder needs (PT_LOAD layout, the
- * .eh_frame_hdr search table) straight from a read-only mapping of the file. No libelf: the
- * unwinder reads a handful of fixed-layout headers, and every read here is bounds-checked because
- * the file belongs to the target, not to us. */
+ * .eh_frame_hdr search table, the .debug_frame section) straight from a read-only mapping of the
+ * file. No libelf: the unwinder reads a handful of fixed-layout headers, and every read here is
+ * bounds-checked because the file belongs to the target, not to us. */
 #include "unwind_elf.h"
+#include "unwind_cfi.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -13,6 +14,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static bool in_file(const struct unwind_elf *elf, uint64_t off, uint64_t len)
+{
+	return off <= elf->size && len <= elf->size - off;
+}
+
+/* Finds the uncompressed PROGBITS section called name; 0 or -ENOENT. */
+static int find_section(const struct unwind_elf *elf, const char *name, uint64_t *off,
+			uint64_t *size)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf->data;
+	const Elf64_Shdr *sh, *strtab;
+	uint64_t n, strndx;
+	size_t name_len = strlen(name) + 1;
+
+	if (!eh->e_shoff || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh->e_shoff % _Alignof(Elf64_Shdr) || !in_file(elf, eh->e_shoff, sizeof(Elf64_Shdr)))
+		return -ENOENT;
+	sh = (const Elf64_Shdr *)(elf->data + eh->e_shoff);
+	/* More than 0xff00 sections: the real count and string table index live in section 0. */
+	n = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
+	strndx = eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
+	if (!in_file(elf, eh->e_shoff, n * sizeof(Elf64_Shdr)) || strndx >= n)
+		return -ENOENT;
+	strtab = &sh[strndx];
+	if (!in_file(elf, strtab->sh_offset, strtab->sh_size))
+		return -ENOENT;
+	for (uint64_t i = 1; i < n; i++) {
+		if (sh[i].sh_type != SHT_PROGBITS || (sh[i].sh_flags & SHF_COMPRESSED) ||
+		    sh[i].sh_name >= strtab->sh_size ||
+		    strtab->sh_size - sh[i].sh_name < name_len ||
+		    memcmp(elf->data + strtab->sh_offset + sh[i].sh_name, name, name_len) != 0)
+			continue;
+		if (!in_file(elf, sh[i].sh_offset, sh[i].sh_size))
+			return -ENOENT;
+		*off = sh[i].sh_offset;
+		*size = sh[i].sh_size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* DWARF pointer encodings used by .eh_frame_hdr (LSB 4.1, "DWARF Extensions"). */
 #define DW_EH_PE_absptr	 0x00
 #define DW_EH_PE_udata4	 0x03
@@ -22,11 +64,6 @@
 #define DW_EH_PE_pcrel	 0x10
 #define DW_EH_PE_datarel 0x30
 #define DW_EH_PE_omit	 0xff
-
-static bool in_file(const struct unwind_elf *elf, uint64_t off, uint64_t len)
-{
-	return off <= elf->size && len <= elf->size - off;
-}
 
 size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len)
 {
@@ -192,6 +229,10 @@ static int parse(struct unwind_elf *elf)
 	for (size_t i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_GNU_EH_FRAME)
 			parse_eh_frame_hdr(elf, ph[i].p_offset, ph[i].p_vaddr, ph[i].p_filesz);
+	/* Compressed .debug_frame (SHF_COMPRESSED, as in some separate debug files) is not read;
+	 * those objects keep their .eh_frame, which is what is needed at run time anyway. */
+	if (find_section(elf, ".debug_frame", &elf->debug_frame_off, &elf->debug_frame_size) == 0)
+		return unwind_cfi_index_debug_frame(elf);
 	return 0;
 }
 
@@ -269,5 +310,6 @@ void unwind_elf_free(struct unwind_elf *elf)
 	else
 		free((void *)elf->data);
 	free(elf->loads);
+	free(elf->debug_fdes);
 	free(elf);
 }

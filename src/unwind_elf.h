@@ -1,6 +1,6 @@
 /* unwind_elf.h: the unwinder's view of one mapped ELF object (executable, shared library, vdso):
- * its bytes, its PT_LOAD layout and the binary-search table of its .eh_frame_hdr. Internal to the
- * unwinder (src/unwinder.c); nothing here knows about processes. */
+ * its bytes, its PT_LOAD layout, the binary-search table of its .eh_frame_hdr and an address
+ * index of its .debug_frame. Internal to the unwinder; nothing here knows about processes. */
 #ifndef SMOLDER_UNWIND_ELF_H
 #define SMOLDER_UNWIND_ELF_H
 
@@ -11,6 +11,11 @@
 struct unwind_elf_load {
 	uint64_t vaddr, offset, filesz, memsz;
 	uint32_t flags; /* PF_X | PF_W | PF_R */
+};
+
+/* One .debug_frame FDE: it covers link-time addresses [lo, hi) and starts at file offset off. */
+struct unwind_fde_range {
+	uint64_t lo, hi, off;
 };
 
 struct unwind_elf {
@@ -25,6 +30,11 @@ struct unwind_elf {
 	uint64_t hdr_vaddr;   /* start of .eh_frame_hdr: the table's data-relative base */
 	uint64_t table_vaddr; /* first {initial_loc, fde} entry */
 	uint64_t fde_count;
+	/* .debug_frame (not loaded: file offsets), for code the toolchain gave no .eh_frame
+	 * (-fno-asynchronous-unwind-tables -g); its FDEs sorted by address. */
+	uint64_t debug_frame_off, debug_frame_size;
+	struct unwind_fde_range *debug_fdes;
+	size_t n_debug_fdes;
 };
 
 /* Maps the ELF file at path read-only and parses it. NULL and errno (ENOEXEC: not a 64-bit x86-64

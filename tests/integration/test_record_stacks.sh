@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_record_stacks.sh: `smolder record -p` with real eBPF on fixtures whose stacks are hard to
 # unwind without frame pointers: a chain through our own shared library, a callback through
-# glibc's qsort, a 12 KiB stack frame (beyond perf's 8 KiB copy), and C++ templates with an
-# inlined leaf. In each, >= 95% of the hot leaf's samples must carry the full chain from _start.
+# glibc's qsort, a 12 KiB stack frame (beyond perf's 8 KiB copy), the same with .debug_frame
+# instead of .eh_frame, and C++ templates with an inlined leaf. In each, >= 95% of the hot leaf's samples must carry the full chain from _start.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
@@ -25,6 +25,14 @@ expect_chain "$out" compare_slow \
 out=$WORK/bigframe.folded
 record_attach record_bigframe 30 -- -F 499 -d 3 -o "$out"
 [ "$RECORD_EXIT" -eq 0 ] || fail "bigframe: exit $RECORD_EXIT: $(cat "$WORK/record.err")"
+expect_folded_file "$out"
+expect_chain "$out" big_leaf "${ROOT_MAIN}main;big_outer;big_frame;big_leaf$" 100
+
+# The same fixture built with .debug_frame only (-fno-asynchronous-unwind-tables): no .eh_frame
+# for its functions, so only .debug_frame can take the unwinder past the leaf.
+out=$WORK/bigframe_debugframe.folded
+record_attach record_bigframe_debugframe 30 -- -F 499 -d 3 -o "$out"
+[ "$RECORD_EXIT" -eq 0 ] || fail "bigframe_debugframe: exit $RECORD_EXIT: $(cat "$WORK/record.err")"
 expect_folded_file "$out"
 expect_chain "$out" big_leaf "${ROOT_MAIN}main;big_outer;big_frame;big_leaf$" 100
 

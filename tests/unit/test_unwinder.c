@@ -491,6 +491,106 @@ static void test_cfi_rules(void **state)
 	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
 }
 
+/* Address range of the function called name in the fixture file called fixture. */
+static bool fixture_function(const char *fixture, const char *name, uint64_t *lo, uint64_t *hi)
+{
+	char path[4096];
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	bool found = false;
+	Elf *elf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", SMOLDER_FIXTURE_DIR, fixture);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < shdr.sh_size / shdr.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *sym_name;
+
+			gelf_getsym(data, (int)i, &sym);
+			sym_name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+			if (GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym_name &&
+			    strcmp(sym_name, name) == 0) {
+				*lo = sym.st_value;
+				*hi = sym.st_value + sym.st_size;
+				found = true;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* record_bigframe built twice from one source: with .eh_frame, and with .debug_frame only. The
+ * code is the same, so the rules read from .debug_frame must equal the .eh_frame ones at every
+ * byte of every function (including the 12 KiB frame), where before there were none. */
+static void test_debug_frame_rules(void **state)
+{
+	static const char *const functions[] = {"big_leaf", "big_frame", "big_outer", "main"};
+	struct unwind_elf *eh = NULL, *dbg = NULL;
+	int32_t deepest = 0;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/record_bigframe", SMOLDER_FIXTURE_DIR);
+	eh = unwind_elf_open(path);
+	snprintf(path, sizeof(path), "%s/record_bigframe_debugframe", SMOLDER_FIXTURE_DIR);
+	dbg = unwind_elf_open(path);
+	assert_non_null(eh);
+	assert_non_null(dbg);
+	assert_int_equal(eh->n_debug_fdes, 0);
+	assert_true(dbg->n_debug_fdes >= 4);
+	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+		uint64_t eh_lo, eh_hi, dbg_lo, dbg_hi;
+
+		assert_true(fixture_function("record_bigframe", functions[i], &eh_lo, &eh_hi));
+		assert_true(fixture_function("record_bigframe_debugframe", functions[i], &dbg_lo,
+					     &dbg_hi));
+		assert_int_equal(eh_hi - eh_lo, dbg_hi - dbg_lo);
+		for (uint64_t off = 0; off < eh_hi - eh_lo; off++) {
+			struct unwind_rule want, got;
+
+			unwind_cfi_rule(eh, eh_lo + off, &want);
+			unwind_cfi_rule(dbg, dbg_lo + off, &got);
+			assert_int_equal(want.kind, UNWIND_RULE_SIMPLE);
+			if (memcmp(&want, &got, sizeof(want)) != 0) {
+				print_message("%s+%#llx: .debug_frame rule differs\n", functions[i],
+					      (unsigned long long)off);
+				fail();
+			}
+			if (got.cfa_off > deepest)
+				deepest = got.cfa_off;
+		}
+	}
+	assert_true(deepest > 12 * 1024);
+	{
+		/* Without the index, nothing covers the code: .eh_frame has only crt1 and the PLT.
+		 */
+		size_t n = dbg->n_debug_fdes;
+		uint64_t lo, hi;
+		struct unwind_rule rule;
+
+		assert_true(fixture_function("record_bigframe_debugframe", "big_leaf", &lo, &hi));
+		dbg->n_debug_fdes = 0;
+		unwind_cfi_rule(dbg, lo, &rule);
+		dbg->n_debug_fdes = n;
+		assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	}
+	unwind_elf_free(eh);
+	unwind_elf_free(dbg);
+}
+
 /* unwinder_rule_at hands out the rules the unwinder applies (the allocation tracker's BPF walker
  * runs them): stepping the leaf by hand with its rule and resuming at the return address
  * (ip_is_return) must give the same frames as one full unwind, and the libc signal restorer's
@@ -632,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_frame_pointer_fallback),
 		cmocka_unit_test(test_stats_and_errors),
 		cmocka_unit_test(test_cfi_rules),
+		cmocka_unit_test(test_debug_frame_rules),
 		cmocka_unit_test(test_rule_at_and_resume),
 		cmocka_unit_test(test_fast_path_matches_libunwind),
 	};
