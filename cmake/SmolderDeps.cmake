@@ -22,6 +22,8 @@ smolder_require(JEMALLOC jemalloc libjemalloc-dev)
 smolder_require(ZLIB zlib zlib1g-dev)
 if(SMOLDER_TESTS)
 	smolder_require(CMOCKA cmocka libcmocka-dev)
+	# Only a leak fixture links it: tcmalloc's API is one `smolder leaks` must find.
+	smolder_require(TCMALLOC libtcmalloc_minimal libgoogle-perftools-dev)
 endif()
 
 find_program(SMOLDER_CLANG NAMES clang clang-14)

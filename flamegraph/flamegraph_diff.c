@@ -291,7 +291,8 @@ static int build_functions(struct flamegraph_diff *d)
 		f->after_self = acc_a.self[i] * 100.0 / ta;
 	}
 	d->function_count = fn.count;
-	qsort(d->functions, d->function_count, sizeof(*d->functions), function_cmp);
+	if (d->function_count > 1) /* qsort(NULL, 0) is undefined */
+		qsort(d->functions, d->function_count, sizeof(*d->functions), function_cmp);
 	err = 0;
 out:
 	free(acc_b.total);

@@ -201,7 +201,8 @@ uint32_t *name_table_ranks(const struct name_table *t)
 	for (uint32_t i = 0; i < t->count; i++)
 		items[i] =
 			(struct rank_item){t->arena + t->entries[i].offset, t->entries[i].len, i};
-	qsort(items, t->count, sizeof(*items), rank_item_cmp);
+	if (t->count > 1) /* qsort(NULL, 0) is undefined */
+		qsort(items, t->count, sizeof(*items), rank_item_cmp);
 	for (uint32_t i = 0; i < t->count; i++)
 		ranks[items[i].id] = i;
 	free(items);
@@ -520,7 +521,8 @@ int folded_children_build(const struct folded_profile *p, struct folded_children
 				keys[x] = k;
 			}
 		} else {
-			qsort(keys, m, sizeof(*keys), u64_cmp);
+			if (m > 1) /* qsort(NULL, 0) is undefined */
+				qsort(keys, m, sizeof(*keys), u64_cmp);
 		}
 		for (uint32_t j = 0; j < m; j++)
 			c->child[a + j] = (uint32_t)keys[j];

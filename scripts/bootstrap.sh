@@ -12,6 +12,7 @@ PACKAGES=(
 	clang llvm libclang-rt-14-dev clang-format
 	libbpf-dev bpftool linux-libc-dev
 	libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev libzstd-dev
+	libgoogle-perftools-dev
 	libcmocka-dev libxml2-utils libxml2-dev
 	g++ libstdc++-12-dev
 	libc6-dbg binutils

@@ -96,21 +96,27 @@ static const struct name_kind alloc_names[] = {
 	{"tc_deletearray_aligned_nothrow", SMOLDER_ALLOC_FREE, true},
 };
 
-uint32_t alloc_symbols_kind(const char *name, bool *is_delete)
+/* Index of name in alloc_names (which lists standard names before vendor ones), or -1. */
+static int name_rank(const char *name)
 {
-	size_t i;
-
 	/* jemalloc built with --with-jemalloc-prefix=je_ */
 	if (strncmp(name, "je_", 3) == 0 && strncmp(name, "je_tc_", 6) != 0 && name[3] != '_')
 		name += 3;
-	for (i = 0; i < sizeof(alloc_names) / sizeof(alloc_names[0]); i++) {
-		if (strcmp(name, alloc_names[i].name) == 0) {
-			if (is_delete)
-				*is_delete = alloc_names[i].is_delete;
-			return alloc_names[i].kind;
-		}
-	}
-	return 0;
+	for (size_t i = 0; i < sizeof(alloc_names) / sizeof(alloc_names[0]); i++)
+		if (strcmp(name, alloc_names[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+uint32_t alloc_symbols_kind(const char *name, bool *is_delete)
+{
+	int i = name_rank(name);
+
+	if (i < 0)
+		return 0;
+	if (is_delete)
+		*is_delete = alloc_names[i].is_delete;
+	return alloc_names[i].kind;
 }
 
 /* ---- minimal x86-64 decoder for allocator prologues ---- */
@@ -461,8 +467,20 @@ static int set_add(struct alloc_probe_set *set, size_t *cap, Elf *elf, const cha
 	    sym->st_shndx == SHN_UNDEF)
 		return 0;
 	for (size_t i = 0; i < set->n; i++) {
-		if (set->points[i].vaddr == sym->st_value)
-			return 0; /* alias of a function already found */
+		struct alloc_probe_point *seen = &set->points[i];
+		char *better;
+
+		if (seen->vaddr != sym->st_value)
+			continue;
+		/* An alias of a function already found (glibc's aligned_alloc is memalign,
+		 * tcmalloc's malloc is tc_malloc): one probe, named by the standard name, which is
+		 * what the report shows as the allocator frame. */
+		if (seen->kind == kind && name_rank(name) < name_rank(seen->name) &&
+		    (better = strdup(name))) {
+			free(seen->name);
+			seen->name = better;
+		}
+		return 0;
 	}
 	if (vaddr_to_file(elf, sym->st_value, &off, &scn))
 		return 0;

@@ -137,7 +137,8 @@ struct kallsyms *kallsyms_load(const char *path)
 		err = -EPERM;
 		goto err_free;
 	}
-	qsort(ks->entries, ks->n, sizeof(*ks->entries), entry_cmp);
+	if (ks->n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(ks->entries, ks->n, sizeof(*ks->entries), entry_cmp);
 	return ks;
 
 err_free:

@@ -58,6 +58,34 @@ static int site_compare(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : (x->stack_id > y->stack_id);
 }
 
+static void site_release(struct leak_site *s)
+{
+	for (size_t k = 0; k < s->n_frames; k++) {
+		free(s->frames[k]);
+		free(s->locations[k]);
+	}
+	free(s->frames);
+	free(s->locations);
+	growth_series_release(&s->series);
+}
+
+/* Drops sites nothing was ever allocated at during the run: the "[stack unavailable]" site exists
+ * from the start (created before attach) and frees of untracked memory land there. */
+static void drop_empty_sites(struct leak_report *r)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n_sites; i++) {
+		struct leak_site *s = &r->sites[i];
+
+		if (s->alloc_count_last == 0 && s->outstanding_bytes == 0 && s->first_bytes == 0)
+			site_release(s);
+		else
+			r->sites[kept++] = *s;
+	}
+	r->n_sites = kept;
+}
+
 void leak_report_analyse(struct leak_report *r)
 {
 	/* The transient after attach: a tenth of the run, at least two intervals, at most a
@@ -65,6 +93,7 @@ void leak_report_analyse(struct leak_report *r)
 	double warmup = fmin(fmax(0.1 * r->duration_s, 2 * r->interval_s), 60.0);
 	struct growth_params params = {.warmup_s = warmup, .min_growth_bytes = 16384};
 
+	drop_empty_sites(r);
 	for (size_t i = 0; i < r->n_sites; i++) {
 		struct leak_site *s = &r->sites[i];
 
@@ -74,7 +103,8 @@ void leak_report_analyse(struct leak_report *r)
 	params.turnover_bytes = 0;
 	params.min_growth_bytes = 1 << 20;
 	growth_analyze(&r->rss, &params, &r->rss_growth);
-	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_compare);
+	if (r->n_sites > 1) /* qsort(NULL, 0) is undefined */
+		qsort(r->sites, r->n_sites, sizeof(*r->sites), site_compare);
 	r->complete = r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] == 0 &&
 		      r->stats[SMOLDER_STAT_SITE_TABLE_FULL] == 0 &&
 		      r->stats[SMOLDER_STAT_STACK_TABLE_FULL] == 0 &&
@@ -179,15 +209,8 @@ void leak_report_release(struct leak_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_sites; i++) {
-		for (size_t k = 0; k < r->sites[i].n_frames; k++) {
-			free(r->sites[i].frames[k]);
-			free(r->sites[i].locations[k]);
-		}
-		free(r->sites[i].frames);
-		free(r->sites[i].locations);
-		growth_series_release(&r->sites[i].series);
-	}
+	for (size_t i = 0; i < r->n_sites; i++)
+		site_release(&r->sites[i]);
 	free(r->sites);
 	r->sites = NULL;
 	r->n_sites = r->cap_sites = 0;

@@ -81,7 +81,8 @@ struct perf_map *perf_map_load(const char *path)
 	fclose(f);
 	if (err)
 		goto err_free;
-	qsort(pm->entries, pm->n, sizeof(*pm->entries), entry_cmp);
+	if (pm->n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(pm->entries, pm->n, sizeof(*pm->entries), entry_cmp);
 	return pm;
 
 err_free:

@@ -78,7 +78,8 @@ int proc_maps_parse(const char *text, struct proc_maps *out)
 		p += len + (eol ? 1 : 0);
 	}
 	/* The kernel lists maps in order already; sorting keeps lookups correct for any input. */
-	qsort(out->maps, out->n, sizeof(*out->maps), proc_map_compare);
+	if (out->n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(out->maps, out->n, sizeof(*out->maps), proc_map_compare);
 	return 0;
 
 err_free:

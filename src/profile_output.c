@@ -401,7 +401,8 @@ static const struct folded_line **folded_sorted(const struct profile_folded *fol
 		return NULL;
 	for (size_t i = 0; i < folded->n_lines; i++)
 		order[i] = &folded->lines[i];
-	qsort(order, folded->n_lines, sizeof(*order), cmp);
+	if (folded->n_lines > 1) /* qsort(NULL, 0) is undefined */
+		qsort(order, folded->n_lines, sizeof(*order), cmp);
 	return order;
 }
 

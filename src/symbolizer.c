@@ -350,7 +350,8 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 	}
 	if (dwfl_report_end(sym->dwfl, NULL, NULL) != 0 && !err)
 		err = -EINVAL;
-	qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
+	if (sym->ntable > 1) /* qsort(NULL, 0) is undefined */
+		qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
 	return err;
 }
 

@@ -185,7 +185,8 @@ static int index_dwarf(struct module_index *idx)
 			idx->cu_ranges[idx->ncu_ranges++] = (struct cu_range){start, end, n};
 		}
 	}
-	qsort(idx->cu_ranges, idx->ncu_ranges, sizeof(*idx->cu_ranges), cu_range_cmp);
+	if (idx->ncu_ranges > 1) /* qsort(NULL, 0) is undefined */
+		qsort(idx->cu_ranges, idx->ncu_ranges, sizeof(*idx->cu_ranges), cu_range_cmp);
 	return 0;
 }
 
@@ -356,7 +357,8 @@ static int flatten(struct cu_data *cu, struct raw_vec *raw)
 	uint64_t pos = 0;
 	int err = 0;
 
-	qsort(raw->v, raw->n, sizeof(*raw->v), raw_cmp);
+	if (raw->n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(raw->v, raw->n, sizeof(*raw->v), raw_cmp);
 	stack = malloc((raw->n + 1) * sizeof(*stack));
 	if (!stack)
 		return -ENOMEM;
@@ -526,7 +528,8 @@ static int index_symtab(struct module_index *idx)
 			.rank = sym_rank(name, GELF_ST_BIND(sym.st_info)),
 		};
 	}
-	qsort(idx->syms, idx->nsyms, sizeof(*idx->syms), sym_cmp);
+	if (idx->nsyms > 1) /* qsort(NULL, 0) is undefined */
+		qsort(idx->syms, idx->nsyms, sizeof(*idx->syms), sym_cmp);
 	/* One entry per address: the preferred alias, with the largest size among them. */
 	for (j = 0; j < idx->nsyms; j++) {
 		if (out && idx->syms[out - 1].addr == idx->syms[j].addr) {

@@ -552,7 +552,8 @@ int unwind_cfi_index_debug_frame(struct unwind_elf *elf)
 	}
 	/* The linker keeps the compilation units' order, which is usually but not always by
 	 * address. */
-	qsort(fdes, n, sizeof(*fdes), compare_fde_range);
+	if (n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(fdes, n, sizeof(*fdes), compare_fde_range);
 	elf->debug_fdes = fdes;
 	elf->n_debug_fdes = n;
 	return 0;
