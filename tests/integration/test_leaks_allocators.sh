@@ -4,37 +4,16 @@
 # through malloc (which tcmalloc defines) and churning through tc_malloc/tc_free. Rates within
 # 25% of the fixtures' true rates, the churn never a leak, the allocator as the leaf frame.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/leaks_lib.sh"
 require_root_bpf
-CHECK="python3 $(dirname "$0")/leaks_check.py"
-DURATION=${LEAKS_TEST_DURATION:-20}
-FIXTURES_RUN=(leak_aligned leak_tcmalloc)
 
-declare -A SPID FPID
-for fx in "${FIXTURES_RUN[@]}"; do
-	start_fixture "$fx"
-	FPID[$fx]=$FIXTURE_PID
-done
-sleep 1 # running before smolder attaches, as services do
-for fx in "${FIXTURES_RUN[@]}"; do
-	"$SMOLDER" -v leaks -p "${FPID[$fx]}" -d "$DURATION" -o "$WORK/$fx.json" \
-		>"$WORK/$fx.txt" 2>"$WORK/$fx.err" &
-	SPID[$fx]=$!
-done
-for fx in "${FIXTURES_RUN[@]}"; do
-	if wait "${SPID[$fx]}"; then pass "$fx: smolder leaks exited 0"; else
-		fail "$fx: smolder leaks failed: $(tail -3 "$WORK/$fx.err")"
-	fi
-	[ -s "$WORK/$fx.json" ] || fail "$fx: no JSON report"
-done
+leaks_attach_all "${LEAKS_TEST_DURATION:-20}" leak_aligned leak_tcmalloc
 
-check() {
-	if out=$($CHECK "$@" 2>&1); then pass "$out"; else fail "$out"; fi
-}
-check "$WORK/leak_aligned.json" cache_aligned_block leak 102400
-check "$WORK/leak_aligned.json" page_buffer leak 81920
-check "$WORK/leak_aligned.json" '!scratch_aligned' leak
-check "$WORK/leak_tcmalloc.json" index_document leak 153600
-check "$WORK/leak_tcmalloc.json" '!parse_query' leak
+leaks_check "$WORK/leak_aligned.json" cache_aligned_block leak 102400
+leaks_check "$WORK/leak_aligned.json" page_buffer leak 81920
+leaks_check "$WORK/leak_aligned.json" '!scratch_aligned' leak
+leaks_check "$WORK/leak_tcmalloc.json" index_document leak 153600
+leaks_check "$WORK/leak_tcmalloc.json" '!parse_query' leak
 
 # tcmalloc's own malloc and free were probed in its library (under their standard names, though
 # tcmalloc exports them as aliases of tc_malloc and tc_free).
@@ -45,16 +24,8 @@ for fn in malloc free; do
 done
 
 # The allocator function called is the leaf frame of its heap site.
-# glibc's aligned_alloc is an alias of memalign: the frame must carry the standard name called.
-for spec in "leak_aligned cache_aligned_block posix_memalign" "leak_aligned page_buffer aligned_alloc" \
-	"leak_tcmalloc index_document malloc"; do
-	set -- $spec
-	if python3 -c '
-import json,sys; r=json.load(open(sys.argv[1])); fn, leaf = sys.argv[2], sys.argv[3]
-s=max((s for s in r["sites"] if fn in s["stack"]), key=lambda s: s["outstanding_bytes"])
-assert s["stack"][-1]==leaf and s["stack"][-2]==fn, s["stack"]
-' "$WORK/$1.json" "$2" "$3"; then pass "$1: $2 calls $3 (leaf frame)"; else
-		fail "$1: leaf frame of the $2 site is not $3"
-	fi
-done
+# glibc's aligned_alloc is an alias of memalign: the frame must carry the standard name.
+expect_leaf_frame leak_aligned cache_aligned_block posix_memalign
+expect_leaf_frame leak_aligned page_buffer aligned_alloc
+expect_leaf_frame leak_tcmalloc index_document malloc
 finish
