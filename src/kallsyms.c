@@ -133,6 +133,11 @@ struct kallsyms *kallsyms_load(const char *path)
 	fclose(f);
 	if (err)
 		goto err_free;
+	/* An empty table is not hidden addresses: do not send the user after CAP_SYSLOG. */
+	if (!ks->n) {
+		err = -ENODATA;
+		goto err_free;
+	}
 	if (!nonzero) {
 		err = -EPERM;
 		goto err_free;

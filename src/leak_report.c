@@ -108,7 +108,8 @@ void leak_report_analyse(struct leak_report *r)
 	r->complete = r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] == 0 &&
 		      r->stats[SMOLDER_STAT_SITE_TABLE_FULL] == 0 &&
 		      r->stats[SMOLDER_STAT_STACK_TABLE_FULL] == 0 &&
-		      r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] == 0;
+		      r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] == 0 &&
+		      r->stats[SMOLDER_STAT_MMAP_TABLE_FULL] == 0;
 }
 
 static char *frame_name(const struct symbol_frame *f, char *buf, size_t len)
@@ -338,12 +339,14 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 		(unsigned long long)r->stats[SMOLDER_STAT_FREE_UNKNOWN]);
 	fprintf(out,
 		"Dropped: %llu (alloc table full %llu, site table full %llu, stack table full "
-		"%llu, "
-		"ring buffer full %llu, stacks throttled %llu)\n",
+		"%llu, thread table full %llu, mmap table full %llu, ring buffer full %llu, "
+		"stacks throttled %llu)\n",
 		(unsigned long long)lost_events(r),
 		(unsigned long long)r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_SITE_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_STACK_TABLE_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_THREAD_TABLE_FULL],
+		(unsigned long long)r->stats[SMOLDER_STAT_MMAP_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_RINGBUF_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
 	fprintf(out,

@@ -9,7 +9,8 @@
 struct kallsyms;
 
 /* Loads the text symbols (types t, T, w, W) of path, e.g. "/proc/kallsyms". NULL + errno; errno
- * EPERM when every address reads as zero (kptr_restrict, missing CAP_SYSLOG). */
+ * EPERM when every address reads as zero (kptr_restrict, missing CAP_SYSLOG), ENODATA when the
+ * file holds no text symbol at all. */
 struct kallsyms *kallsyms_load(const char *path);
 /* NULL-safe. */
 void kallsyms_free(struct kallsyms *ks);
