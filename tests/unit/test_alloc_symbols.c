@@ -596,6 +596,31 @@ static void test_scan_tcmalloc(void **state)
 	alloc_probe_set_release(&set);
 }
 
+/* Setup/teardown: an empty temporary file whose path is *state, removed even when a test fails. */
+static int temp_file_setup(void **state)
+{
+	char *path = strdup("/tmp/test_alloc_symbols_XXXXXX");
+	int fd;
+
+	if (!path)
+		return -1;
+	fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return -1;
+	}
+	close(fd);
+	*state = path;
+	return 0;
+}
+
+static int temp_file_teardown(void **state)
+{
+	unlink(*state);
+	free(*state);
+	return 0;
+}
+
 /* ---- alloc_symbols_scan on a synthetic ELF with known symbols and code ---- */
 
 struct fake_sym {
@@ -731,21 +756,16 @@ static void test_scan_synthetic(void **state)
 		{"pvalloc", 0, 8, STT_FUNC, false},		     /* address 0 */
 		{"_ZnwmPv", TEXT_ADDR + 0x98, 8, STT_FUNC, false},   /* placement new */
 	};
-	char path[] = "/tmp/test_alloc_symbols_XXXXXX";
+	const char *path = *state;
 	struct alloc_probe_set set = {0};
 	const struct alloc_probe_point *p;
 	uint64_t text_off;
-	int fd;
 
-	(void)state;
 	memset(text, 0xc3, sizeof(text));
 	memcpy(text + 0x00, "\x48\x85\xff\x74\x10", 5);
 	memcpy(text + 0x20, "\x41\x54\x55", 3);
 	memcpy(text + 0x40, "\xf3\x0f\x1e\xfa\x55", 5);
 	memcpy(text + 0x60, "\x48\x83\xec\x08\x74\x02", 6);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
 	text_off = write_fake_elf(path, text, sizeof(text), syms, sizeof(syms) / sizeof(syms[0]));
 	assert_true(text_off > 0);
 
@@ -796,18 +816,16 @@ static void test_scan_synthetic(void **state)
 	assert_false(p->emulated);
 
 	alloc_probe_set_release(&set);
-	unlink(path);
 }
 
 /* ---- alloc_symbols_scan failures ---- */
 
 static void test_scan_errors(void **state)
 {
-	char path[] = "/tmp/test_alloc_symbols_XXXXXX";
+	const char *path = *state;
 	struct alloc_probe_set set;
 	int fd;
 
-	(void)state;
 	memset(&set, 0x5a, sizeof(set)); /* scan must initialise the set itself */
 	assert_int_equal(alloc_symbols_scan("/nonexistent/libnothing.so", &set), -ENOENT);
 	assert_null(set.points);
@@ -821,9 +839,6 @@ static void test_scan_errors(void **state)
 	assert_int_equal(set.n, 0);
 
 	/* an empty file */
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
 	assert_int_equal(alloc_symbols_scan(path, &set), -ENOEXEC);
 	assert_int_equal(set.n, 0);
 	/* a file that starts like ELF and is then cut off */
@@ -833,7 +848,6 @@ static void test_scan_errors(void **state)
 	close(fd);
 	assert_true(alloc_symbols_scan(path, &set) < 0);
 	assert_int_equal(set.n, 0);
-	unlink(path);
 
 	/* a directory */
 	assert_true(alloc_symbols_scan("/tmp", &set) < 0);
@@ -857,8 +871,10 @@ int main(void)
 		cmocka_unit_test(test_probe_reads_within_len),
 		cmocka_unit_test(test_scan_libc),
 		cmocka_unit_test(test_scan_tcmalloc),
-		cmocka_unit_test(test_scan_synthetic),
-		cmocka_unit_test(test_scan_errors),
+		cmocka_unit_test_setup_teardown(test_scan_synthetic, temp_file_setup,
+						temp_file_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_errors, temp_file_setup,
+						temp_file_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
