@@ -480,6 +480,10 @@ static int set_add(struct alloc_probe_set *set, size_t *cap, Elf *elf, const cha
 			free(seen->name);
 			seen->name = better;
 		}
+		/* Code that is both free and operator delete (tcmalloc) releases the block itself:
+		 * as a "delete" it would hide a quick second free of a reused address. */
+		if (seen->kind == kind)
+			seen->is_delete = seen->is_delete && is_delete;
 		return 0;
 	}
 	if (vaddr_to_file(elf, sym->st_value, &off, &scn))
