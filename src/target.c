@@ -3,6 +3,7 @@
 #include "smolder/target.h"
 #include "smolder/cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int target_read_file(const char *path, char *buf, size_t len)
@@ -191,6 +193,28 @@ int target_launch_signal(struct target_launch *launch, int sig)
 	return kill(launch->pid, sig) == 0 ? 0 : -errno;
 }
 
+/* Reaps exited threads of the launched process that smolder still traces (ptrace backend): a
+ * thread killed while held stays a zombie until its tracer reaps it, and until then the leader's
+ * exit cannot be collected, so a blocking waitpid on the leader would never return. */
+static void reap_traced_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid > 0 && tid != pid)
+			waitpid(tid, NULL, __WALL | WNOHANG); /* ECHILD unless it is our tracee */
+	}
+	closedir(dir);
+}
+
 int target_launch_wait(struct target_launch *launch, bool block)
 {
 	pid_t r;
@@ -204,9 +228,17 @@ int target_launch_wait(struct target_launch *launch, bool block)
 		close(launch->release_fd);
 		launch->release_fd = -1;
 	}
-	do {
-		r = waitpid(launch->pid, &launch->wait_status, block ? 0 : WNOHANG);
-	} while (r < 0 && errno == EINTR);
+	for (;;) {
+		struct timespec pause = {0, 5000000};
+
+		r = waitpid(launch->pid, &launch->wait_status, WNOHANG);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 0 || !block)
+			break;
+		reap_traced_threads(launch->pid);
+		nanosleep(&pause, NULL);
+	}
 	if (r < 0)
 		return -errno;
 	if (r == 0)

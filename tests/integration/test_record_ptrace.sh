@@ -60,6 +60,29 @@ fi
 kill "$PID"
 wait "$PID" 2>/dev/null
 
+# 2b. Launch mode with the ptrace backend, CMD killed by SIGKILL while sampled at 999 Hz (so often
+# while its threads are held): smolder must collect its exit (threads it still traced are reaped
+# by their tracer, or the leader's exit never comes), return 137 and write the output. 5 rounds.
+for round in 1 2 3 4 5; do
+	"$SMOLDER" record --backend ptrace -F 999 -o "$WORK/killed$round.folded" -- \
+		"$FIXTURES/record_threads" 30 >/dev/null 2>"$WORK/killed.err" &
+	spid=$!
+	CHILDREN+=("$spid")
+	sleep 1
+	kill -KILL "$(pgrep -P "$spid" | head -1)" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$spid" 2>/dev/null; then
+		fail "launch --backend ptrace, round $round: smolder still running 10 s after CMD was killed"
+		kill -KILL "$spid"
+		break
+	fi
+	wait "$spid"
+	rc=$?
+	[ "$rc" -eq 137 ] || fail "launch --backend ptrace, round $round: exit $rc, expected 137: $(tail -2 "$WORK/killed.err")"
+	[ -s "$WORK/killed$round.folded" ] || fail "launch --backend ptrace, round $round: no output"
+done
+pass "launch --backend ptrace: CMD killed while sampled, smolder returned 137 (5 rounds)"
+
 # 3. Unprivileged: no CAP_BPF/CAP_PERFMON, so auto falls back to ptrace on one's own process.
 TEST_USER=smoldertest
 id "$TEST_USER" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$TEST_USER" ||

@@ -23,6 +23,8 @@ struct fixture {
 	pid_t pid;
 };
 
+static int count_state(pid_t pid, int letter);
+
 static int fixture_start(void **state)
 {
 	static struct fixture f;
@@ -51,10 +53,28 @@ static int fixture_start(void **state)
 static int fixture_stop(void **state)
 {
 	struct fixture *f = *state;
+	pid_t r;
 
 	kill(f->pid, SIGKILL);
-	waitpid(f->pid, NULL, 0);
+	/* A failed assertion leaves the test without releasing its session: threads we still
+	 * trace are zombies only we can reap, and until they are the leader's exit cannot be
+	 * collected. Reap everything of ours (__WALL) until the leader comes back. */
+	do {
+		r = waitpid(-1, NULL, __WALL);
+	} while (r != f->pid && !(r < 0 && errno != EINTR));
 	return 0;
+}
+
+/* Waits up to 5 s until exactly want tasks of pid are in state letter: "ready" is printed just
+ * before main blocks in read(), and on a loaded machine it can stay runnable for a while. */
+static bool wait_for_states(pid_t pid, int letter, int want)
+{
+	for (int i = 0; i < 500; i++) {
+		if (count_state(pid, letter) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 static int count_state(pid_t pid, int letter)
@@ -115,6 +135,9 @@ static void test_stop_running_only(void **state)
 	char err[256] = "";
 	size_t stopped = 0;
 
+	/* main (read) and sleeper (nanosleep) asleep, so the set to stop is exactly the spinners.
+	 */
+	assert_true(wait_for_states(f->pid, 'S', 2));
 	ptrace_session_init(&s, f->pid);
 	assert_int_equal(ptrace_session_stop(&s, PTRACE_STOP_RUNNING, 2000, err, sizeof(err)), 0);
 	for (size_t i = 0; i < s.n; i++)
