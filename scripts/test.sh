@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: sets up the machine (scripts/bootstrap.sh), builds smolder, and runs every test: unit
 # tests, integration tests against real processes with real eBPF, the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and a short fuzzing run of the folded parser and
-# flame graph renderer. Ends with one line "tests: N passed, N failed". Run as root.
+# AddressSanitizer + UndefinedBehaviorSanitizer, and short fuzzing runs of the folded parser and
+# flame graph renderer (60 s) and of the unwinder's ELF/CFI parsers (30 s). Ends with one line "tests: N passed, N failed". Run as root.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -54,7 +54,7 @@ else
 fi
 
 if [ -x scripts/fuzz.sh ]; then
-	echo "== fuzzing (${SMOLDER_FUZZ_SECONDS:-60} s)"
+	echo "== fuzzing (${SMOLDER_FUZZ_SECONDS:-60} s flame graphs, 30 s unwinder)"
 	if bash scripts/fuzz.sh "${SMOLDER_FUZZ_SECONDS:-60}"; then
 		passed=$((passed + 1))
 	else

@@ -21,9 +21,10 @@
 #define DW_EH_PE_pcrel	  0x10
 #define DW_EH_PE_indirect 0x80
 
-#define REG_RBP	     6
-#define REG_RSP	     7
-#define MAX_REMEMBER 8
+#define REG_RBP		 6
+#define REG_RSP		 7
+#define MAX_REMEMBER	 8
+#define MAX_AUGMENTATION 16
 
 struct reader {
 	const uint8_t *p, *end;
@@ -213,9 +214,14 @@ static bool parse_cie(struct reader r, bool debug, struct cie *cie)
 	version = (uint8_t)read_fixed(&r, 1);
 	if (version != 1 && version != 3 && (version != 4 || !debug))
 		return false;
+	/* Real augmentation strings are a few letters ("zR", "zPLR"). Bounding them keeps a crafted
+	 * object (many FDEs sharing one huge CIE) from costing quadratic time. */
 	aug = (const char *)r.p;
-	while (need(&r, 1) && *r.p)
+	for (int n = 0; need(&r, 1) && *r.p; n++) {
+		if (n == MAX_AUGMENTATION)
+			return false;
 		skip(&r, 1);
+	}
 	skip(&r, 1);
 	if (r.bad)
 		return false;
@@ -267,6 +273,13 @@ static bool parse_cie(struct reader r, bool debug, struct cie *cie)
 	return true;
 }
 
+/* A factored offset times the CIE's data alignment, wrapping instead of overflowing (undefined for
+ * signed types): corrupt values end up outside int32 and make the rule complex. */
+static int64_t scaled(uint64_t value, int64_t align)
+{
+	return (int64_t)(value * (uint64_t)align);
+}
+
 enum how { HOW_SAME = 0, HOW_UNDEF, HOW_OFFSET, HOW_COMPLEX };
 
 struct reg_rule {
@@ -312,7 +325,7 @@ static bool run_program(struct reader *r, const struct cie *cie, struct row *row
 			rule = tracked(row, cie, reg);
 			if (rule) {
 				rule->how = HOW_OFFSET;
-				rule->off = (int64_t)read_uleb(r) * cie->data_align;
+				rule->off = scaled(read_uleb(r), cie->data_align);
 			} else {
 				read_uleb(r);
 			}
@@ -344,7 +357,7 @@ static bool run_program(struct reader *r, const struct cie *cie, struct row *row
 
 				if (rule) {
 					rule->how = HOW_OFFSET;
-					rule->off = off * cie->data_align;
+					rule->off = scaled((uint64_t)off, cie->data_align);
 				}
 			}
 			break;
@@ -383,7 +396,7 @@ static bool run_program(struct reader *r, const struct cie *cie, struct row *row
 			break;
 		case 0x12: /* def_cfa_sf */
 			row->cfa_reg = read_uleb(r);
-			row->cfa_off = read_sleb(r) * cie->data_align;
+			row->cfa_off = scaled((uint64_t)read_sleb(r), cie->data_align);
 			row->cfa_complex = false;
 			break;
 		case 0x0d: /* def_cfa_register */
@@ -393,7 +406,7 @@ static bool run_program(struct reader *r, const struct cie *cie, struct row *row
 			row->cfa_off = (int64_t)read_uleb(r);
 			break;
 		case 0x13: /* def_cfa_offset_sf */
-			row->cfa_off = read_sleb(r) * cie->data_align;
+			row->cfa_off = scaled((uint64_t)read_sleb(r), cie->data_align);
 			break;
 		case 0x0f: /* def_cfa_expression */
 			row->cfa_complex = true;
@@ -447,7 +460,8 @@ static bool find_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *fde
 	const uint8_t *table;
 	int32_t entry[2];
 
-	if (unwind_elf_vaddr_offset(elf, elf->table_vaddr, &off) < 0 ||
+	/* A PT_LOAD may claim file bytes past the end of a corrupt file: check off itself. */
+	if (unwind_elf_vaddr_offset(elf, elf->table_vaddr, &off) < 0 || off > elf->size ||
 	    elf->fde_count > (elf->size - off) / 8)
 		return false;
 	table = elf->data + off;

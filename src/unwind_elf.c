@@ -35,7 +35,8 @@ static int find_section(const struct unwind_elf *elf, const char *name, uint64_t
 	/* More than 0xff00 sections: the real count and string table index live in section 0. */
 	n = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
 	strndx = eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
-	if (!in_file(elf, eh->e_shoff, n * sizeof(Elf64_Shdr)) || strndx >= n)
+	/* n may come from a 64-bit field: compare by division, a product could wrap. */
+	if (n > (elf->size - eh->e_shoff) / sizeof(Elf64_Shdr) || strndx >= n)
 		return -ENOENT;
 	strtab = &sh[strndx];
 	if (!in_file(elf, strtab->sh_offset, strtab->sh_size))
@@ -219,8 +220,12 @@ static int parse(struct unwind_elf *elf)
 			if ((ph[i].p_flags & PF_X) && ph[i].p_memsz) {
 				if (ph[i].p_vaddr < elf->text_lo)
 					elf->text_lo = ph[i].p_vaddr;
-				if (ph[i].p_vaddr + ph[i].p_memsz > elf->text_hi)
-					elf->text_hi = ph[i].p_vaddr + ph[i].p_memsz;
+				uint64_t end = ph[i].p_vaddr + ph[i].p_memsz;
+
+				if (end < ph[i].p_vaddr)
+					end = UINT64_MAX; /* a corrupt segment: do not wrap */
+				if (end > elf->text_hi)
+					elf->text_hi = end;
 			}
 		}
 	}

@@ -314,7 +314,7 @@ int unwinder_refresh_maps(struct unwinder *uw)
 			m->obj = lookup_object(uw, p);
 		if (m->obj && m->obj->elf &&
 		    unwind_elf_load_delta(m->obj->elf, m->offset, &delta) == 0)
-			m->bias = (int64_t)(m->start - m->offset) - delta;
+			m->bias = (int64_t)(m->start - m->offset - (uint64_t)delta);
 		else
 			m->obj = NULL;
 	}

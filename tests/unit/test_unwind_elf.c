@@ -1,0 +1,204 @@
+/* test_unwind_elf.c: the unwinder's ELF reader on a real fixture (PT_LOAD layout, .eh_frame_hdr,
+ * .debug_frame index, offset/address translation, bounded reads) and on crafted images whose
+ * headers lie: each of these once read out of bounds or wrapped (found by fuzz/fuzz_unwind.c) and
+ * must now parse safely (the ASan build checks the "safely"). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/unwind_cfi.h"
+#include "../../src/unwind_elf.h"
+
+#define IMAGE_SIZE 4096
+
+/* A minimal x86-64 ELF header with n program headers right after it, in a zeroed image. */
+static uint8_t *image_new(uint16_t phnum)
+{
+	uint8_t *image = calloc(1, IMAGE_SIZE);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+
+	assert_non_null(image);
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_ehsize = sizeof(Elf64_Ehdr);
+	eh->e_phoff = sizeof(Elf64_Ehdr);
+	eh->e_phentsize = sizeof(Elf64_Phdr);
+	eh->e_phnum = phnum;
+	return image;
+}
+
+static Elf64_Phdr *phdr(uint8_t *image, size_t i)
+{
+	return (Elf64_Phdr *)(image + sizeof(Elf64_Ehdr)) + i;
+}
+
+static void test_fixture_layout(void **state)
+{
+	struct unwind_elf *eh, *dbg;
+	char path[4096];
+	uint8_t buf[16];
+	uint64_t off;
+	int64_t delta;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/record_bigframe", SMOLDER_FIXTURE_DIR);
+	eh = unwind_elf_open(path);
+	snprintf(path, sizeof(path), "%s/record_bigframe_debugframe", SMOLDER_FIXTURE_DIR);
+	dbg = unwind_elf_open(path);
+	assert_non_null(eh);
+	assert_non_null(dbg);
+	assert_true(eh->n_loads >= 2);
+	assert_true(eh->has_table && eh->fde_count >= 4);
+	assert_true(eh->text_lo < eh->text_hi);
+	assert_int_equal(eh->n_debug_fdes, 0);
+	/* The .debug_frame index is sorted and its ranges do not overlap. */
+	assert_true(dbg->n_debug_fdes >= 4);
+	for (size_t i = 1; i < dbg->n_debug_fdes; i++)
+		assert_true(dbg->debug_fdes[i - 1].hi <= dbg->debug_fdes[i].lo);
+	/* Every page-aligned segment: its own offset maps back to its vaddr. */
+	for (size_t i = 0; i < eh->n_loads; i++) {
+		const struct unwind_elf_load *l = &eh->loads[i];
+
+		assert_int_equal(unwind_elf_load_delta(eh, l->offset & ~(uint64_t)0xfff, &delta),
+				 0);
+		/* A segment that starts mid-page shares its first page with the one before. */
+		if (!(l->offset & 0xfff))
+			assert_true((uint64_t)delta == l->vaddr - l->offset);
+		if (l->filesz) {
+			assert_int_equal(unwind_elf_vaddr_offset(eh, l->vaddr, &off), 0);
+			assert_true(off == l->offset);
+		}
+	}
+	assert_int_equal(unwind_elf_vaddr_offset(eh, UINT64_MAX - 8, &off), -ENOENT);
+	/* Reads past the end are zero-filled and counted. */
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(unwind_elf_read(eh, eh->size - 4, buf, sizeof(buf)), 4);
+	for (size_t i = 4; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(unwind_elf_read(eh, eh->size + 100, buf, sizeof(buf)), 0);
+	assert_int_equal(memcmp(eh->data, ELFMAG, SELFMAG), 0);
+	unwind_elf_free(eh);
+	unwind_elf_free(dbg);
+	unwind_elf_free(NULL);
+}
+
+static void test_open_errors(void **state)
+{
+	char path[] = "/tmp/smolder-test-unwind-elf.XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(
+		write(fd, "#!/bin/sh\necho not an ELF file, but long enough to parse\n", 57), 57);
+	close(fd);
+	errno = 0;
+	assert_null(unwind_elf_open(path));
+	assert_int_equal(errno, ENOEXEC);
+	unlink(path);
+	errno = 0;
+	assert_null(unwind_elf_open("/nonexistent/smolder/object"));
+	assert_int_equal(errno, ENOENT);
+}
+
+/* A segment claims file bytes far past the end of the file, and .eh_frame_hdr says (by its
+ * vaddr) that its table lies there: the table must not be read (it once was, in find_fde). */
+static void test_table_past_end_of_file(void **state)
+{
+	uint8_t *image = image_new(2);
+	struct unwind_elf *elf;
+	struct unwind_rule rule;
+	uint8_t *hdr = image + 0x200;
+
+	(void)state;
+	*phdr(image, 0) = (Elf64_Phdr){.p_type = PT_LOAD,
+				       .p_flags = PF_R | PF_X,
+				       .p_offset = 0,
+				       .p_vaddr = 0,
+				       .p_filesz = 1ull << 40,
+				       .p_memsz = 1ull << 40};
+	/* version 1, eh_frame_ptr udata4, fde_count udata4, table datarel|sdata4 */
+	*phdr(image, 1) = (Elf64_Phdr){.p_type = PT_GNU_EH_FRAME,
+				       .p_offset = 0x200,
+				       .p_vaddr = 1ull << 30,
+				       .p_filesz = 12};
+	hdr[0] = 1;
+	hdr[1] = 0x03;
+	hdr[2] = 0x03;
+	hdr[3] = 0x3b;
+	memcpy(hdr + 8, &(uint32_t){100}, 4); /* 100 entries: 800 bytes, inside the image */
+	elf = unwind_elf_from_image(image, IMAGE_SIZE);
+	assert_non_null(elf);
+	assert_true(elf->has_table);
+	assert_true(elf->table_vaddr > IMAGE_SIZE);
+	unwind_cfi_rule(elf, 0x1000, &rule);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	unwind_elf_free(elf);
+}
+
+/* e_shnum 0 means "the count is in section 0's sh_size", a 64-bit field: a huge count must not
+ * wrap the bounds check of the section header table. */
+static void test_huge_section_count(void **state)
+{
+	uint8_t *image = image_new(0);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(image + 0x400);
+	struct unwind_elf *elf;
+
+	(void)state;
+	eh->e_shoff = 0x400;
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = 0;
+	eh->e_shstrndx = 1;
+	sh[0].sh_size = (1ull << 58) + 1; /* times 64 wraps to 64 */
+	elf = unwind_elf_from_image(image, IMAGE_SIZE);
+	assert_non_null(elf);
+	assert_int_equal(elf->n_debug_fdes, 0);
+	unwind_elf_free(elf);
+}
+
+/* An executable segment whose end wraps around 2^64: the text range saturates. */
+static void test_text_range_saturates(void **state)
+{
+	uint8_t *image = image_new(1);
+	struct unwind_elf *elf;
+
+	(void)state;
+	*phdr(image, 0) = (Elf64_Phdr){.p_type = PT_LOAD,
+				       .p_flags = PF_R | PF_X,
+				       .p_vaddr = UINT64_MAX - 0xfff,
+				       .p_filesz = 0x100,
+				       .p_memsz = 0x2000};
+	elf = unwind_elf_from_image(image, IMAGE_SIZE);
+	assert_non_null(elf);
+	assert_true(elf->text_lo == UINT64_MAX - 0xfff);
+	assert_true(elf->text_hi == UINT64_MAX);
+	unwind_elf_free(elf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixture_layout),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_table_past_end_of_file),
+		cmocka_unit_test(test_huge_section_count),
+		cmocka_unit_test(test_text_range_saturates),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
