@@ -209,7 +209,8 @@ static bool parse_cie(struct reader r, bool debug, struct cie *cie)
 	memset(cie, 0, sizeof(*cie));
 	if (!enter_entry(&r, &is64))
 		return false;
-	if (read_fixed(&r, is64 ? 8 : 4) != (!debug ? 0 : is64 ? UINT64_MAX : 0xffffffff))
+	/* .eh_frame keeps 4-byte CIE ids even in 64-bit entries (LSB); .debug_frame widens them. */
+	if (read_fixed(&r, debug && is64 ? 8 : 4) != (!debug ? 0 : is64 ? UINT64_MAX : 0xffffffff))
 		return false;
 	version = (uint8_t)read_fixed(&r, 1);
 	if (version != 1 && version != 3 && (version != 4 || !debug))
@@ -512,7 +513,7 @@ static bool enter_fde(const struct unwind_elf *elf, struct reader *r, bool debug
 	if (!enter_entry(r, &is64))
 		return false;
 	ptr_vaddr = r->vaddr;
-	ptr = read_fixed(r, is64 ? 8 : 4);
+	ptr = read_fixed(r, debug && is64 ? 8 : 4);
 	if (r->bad)
 		return false;
 	if (debug) {
