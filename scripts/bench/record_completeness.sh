@@ -6,7 +6,8 @@
 # threads). Per-task perf events do not fire on this machine, so perf records system-wide (-a) and
 # its samples are filtered by PID; its perf.data size is scaled to the target's share of samples.
 # Env: SECONDS_PER_RUN (default 3), HZ (default 499), STACK_COPY (smolder copy bytes, default
-# built-in), BUILD_DIR (default build). Run as root after building.
+# built-in), BUILD_DIR (default build), FIXTURE_LIST (default: all six, record_bigframe_debugframe
+# being record_bigframe built with .debug_frame only). Run as root after building.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
@@ -36,9 +37,9 @@ perf_complete() {
 		END { if (inside) { total++; if (last ~ roots) ok++ } print ok + 0, total + 0, all }'
 }
 
-printf "%-18s %22s %22s %22s %12s %14s\n" fixture smolder "perf dwarf 8K" "perf dwarf 64K" \
+printf "%-26s %22s %22s %22s %12s %14s\n" fixture smolder "perf dwarf 8K" "perf dwarf 64K" \
 	"smolder out" "perf.data/tgt"
-for fixture in record_threads record_sharedlib record_qsort record_bigframe record_cpp; do
+for fixture in ${FIXTURE_LIST:-record_threads record_sharedlib record_qsort record_bigframe record_bigframe_debugframe record_cpp}; do
 	"$fixtures/$fixture" 60 >/dev/null &
 	pid=$!
 	pids+=("$pid")
@@ -59,7 +60,7 @@ for fixture in record_threads record_sharedlib record_qsort record_bigframe reco
 	wait "$pid" 2>/dev/null || true
 	# perf.data bytes attributable to the target (64K run): size * target samples / all samples.
 	read -r psize ptgt pall <<<"${sizes[1]}"
-	printf "%-18s %22s %22s %22s %10s B %12s B\n" "$fixture" \
+	printf "%-26s %22s %22s %22s %10s B %12s B\n" "$fixture" \
 		"$(awk -v a="$s_ok" -v b="$s_total" 'BEGIN { printf "%d/%d %5.1f%%", a, b, b ? 100 * a / b : 0 }')" \
 		"${cols[0]}" "${cols[1]}" "$(stat -c %s "$work/s.folded")" \
 		"$(awk -v s="$psize" -v t="$ptgt" -v a="$pall" 'BEGIN { printf "%d", a ? s * t / a : 0 }')"
