@@ -4,7 +4,8 @@
 usage: leaks_check.py REPORT.json FUNCTION VERDICT [RATE_BYTES_PER_S]
 Finds the heap site whose stack contains FUNCTION (the one with the most allocated bytes when
 several do), checks its verdict and, with RATE, that the measured growth is within 25% of it.
-FUNCTION may be "!FUNCTION" to assert that no site containing it is a leak."""
+FUNCTION may be "!FUNCTION" to assert that no site containing it is a leak, and may carry the
+prefix "mmap:" (after any "!") to look at the anonymous mmap sites instead of the heap sites."""
 import json
 import sys
 
@@ -17,16 +18,23 @@ def main():
     if not report.get("complete", False):
         print(f"report {path} is marked incomplete")
         return 1
+    negate = func.startswith("!")
+    func = func[1:] if negate else func
+    kind = "sites"
+    if func.startswith("mmap:"):
+        kind, func = "mmap_sites", func[5:]
+    if negate:
+        func = "!" + func
     if func.startswith("!"):
-        bad = [s for s in report["sites"] if func[1:] in s["stack"] and s["verdict"] == "leak"]
+        bad = [s for s in report[kind] if func[1:] in s["stack"] and s["verdict"] == "leak"]
         if bad:
             print(f"{func[1:]}: unexpected leak verdict: {bad[0]['growth_bytes_per_s']:.0f} B/s")
             return 1
         print(f"ok: no leak verdict for sites through {func[1:]}")
         return 0
-    sites = [s for s in report["sites"] if func in s["stack"]]
+    sites = [s for s in report[kind] if func in s["stack"]]
     if not sites:
-        names = [s["stack"][-1] for s in report["sites"]]
+        names = [s["stack"][-1] for s in report[kind]]
         print(f"no site with {func} in its stack; leaf frames: {names}")
         return 1
     site = max(sites, key=lambda s: s["allocated_bytes"])
