@@ -58,11 +58,11 @@ struct uw_object {
 	struct unwind_elf *elf; /* NULL: could not be opened or is not an ELF we understand */
 };
 
+/* What the unwinder adds to one line of the target's maps. */
 struct uw_map {
-	uint64_t start, end, offset;
-	uint32_t perms;
-	struct uw_object *obj; /* NULL for anonymous memory and unusable files */
-	int64_t bias;	       /* runtime address = link-time vaddr + bias */
+	const struct proc_map *pm; /* the line, in unwinder.pm */
+	struct uw_object *obj;	   /* NULL for anonymous memory and unusable files */
+	int64_t bias;		   /* runtime address = link-time vaddr + bias */
 };
 
 /* State of the unwind in progress, read by the libunwind accessors. */
@@ -86,8 +86,8 @@ struct unwinder {
 	bool slow_path_only; /* unwinder_set_fast_path(false) */
 	struct rule_slot *rules;
 	unw_addr_space_t as;
-	struct uw_map *maps; /* sorted by start */
-	size_t n_maps;
+	struct proc_maps pm; /* the target's mappings at the last refresh */
+	struct uw_map *maps; /* parallel to pm.maps */
 	struct uw_object **objects;
 	size_t n_objects;
 	uint64_t last_refresh_ns;
@@ -106,20 +106,9 @@ static uint64_t now_ns(void)
 
 static const struct uw_map *find_map(const struct unwinder *uw, uint64_t addr)
 {
-	size_t lo = 0, hi = uw->n_maps;
+	const struct proc_map *p = proc_maps_find(&uw->pm, addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct uw_map *m = &uw->maps[mid];
-
-		if (addr < m->start)
-			hi = mid;
-		else if (addr >= m->end)
-			lo = mid + 1;
-		else
-			return m;
-	}
-	return NULL;
+	return p ? &uw->maps[p - uw->pm.maps] : NULL;
 }
 
 /* find_map, re-reading the maps (rate-limited) when addr is in none of them: new code was mapped
@@ -259,8 +248,9 @@ static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b
 	if (na != nb)
 		return false;
 	for (size_t i = 0; i < na; i++)
-		if (a[i].start != b[i].start || a[i].end != b[i].end ||
-		    a[i].offset != b[i].offset || a[i].obj != b[i].obj || a[i].bias != b[i].bias)
+		if (a[i].pm->start != b[i].pm->start || a[i].pm->end != b[i].pm->end ||
+		    a[i].pm->offset != b[i].pm->offset || a[i].obj != b[i].obj ||
+		    a[i].bias != b[i].bias)
 			return false;
 	return true;
 }
@@ -282,7 +272,7 @@ int unwinder_refresh_maps(struct unwinder *uw)
 		err = -ESRCH;
 		goto out;
 	}
-	maps = calloc(pm.n ? pm.n : 1, sizeof(*maps));
+	maps = calloc(pm.n, sizeof(*maps));
 	if (!maps) {
 		err = -ENOMEM;
 		goto out;
@@ -304,21 +294,18 @@ int unwinder_refresh_maps(struct unwinder *uw)
 		struct uw_map *m = &maps[i];
 		int64_t delta;
 
-		m->start = p->start;
-		m->end = p->end;
-		m->offset = p->offset;
-		m->perms = p->perms;
+		m->pm = p;
 		if (strcmp(p->path, "[vdso]") == 0)
 			m->obj = vdso_object(uw, p);
 		else if (p->inode && p->path[0] != '[')
 			m->obj = lookup_object(uw, p);
 		if (m->obj && m->obj->elf &&
-		    unwind_elf_load_delta(m->obj->elf, m->offset, &delta) == 0)
-			m->bias = (int64_t)(m->start - m->offset - (uint64_t)delta);
+		    unwind_elf_load_delta(m->obj->elf, p->offset, &delta) == 0)
+			m->bias = (int64_t)(p->start - p->offset - (uint64_t)delta);
 		else
 			m->obj = NULL;
 	}
-	if (!maps_equal(uw->maps, uw->n_maps, maps, pm.n)) {
+	if (!maps_equal(uw->maps, uw->pm.n, maps, pm.n)) {
 		/* Cached rules and register states are keyed by ip alone: an address may now hold
 		 * other code, or code that was not mapped executable yet (ld.so maps a library
 		 * read-only first), whose "no rule" would otherwise stick for the whole run. */
@@ -328,8 +315,10 @@ int unwinder_refresh_maps(struct unwinder *uw)
 	}
 	free(uw->maps);
 	uw->maps = maps;
-	uw->n_maps = pm.n;
 	maps = NULL;
+	proc_maps_release(&uw->pm);
+	uw->pm = pm;
+	pm = (struct proc_maps){0};
 out:
 	free(maps);
 	proc_maps_release(&pm);
@@ -395,8 +384,9 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	/* Read-only file mappings hold what the file holds; writable ones (.data, .got, relocated
 	 * pointers) do not, and the live process has moved on since the sample. */
 	m = find_map(uw, addr);
-	if (m && m->obj && !(m->perms & PROC_MAP_WRITE) &&
-	    unwind_elf_read(m->obj->elf, addr - m->start + m->offset, valp, sizeof(*valp)) > 0)
+	if (m && m->obj && !(m->pm->perms & PROC_MAP_WRITE) &&
+	    unwind_elf_read(m->obj->elf, addr - m->pm->start + m->pm->offset, valp, sizeof(*valp)) >
+		    0)
 		return 0;
 	if (addr >= s->sp && (c->stack_hi ? addr < c->stack_hi : s->stack_clipped))
 		c->truncated_reads++;
@@ -468,9 +458,9 @@ static bool is_sigreturn(const struct unwinder *uw, uint64_t ip)
 	const struct uw_map *m = find_map(uw, ip);
 	uint8_t buf[sizeof(code)];
 
-	if (!m || !m->obj || !(m->perms & PROC_MAP_EXEC))
+	if (!m || !m->obj || !(m->pm->perms & PROC_MAP_EXEC))
 		return false;
-	return unwind_elf_read(m->obj->elf, ip - m->start + m->offset, buf, sizeof(buf)) ==
+	return unwind_elf_read(m->obj->elf, ip - m->pm->start + m->pm->offset, buf, sizeof(buf)) ==
 		       sizeof(buf) &&
 	       memcmp(buf, code, sizeof(code)) == 0;
 }
@@ -518,7 +508,7 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 	slot->addr = addr;
 	memset(&slot->rule, 0, sizeof(slot->rule));
 	m = find_map_refresh(uw, addr);
-	if (m && m->obj && (m->perms & PROC_MAP_EXEC))
+	if (m && m->obj && (m->pm->perms & PROC_MAP_EXEC))
 		unwind_cfi_rule(m->obj->elf, addr - m->bias, &slot->rule);
 	return &slot->rule;
 }
@@ -569,7 +559,7 @@ static enum step_result fp_step(struct unwinder *uw, struct uw_regs *regs)
 	    (r = stack_word(uw, regs->bp + 8, &ra)) != STEP_OK)
 		return r == STEP_TRUNCATED ? r : STEP_NO_INFO;
 	m = find_map(uw, ra);
-	if (!m || !(m->perms & PROC_MAP_EXEC))
+	if (!m || !(m->pm->perms & PROC_MAP_EXEC))
 		return STEP_NO_INFO;
 	regs->ip = ra;
 	regs->sp = regs->bp + 16;
@@ -648,7 +638,7 @@ static void unwind_walk(struct unwinder *uw, const struct unwind_snapshot *snap,
 	{
 		const struct uw_map *stack_map = find_map(uw, snap->sp);
 
-		c->stack_hi = stack_map ? stack_map->end : 0;
+		c->stack_hi = stack_map ? stack_map->pm->end : 0;
 	}
 	regs = (struct uw_regs){.ip = snap->ip, .sp = snap->sp, .bp = snap->bp, .bp_known = true};
 	exact = !snap->ip_is_return;
@@ -796,6 +786,7 @@ void unwinder_free(struct unwinder *uw)
 	}
 	free(uw->objects);
 	free(uw->maps);
+	proc_maps_release(&uw->pm);
 	free(uw->rules);
 	free(uw);
 }
