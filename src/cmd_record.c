@@ -222,7 +222,7 @@ static void record_open_target_models(struct record *rec)
 
 static int record_run(struct record *rec)
 {
-	double last_refresh = 0, last_maps = 0;
+	double last_refresh = 0;
 	enum run_stop stop;
 
 	for (;;) {
@@ -236,14 +236,6 @@ static int record_run(struct record *rec)
 		if (ret < 0) {
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
-		}
-		/* Mappings change fast while a launched program starts (ld.so maps a library in
-		 * steps): re-read them often then, and every second afterwards (dlopen). */
-		if (rec->unwinder &&
-		    run_control_elapsed(&rec->rc) - last_maps >=
-			    (rec->launched && run_control_elapsed(&rec->rc) < 2.0 ? 0.02 : 1.0)) {
-			last_maps = run_control_elapsed(&rec->rc);
-			unwinder_refresh_maps(rec->unwinder);
 		}
 		record_refresh_maps(rec);
 		if (run_control_elapsed(&rec->rc) - last_refresh >= 1.0) {

@@ -36,11 +36,10 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 					      unw_dyn_info_t *di, unw_proc_info_t *pi,
 					      int need_unwind_info, void *arg);
 
-/* An ip outside every known mapping re-reads the maps at most this often: a burst of samples in
- * freshly dlopen'ed code costs one re-read, a stream of garbage ips costs a few per second. */
-#define REFRESH_MIN_INTERVAL_NS 200000000ull
-/* Re-read maps to retry a leaf-only unwind at most this often. */
-#define STALE_RETRY_MIN_INTERVAL_NS 50000000ull
+/* The maps are re-read on demand (an ip outside every known mapping, a walk that stopped short
+ * with its leaf in a known one) at most this often: a burst of samples in freshly mapped code costs
+ * one re-read, a stream of garbage ips or of stacks that never complete twenty per second. */
+#define REFRESH_MIN_INTERVAL_NS 50000000ull
 /* libunwind's register-state cache, for the few ips it handles (power of two). */
 #define RS_CACHE_SIZE 1024
 /* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
@@ -91,7 +90,6 @@ struct unwinder {
 	struct uw_object **objects;
 	size_t n_objects;
 	uint64_t last_refresh_ns;
-	uint64_t last_stale_retry_ns;
 	struct unwinder_stats stats;
 	struct uw_frame_ctx ctx;
 };
@@ -111,14 +109,18 @@ static const struct uw_map *find_map(const struct unwinder *uw, uint64_t addr)
 	return p ? &uw->maps[p - uw->pm.maps] : NULL;
 }
 
+static bool refresh_allowed(const struct unwinder *uw)
+{
+	return now_ns() - uw->last_refresh_ns >= REFRESH_MIN_INTERVAL_NS;
+}
+
 /* find_map, re-reading the maps (rate-limited) when addr is in none of them: new code was mapped
  * (dlopen, exec) since the last read. */
 static const struct uw_map *find_map_refresh(struct unwinder *uw, uint64_t addr)
 {
 	const struct uw_map *m = find_map(uw, addr);
 
-	if (!m && now_ns() - uw->last_refresh_ns >= REFRESH_MIN_INTERVAL_NS &&
-	    unwinder_refresh_maps(uw) == 0)
+	if (!m && refresh_allowed(uw) && unwinder_refresh_maps(uw) == 0)
 		m = find_map(uw, addr);
 	return m;
 }
@@ -505,9 +507,11 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 
 	if (slot->addr == addr && addr)
 		return &slot->rule;
-	slot->addr = addr;
 	memset(&slot->rule, 0, sizeof(slot->rule));
 	m = find_map_refresh(uw, addr);
+	/* An address in no known mapping is not cached: its code is newer than the maps, and the
+	 * next lookup must be free to re-read them (rate-limited) instead of finding "no rule". */
+	slot->addr = m ? addr : 0;
 	if (m && m->obj && (m->pm->perms & PROC_MAP_EXEC))
 		unwind_cfi_rule(m->obj->elf, addr - m->bias, &slot->rule);
 	return &slot->rule;
@@ -705,16 +709,16 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 		return 0;
 	uw->stats.unwinds++;
 	unwind_walk(uw, snap, ips, max, result);
-	/* Nothing past the leaf, for want of unwind info: most often the leaf's mapping changed
-	 * since the maps were read (ld.so maps a library in steps; dlopen over a reused range), so
-	 * the address is in a known but stale mapping and find_map_refresh does not fire. Re-read
-	 * (rate-limited) and walk once more. */
-	if (result->n <= 1 && (result->flags & UNWIND_NO_INFO) && find_map(uw, snap->ip) &&
-	    now_ns() - uw->last_stale_retry_ns >= STALE_RETRY_MIN_INTERVAL_NS) {
-		uw->last_stale_retry_ns = now_ns();
-		if (unwinder_refresh_maps(uw) == 0)
-			unwind_walk(uw, snap, ips, max, result);
-	}
+	/* The walk did not reach the root: the maps may be stale with the ip still inside a known
+	 * mapping, so find_map_refresh did not fire (ld.so maps a library in steps; dlopen over a
+	 * reused range; after exec, the new image's code over the old image's ranges, whose rules
+	 * then send the walk past the stack copy). Re-read (rate-limited) and walk once more;
+	 * unchanged maps keep the caches. A walk that ran out of a copy clipped at its limit has
+	 * its explanation already. */
+	if (!(result->flags & (UNWIND_COMPLETE | UNWIND_MAX_DEPTH)) &&
+	    !((result->flags & UNWIND_TRUNCATED) && snap->stack_clipped) && refresh_allowed(uw) &&
+	    unwinder_refresh_maps(uw) == 0)
+		unwind_walk(uw, snap, ips, max, result);
 	if (result->flags & UNWIND_COMPLETE)
 		uw->stats.complete++;
 	if (result->flags & UNWIND_TRUNCATED)
