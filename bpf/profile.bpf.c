@@ -58,14 +58,16 @@ static __always_inline void stat_inc(__u32 index)
 
 struct vma_bound {
 	__u64 start, end;
+	__u64 mm; /* the address space it was found in: exec replaces it, keeping the tid */
 };
 
 /* Each thread's stack mapping, as last looked up. bpf_find_vma costs ~5 us per call from a perf
  * event (it takes mmap_lock and defers the unlock through irq_work) -- five times everything else a
  * sample does. A stack mapping's end never moves (stacks grow down) and a thread keeps its stack,
  * so the lookup is repeated only when sp leaves the cached range (main-thread stack growth, a new
- * thread that reuses a tid). A stale entry can only shorten or lengthen a copy; reads are checked
- * page by page either way. */
+ * thread that reuses a tid) or the thread has a new address space (exec: the new stack may overlap
+ * the old one's range, and a copy to the old end would cut every stack short). A stale entry can
+ * only shorten or lengthen a copy; reads are checked page by page either way. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -87,14 +89,16 @@ static __always_inline bool stack_bound_lookup(struct task_struct *task, __u32 t
 					       struct vma_bound *bound)
 {
 	struct vma_bound *cached = bpf_map_lookup_elem(&stack_bounds, &tid);
+	__u64 mm = (__u64)task->mm;
 
-	if (cached && sp >= cached->start && sp < cached->end) {
+	if (cached && cached->mm == mm && sp >= cached->start && sp < cached->end) {
 		*bound = *cached;
 		stat_inc(SMOLDER_SAMPLER_STAT_VMA_CACHED);
 		return true;
 	}
 	if (bpf_find_vma(task, sp, stack_vma_end, bound, 0) != 0 || bound->end <= sp)
 		return false;
+	bound->mm = mm;
 	bpf_map_update_elem(&stack_bounds, &tid, bound, BPF_ANY);
 	return true;
 }
