@@ -245,7 +245,7 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 
 static bool dump_target_gone(pid_t pid)
 {
-	int state = ptrace_task_state(pid, pid);
+	int state = target_task_state(pid, pid);
 
 	return state < 0 || state == 'Z' || state == 'X';
 }

@@ -10,6 +10,7 @@
  * thread stopped on: that one is handed back on PTRACE_DETACH. The signal handler installed by
  * ptrace_guard_install detaches explicitly for that reason. */
 #include "smolder/ptrace_attach.h"
+#include "smolder/target.h"
 
 #include "smolder/cli.h"
 #include "smolder/log.h"
@@ -58,38 +59,6 @@ static int ptrace_errorf(char *err, size_t errlen, int code, const char *fmt, ..
 	return code;
 }
 
-static ssize_t ptrace_read_small_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0)
-		n = -errno;
-	else
-		buf[n] = '\0';
-	close(fd);
-	return n;
-}
-
-int ptrace_task_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512], *close_paren;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	n = ptrace_read_small_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	/* comm may hold spaces and parentheses: the state follows the last ')'. */
-	close_paren = strrchr(buf, ')');
-	if (!close_paren || close_paren[1] != ' ' || !close_paren[2])
-		return -EINVAL;
-	return (unsigned char)close_paren[2];
-}
-
 /* Value of "Key:\t..." from a /proc status file as a long; -ENOENT when absent. */
 static int ptrace_status_field(const char *status, const char *key, long *value)
 {
@@ -118,7 +87,7 @@ int ptrace_tracer_pid(pid_t pid, pid_t tid)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = ptrace_read_small_file(path, buf, sizeof(buf));
+	n = target_read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	if (ptrace_status_field(buf, "TracerPid", &value))
@@ -132,7 +101,7 @@ static bool ptrace_have_cap_sys_ptrace(void)
 	const char *p;
 	unsigned long long caps;
 
-	if (ptrace_read_small_file("/proc/self/status", buf, sizeof(buf)) < 0)
+	if (target_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
 		return false;
 	p = strstr(buf, "\nCapEff:");
 	if (!p)
@@ -160,17 +129,17 @@ int ptrace_denial_probe(pid_t pid, struct ptrace_denial *d)
 	d->tracer_pid = tracer;
 	if (tracer > 0) {
 		snprintf(path, sizeof(path), "/proc/%d/comm", tracer);
-		if (ptrace_read_small_file(path, comm, sizeof(comm)) > 0) {
+		if (target_read_file(path, comm, sizeof(comm)) > 0) {
 			comm[strcspn(comm, "\n")] = '\0';
 			d->tracer_comm = comm;
 		}
 	}
-	if (ptrace_read_small_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) > 0)
+	if (target_read_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) > 0)
 		d->yama_scope = atoi(buf);
 	d->have_cap_sys_ptrace = ptrace_have_cap_sys_ptrace();
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = ptrace_read_small_file(path, buf, sizeof(buf));
+	n = target_read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	uid_line = strstr(buf, "\nUid:");
@@ -252,7 +221,7 @@ static pid_t ptrace_parent_pid(pid_t pid)
 	int ppid = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (ptrace_read_small_file(path, buf, sizeof(buf)) < 0)
+	if (target_read_file(path, buf, sizeof(buf)) < 0)
 		return 0;
 	close_paren = strrchr(buf, ')');
 	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
@@ -435,7 +404,7 @@ static int ptrace_session_scan(struct ptrace_session *s, enum ptrace_stop_mode m
 
 		if (tid <= 0 || ptrace_session_find(s, tid))
 			continue;
-		state = ptrace_task_state(s->pid, tid);
+		state = target_task_state(s->pid, tid);
 		/* Zombies and dying tasks never stop: waiting for them would only hit the timeout.
 		 */
 		if (state < 0 || state == 'Z' || state == 'X') {
@@ -495,7 +464,7 @@ int ptrace_session_stop(struct ptrace_session *s, enum ptrace_stop_mode mode, in
 	s->stop_begin_ns = 0;
 	s->stop_end_ns = 0;
 
-	state = ptrace_task_state(s->pid, s->pid);
+	state = target_task_state(s->pid, s->pid);
 	if (state == -ENOENT || state == -ESRCH || state == 'Z' || state == 'X')
 		return ptrace_errorf(err, errlen, SMOLDER_EXIT_TARGET, "process %d is gone",
 				     (int)s->pid);

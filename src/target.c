@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int target_read_file(const char *path, char *buf, size_t len)
+int target_read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -30,24 +30,37 @@ static int target_read_file(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
+int target_task_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* comm may hold spaces and parentheses: the state follows the last ')'. */
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || close_paren[1] != ' ' || !close_paren[2])
+		return -EINVAL;
+	return (unsigned char)close_paren[2];
+}
+
 int target_check(pid_t pid, char *err, size_t errlen)
 {
-	char path[64], stat[1024], *p;
-	int n;
+	char path[64], buf[64];
+	int n, state;
 
 	if (pid <= 0) {
 		snprintf(err, errlen, "invalid PID %d", (int)pid);
 		return SMOLDER_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = target_read_file(path, stat, sizeof(stat));
-	if (n < 0) {
+	state = target_task_state(pid, pid);
+	if (state == -ENOENT || state == -ESRCH) {
 		snprintf(err, errlen, "no process with PID %d", (int)pid);
 		return SMOLDER_EXIT_TARGET;
 	}
-	/* The state follows the last ')' (comm may contain parentheses and spaces). */
-	p = strrchr(stat, ')');
-	if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+	if (state == 'Z' || state == 'X') {
 		snprintf(err, errlen,
 			 "PID %d is a zombie (exited, not yet reaped): nothing to profile",
 			 (int)pid);
@@ -55,7 +68,7 @@ int target_check(pid_t pid, char *err, size_t errlen)
 	}
 	/* Kernel threads have no user address space: their maps file is empty, exe unreadable. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	n = target_read_file(path, stat, 64);
+	n = target_read_file(path, buf, sizeof(buf));
 	if (n == 0) {
 		snprintf(err, errlen, "PID %d is a kernel thread: it has no user stacks or heap",
 			 (int)pid);

@@ -98,10 +98,6 @@ double ptrace_session_stopped_ms(const struct ptrace_session *s);
  * session is registered while threads are stopped; the handler is the one global of this module
  * because a signal handler can reach nothing else. Idempotent. */
 void ptrace_guard_install(void);
-
-/* Reads the one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno.
- */
-int ptrace_task_state(pid_t pid, pid_t tid);
 /* TracerPid of /proc/PID/status (or of a task when tid != 0). Returns it (>= 0) or -errno. */
 int ptrace_tracer_pid(pid_t pid, pid_t tid);
 

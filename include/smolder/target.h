@@ -13,6 +13,11 @@
  * one-line reason in err. */
 int target_check(pid_t pid, char *err, size_t errlen);
 
+/* Reads a small file (procfs) into buf, NUL-terminated, at most len - 1 bytes. Returns the length
+ * or -errno. */
+int target_read_file(const char *path, char *buf, size_t len);
+/* The one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
+int target_task_state(pid_t pid, pid_t tid);
 /* The process name (comm) into buf. Returns 0 or -errno. */
 int target_comm(pid_t pid, char *buf, size_t len);
 /* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */

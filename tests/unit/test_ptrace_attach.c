@@ -3,6 +3,7 @@
  * left stopped, a vanished target reported, and the wording of each denial cause. */
 #include "smolder/cli.h"
 #include "smolder/ptrace_attach.h"
+#include "smolder/target.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,7 +85,7 @@ static int count_state(pid_t pid, int letter)
 
 	for (pid_t tid = pid; tid < pid + 64; tid++) {
 		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
-		if (access(path, F_OK) == 0 && ptrace_task_state(pid, tid) == letter)
+		if (access(path, F_OK) == 0 && target_task_state(pid, tid) == letter)
 			n++;
 	}
 	return n;
@@ -109,7 +110,7 @@ static void test_stop_all_and_release(void **state)
 		assert_true(s.threads[i].stopped);
 		with_regs += s.threads[i].regs_valid;
 		/* 't' is "tracing stop": held by us right now. */
-		assert_int_equal(ptrace_task_state(f->pid, s.threads[i].tid), 't');
+		assert_int_equal(target_task_state(f->pid, s.threads[i].tid), 't');
 		got = ptrace_session_read_stack(&s, &s.threads[i], buf, 256 * 1024, &clipped);
 		assert_true(got > 0);
 	}
