@@ -14,22 +14,7 @@
 
 #include "smolder/kallsyms.h"
 
-static char tmp_dir[] = "/tmp/smolder-kallsyms-XXXXXX";
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmp_dir.h"
 
 /* Writes text to a fresh file in the test's directory; returns its path (static buffer). */
 static const char *write_tmp(const char *name, const char *text)

@@ -511,22 +511,7 @@ static const char json_check_py[] =
 	" 'serve_client', 'store_put'], 'mmap_sites')\n"
 	"check(all(s['stack'] != ['[stack unavailable]'] for s in sites), 'empty site dropped')\n";
 
-static char tmp_dir[] = "/tmp/smolder-leak-report-XXXXXX";
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmp_dir.h"
 
 static void write_file(const char *path, const char *text)
 {

@@ -16,22 +16,7 @@
 
 #include "smolder/perf_map.h"
 
-static char tmp_dir[] = "/tmp/smolder-perf-map-XXXXXX";
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmp_dir.h"
 
 static const char *tmp_path(const char *name)
 {
