@@ -536,15 +536,20 @@ out:
 	return err;
 }
 
-/* Formats a count: integral values without decimals, others with up to 15 significant digits. */
+/* Formats a count: integral values without decimals, others with the fewest significant digits
+ * (15 to 17) that read back as the same double, so written profiles parse back unchanged. */
 size_t folded_format_count(double v, char *buf, size_t size)
 {
-	int n;
+	int n = 0;
 
 	if (v == floor(v) && fabs(v) < 9e15)
 		n = snprintf(buf, size, "%lld", (long long)v);
 	else
-		n = snprintf(buf, size, "%.15g", v);
+		for (int digits = 15; digits <= 17; digits++) {
+			n = snprintf(buf, size, "%.*g", digits, v);
+			if (n < 0 || (size_t)n >= size || strtod(buf, NULL) == v)
+				break;
+		}
 	return n < 0 ? 0 : (size_t)n;
 }
 

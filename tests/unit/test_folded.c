@@ -171,6 +171,26 @@ static void test_write_round_trip(void **state)
 	folded_profile_free(q);
 }
 
+/* A merged count past 15 significant digits (found by fuzz_flamegraph): written with the digits
+ * it needs to read back as the same value, so a second write is identical, and short decimals stay
+ * short. */
+static void test_write_round_trip_precision(void **state)
+{
+	struct folded_profile *p = parse_text("a;b 1.2\na;b 1111111111111111\nd 0.5\ne 0.1\n",
+					      NULL),
+			      *q;
+	char *o1 = write_text(p), *o2;
+
+	assert_string_equal(o1, "a;b 1111111111111112.2\nd 0.5\ne 0.1\n");
+	q = parse_text(o1, NULL);
+	o2 = write_text(q);
+	assert_string_equal(o1, o2);
+	free(o1);
+	free(o2);
+	folded_profile_free(p);
+	folded_profile_free(q);
+}
+
 static void test_add_copies_and_sanitises(void **state)
 {
 	struct folded_profile *p = folded_profile_new();
@@ -253,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_parse_very_long_lines),
 		cmocka_unit_test(test_input_order_does_not_matter),
 		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_write_round_trip_precision),
 		cmocka_unit_test(test_add_copies_and_sanitises),
 		cmocka_unit_test(test_add_rejects_bad_arguments),
 		cmocka_unit_test(test_compact_then_add_still_merges),
