@@ -94,7 +94,11 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
-	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES) {
+	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
+	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||
+	    (sample->python_frames &&
+	     size < sizeof(*sample) + smolder_python_offset(sample->user_stack_len) +
+			     sample->python_frames * sizeof(struct smolder_python_frame))) {
 		sampler->malformed++;
 		return 0;
 	}
@@ -455,11 +459,42 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_NO_USER_REGS:
 			stats->no_user_regs = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_PY_WALKS:
+			stats->python_walks = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_NO_TSTATE:
+			stats->python_no_tstate = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_TRUNCATED:
+			stats->python_truncated = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_READ_FAILED:
+			stats->python_read_failed = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
+			stats->python_frames = sum;
+			break;
 		default:
 			break;
 		}
 	}
 	free(values);
+	return 0;
+}
+
+int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg)
+{
+	struct smolder_python_config *live = &sampler->skel->bss->python_config;
+
+	if (cfg->max_frames > SMOLDER_PYTHON_MAX_FRAMES ||
+	    cfg->frame_read_size > SMOLDER_PYTHON_FRAME_READ)
+		return -EINVAL;
+	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
+	 * then publish the layout. */
+	__atomic_store_n(&live->layout, SMOLDER_PYTHON_OFF, __ATOMIC_RELEASE);
+	memcpy((char *)live + sizeof(live->layout), (const char *)cfg + sizeof(cfg->layout),
+	       sizeof(*cfg) - sizeof(cfg->layout));
+	__atomic_store_n(&live->layout, cfg->layout, __ATOMIC_RELEASE);
 	return 0;
 }
 

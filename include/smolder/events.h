@@ -40,6 +40,70 @@ enum smolder_sample_flags {
 	SMOLDER_SAMPLE_STACK_PARTIAL = 16, /* pages not present in the copy, left zeroed */
 };
 
+/* ---- Python frames read in BPF (bpf/python_walk.bpf.h) ---- */
+
+/* Python frames a walk emits at most; a longer chain is cut and marked truncated. */
+#define SMOLDER_PYTHON_MAX_FRAMES 192
+/* Bytes of one interpreter frame read at once (fields between frame_read_offset and it). */
+#define SMOLDER_PYTHON_FRAME_READ 128
+
+enum smolder_python_layout {
+	SMOLDER_PYTHON_OFF = 0, /* no walk */
+	SMOLDER_PYTHON_FRAME_OBJECTS =
+		1, /* 3.8-3.10: PyFrameObject chain; instr is f_lasti (int) */
+	SMOLDER_PYTHON_INTERP_FRAMES = 2, /* 3.11+: _PyInterpreterFrame chain; instr a pointer */
+};
+
+/* Everything the BPF walk needs, written by user space into the programs' .bss after attach (the
+ * interpreter is known only once the target runs it: launch mode, exec). The interpreter part
+ * comes from the Python runtime tables (python_runtime_bpf_config), the tsd_* part from the
+ * target's glibc (pthread_tsd_layout). Offsets are in bytes. How a thread's PyThreadState is
+ * found: the TSS key stored in _PyRuntime (gilstate.autoTSSkey before 3.12, autoTSSkey after) is
+ * a pthread key; its value in the sampled thread is read from glibc's struct pthread, which the
+ * thread pointer (task->thread.fsbase) points at. */
+struct smolder_python_config {
+	__u32 layout;	    /* enum smolder_python_layout; OFF disables the walk */
+	__u32 max_frames;   /* <= SMOLDER_PYTHON_MAX_FRAMES */
+	__u64 tss_addr;	    /* Py_tss_t in the target: {int _is_initialized; pthread_key_t _key} */
+	__u32 tsd_block;    /* struct pthread offset of specific_1stblock: key k < 32 at k*16 */
+	__u32 tsd_second;   /* offset of specific[]: block k/32 pointer, then (k%32)*16 in it */
+	__u32 tsd_data;	    /* offset of data in struct pthread_key_data (8) */
+	__u32 tstate_frame; /* PyThreadState: frame (<=3.10), cframe (3.11-3.12), current_frame */
+	__s32 cframe_frame; /* _PyCFrame.current_frame (3.11-3.12), -1: tstate_frame is the frame */
+	__u32 frame_read_offset; /* first byte of a frame read (one read per frame) */
+	__u32 frame_read_size;	 /* bytes read, <= SMOLDER_PYTHON_FRAME_READ; the offsets below are
+				    from the frame's start and must fall inside the read */
+	__u32 frame_code;	 /* f_code / f_executable */
+	__u32 frame_previous;	 /* f_back / previous */
+	__u32 frame_instr;	 /* f_lasti (int, <=3.10), prev_instr (3.11-3.12), instr_ptr */
+	__s32 frame_is_entry;	 /* is_entry (3.11, a byte), -1 none */
+	__s32 frame_owner;	 /* owner (3.11+, a byte), -1 none */
+	__u32 owner_cstack;	 /* owner value of the C-stack shim frame (3.12+), 0xff: none */
+	__u32 pad0;
+};
+
+/* One Python frame, innermost first, after the user stack of a sample (aligned to 8). */
+struct smolder_python_frame {
+	__u64 code;  /* code object address (f_code / f_executable) */
+	__u64 instr; /* 3.11+: instruction pointer (prev_instr / instr_ptr); before: f_lasti */
+	__u8 flags;  /* SMOLDER_PYFRAME_* */
+	__u8 owner;  /* frame owner (3.11+): 0 thread, 1 generator, 2 frame object */
+	__u8 pad[6];
+};
+
+/* The frame was the first one its native _PyEval_EvalFrameDefault call ran (3.11: is_entry; 3.12+:
+ * its previous frame is a C-stack shim; before 3.11 every frame): the frames from the previous
+ * entry up to this one replace one native eval frame. */
+#define SMOLDER_PYFRAME_ENTRY 1
+
+/* Sample-level result of the walk (smolder_cpu_sample.python_flags). */
+enum smolder_python_walk_flags {
+	SMOLDER_PYWALK_DONE = 1,	/* the walk ran: python_frames are the whole chain */
+	SMOLDER_PYWALK_NO_TSTATE = 2,	/* no thread state (not a Python thread, or unreadable) */
+	SMOLDER_PYWALK_TRUNCATED = 4,	/* more than max_frames: outermost frames left out */
+	SMOLDER_PYWALK_READ_FAILED = 8, /* a frame could not be read: outer frames left out */
+};
+
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
  * stack copied from address sp upward. */
 struct smolder_cpu_sample {
@@ -52,10 +116,17 @@ struct smolder_cpu_sample {
 	__u32 flags;	      /* enum smolder_sample_flags */
 	__u32 user_stack_len; /* bytes in user_stack */
 	__u32 kernel_frames;  /* entries in kernel_ips */
-	__u32 _pad;
+	__u16 python_frames;  /* struct smolder_python_frame entries after the user stack */
+	__u16 python_flags;   /* enum smolder_python_walk_flags, 0 when no walk was configured */
 	__u64 kernel_ips[SMOLDER_MAX_KERNEL_FRAMES]; /* leaf first */
-	__u8 user_stack[];
+	__u8 user_stack[]; /* then, at smolder_python_offset(user_stack_len), python frames */
 };
+
+/* Where a sample's Python frames start, from the start of user_stack. */
+static inline __u32 smolder_python_offset(__u32 user_stack_len)
+{
+	return (user_stack_len + 7) & ~7u;
+}
 
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
@@ -71,6 +142,11 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
 	SMOLDER_SAMPLER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
 	SMOLDER_SAMPLER_STAT_VMA_CACHED,	  /* stack mapping found in the per-thread cache */
+	SMOLDER_SAMPLER_STAT_PY_WALKS,		  /* Python walks with a thread state */
+	SMOLDER_SAMPLER_STAT_PY_NO_TSTATE,	  /* samples of threads without a thread state */
+	SMOLDER_SAMPLER_STAT_PY_TRUNCATED,	  /* walks cut at max_frames */
+	SMOLDER_SAMPLER_STAT_PY_READ_FAILED,	  /* walks cut by an unreadable frame */
+	SMOLDER_SAMPLER_STAT_PY_FRAMES,		  /* Python frames sent */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
@@ -78,6 +154,8 @@ enum smolder_sampler_stat {
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
+_Static_assert(sizeof(struct smolder_python_config) == 72, "python config layout");
+_Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
 /* ---- Allocation tracking (bpf/memleak.bpf.c <-> src/alloc_tracker.c) ---- */
