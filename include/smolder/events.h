@@ -308,4 +308,59 @@ _Static_assert(sizeof(struct smolder_snapshot_record) ==
 	       "snapshot record layout");
 #endif
 
+/* ---- Python frame walk (bpf programs <-> src/runtime/python.c) ---- */
+
+/* What a BPF program needs to find a sampled thread's PyThreadState and walk its frame chain.
+ * Filled by python_runtime_bpf_config (include/smolder/python.h) from the per-version tables and
+ * the target's own symbols; every offset is in bytes from the start of the named structure.
+ * Offsets that do not apply to a version are SMOLDER_PY_NO_OFFSET.
+ *
+ * Finding the thread state: 3.8-3.12 keep it in a pthread TSS key (tss_key_addr holds the
+ * pthread_key_t, Py_tss_t._key); glibc keeps the value of key K < 32 at
+ * fsbase + pthread_specific_offset + 16 * K + 8 (struct pthread.specific_1stblock[K].data).
+ * Any version (and 3.13, which keeps it in a static TLS variable instead): walk the thread list
+ * from interp_head_addr and match tstate_native_thread_id (3.11+) against the tid, or
+ * tstate_thread_id (pthread_t, equal to the thread's fsbase on x86-64 glibc). */
+#define SMOLDER_PY_NO_OFFSET 0xffffffffu
+
+enum smolder_python_flags {
+	/* frame_instr holds a pointer to a code unit (3.11+: prev_instr, 3.13: instr_ptr) rather
+	 * than a 32-bit f_lasti (3.8-3.10) */
+	SMOLDER_PY_INSTR_POINTER = 1,
+};
+
+enum smolder_python_frame_flags {
+	/* the last frame run by its _PyEval_EvalFrameDefault call: the next (older) frame belongs
+	 * to the next _PyEval_EvalFrameDefault frame of the native stack. Always set on 3.8-3.10,
+	 * where each frame has its own call; 3.11: is_entry; 3.12+: followed by a C-stack shim. */
+	SMOLDER_PY_FRAME_ENTRY = 1,
+};
+
+struct smolder_python_config {
+	__u32 version;	    /* (major << 8) | minor, e.g. 0x030b; 0 when the target is not Python */
+	__u32 flags;	    /* enum smolder_python_flags */
+	__u64 runtime_addr; /* _PyRuntime */
+	__u64 interp_head_addr;	       /* &_PyRuntime.interpreters.head */
+	__u64 tss_key_addr;	       /* &Py_tss_t._key of the thread-state key; 0 on 3.13 */
+	__u32 pthread_specific_offset; /* glibc struct pthread.specific_1stblock (784) */
+	__u32 interp_threads_head;     /* PyInterpreterState: first PyThreadState */
+	__u32 tstate_next;
+	__u32 tstate_interp;
+	__u32 tstate_thread_id;	       /* pthread_t */
+	__u32 tstate_native_thread_id; /* kernel tid, 3.11+ */
+	__u32 tstate_frame;	    /* frame (3.8-3.10), cframe (3.11-3.12), current_frame (3.13) */
+	__u32 cframe_current_frame; /* _PyCFrame.current_frame, 3.11-3.12 */
+	__u32 frame_previous;	    /* f_back / previous */
+	__u32 frame_code;	    /* f_code / f_executable */
+	__u32 frame_instr;	    /* f_lasti (s32) / prev_instr / instr_ptr (pointer) */
+	__u32 frame_is_entry;	    /* 3.11: bool is_entry */
+	__u32 frame_owner;	    /* 3.11+: char owner */
+	__u32 owner_cstack;   /* owner of a C-stack shim frame (skipped; marks an entry), 3.12+ */
+	__u64 code_type_addr; /* PyCode_Type: a frame's code object has this ob_type */
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct smolder_python_config) == 96, "python config layout");
+#endif
+
 #endif
