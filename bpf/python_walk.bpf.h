@@ -70,29 +70,30 @@ static long python_walk_step(__u32 index, void *data)
 	previous = python_field_u64(buf,
 				    python_config.frame_previous - python_config.frame_read_offset);
 	st->frame = previous;
-	if (python_config.frame_owner >= 0)
+	if (python_config.frame_owner != SMOLDER_PY_NO_OFFSET)
 		owner = buf->read[(python_config.frame_owner - python_config.frame_read_offset) &
 				  (SMOLDER_PYTHON_FRAME_READ - 1)];
-	if (python_config.owner_cstack != 0xff && owner == python_config.owner_cstack) {
+	if (python_config.owner_cstack != SMOLDER_PY_NO_OFFSET &&
+	    owner == python_config.owner_cstack) {
 		/* 3.12+: each _PyEval_EvalFrameDefault call pushes a shim frame on the C stack
 		 * before its first frame; the frame emitted last was that call's entry frame. */
 		if (n > 0 && n <= SMOLDER_PYTHON_MAX_FRAMES)
-			buf->frames[n - 1].flags |= SMOLDER_PYFRAME_ENTRY;
+			buf->frames[n - 1].flags |= SMOLDER_PY_FRAME_ENTRY;
 		return 0;
 	}
-	if (python_config.frame_is_entry >= 0) {
+	if (python_config.frame_is_entry != SMOLDER_PY_NO_OFFSET) {
 		if (buf->read[(python_config.frame_is_entry - python_config.frame_read_offset) &
 			      (SMOLDER_PYTHON_FRAME_READ - 1)])
-			flags = SMOLDER_PYFRAME_ENTRY;
-	} else if (python_config.owner_cstack == 0xff) {
-		flags = SMOLDER_PYFRAME_ENTRY; /* before 3.11: one eval call per frame */
+			flags = SMOLDER_PY_FRAME_ENTRY;
+	} else if (python_config.owner_cstack == SMOLDER_PY_NO_OFFSET) {
+		flags = SMOLDER_PY_FRAME_ENTRY; /* before 3.11: one eval call per frame */
 	}
 	out = &buf->frames[n];
 	out->code =
 		python_field_u64(buf, python_config.frame_code - python_config.frame_read_offset);
 	out->instr =
 		python_field_u64(buf, python_config.frame_instr - python_config.frame_read_offset);
-	if (python_config.layout == SMOLDER_PYTHON_FRAME_OBJECTS)
+	if (!(python_config.flags & SMOLDER_PY_INSTR_POINTER))
 		out->instr = (__u64)(__s64)(__s32)out->instr; /* int f_lasti, -1 before start */
 	out->flags = flags;
 	out->owner = owner;
@@ -103,27 +104,23 @@ static long python_walk_step(__u32 index, void *data)
 /* The sampled thread's PyThreadState, or 0. */
 static __always_inline __u64 python_thread_state(struct task_struct *task)
 {
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), tss = 0, addr, block = 0, tstate = 0;
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), tss = 0, addr, tstate = 0;
 	__u32 key;
 
-	if (fsbase == 0 || bpf_probe_read_user(&tss, sizeof(tss), (void *)python_config.tss_addr))
+	/* Py_tss_t {int _is_initialized; pthread_key_t _key}: tss_key_addr is &_key. */
+	if (fsbase == 0 || python_config.tss_key_addr < 4 ||
+	    bpf_probe_read_user(&tss, sizeof(tss), (void *)(python_config.tss_key_addr - 4)))
 		return 0;
-	if ((__u32)tss == 0) /* _is_initialized */
+	if ((__u32)tss == 0)
 		return 0;
 	key = (__u32)(tss >> 32);
-	if (key < 32) {
-		addr = fsbase + python_config.tsd_block + key * 16;
-	} else if (key < 1024) {
-		if (bpf_probe_read_user(
-			    &block, sizeof(block),
-			    (void *)(fsbase + python_config.tsd_second + (key / 32) * 8)) ||
-		    block == 0)
-			return 0;
-		addr = block + (key % 32) * 16;
-	} else {
+	/* glibc: keys below 32 live in struct pthread's specific_1stblock, {seq, data} pairs.
+	 * Python creates its key at startup, among a process's first; a later key counts as no
+	 * tstate. */
+	if (key >= 32)
 		return 0;
-	}
-	if (bpf_probe_read_user(&tstate, sizeof(tstate), (void *)(addr + python_config.tsd_data)))
+	addr = fsbase + python_config.pthread_specific_offset + key * 16 + 8;
+	if (bpf_probe_read_user(&tstate, sizeof(tstate), (void *)addr))
 		return 0;
 	return tstate;
 }
@@ -140,7 +137,7 @@ static __always_inline struct python_walk_buf *python_walk(struct task_struct *t
 
 	*n = 0;
 	*flags = 0;
-	if (python_config.layout == SMOLDER_PYTHON_OFF)
+	if (python_config.version == 0)
 		return NULL;
 	st.buf = bpf_map_lookup_elem(&python_walk_scratch, &zero);
 	if (!st.buf)
@@ -155,9 +152,9 @@ static __always_inline struct python_walk_buf *python_walk(struct task_struct *t
 		*flags = SMOLDER_PYWALK_NO_TSTATE;
 		return st.buf;
 	}
-	if (python_config.cframe_frame >= 0 && frame != 0 &&
+	if (python_config.cframe_current_frame != SMOLDER_PY_NO_OFFSET && frame != 0 &&
 	    bpf_probe_read_user(&frame, sizeof(frame),
-				(void *)(frame + python_config.cframe_frame))) {
+				(void *)(frame + python_config.cframe_current_frame))) {
 		*flags = SMOLDER_PYWALK_READ_FAILED | SMOLDER_PYWALK_DONE;
 		return st.buf;
 	}

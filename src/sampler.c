@@ -19,6 +19,7 @@
 #include "profile.skel.h"
 #include "smolder/cli.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 
 struct sampler {
 	struct profile_bpf *skel;
@@ -486,15 +487,17 @@ int sampler_set_python(struct sampler *sampler, const struct smolder_python_conf
 {
 	struct smolder_python_config *live = &sampler->skel->bss->python_config;
 
-	if (cfg->max_frames > SMOLDER_PYTHON_MAX_FRAMES ||
-	    cfg->frame_read_size > SMOLDER_PYTHON_FRAME_READ)
-		return -EINVAL;
+	struct smolder_python_config walk = *cfg;
+	int ret = mixed_stack_walk_window(&walk);
+
+	if (ret < 0)
+		return ret;
 	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
-	 * then publish the layout. */
-	__atomic_store_n(&live->layout, SMOLDER_PYTHON_OFF, __ATOMIC_RELEASE);
-	memcpy((char *)live + sizeof(live->layout), (const char *)cfg + sizeof(cfg->layout),
-	       sizeof(*cfg) - sizeof(cfg->layout));
-	__atomic_store_n(&live->layout, cfg->layout, __ATOMIC_RELEASE);
+	 * then publish the version. */
+	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
+	memcpy((char *)live + sizeof(live->version), (const char *)&walk + sizeof(walk.version),
+	       sizeof(walk) - sizeof(walk.version));
+	__atomic_store_n(&live->version, walk.version, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -47,58 +47,18 @@ enum smolder_sample_flags {
 /* Bytes of one interpreter frame read at once (fields between frame_read_offset and it). */
 #define SMOLDER_PYTHON_FRAME_READ 128
 
-enum smolder_python_layout {
-	SMOLDER_PYTHON_OFF = 0, /* no walk */
-	SMOLDER_PYTHON_FRAME_OBJECTS =
-		1, /* 3.8-3.10: PyFrameObject chain; instr is f_lasti (int) */
-	SMOLDER_PYTHON_INTERP_FRAMES = 2, /* 3.11+: _PyInterpreterFrame chain; instr a pointer */
-};
-
-/* Everything the BPF walk needs, written by user space into the programs' .bss after attach (the
- * interpreter is known only once the target runs it: launch mode, exec). The interpreter part
- * comes from the Python runtime tables (python_runtime_bpf_config), the tsd_* part from the
- * target's glibc (pthread_tsd_layout). Offsets are in bytes. How a thread's PyThreadState is
- * found: the TSS key stored in _PyRuntime (gilstate.autoTSSkey before 3.12, autoTSSkey after) is
- * a pthread key; its value in the sampled thread is read from glibc's struct pthread, which the
- * thread pointer (task->thread.fsbase) points at. */
-struct smolder_python_config {
-	__u32 layout;	    /* enum smolder_python_layout; OFF disables the walk */
-	__u32 max_frames;   /* <= SMOLDER_PYTHON_MAX_FRAMES */
-	__u64 tss_addr;	    /* Py_tss_t in the target: {int _is_initialized; pthread_key_t _key} */
-	__u32 tsd_block;    /* struct pthread offset of specific_1stblock: key k < 32 at k*16 */
-	__u32 tsd_second;   /* offset of specific[]: block k/32 pointer, then (k%32)*16 in it */
-	__u32 tsd_data;	    /* offset of data in struct pthread_key_data (8) */
-	__u32 tstate_frame; /* PyThreadState: frame (<=3.10), cframe (3.11-3.12), current_frame */
-	__s32 cframe_frame; /* _PyCFrame.current_frame (3.11-3.12), -1: tstate_frame is the frame */
-	__u32 frame_read_offset; /* first byte of a frame read (one read per frame) */
-	__u32 frame_read_size;	 /* bytes read, <= SMOLDER_PYTHON_FRAME_READ; the offsets below are
-				    from the frame's start and must fall inside the read */
-	__u32 frame_code;	 /* f_code / f_executable */
-	__u32 frame_previous;	 /* f_back / previous */
-	__u32 frame_instr;	 /* f_lasti (int, <=3.10), prev_instr (3.11-3.12), instr_ptr */
-	__s32 frame_is_entry;	 /* is_entry (3.11, a byte), -1 none */
-	__s32 frame_owner;	 /* owner (3.11+, a byte), -1 none */
-	__u32 owner_cstack;	 /* owner value of the C-stack shim frame (3.12+), 0xff: none */
-	__u32 pad0;
-};
-
 /* One Python frame, innermost first, after the user stack of a sample (aligned to 8). */
 struct smolder_python_frame {
 	__u64 code;  /* code object address (f_code / f_executable) */
 	__u64 instr; /* 3.11+: instruction pointer (prev_instr / instr_ptr); before: f_lasti */
-	__u8 flags;  /* SMOLDER_PYFRAME_* */
+	__u8 flags;  /* enum smolder_python_frame_flags */
 	__u8 owner;  /* frame owner (3.11+): 0 thread, 1 generator, 2 frame object */
 	__u8 pad[6];
 };
 
-/* The frame was the first one its native _PyEval_EvalFrameDefault call ran (3.11: is_entry; 3.12+:
- * its previous frame is a C-stack shim; before 3.11 every frame): the frames from the previous
- * entry up to this one replace one native eval frame. */
-#define SMOLDER_PYFRAME_ENTRY 1
-
 /* Sample-level result of the walk (smolder_cpu_sample.python_flags). */
 enum smolder_python_walk_flags {
-	SMOLDER_PYWALK_DONE = 1,	/* the walk ran: python_frames are the whole chain */
+	SMOLDER_PYWALK_DONE = 1, /* the walk ran: python_frames are the chain (whole unless cut) */
 	SMOLDER_PYWALK_NO_TSTATE = 2,	/* no thread state (not a Python thread, or unreadable) */
 	SMOLDER_PYWALK_TRUNCATED = 4,	/* more than max_frames: outermost frames left out */
 	SMOLDER_PYWALK_READ_FAILED = 8, /* a frame could not be read: outer frames left out */
@@ -154,7 +114,6 @@ enum smolder_sampler_stat {
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
-_Static_assert(sizeof(struct smolder_python_config) == 72, "python config layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
@@ -357,10 +316,16 @@ struct smolder_python_config {
 	__u32 frame_owner;	    /* 3.11+: char owner */
 	__u32 owner_cstack;   /* owner of a C-stack shim frame (skipped; marks an entry), 3.12+ */
 	__u64 code_type_addr; /* PyCode_Type: a frame's code object has this ob_type */
+	/* Filled by sampler_set_python / alloc_tracker from the frame offsets above: the BPF walk
+	 * reads each frame with one read of this window. */
+	__u32 frame_read_offset; /* first byte read, from the frame's start */
+	__u32 frame_read_size;	 /* bytes read, <= SMOLDER_PYTHON_FRAME_READ */
+	__u32 max_frames;	 /* frames emitted at most, <= SMOLDER_PYTHON_MAX_FRAMES */
+	__u32 pad0;
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct smolder_python_config) == 96, "python config layout");
+_Static_assert(sizeof(struct smolder_python_config) == 112, "python config layout");
 #endif
 
 #endif
