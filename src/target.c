@@ -48,9 +48,21 @@ int target_task_state(pid_t pid, pid_t tid)
 	return (unsigned char)close_paren[2];
 }
 
+pid_t target_tgid(pid_t tid)
+{
+	char path[64], buf[1024], *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (target_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	line = strstr(buf, "\nTgid:");
+	return line ? (pid_t)atoi(line + 6) : -1;
+}
+
 int target_check(pid_t pid, char *err, size_t errlen)
 {
 	char path[64], buf[64];
+	pid_t tgid;
 	int n, state;
 
 	if (pid <= 0) {
@@ -67,6 +79,19 @@ int target_check(pid_t pid, char *err, size_t errlen)
 			 "PID %d is a zombie (exited, not yet reaped): nothing to profile",
 			 (int)pid);
 		return SMOLDER_EXIT_TARGET;
+	}
+	/* /proc/TID exists for every thread, though unlisted: a thread id passes the checks above,
+	 * and the tgid filter would then match no sample ("did not run on a CPU"). */
+	tgid = target_tgid(pid);
+	if (tgid > 0 && tgid != pid) {
+		char comm[64] = "?";
+
+		target_comm(tgid, comm, sizeof(comm));
+		snprintf(err, errlen,
+			 "%d is a thread id, not a process id: it is a thread of process %d (%s); "
+			 "use -p %d",
+			 (int)pid, (int)tgid, comm, (int)tgid);
+		return SMOLDER_EXIT_USAGE;
 	}
 	/* Kernel threads have no user address space: their maps file is empty, exe unreadable. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);

@@ -10,12 +10,15 @@
 #include <sys/types.h>
 
 /* Checks pid can be profiled. Returns 0, or a smolder exit code (SMOLDER_EXIT_TARGET, ...) with a
- * one-line reason in err. */
+ * one-line reason in err. A thread id that is not its process's id is refused (exit 1) with the
+ * process id to use: smolder attaches to processes. */
 int target_check(pid_t pid, char *err, size_t errlen);
 
 /* Reads a small file (procfs) into buf, NUL-terminated, at most len - 1 bytes. Returns the length
  * or -errno. */
 int target_read_file(const char *path, char *buf, size_t len);
+/* The thread group (process) id of a task, from /proc/TID/status; -1 when unreadable. */
+pid_t target_tgid(pid_t tid);
 /* The one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
 int target_task_state(pid_t pid, pid_t tid);
 /* The process name (comm) into buf. Returns 0 or -errno. */
