@@ -48,10 +48,11 @@ static size_t check_capture(FILE *fp, const char *what, int want_minor)
 				int got;
 
 				assert_int_equal(sscanf(tok, "%ld:%ld", &off, &want), 2);
-				got = python_lines_lookup(python_lines_format(minor), table, len, first,
-							  off);
+				got = python_lines_lookup(python_lines_format(minor), table, len,
+							  first, off);
 				if (got != want)
-					fail_msg("%s: code #%zu (firstlineno %d) offset %ld: line %d, "
+					fail_msg("%s: code #%zu (firstlineno %d) offset %ld: line "
+						 "%d, "
 						 "CPython says %ld",
 						 what, codes, first, off, got, want);
 				offsets++;
@@ -111,7 +112,8 @@ static void test_live_interpreters(void **state)
 	if (!access("/usr/bin/python3.11", X_OK)) {
 		FILE *fp;
 
-		snprintf(cmd, sizeof(cmd), "/usr/bin/python3.11 %s/tests/unit/python_lines_capture.py",
+		snprintf(cmd, sizeof(cmd),
+			 "/usr/bin/python3.11 %s/tests/unit/python_lines_capture.py",
 			 SMOLDER_SOURCE_DIR);
 		fp = popen(cmd, "r");
 		assert_non_null(fp);
