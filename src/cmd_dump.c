@@ -11,6 +11,7 @@
 #include "smolder/python.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
+#include "smolder/text_sanitize.h"
 #include "smolder/u64_map.h"
 #include "smolder/unwinder.h"
 
@@ -216,7 +217,11 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 		size_t n_ips;
 		const char *why;
 
-		fprintf(fp, "%sThread %d (%s)\n", i ? "\n" : "", (int)d->tid, d->name);
+		/* Names, files and modules come from the target: text_sanitize keeps escape
+		 * sequences off the operator's terminal and newlines out of the line format. */
+		fprintf(fp, "%sThread %d (", i ? "\n" : "", (int)d->tid);
+		text_sanitize_fputs(d->name, fp, 0);
+		fputs(")\n", fp);
 		if (!d->have_regs) {
 			fprintf(fp, "  (registers unavailable: thread exited while stopped)\n");
 			continue;
@@ -251,16 +256,23 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 				const struct symbol_frame *sf = &frames[k];
 
 				fprintf(fp, "  #%u 0x%016" PRIx64 " ", frame_no++, ips[f]);
-				if (sf->function)
-					fputs(sf->function, fp);
-				else if (sf->module)
-					fprintf(fp, "%s+0x%" PRIx64, sf->module, sf->module_offset);
-				else
+				if (sf->function) {
+					text_sanitize_fputs(sf->function, fp, 0);
+				} else if (sf->module) {
+					text_sanitize_fputs(sf->module, fp, 0);
+					fprintf(fp, "+0x%" PRIx64, sf->module_offset);
+				} else {
 					fputs("[unknown]", fp);
-				if (sf->file)
-					fprintf(fp, " (%s:%u)", sf->file, sf->line);
-				else if (sf->module)
-					fprintf(fp, " (%s)", sf->module);
+				}
+				if (sf->file) {
+					fputs(" (", fp);
+					text_sanitize_fputs(sf->file, fp, 0);
+					fprintf(fp, ":%u)", sf->line);
+				} else if (sf->module) {
+					fputs(" (", fp);
+					text_sanitize_fputs(sf->module, fp, 0);
+					fputc(')', fp);
+				}
 				if (sf->flags & SYMBOL_FRAME_INLINED)
 					fputs(" [inlined]", fp);
 				fputc('\n', fp);
