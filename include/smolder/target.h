@@ -17,6 +17,19 @@ int target_check(pid_t pid, char *err, size_t errlen);
 /* Reads a small file (procfs) into buf, NUL-terminated, at most len - 1 bytes. Returns the length
  * or -errno. */
 int target_read_file(const char *path, char *buf, size_t len);
+/* Capability numbers smolder's messages name (linux/capability.h). */
+#define TARGET_CAP_SYS_PTRACE 19
+#define TARGET_CAP_SYS_ADMIN  21
+#define TARGET_CAP_PERFMON    38
+#define TARGET_CAP_BPF	      39
+
+/* Whether smolder itself has capability cap in its effective set (/proc/self/status). */
+bool target_self_capable(int cap);
+/* Checks smolder may read the target's mapped files through /proc/PID/root (ptrace read access).
+ * Returns 0, or -EACCES/-EPERM with a one-line reason in why naming the right that is missing
+ * (other uid, capabilities the target holds, not dumpable, or a refusal despite CAP_SYS_PTRACE);
+ * capabilities smolder already has are never named. */
+int target_files_check(pid_t pid, char *why, size_t len);
 /* The thread group (process) id of a task, from /proc/TID/status; -1 when unreadable. */
 pid_t target_tgid(pid_t tid);
 /* The one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
