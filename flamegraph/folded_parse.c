@@ -19,9 +19,12 @@ struct line_reader {
 	char *buf;
 	size_t cap, start, end;
 	bool eof;
+	bool skipping; /* inside a line longer than FOLDED_MAX_LINE: discard up to its newline */
+	size_t newlines_before_nul; /* with -EILSEQ: complete lines held before the NUL byte */
 };
 
-/* Returns 1 with line and len set, 0 at end of input, or a negative errno. */
+/* Returns 1 with line and len set, 2 for a line longer than FOLDED_MAX_LINE (skipped, its bytes
+ * discarded as they arrive), 0 at end of input, or a negative errno (-EILSEQ: a NUL byte). */
 static int line_reader_next(struct line_reader *r, char **line, size_t *len)
 {
 	size_t scanned = 0;
@@ -33,16 +36,31 @@ static int line_reader_next(struct line_reader *r, char **line, size_t *len)
 			*line = r->buf + r->start;
 			*len = (size_t)(nl - *line);
 			r->start += *len + 1;
+			if (r->skipping) {
+				r->skipping = false;
+				return 2;
+			}
 			return 1;
 		}
 		scanned = r->end - r->start;
 		if (r->eof) {
-			if (scanned == 0)
+			if (scanned == 0 && !r->skipping)
 				return 0;
 			*line = r->buf + r->start;
 			*len = scanned;
 			r->start = r->end;
+			if (r->skipping) {
+				r->skipping = false;
+				return 2;
+			}
 			return 1;
+		}
+		if (scanned >= FOLDED_MAX_LINE) {
+			/* Too long to be a stack: drop what is held and keep dropping to the
+			 * newline. */
+			r->skipping = true;
+			r->start = r->end = 0;
+			scanned = 0;
 		}
 		if (r->start > 0) {
 			memmove(r->buf, r->buf + r->start, scanned);
@@ -59,6 +77,13 @@ static int line_reader_next(struct line_reader *r, char **line, size_t *len)
 		}
 		size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->in);
 
+		char *nul = got ? memchr(r->buf + r->end, '\0', got) : NULL;
+
+		if (nul) { /* text never holds NUL: binary data or a device */
+			for (char *c = r->buf + r->start; c < nul; c++)
+				r->newlines_before_nul += *c == '\n';
+			return -EILSEQ;
+		}
 		r->end += got;
 		if (got == 0) {
 			if (ferror(r->in))
@@ -260,6 +285,13 @@ int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse
 		int ok;
 
 		st->lines++;
+		if (got == 2) {
+			st->too_long++;
+			st->invalid++;
+			if (!st->first_invalid_line)
+				st->first_invalid_line = st->lines;
+			continue;
+		}
 		while (blank_check < len && is_space(line[blank_check]))
 			blank_check++;
 		if (blank_check == len) {
@@ -279,6 +311,8 @@ int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse
 				st->first_invalid_line = st->lines;
 		}
 	}
+	if (got == -EILSEQ)
+		st->nul_line = st->lines + r.newlines_before_nul + 1;
 	if (got < 0)
 		err = got;
 out:

@@ -1,5 +1,6 @@
 /* cli.c: the command line of DESIGN.md: subcommands, options, durations, output formats, help. */
 #include "smolder/cli.h"
+#include "smolder/output_file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -583,7 +584,8 @@ static int cli_parse_option(struct cli_options *o, int argc, char **argv, int *i
 	return cli_apply(o, spec->id, name, value, err, errlen);
 }
 
-static int cli_check(struct cli_options *o, char **positional, int npos, char *err, size_t errlen)
+static int cli_check_command(struct cli_options *o, char **positional, int npos, char *err,
+			     size_t errlen)
 {
 	switch (o->command) {
 	case CLI_CMD_RECORD:
@@ -659,6 +661,23 @@ static int cli_check(struct cli_options *o, char **positional, int npos, char *e
 	default:
 		return 0;
 	}
+}
+
+/* Every command's checks, then every -o destination: a bad output is a usage error found before
+ * a run starts (output_file_check), never after an hour of recording. Also clears temporary files
+ * that a killed run left beside these outputs. */
+static int cli_check(struct cli_options *o, char **positional, int npos, char *err, size_t errlen)
+{
+	int rc = cli_check_command(o, positional, npos, err, errlen);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		if (output_file_check(o->outputs[i].path, err, errlen) != 0)
+			return -EINVAL;
+		output_file_remove_stale(o->outputs[i].path);
+	}
+	return 0;
 }
 
 int cli_parse(int argc, char **argv, struct cli_options *o, char *err, size_t errlen)

@@ -34,6 +34,7 @@ struct leaks_run {
 	bool rc_ready;
 	struct leak_report report;
 	struct u64_map site_index; /* (stack id << 1 | mmap) -> index in report.sites */
+	char default_path[64];	   /* without -o */
 };
 
 static struct leak_site *site_for(struct leaks_run *run, uint32_t stack_id, uint32_t flags)
@@ -119,19 +120,34 @@ static int apply_min_age(struct leaks_run *run)
 	return err ? err : ctx.err;
 }
 
+/* Without -o: smolder-leaks-PID.json in the current directory, checked before the run starts like
+ * the -o paths (which the command line checked). Returns a smolder exit code. */
+static int default_output(struct leaks_run *run)
+{
+	char err[512];
+
+	if (run->opts->n_outputs)
+		return SMOLDER_EXIT_OK;
+	snprintf(run->default_path, sizeof(run->default_path), "smolder-leaks-%d.json",
+		 (int)run->pid);
+	if (output_file_check(run->default_path, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return SMOLDER_EXIT_USAGE;
+	}
+	output_file_remove_stale(run->default_path);
+	return SMOLDER_EXIT_OK;
+}
+
 static int write_outputs(struct leaks_run *run)
 {
 	const struct cli_options *o = run->opts;
 	int status = SMOLDER_EXIT_OK;
-	char default_path[64];
 	struct cli_output def;
 	const struct cli_output *outs = o->outputs;
 	size_t n_outs = o->n_outputs;
 
 	if (n_outs == 0) {
-		snprintf(default_path, sizeof(default_path), "smolder-leaks-%d.json",
-			 (int)run->pid);
-		def.path = default_path;
+		def.path = run->default_path;
 		def.format = OUTPUT_FORMAT_JSON;
 		outs = &def;
 		n_outs = 1;
@@ -290,6 +306,9 @@ int cmd_leaks(const struct cli_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
+	status = default_output(&run);
+	if (status)
+		goto out;
 	/* Signals go to the signalfd from here on, so Ctrl-C during attach still ends cleanly. */
 	rc = run_control_init(&run.rc, run.pid, opts->duration_ns);
 	if (rc) {

@@ -24,6 +24,7 @@
 
 #include "smolder/cpu_profile.h"
 #include "smolder/log.h"
+#include "smolder/output_file.h"
 #include "smolder/profile_output.h"
 #include "smolder/run_control.h"
 #include "smolder/ptrace_sampler.h"
@@ -258,12 +259,9 @@ static int record_run(struct record *rec)
 }
 
 static void record_summary(struct record *rec, const struct sampler_stats *ss,
-			   const struct profile_output_stats *os, double duration,
-			   const struct cli_output *outputs, size_t n_outputs)
+			   const struct profile_output_stats *os, double duration)
 {
 	struct cpu_profile_totals t;
-	char paths[1024] = "";
-	size_t used = 0;
 
 	cpu_profile_get_totals(rec->profile, &t);
 	log_info("recorded %.1f s of PID %d (%s) at %d Hz (%s)", duration, rec->pid, rec->comm,
@@ -286,10 +284,6 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
-	for (size_t i = 0; i < n_outputs && used < sizeof(paths); i++)
-		used += (size_t)snprintf(paths + used, sizeof(paths) - used, "%s%s", i ? ", " : "",
-					 outputs[i].path);
-	log_info("wrote %s", paths);
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
@@ -362,11 +356,19 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.complete = t.complete,
 		.truncated = t.truncated,
 	};
-	ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
+	record_summary(rec, &ss, &os, duration);
+	/* An empty profile would replace a previous run's file with nothing worth keeping (an early
+	 * Ctrl-C, an idle target): keep what is there and say why. */
+	if (t.samples == 0) {
+		log_warn("nothing was sampled: the target did not run on a CPU during the %s; no "
+			 "output written (existing files left as they were)",
+			 rec->rc.reason == RUN_STOP_SIGNAL ? "recording before the interrupt"
+							   : "recording");
+		ret = 0;
+	} else {
+		ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
+	}
 	profile_folded_free(folded);
-	record_summary(rec, &ss, &os, duration, outputs, n_outputs);
-	if (t.samples == 0)
-		log_warn("no samples: the target did not run on a CPU during the recording");
 	return ret ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 }
 
@@ -438,6 +440,13 @@ int cmd_record(const struct cli_options *opts)
 		default_output.format = OUTPUT_FORMAT_SVG;
 		outputs = &default_output;
 		n_outputs = 1;
+		/* -o paths were checked by the command line; the default one is checked here. */
+		if (output_file_check(default_path, err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			code = SMOLDER_EXIT_USAGE;
+			goto out;
+		}
+		output_file_remove_stale(default_path);
 	}
 
 	code = run_control_init(&rec->rc, rec->pid, opts->duration_ns);

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int folded_input_load(const char *path, struct folded_profile **out)
 {
-	struct folded_parse_stats st;
+	struct folded_parse_stats ps;
 	struct folded_profile *p;
+	struct stat st;
 	bool is_stdin = !path || !strcmp(path, "-");
 	const char *name = is_stdin ? "stdin" : path;
 	FILE *in;
@@ -24,26 +26,41 @@ int folded_input_load(const char *path, struct folded_profile **out)
 		log_error("cannot open %s: %s", path, strerror(errno));
 		return err;
 	}
+	/* fopen takes a directory for reading; the first read would fail with EISDIR (an I/O error,
+	 * exit 6) although the argument is what is wrong. */
+	if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+		log_error("%s is a directory, not a file of folded stacks", path);
+		fclose(in);
+		return -EISDIR;
+	}
 	p = folded_profile_new();
 	if (!p) {
 		err = -ENOMEM;
 		log_error("out of memory reading %s", name);
 		goto out;
 	}
-	err = folded_profile_parse(p, in, &st);
-	if (err) {
-		log_error("%s: %s", name, err == -ENOMEM ? "out of memory" : "read error");
+	err = folded_profile_parse(p, in, &ps);
+	if (err == -EILSEQ) {
+		log_error("%s: binary data (a NUL byte on line %zu), not folded stacks", name,
+			  ps.nul_line);
 		goto out;
 	}
-	if (st.invalid)
+	if (err) {
+		log_error("%s: %s", name, err == -ENOMEM ? "out of memory" : strerror(-err));
+		goto out;
+	}
+	if (ps.too_long)
+		log_warn("%s: skipped %zu line%s longer than %u MiB", name, ps.too_long,
+			 ps.too_long == 1 ? "" : "s", FOLDED_MAX_LINE >> 20);
+	if (ps.invalid > ps.too_long)
 		log_warn("%s: ignored %zu line%s that %s not 'stack count' (first: line %zu)", name,
-			 st.invalid, st.invalid == 1 ? "" : "s", st.invalid == 1 ? "is" : "are",
-			 st.first_invalid_line);
+			 ps.invalid - ps.too_long, ps.invalid - ps.too_long == 1 ? "" : "s",
+			 ps.invalid - ps.too_long == 1 ? "is" : "are", ps.first_invalid_line);
 	if (!(folded_profile_total(p) > 0)) {
 		log_error(
 			"%s: no stacks to draw (%zu line%s read, %zu invalid); expected lines like "
 			"'main;foo;bar 42'",
-			name, st.lines, st.lines == 1 ? "" : "s", st.invalid);
+			name, ps.lines, ps.lines == 1 ? "" : "s", ps.invalid);
 		err = -ENODATA;
 		goto out;
 	}

@@ -593,6 +593,9 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 			ret = output_file_commit(&out);
 			if (ret)
 				log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
+			else if (strcmp(outputs[i].path, "-") != 0)
+				log_info("wrote %s",
+					 outputs[i].path); /* only once it is in place */
 		}
 		if (ret && !first_err)
 			first_err = ret;

@@ -19,6 +19,7 @@
 #include "profile.skel.h"
 #include "smolder/cli.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 
 struct sampler {
 	struct profile_bpf *skel;
@@ -94,7 +95,11 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
-	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES) {
+	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
+	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||
+	    (sample->python_frames &&
+	     size < sizeof(*sample) + smolder_python_offset(sample->user_stack_len) +
+			     sample->python_frames * sizeof(struct smolder_python_frame))) {
 		sampler->malformed++;
 		return 0;
 	}
@@ -455,11 +460,44 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_NO_USER_REGS:
 			stats->no_user_regs = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_PY_WALKS:
+			stats->python_walks = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_NO_TSTATE:
+			stats->python_no_tstate = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_TRUNCATED:
+			stats->python_truncated = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_READ_FAILED:
+			stats->python_read_failed = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
+			stats->python_frames = sum;
+			break;
 		default:
 			break;
 		}
 	}
 	free(values);
+	return 0;
+}
+
+int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg)
+{
+	struct smolder_python_config *live = &sampler->skel->bss->python_config;
+
+	struct smolder_python_config walk = *cfg;
+	int ret = mixed_stack_walk_window(&walk);
+
+	if (ret < 0)
+		return ret;
+	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
+	 * then publish the version. */
+	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
+	memcpy((char *)live + sizeof(live->version), (const char *)&walk + sizeof(walk.version),
+	       sizeof(walk) - sizeof(walk.version));
+	__atomic_store_n(&live->version, walk.version, __ATOMIC_RELEASE);
 	return 0;
 }
 

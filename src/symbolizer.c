@@ -32,16 +32,32 @@ struct sym_mapping {
 	uint64_t start, end, offset;
 };
 
-/* One mapped object (executable, shared library, vdso) at one load address. */
-struct sym_module {
-	uint64_t start, end; /* from its first mapping's start to its last mapping's end */
-	char *path;	     /* as in the maps, without " (deleted)" */
-	char *name;	     /* basename of path, or "[vdso]" */
-	uint64_t inode;
-	struct sym_mapping *maps;
-	size_t nmaps;
+/* A PT_LOAD segment: file offsets [offset, offset + filesz) hold link-time addresses from vaddr. */
+struct sym_segment {
+	uint64_t offset, filesz, vaddr;
+};
+
+/* One opened object file (executable, shared library, vdso), reported to libdwfl once however
+ * often it is mapped: node maps part of its own text a second time (V8 remaps the embedded
+ * builtins next to its JIT code), and a library can be unloaded and loaded again elsewhere. */
+struct sym_object {
+	char *path;	/* as in the maps, without " (deleted)" */
+	char *name;	/* basename of path, or "[vdso]" */
+	uint64_t inode; /* with dev: what makes two mappings one object */
+	uint32_t dev_major, dev_minor;
+	uint64_t bias; /* libdwfl address = link-time address + bias */
+	struct sym_segment *segs;
+	size_t nsegs;
 	Dwfl_Module *dwfl_mod; /* NULL when the object could not be opened as ELF */
 	struct module_index *index;
+};
+
+/* One placement of an object in the address space: its consecutive mappings. */
+struct sym_module {
+	uint64_t start, end; /* from its first mapping's start to its last mapping's end */
+	struct sym_mapping *maps;
+	size_t nmaps;
+	struct sym_object *obj; /* owned by the symbolizer's object list */
 };
 
 struct cache_entry {
@@ -56,7 +72,10 @@ struct symbolizer {
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer to it */
 	char *debuginfo_path;
-	struct sym_module **modules; /* every module ever created; owned */
+	struct sym_object **objects; /* every object ever opened; owned */
+	size_t nobjects, objects_cap;
+	uint64_t dwfl_names;	     /* makes every name reported to libdwfl unique */
+	struct sym_module **modules; /* every placement ever created; owned */
 	size_t nmodules, modules_cap;
 	struct sym_module **table; /* the current ones, sorted by start, not overlapping */
 	size_t ntable, table_cap;
@@ -84,23 +103,34 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void object_free(struct sym_object *obj)
+{
+	if (!obj)
+		return;
+	module_index_free(obj->index);
+	free(obj->segs);
+	free(obj->path);
+	free(obj->name);
+	free(obj);
+}
+
 static void module_free(struct sym_module *mod)
 {
 	if (!mod)
 		return;
-	module_index_free(mod->index);
 	free(mod->maps);
-	free(mod->path);
-	free(mod->name);
 	free(mod);
 }
 
 /* ---- opening objects ---- */
 
-/* The load bias of the ELF in fd given one of its mappings: the mapping's file offset falls in a
- * PT_LOAD segment, whose p_vaddr - p_offset relates file offsets to link-time addresses. */
-static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
+/* Reads the PT_LOAD segments of the ELF in fd into obj and its load bias given one of its
+ * mappings: the mapping's file offset falls in a segment, whose p_vaddr - p_offset relates file
+ * offsets to link-time addresses. ET_EXEC objects are never relocated (bias 0), whichever of
+ * their mappings is given. */
+static int read_segments(struct sym_object *obj, int fd, uint64_t map_start, uint64_t map_offset)
 {
+	bool found = false;
 	GElf_Ehdr ehdr;
 	size_t phnum, i;
 	Elf *elf;
@@ -110,11 +140,11 @@ static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64
 	if (!elf)
 		return -ENOEXEC;
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
-	    elf_getphdrnum(elf, &phnum) != 0)
+	    elf_getphdrnum(elf, &phnum) != 0 || phnum == 0)
 		goto out;
-	if (ehdr.e_type == ET_EXEC) {
-		*bias = 0;
-		err = 0;
+	obj->segs = calloc(phnum, sizeof(*obj->segs));
+	if (!obj->segs) {
+		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < phnum; i++) {
@@ -122,16 +152,38 @@ static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64
 
 		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 			continue;
-		if (map_offset >= (phdr.p_offset & PAGE_MASK_4K) &&
+		obj->segs[obj->nsegs++] = (struct sym_segment){
+			.offset = phdr.p_offset,
+			.filesz = phdr.p_filesz ? phdr.p_filesz : 1,
+			.vaddr = phdr.p_vaddr,
+		};
+		if (!found && map_offset >= (phdr.p_offset & PAGE_MASK_4K) &&
 		    map_offset < phdr.p_offset + (phdr.p_filesz ? phdr.p_filesz : 1)) {
-			*bias = map_start - (phdr.p_vaddr - phdr.p_offset + map_offset);
-			err = 0;
-			break;
+			obj->bias =
+				ehdr.e_type == ET_EXEC
+					? 0
+					: map_start - (phdr.p_vaddr - phdr.p_offset + map_offset);
+			found = true;
 		}
 	}
+	err = found ? 0 : -ENOEXEC;
 out:
 	elf_end(elf);
 	return err;
+}
+
+/* The libdwfl address of file offset off in obj, or 0 when no segment holds it. */
+static uint64_t object_address(const struct sym_object *obj, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < obj->nsegs; i++) {
+		const struct sym_segment *s = &obj->segs[i];
+
+		if (off >= (s->offset & PAGE_MASK_4K) && off < s->offset + s->filesz)
+			return off - s->offset + s->vaddr + obj->bias;
+	}
+	return 0;
 }
 
 /* Copies the target's vdso (it has no file) into a memfd that libdwfl can read like a file. */
@@ -222,56 +274,136 @@ static int push_module(struct sym_module ***v, size_t *n, size_t *cap, struct sy
 	return 0;
 }
 
-/* Creates the module for maps[0..n) (one object's consecutive mappings) and reports it to libdwfl.
- * Must run between dwfl_report_begin_add and dwfl_report_end. */
+static int push_object(struct symbolizer *sym, struct sym_object *obj)
+{
+	if (sym->nobjects == sym->objects_cap) {
+		size_t ncap = sym->objects_cap ? sym->objects_cap * 2 : 32;
+		struct sym_object **p = realloc(sym->objects, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sym->objects = p;
+		sym->objects_cap = ncap;
+	}
+	sym->objects[sym->nobjects++] = obj;
+	return 0;
+}
+
+/* The object already opened for map's file (same device, inode and path), or NULL. */
+static struct sym_object *find_object(const struct symbolizer *sym, const struct proc_map *map,
+				      const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sym->nobjects; i++) {
+		struct sym_object *obj = sym->objects[i];
+
+		if (obj->inode == map->inode && obj->dev_major == map->dev_major &&
+		    obj->dev_minor == map->dev_minor && !strcmp(obj->path, path))
+			return obj;
+	}
+	return NULL;
+}
+
+/* Opens the object behind maps[0] and reports it to libdwfl. An object that cannot be opened is
+ * still created (without a libdwfl module): it names its frames module+0xOFFSET and is not tried
+ * again. Must run between dwfl_report_begin_add and dwfl_report_end. */
+static int open_sym_object(struct symbolizer *sym, const struct proc_map *map, char *path,
+			   struct sym_object **out)
+{
+	struct sym_object *obj;
+	const char *base;
+	char dwfl_name[64];
+	int fd, err = -ENOMEM;
+
+	obj = calloc(1, sizeof(*obj));
+	if (!obj) {
+		free(path);
+		return -ENOMEM;
+	}
+	obj->path = path;
+	base = strrchr(obj->path, '/');
+	obj->name = strdup(base ? base + 1 : obj->path);
+	if (!obj->name)
+		goto err_free;
+	obj->inode = map->inode;
+	obj->dev_major = map->dev_major;
+	obj->dev_minor = map->dev_minor;
+
+	fd = open_object(sym, map, obj->path);
+	if (fd < 0) {
+		log_debug("symbolizer: cannot open %s: %s", obj->path, strerror(-fd));
+	} else if (read_segments(obj, fd, map->start, map->offset) != 0) {
+		log_debug("symbolizer: %s is not an ELF object with a matching segment", obj->path);
+		close(fd);
+	} else {
+		/* Every report gets a name of its own. libdwfl takes a report with the name, start
+		 * and end of an existing module but another fd as an overlap: it marks the existing
+		 * module for removal and dwfl_report_end frees it while our index still uses it
+		 * (the crash on node, whose ET_EXEC text is mapped twice and so was reported twice
+		 * at bias 0). Objects are opened once each (find_object), so nothing else can make
+		 * libdwfl drop a module. */
+		snprintf(dwfl_name, sizeof(dwfl_name), "%.40s#%" PRIu64, obj->name,
+			 sym->dwfl_names++);
+		/* On success libdwfl owns fd and keeps it open: resolution outlives the target. */
+		obj->dwfl_mod =
+			dwfl_report_elf(sym->dwfl, dwfl_name, obj->path, fd, obj->bias, true);
+		if (!obj->dwfl_mod) {
+			log_debug("symbolizer: libdwfl rejected %s: %s", obj->path,
+				  dwfl_errmsg(-1));
+			close(fd);
+		}
+	}
+	if (obj->dwfl_mod) {
+		obj->index = module_index_new(obj->dwfl_mod);
+		if (!obj->index)
+			goto err_free;
+		sym->stats.modules++;
+	}
+	err = push_object(sym, obj);
+	if (err)
+		goto err_free;
+	*out = obj;
+	return 0;
+
+err_free:
+	/* A reported module stays in libdwfl (it cannot be withdrawn) and is freed by dwfl_end. */
+	object_free(obj);
+	return err;
+}
+
+/* Creates the placement for maps[0..n) (one object's consecutive mappings), opening the object
+ * unless it is open already. Must run between dwfl_report_begin_add and dwfl_report_end. */
 static int add_object(struct symbolizer *sym, const struct proc_map *maps, size_t n,
 		      struct sym_module **out)
 {
 	struct sym_module *mod;
-	const char *base;
-	uint64_t bias;
+	char *path;
 	size_t i;
-	int fd, err = -ENOMEM;
+	int err = -ENOMEM;
 
 	*out = NULL;
 	mod = calloc(1, sizeof(*mod));
 	if (!mod)
 		return -ENOMEM;
-	mod->path = clean_path(maps[0].path);
 	mod->maps = calloc(n, sizeof(*mod->maps));
-	if (!mod->path || !mod->maps)
+	path = clean_path(maps[0].path);
+	if (!mod->maps || !path) {
+		free(path);
 		goto err_free;
-	base = strrchr(mod->path, '/');
-	mod->name = strdup(base ? base + 1 : mod->path);
-	if (!mod->name)
-		goto err_free;
+	}
 	mod->start = maps[0].start;
 	mod->end = maps[n - 1].end;
-	mod->inode = maps[0].inode;
 	for (i = 0; i < n; i++)
 		mod->maps[i] = (struct sym_mapping){maps[i].start, maps[i].end, maps[i].offset};
 	mod->nmaps = n;
-
-	fd = open_object(sym, &maps[0], mod->path);
-	if (fd < 0) {
-		log_debug("symbolizer: cannot open %s: %s", mod->path, strerror(-fd));
-	} else if (elf_load_bias(fd, maps[0].start, maps[0].offset, &bias) != 0) {
-		log_debug("symbolizer: %s is not an ELF object with a matching segment", mod->path);
-		close(fd);
+	mod->obj = find_object(sym, &maps[0], path);
+	if (mod->obj) {
+		free(path);
 	} else {
-		/* On success libdwfl owns fd and keeps it open: resolution outlives the target. */
-		mod->dwfl_mod = dwfl_report_elf(sym->dwfl, mod->name, mod->path, fd, bias, true);
-		if (!mod->dwfl_mod) {
-			log_debug("symbolizer: libdwfl rejected %s: %s", mod->path,
-				  dwfl_errmsg(-1));
-			close(fd);
-		}
-	}
-	if (mod->dwfl_mod) {
-		mod->index = module_index_new(mod->dwfl_mod);
-		if (!mod->index)
+		err = open_sym_object(sym, &maps[0], path, &mod->obj);
+		if (err)
 			goto err_free;
-		sym->stats.modules++;
 	}
 	err = push_module(&sym->modules, &sym->nmodules, &sym->modules_cap, mod);
 	if (err)
@@ -300,19 +432,20 @@ static bool same_object(const struct proc_map *a, const struct proc_map *b)
 
 /* Whether the current table already holds this object at this place. Drops overlapping modules
  * that are not it (an object unmapped and something else mapped there) from the table. */
-static bool table_has(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t inode,
-		      const char *path)
+static bool table_has(struct symbolizer *sym, const struct proc_map *first, uint64_t end)
 {
 	size_t i, out = 0;
 	bool found = false;
 
 	for (i = 0; i < sym->ntable; i++) {
 		struct sym_module *m = sym->table[i];
+		const struct sym_object *o = m->obj;
 
-		if (m->start == start && m->inode == inode &&
-		    !strncmp(m->path, path, strlen(m->path)))
+		if (m->start == first->start && o->inode == first->inode &&
+		    o->dev_major == first->dev_major && o->dev_minor == first->dev_minor &&
+		    !strncmp(o->path, first->path, strlen(o->path)))
 			found = true;
-		else if (m->start < end && start < m->end)
+		else if (m->start < end && first->start < m->end)
 			continue; /* replaced: stays owned by sym->modules, leaves the table */
 		sym->table[out++] = m;
 	}
@@ -341,7 +474,7 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 			exec |= maps->maps[j].perms & PROC_MAP_EXEC;
 			j++;
 		}
-		if (exec && !table_has(sym, m->start, maps->maps[j - 1].end, m->inode, m->path)) {
+		if (exec && !table_has(sym, m, maps->maps[j - 1].end)) {
 			err = add_object(sym, m, j - i, &mod);
 			if (!err)
 				err = push_module(&sym->table, &sym->ntable, &sym->table_cap, mod);
@@ -493,10 +626,13 @@ void symbolizer_free(struct symbolizer *sym)
 	for (i = 0; i < sym->cache_cap; i++)
 		free(sym->cache[i].frames);
 	free(sym->cache);
-	/* The indexes point into libdw data: free them before libdwfl closes it. */
 	for (i = 0; i < sym->nmodules; i++)
 		module_free(sym->modules[i]);
 	free(sym->modules);
+	/* The indexes point into libdw data: free them before libdwfl closes it. */
+	for (i = 0; i < sym->nobjects; i++)
+		object_free(sym->objects[i]);
+	free(sym->objects);
 	free(sym->table);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
@@ -648,7 +784,8 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 {
 	struct symbol_frame frame = {.module_offset = addr};
 	const struct sym_module *mod;
-	uint64_t offset = 0;
+	const struct sym_object *obj;
+	uint64_t offset = 0, dwfl_addr;
 	size_t i;
 	int err;
 
@@ -662,8 +799,12 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 		}
 		return push_frame(out, &frame);
 	}
-	if (mod->index) {
-		err = module_index_resolve(mod->index, addr, out);
+	obj = mod->obj;
+	/* Through the file offset, so that a second mapping of the same file (at another place,
+	 * or of only part of it) resolves like the first. */
+	dwfl_addr = obj->index ? object_address(obj, offset) : 0;
+	if (dwfl_addr) {
+		err = module_index_resolve(obj->index, dwfl_addr, out);
 		if (err)
 			return err;
 	}
@@ -673,7 +814,7 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 			return err;
 	}
 	for (i = 0; i < out->n; i++) {
-		out->v[i].module = mod->name;
+		out->v[i].module = obj->name;
 		out->v[i].module_offset = offset;
 	}
 	return 0;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -139,8 +141,40 @@ int target_memory(pid_t pid, struct target_memory *mem)
 	return 0;
 }
 
+int target_find_program(const char *command, char *out)
+{
+	const char *path = getenv("PATH"), *dir;
+	struct stat st;
+
+	if (strchr(command, '/')) {
+		if (!realpath(command, out))
+			return -errno;
+		if (stat(out, &st) != 0)
+			return -errno;
+		/* What execve would answer for a directory or a file without the x bit. */
+		if (S_ISDIR(st.st_mode) || access(out, X_OK) != 0)
+			return -EACCES;
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
+		size_t dlen = strchr(dir, ':') ? (size_t)(strchr(dir, ':') - dir) : strlen(dir);
+		char candidate[PATH_MAX];
+
+		if (snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(dlen ? dlen : 1),
+			     dlen ? dir : ".", command) >= (int)sizeof(candidate))
+			continue;
+		if (stat(candidate, &st) == 0 && !S_ISDIR(st.st_mode) &&
+		    access(candidate, X_OK) == 0 && realpath(candidate, out))
+			return 0;
+	}
+	return -ENOENT;
+}
+
 int target_launch_prepare(char **argv, struct target_launch *launch)
 {
+	char program[PATH_MAX];
 	int pipefd[2], err;
 	pid_t pid;
 
@@ -149,6 +183,11 @@ int target_launch_prepare(char **argv, struct target_launch *launch)
 	launch->pidfd = -1;
 	if (!argv || !argv[0])
 		return -EINVAL;
+	/* A command that cannot run is a missing target (exit 2), found before anything attaches,
+	 * not an exit status 127 after a run that profiled nothing. */
+	err = target_find_program(argv[0], program);
+	if (err)
+		return err;
 	if (pipe2(pipefd, O_CLOEXEC) != 0)
 		return -errno;
 	pid = fork();

@@ -37,6 +37,11 @@ struct sampler_stats {
 	uint64_t no_vma;	      /* stack mapping not found */
 	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
 	uint64_t no_user_regs;	      /* samples without user registers */
+	uint64_t python_walks;	      /* samples whose Python frame chain was read */
+	uint64_t python_no_tstate;    /* samples of threads without a Python thread state */
+	uint64_t python_truncated;    /* chains cut at the frame limit */
+	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
+	uint64_t python_frames;	      /* Python frames sent */
 	uint64_t received;	      /* records delivered to the callback */
 	uint64_t malformed;	      /* records rejected by user space (bad length) */
 	uint32_t cpus;		      /* perf events opened */
@@ -61,6 +66,10 @@ int sampler_drain(struct sampler *sampler);
 
 /* Sums the per-CPU BPF counters and the user-space ones. */
 int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats);
+
+/* Starts (or, with layout SMOLDER_PYTHON_OFF, stops) reading the Python frame chain at each
+ * sample, with the offsets in cfg (copied). Returns 0 or -EINVAL for out-of-range sizes. */
+int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg);
 
 /* The smolder exit code (enum smolder_exit) for an errno from sampler_new. */
 int sampler_exit_code(int err);

@@ -38,7 +38,11 @@ struct target_launch {
 	bool reaped;
 	int wait_status; /* valid once reaped */
 };
-/* Forks argv[0] (PATH search) held before exec. Returns 0 or -errno. */
+/* execvp's search for command: with a '/' the file itself, otherwise the first executable in
+ * PATH; the resolved path goes to out (PATH_MAX bytes). Returns 0, -ENOENT or -EACCES. */
+int target_find_program(const char *command, char *out);
+/* Forks argv[0] (PATH search) held before exec. Returns 0, or -errno (-ENOENT, -EACCES: the
+ * command cannot run; nothing was forked). */
 int target_launch_prepare(char **argv, struct target_launch *launch);
 /* Lets the child exec. Returns 0 or -errno; -ENOEXEC style failures surface as exit status 127. */
 int target_launch_release(struct target_launch *launch);

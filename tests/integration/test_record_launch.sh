@@ -59,6 +59,6 @@ else
 fi
 expect_folded_file "$WORK/int.folded"
 [ -s "$WORK/int.json" ] || fail "launch: JSON output missing after SIGINT"
-pgrep -f "$FIXTURES/record_threads 30" >/dev/null && fail "launch: CMD still running after SIGINT"
+[ -n "$(pids_by_cmdline "$FIXTURES/record_threads 30")" ] && fail "launch: CMD still running after SIGINT"
 
 finish

@@ -34,8 +34,9 @@ struct target {
 	int n;
 };
 
-/* Starts a fixture and reads its "NAME 0xADDR" lines up to "ready". */
-static void target_start(struct target *t, const char *path)
+/* Starts a fixture (with one argument, or none when arg is NULL) and reads its "NAME 0xADDR"
+ * lines up to "ready". */
+static void target_start_arg(struct target *t, const char *path, const char *arg)
 {
 	int in[2], out[2];
 	char line[256];
@@ -51,7 +52,7 @@ static void target_start(struct target *t, const char *path)
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
-		execl(path, path, (char *)NULL);
+		execl(path, path, arg, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -68,6 +69,11 @@ static void target_start(struct target *t, const char *path)
 	}
 	fclose(f);
 	assert_true(t->n > 0);
+}
+
+static void target_start(struct target *t, const char *path)
+{
+	target_start_arg(t, path, NULL);
 }
 
 static uint64_t target_addr(const struct target *t, const char *name)
@@ -223,6 +229,56 @@ static void test_inline_chain_and_exit(void **state)
 static void test_inline_chain_non_pie(void **state)
 {
 	check_inline_chain_and_exit(FIXTURE_C "_nopie", "symbolize_target_nopie");
+}
+
+/* An object mapped twice: node maps part of its (ET_EXEC) text again next to V8's JIT code. Both
+ * placements resolve through the file offset; libdwfl sees the object once (reporting it twice
+ * made libdwfl free the first module under our index: the SIGSEGV on node). */
+static void check_remapped(const char *fixture, const char *module)
+{
+	uint64_t leaf, copy, modules;
+	const struct symbol_frame *f;
+	struct symbolizer_stats stats;
+	struct symbolizer *sym;
+	struct target t;
+	size_t n;
+
+	target_start_arg(&t, fixture, "remap");
+	leaf = target_addr(&t, "symbolize_leaf");
+	copy = target_addr(&t, "remapped_leaf");
+	assert_true(copy != 0 && copy != leaf);
+	sym = symbolizer_new(t.pid);
+	assert_non_null(sym);
+	symbolizer_get_stats(sym, &stats);
+	modules = stats.modules;
+	n = symbolizer_resolve(sym, copy + 1, &f);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].function, "symbolize_leaf");
+	assert_string_equal(f[0].module, module);
+	assert_int_equal(f[0].module_offset, file_offset(t.pid, copy + 1));
+	assert_int_equal(f[0].line, marker_line(SOURCE_C, "leaf_body"));
+	n = symbolizer_resolve(sym, leaf + 1, &f);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].function, "symbolize_leaf");
+	assert_int_equal(f[0].line, marker_line(SOURCE_C, "leaf_body"));
+	n = symbolizer_resolve(sym, target_addr(&t, "return_address") - 1, &f);
+	assert_int_equal(n, 3);
+	assert_string_equal(f[2].function, "symbolize_outer");
+	assert_int_equal(symbolizer_refresh(sym), 0);
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(stats.modules, modules); /* one object, opened once */
+	target_stop(&t);
+	symbolizer_free(sym);
+}
+
+static void test_remapped_non_pie(void **state)
+{
+	check_remapped(FIXTURE_C "_nopie", "symbolize_target_nopie");
+}
+
+static void test_remapped_pie(void **state)
+{
+	check_remapped(FIXTURE_C, "symbolize_target");
 }
 
 /* libc's DWARF comes from libc6-dbg's file under /usr/lib/debug/.build-id. */
@@ -544,6 +600,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inline_chain_and_exit),
 		cmocka_unit_test(test_inline_chain_non_pie),
+		cmocka_unit_test(test_remapped_non_pie),
+		cmocka_unit_test(test_remapped_pie),
 		cmocka_unit_test(test_separate_debuginfo),
 		cmocka_unit_test(test_cpp_demangled_and_inlined),
 		cmocka_unit_test(test_stripped_and_deleted),

@@ -6,7 +6,9 @@
 
 #include <signal.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,10 +67,28 @@ static void test_launch(void **state)
 	assert_int_equal(target_launch_wait(&l, true), 1);
 	assert_int_equal(target_launch_exit_code(&l), 7);
 
-	assert_int_equal(target_launch_prepare(missing, &l), 0);
+	/* A command that cannot run is found before the fork. */
+	assert_int_equal(target_launch_prepare(missing, &l), -ENOENT);
+	assert_int_equal(l.pid, 0);
+	char *not_on_path[] = {"smolder-no-such-command", NULL};
+	assert_int_equal(target_launch_prepare(not_on_path, &l), -ENOENT);
+	char *directory[] = {"/tmp", NULL};
+	assert_int_equal(target_launch_prepare(directory, &l), -EACCES);
+
+	/* One that passes the check and still fails in execve (its interpreter is missing) exits
+	 * 127, as a shell reports it. */
+	char script[] = "/tmp/smolder-test-target-XXXXXX";
+	int fd = mkstemp(script);
+	assert_true(fd >= 0);
+	assert_true(write(fd, "#!/nonexistent/interpreter\n", 27) == 27);
+	close(fd);
+	chmod(script, 0755);
+	char *bad_interp[] = {script, NULL};
+	assert_int_equal(target_launch_prepare(bad_interp, &l), 0);
 	assert_int_equal(target_launch_release(&l), 0);
 	assert_int_equal(target_launch_wait(&l, true), 1);
 	assert_int_equal(target_launch_exit_code(&l), 127);
+	unlink(script);
 
 	char *sleeper[] = {"sleep", "30", NULL};
 	assert_int_equal(target_launch_prepare(sleeper, &l), 0);
