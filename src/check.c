@@ -405,7 +405,8 @@ int check_metric_value(const struct report_input *in, const struct check_spec *s
 		break;
 	case CHECK_CPU_SECONDS:
 	case CHECK_CPU_PER_OP:
-		*samples = cpu_samples(in);
+		/* Measured CPU time has no counting noise; sampled CPU time does. */
+		*samples = in->cpu_seconds_measured ? NAN : cpu_samples(in);
 		if (spec->metric == CHECK_CPU_PER_OP && in->kind == REPORT_KIND_PROFILE &&
 		    isfinite(jnum(json_object_get(in->json, "per_op"), "cpu_s"))) {
 			v = jnum(json_object_get(in->json, "per_op"), "cpu_s");

@@ -253,6 +253,10 @@ static int parse_json(struct report_input *in, const char *data, size_t len, cha
 				 json_string_value(json_object_get(root, "countname")));
 		if (hz > 0 && samples >= 0)
 			in->cpu_seconds = samples / hz;
+		if (isfinite(json_num(json_object_get(root, "totals"), "cpu_time_s"))) {
+			in->cpu_seconds = json_num(json_object_get(root, "totals"), "cpu_time_s");
+			in->cpu_seconds_measured = true;
+		}
 		return json_stacks(in, json_object_get(root, "stacks"), "count", "stacks", err,
 				   errlen);
 	}
@@ -300,6 +304,12 @@ static int parse_folded(struct report_input *in, const char *data, size_t len, c
 	if (!fp)
 		goto out;
 	ret = folded_profile_parse(p, fp, &st);
+	if (ret == -EILSEQ) {
+		ret = input_error(err, errlen,
+				  "%s: binary data (a NUL byte on line %zu), not a report",
+				  in->name, st.nul_line);
+		goto out;
+	}
 	if (ret)
 		goto out;
 	if (!(folded_profile_total(p) > 0)) {

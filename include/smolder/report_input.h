@@ -35,7 +35,8 @@ struct report_input {
 	double total;	    /* sum of the stacks' weights */
 	char countname[64]; /* unit of the weights: "samples", "bytes", "nanoseconds", ... */
 	double cpu_seconds; /* on-CPU seconds the input states (record, pprof cpu); NAN if none */
-	double duration_s;  /* length of the run; NAN when unknown */
+	bool cpu_seconds_measured; /* from the kernel's accounting, not counted from samples */
+	double duration_s;	   /* length of the run; NAN when unknown */
 };
 
 /* Reads PATH ("-": stdin). On success *out is a new input (free with report_input_free). Errors:
