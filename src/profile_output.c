@@ -18,6 +18,7 @@
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #define PROFILE_NAME_MAX 512
 
@@ -257,16 +258,13 @@ static void thread_frame(const struct profile_output_options *opts, int32_t tid,
 			 size_t len)
 {
 	const char *name = opts->thread_name ? opts->thread_name(opts->thread_name_ctx, tid) : NULL;
-	char *p;
 
 	if (name && *name)
 		snprintf(buf, len, "%s-%d", name, tid);
 	else
 		snprintf(buf, len, "%d", tid);
 	/* Thread names are set by the target: keep them from breaking the format. */
-	for (p = buf; *p; p++)
-		if (*p == ';' || (unsigned char)*p < 0x20)
-			*p = '_';
+	text_sanitize_inplace(buf, TEXT_SANITIZE_FOLDED);
 }
 
 static double profile_now(void)
