@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -52,6 +53,7 @@ struct record {
 	uint64_t add_errors;
 	uint64_t last_map_refreshes;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 };
@@ -326,7 +328,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	const struct cpu_profile_entry *entries;
 	struct profile_weight *weights;
 	struct profile_folded *folded;
-	double duration = run_control_elapsed(&rec->rc);
+	double duration = run_control_elapsed(&rec->rc), cpu_end_s;
 	size_t n;
 	int ret;
 
@@ -354,6 +356,8 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	}
 	cpu_profile_set_unknown_frames(rec->profile, os.unknown_frames);
 	cpu_profile_get_totals(rec->profile, &t);
+	if (isnan(rec->cpu_start_s) || target_cpu_seconds(rec->pid, &cpu_end_s))
+		cpu_end_s = NAN;
 	meta = (struct profile_output_meta){
 		.pid = rec->pid,
 		.command = rec->comm,
@@ -363,6 +367,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
+		.cpu_time_s = cpu_end_s - rec->cpu_start_s,
 	};
 	record_summary(rec, &ss, &os, duration);
 	/* Ctrl-C before the first sample: an empty profile would replace a previous run's file
@@ -469,6 +474,10 @@ int cmd_record(const struct cli_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
+	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
+	 * are biased on a loaded machine (check's cpu_s uses it). */
+	if (target_cpu_seconds(rec->pid, &rec->cpu_start_s))
+		rec->cpu_start_s = NAN;
 	if (rec->launched) {
 		if (target_launch_release(&rec->launch) < 0) {
 			log_error("cannot start %s: the child went away", opts->launch_argv[0]);

@@ -61,6 +61,28 @@ pid_t target_tgid(pid_t tid)
 
 static void target_ptrace_reason(pid_t pid, char *why, size_t len);
 
+int target_cpu_seconds(pid_t pid, double *seconds)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *close_paren;
+	long ticks = sysconf(_SC_CLK_TCK);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* After comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime (fields 3..15). */
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || ticks <= 0 ||
+	    sscanf(close_paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2)
+		return -EINVAL;
+	*seconds = (double)(utime + stime) / (double)ticks;
+	return 0;
+}
+
 int target_check(pid_t pid, char *err, size_t errlen)
 {
 	char path[64], buf[64];

@@ -34,6 +34,9 @@ int target_files_check(pid_t pid, char *why, size_t len);
 pid_t target_tgid(pid_t tid);
 /* The one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
 int target_task_state(pid_t pid, pid_t tid);
+/* CPU seconds (user + system, all threads, from /proc/PID/stat; 1/CLK_TCK resolution) the process
+ * has used so far; a zombie not yet reaped still reports its total. Returns 0 or -errno. */
+int target_cpu_seconds(pid_t pid, double *seconds);
 /* The process name (comm) into buf. Returns 0 or -errno. */
 int target_comm(pid_t pid, char *buf, size_t len);
 /* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */
