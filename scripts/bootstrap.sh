@@ -13,7 +13,8 @@ set -euo pipefail
 #   test:  what the test suite runs: xmllint, clang's fuzzer runtime, glibc's debug symbols,
 #          chromium for the browser check of the flame graph, golang-go (go tool pprof) and npm
 #          (speedscope's schema) for the export formats, and the real servers and load tools of
-#          the smoke tests (redis, nginx, ab, wrk, perl, python3, node).
+#          the smoke tests (redis, nginx, ab, wrk, perl, python3, node); python3.11-dbg (the
+#          symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped python3.11).
 #   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine).
 declare -A SET_PACKAGES=(
 	[build]="build-essential cmake pkg-config clang llvm libbpf-dev bpftool linux-libc-dev
@@ -22,8 +23,8 @@ declare -A SET_PACKAGES=(
 		libgoogle-perftools-dev g++ libstdc++-12-dev binutils"
 	[demo]="procps iproute2"
 	[test]="git clang-format libclang-rt-14-dev libxml2-utils libxml2-dev libc6-dbg binutils
-		procps psmisc iproute2 curl python3 perl wrk apache2-utils redis-server redis-tools
-		nginx-light chromium golang-go"
+		procps psmisc iproute2 curl python3 python3.11-dbg perl wrk apache2-utils
+		redis-server redis-tools nginx-light chromium golang-go"
 	[bench]="linux-perf bpftrace heaptrack hyperfine"
 )
 list_only=0
