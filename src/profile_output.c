@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -483,6 +484,10 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_key(&w, "frames_unnamed");
 		json_uint(&w, meta->python->frames_unnamed);
 		json_object_end(&w);
+	}
+	if (isfinite(meta->cpu_time_s)) {
+		json_key(&w, "cpu_time_s");
+		json_double(&w, meta->cpu_time_s);
 	}
 	json_object_end(&w);
 	json_key(&w, "stacks");

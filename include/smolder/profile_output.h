@@ -62,6 +62,7 @@ struct profile_output_meta {
 	uint64_t truncated;
 	const char *python_version;		/* the target's CPython ("3.11"), NULL if none */
 	const struct mixed_stack_stats *python; /* Python frame counters, NULL if none */
+	double cpu_time_s; /* the target's CPU seconds during the run (kernel accounting); NAN */
 };
 
 /* Symbolizes and folds weights[0..n) over stacks. sym may be NULL: frames are then raw addresses

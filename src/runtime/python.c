@@ -714,8 +714,10 @@ static int python_read_bytes(struct python_runtime *rt, uint64_t addr, uint8_t *
 	return 0;
 }
 
-/* Paths as users read them: below site-packages/dist-packages, below the target's working
- * directory, below the standard library's lib/python3.X/; anything else in full. */
+/* Paths as users read them: below site-packages/dist-packages, below the standard library's
+ * lib/python3.X/, below the target's working directory (in that order: a venv or an interpreter
+ * kept under the working directory still gives "requests/api.py" and "threading.py"); anything
+ * else in full. */
 static char *python_short_path(const struct python_runtime *rt, const char *path)
 {
 	const char *p, *best = NULL;
@@ -726,8 +728,6 @@ static char *python_short_path(const struct python_runtime *rt, const char *path
 			best = p + strlen("-packages/");
 	if (best)
 		return strdup(best);
-	if (cwd_len > 1 && !strncmp(path, rt->cwd, cwd_len) && path[cwd_len] == '/')
-		return strdup(path + cwd_len + 1);
 	p = strstr(path, "/lib/python3.");
 	if (p) {
 		const char *slash = strchr(p + strlen("/lib/python3."), '/');
@@ -735,6 +735,8 @@ static char *python_short_path(const struct python_runtime *rt, const char *path
 		if (slash && slash[1])
 			return strdup(slash + 1);
 	}
+	if (cwd_len > 1 && !strncmp(path, rt->cwd, cwd_len) && path[cwd_len] == '/')
+		return strdup(path + cwd_len + 1);
 	return strdup(path);
 }
 
