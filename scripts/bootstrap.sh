@@ -6,7 +6,8 @@
 set -euo pipefail
 
 # Build: compiler, CMake, BPF toolchain, libraries. Tests: cmocka, xmllint, perf/bpftrace/heaptrack
-# for comparisons, chromium for the browser check of the flame graph, golang-go (go tool pprof) and
+# for comparisons, python3.11-dbg (the symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped
+# python3.11), chromium for the browser check of the flame graph, golang-go (go tool pprof) and
 # npm (speedscope's schema, ajv) for the export formats. Demo: wrk as load generator.
 PACKAGES=(
 	build-essential cmake pkg-config git
@@ -18,7 +19,7 @@ PACKAGES=(
 	libcmocka-dev libxml2-utils libxml2-dev
 	g++ libstdc++-12-dev
 	libc6-dbg binutils
-	procps psmisc iproute2 curl python3
+	procps psmisc iproute2 curl python3 python3.11-dbg
 	wrk hyperfine linux-perf bpftrace
 	chromium
 	golang-go

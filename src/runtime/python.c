@@ -320,6 +320,7 @@ static int python_debug_offsets(struct python_runtime *rt)
 	o->frame_code = (uint32_t)d[30];
 	o->frame_instr = (uint32_t)d[31];
 	o->frame_owner = (uint32_t)d[33];
+	o->interp_modules = (uint32_t)d[11];
 	o->code_filename = (uint32_t)d[35];
 	o->code_name = (uint32_t)d[36];
 	o->code_qualname = (uint32_t)d[37];
@@ -639,7 +640,7 @@ static void python_utf8_put(char *out, size_t *n, size_t cap, uint32_t c)
 
 /* Reads a str object as UTF-8 (malloc'd). Compact strings only (all that code objects hold):
  * PyASCIIObject.state bits kind (2-4), compact (5), ascii (6), the same in 3.8-3.13. */
-static int python_read_str(struct python_runtime *rt, uint64_t addr, char **out)
+int python_read_str(struct python_runtime *rt, uint64_t addr, char **out)
 {
 	struct {
 		uint64_t refcnt, type;
