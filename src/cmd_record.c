@@ -284,6 +284,8 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
+	if (symbolizer_jit_hint(rec->symbolizer))
+		log_info("%s", symbolizer_jit_hint(rec->symbolizer));
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */

@@ -731,15 +731,29 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule)
 {
 	uint64_t lookup = exact ? ip : ip - 1;
+	const struct uw_map *m = find_map_refresh(uw, lookup);
 
 	memset(rule, 0, sizeof(*rule));
-	if (!find_map_refresh(uw, lookup))
+	if (!m)
 		return -ENOENT;
 	if (!exact && is_sigreturn(uw, ip)) {
 		rule->kind = UNWIND_RULE_SIGRETURN;
 		return 0;
 	}
 	*rule = *get_rule(uw, lookup);
+	/* Code without unwind info that this unwinder steps by frame pointer (fp_step): JIT code
+	 * (V8, CPython's perf trampolines) and node's builtins keep rbp as a frame pointer. At a
+	 * return address the callee's prologue has run, so the caller's frame is
+	 * rbp -> [saved rbp, return address]: CFA = rbp + 16, return address at CFA - 8, saved rbp
+	 * at CFA - 16. Not at an exact ip: an interrupted prologue may not have pushed rbp yet. */
+	if (rule->kind == UNWIND_RULE_NONE && !exact && (m->pm->perms & PROC_MAP_EXEC)) {
+		rule->kind = UNWIND_RULE_SIMPLE;
+		rule->cfa_reg = UNWIND_RULE_RBP;
+		rule->cfa_off = 16;
+		rule->ra_off = -8;
+		rule->rbp_rule = UNWIND_RBP_SAVED;
+		rule->rbp_off = -16;
+	}
 	return 0;
 }
 
