@@ -122,7 +122,8 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 						  struct smolder_cpu_sample *sample, __u32 len)
 {
 	struct python_walk_buf *buf;
-	__u32 n = 0, flags = 0, off, size;
+	__u32 n = 0, flags = 0;
+	__u64 off, size;
 
 	buf = python_walk(task, &n, &flags);
 	if (!buf)
@@ -144,7 +145,15 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 	off = smolder_python_offset(len);
 	if (off > SMOLDER_STACK_COPY_MAX)
 		off = SMOLDER_STACK_COPY_MAX;
-	size = n * sizeof(struct smolder_python_frame);
+	size = (__u64)n * sizeof(struct smolder_python_frame);
+	/* Bounds the verifier can follow whatever the compiler kept in registers. */
+	__asm__ volatile("" : "+r"(size));
+	if (size > SMOLDER_PYTHON_MAX_FRAMES * sizeof(struct smolder_python_frame))
+		return len;
+	size &= 8191;
+	__asm__ volatile("" : "+r"(off));
+	if (off > SMOLDER_STACK_COPY_MAX)
+		return len;
 	if (bpf_probe_read_kernel(sample->user_stack + off, size, buf->frames) != 0)
 		return len;
 	sample->python_frames = n;

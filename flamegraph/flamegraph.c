@@ -191,7 +191,7 @@ size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *c
 		if (c < 0x80) {
 			if (c == '\t' || c == '\n' || c == '\r')
 				out[o++] = ' ';
-			else if (c < 0x20)
+			else if (c < 0x20 || c == 0x7f)
 				goto replace;
 			else
 				out[o++] = (char)c;
@@ -219,8 +219,12 @@ size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *c
 			cp = cp << 6 | (s[i + k] & 0x3f);
 		}
 		/* Overlong forms, surrogates, beyond U+10FFFF, and XML's non-characters. */
+		/* C1 controls and bidi overrides too: the diff summary goes to a terminal, where
+		 * they act as escape sequences or reorder the text (as smolder's text_sanitize). */
 		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) {
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff ||
+		    (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069)) {
 			/* Well-formed but not allowed: one replacement for the sequence. */
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;

@@ -6,12 +6,14 @@
 set -euo pipefail
 
 # Build: compiler, CMake, BPF toolchain, libraries. Tests: cmocka, xmllint, perf/bpftrace/heaptrack
-# for comparisons, chromium for the browser check of the flame graph. Demo: wrk as load generator.
+# for comparisons, chromium for the browser check of the flame graph, golang-go (go tool pprof) and
+# npm (speedscope's schema, ajv) for the export formats. Demo: wrk as load generator.
 PACKAGES=(
 	build-essential cmake pkg-config git
 	clang llvm libclang-rt-14-dev clang-format
 	libbpf-dev bpftool linux-libc-dev
 	libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev libzstd-dev
+	libjansson-dev libprotobuf-c-dev protobuf-c-compiler
 	libgoogle-perftools-dev
 	libcmocka-dev libxml2-utils libxml2-dev
 	g++ libstdc++-12-dev
@@ -19,7 +21,11 @@ PACKAGES=(
 	procps psmisc iproute2 curl python3
 	wrk hyperfine linux-perf bpftrace
 	chromium
+	golang-go
 )
+# Tests validate speedscope output with the schema the npm package ships (installed by the test
+# into the build tree): npm from Debian unless a Node.js with its own npm is already there.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bootstrap.sh: must run as root (installs packages, mounts tracefs/bpffs)" >&2

@@ -423,8 +423,13 @@ static int attach_file(struct alloc_tracker *t, const char *scan_path, const cha
 	struct alloc_probe_set set;
 	int err, attached = 0;
 
+	/* /proc/PID/map_files needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) where ptrace read
+	 * access suffices for /proc/PID/root: fall back as the unwinder and symbolizer do, then
+	 * to the path as smolder sees it. */
 	err = alloc_symbols_scan(scan_path, &set);
-	if (err == -ENOENT || err == -EACCES)
+	if ((err == -ENOENT || err == -EACCES || err == -EPERM) && strcmp(attach_path, scan_path))
+		err = alloc_symbols_scan(attach_path, &set);
+	if (err == -ENOENT || err == -EACCES || err == -EPERM)
 		err = alloc_symbols_scan(name, &set);
 	if (err) {
 		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));

@@ -200,11 +200,18 @@ static int start_target(struct leaks_run *run, char *err, size_t errlen)
 
 	if (!o->launch_argv) {
 		run->pid = o->pid;
-		return target_check(run->pid, err, errlen);
+		rc = target_check(run->pid, err, errlen);
+		if (rc)
+			return rc;
+		/* Allocator functions are found in the target's files: without access, the run
+		 * could only blame the target ("no allocator found"). */
+		if (target_files_check(run->pid, err, errlen) != 0)
+			return SMOLDER_EXIT_PRIVILEGE;
+		return SMOLDER_EXIT_OK;
 	}
 	rc = target_launch_prepare(o->launch_argv, &run->launch);
 	if (rc) {
-		snprintf(err, errlen, "cannot launch %s: %s", o->launch_argv[0], strerror(-rc));
+		snprintf(err, errlen, "cannot run %s: %s", o->launch_argv[0], strerror(-rc));
 		return SMOLDER_EXIT_TARGET;
 	}
 	run->launched = true;
@@ -212,7 +219,7 @@ static int start_target(struct leaks_run *run, char *err, size_t errlen)
 	return SMOLDER_EXIT_OK;
 }
 
-static int tracker_error(int err, pid_t pid);
+static int tracker_error(int err, pid_t pid, bool attach);
 
 /* Launch mode, from the first instruction: uprobes go on the program and the libraries its loader
  * will map, by path, while the child is still held (the pid filter holds across exec and a probe
@@ -241,7 +248,7 @@ static int launch_attach(struct leaks_run *run)
 	if (rc == -ENOENT)
 		return SMOLDER_EXIT_TARGET;
 	if (rc < 0)
-		return tracker_error(-rc, run->pid);
+		return tracker_error(-rc, run->pid, true);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	rc = target_launch_release(&run->launch);
@@ -267,12 +274,48 @@ static int launch_attach(struct leaks_run *run)
 	return SMOLDER_EXIT_OK;
 }
 
-static int tracker_error(int err, pid_t pid)
+/* The capabilities of names[] smolder lacks, as "CAP_A and CAP_B", into buf; "" when it has all. */
+static void missing_caps(const int *caps, const char *const *names, size_t n, char *buf, size_t len)
 {
+	size_t used = 0, k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (target_self_capable(caps[i]))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+					 k++ ? " and " : "", names[i]);
+	}
+}
+
+/* A failure to load (attach == false) or to attach (uprobes, tracepoints) the tracker, as an
+ * exit code and one line naming what is missing, never a capability smolder already has. */
+static int tracker_error(int err, pid_t pid, bool attach)
+{
+	static const int load_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON};
+	static const char *const load_names[] = {"CAP_BPF", "CAP_PERFMON"};
+	/* Measured on kernel 6.18: a uprobe perf event and the syscall tracepoints' ids (tracefs)
+	 * are refused to a non-root user with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and allowed
+	 * once CAP_SYS_ADMIN is added. */
+	static const int attach_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON, TARGET_CAP_SYS_ADMIN};
+	static const char *const attach_names[] = {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"};
+	char missing[128];
+
 	if (err == EPERM || err == EACCES) {
-		log_error("loading eBPF programs needs CAP_BPF and CAP_PERFMON (or root); "
-			  "also check kernel.unprivileged_bpf_disabled and "
-			  "kernel.perf_event_paranoid");
+		if (attach)
+			missing_caps(attach_caps, attach_names, 3, missing, sizeof(missing));
+		else
+			missing_caps(load_caps, load_names, 2, missing, sizeof(missing));
+		if (missing[0])
+			log_error("%s allocator probes for pid %d: %s; needs %s (or root)",
+				  attach ? "cannot attach" : "cannot load", (int)pid, strerror(err),
+				  missing);
+		else
+			log_error("%s allocator probes for pid %d: %s, although smolder has the "
+				  "capabilities it needs; check kernel.unprivileged_bpf_disabled, "
+				  "kernel lockdown and security modules",
+				  attach ? "cannot attach" : "cannot load", (int)pid,
+				  strerror(err));
 		return SMOLDER_EXIT_PRIVILEGE;
 	}
 	log_error("cannot set up allocation tracking for pid %d: %s (needs a kernel with BTF, "
@@ -321,7 +364,7 @@ int cmd_leaks(const struct cli_options *opts)
 	topts.pid = run.pid;
 	run.tracker = alloc_tracker_new(&topts);
 	if (!run.tracker) {
-		status = tracker_error(errno, run.pid);
+		status = tracker_error(errno, run.pid, false);
 		goto out;
 	}
 	if (run.launched) {
@@ -347,7 +390,7 @@ int cmd_leaks(const struct cli_options *opts)
 		goto out;
 	}
 	if (rc < 0) {
-		status = tracker_error(-rc, run.pid);
+		status = tracker_error(-rc, run.pid, true);
 		goto out;
 	}
 	alloc_tracker_probe_counts(run.tracker, &objects, &points, &emulated);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -52,6 +53,7 @@ struct record {
 	uint64_t add_errors;
 	uint64_t last_map_refreshes;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 };
@@ -209,6 +211,14 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
  * addresses, leaf-only stacks), they do not end it. */
 static void record_open_target_models(struct record *rec)
 {
+	char why[256];
+
+	/* Sampling works without it, but every stack would stop at its leaf, unnamed: say so once,
+	 * loudly, naming the missing right (not only at -v). */
+	if (target_files_check(rec->pid, why, sizeof(why)) != 0)
+		log_warn("%s: cannot read its files (/proc/%d/root), so stacks will stop at their "
+			 "first frame and frames will be addresses, not names",
+			 why, rec->pid);
 	rec->unwinder = unwinder_new(rec->pid);
 	if (!rec->unwinder)
 		log_warn("unwinder for PID %d: %s; stacks will hold their leaf only", rec->pid,
@@ -320,7 +330,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	const struct cpu_profile_entry *entries;
 	struct profile_weight *weights;
 	struct profile_folded *folded;
-	double duration = run_control_elapsed(&rec->rc);
+	double duration = run_control_elapsed(&rec->rc), cpu_end_s;
 	size_t n;
 	int ret;
 
@@ -348,6 +358,8 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	}
 	cpu_profile_set_unknown_frames(rec->profile, os.unknown_frames);
 	cpu_profile_get_totals(rec->profile, &t);
+	if (isnan(rec->cpu_start_s) || target_cpu_seconds(rec->pid, &cpu_end_s))
+		cpu_end_s = NAN;
 	meta = (struct profile_output_meta){
 		.pid = rec->pid,
 		.command = rec->comm,
@@ -357,17 +369,19 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
+		.cpu_time_s = cpu_end_s - rec->cpu_start_s,
 	};
 	record_summary(rec, &ss, &os, duration);
-	/* An empty profile would replace a previous run's file with nothing worth keeping (an early
-	 * Ctrl-C, an idle target): keep what is there and say why. */
-	if (t.samples == 0) {
-		log_warn("nothing was sampled: the target did not run on a CPU during the %s; no "
-			 "output written (existing files left as they were)",
-			 rec->rc.reason == RUN_STOP_SIGNAL ? "recording before the interrupt"
-							   : "recording");
+	/* Ctrl-C before the first sample: an empty profile would replace a previous run's file
+	 * with nothing worth keeping. Keep it and say why. A run that ended by itself (-d, target
+	 * exit) writes its outputs, empty or not, so scripts find them. */
+	if (t.samples == 0 && rec->rc.reason == RUN_STOP_SIGNAL) {
+		log_warn("nothing was sampled before the interrupt: no output written (existing "
+			 "files left as they were)");
 		ret = 0;
 	} else {
+		if (t.samples == 0)
+			log_warn("no samples: the target did not run on a CPU during the recording");
 		ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	}
 	profile_folded_free(folded);
@@ -422,7 +436,7 @@ int cmd_record(const struct cli_options *opts)
 	if (opts->launch_argv) {
 		code = target_launch_prepare(opts->launch_argv, &rec->launch);
 		if (code < 0) {
-			log_error("cannot start %s: %s", opts->launch_argv[0], strerror(-code));
+			log_error("cannot run %s: %s", opts->launch_argv[0], strerror(-code));
 			code = SMOLDER_EXIT_TARGET;
 			goto out;
 		}
@@ -462,6 +476,10 @@ int cmd_record(const struct cli_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
+	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
+	 * are biased on a loaded machine (check's cpu_s uses it). */
+	if (target_cpu_seconds(rec->pid, &rec->cpu_start_s))
+		rec->cpu_start_s = NAN;
 	if (rec->launched) {
 		if (target_launch_release(&rec->launch) < 0) {
 			log_error("cannot start %s: the child went away", opts->launch_argv[0]);

@@ -2,6 +2,7 @@
  * text summary and the JSON report rank them by growth rate; flame graphs weigh stacks by bytes
  * still outstanding at the end, or by bytes gained during the run (the growth graph). */
 #include "smolder/leak_report.h"
+#include "smolder/text_sanitize.h"
 #include "smolder/alloc_tracker.h"
 #include "smolder/json_writer.h"
 #include "smolder/stack_table.h"
@@ -274,8 +275,15 @@ static void text_site(const struct leak_site *s, size_t rank, FILE *out)
 		(unsigned long long)s->outstanding_allocs);
 	/* Leaf first, as a debugger shows it; at most 8 frames. */
 	for (size_t k = s->n_frames; k-- > 0 && shown < 8; shown++) {
-		fprintf(out, "      %s%s%s%s\n", s->frames[k], s->locations[k] ? " (" : "",
-			s->locations[k] ? s->locations[k] : "", s->locations[k] ? ")" : "");
+		/* Frames and locations come from the target's symbols (text_sanitize.h). */
+		fputs("      ", out);
+		text_sanitize_fputs(s->frames[k], out, 0);
+		if (s->locations[k]) {
+			fputs(" (", out);
+			text_sanitize_fputs(s->locations[k], out, 0);
+			fputc(')', out);
+		}
+		fputc('\n', out);
 	}
 	if (s->n_frames > 8)
 		fprintf(out, "      ... %zu more\n", s->n_frames - 8);
@@ -287,8 +295,10 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 	uint64_t bytes, allocs;
 	size_t shown = 0;
 
-	fprintf(out, "smolder leaks: pid %d (%s), %.1f s, interval %.3g s, stopped by %s\n", r->pid,
-		r->command, r->duration_s, r->interval_s, r->stop_reason);
+	fprintf(out, "smolder leaks: pid %d (", r->pid);
+	text_sanitize_fputs(r->command, out, 0);
+	fprintf(out, "), %.1f s, interval %.3g s, stopped by %s\n", r->duration_s, r->interval_s,
+		r->stop_reason);
 	if (!r->complete)
 		fprintf(out,
 			"WARNING: REPORT INCOMPLETE: tracking tables filled up; allocations were "

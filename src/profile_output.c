@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #define PROFILE_NAME_MAX 512
 
@@ -256,16 +258,13 @@ static void thread_frame(const struct profile_output_options *opts, int32_t tid,
 			 size_t len)
 {
 	const char *name = opts->thread_name ? opts->thread_name(opts->thread_name_ctx, tid) : NULL;
-	char *p;
 
 	if (name && *name)
 		snprintf(buf, len, "%s-%d", name, tid);
 	else
 		snprintf(buf, len, "%d", tid);
 	/* Thread names are set by the target: keep them from breaking the format. */
-	for (p = buf; *p; p++)
-		if (*p == ';' || (unsigned char)*p < 0x20)
-			*p = '_';
+	text_sanitize_inplace(buf, TEXT_SANITIZE_FOLDED);
 }
 
 static double profile_now(void)
@@ -450,6 +449,10 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	json_uint(&w, meta->complete);
 	json_key(&w, "truncated");
 	json_uint(&w, meta->truncated);
+	if (isfinite(meta->cpu_time_s)) {
+		json_key(&w, "cpu_time_s");
+		json_double(&w, meta->cpu_time_s);
+	}
 	json_object_end(&w);
 	json_key(&w, "stacks");
 	json_array_begin(&w);

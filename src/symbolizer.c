@@ -3,6 +3,7 @@
  * per-address cache, kernel symbols and the folded-stack formatting of frames. The lookup indexes
  * live in symbolizer_index.c, the kernel symbol table in kallsyms.c. */
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -932,21 +933,11 @@ void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats 
 
 /* ---- formatting ---- */
 
-/* Appends s, made safe for folded stacks: ';' separates frames, so it becomes ':'; newlines and
- * other control bytes become '?'. */
+/* Appends s by the one text convention (text_sanitize.h), folded flavour: frames go into folded
+ * stacks, where ';' separates them. */
 static size_t append_sanitized(char *buf, size_t len, size_t n, const char *s)
 {
-	for (; *s && n + 1 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == ';')
-			c = ':';
-		else if (c < 0x20 || c == 0x7f)
-			c = '?';
-		buf[n] = (char)c;
-	}
-	buf[n] = '\0';
-	return n;
+	return text_sanitize_append(buf, len, n, s, TEXT_SANITIZE_FOLDED);
 }
 
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len)

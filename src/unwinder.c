@@ -45,6 +45,9 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 /* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
  * bytes. A profile's hot code has a few thousand distinct return addresses. */
 #define RULE_CACHE_BITS 14
+/* Where libunwind reads a search table built from .eh_frame (objects without .eh_frame_hdr): a
+ * kernel address, which no user mapping (snapshot or file) can hold. */
+#define SYNTHETIC_TABLE_ADDR 0xfffff00000000000ull
 /* A frame pointer must point this close above the frame's sp to be believed. */
 #define FP_MAX_FRAME (1u << 20)
 
@@ -73,6 +76,8 @@ struct uw_frame_ctx {
 	uint32_t truncated_reads; /* stack reads past the end of the snapshot */
 	uint32_t bad_reads;	  /* reads that fell in neither the snapshot nor a mapped file */
 	bool lookup_failed;	  /* find_proc_info found no unwind info during the last step */
+	const int32_t *synthetic_table; /* during a table search in one (unwind_elf.h) */
+	uint64_t synthetic_len;		/* its bytes */
 };
 
 struct rule_slot {
@@ -349,9 +354,17 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	di.end_ip = elf->text_hi + m->bias;
 	di.u.rti.segbase = elf->hdr_vaddr + m->bias;
 	di.u.rti.table_data = elf->table_vaddr + m->bias;
+	if (elf->synthetic_table) {
+		/* A table built from .eh_frame lives in our memory: libunwind reads it through
+		 * access_mem at an address no user mapping can have. */
+		di.u.rti.table_data = SYNTHETIC_TABLE_ADDR;
+		uw->ctx.synthetic_table = elf->synthetic_table;
+		uw->ctx.synthetic_len = elf->fde_count * 8;
+	}
 	/* Entries are two int32s; libunwind counts the table in words. */
 	di.u.rti.table_len = elf->fde_count * 8 / sizeof(unw_word_t);
 	ret = _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	uw->ctx.synthetic_table = NULL;
 	if (ret >= 0)
 		return ret;
 no_info:
@@ -381,6 +394,16 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 		return -UNW_EREADONLYREG;
 	if (addr >= s->sp && addr < snap_end && snap_end - addr >= sizeof(*valp)) {
 		memcpy(valp, s->stack + (addr - s->sp), sizeof(*valp));
+		return 0;
+	}
+	if (c->synthetic_table && addr >= SYNTHETIC_TABLE_ADDR &&
+	    addr - SYNTHETIC_TABLE_ADDR < c->synthetic_len) {
+		uint64_t off = addr - SYNTHETIC_TABLE_ADDR;
+		size_t n = c->synthetic_len - off < sizeof(*valp) ? c->synthetic_len - off
+								  : sizeof(*valp);
+
+		*valp = 0;
+		memcpy(valp, (const uint8_t *)c->synthetic_table + off, n);
 		return 0;
 	}
 	/* Read-only file mappings hold what the file holds; writable ones (.data, .got, relocated

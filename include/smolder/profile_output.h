@@ -56,6 +56,7 @@ struct profile_output_meta {
 	uint64_t lost;
 	uint64_t complete;
 	uint64_t truncated;
+	double cpu_time_s; /* the target's CPU seconds during the run (kernel accounting); NAN */
 };
 
 /* Symbolizes and folds weights[0..n) over stacks. sym may be NULL: frames are then raw addresses

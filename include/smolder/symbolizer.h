@@ -54,8 +54,8 @@ size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr,
 
 /* Formats a frame for folded stacks: the function name, "_[k]" for kernel and "_[i]" for inlined
  * frames, "name (file.js:LINE)_[j]" for JIT frames of JS/Python functions, "[jit]" for unnamed
- * JIT code, module+0xOFFSET or [unknown] when the name is unknown; ';', newlines and control bytes
- * replaced so the folded format cannot break. Returns the length written (truncated to len-1). */
+ * JIT code, module+0xOFFSET or [unknown] when the name is unknown; sanitised by text_sanitize.h's
+ * folded convention. Returns the length written (truncated to len-1). */
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len);
 
 struct symbolizer_stats {

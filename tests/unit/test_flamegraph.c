@@ -87,8 +87,11 @@ static void test_sanitize_utf8(void **state)
 	assert_memory_equal(
 		out, "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd",
 		n);
-	n = flamegraph_sanitize_utf8("a\tb\nc\x7f", 6, out, NULL);
-	assert_memory_equal(out, "a b c\x7f", n);
+	/* DEL, a C1 control (U+009B, CSI) and a bidi override (U+202E) would act on a terminal
+	 * showing the diff summary. */
+	n = flamegraph_sanitize_utf8("a\tb\nc\x7f\xc2\x9b\xe2\x80\xae", 11, out, NULL);
+	assert_int_equal(n, 14);
+	assert_memory_equal(out, "a b c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", n);
 }
 
 static void test_kernel_and_inlined_frames(void **state)

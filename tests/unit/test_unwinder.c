@@ -749,6 +749,37 @@ static void test_fast_path_matches_libunwind(void **state)
 	}
 }
 
+/* unwind_target linked -static (no .eh_frame_hdr): the search table built from .eh_frame serves
+ * both paths, the fast rules and libunwind's (which reads it through access_mem), with the same
+ * result; the deep and threaded chains reach their roots. */
+static void test_static_binary(void **state)
+{
+	static const char *const modes[] = {"deep", "thread", "signal"};
+	struct capture cap;
+
+	(void)state;
+	capture_program = "unwind_target_static";
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct unwind_snapshot snap;
+		uint64_t ips[MAX_FRAMES];
+		struct unwind_result res;
+
+		assert_int_equal(capture_begin(&cap, modes[i], NULL, 0), 0);
+		capture_end(&cap);
+		snap = capture_snapshot(&cap, 0);
+		assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+		if (!(res.flags & UNWIND_COMPLETE)) {
+			print_message("%s: flags %#x\n", modes[i], res.flags);
+			print_chain(&cap, ips, res.n);
+			fail();
+		}
+		assert_true(res.n >= 4);
+		assert_paths_agree(&cap, 0);
+		capture_release(&cap);
+	}
+	capture_program = "unwind_target";
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_rule_at_and_resume),
 		cmocka_unit_test(test_fast_path_matches_libunwind),
 		cmocka_unit_test(test_rule_at_jit_code),
+		cmocka_unit_test(test_static_binary),
 	};
 
 	return cmocka_run_group_tests(tests, load_fixture_symbols, free_fixture_symbols);
