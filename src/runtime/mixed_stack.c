@@ -55,7 +55,7 @@ static uint64_t marker(struct frame_names *names, const char *text)
 
 size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 			  const struct smolder_python_frame *py, uint32_t n_py, uint32_t walk_flags,
-			  const uint64_t *native, size_t n_native, bool keep_native, uint64_t *out,
+			  const uint64_t *native, size_t n_native, unsigned options, uint64_t *out,
 			  size_t cap, struct mixed_stack_stats *stats)
 {
 	uint64_t frames[MIXED_STACK_MAX_PY];
@@ -70,7 +70,14 @@ size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 		uint64_t frame = 0;
 
 		if (python_runtime_frame(rt, py[i].code, py[i].instr, &frame) == 0) {
+			struct named_frame nf;
+
 			stats->frames++;
+			if ((options & MIXED_STACK_BY_FUNCTION) &&
+			    frame_names_get(names, frame, &nf) == 0 &&
+			    frame_names_intern(names, nf.kind, nf.function, nf.file, 0, &frame) !=
+				    0)
+				frame = 0;
 		} else {
 			/* Keep the place: a missing frame would make the caller look like the
 			 * callee. Counted, never named wrongly. */
@@ -97,5 +104,6 @@ size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 			flags[n++] = SMOLDER_PY_FRAME_ENTRY;
 		}
 	}
-	return python_runtime_merge(rt, native, n_native, frames, flags, n, keep_native, out, cap);
+	return python_runtime_merge(rt, native, n_native, frames, flags, n,
+				    (options & MIXED_STACK_KEEP_NATIVE) != 0, out, cap);
 }
