@@ -336,6 +336,50 @@ static void run(const char *cmd)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The link-time address of NAME@plt in path, from objdump (0 when absent). */
+static uint64_t objdump_plt(const char *path, const char *name)
+{
+	char cmd[1024], line[256];
+	uint64_t addr = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d -j .plt -j .plt.sec -j .plt.got %s | grep ' <%s@plt>:$'", path, name);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fgets(line, sizeof(line), p))
+		addr = strtoull(line, NULL, 16);
+	pclose(p);
+	return addr;
+}
+
+/* PLT stubs are "name@plt", not "_init" (crti's unsized _init just before .plt ran over them),
+ * and _init itself stays _init. In libc (a shared object) too. */
+static void test_plt_stubs(void **state)
+{
+	const struct symbol_frame *f;
+	struct symbolizer *sym;
+	struct target t;
+	uint64_t fflush_plt, read_plt;
+	size_t n;
+
+	fflush_plt = objdump_plt(FIXTURE_C "_nopie", "fflush");
+	read_plt = objdump_plt(FIXTURE_C "_nopie", "read");
+	assert_true(fflush_plt && read_plt);
+	target_start(&t, FIXTURE_C "_nopie");
+	sym = symbolizer_new(t.pid);
+	assert_non_null(sym);
+	n = symbolizer_resolve(sym, fflush_plt + 4, &f);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].function, "fflush@plt");
+	n = symbolizer_resolve(sym, read_plt + 15, &f);
+	assert_string_equal(f[0].function, "read@plt");
+	n = symbolizer_resolve(sym, target_addr(&t, "main"), &f);
+	assert_string_equal(f[n - 1].function, "main");
+	target_stop(&t);
+	symbolizer_free(sym);
+}
+
 /* Without DWARF the symbol table names functions; without symbols, module+0xOFFSET. The copies are
  * deleted while running: they can only be opened through /proc/PID/map_files. */
 static void test_stripped_and_deleted(void **state)
@@ -652,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_cpp_demangled_and_inlined),
 		cmocka_unit_test(test_stripped_and_deleted),
 		cmocka_unit_test(test_unmapped_and_vdso),
+		cmocka_unit_test(test_plt_stubs),
 		cmocka_unit_test(test_perf_map),
 		cmocka_unit_test(test_jit_unnamed),
 		cmocka_unit_test(test_kernel),
