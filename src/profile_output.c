@@ -179,7 +179,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		if (sym)
 			n = symbolizer_resolve(sym, a->addr, &frames);
 		if (n == 0) {
-			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
+			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s",
+				 frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
 			ret = address_cache_add_name(cache, buf);
 			if (ret)

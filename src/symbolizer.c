@@ -19,15 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smolder/frame.h"
 #include "smolder/kallsyms.h"
 #include "smolder/log.h"
 #include "smolder/perf_map.h"
 #include "smolder/proc_maps.h"
 #include "symbolizer_index.h"
 
-/* x86-64 kernel addresses: the upper canonical half. */
-#define KERNEL_ADDRESS_START 0xffff800000000000ull
-#define PAGE_MASK_4K	     (~(uint64_t)4095)
+#define PAGE_MASK_4K (~(uint64_t)4095)
 
 struct sym_mapping {
 	uint64_t start, end, offset;
@@ -61,6 +60,14 @@ struct sym_module {
 	struct sym_object *obj; /* owned by the symbolizer's object list */
 };
 
+/* The placements in force in one maps generation of the unwinder (frame.h): an address stamped
+ * with it is resolved against them, not against what was mapped there later. */
+struct sym_generation {
+	uint32_t gen;
+	struct sym_module **table; /* sorted by start */
+	size_t n;
+};
+
 struct cache_entry {
 	uint64_t addr;
 	struct symbol_frame *frames; /* NULL: empty slot */
@@ -80,6 +87,8 @@ struct symbolizer {
 	size_t nmodules, modules_cap;
 	struct sym_module **table; /* the current ones, sorted by start, not overlapping */
 	size_t ntable, table_cap;
+	struct sym_generation *gens; /* by increasing gen */
+	size_t ngens;
 	struct kallsyms *kallsyms;
 	bool kallsyms_tried;
 	/* JIT symbols: the target's perf map, read as it grows (cached frames point into it). */
@@ -679,6 +688,9 @@ void symbolizer_free(struct symbolizer *sym)
 		object_free(sym->objects[i]);
 	free(sym->objects);
 	free(sym->table);
+	for (i = 0; i < sym->ngens; i++)
+		free(sym->gens[i].table);
+	free(sym->gens);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
 	perf_map_free(sym->perf_map);
@@ -702,6 +714,46 @@ int symbolizer_refresh(struct symbolizer *sym)
 	proc_maps_release(&maps);
 	load_perf_map(sym);
 	return err;
+}
+
+int symbolizer_add_maps(struct symbolizer *sym, uint32_t gen, const struct proc_maps *maps)
+{
+	struct sym_generation *g;
+	struct sym_module **table;
+	size_t i, n = 0;
+	int err;
+
+	if (!sym || !maps)
+		return -EINVAL;
+	err = add_objects(sym, maps);
+	if (err)
+		return err;
+	/* The generation's own table: the current placements these maps still hold (one
+	 * unloaded without a replacement stays in the current table, not in this one). */
+	table = malloc((sym->ntable ? sym->ntable : 1) * sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < sym->ntable; i++) {
+		const struct sym_module *m = sym->table[i];
+		const struct proc_map *pm = proc_maps_find(maps, m->start);
+
+		if (pm && pm->start == m->start && pm->inode == m->obj->inode)
+			table[n++] = sym->table[i];
+	}
+	if (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen) {
+		/* The same generation again (or an unwinder starting over): replace it. */
+		while (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen)
+			free(sym->gens[--sym->ngens].table);
+	}
+	g = realloc(sym->gens, (sym->ngens + 1) * sizeof(*g));
+	if (!g) {
+		free(table);
+		return -ENOMEM;
+	}
+	sym->gens = g;
+	sym->gens[sym->ngens++] = (struct sym_generation){gen, table, n};
+	load_perf_map(sym);
+	return 0;
 }
 
 /* ---- cache ---- */
@@ -761,23 +813,23 @@ static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_fra
 
 /* ---- resolution ---- */
 
-static const struct sym_module *find_module(const struct symbolizer *sym, uint64_t addr,
-					    uint64_t *file_offset)
+static const struct sym_module *find_in(struct sym_module *const *table, size_t n, uint64_t addr,
+					uint64_t *file_offset)
 {
-	size_t lo = 0, hi = sym->ntable, i;
+	size_t lo = 0, hi = n, i;
 	const struct sym_module *mod;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (sym->table[mid]->start <= addr)
+		if (table[mid]->start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	mod = sym->table[lo - 1];
+	mod = table[lo - 1];
 	for (i = 0; i < mod->nmaps; i++) {
 		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
 			*file_offset = addr - mod->maps[i].start + mod->maps[i].offset;
@@ -785,6 +837,21 @@ static const struct sym_module *find_module(const struct symbolizer *sym, uint64
 		}
 	}
 	return NULL;
+}
+
+/* The placement holding addr in maps generation gen: that generation's own table when one was
+ * recorded (the latest at or before gen), else (and when it has nothing there) the current one. */
+static const struct sym_module *find_module(const struct symbolizer *sym, uint64_t addr,
+					    uint32_t gen, uint64_t *file_offset)
+{
+	const struct sym_module *mod = NULL;
+	size_t k = sym->ngens;
+
+	while (k > 0 && sym->gens[k - 1].gen > gen)
+		k--;
+	if (k > 0)
+		mod = find_in(sym->gens[k - 1].table, sym->gens[k - 1].n, addr, file_offset);
+	return mod ? mod : find_in(sym->table, sym->ntable, addr, file_offset);
 }
 
 static int push_frame(struct frame_vec *out, const struct symbol_frame *frame)
@@ -847,7 +914,7 @@ static int resolve_jit(struct symbolizer *sym, uint64_t addr, struct frame_vec *
 	return push_frame(out, &frame);
 }
 
-static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+static int resolve_user(struct symbolizer *sym, uint64_t addr, uint32_t gen, struct frame_vec *out)
 {
 	struct symbol_frame frame = {.module_offset = addr};
 	const struct sym_module *mod;
@@ -856,7 +923,7 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 	size_t i;
 	int err;
 
-	mod = find_module(sym, addr, &offset);
+	mod = find_module(sym, addr, gen, &offset);
 	if (!mod)
 		return resolve_jit(sym, addr, out);
 	obj = mod->obj;
@@ -895,12 +962,15 @@ size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr, const struct sy
 		*frames = hit->frames;
 		return hit->n;
 	}
+	if (frame_is_named(addr))
+		return 1; /* not an address: frame_names' */
 	start = now_seconds();
 	sym->scratch.n = 0;
-	if (addr >= KERNEL_ADDRESS_START)
+	if (frame_is_kernel(addr))
 		err = resolve_kernel(sym, addr, &sym->scratch);
 	else
-		err = resolve_user(sym, addr, &sym->scratch);
+		err = resolve_user(sym, frame_user_address(addr), frame_user_generation(addr),
+				   &sym->scratch);
 	if (err || !sym->scratch.n)
 		goto out;
 	copy = malloc(sym->scratch.n * sizeof(*copy));
