@@ -519,6 +519,8 @@ int cmd_leaks(const struct cli_options *opts)
 			 "dropped; growth may be under-reported");
 	leak_report_write_text(&run.report, stdout, 10);
 	fflush(stdout);
+	if (symbolizer_jit_hint(run.sym))
+		log_info("%s", symbolizer_jit_hint(run.sym));
 	status = write_outputs(&run);
 	/* A launched target lives as long as the run: -d or a signal ends it too. */
 	if (run.launched && stop != RUN_STOP_TARGET_EXIT)

@@ -349,6 +349,8 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
+	if (symbolizer_jit_hint(rec->symbolizer))
+		log_info("%s", symbolizer_jit_hint(rec->symbolizer));
 	if (rec->python) {
 		const struct mixed_stack_stats *p = &rec->python_stats;
 		struct python_runtime_stats rs;

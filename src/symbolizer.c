@@ -82,11 +82,12 @@ struct symbolizer {
 	size_t ntable, table_cap;
 	struct kallsyms *kallsyms;
 	bool kallsyms_tried;
-	/* JIT symbols: every version loaded stays (cached frames point into it); newest last. */
-	struct perf_map **perf_maps;
-	size_t nperf_maps;
-	struct timespec perf_map_mtime;
-	off_t perf_map_size;
+	/* JIT symbols: the target's perf map, read as it grows (cached frames point into it). */
+	struct perf_map *perf_map;
+	char perf_map_path[96];
+	/* Anonymous executable mappings ever seen (JIT code), sorted and merged. */
+	struct sym_mapping *anon_exec;
+	size_t nanon_exec, anon_exec_cap;
 	struct cache_entry *cache;
 	size_t cache_cap, cache_used;
 	struct frame_vec scratch;
@@ -258,6 +259,104 @@ static char *clean_path(const char *path)
 	if (len > dlen && !strcmp(path + len - dlen, deleted))
 		len -= dlen;
 	return strndup(path, len);
+}
+
+/* ---- JIT symbols ---- */
+
+/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
+static pid_t namespace_pid(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	pid_t nspid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return nspid > 0 ? nspid : pid;
+}
+
+/* Reads the target's /tmp/perf-PID.map (through its root, named after its pid in its own
+ * namespace) or what was appended to it since the last read. */
+static void load_perf_map(struct symbolizer *sym)
+{
+	int err;
+
+	if (!sym->perf_map_path[0])
+		snprintf(sym->perf_map_path, sizeof(sym->perf_map_path),
+			 "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
+			 (int)namespace_pid(sym->pid));
+	if (!sym->perf_map) {
+		sym->perf_map = perf_map_load(sym->perf_map_path);
+		if (!sym->perf_map && errno != ENOENT && errno != ESRCH)
+			log_debug("symbolizer: cannot read %s: %s", sym->perf_map_path,
+				  strerror(errno));
+		return;
+	}
+	err = perf_map_update(sym->perf_map);
+	if (err < 0)
+		log_debug("symbolizer: cannot read %s: %s", sym->perf_map_path, strerror(-err));
+}
+
+/* Remembers an anonymous executable mapping (JIT code). */
+static int note_anon_exec(struct symbolizer *sym, uint64_t start, uint64_t end)
+{
+	size_t i, out = 0;
+
+	for (i = 0; i < sym->nanon_exec; i++)
+		if (start >= sym->anon_exec[i].start && end <= sym->anon_exec[i].end)
+			return 0;
+	if (sym->nanon_exec == sym->anon_exec_cap) {
+		size_t ncap = sym->anon_exec_cap ? sym->anon_exec_cap * 2 : 16;
+		struct sym_mapping *p = realloc(sym->anon_exec, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sym->anon_exec = p;
+		sym->anon_exec_cap = ncap;
+	}
+	/* Insert sorted, then merge what touches or overlaps. */
+	for (i = sym->nanon_exec; i > 0 && sym->anon_exec[i - 1].start > start; i--)
+		sym->anon_exec[i] = sym->anon_exec[i - 1];
+	sym->anon_exec[i] = (struct sym_mapping){start, end, 0};
+	sym->nanon_exec++;
+	for (i = 0; i < sym->nanon_exec; i++) {
+		if (out && sym->anon_exec[i].start <= sym->anon_exec[out - 1].end) {
+			if (sym->anon_exec[i].end > sym->anon_exec[out - 1].end)
+				sym->anon_exec[out - 1].end = sym->anon_exec[i].end;
+			continue;
+		}
+		sym->anon_exec[out++] = sym->anon_exec[i];
+	}
+	sym->nanon_exec = out;
+	return 0;
+}
+
+static bool in_anon_exec(const struct symbolizer *sym, uint64_t addr)
+{
+	size_t lo = 0, hi = sym->nanon_exec;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sym->anon_exec[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && addr < sym->anon_exec[lo - 1].end;
 }
 
 static int push_module(struct sym_module ***v, size_t *n, size_t *cap, struct sym_module *mod)
@@ -468,6 +567,9 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 
 		j = i + 1;
 		if (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) {
+			/* JIT code: anonymous ("" or "[anon:NAME]") and executable. */
+			if (exec && (!m->path[0] || !strncmp(m->path, "[anon:", 6)))
+				err = note_anon_exec(sym, m->start, m->end);
 			i = j;
 			continue;
 		}
@@ -487,64 +589,6 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 	if (sym->ntable > 1) /* qsort(NULL, 0) is undefined */
 		qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
 	return err;
-}
-
-/* ---- JIT symbols ---- */
-
-/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
-static pid_t namespace_pid(pid_t pid)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	pid_t nspid = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return nspid > 0 ? nspid : pid;
-}
-
-/* Loads the target's /tmp/perf-PID.map (seen through its root) when it is new or changed. */
-static void load_perf_map(struct symbolizer *sym)
-{
-	struct perf_map **v, *pm;
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
-		 (int)namespace_pid(sym->pid));
-	if (stat(path, &st) != 0)
-		return;
-	if (sym->nperf_maps && st.st_size == sym->perf_map_size &&
-	    st.st_mtim.tv_sec == sym->perf_map_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == sym->perf_map_mtime.tv_nsec)
-		return;
-	pm = perf_map_load(path);
-	if (!pm) {
-		log_debug("symbolizer: cannot read %s: %s", path, strerror(errno));
-		return;
-	}
-	v = realloc(sym->perf_maps, (sym->nperf_maps + 1) * sizeof(*v));
-	if (!v) {
-		perf_map_free(pm);
-		return;
-	}
-	sym->perf_maps = v;
-	sym->perf_maps[sym->nperf_maps++] = pm;
-	sym->perf_map_size = st.st_size;
-	sym->perf_map_mtime = st.st_mtim;
 }
 
 /* ---- construction ---- */
@@ -637,9 +681,8 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym->table);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
-	for (i = 0; i < sym->nperf_maps; i++)
-		perf_map_free(sym->perf_maps[i]);
-	free(sym->perf_maps);
+	perf_map_free(sym->perf_map);
+	free(sym->anon_exec);
 	free(sym->scratch.v);
 	free(sym);
 }
@@ -781,6 +824,29 @@ static int resolve_kernel(struct symbolizer *sym, uint64_t addr, struct frame_ve
 	return push_frame(out, &frame);
 }
 
+/* Code outside every mapped file: a JIT's, named from its perf map. JavaScript and Python functions
+ * get their file and line and the JIT flag (coloured apart in flame graphs); other JIT code (V8's
+ * builtins and stubs) its name. Unnamed code in an anonymous executable mapping is "[jit]". */
+static int resolve_jit(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+{
+	const struct perf_map_symbol *ps = perf_map_lookup(sym->perf_map, addr);
+	struct symbol_frame frame = {.module_offset = addr};
+
+	if (ps) {
+		frame.function = ps->function;
+		frame.file = ps->file;
+		frame.line = ps->line;
+		frame.module = "[jit]";
+		if (ps->kind == PERF_MAP_JS || ps->kind == PERF_MAP_PYTHON)
+			frame.flags = SYMBOL_FRAME_JIT;
+		sym->stats.jit_named++;
+	} else if (in_anon_exec(sym, addr)) {
+		frame.module = "[jit]";
+		sym->stats.jit_unnamed++;
+	}
+	return push_frame(out, &frame);
+}
+
 static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
 {
 	struct symbol_frame frame = {.module_offset = addr};
@@ -791,15 +857,8 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 	int err;
 
 	mod = find_module(sym, addr, &offset);
-	if (!mod) {
-		/* Anonymous code: a JIT's, named in its perf map. */
-		if (sym->nperf_maps) {
-			frame.function = perf_map_find(sym->perf_maps[sym->nperf_maps - 1], addr);
-			if (frame.function)
-				frame.module = "[jit]";
-		}
-		return push_frame(out, &frame);
-	}
+	if (!mod)
+		return resolve_jit(sym, addr, out);
 	obj = mod->obj;
 	/* Through the file offset, so that a second mapping of the same file (at another place,
 	 * or of only part of it) resolves like the first. */
@@ -891,6 +950,26 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 	buf[0] = '\0';
 	if (frame->function && frame->function[0]) {
 		n = append_sanitized(buf, len, n, frame->function);
+		if (frame->flags & SYMBOL_FRAME_JIT) {
+			/* "name (file.js:LINE)": a path's base name, as py-spy shortens paths;
+			 * node's own modules ("node:internal/timers") as they are. */
+			const char *file = frame->file, *slash = file ? strrchr(file, '/') : NULL;
+
+			if (slash && slash[1] && (file[0] == '/' || !strncmp(file, "file://", 7)))
+				file = slash + 1;
+			if (file && file[0]) {
+				n = append_sanitized(buf, len, n, " (");
+				n = append_sanitized(buf, len, n, file);
+				if (frame->line) {
+					snprintf(offset, sizeof(offset), ":%" PRIu32, frame->line);
+					n = append_sanitized(buf, len, n, offset);
+				}
+				n = append_sanitized(buf, len, n, ")");
+			}
+		}
+	} else if (frame->module && !strcmp(frame->module, "[jit]")) {
+		/* Unnamed JIT code: one frame for all of it, not one per address. */
+		n = append_sanitized(buf, len, n, "[jit]");
 	} else if (frame->module && frame->module[0]) {
 		n = append_sanitized(buf, len, n, frame->module);
 		snprintf(offset, sizeof(offset), "+0x%" PRIx64, frame->module_offset);
@@ -902,5 +981,20 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 		n = append_sanitized(buf, len, n, "_[k]");
 	else if (frame->flags & SYMBOL_FRAME_INLINED)
 		n = append_sanitized(buf, len, n, "_[i]");
+	else if (frame->flags & SYMBOL_FRAME_JIT)
+		n = append_sanitized(buf, len, n, "_[j]");
 	return n;
+}
+
+const char *symbolizer_jit_hint(const struct symbolizer *sym)
+{
+	if (!sym || !sym->stats.jit_unnamed)
+		return NULL;
+	if (sym->perf_map)
+		return "some JIT code is not in the target's perf map (/tmp/perf-PID.map): it was "
+		       "compiled before the map was enabled, or freed";
+	return "JIT code without names: the target writes no perf map (/tmp/perf-PID.map); for "
+	       "JavaScript function names start node with --perf-basic-prof (or "
+	       "NODE_OPTIONS=--perf-basic-prof; add --interpreted-frames-native-stack for "
+	       "interpreted functions), for Python 3.12+ run python -X perf";
 }

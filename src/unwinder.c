@@ -87,6 +87,7 @@ struct rule_slot {
 
 struct unwinder {
 	pid_t pid;
+	int mem_fd; /* /proc/PID/mem for JIT code bytes (anonymous memory has no file); -1: none */
 	bool slow_path_only; /* unwinder_set_fast_path(false) */
 	struct rule_slot *rules;
 	unw_addr_space_t as;
@@ -522,6 +523,35 @@ static enum step_result stack_word(struct unwinder *uw, uint64_t addr, uint64_t 
 	return STEP_BAD;
 }
 
+/* Rules for JIT code (anonymous executable memory, no CFI) that does not keep a frame pointer.
+ * CPython 3.12's perf trampolines (-X perf) are copies of "sub $8,%rsp; call *%rcx; add $8,%rsp;
+ * ret": at their return address the frame is CFA = rsp + 16, return address at CFA - 8, rbp
+ * untouched. Recognised by their code bytes around the return address (lookup = return address -
+ * 1), read from the live process: JIT code does not change under a return address still on a
+ * stack. Anything else keeps kind NONE: the frame-pointer step (V8 keeps rbp as frame pointer). */
+static void jit_rule(struct unwinder *uw, uint64_t lookup, struct unwind_rule *rule)
+{
+	static const uint8_t trampoline_tail[7] = {0xff, 0xd1, 0x48, 0x83, 0xc4, 0x08, 0xc3};
+	uint8_t code[sizeof(trampoline_tail)];
+	char path[64];
+
+	if (uw->mem_fd == -1) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)uw->pid);
+		uw->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (uw->mem_fd < 0)
+			uw->mem_fd = -2; /* do not retry */
+	}
+	if (uw->mem_fd < 0 || lookup < 1 ||
+	    pread(uw->mem_fd, code, sizeof(code), (off_t)(lookup - 1)) != (ssize_t)sizeof(code) ||
+	    memcmp(code, trampoline_tail, sizeof(code)) != 0)
+		return;
+	rule->kind = UNWIND_RULE_SIMPLE;
+	rule->cfa_reg = UNWIND_RULE_RSP;
+	rule->cfa_off = 16;
+	rule->ra_off = -8;
+	rule->rbp_rule = UNWIND_RBP_SAME;
+}
+
 static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 {
 	struct rule_slot *slot =
@@ -537,6 +567,8 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 	slot->addr = m ? addr : 0;
 	if (m && m->obj && (m->pm->perms & PROC_MAP_EXEC))
 		unwind_cfi_rule(m->obj->elf, addr - m->bias, &slot->rule);
+	else if (m && !m->obj && (m->pm->perms & PROC_MAP_EXEC))
+		jit_rule(uw, addr, &slot->rule);
 	return &slot->rule;
 }
 
@@ -754,15 +786,29 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule)
 {
 	uint64_t lookup = exact ? ip : ip - 1;
+	const struct uw_map *m = find_map_refresh(uw, lookup);
 
 	memset(rule, 0, sizeof(*rule));
-	if (!find_map_refresh(uw, lookup))
+	if (!m)
 		return -ENOENT;
 	if (!exact && is_sigreturn(uw, ip)) {
 		rule->kind = UNWIND_RULE_SIGRETURN;
 		return 0;
 	}
 	*rule = *get_rule(uw, lookup);
+	/* Code without unwind info that this unwinder steps by frame pointer (fp_step): JIT code
+	 * (V8, CPython's perf trampolines) and node's builtins keep rbp as a frame pointer. At a
+	 * return address the callee's prologue has run, so the caller's frame is
+	 * rbp -> [saved rbp, return address]: CFA = rbp + 16, return address at CFA - 8, saved rbp
+	 * at CFA - 16. Not at an exact ip: an interrupted prologue may not have pushed rbp yet. */
+	if (rule->kind == UNWIND_RULE_NONE && !exact && (m->pm->perms & PROC_MAP_EXEC)) {
+		rule->kind = UNWIND_RULE_SIMPLE;
+		rule->cfa_reg = UNWIND_RULE_RBP;
+		rule->cfa_off = 16;
+		rule->ra_off = -8;
+		rule->rbp_rule = UNWIND_RBP_SAVED;
+		rule->rbp_off = -16;
+	}
 	return 0;
 }
 
@@ -776,6 +822,7 @@ struct unwinder *unwinder_new(pid_t pid)
 	if (!uw)
 		return NULL;
 	uw->pid = pid;
+	uw->mem_fd = -1;
 	uw->rules = calloc((size_t)1 << RULE_CACHE_BITS, sizeof(*uw->rules));
 	if (!uw->rules) {
 		err = ENOMEM;
@@ -807,6 +854,8 @@ void unwinder_free(struct unwinder *uw)
 		return;
 	if (uw->as)
 		unw_destroy_addr_space(uw->as);
+	if (uw->mem_fd >= 0)
+		close(uw->mem_fd);
 	for (size_t i = 0; i < uw->n_objects; i++) {
 		unwind_elf_free(uw->objects[i]->elf);
 		free(uw->objects[i]);

@@ -94,8 +94,10 @@ int unwinder_refresh_maps(struct unwinder *uw);
 
 /* The rule that steps out of the frame at ip: ip is a return address (exact false: the rule of
  * the call at ip - 1, or UNWIND_RULE_SIGRETURN for the signal trampoline) or an interrupted
- * instruction (exact true). Cached like the unwinder's own lookups; re-reads the mappings when ip
- * is in none of them. Returns 0, or -ENOENT (rule kind NONE) when no mapped object covers ip. */
+ * instruction (exact true). A return address in executable code without unwind info (JIT code)
+ * gets the frame-pointer rule (CFA = rbp + 16), which the unwinder itself applies there. Cached
+ * like the unwinder's own lookups; re-reads the mappings when ip is in none of them. Returns 0, or
+ * -ENOENT (rule kind NONE) when no mapping covers ip. */
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule);
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);
