@@ -123,9 +123,9 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 {
 	struct python_walk_buf *buf;
 	__u32 n = 0, flags = 0;
-	__u64 off, size;
+	__u64 off, size, hash;
 
-	buf = python_walk(task, &n, &flags);
+	buf = python_walk(task, &n, &flags, &hash);
 	if (!buf)
 		return len;
 	sample->python_flags = flags;

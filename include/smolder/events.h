@@ -216,6 +216,7 @@ enum smolder_alloc_record {
 	SMOLDER_REC_STACK = 1, /* a newly seen complete (or truncated) stack key and its frames */
 	SMOLDER_REC_SNAPSHOT =
 		2, /* the walk met an unknown return address: registers + stack copy */
+	SMOLDER_REC_PY_STACK = 3, /* a new (native stack, Python frames) key */
 };
 
 struct smolder_stack_record {
@@ -246,6 +247,18 @@ struct smolder_snapshot_record {
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
 };
 
+/* A stack key of an allocation made while the thread ran Python: the native stack's key (announced
+ * before, by a stack or snapshot record) with the thread's Python frames at that instant. */
+struct smolder_py_stack_record {
+	__u32 kind; /* SMOLDER_REC_PY_STACK */
+	__u32 nr;   /* entries in frames, innermost first */
+	__u64 key;  /* the allocation's stack key */
+	__u64 native_key;
+	__u32 walk_flags; /* enum smolder_python_walk_flags */
+	__u32 pad0;
+	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
+};
+
 /* Stats counters (per-CPU array index). Every failure path in memleak.bpf.c has one. */
 enum smolder_alloc_stat {
 	SMOLDER_STAT_ALLOCS = 0,	 /* allocations recorded */
@@ -269,12 +282,18 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_MMAP_TABLE_FULL,	 /* anonymous mmap not tracked: map full */
 	SMOLDER_STAT_UNSAMPLED_ALLOCS,	 /* reserved for sampling modes */
 	SMOLDER_STAT_WALKS_CACHED,	 /* stack walks answered by the thread's last walk */
+	SMOLDER_STAT_PY_WALKS,		 /* allocations with their Python frames read */
+	SMOLDER_STAT_PY_NO_TSTATE,	 /* allocations of threads without a Python thread state */
+	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
+	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
 	SMOLDER_STAT_MAX,
 };
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
+	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");
 _Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
