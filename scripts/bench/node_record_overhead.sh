@@ -22,9 +22,12 @@ trap 'rm -rf "$work"' EXIT
 parse() { awk '/^requests/ { printf "%d %.0f\n", $2, $2 / $6 }' "$1"; }
 
 run_plain() {
+	local pid
 	# shellcheck disable=SC2086
-	node $flags "$app" bench "$secs" >"$work/plain.out"
-	rm -f "/tmp/perf-$!.map" 2>/dev/null || true
+	node $flags "$app" bench "$secs" >"$work/plain.out" &
+	pid=$!
+	wait "$pid" || true
+	rm -f "/tmp/perf-$pid.map"
 	parse "$work/plain.out"
 }
 
