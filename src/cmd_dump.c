@@ -545,6 +545,8 @@ int cmd_dump(const struct cli_options *opts)
 	}
 	if (rc)
 		log_error("writing the dump failed: %s", strerror(errno));
+	else if (symbolizer_jit_hint(ctx.symbolizer))
+		log_info("%s", symbolizer_jit_hint(ctx.symbolizer));
 out:
 	free(scratch);
 	dump_context_release(&ctx);
