@@ -310,6 +310,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.colors = "hot",
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
+		.names = cpu_profile_names(rec->profile),
 	};
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};

@@ -4,6 +4,8 @@
 #include "smolder/leak_report.h"
 #include "smolder/text_sanitize.h"
 #include "smolder/alloc_tracker.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
 #include "smolder/stack_table.h"
 #include "smolder/symbolizer.h"
@@ -180,6 +182,16 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 					return;
 				continue;
 			}
+			if (frame_is_named(ips[k])) {
+				/* The [truncated] marker: the walk did not reach the thread's
+				 * entry. */
+				if (frame_names_format(alloc_tracker_frame_names(tracker), ips[k],
+						       buf, sizeof(buf)) == 0)
+					snprintf(buf, sizeof(buf), "[unknown]");
+				if (!site_push(s, &cap, strdup(buf), NULL))
+					return;
+				continue;
+			}
 			nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
 			for (size_t j = nf; j-- > 0;) {
 				char *name = frame_name(&frames[j], buf, sizeof(buf)),
@@ -195,14 +207,6 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 				if (!site_push(s, &cap, name, location))
 					return;
 			}
-		}
-		if (s->flags & ALLOC_SITE_TRUNCATED && s->n_frames < cap) {
-			/* Keep the root honest: the walk did not reach the thread's entry. */
-			memmove(s->frames + 1, s->frames, s->n_frames * sizeof(char *));
-			memmove(s->locations + 1, s->locations, s->n_frames * sizeof(char *));
-			s->frames[0] = strdup("[truncated]");
-			s->locations[0] = NULL;
-			s->n_frames++;
 		}
 	}
 }
@@ -252,6 +256,15 @@ static uint64_t lost_events(const struct leak_report *r)
 	       r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] + r->stats[SMOLDER_STAT_MMAP_TABLE_FULL];
 }
 
+static size_t truncated_sites(const struct leak_report *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_sites; i++)
+		n += !!(r->sites[i].flags & ALLOC_SITE_TRUNCATED);
+	return n;
+}
+
 static void totals(const struct leak_report *r, bool mmap, uint64_t *bytes, uint64_t *allocs)
 {
 	*bytes = *allocs = 0;
@@ -285,8 +298,10 @@ static void text_site(const struct leak_site *s, size_t rank, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	/* The root frame says whether the stack is whole: keep it visible. */
 	if (s->n_frames > 8)
-		fprintf(out, "      ... %zu more\n", s->n_frames - 8);
+		fprintf(out, "      ... %zu more%s\n", s->n_frames - 8,
+			(s->flags & ALLOC_SITE_TRUNCATED) ? ", from [truncated]" : "");
 }
 
 int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_sites)
@@ -359,6 +374,10 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 		(unsigned long long)r->stats[SMOLDER_STAT_MMAP_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_RINGBUF_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
+	fprintf(out,
+		"Stacks: %zu of %zu sites truncated (the walk stopped before the thread's root, at "
+		"most %d frames: rooted at [truncated])\n",
+		truncated_sites(r), r->n_sites, SMOLDER_ALLOC_MAX_FRAMES);
 	fprintf(out,
 		"Probes: %zu allocator functions in %zu objects (%zu at emulated instructions)\n",
 		r->probe_points, r->probe_objects, r->probe_emulated);
@@ -476,6 +495,8 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	}
 	json_key(&w, "unwind_rules_learned");
 	json_uint(&w, r->rules_installed);
+	json_key(&w, "truncated_sites");
+	json_uint(&w, truncated_sites(r));
 	json_object_end(&w);
 	json_key(&w, "probes");
 	json_object_begin(&w);

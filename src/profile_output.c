@@ -13,6 +13,8 @@
 #include "flamegraph.h"
 #include "folded.h"
 #include "smolder/cpu_profile.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
@@ -32,6 +34,7 @@ struct address_names {
 struct folded_line {
 	char *text;
 	uint64_t weight;
+	bool truncated; /* the stack ends in the [truncated] marker (the same text always does) */
 };
 
 struct profile_folded {
@@ -147,7 +150,8 @@ static void address_cache_release(struct address_cache *cache)
 	free(cache->slots);
 }
 
-static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym)
+static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym,
+				 const struct frame_names *names)
 {
 	char buf[PROFILE_NAME_MAX];
 
@@ -158,6 +162,18 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		int ret;
 
 		a->first = (uint32_t)cache->n_names;
+		if (frame_is_named(a->addr)) {
+			/* Markers and interpreted functions: named by the registry, not code. */
+			if (!names || frame_names_format(names, a->addr, buf, sizeof(buf)) == 0) {
+				snprintf(buf, sizeof(buf), "[unknown]");
+				a->unknown = 1;
+			}
+			ret = address_cache_add_name(cache, buf);
+			if (ret)
+				return ret;
+			a->n = 1;
+			continue;
+		}
 		if (sym)
 			n = symbolizer_resolve(sym, a->addr, &frames);
 		if (n == 0) {
@@ -185,7 +201,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 	return 0;
 }
 
-static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight)
+static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight,
+		      bool truncated)
 {
 	uint64_t h = profile_hash_string(text);
 	size_t s;
@@ -212,6 +229,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 
 		if (strcmp(line->text, text) == 0) {
 			line->weight += weight;
+			line->truncated |= truncated;
 			return 0;
 		}
 		s = (s + 1) & (folded->n_slots - 1);
@@ -223,6 +241,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 	if (!folded->lines[folded->n_lines].text)
 		return -ENOMEM;
 	folded->lines[folded->n_lines].weight = weight;
+	folded->lines[folded->n_lines].truncated = truncated;
 	folded->slots[s] = (uint32_t)++folded->n_lines;
 	return 0;
 }
@@ -306,7 +325,7 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		}
 	}
 	start = profile_now();
-	ret = address_cache_resolve(&cache, sym);
+	ret = address_cache_resolve(&cache, sym, opts->names);
 	stats->symbolize_seconds = profile_now() - start;
 	if (ret)
 		goto fail;
@@ -354,7 +373,9 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		}
 		if (line_len == 0 && line_append(&line, &line_len, &line_cap, "[unknown]"))
 			goto fail;
-		if (folded_add(folded, line, weights[i].weight))
+		/* The outermost frame says whether the stack reached its root. */
+		if (folded_add(folded, line, weights[i].weight,
+			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
 			goto fail;
 		stats->unknown_frames += unknown * weights[i].weight;
 		stats->total_weight += (double)weights[i].weight;
@@ -467,6 +488,9 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_array_end(&w);
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
+		/* Its root frame is then "[truncated]", not the thread's entry. */
+		json_key(&w, "truncated");
+		json_bool(&w, order[i]->truncated);
 		json_object_end(&w);
 		free(copy);
 	}

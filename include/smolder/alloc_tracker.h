@@ -79,8 +79,13 @@ void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *sna
 			      uint64_t *rules_installed);
 
 /* Interned stacks: the allocator pseudo frame (heap sites), then return addresses, innermost
- * caller first. The table belongs to the tracker. */
+ * caller first, then the [truncated] marker when the walk stopped short. The table belongs to the
+ * tracker. */
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *tracker);
+/* The registry of the stacks' named frames: a stack whose walk did not reach the thread's root
+ * (ALLOC_SITE_TRUNCATED) ends in its [truncated] marker. Owned by the tracker. */
+struct frame_names;
+const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *tracker);
 /* Stacks of heap allocations start with a pseudo frame naming the allocator function called
  * (malloc, operator new(unsigned long), ...): ALLOC_TRACKER_FRAME_ALLOCATOR | id. Its name, or NULL
  * for an ordinary frame; the string belongs to the tracker. */

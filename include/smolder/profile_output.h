@@ -14,6 +14,7 @@
 #include "smolder/cli.h"
 #include "smolder/stack_table.h"
 
+struct frame_names;
 struct symbolizer;
 struct profile_folded;
 
@@ -35,6 +36,9 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
+	/* Registry of the stacks' named frames (frame.h: markers such as [truncated], interpreted
+	 * functions); NULL when the stacks hold addresses only. */
+	const struct frame_names *names;
 };
 
 struct profile_output_stats {
