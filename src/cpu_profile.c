@@ -206,7 +206,7 @@ int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user
 	return 0;
 }
 
-const struct frame_names *cpu_profile_names(const struct cpu_profile *profile)
+struct frame_names *cpu_profile_names(struct cpu_profile *profile)
 {
 	return profile->names;
 }

@@ -47,6 +47,9 @@ int main(int argc, char **argv)
 	case CLI_CMD_DIFF:
 		rc = cmd_diff(&opts);
 		break;
+	case CLI_CMD_CHECK:
+		rc = cmd_check(&opts);
+		break;
 	default:
 		fprintf(stderr, "smolder: no command given (see smolder --help)\n");
 		rc = SMOLDER_EXIT_USAGE;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
+#include "smolder/mixed_stack.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/symbolizer.h"
@@ -163,7 +165,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 
 		a->first = (uint32_t)cache->n_names;
 		if (frame_is_named(a->addr)) {
-			/* Markers and interpreted functions: named by the registry, not code. */
+			/* Python functions and markers: named by their registry, not by
+			 * address. */
 			if (!names || frame_names_format(names, a->addr, buf, sizeof(buf)) == 0) {
 				snprintf(buf, sizeof(buf), "[unknown]");
 				a->unknown = 1;
@@ -177,7 +180,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		if (sym)
 			n = symbolizer_resolve(sym, a->addr, &frames);
 		if (n == 0) {
-			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
+			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s",
+				 frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
 			ret = address_cache_add_name(cache, buf);
 			if (ret)
@@ -469,6 +473,29 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	json_uint(&w, meta->complete);
 	json_key(&w, "truncated");
 	json_uint(&w, meta->truncated);
+	if (meta->python) {
+		json_key(&w, "python");
+		json_object_begin(&w);
+		json_key(&w, "version");
+		json_string(&w, meta->python_version ? meta->python_version : "");
+		json_key(&w, "stacks");
+		json_uint(&w, meta->python->stacks);
+		json_key(&w, "frames");
+		json_uint(&w, meta->python->frames);
+		json_key(&w, "no_thread_state");
+		json_uint(&w, meta->python->no_tstate);
+		json_key(&w, "chains_truncated");
+		json_uint(&w, meta->python->truncated);
+		json_key(&w, "chains_unreadable");
+		json_uint(&w, meta->python->unreadable);
+		json_key(&w, "frames_unnamed");
+		json_uint(&w, meta->python->frames_unnamed);
+		json_object_end(&w);
+	}
+	if (isfinite(meta->cpu_time_s)) {
+		json_key(&w, "cpu_time_s");
+		json_double(&w, meta->cpu_time_s);
+	}
 	json_object_end(&w);
 	json_key(&w, "stacks");
 	json_array_begin(&w);

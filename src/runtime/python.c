@@ -320,6 +320,7 @@ static int python_debug_offsets(struct python_runtime *rt)
 	o->frame_code = (uint32_t)d[30];
 	o->frame_instr = (uint32_t)d[31];
 	o->frame_owner = (uint32_t)d[33];
+	o->interp_modules = (uint32_t)d[11];
 	o->code_filename = (uint32_t)d[35];
 	o->code_name = (uint32_t)d[36];
 	o->code_qualname = (uint32_t)d[37];
@@ -639,7 +640,7 @@ static void python_utf8_put(char *out, size_t *n, size_t cap, uint32_t c)
 
 /* Reads a str object as UTF-8 (malloc'd). Compact strings only (all that code objects hold):
  * PyASCIIObject.state bits kind (2-4), compact (5), ascii (6), the same in 3.8-3.13. */
-static int python_read_str(struct python_runtime *rt, uint64_t addr, char **out)
+int python_read_str(struct python_runtime *rt, uint64_t addr, char **out)
 {
 	struct {
 		uint64_t refcnt, type;
@@ -714,8 +715,10 @@ static int python_read_bytes(struct python_runtime *rt, uint64_t addr, uint8_t *
 	return 0;
 }
 
-/* Paths as users read them: below site-packages/dist-packages, below the target's working
- * directory, below the standard library's lib/python3.X/; anything else in full. */
+/* Paths as users read them: below site-packages/dist-packages, below the standard library's
+ * lib/python3.X/, below the target's working directory (in that order: a venv or an interpreter
+ * kept under the working directory still gives "requests/api.py" and "threading.py"); anything
+ * else in full. */
 static char *python_short_path(const struct python_runtime *rt, const char *path)
 {
 	const char *p, *best = NULL;
@@ -726,8 +729,6 @@ static char *python_short_path(const struct python_runtime *rt, const char *path
 			best = p + strlen("-packages/");
 	if (best)
 		return strdup(best);
-	if (cwd_len > 1 && !strncmp(path, rt->cwd, cwd_len) && path[cwd_len] == '/')
-		return strdup(path + cwd_len + 1);
 	p = strstr(path, "/lib/python3.");
 	if (p) {
 		const char *slash = strchr(p + strlen("/lib/python3."), '/');
@@ -735,6 +736,8 @@ static char *python_short_path(const struct python_runtime *rt, const char *path
 		if (slash && slash[1])
 			return strdup(slash + 1);
 	}
+	if (cwd_len > 1 && !strncmp(path, rt->cwd, cwd_len) && path[cwd_len] == '/')
+		return strdup(path + cwd_len + 1);
 	return strdup(path);
 }
 
