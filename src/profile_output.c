@@ -156,7 +156,15 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 				 const struct frame_names *names)
 {
 	char buf[PROFILE_NAME_MAX];
+	uint64_t *all = malloc((cache->n_addrs ? cache->n_addrs : 1) * sizeof(*all));
 
+	/* In a child process first: a crash in libdw must not lose the profile. */
+	if (all && sym) {
+		for (size_t i = 0; i < cache->n_addrs; i++)
+			all[i] = cache->addrs[i].addr;
+		symbolizer_resolve_isolated(sym, all, cache->n_addrs);
+	}
+	free(all);
 	for (size_t i = 0; i < cache->n_addrs; i++) {
 		struct address_names *a = &cache->addrs[i];
 		const struct symbol_frame *frames = NULL;

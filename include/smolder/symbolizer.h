@@ -60,6 +60,13 @@ int symbolizer_add_maps(struct symbolizer *sym, uint32_t gen, const struct proc_
 size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr,
 			  const struct symbol_frame **frames);
 
+/* Resolves the frame values frames[0..n) in a child process and caches the results, so that a
+ * crash in libelf/libdw on one of the target's files costs the address it happened on (named
+ * module+0xOFFSET, with a warning) and never the run. Call before the outputs' symbolizer_resolve
+ * calls, which then hit the cache. Returns 0 or -errno (no child could be started: nothing was
+ * cached, symbolizer_resolve still works in this process). */
+int symbolizer_resolve_isolated(struct symbolizer *sym, const uint64_t *frames, size_t n);
+
 /* Formats a frame for folded stacks: the function name, "_[k]" for kernel and "_[i]" for inlined
  * frames, "name (file.js:LINE)_[j]" for JIT frames of JS/Python functions, "[jit]" for unnamed
  * JIT code, module+0xOFFSET or [unknown] when the name is unknown; sanitised by text_sanitize.h's
