@@ -744,6 +744,35 @@ static const struct sym_module *find_module(const struct symbolizer *sym, uint64
 	return NULL;
 }
 
+int symbolizer_module_at(const struct symbolizer *sym, uint64_t addr,
+			 struct symbol_module_info *info)
+{
+	const struct sym_module *mod;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	uint64_t offset;
+	int n;
+
+	memset(info, 0, sizeof(*info));
+	if (!sym || addr >= KERNEL_ADDRESS_START)
+		return -ENOENT;
+	mod = find_module(sym, addr, &offset);
+	if (!mod)
+		return -ENOENT;
+	info->path = mod->obj->path;
+	for (size_t i = 0; i < mod->nmaps; i++) {
+		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
+			info->start = mod->maps[i].start;
+			info->end = mod->maps[i].end;
+			info->file_offset = mod->maps[i].offset;
+		}
+	}
+	n = mod->obj->dwfl_mod ? dwfl_module_build_id(mod->obj->dwfl_mod, &bits, &vaddr) : 0;
+	for (int i = 0; i < n && i < 64; i++)
+		snprintf(info->build_id + 2 * i, 3, "%02x", bits[i]);
+	return 0;
+}
+
 static int push_frame(struct frame_vec *out, const struct symbol_frame *frame)
 {
 	if (out->n == out->cap) {
