@@ -35,6 +35,7 @@ static const char *const cli_help_overview =
 static const char *const cli_help_record =
 	"usage: smolder record (-p PID | -- CMD ARGS...) [-F HZ] [-d DURATION] [-o FILE]...\n"
 	"                      [--no-kernel] [--threads] [--backend bpf|ptrace|auto]\n"
+	"                      [--native] [--function]\n"
 	"\n"
 	"Sample on-CPU stacks of a process and write folded stacks or a flame graph.\n"
 	"\n"
@@ -49,12 +50,14 @@ static const char *const cli_help_record =
 	"      --no-kernel      drop kernel frames\n"
 	"      --threads        add the thread (name/tid) as the root frame\n"
 	"      --backend B      bpf (default when allowed), ptrace, or auto\n"
+	"      --native         Python targets: keep the interpreter's own native frames\n"
+	"      --function       Python targets: one frame per function, not per line\n"
 	"\n"
 	"example: smolder record -p 1234 -d 60 -o cpu.svg -o cpu.folded\n";
 
 static const char *const cli_help_leaks =
 	"usage: smolder leaks (-p PID | -- CMD ARGS...) [-d DURATION] [-i INTERVAL] [-o FILE]...\n"
-	"                     [--min-age SECONDS]\n"
+	"                     [--min-age SECONDS] [--native] [--function]\n"
 	"\n"
 	"Track heap allocations and report the sites whose memory keeps growing.\n"
 	"\n"
@@ -66,16 +69,19 @@ static const char *const cli_help_leaks =
 	"                       .speedscope.json; repeatable\n"
 	"                       (default: smolder-leaks-PID.json; text summary on stdout)\n"
 	"      --min-age S      hide allocations younger than S seconds from outstanding totals\n"
+	"      --native         Python targets: keep the interpreter's own native frames\n"
+	"      --function       Python targets: one frame per function, not per line\n"
 	"\n"
 	"example: smolder leaks -p 1234 -d 2h -o leaks.json -o leaks.svg\n";
 
 static const char *const cli_help_dump =
-	"usage: smolder dump -p PID [--json]\n"
+	"usage: smolder dump -p PID [--json] [--native]\n"
 	"\n"
 	"Stop every thread briefly with ptrace, print its stack, and let it run again.\n"
 	"\n"
 	"  -p, --pid PID   the process\n"
-	"      --json      machine-readable output\n";
+	"      --json      machine-readable output\n"
+	"      --native    Python targets: keep the interpreter's own native frames\n";
 
 static const char *const cli_help_flamegraph =
 	"usage: smolder flamegraph [FILE|-] [-o FILE] [--title T] [--subtitle S] [--countname "
@@ -337,6 +343,8 @@ enum cli_opt_id {
 	OPT_MINWIDTH,
 	OPT_NORMALIZE,
 	OPT_FAIL_ON,
+	OPT_NATIVE,
+	OPT_FUNCTION,
 	OPT_BASELINE,
 	OPT_BUDGET,
 	OPT_MAX_REGRESSION,
@@ -375,6 +383,8 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_MINWIDTH, 0, "minwidth", 1, CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_NORMALIZE, 0, "normalize", 0, CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_FAIL_ON, 0, "fail-on", 1, CMD_BIT(CLI_CMD_DIFF)},
+	{OPT_NATIVE, 0, "native", 0, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
+	{OPT_FUNCTION, 0, "function", 0, CMD_TARGET},
 	{OPT_BASELINE, 0, "baseline", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_BUDGET, 0, "budget", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_MAX_REGRESSION, 0, "max-regression", 1, CMD_BIT(CLI_CMD_CHECK)},
@@ -458,6 +468,12 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		return 0;
 	case OPT_THREADS:
 		o->threads = true;
+		return 0;
+	case OPT_NATIVE:
+		o->native = true;
+		return 0;
+	case OPT_FUNCTION:
+		o->python_by_function = true;
 		return 0;
 	case OPT_BACKEND:
 		if (strcmp(arg, "bpf") == 0)

@@ -28,7 +28,8 @@
 /* One thread's copy taken while stopped, then its unwound addresses. */
 struct dump_thread {
 	pid_t tid;
-	char name[64];
+	char name[64];	  /* the thread's name (comm) */
+	char py_name[64]; /* threading.Thread.name, "" when unknown */
 	struct unwind_snapshot snap;
 	uint8_t *stack; /* owned */
 	bool have_regs;
@@ -182,6 +183,9 @@ static int dump_merge_python(struct dump_context *ctx)
 		d->n_merged = python_runtime_merge(ctx->python, d->ips, d->result.n, named, flags,
 						   p->n_frames, false, d->merged, cap);
 		d->python_truncated = p->truncated;
+		if (python_runtime_thread_name(ctx->python, p->pthread_id, d->py_name,
+					       sizeof(d->py_name)))
+			d->py_name[0] = '\0';
 	}
 	return 0;
 }
@@ -220,7 +224,7 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 		/* Names, files and modules come from the target: text_sanitize keeps escape
 		 * sequences off the operator's terminal and newlines out of the line format. */
 		fprintf(fp, "%sThread %d (", i ? "\n" : "", (int)d->tid);
-		text_sanitize_fputs(d->name, fp, 0);
+		text_sanitize_fputs(d->py_name[0] ? d->py_name : d->name, fp, 0);
 		fputs(")\n", fp);
 		if (!d->have_regs) {
 			fprintf(fp, "  (registers unavailable: thread exited while stopped)\n");
@@ -320,6 +324,8 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 		json_key(&w, "tid");
 		json_int(&w, d->tid);
 		json_key(&w, "name");
+		json_string(&w, d->py_name[0] ? d->py_name : d->name);
+		json_key(&w, "os_name");
 		json_string(&w, d->name);
 		json_key(&w, "python_complete");
 		json_bool(&w, !d->python_truncated);
@@ -539,6 +545,8 @@ int cmd_dump(const struct cli_options *opts)
 	}
 	if (rc)
 		log_error("writing the dump failed: %s", strerror(errno));
+	else if (symbolizer_jit_hint(ctx.symbolizer))
+		log_info("%s", symbolizer_jit_hint(ctx.symbolizer));
 out:
 	free(scratch);
 	dump_context_release(&ctx);

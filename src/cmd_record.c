@@ -24,7 +24,11 @@
 #include <unistd.h>
 
 #include "smolder/cpu_profile.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
+#include "smolder/python.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_output.h"
 #include "smolder/run_control.h"
@@ -56,7 +60,31 @@ struct record {
 	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
+	/* Python targets: named frames, the runtime, and the spliced stack. */
+	struct frame_names *names;
+	struct python_runtime *python;
+	struct mixed_stack_stats python_stats;
+	uint64_t mixed[RECORD_MAX_USER_FRAMES];
 };
+
+/* The target mapped code from a file (dlopen), in order among the samples: the samples after it
+ * are unwound, and their frames stamped, with maps read now (a new generation if the code
+ * changed); those before it keep the old generation. */
+static void record_on_code_mapped(void *ctx)
+{
+	struct record *rec = ctx;
+
+	if (rec->unwinder)
+		unwinder_refresh_maps(rec->unwinder);
+}
+
+static void record_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
 
 static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, size_t size)
 {
@@ -94,8 +122,24 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 			if (result.flags & UNWIND_COMPLETE)
 				flags |= CPU_PROFILE_SAMPLE_COMPLETE;
 		}
+		for (uint32_t i = 0; i < n_user; i++)
+			rec->ips[i] = frame_user(rec->ips[i], result.generation);
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
+	}
+	if (rec->python && n_user > 0) {
+		/* The Python frames read at the same instant replace the interpreter's frames. */
+		const struct smolder_python_frame *py =
+			(const void *)(sample->user_stack +
+				       smolder_python_offset(sample->user_stack_len));
+		unsigned options = (rec->opts->native ? MIXED_STACK_KEEP_NATIVE : 0) |
+				   (rec->opts->python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+
+		n_user = (uint32_t)mixed_stack_splice(rec->python, rec->names, py,
+						      sample->python_frames, sample->python_flags,
+						      rec->ips, n_user, options, rec->mixed,
+						      RECORD_MAX_USER_FRAMES, &rec->python_stats);
+		memcpy(rec->ips, rec->mixed, n_user * sizeof(rec->ips[0]));
 	}
 	/* bpf_get_stack gives return addresses for callers: look up the call instruction. */
 	for (uint32_t i = 0; i < sample->kernel_frames; i++)
@@ -165,6 +209,7 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		.pid = rec->pid,
 		.frequency_hz = opts->frequency_hz,
 		.kernel_stacks = !opts->no_kernel,
+		.on_code_mapped = record_on_code_mapped,
 	};
 	char bpf_err[512] = "";
 	const char *env;
@@ -207,10 +252,50 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 	return SMOLDER_EXIT_OK;
 }
 
+/* A CPython target: its frames are read in BPF from now on and spliced into the native stacks.
+ * Not Python, or offsets that do not validate (python_runtime_open says why): native only. */
+static void record_open_python(struct record *rec)
+{
+	struct smolder_python_config cfg;
+	int ret;
+
+	rec->names = frame_names_new();
+	if (!rec->names)
+		return;
+	rec->python = python_runtime_open(rec->pid, rec->names);
+	if (!rec->python) {
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+			log_warn("Python runtime of PID %d: %s; native frames only", rec->pid,
+				 strerror(errno));
+		return;
+	}
+	ret = python_runtime_bpf_config(rec->python, &cfg);
+	if (ret == 0 && rec->sampler)
+		ret = sampler_set_python(rec->sampler, &cfg);
+	if (ret < 0) {
+		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
+			 python_runtime_version(rec->python), strerror(-ret));
+		python_runtime_free(rec->python);
+		rec->python = NULL;
+		return;
+	}
+	log_debug("Python %s (%s): Python frames in place of the interpreter's%s",
+		  python_runtime_version(rec->python), python_runtime_object(rec->python),
+		  rec->opts->native ? " (--native: interpreter frames kept)" : "");
+}
+
 /* Opens the unwinder and symbolizer on the (exec'd) target. Failures degrade the profile (raw
  * addresses, leaf-only stacks), they do not end it. */
 static void record_open_target_models(struct record *rec)
 {
+	char why[256];
+
+	/* Sampling works without it, but every stack would stop at its leaf, unnamed: say so once,
+	 * loudly, naming the missing right (not only at -v). */
+	if (target_files_check(rec->pid, why, sizeof(why)) != 0)
+		log_warn("%s: cannot read its files (/proc/%d/root), so stacks will stop at their "
+			 "first frame and frames will be addresses, not names",
+			 why, rec->pid);
 	rec->unwinder = unwinder_new(rec->pid);
 	if (!rec->unwinder)
 		log_warn("unwinder for PID %d: %s; stacks will hold their leaf only", rec->pid,
@@ -219,8 +304,13 @@ static void record_open_target_models(struct record *rec)
 	if (!rec->symbolizer)
 		log_warn("symbolizer for PID %d: %s; frames will be raw addresses", rec->pid,
 			 strerror(errno));
+	/* Frames carry the unwinder's maps generation: the symbolizer keeps each generation's
+	 * mappings, so code unloaded during the run keeps its names. */
+	if (rec->unwinder && rec->symbolizer)
+		unwinder_set_maps_listener(rec->unwinder, record_on_maps, rec->symbolizer);
 	if (target_comm(rec->pid, rec->comm, sizeof(rec->comm)) != 0)
 		snprintf(rec->comm, sizeof(rec->comm), "%d", rec->pid);
+	record_open_python(rec);
 }
 
 static int record_run(struct record *rec)
@@ -286,6 +376,22 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
+	if (symbolizer_jit_hint(rec->symbolizer))
+		log_info("%s", symbolizer_jit_hint(rec->symbolizer));
+	if (rec->python) {
+		const struct mixed_stack_stats *p = &rec->python_stats;
+		struct python_runtime_stats rs;
+
+		python_runtime_stats(rec->python, &rs);
+		log_info("python %s: %" PRIu64 " stacks with Python frames, %" PRIu64
+			 " frames named; not read: %" PRIu64
+			 " samples without a thread state, %" PRIu64 " chains truncated, %" PRIu64
+			 " cut by an unreadable frame, %" PRIu64 " frames unnamed (%" PRIu64
+			 " stale, %" PRIu64 " unreadable code objects)",
+			 python_runtime_version(rec->python), p->stacks, p->frames, p->no_tstate,
+			 p->truncated, p->unreadable, p->frames_unnamed, rs.code_stale,
+			 rs.code_unreadable);
+	}
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
@@ -312,6 +418,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.colors = "hot",
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
+		.names = rec->names,
 	};
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
@@ -359,18 +466,22 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
+		.python_version = rec->python ? python_runtime_version(rec->python) : NULL,
+		.python = rec->python ? &rec->python_stats : NULL,
 		.cpu_time_s = cpu_end_s - rec->cpu_start_s,
 	};
 	record_summary(rec, &ss, &os, duration);
-	/* An empty profile would replace a previous run's file with nothing worth keeping (an early
-	 * Ctrl-C, an idle target): keep what is there and say why. */
-	if (t.samples == 0) {
-		log_warn("nothing was sampled: the target did not run on a CPU during the %s; no "
-			 "output written (existing files left as they were)",
-			 rec->rc.reason == RUN_STOP_SIGNAL ? "recording before the interrupt"
-							   : "recording");
+	/* Ctrl-C before the first sample: an empty profile would replace a previous run's file
+	 * with nothing worth keeping. Keep it and say why. A run that ended by itself (-d, target
+	 * exit) writes its outputs, empty or not, so scripts find them. */
+	if (t.samples == 0 && rec->rc.reason == RUN_STOP_SIGNAL) {
+		log_warn("nothing was sampled before the interrupt: no output written (existing "
+			 "files left as they were)");
 		ret = 0;
 	} else {
+		if (t.samples == 0)
+			log_warn(
+				"no samples: the target did not run on a CPU during the recording");
 		ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	}
 	profile_folded_free(folded);
@@ -425,7 +536,7 @@ int cmd_record(const struct cli_options *opts)
 	if (opts->launch_argv) {
 		code = target_launch_prepare(opts->launch_argv, &rec->launch);
 		if (code < 0) {
-			log_error("cannot start %s: %s", opts->launch_argv[0], strerror(-code));
+			log_error("cannot run %s: %s", opts->launch_argv[0], strerror(-code));
 			code = SMOLDER_EXIT_TARGET;
 			goto out;
 		}
@@ -512,6 +623,8 @@ out:
 	run_control_release(&rec->rc);
 	symbolizer_free(rec->symbolizer);
 	unwinder_free(rec->unwinder);
+	python_runtime_free(rec->python);
+	frame_names_free(rec->names);
 	cpu_profile_free(rec->profile);
 	free(rec);
 	return code;

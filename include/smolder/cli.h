@@ -69,6 +69,8 @@ struct cli_options {
 	bool no_kernel;		     /* --no-kernel */
 	bool threads;		     /* --threads */
 	bool json;		     /* dump --json */
+	bool native;		     /* --native: keep interpreter-internal native frames */
+	bool python_by_function;     /* --function: Python frames without the executing line */
 	enum sample_backend backend; /* record --backend bpf|ptrace|auto */
 	struct cli_output outputs[CLI_MAX_OUTPUTS];
 	size_t n_outputs;

@@ -2,6 +2,7 @@
  * build ids, one location per address, inlined frames as lines of one location, kernel frames in
  * a [kernel.kallsyms] mapping) and the leak report's allocation sites. */
 #include "smolder/alloc_tracker.h"
+#include "smolder/frame.h"
 #include "smolder/leak_report.h"
 #include "smolder/pprof.h"
 #include "smolder/profile_output.h"
@@ -42,7 +43,11 @@ static uint64_t address_location(struct pprof_builder *b, const struct profile_a
 		lines[n++] = (struct pprof_line){
 			.function = f->function, .file = f->file, .line = f->line};
 	}
-	return pprof_builder_location(b, map, a->addr, lines, n);
+	/* Named frames (Python, JS, markers, process roots) are no address: located by name. */
+	if (frame_is_named(a->addr))
+		return pprof_builder_location(b, 0, 0, lines, n);
+	return pprof_builder_location(
+		b, map, frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr, lines, n);
 }
 
 static bool is_program(const struct profile_address *a, const char *command)

@@ -25,6 +25,8 @@ struct python_offsets {
 	uint32_t cframe_current_frame;
 	uint32_t frame_previous, frame_code, frame_instr, frame_is_entry, frame_owner;
 	uint32_t owner_cstack;
+	uint32_t interp_modules;       /* PyInterpreterState: sys.modules (thread names) */
+	uint32_t type_cached_keys;     /* PyHeapTypeObject.ht_cached_keys (3.11+ instance dicts) */
 	uint32_t unicode_ascii_data;   /* sizeof(PyASCIIObject): data of a compact ASCII string */
 	uint32_t unicode_compact_data; /* sizeof(PyCompactUnicodeObject) */
 	/* code object, from tp_members (and _Py_DebugOffsets on 3.13) */
@@ -57,6 +59,9 @@ struct python_runtime {
 	bool target_gone;
 	struct python_runtime_stats stats;
 };
+
+/* Reads a str object as UTF-8 (malloc'd into *out). Returns 0, -EFAULT or -ENOMEM. */
+int python_read_str(struct python_runtime *rt, uint64_t addr, char **out);
 
 /* Reads len bytes at addr of the target. Returns 0, -ESRCH (gone) or -EFAULT. */
 int python_read(struct python_runtime *rt, uint64_t addr, void *buf, size_t len);

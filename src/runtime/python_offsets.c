@@ -2,7 +2,8 @@
  * Facts from CPython's headers of each version (Include/cpython/pystate.h, frameobject.h,
  * Include/internal/pycore_frame.h, pycore_runtime.h, pycore_interp.h, cpython/unicodeobject.h),
  * each confirmed against the pyenv builds and Debian's python3.11 by reading a live
- * interpreter's own structures (its PyThreadState_Get(), frames and pthread keys). 3.13's come
+ * interpreter's own structures (its PyThreadState_Get(), frames, pthread keys, sys.modules and
+ * a class's shared instance keys). 3.13's come
  * from its _Py_DebugOffsets at open too; the code object's from PyCode_Type.tp_members. */
 #include "python_internal.h"
 
@@ -32,6 +33,8 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = N,
 	 .frame_owner = N,
 	 .owner_cstack = N,
+	 .interp_modules = 56,
+	 .type_cached_keys = 872,
 	 .unicode_ascii_data = 48,
 	 .unicode_compact_data = 72},
 	{.minor = 9,
@@ -50,6 +53,8 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = N,
 	 .frame_owner = N,
 	 .owner_cstack = N,
+	 .interp_modules = 856,
+	 .type_cached_keys = 864,
 	 .unicode_ascii_data = 48,
 	 .unicode_compact_data = 72},
 	/* 3.10: f_lasti 96, counted in code units */
@@ -69,6 +74,8 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = N,
 	 .frame_owner = N,
 	 .owner_cstack = N,
+	 .interp_modules = 856,
+	 .type_cached_keys = 872,
 	 .unicode_ascii_data = 48,
 	 .unicode_compact_data = 72},
 	/* 3.11: tstate->cframe->current_frame; _PyInterpreterFrame f_code 32, previous 48,
@@ -89,6 +96,8 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = 68,
 	 .frame_owner = 69,
 	 .owner_cstack = N,
+	 .interp_modules = 888,
+	 .type_cached_keys = 872,
 	 .unicode_ascii_data = 48,
 	 .unicode_compact_data = 72},
 	/* 3.12: f_code 0, previous 8, prev_instr 56, owner 70 (FRAME_OWNED_BY_CSTACK 3);
@@ -109,13 +118,17 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = N,
 	 .frame_owner = 70,
 	 .owner_cstack = 3,
+	 .interp_modules = 944,
+	 .type_cached_keys = 880,
 	 .unicode_ascii_data = 40,
 	 .unicode_compact_data = 56},
 	/* 3.13: tstate->current_frame; f_executable 0, instr_ptr 56; the thread state lives in a
-	 * static TLS variable (no TSS key). Overwritten from _Py_DebugOffsets at open. */
+	 * static TLS variable, and autoTSSkey (_PyRuntime + 2160, pyenv 3.13.0's DWARF) is bound for
+	 * every thread too (bind_gilstate_tstate): the BPF walk reads that, as on 3.8-3.12.
+	 * Overwritten from _Py_DebugOffsets at open. */
 	{.minor = 13,
 	 .runtime_interp_head = N,
-	 .runtime_tss_key = N,
+	 .runtime_tss_key = 2160,
 	 .interp_threads_head = 7344,
 	 .tstate_next = 8,
 	 .tstate_interp = 16,
@@ -129,6 +142,8 @@ static const struct python_offsets python_tables[] = {
 	 .frame_is_entry = N,
 	 .frame_owner = 70,
 	 .owner_cstack = 3,
+	 .interp_modules = 7656,
+	 .type_cached_keys = 880,
 	 .unicode_ascii_data = 40,
 	 .unicode_compact_data = 56},
 };

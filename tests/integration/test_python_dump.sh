@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test_python_dump.sh: `smolder dump` of a Python program (tests/fixtures/python/stacks.py) under
 # Debian's python3 and every pyenv build 3.8-3.13: each thread's Python frames appear in order
-# with their executing lines, in place of the interpreter's native frames (none of which is left),
-# below the native leaf frames (libc waits); --json marks them; a venv's bin/python symlink and a
-# process in another mount namespace work too; a target whose offsets do not validate is dumped
-# native-only with a one-line reason.
+# with their executing lines, under the thread's threading name, in place of the interpreter's
+# native frames (none of which is left), below the native leaf frames (libc waits); --json marks
+# them; a venv's bin/python symlink and a process in another mount namespace work too; a target
+# whose offsets do not validate is dumped native-only with a one-line reason.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ptrace_lib.sh"
 source "$(dirname "$0")/python_lib.sh"
@@ -62,7 +62,12 @@ in_order() {
 
 F='^  #[0-9]+ 0x[0-9a-f]+ '
 check_dump() { # LABEL FILE
-	local label=$1 out=$2 main rec spin n
+	local label=$1 out=$2 main rec spin n h
+	# Thread headers carry the threading.Thread names.
+	for h in "$T_MAIN (MainThread)" "$T_RECURSE (py-recurse)" "$T_SPIN (py-spin)"; do
+		grep -qxF "Thread $h" "$out" && pass "$label: header 'Thread $h'" ||
+			fail "$label: no header 'Thread $h': $(grep '^Thread ' "$out" | tr '\n' ' ')"
+	done
 	main=$(tid_block "$out" "$T_MAIN")
 	in_order "$label main thread" "$main" "$F"'[^ ]*(futex|sem_|pthread_cond)[^ ]* ' \
 		"$F"'(Event\.)?wait \(threading\.py:[0-9]+\) \[python\]$' \
@@ -112,6 +117,7 @@ names = [f["function"] for f in py]
 assert names[0] == "leaf" and names.count("recurse") == int(sys.argv[3]) + 1, names
 assert all(f["file"] == "stacks.py" and f["line"] for f in py if f["function"] == "recurse")
 assert t["python_complete"] is True
+assert t["name"] == "py-recurse" and t["os_name"], (t["name"], t["os_name"])
 PY
 	fi
 	stop_stacks
