@@ -259,9 +259,8 @@ static void record_open_python(struct record *rec)
 	struct smolder_python_config cfg;
 	int ret;
 
-	rec->names = frame_names_new();
-	if (!rec->names)
-		return;
+	/* The profile's registry: its [truncated] marker and the Python frames share it. */
+	rec->names = cpu_profile_names(rec->profile);
 	rec->python = python_runtime_open(rec->pid, rec->names);
 	if (!rec->python) {
 		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
@@ -418,7 +417,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.colors = "hot",
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
-		.names = rec->names,
+		.names = cpu_profile_names(rec->profile),
 	};
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
@@ -624,7 +623,6 @@ out:
 	symbolizer_free(rec->symbolizer);
 	unwinder_free(rec->unwinder);
 	python_runtime_free(rec->python);
-	frame_names_free(rec->names);
 	cpu_profile_free(rec->profile);
 	free(rec);
 	return code;

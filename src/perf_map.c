@@ -32,6 +32,7 @@ struct perf_map {
 	size_t nretired;
 	struct perf_map_segment *segs; /* sorted, disjoint */
 	size_t nsegs;
+	bool stale; /* entries added since segs was built */
 };
 
 /* ---- names ---- */
@@ -447,8 +448,10 @@ int perf_map_update(struct perf_map *pm)
 	}
 	pm->offset += used;
 	free(buf);
-	if (!err && pm->n != before)
-		err = build_segments(pm);
+	/* The lookup table is rebuilt at the next lookup, not at every read: record reads a
+	 * growing map every second but looks addresses up once, at the end. */
+	if (pm->n != before)
+		pm->stale = true;
 	if (!err)
 		err = pm->n != before;
 	return err;
@@ -496,12 +499,17 @@ void perf_map_free(struct perf_map *pm)
 	free(pm);
 }
 
-const struct perf_map_symbol *perf_map_lookup(const struct perf_map *pm, uint64_t addr)
+const struct perf_map_symbol *perf_map_lookup(struct perf_map *pm, uint64_t addr)
 {
 	size_t lo = 0, hi;
 
 	if (!pm)
 		return NULL;
+	if (pm->stale) {
+		if (build_segments(pm) != 0)
+			return NULL; /* out of memory: retried at the next lookup */
+		pm->stale = false;
+	}
 	hi = pm->nsegs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -516,7 +524,7 @@ const struct perf_map_symbol *perf_map_lookup(const struct perf_map *pm, uint64_
 	return &pm->entries[pm->segs[lo - 1].entry];
 }
 
-const char *perf_map_find(const struct perf_map *pm, uint64_t addr)
+const char *perf_map_find(struct perf_map *pm, uint64_t addr)
 {
 	const struct perf_map_symbol *sym = perf_map_lookup(pm, addr);
 

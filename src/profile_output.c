@@ -30,6 +30,7 @@
 struct folded_line {
 	char *text;
 	uint64_t weight;
+	bool truncated; /* the stack ends in the [truncated] marker (the same text always does) */
 };
 
 struct address_cache {
@@ -254,7 +255,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 	return 0;
 }
 
-static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight)
+static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight,
+		      bool truncated)
 {
 	uint64_t h = profile_hash_string(text);
 	size_t s;
@@ -281,6 +283,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 
 		if (strcmp(line->text, text) == 0) {
 			line->weight += weight;
+			line->truncated |= truncated;
 			return 0;
 		}
 		s = (s + 1) & (folded->n_slots - 1);
@@ -292,6 +295,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 	if (!folded->lines[folded->n_lines].text)
 		return -ENOMEM;
 	folded->lines[folded->n_lines].weight = weight;
+	folded->lines[folded->n_lines].truncated = truncated;
 	folded->slots[s] = (uint32_t)++folded->n_lines;
 	return 0;
 }
@@ -477,7 +481,9 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		}
 		if (line_len == 0 && line_append(&line, &line_len, &line_cap, "[unknown]"))
 			goto fail;
-		if (folded_add(folded, line, weights[i].weight))
+		/* The outermost frame says whether the stack reached its root. */
+		if (folded_add(folded, line, weights[i].weight,
+			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
 			goto fail;
 		if (sample_add(folded, indices, n_idx, weights[i].tid, weights[i].weight))
 			goto fail;
@@ -613,6 +619,9 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_array_end(&w);
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
+		/* Its root frame is then "[truncated]", not the thread's entry. */
+		json_key(&w, "truncated");
+		json_bool(&w, order[i]->truncated);
 		json_object_end(&w);
 		free(copy);
 	}

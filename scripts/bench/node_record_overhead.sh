@@ -14,9 +14,12 @@ secs=${SECONDS_PER_RUN:-5}
 rounds=${ROUNDS:-3}
 flags=${NODE_FLAGS---perf-basic-prof}
 smolder=$build/smolder
-app=tests/fixtures/js/node_app.js
+app=$PWD/tests/fixtures/js/node_app.js
 work=$(mktemp -d /tmp/smolder-bench-node.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+cd "$work" # node --perf-basic-prof writes isolate-*-v8.log files into its working directory
+smolder=$OLDPWD/$smolder
+[ "${build:0:1}" = / ] && smolder=$build/smolder
 
 # "REQUESTS REQUESTS_PER_CPU_S" from the fixture's last line.
 parse() { awk '/^requests/ { printf "%d %.0f\n", $2, $2 / $6 }' "$1"; }
