@@ -6,10 +6,15 @@
 #include "smolder/alloc_tracker.h"
 #include "smolder/cli.h"
 #include "smolder/commands.h"
+#include "smolder/frame_names.h"
 #include "smolder/launch_objects.h"
 #include "smolder/leak_report.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 #include "smolder/output_file.h"
+#include "smolder/pprof.h"
+#include "smolder/speedscope.h"
+#include "smolder/python.h"
 #include "smolder/run_control.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
@@ -30,6 +35,8 @@ struct leaks_run {
 	bool launched;
 	struct alloc_tracker *tracker;
 	struct symbolizer *sym;
+	struct frame_names *names;     /* the tracker's named frames (not owned) */
+	struct python_runtime *python; /* NULL unless the target runs CPython */
 	struct run_control rc;
 	bool rc_ready;
 	struct leak_report report;
@@ -166,6 +173,12 @@ static int write_outputs(struct leaks_run *run)
 		case OUTPUT_FORMAT_JSON:
 			err = leak_report_write_json(&run->report, f.fp);
 			break;
+		case OUTPUT_FORMAT_PPROF:
+			err = pprof_write_leaks(&run->report, f.fp);
+			break;
+		case OUTPUT_FORMAT_SPEEDSCOPE:
+			err = speedscope_write_leaks(&run->report, f.fp);
+			break;
 		case OUTPUT_FORMAT_SVG:
 			err = leak_report_write_flamegraph(&run->report, f.fp, growth, true);
 			break;
@@ -183,7 +196,9 @@ static int write_outputs(struct leaks_run *run)
 			status = SMOLDER_EXIT_INTERNAL;
 		} else if (strcmp(outs[i].path, "-") != 0) {
 			log_info("wrote %s%s", outs[i].path,
-				 outs[i].format == OUTPUT_FORMAT_JSON ? ""
+				 outs[i].format != OUTPUT_FORMAT_SVG &&
+						 outs[i].format != OUTPUT_FORMAT_FOLDED
+					 ? ""
 				 : growth ? " (memory growth flame graph)"
 					  : " (outstanding memory flame graph)");
 		}
@@ -324,9 +339,62 @@ static int tracker_error(int err, pid_t pid, bool attach)
 	return SMOLDER_EXIT_KERNEL;
 }
 
+/* A CPython target: allocation sites carry its Python frames from now on. Not Python, or offsets
+ * that do not validate (python_runtime_open says why): native stacks only. */
+static void open_python(struct leaks_run *run)
+{
+	unsigned options = (run->opts->native ? MIXED_STACK_KEEP_NATIVE : 0) |
+			   (run->opts->python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+	int ret;
+
+	run->names = alloc_tracker_names(run->tracker);
+	run->python = python_runtime_open(run->pid, run->names);
+	if (!run->python) {
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+			log_warn("Python runtime of pid %d: %s; native frames only", (int)run->pid,
+				 strerror(errno));
+		return;
+	}
+	ret = alloc_tracker_set_python(run->tracker, run->python, run->names, options);
+	if (ret < 0) {
+		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
+			 python_runtime_version(run->python), strerror(-ret));
+		python_runtime_free(run->python);
+		run->python = NULL;
+		return;
+	}
+	snprintf(run->report.python_version, sizeof(run->report.python_version), "%s",
+		 python_runtime_version(run->python));
+}
+
+static void python_totals(struct leaks_run *run)
+{
+	struct mixed_stack_stats ps;
+	struct python_runtime_stats rs;
+
+	if (!run->python)
+		return;
+	alloc_tracker_python_stats(run->tracker, &ps, &run->report.python_orphans);
+	python_runtime_stats(run->python, &rs);
+	run->report.python_frames = ps.frames;
+	run->report.python_frames_unnamed = ps.frames_unnamed;
+	run->report.python_arena_sites = ps.arena_sites;
+	log_info("python %s: %llu frames named; not read: %llu allocations without a thread "
+		 "state, %llu chains truncated, %llu cut by an unreadable frame, %llu frames "
+		 "unnamed (%llu stale, %llu unreadable code objects), %llu stacks lost",
+		 run->report.python_version, (unsigned long long)ps.frames,
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_NO_TSTATE],
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_TRUNCATED],
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_READ_FAILED],
+		 (unsigned long long)ps.frames_unnamed, (unsigned long long)rs.code_stale,
+		 (unsigned long long)rs.code_unreadable,
+		 (unsigned long long)run->report.python_orphans);
+}
+
 static void run_release(struct leaks_run *run)
 {
 	alloc_tracker_free(run->tracker);
+	python_runtime_free(run->python);
 	symbolizer_free(run->sym);
 	leak_report_release(&run->report);
 	u64_map_release(&run->site_index);
@@ -406,6 +474,7 @@ int cmd_leaks(const struct cli_options *opts)
 	run.sym = symbolizer_new(run.pid);
 	if (!run.sym)
 		log_warn("symbolizer unavailable (%s): frames will be addresses", strerror(errno));
+	open_python(&run);
 	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s",
 		 (int)run.pid, run.report.command, points, objects,
 		 opts->duration_ns ? "" : "; Ctrl-C to stop");
@@ -450,12 +519,15 @@ int cmd_leaks(const struct cli_options *opts)
 				   &run.report.probe_emulated);
 	leak_report_analyse(&run.report);
 	leak_report_symbolize(&run.report, run.tracker, run.sym);
+	python_totals(&run);
 	if (!run.report.complete)
 		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
 			 "were "
 			 "dropped; growth may be under-reported");
 	leak_report_write_text(&run.report, stdout, 10);
 	fflush(stdout);
+	if (symbolizer_jit_hint(run.sym))
+		log_info("%s", symbolizer_jit_hint(run.sym));
 	status = write_outputs(&run);
 	/* A launched target lives as long as the run: -d or a signal ends it too. */
 	if (run.launched && stop != RUN_STOP_TARGET_EXIT)

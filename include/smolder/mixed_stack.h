@@ -22,6 +22,7 @@ struct mixed_stack_stats {
 	uint64_t unreadable;	 /* chains cut by an unreadable frame (marked as well) */
 	uint64_t frames;	 /* Python frames named */
 	uint64_t frames_unnamed; /* code objects unreadable or stale ("[python unknown]") */
+	uint64_t arena_sites;	 /* mmap stacks marked "[pymalloc arena]" */
 };
 
 /* Sets cfg's frame_read_offset/frame_read_size (one read covering every frame field the walk
@@ -32,6 +33,10 @@ int mixed_stack_walk_window(struct smolder_python_config *cfg);
 enum mixed_stack_options {
 	MIXED_STACK_KEEP_NATIVE = 1, /* --native: keep the interpreter's own frames */
 	MIXED_STACK_BY_FUNCTION = 2, /* --function: "qualname (file.py)", no line */
+	/* The stack's leaf is an anonymous mmap call: when the interpreter itself made it (every
+	 * native frame between the call and the eval loop is the interpreter's own), it is a
+	 * pymalloc arena (or 3.11+ frame stack chunk) and a "[pymalloc arena]" frame says so. */
+	MIXED_STACK_MMAP_SITE = 4,
 };
 
 /* Splices one stack's Python frames (as the walk wrote them, innermost first, walk_flags its

@@ -9,7 +9,8 @@ NODE_APP="$SOURCE_DIR/tests/fixtures/js/node_app.js"
 start_node() {
 	local shape=$1 i
 	shift
-	"$NODE" "$@" "$NODE_APP" "$shape" >"$WORK/node-$shape.out" 2>&1 &
+	# In $WORK: node --perf-basic-prof writes isolate-*-v8.log files into its working directory.
+	(cd "$WORK" && exec "$NODE" "$@" "$NODE_APP" "$shape") >"$WORK/node-$shape.out" 2>&1 &
 	NODE_PID=$!
 	CHILDREN+=("$NODE_PID")
 	for i in $(seq 1 200); do
@@ -24,4 +25,14 @@ start_node() {
 stop_node() {
 	kill "$NODE_PID" 2>/dev/null
 	wait "$NODE_PID" 2>/dev/null
+}
+
+# js_line NAME: the line of "function NAME(" in node_app.js (what V8 writes in its perf map).
+js_line() {
+	grep -n "^function $1(" "$NODE_APP" | cut -d: -f1
+}
+
+# js_frame NAME: the folded name of node_app.js's function NAME, as an ERE.
+js_frame() {
+	echo "$1 \\(node_app\\.js:$(js_line "$1")\\)_\\[j\\]"
 }

@@ -14,6 +14,8 @@
 #include "../../src/unwind_elf.h"
 
 #include <gelf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <libelf.h>
 
 #define MAX_FRAMES 128
@@ -690,6 +692,36 @@ static bool after_steps(struct capture *cap)
 
 /* The fast path must give exactly what libunwind gives, frame for frame, on every kind of stack,
  * including stops at arbitrary instructions (prologues, epilogues, libc, the vdso). */
+/* JIT code (anonymous executable memory, no unwind info): a return address there gets the
+ * frame-pointer rule the in-kernel walker can apply; an interrupted ip (exact) does not, its
+ * prologue may not have pushed rbp yet. */
+static void test_rule_at_jit_code(void **state)
+{
+	struct unwind_rule rule;
+	struct unwinder *uw;
+	uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *data = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(code != MAP_FAILED && data != MAP_FAILED);
+	uw = unwinder_new(getpid());
+	assert_non_null(uw);
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)code + 64, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+	assert_int_equal(rule.cfa_reg, UNWIND_RULE_RBP);
+	assert_int_equal(rule.cfa_off, 16);
+	assert_int_equal(rule.ra_off, -8);
+	assert_int_equal(rule.rbp_rule, UNWIND_RBP_SAVED);
+	assert_int_equal(rule.rbp_off, -16);
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)code + 64, true, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	/* Not code: no rule. */
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)data + 64, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	unwinder_free(uw);
+	munmap(code, 4096);
+	munmap(data, 4096);
+}
+
 static void test_fast_path_matches_libunwind(void **state)
 {
 	static const char *const modes[] = {"deep", "thread", "qsort", "signal", "bigframe"};
@@ -766,6 +798,7 @@ int main(void)
 		cmocka_unit_test(test_debug_frame_rules),
 		cmocka_unit_test(test_rule_at_and_resume),
 		cmocka_unit_test(test_fast_path_matches_libunwind),
+		cmocka_unit_test(test_rule_at_jit_code),
 		cmocka_unit_test(test_static_binary),
 	};
 
