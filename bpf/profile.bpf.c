@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* profile.bpf.c: the CPU sampler. Runs on a cpu-clock perf event per CPU (or per task where those
- * fire), keeps only the target's threads, and sends per sample the user registers, a copy of the
- * user stack from sp up to the end of the stack mapping (bounded by the configured copy size), and
- * the kernel stack. Every path that loses data is counted in the stats map. */
+ * fire), keeps only the threads of the target processes (target_set.bpf.h), and sends per sample
+ * the user registers, a copy of the user stack from sp up to the end of the stack mapping (bounded
+ * by the configured copy size), and the kernel stack. Every path that loses data is counted in the
+ * stats map. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -12,8 +13,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by user space before load. */
-const volatile __u32 target_tgid = 0;
+/* Set by user space before load. The targets themselves are in the target set's map. */
 const volatile __u32 stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
 const volatile __u8 collect_kernel = 1;
 /* Wake the consumer only when this much data is waiting; it also polls on a timer. A wakeup per
@@ -55,6 +55,21 @@ static __always_inline void stat_inc(__u32 index)
 	if (value)
 		(*value)++;
 }
+
+/* Tracepoint programs can be interrupted on their CPU by the sampler's timer: atomic. */
+static __always_inline void stat_inc_atomic(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&stats, &index);
+
+	if (value)
+		__sync_fetch_and_add(value, 1);
+}
+
+#define target_set_stat(index)	   stat_inc_atomic(index)
+#define TARGET_SET_STAT_FULL	   SMOLDER_SAMPLER_STAT_TARGETS_FULL
+#define TARGET_SET_STAT_EVENT_LOST SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST
+#define TARGET_SET_STAT_FOLLOWED   SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED
+#include "target_set.bpf.h"
 
 struct vma_bound {
 	__u64 start, end;
@@ -118,7 +133,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	__u64 ip, sp, bp;
 	bool kernel_mode;
 
-	if (tgid != target_tgid || tid == 0)
+	if (tid == 0 || !target_set_has(tgid))
 		return 0;
 	stat_inc(SMOLDER_SAMPLER_STAT_SAMPLES);
 

@@ -24,11 +24,12 @@
 
 #include "smolder/cpu_profile.h"
 #include "smolder/log.h"
+#include "smolder/process_table.h"
 #include "smolder/profile_output.h"
+#include "smolder/frame_names.h"
 #include "smolder/run_control.h"
 #include "smolder/ptrace_sampler.h"
 #include "smolder/sampler.h"
-#include "smolder/symbolizer.h"
 #include "smolder/target.h"
 #include "smolder/unwinder.h"
 
@@ -43,14 +44,14 @@ struct record {
 	struct run_control rc;
 	struct sampler *sampler;
 	struct ptrace_sampler *ptrace_sampler; /* --backend ptrace, or auto without eBPF */
-	struct unwinder *unwinder;
-	struct symbolizer *symbolizer;
+	struct frame_names *names;	       /* process root frames */
+	struct process_table *processes;       /* per process: unwinder, symbolizer, name */
 	struct cpu_profile *profile;
 	char comm[64];
 	uint64_t unwind_errors;
 	uint64_t add_errors;
-	uint64_t last_map_refreshes;
-	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	uint64_t model_errors; /* samples whose process model could not be made (no memory) */
+	uint64_t stack_bytes;  /* user stack bytes received, for the mean copy size */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 };
@@ -59,10 +60,17 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 {
 	struct record *rec = ctx;
 	uint32_t n_user = 0, flags = 0;
-	pid_t tid = (pid_t)sample->tid;
+	pid_t tid = (pid_t)sample->tid, tgid = (pid_t)sample->tgid;
+	struct process_model *model;
 
 	(void)size;
 	rec->stack_bytes += sample->user_stack_len;
+	/* Made the first time the process shows up, while it is most likely still alive. */
+	model = process_table_get(rec->processes, tgid);
+	if (!model) {
+		rec->model_errors++;
+		return 0;
+	}
 	if (!(sample->flags & SMOLDER_SAMPLE_NO_USER_REGS)) {
 		struct unwind_snapshot snap = {
 			.ip = sample->ip,
@@ -76,9 +84,9 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 							   SMOLDER_SAMPLE_NO_VMA)) != 0,
 		};
 		struct unwind_result result = {0};
-		int ret = rec->unwinder ? unwinder_unwind(rec->unwinder, &snap, rec->ips,
-							  RECORD_MAX_USER_FRAMES, &result)
-					: -ENODEV;
+		int ret = model->unwinder ? unwinder_unwind(model->unwinder, &snap, rec->ips,
+							    RECORD_MAX_USER_FRAMES, &result)
+					  : -ENODEV;
 
 		if (ret < 0 || result.n == 0) {
 			/* Keep the sample with its leaf: the time was spent, even if the
@@ -102,12 +110,37 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		char name[64];
 
 		/* Read the name the first time the thread shows up: it may be gone at the end. */
-		if (target_thread_name(rec->pid, tid, name, sizeof(name)) == 0)
+		if (target_thread_name(tgid, tid, name, sizeof(name)) == 0)
 			cpu_profile_set_thread_name(rec->profile, tid, name);
 	}
-	if (cpu_profile_add(rec->profile, tid, rec->ips, n_user, rec->kernel_ips,
-			    sample->kernel_frames, flags) != 0)
+	if (cpu_profile_add_rooted(rec->profile, model->root_frame, tid, rec->ips, n_user,
+				   rec->kernel_ips, sample->kernel_frames, flags) != 0)
 		rec->add_errors++;
+	return 0;
+}
+
+/* A target forked (a followed child), exec'd or exited: records arrive in order with the samples,
+ * so the samples after an exec are unwound with the new program's mappings. */
+static int record_on_process(void *ctx, const struct smolder_process_event *ev)
+{
+	struct record *rec = ctx;
+	int ret = 0;
+
+	switch (ev->kind) {
+	case SMOLDER_EVENT_FORK:
+		ret = process_table_fork(rec->processes, (pid_t)ev->tgid, (pid_t)ev->parent_tgid);
+		break;
+	case SMOLDER_EVENT_EXEC:
+		ret = process_table_exec(rec->processes, (pid_t)ev->tgid);
+		break;
+	case SMOLDER_EVENT_EXIT:
+		process_table_exit(rec->processes, (pid_t)ev->tgid);
+		break;
+	default:
+		break;
+	}
+	if (ret < 0)
+		rec->model_errors++;
 	return 0;
 }
 
@@ -116,43 +149,30 @@ static const char *record_thread_name(void *ctx, int32_t tid)
 	return cpu_profile_thread_name(ctx, tid);
 }
 
-/* Launch mode: the child was released and is exec'ing. Waits (bounded) until /proc/PID/exe is no
- * longer smolder's own image, so the unwinder and symbolizer read the new program's mappings. */
-static void record_wait_for_exec(pid_t pid)
+/* --children on -p targets: the descendants living now join the set (the fork tracepoint,
+ * attached before this scan, adds the ones forked from now on). Their parents exit and their
+ * pids can be reused in between: a process that has gone is simply not sampled. */
+static int record_add_descendants(struct record *rec, char *err, size_t errlen)
 {
-	char self[PATH_MAX], child[PATH_MAX], path[64];
-	ssize_t n_self, n_child;
+	const struct cli_options *opts = rec->opts;
+	pid_t *found = NULL;
+	size_t n_found = 0;
+	int ret;
 
-	n_self = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n_self < 0)
-		return;
-	self[n_self] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 1000; i++) {
-		n_child = readlink(path, child, sizeof(child) - 1);
-		if (n_child < 0)
-			return; /* exited (exec failed) or zombie */
-		child[n_child] = '\0';
-		if (strcmp(child, self) != 0)
-			return;
-		usleep(1000);
+	if (rec->launched || opts->children != CLI_CHILDREN_FOLLOW)
+		return SMOLDER_EXIT_OK;
+	ret = target_descendants(opts->pids, opts->n_pids, &found, &n_found);
+	for (size_t i = 0; !ret && i < n_found; i++)
+		ret = sampler_add_target(rec->sampler, found[i]);
+	free(found);
+	if (ret) {
+		snprintf(err, errlen, "adding the children of the targets: %s", strerror(-ret));
+		return SMOLDER_EXIT_INTERNAL;
 	}
-}
-
-static void record_refresh_maps(struct record *rec)
-{
-	struct unwinder_stats st;
-
-	if (!rec->unwinder)
-		return;
-	unwinder_get_stats(rec->unwinder, &st);
-	/* The unwinder noticed new mappings (dlopen, exec): let the symbolizer open them while
-	 * the target is alive. */
-	if (st.map_refreshes != rec->last_map_refreshes) {
-		rec->last_map_refreshes = st.map_refreshes;
-		if (rec->symbolizer)
-			symbolizer_refresh(rec->symbolizer);
-	}
+	if (n_found)
+		log_info("following %zu existing descendant process%s", n_found,
+			 n_found == 1 ? "" : "es");
+	return SMOLDER_EXIT_OK;
 }
 
 static int record_attach(struct record *rec, char *err, size_t errlen)
@@ -160,9 +180,14 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 	const struct cli_options *opts = rec->opts;
 	struct sampler_options so = {
 		.pid = rec->pid,
+		.pids = opts->pids,
+		.n_pids = rec->launched ? 0 : opts->n_pids,
+		.follow_children = opts->children == CLI_CHILDREN_FOLLOW,
+		.process_fn = record_on_process,
 		.frequency_hz = opts->frequency_hz,
 		.kernel_stacks = !opts->no_kernel,
 	};
+	bool tree = so.n_pids > 1 || so.follow_children;
 	char bpf_err[512] = "";
 	const char *env;
 	int code = SMOLDER_EXIT_OK;
@@ -181,13 +206,22 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 	if (opts->backend != SAMPLE_BACKEND_PTRACE) {
 		rec->sampler = sampler_new(&so, record_on_sample, rec, err, errlen);
 		if (rec->sampler)
-			return SMOLDER_EXIT_OK;
+			return record_add_descendants(rec, err, errlen);
 		code = sampler_exit_code(errno);
 		if (opts->backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL))
 			return code;
 		/* auto without eBPF: ptrace works on one's own processes unprivileged. */
 		snprintf(bpf_err, sizeof(bpf_err), "%s", err);
+	}
+	if (tree && (so.n_pids > 1 || !rec->launched)) {
+		/* The ptrace backend follows one process; a launched command's children are
+		 * followed only by default, so it may go on without them. */
+		snprintf(err, errlen,
+			 "%s%sthe ptrace backend profiles one process (no -p list, "
+			 "no --children)",
+			 bpf_err, bpf_err[0] ? "; " : "");
+		return bpf_err[0] ? code : SMOLDER_EXIT_USAGE;
 	}
 	rec->ptrace_sampler = ptrace_sampler_new(&so, record_on_sample, rec, err, errlen);
 	if (!rec->ptrace_sampler) {
@@ -199,23 +233,26 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		return ptrace_sampler_exit_code(errno);
 	}
 	if (bpf_err[0])
-		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)",
-			 bpf_err);
+		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)%s",
+			 bpf_err, tree ? "; children are not followed" : "");
 	return SMOLDER_EXIT_OK;
 }
 
-/* Opens the unwinder and symbolizer on the (exec'd) target. Failures degrade the profile (raw
- * addresses, leaf-only stacks), they do not end it. */
+/* The models of the given processes are made now, while they surely live; children's and
+ * exec'd programs' as they show up. Failures degrade the profile (raw addresses, leaf-only
+ * stacks), they do not end it. */
 static void record_open_target_models(struct record *rec)
 {
-	rec->unwinder = unwinder_new(rec->pid);
-	if (!rec->unwinder)
-		log_warn("unwinder for PID %d: %s; stacks will hold their leaf only", rec->pid,
-			 strerror(errno));
-	rec->symbolizer = symbolizer_new(rec->pid);
-	if (!rec->symbolizer)
-		log_warn("symbolizer for PID %d: %s; frames will be raw addresses", rec->pid,
-			 strerror(errno));
+	const struct cli_options *opts = rec->opts;
+
+	for (size_t i = 0; !rec->launched && i < opts->n_pids; i++) {
+		struct process_model *m = process_table_get(rec->processes, opts->pids[i]);
+
+		if (m && !m->unwinder)
+			log_warn("PID %d: cannot read its mappings; its stacks will hold their "
+				 "leaf only",
+				 (int)opts->pids[i]);
+	}
 	if (target_comm(rec->pid, rec->comm, sizeof(rec->comm)) != 0)
 		snprintf(rec->comm, sizeof(rec->comm), "%d", rec->pid);
 }
@@ -224,6 +261,7 @@ static int record_run(struct record *rec)
 {
 	double last_refresh = 0;
 	enum run_stop stop;
+	bool all;
 
 	for (;;) {
 		int ret;
@@ -237,16 +275,15 @@ static int record_run(struct record *rec)
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
 		}
-		record_refresh_maps(rec);
-		if (run_control_elapsed(&rec->rc) - last_refresh >= 1.0) {
+		/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open
+		 * them while the processes are alive; all of them once a second. */
+		all = run_control_elapsed(&rec->rc) - last_refresh >= 1.0;
+		if (all)
 			last_refresh = run_control_elapsed(&rec->rc);
-			if (rec->symbolizer)
-				symbolizer_refresh(rec->symbolizer);
-		}
+		process_table_refresh(rec->processes, all);
 	}
-	/* Late mappings seen by the unwinder while the target may still be alive. */
-	if (rec->symbolizer)
-		symbolizer_refresh(rec->symbolizer);
+	/* Late mappings seen by the unwinders while the targets may still be alive. */
+	process_table_refresh(rec->processes, true);
 	if (stop == RUN_STOP_SIGNAL && rec->launched)
 		target_launch_signal(&rec->launch, rec->rc.last_signal);
 	if (rec->sampler) {
@@ -268,6 +305,12 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 	cpu_profile_get_totals(rec->profile, &t);
 	log_info("recorded %.1f s of PID %d (%s) at %d Hz (%s)", duration, rec->pid, rec->comm,
 		 rec->opts->frequency_hz, run_control_reason_name(rec->rc.reason));
+	if (process_table_pid_count(rec->processes) > 1 || ss->forks_followed)
+		log_info("processes: %zu sampled, %" PRIu64 " children followed, %" PRIu64
+			 " not followed (target map full), %" PRIu64
+			 " fork/exec/exit events lost; %" PRIu64 " samples without a process model",
+			 process_table_pid_count(rec->processes), ss->forks_followed,
+			 ss->targets_full, ss->process_events_lost, rec->model_errors);
 	log_info("samples: %" PRIu64 " kept, %" PRIu64 " lost (ring buffer full %" PRIu64
 		 ", unreadable %" PRIu64 ", aggregation %" PRIu64 ")",
 		 t.samples, t.lost, ss->ringbuf_full, ss->malformed, rec->add_errors);
@@ -306,6 +349,79 @@ static void record_ptrace_stats(struct record *rec, struct sampler_stats *ss)
 		 (double)x.stop_ns_max / 1e6);
 }
 
+static int record_share_cmp(const void *a, const void *b)
+{
+	const struct profile_process *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return x->pid - y->pid;
+}
+
+/* Samples per process (per command with --merge-processes), most first, for the JSON table. A
+ * pid that exec'd is named by its last program. Commands belong to the process table. */
+static int record_process_shares(struct record *rec, struct profile_process **out, size_t *n_out)
+{
+	const struct stack_table *stacks = cpu_profile_stacks(rec->profile);
+	const struct cpu_profile_entry *entries;
+	struct profile_process *procs;
+	uint32_t *exec_counts;
+	size_t n, n_procs = 0, n_models;
+
+	entries = cpu_profile_entries(rec->profile, &n);
+	process_table_models(rec->processes, &n_models);
+	procs = calloc(n_models + 1, sizeof(*procs));
+	exec_counts = calloc(n_models + 1, sizeof(*exec_counts));
+	if (!procs || !exec_counts) {
+		free(procs);
+		free(exec_counts);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t depth;
+		const uint64_t *frames = stack_table_get(stacks, entries[i].stack_id, &depth);
+		const struct process_model *m =
+			frames && depth ? process_table_find_root(rec->processes, frames[depth - 1])
+					: NULL;
+		size_t k;
+
+		if (!m)
+			continue;
+		for (k = 0; k < n_procs; k++)
+			if (rec->opts->merge_processes ? strcmp(procs[k].command, m->comm) == 0
+						       : procs[k].pid == m->pid)
+				break;
+		if (k == n_procs) {
+			procs[n_procs++] =
+				(struct profile_process){.pid = m->pid, .command = m->comm};
+			exec_counts[k] = m->exec_count;
+		} else if (!rec->opts->merge_processes && m->exec_count > exec_counts[k]) {
+			procs[k].command = m->comm;
+			exec_counts[k] = m->exec_count;
+		}
+		procs[k].weight += entries[i].count;
+	}
+	free(exec_counts);
+	if (n_procs > 1)
+		qsort(procs, n_procs, sizeof(*procs), record_share_cmp);
+	*out = procs;
+	*n_out = n_procs;
+	return 0;
+}
+
+/* The command the run is named by: the launched or first given process's last program. */
+static void record_name_run(struct record *rec)
+{
+	size_t n;
+	struct process_model *const *models = process_table_models(rec->processes, &n);
+
+	for (size_t i = n; i-- > 0;)
+		if (models[i]->pid == rec->pid) {
+			snprintf(rec->comm, sizeof(rec->comm), "%s", models[i]->comm);
+			return;
+		}
+}
+
 static int record_flush(struct record *rec, const struct cli_output *outputs, size_t n_outputs)
 {
 	struct profile_output_options oo = {
@@ -316,7 +432,13 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.colors = "hot",
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
+		.processes = rec->processes,
+		/* A root frame per process only when there is more than one. */
+		.process_roots = process_table_pid_count(rec->processes) > 1,
+		.merge_processes = rec->opts->merge_processes,
 	};
+	struct profile_process *procs = NULL;
+	size_t n_procs = 0;
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
 	struct profile_output_meta meta;
@@ -332,7 +454,9 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		sampler_get_stats(rec->sampler, &ss);
 	else
 		record_ptrace_stats(rec, &ss);
-	cpu_profile_add_lost(rec->profile, ss.ringbuf_full + ss.malformed + rec->add_errors);
+	record_name_run(rec);
+	cpu_profile_add_lost(rec->profile,
+			     ss.ringbuf_full + ss.malformed + rec->add_errors + rec->model_errors);
 
 	entries = cpu_profile_entries(rec->profile, &n);
 	weights = calloc(n + 1, sizeof(*weights));
@@ -343,10 +467,10 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	for (size_t i = 0; i < n; i++)
 		weights[i] = (struct profile_weight){entries[i].stack_id, entries[i].tid,
 						     entries[i].count};
-	folded = profile_output_fold(cpu_profile_stacks(rec->profile), weights, n, rec->symbolizer,
-				     &oo, &os);
+	folded = profile_output_fold(cpu_profile_stacks(rec->profile), weights, n, NULL, &oo, &os);
 	free(weights);
-	if (!folded) {
+	if (!folded || record_process_shares(rec, &procs, &n_procs) < 0) {
+		profile_folded_free(folded);
 		log_error("folding the profile: %s", strerror(errno));
 		return SMOLDER_EXIT_INTERNAL;
 	}
@@ -361,9 +485,12 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
+		.processes = procs,
+		.n_processes = n_procs,
 	};
 	ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	profile_folded_free(folded);
+	free(procs);
 	record_summary(rec, &ss, &os, duration, outputs, n_outputs);
 	if (t.samples == 0)
 		log_warn("no samples: the target did not run on a CPU during the recording");
@@ -426,11 +553,20 @@ int cmd_record(const struct cli_options *opts)
 		rec->pid = rec->launch.pid;
 	} else {
 		rec->pid = opts->pid;
-		code = target_check(rec->pid, err, sizeof(err));
-		if (code != SMOLDER_EXIT_OK) {
-			log_error("%s", err);
-			goto out;
+		for (size_t i = 0; i < opts->n_pids; i++) {
+			code = target_check(opts->pids[i], err, sizeof(err));
+			if (code != SMOLDER_EXIT_OK) {
+				log_error("%s", err);
+				goto out;
+			}
 		}
+	}
+	rec->names = frame_names_new();
+	rec->processes = rec->names ? process_table_new(rec->names) : NULL;
+	if (!rec->processes) {
+		log_error("out of memory");
+		code = SMOLDER_EXIT_INTERNAL;
+		goto out;
 	}
 	if (n_outputs == 0) {
 		snprintf(default_path, sizeof(default_path), "smolder-%d.svg", (int)rec->pid);
@@ -446,6 +582,15 @@ int cmd_record(const struct cli_options *opts)
 		code = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	/* With a -p list the run lasts until every listed process has exited. */
+	for (size_t i = 1; !rec->launched && i < opts->n_pids; i++) {
+		code = run_control_watch(&rec->rc, opts->pids[i]);
+		if (code < 0) {
+			log_error("watching PID %d: %s", (int)opts->pids[i], strerror(-code));
+			code = SMOLDER_EXIT_INTERNAL;
+			goto out;
+		}
+	}
 	code = record_attach(rec, err, sizeof(err));
 	if (code != SMOLDER_EXIT_OK) {
 		log_error("%s", err);
@@ -457,7 +602,6 @@ int cmd_record(const struct cli_options *opts)
 			code = SMOLDER_EXIT_TARGET;
 			goto out;
 		}
-		record_wait_for_exec(rec->pid);
 	} else if (kill(rec->pid, 0) != 0 && errno == ESRCH) {
 		log_error("PID %d exited before smolder could attach", rec->pid);
 		code = SMOLDER_EXIT_TARGET;
@@ -492,8 +636,8 @@ out:
 		target_launch_wait(&rec->launch, rec->launch.release_fd >= 0);
 	}
 	run_control_release(&rec->rc);
-	symbolizer_free(rec->symbolizer);
-	unwinder_free(rec->unwinder);
+	process_table_free(rec->processes);
+	frame_names_free(rec->names);
 	cpu_profile_free(rec->profile);
 	free(rec);
 	return code;

@@ -16,6 +16,7 @@
 #include "smolder/json_writer.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
+#include "smolder/process_table.h"
 #include "smolder/symbolizer.h"
 
 #define PROFILE_NAME_MAX 512
@@ -23,6 +24,8 @@
 /* The names one address resolves to, innermost first. */
 struct address_names {
 	uint64_t addr;
+	struct symbolizer
+		*sym;	/* the process's symbolizer: one address means one thing per process */
 	uint32_t first; /* index into names */
 	uint32_t n;
 	uint32_t unknown; /* frames without a function name */
@@ -87,8 +90,9 @@ static int grow_array(void **array, size_t *cap, size_t need, size_t elem)
 }
 
 /* Returns the index of addr in the cache, adding it (unresolved) when new; -ENOMEM. */
-static long address_cache_intern(struct address_cache *cache, uint64_t addr)
+static long address_cache_intern(struct address_cache *cache, uint64_t addr, struct symbolizer *sym)
 {
+	uint64_t key = addr ^ profile_hash_u64((uint64_t)(uintptr_t)sym);
 	size_t s;
 
 	if ((cache->n_addrs + 1) * 2 > cache->n_slots) {
@@ -98,7 +102,10 @@ static long address_cache_intern(struct address_cache *cache, uint64_t addr)
 		if (!slots)
 			return -ENOMEM;
 		for (size_t i = 0; i < cache->n_addrs; i++) {
-			s = profile_hash_u64(cache->addrs[i].addr) & (n_slots - 1);
+			s = profile_hash_u64(
+				    cache->addrs[i].addr ^
+				    profile_hash_u64((uint64_t)(uintptr_t)cache->addrs[i].sym)) &
+			    (n_slots - 1);
 			while (slots[s])
 				s = (s + 1) & (n_slots - 1);
 			slots[s] = (uint32_t)i + 1;
@@ -107,18 +114,18 @@ static long address_cache_intern(struct address_cache *cache, uint64_t addr)
 		cache->slots = slots;
 		cache->n_slots = n_slots;
 	}
-	s = profile_hash_u64(addr) & (cache->n_slots - 1);
+	s = profile_hash_u64(key) & (cache->n_slots - 1);
 	while (cache->slots[s]) {
 		uint32_t i = cache->slots[s] - 1;
 
-		if (cache->addrs[i].addr == addr)
+		if (cache->addrs[i].addr == addr && cache->addrs[i].sym == sym)
 			return i;
 		s = (s + 1) & (cache->n_slots - 1);
 	}
 	if (grow_array((void **)&cache->addrs, &cache->cap_addrs, cache->n_addrs + 1,
 		       sizeof(*cache->addrs)))
 		return -ENOMEM;
-	cache->addrs[cache->n_addrs] = (struct address_names){.addr = addr};
+	cache->addrs[cache->n_addrs] = (struct address_names){.addr = addr, .sym = sym};
 	cache->slots[s] = (uint32_t)++cache->n_addrs;
 	return (long)cache->n_addrs - 1;
 }
@@ -146,7 +153,7 @@ static void address_cache_release(struct address_cache *cache)
 	free(cache->slots);
 }
 
-static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym)
+static int address_cache_resolve(struct address_cache *cache)
 {
 	char buf[PROFILE_NAME_MAX];
 
@@ -157,8 +164,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		int ret;
 
 		a->first = (uint32_t)cache->n_names;
-		if (sym)
-			n = symbolizer_resolve(sym, a->addr, &frames);
+		if (a->sym)
+			n = symbolizer_resolve(a->sym, a->addr, &frames);
 		if (n == 0) {
 			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
@@ -268,6 +275,37 @@ static void thread_frame(const struct profile_output_options *opts, int32_t tid,
 			*p = '_';
 }
 
+/* The process a stack belongs to: its outermost frame is a process root of opts->processes.
+ * *depth is then reduced to the frames below the root. */
+static const struct process_model *stack_process(const struct profile_output_options *opts,
+						 const uint64_t *frames, uint32_t *depth)
+{
+	const struct process_model *model;
+
+	if (!frames || *depth == 0 || !opts->processes)
+		return NULL;
+	model = process_table_find_root(opts->processes, frames[*depth - 1]);
+	if (model)
+		(*depth)--;
+	return model;
+}
+
+/* "COMMAND [PID]", or "COMMAND" when same-command processes are merged. */
+static void process_frame(const struct profile_output_options *opts,
+			  const struct process_model *model, char *buf, size_t len)
+{
+	char *p;
+
+	if (opts->merge_processes)
+		snprintf(buf, len, "%s", model->comm);
+	else
+		snprintf(buf, len, "%s [%d]", model->comm, (int)model->pid);
+	/* Process names are set by the target: keep them from breaking the format. */
+	for (p = buf; *p; p++)
+		if (*p == ';' || (unsigned char)*p < 0x20)
+			*p = '_';
+}
+
 static double profile_now(void)
 {
 	struct timespec ts;
@@ -299,16 +337,18 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t depth;
 		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+		const struct process_model *model = stack_process(opts, frames, &depth);
+		struct symbolizer *stack_sym = model ? model->symbolizer : sym;
 
 		for (uint32_t f = 0; frames && f < depth; f++) {
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			if (address_cache_intern(&cache, frames[f]) < 0)
+			if (address_cache_intern(&cache, frames[f], stack_sym) < 0)
 				goto fail;
 		}
 	}
 	start = profile_now();
-	ret = address_cache_resolve(&cache, sym);
+	ret = address_cache_resolve(&cache);
 	stats->symbolize_seconds = profile_now() - start;
 	if (ret)
 		goto fail;
@@ -321,9 +361,11 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t depth, n_idx = 0;
 		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+		const struct process_model *model = stack_process(opts, frames, &depth);
+		struct symbolizer *stack_sym = model ? model->symbolizer : sym;
 		size_t line_len = 0;
 		uint64_t unknown = 0;
-		char tbuf[64];
+		char tbuf[96];
 
 		if (!frames || weights[i].weight == 0)
 			continue;
@@ -334,10 +376,15 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			idx = address_cache_intern(&cache, frames[f]);
+			idx = address_cache_intern(&cache, frames[f], stack_sym);
 			if (idx < 0)
 				goto fail;
 			indices[n_idx++] = (uint32_t)idx;
+		}
+		if (model && opts->process_roots) {
+			process_frame(opts, model, tbuf, sizeof(tbuf));
+			if (line_append(&line, &line_len, &line_cap, tbuf))
+				goto fail;
 		}
 		if (opts->threads) {
 			thread_frame(opts, weights[i].tid, tbuf, sizeof(tbuf));
@@ -451,6 +498,21 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	json_key(&w, "truncated");
 	json_uint(&w, meta->truncated);
 	json_object_end(&w);
+	if (meta->n_processes) {
+		json_key(&w, "processes");
+		json_array_begin(&w);
+		for (size_t i = 0; i < meta->n_processes; i++) {
+			json_object_begin(&w);
+			json_key(&w, "pid");
+			json_int(&w, meta->processes[i].pid);
+			json_key(&w, "command");
+			json_string(&w, meta->processes[i].command);
+			json_key(&w, opts->countname ? opts->countname : "samples");
+			json_uint(&w, meta->processes[i].weight);
+			json_object_end(&w);
+		}
+		json_array_end(&w);
+	}
 	json_key(&w, "stacks");
 	json_array_begin(&w);
 	for (size_t i = 0; i < folded->n_lines; i++) {

@@ -25,11 +25,14 @@ struct sampler {
 	struct ring_buffer *ringbuf;
 	int *event_fds;
 	struct bpf_link **links;
+	struct bpf_link *tree_links[3]; /* fork, exec, exit tracepoints (target_set.bpf.h) */
 	size_t n_events;
 	sampler_sample_fn fn;
+	sampler_process_fn process_fn;
 	void *ctx;
 	uint64_t received;
 	uint64_t malformed;
+	uint64_t process_events;
 	uint32_t ringbuf_bytes;
 	bool stopped;
 };
@@ -91,7 +94,14 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 {
 	struct sampler *sampler = ctx;
 	const struct smolder_cpu_sample *sample = data;
+	const struct smolder_process_event *ev = data;
 
+	if (size >= sizeof(*ev) &&
+	    (ev->kind == SMOLDER_EVENT_FORK || ev->kind == SMOLDER_EVENT_EXEC ||
+	     ev->kind == SMOLDER_EVENT_EXIT)) {
+		sampler->process_events++;
+		return sampler->process_fn ? sampler->process_fn(sampler->ctx, ev) : 0;
+	}
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
 	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES) {
@@ -230,6 +240,39 @@ static int sampler_open_cpu_events(struct sampler *sampler, struct perf_event_at
 	return ret;
 }
 
+int sampler_add_target(struct sampler *sampler, pid_t pid)
+{
+	uint32_t tgid = (uint32_t)pid, parent = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(sampler->skel->maps.targets), &tgid, &parent,
+				BPF_ANY) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Attaches the target set's fork, exec and exit tracepoints. exec and exit are needed even for
+ * one process: an exec replaces the mappings samples are unwound with. */
+static int sampler_attach_tree(struct sampler *sampler, char *err, size_t errlen)
+{
+	struct bpf_program *progs[3] = {
+		sampler->skel->progs.target_set_fork,
+		sampler->skel->progs.target_set_exec,
+		sampler->skel->progs.target_set_exit,
+	};
+
+	for (size_t i = 0; i < 3; i++) {
+		sampler->tree_links[i] = bpf_program__attach(progs[i]);
+		if (!sampler->tree_links[i]) {
+			int ret = -errno;
+
+			sampler_describe_errno(-ret, "attaching the process tracepoints", err,
+					       errlen);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_fn fn, void *ctx,
 			    char *err, size_t errlen)
 {
@@ -269,6 +312,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	if (!sampler)
 		return NULL;
 	sampler->fn = fn;
+	sampler->process_fn = o.process_fn;
 	sampler->ctx = ctx;
 
 	sampler->skel = profile_bpf__open();
@@ -277,7 +321,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		sampler_describe_errno(-ret, "opening the BPF program", err, errlen);
 		goto fail;
 	}
-	sampler->skel->rodata->target_tgid = o.pid;
+	sampler->skel->rodata->follow_children = o.follow_children;
 	sampler->skel->rodata->stack_copy_size = o.stack_copy_size;
 	sampler->skel->rodata->collect_kernel = o.kernel_stacks;
 
@@ -313,6 +357,18 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		sampler_describe_errno(-ret, "loading the BPF program", err, errlen);
 		goto fail;
 	}
+	/* The targets first, then the fork tracepoint: a child forked from here on is followed;
+	 * the caller adds descendants that existed before (sampler_add_target). */
+	ret = sampler_add_target(sampler, o.pid);
+	for (size_t i = 0; !ret && i < o.n_pids; i++)
+		ret = sampler_add_target(sampler, o.pids[i]);
+	if (ret) {
+		snprintf(err, errlen, "adding the target to the BPF map: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = sampler_attach_tree(sampler, err, errlen);
+	if (ret)
+		goto fail;
 	sampler->ringbuf = ring_buffer__new(bpf_map__fd(sampler->skel->maps.events),
 					    sampler_handle_record, sampler, NULL);
 	if (!sampler->ringbuf) {
@@ -365,6 +421,10 @@ void sampler_stop(struct sampler *sampler)
 		close(sampler->event_fds[i]);
 	}
 	sampler->n_events = 0;
+	for (size_t i = 0; i < 3; i++) {
+		bpf_link__destroy(sampler->tree_links[i]);
+		sampler->tree_links[i] = NULL;
+	}
 	sampler->stopped = true;
 }
 
@@ -409,6 +469,7 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 	memset(stats, 0, sizeof(*stats));
 	stats->received = sampler->received;
 	stats->malformed = sampler->malformed;
+	stats->process_events = sampler->process_events;
 	stats->ringbuf_bytes = sampler->ringbuf_bytes;
 	if (n_possible <= 0)
 		return -ENODEV;
@@ -454,6 +515,15 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 			break;
 		case SMOLDER_SAMPLER_STAT_NO_USER_REGS:
 			stats->no_user_regs = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_TARGETS_FULL:
+			stats->targets_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST:
+			stats->process_events_lost = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED:
+			stats->forks_followed = sum;
 			break;
 		default:
 			break;

@@ -20,6 +20,24 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_MMAP = 4,
 	SMOLDER_EVENT_MUNMAP = 5,
 	SMOLDER_EVENT_EXEC = 6,
+	SMOLDER_EVENT_FORK = 7,
+	SMOLDER_EVENT_EXIT = 8,
+};
+
+/* Process trees (bpf/target_set.bpf.h): the BPF programs keep the set of target processes in a
+ * hash map of tgids; with children followed, sched_process_fork adds every new process whose
+ * parent is in the set, and sched_process_exit removes a process when its last thread exits. */
+#define SMOLDER_MAX_TARGETS 65536
+
+/* A target process forked, exec'd or exited: sent in order with the samples, so the consumer
+ * knows which samples were taken before an exec (old mappings) and which after. */
+struct smolder_process_event {
+	__u32 kind;	   /* SMOLDER_EVENT_FORK, SMOLDER_EVENT_EXEC or SMOLDER_EVENT_EXIT */
+	__u32 tgid;	   /* the process (FORK: the new child) */
+	__u32 parent_tgid; /* FORK: the parent; otherwise 0 */
+	__u32 _pad;
+	__u64 time_ns;		     /* bpf_ktime_get_ns */
+	char comm[SMOLDER_COMM_LEN]; /* after exec: the new program's name */
 };
 
 /* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
@@ -71,6 +89,9 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
 	SMOLDER_SAMPLER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
 	SMOLDER_SAMPLER_STAT_VMA_CACHED,	  /* stack mapping found in the per-thread cache */
+	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
+	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
+	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
@@ -78,6 +99,7 @@ enum smolder_sampler_stat {
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
+_Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
 #endif
 
 /* ---- Allocation tracking (bpf/memleak.bpf.c <-> src/alloc_tracker.c) ---- */

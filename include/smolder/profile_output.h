@@ -16,6 +16,7 @@
 
 struct symbolizer;
 struct profile_folded;
+struct process_table;
 
 /* One weighted stack. The stack's frames in the stack_table are leaf first (kernel frames, if any,
  * before user frames, as cpu_profile stores them); lookup addresses as the unwinder returns them.
@@ -35,6 +36,18 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
+	/* Stacks whose outermost frame is a process root of this table are resolved with that
+	 * process's symbolizer (the sym argument of profile_output_fold is for the others). */
+	const struct process_table *processes;
+	bool process_roots;   /* write the process root frame "COMMAND [PID]" */
+	bool merge_processes; /* ... as "COMMAND" only, merging same-command processes */
+};
+
+/* One process's share, for the JSON report's "processes" table. */
+struct profile_process {
+	pid_t pid;
+	const char *command;
+	uint64_t weight;
 };
 
 struct profile_output_stats {
@@ -56,6 +69,8 @@ struct profile_output_meta {
 	uint64_t lost;
 	uint64_t complete;
 	uint64_t truncated;
+	const struct profile_process *processes; /* per-process table; none when n_processes 0 */
+	size_t n_processes;
 };
 
 /* Symbolizes and folds weights[0..n) over stacks. sym may be NULL: frames are then raw addresses
