@@ -13,6 +13,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Written by user space after attach, when the target is known to run Python (see
+ * python_walk.bpf.h); all zero (SMOLDER_PYTHON_OFF) otherwise. */
+struct smolder_python_config python_config = {};
+
+#include "python_walk.bpf.h"
+
 /* Set by user space before load. The targets themselves are in the target set's map. */
 const volatile __u32 stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
 const volatile __u8 collect_kernel = 1;
@@ -36,8 +42,10 @@ struct {
  * shallow stack costs a shallow copy. A plain array indexed by CPU rather than a per-CPU array:
  * per-CPU values are limited to 32 KiB. */
 struct sample_scratch {
-	/* A page of slack after the copy: the verifier bounds each page-sized read by a mask. */
-	__u8 data[sizeof(struct smolder_cpu_sample) + SMOLDER_STACK_COPY_MAX + SMOLDER_PAGE_SIZE];
+	/* A page of slack after the copy: the verifier bounds each page-sized read by a mask. The
+	 * Python frames go after the copy. */
+	__u8 data[sizeof(struct smolder_cpu_sample) + SMOLDER_STACK_COPY_MAX + SMOLDER_PAGE_SIZE +
+		  8 + SMOLDER_PYTHON_MAX_FRAMES * sizeof(struct smolder_python_frame)];
 };
 
 struct {
@@ -47,13 +55,18 @@ struct {
 	__type(value, struct sample_scratch);
 } scratch SEC(".maps");
 
-static __always_inline void stat_inc(__u32 index)
+static __always_inline void stat_add(__u32 index, __u64 n)
 {
 	__u64 *value = bpf_map_lookup_elem(&stats, &index);
 
 	/* Per-CPU slot, and perf event programs do not nest on a CPU: no atomic needed. */
 	if (value)
-		(*value)++;
+		*value += n;
+}
+
+static __always_inline void stat_inc(__u32 index)
+{
+	stat_add(index, 1);
 }
 
 /* Tracepoint programs can be interrupted on their CPU by the sampler's timer: atomic. */
@@ -118,6 +131,51 @@ static __always_inline bool stack_bound_lookup(struct task_struct *task, __u32 t
 	return true;
 }
 
+/* Appends the thread's Python frames after the user stack (at offset len, aligned); returns the
+ * record's new payload length. */
+static __always_inline __u32 python_sample_frames(struct task_struct *task,
+						  struct smolder_cpu_sample *sample, __u32 len)
+{
+	struct python_walk_buf *buf;
+	__u32 n = 0, flags = 0;
+	__u64 off, size, hash;
+
+	buf = python_walk(task, &n, &flags, &hash);
+	if (!buf)
+		return len;
+	sample->python_flags = flags;
+	if (flags & SMOLDER_PYWALK_NO_TSTATE) {
+		stat_inc(SMOLDER_SAMPLER_STAT_PY_NO_TSTATE);
+		return len;
+	}
+	stat_inc(SMOLDER_SAMPLER_STAT_PY_WALKS);
+	if (flags & SMOLDER_PYWALK_TRUNCATED)
+		stat_inc(SMOLDER_SAMPLER_STAT_PY_TRUNCATED);
+	if (flags & SMOLDER_PYWALK_READ_FAILED)
+		stat_inc(SMOLDER_SAMPLER_STAT_PY_READ_FAILED);
+	if (n == 0)
+		return len;
+	if (n > SMOLDER_PYTHON_MAX_FRAMES)
+		n = SMOLDER_PYTHON_MAX_FRAMES;
+	off = smolder_python_offset(len);
+	if (off > SMOLDER_STACK_COPY_MAX)
+		off = SMOLDER_STACK_COPY_MAX;
+	size = (__u64)n * sizeof(struct smolder_python_frame);
+	/* Bounds the verifier can follow whatever the compiler kept in registers. */
+	__asm__ volatile("" : "+r"(size));
+	if (size > SMOLDER_PYTHON_MAX_FRAMES * sizeof(struct smolder_python_frame))
+		return len;
+	size &= 8191;
+	__asm__ volatile("" : "+r"(off));
+	if (off > SMOLDER_STACK_COPY_MAX)
+		return len;
+	if (bpf_probe_read_kernel(sample->user_stack + off, size, buf->frames) != 0)
+		return len;
+	sample->python_frames = n;
+	stat_add(SMOLDER_SAMPLER_STAT_PY_FRAMES, n);
+	return off + size;
+}
+
 SEC("perf_event")
 int profile_sample(struct bpf_perf_event_data *ctx)
 {
@@ -153,7 +211,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	sample->flags = 0;
 	sample->user_stack_len = 0;
 	sample->kernel_frames = 0;
-	sample->_pad = 0;
+	sample->python_frames = 0;
+	sample->python_flags = 0;
 
 	task = bpf_get_current_task_btf();
 	/* Ring 3 in cs: the sample interrupted user code and ctx holds its registers. Otherwise the
@@ -246,11 +305,72 @@ send:
 	len = sample->user_stack_len;
 	if (len > SMOLDER_STACK_COPY_MAX)
 		len = SMOLDER_STACK_COPY_MAX;
+	len = python_sample_frames(task, sample, len);
+	if (len > SMOLDER_STACK_COPY_MAX + 8 +
+			  SMOLDER_PYTHON_MAX_FRAMES * sizeof(struct smolder_python_frame))
+		len = SMOLDER_STACK_COPY_MAX;
 	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									       : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, wakeup) == 0)
 		stat_inc(SMOLDER_SAMPLER_STAT_SENT);
 	else
 		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
+	return 0;
+}
+
+/* ---- code mapped from files (dlopen): notices for the maps generations ---- */
+
+#define CODE_PROT_EXEC 4
+
+/* mmap calls of the target's threads with PROT_EXEC and a file, between entry and exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_code_maps SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int code_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 len = ctx->args[1];
+
+	if (!target_set_has((__u32)(id >> 32)))
+		return 0;
+	if (!(ctx->args[2] & CODE_PROT_EXEC) || (int)ctx->args[4] < 0)
+		return 0;
+	if (bpf_map_update_elem(&pending_code_maps, &tid, &len, BPF_ANY))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int code_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct smolder_code_mapped rec = {};
+	__u32 tid = (__u32)id;
+	__u64 *len;
+
+	if (!target_set_has((__u32)(id >> 32)))
+		return 0;
+	len = bpf_map_lookup_elem(&pending_code_maps, &tid);
+	if (!len)
+		return 0;
+	rec.len = *len;
+	bpf_map_delete_elem(&pending_code_maps, &tid);
+	if (ctx->ret < 0)
+		return 0;
+	rec.kind = SMOLDER_EVENT_CODE_MAPPED;
+	rec.tid = tid;
+	rec.tgid = (__u32)(id >> 32);
+	rec.time_ns = bpf_ktime_get_ns();
+	rec.addr = (__u64)ctx->ret;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	else
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED);
 	return 0;
 }

@@ -38,6 +38,16 @@ int cmd_diff(const struct cli_options *opts)
 		log_error("not writing an SVG to a terminal: use -o FILE.svg or redirect stdout");
 		return SMOLDER_EXIT_USAGE;
 	}
+	if (!opts->n_outputs) {
+		char why[512];
+
+		/* -o paths were checked by the command line; the default one is checked here. */
+		if (output_file_check(path, why, sizeof(why)) != 0) {
+			log_error("%s", why);
+			return SMOLDER_EXIT_USAGE;
+		}
+		output_file_remove_stale(path);
+	}
 	folded_input_render_options(opts, &fo);
 
 	err = folded_input_load(opts->before, &before);

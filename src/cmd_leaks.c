@@ -6,10 +6,15 @@
 #include "smolder/alloc_tracker.h"
 #include "smolder/cli.h"
 #include "smolder/commands.h"
+#include "smolder/frame_names.h"
 #include "smolder/launch_objects.h"
 #include "smolder/leak_report.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 #include "smolder/output_file.h"
+#include "smolder/pprof.h"
+#include "smolder/speedscope.h"
+#include "smolder/python.h"
 #include "smolder/run_control.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
@@ -30,10 +35,13 @@ struct leaks_run {
 	bool launched;
 	struct alloc_tracker *tracker;
 	struct symbolizer *sym;
+	struct frame_names *names;     /* the tracker's named frames (not owned) */
+	struct python_runtime *python; /* NULL unless the target runs CPython */
 	struct run_control rc;
 	bool rc_ready;
 	struct leak_report report;
 	struct u64_map site_index; /* (stack id << 1 | mmap) -> index in report.sites */
+	char default_path[64];	   /* without -o */
 };
 
 static struct leak_site *site_for(struct leaks_run *run, uint32_t stack_id, uint32_t flags)
@@ -119,19 +127,34 @@ static int apply_min_age(struct leaks_run *run)
 	return err ? err : ctx.err;
 }
 
+/* Without -o: smolder-leaks-PID.json in the current directory, checked before the run starts like
+ * the -o paths (which the command line checked). Returns a smolder exit code. */
+static int default_output(struct leaks_run *run)
+{
+	char err[512];
+
+	if (run->opts->n_outputs)
+		return SMOLDER_EXIT_OK;
+	snprintf(run->default_path, sizeof(run->default_path), "smolder-leaks-%d.json",
+		 (int)run->pid);
+	if (output_file_check(run->default_path, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return SMOLDER_EXIT_USAGE;
+	}
+	output_file_remove_stale(run->default_path);
+	return SMOLDER_EXIT_OK;
+}
+
 static int write_outputs(struct leaks_run *run)
 {
 	const struct cli_options *o = run->opts;
 	int status = SMOLDER_EXIT_OK;
-	char default_path[64];
 	struct cli_output def;
 	const struct cli_output *outs = o->outputs;
 	size_t n_outs = o->n_outputs;
 
 	if (n_outs == 0) {
-		snprintf(default_path, sizeof(default_path), "smolder-leaks-%d.json",
-			 (int)run->pid);
-		def.path = default_path;
+		def.path = run->default_path;
 		def.format = OUTPUT_FORMAT_JSON;
 		outs = &def;
 		n_outs = 1;
@@ -150,6 +173,12 @@ static int write_outputs(struct leaks_run *run)
 		case OUTPUT_FORMAT_JSON:
 			err = leak_report_write_json(&run->report, f.fp);
 			break;
+		case OUTPUT_FORMAT_PPROF:
+			err = pprof_write_leaks(&run->report, f.fp);
+			break;
+		case OUTPUT_FORMAT_SPEEDSCOPE:
+			err = speedscope_write_leaks(&run->report, f.fp);
+			break;
 		case OUTPUT_FORMAT_SVG:
 			err = leak_report_write_flamegraph(&run->report, f.fp, growth, true);
 			break;
@@ -167,7 +196,9 @@ static int write_outputs(struct leaks_run *run)
 			status = SMOLDER_EXIT_INTERNAL;
 		} else if (strcmp(outs[i].path, "-") != 0) {
 			log_info("wrote %s%s", outs[i].path,
-				 outs[i].format == OUTPUT_FORMAT_JSON ? ""
+				 outs[i].format != OUTPUT_FORMAT_SVG &&
+						 outs[i].format != OUTPUT_FORMAT_FOLDED
+					 ? ""
 				 : growth ? " (memory growth flame graph)"
 					  : " (outstanding memory flame graph)");
 		}
@@ -184,11 +215,18 @@ static int start_target(struct leaks_run *run, char *err, size_t errlen)
 
 	if (!o->launch_argv) {
 		run->pid = o->pid;
-		return target_check(run->pid, err, errlen);
+		rc = target_check(run->pid, err, errlen);
+		if (rc)
+			return rc;
+		/* Allocator functions are found in the target's files: without access, the run
+		 * could only blame the target ("no allocator found"). */
+		if (target_files_check(run->pid, err, errlen) != 0)
+			return SMOLDER_EXIT_PRIVILEGE;
+		return SMOLDER_EXIT_OK;
 	}
 	rc = target_launch_prepare(o->launch_argv, &run->launch);
 	if (rc) {
-		snprintf(err, errlen, "cannot launch %s: %s", o->launch_argv[0], strerror(-rc));
+		snprintf(err, errlen, "cannot run %s: %s", o->launch_argv[0], strerror(-rc));
 		return SMOLDER_EXIT_TARGET;
 	}
 	run->launched = true;
@@ -196,7 +234,7 @@ static int start_target(struct leaks_run *run, char *err, size_t errlen)
 	return SMOLDER_EXIT_OK;
 }
 
-static int tracker_error(int err, pid_t pid);
+static int tracker_error(int err, pid_t pid, bool attach);
 
 /* Launch mode, from the first instruction: uprobes go on the program and the libraries its loader
  * will map, by path, while the child is still held (the pid filter holds across exec and a probe
@@ -225,7 +263,7 @@ static int launch_attach(struct leaks_run *run)
 	if (rc == -ENOENT)
 		return SMOLDER_EXIT_TARGET;
 	if (rc < 0)
-		return tracker_error(-rc, run->pid);
+		return tracker_error(-rc, run->pid, true);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	rc = target_launch_release(&run->launch);
@@ -251,12 +289,48 @@ static int launch_attach(struct leaks_run *run)
 	return SMOLDER_EXIT_OK;
 }
 
-static int tracker_error(int err, pid_t pid)
+/* The capabilities of names[] smolder lacks, as "CAP_A and CAP_B", into buf; "" when it has all. */
+static void missing_caps(const int *caps, const char *const *names, size_t n, char *buf, size_t len)
 {
+	size_t used = 0, k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (target_self_capable(caps[i]))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+					 k++ ? " and " : "", names[i]);
+	}
+}
+
+/* A failure to load (attach == false) or to attach (uprobes, tracepoints) the tracker, as an
+ * exit code and one line naming what is missing, never a capability smolder already has. */
+static int tracker_error(int err, pid_t pid, bool attach)
+{
+	static const int load_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON};
+	static const char *const load_names[] = {"CAP_BPF", "CAP_PERFMON"};
+	/* Measured on kernel 6.18: a uprobe perf event and the syscall tracepoints' ids (tracefs)
+	 * are refused to a non-root user with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and allowed
+	 * once CAP_SYS_ADMIN is added. */
+	static const int attach_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON, TARGET_CAP_SYS_ADMIN};
+	static const char *const attach_names[] = {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"};
+	char missing[128];
+
 	if (err == EPERM || err == EACCES) {
-		log_error("loading eBPF programs needs CAP_BPF and CAP_PERFMON (or root); "
-			  "also check kernel.unprivileged_bpf_disabled and "
-			  "kernel.perf_event_paranoid");
+		if (attach)
+			missing_caps(attach_caps, attach_names, 3, missing, sizeof(missing));
+		else
+			missing_caps(load_caps, load_names, 2, missing, sizeof(missing));
+		if (missing[0])
+			log_error("%s allocator probes for pid %d: %s; needs %s (or root)",
+				  attach ? "cannot attach" : "cannot load", (int)pid, strerror(err),
+				  missing);
+		else
+			log_error("%s allocator probes for pid %d: %s, although smolder has the "
+				  "capabilities it needs; check kernel.unprivileged_bpf_disabled, "
+				  "kernel lockdown and security modules",
+				  attach ? "cannot attach" : "cannot load", (int)pid,
+				  strerror(err));
 		return SMOLDER_EXIT_PRIVILEGE;
 	}
 	log_error("cannot set up allocation tracking for pid %d: %s (needs a kernel with BTF, "
@@ -265,9 +339,62 @@ static int tracker_error(int err, pid_t pid)
 	return SMOLDER_EXIT_KERNEL;
 }
 
+/* A CPython target: allocation sites carry its Python frames from now on. Not Python, or offsets
+ * that do not validate (python_runtime_open says why): native stacks only. */
+static void open_python(struct leaks_run *run)
+{
+	unsigned options = (run->opts->native ? MIXED_STACK_KEEP_NATIVE : 0) |
+			   (run->opts->python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+	int ret;
+
+	run->names = alloc_tracker_names(run->tracker);
+	run->python = python_runtime_open(run->pid, run->names);
+	if (!run->python) {
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+			log_warn("Python runtime of pid %d: %s; native frames only", (int)run->pid,
+				 strerror(errno));
+		return;
+	}
+	ret = alloc_tracker_set_python(run->tracker, run->python, run->names, options);
+	if (ret < 0) {
+		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
+			 python_runtime_version(run->python), strerror(-ret));
+		python_runtime_free(run->python);
+		run->python = NULL;
+		return;
+	}
+	snprintf(run->report.python_version, sizeof(run->report.python_version), "%s",
+		 python_runtime_version(run->python));
+}
+
+static void python_totals(struct leaks_run *run)
+{
+	struct mixed_stack_stats ps;
+	struct python_runtime_stats rs;
+
+	if (!run->python)
+		return;
+	alloc_tracker_python_stats(run->tracker, &ps, &run->report.python_orphans);
+	python_runtime_stats(run->python, &rs);
+	run->report.python_frames = ps.frames;
+	run->report.python_frames_unnamed = ps.frames_unnamed;
+	run->report.python_arena_sites = ps.arena_sites;
+	log_info("python %s: %llu frames named; not read: %llu allocations without a thread "
+		 "state, %llu chains truncated, %llu cut by an unreadable frame, %llu frames "
+		 "unnamed (%llu stale, %llu unreadable code objects), %llu stacks lost",
+		 run->report.python_version, (unsigned long long)ps.frames,
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_NO_TSTATE],
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_TRUNCATED],
+		 (unsigned long long)run->report.stats[SMOLDER_STAT_PY_READ_FAILED],
+		 (unsigned long long)ps.frames_unnamed, (unsigned long long)rs.code_stale,
+		 (unsigned long long)rs.code_unreadable,
+		 (unsigned long long)run->report.python_orphans);
+}
+
 static void run_release(struct leaks_run *run)
 {
 	alloc_tracker_free(run->tracker);
+	python_runtime_free(run->python);
 	symbolizer_free(run->sym);
 	leak_report_release(&run->report);
 	u64_map_release(&run->site_index);
@@ -290,6 +417,9 @@ int cmd_leaks(const struct cli_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
+	status = default_output(&run);
+	if (status)
+		goto out;
 	/* Signals go to the signalfd from here on, so Ctrl-C during attach still ends cleanly. */
 	rc = run_control_init(&run.rc, run.pid, opts->duration_ns);
 	if (rc) {
@@ -302,7 +432,7 @@ int cmd_leaks(const struct cli_options *opts)
 	topts.pid = run.pid;
 	run.tracker = alloc_tracker_new(&topts);
 	if (!run.tracker) {
-		status = tracker_error(errno, run.pid);
+		status = tracker_error(errno, run.pid, false);
 		goto out;
 	}
 	if (run.launched) {
@@ -328,7 +458,7 @@ int cmd_leaks(const struct cli_options *opts)
 		goto out;
 	}
 	if (rc < 0) {
-		status = tracker_error(-rc, run.pid);
+		status = tracker_error(-rc, run.pid, true);
 		goto out;
 	}
 	alloc_tracker_probe_counts(run.tracker, &objects, &points, &emulated);
@@ -344,6 +474,7 @@ int cmd_leaks(const struct cli_options *opts)
 	run.sym = symbolizer_new(run.pid);
 	if (!run.sym)
 		log_warn("symbolizer unavailable (%s): frames will be addresses", strerror(errno));
+	open_python(&run);
 	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s",
 		 (int)run.pid, run.report.command, points, objects,
 		 opts->duration_ns ? "" : "; Ctrl-C to stop");
@@ -388,12 +519,15 @@ int cmd_leaks(const struct cli_options *opts)
 				   &run.report.probe_emulated);
 	leak_report_analyse(&run.report);
 	leak_report_symbolize(&run.report, run.tracker, run.sym);
+	python_totals(&run);
 	if (!run.report.complete)
 		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
 			 "were "
 			 "dropped; growth may be under-reported");
 	leak_report_write_text(&run.report, stdout, 10);
 	fflush(stdout);
+	if (symbolizer_jit_hint(run.sym))
+		log_info("%s", symbolizer_jit_hint(run.sym));
 	status = write_outputs(&run);
 	/* A launched target lives as long as the run: -d or a signal ends it too. */
 	if (run.launched && stop != RUN_STOP_TARGET_EXIT)

@@ -3,6 +3,7 @@
  * whatever it cannot answer falls back to the C library smolder itself maps, which is the one
  * nearly every program on the machine uses. */
 #include "smolder/launch_objects.h"
+#include "smolder/target.h"
 #include "smolder/log.h"
 
 #include <errno.h>
@@ -78,29 +79,6 @@ int launch_objects_parse_list(const char *text, struct launch_objects *objects)
 		line = end ? end + 1 : NULL;
 	}
 	return 0;
-}
-
-/* execvp's search: a command with '/' is used as is, otherwise the first executable in PATH. out
- * has PATH_MAX bytes. */
-static int find_program(const char *command, char *out)
-{
-	const char *path = getenv("PATH"), *dir;
-
-	if (strchr(command, '/'))
-		return realpath(command, out) ? 0 : -errno;
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
-		size_t dlen = strchr(dir, ':') ? (size_t)(strchr(dir, ':') - dir) : strlen(dir);
-		char candidate[PATH_MAX];
-
-		if (snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(dlen ? dlen : 1),
-			     dlen ? dir : ".", command) >= (int)sizeof(candidate))
-			continue;
-		if (access(candidate, X_OK) == 0 && realpath(candidate, out))
-			return 0;
-	}
-	return -ENOENT;
 }
 
 /* The PT_INTERP of an ELF program into interp. -ENOENT for an ELF file without one (static),
@@ -229,7 +207,7 @@ int launch_objects_resolve(const char *command, struct launch_objects *objects)
 
 	objects->paths = NULL;
 	objects->n = 0;
-	err = find_program(command, program);
+	err = target_find_program(command, program);
 	if (err)
 		return err;
 	err = objects_add(objects, program, strlen(program));

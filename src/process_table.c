@@ -70,6 +70,14 @@ static struct process_model *process_table_current(const struct process_table *t
 	return table->models[index - 1];
 }
 
+static void process_model_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
 /* Reads pid's mappings and files now. A process already gone borrows its fork parent's model:
  * until it execs, a child maps what its parent mapped. */
 static void process_model_open(struct process_table *table, struct process_model *m)
@@ -80,8 +88,12 @@ static void process_model_open(struct process_table *table, struct process_model
 	m->unwinder = unwinder_new(m->pid);
 	if (m->unwinder)
 		m->symbolizer = symbolizer_new(m->pid);
-	if (m->unwinder && m->symbolizer)
+	if (m->unwinder && m->symbolizer) {
+		/* Frames carry the unwinder's maps generation: the symbolizer keeps each
+		 * generation's mappings, so code unloaded during the run keeps its names. */
+		unwinder_set_maps_listener(m->unwinder, process_model_on_maps, m->symbolizer);
 		return;
+	}
 	log_debug("process %d: cannot read its mappings (%s)", (int)m->pid, strerror(errno));
 	unwinder_free(m->unwinder);
 	m->unwinder = NULL;

@@ -19,6 +19,7 @@
 #include "profile.skel.h"
 #include "smolder/cli.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 
 struct sampler {
 	struct profile_bpf *skel;
@@ -29,7 +30,9 @@ struct sampler {
 	size_t n_events;
 	sampler_sample_fn fn;
 	sampler_process_fn process_fn;
+	void (*on_code_mapped)(void *ctx, pid_t tgid);
 	void *ctx;
+	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
 	uint64_t received;
 	uint64_t malformed;
 	uint64_t process_events;
@@ -102,9 +105,21 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 		sampler->process_events++;
 		return sampler->process_fn ? sampler->process_fn(sampler->ctx, ev) : 0;
 	}
+	if (size >= sizeof(struct smolder_code_mapped) &&
+	    sample->kind == SMOLDER_EVENT_CODE_MAPPED) {
+		const struct smolder_code_mapped *cm = data;
+
+		if (sampler->on_code_mapped)
+			sampler->on_code_mapped(sampler->ctx, (pid_t)cm->tgid);
+		return 0;
+	}
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
-	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES) {
+	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
+	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||
+	    (sample->python_frames &&
+	     size < sizeof(*sample) + smolder_python_offset(sample->user_stack_len) +
+			     sample->python_frames * sizeof(struct smolder_python_frame))) {
 		sampler->malformed++;
 		return 0;
 	}
@@ -314,6 +329,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	sampler->fn = fn;
 	sampler->process_fn = o.process_fn;
 	sampler->ctx = ctx;
+	sampler->on_code_mapped = o.on_code_mapped;
 
 	sampler->skel = profile_bpf__open();
 	if (!sampler->skel) {
@@ -398,6 +414,17 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 			goto fail;
 		}
 	}
+	/* Code mapped during the run (dlopen): its notice orders the unwinder's maps generations.
+	 * Without the tracepoints the unwinder still re-reads the maps on demand, only later. */
+	if (o.on_code_mapped) {
+		sampler->code_links[0] = bpf_program__attach(sampler->skel->progs.code_mmap_enter);
+		sampler->code_links[1] = bpf_program__attach(sampler->skel->progs.code_mmap_exit);
+		if (!sampler->code_links[0] || !sampler->code_links[1])
+			log_warn(
+				"mmap tracepoints unavailable (%s): code loaded during the run may "
+				"be named as what replaced it",
+				strerror(errno));
+	}
 	log_debug("sampler: %zu perf events at %d Hz, stack copy %u bytes, ring buffer %u bytes",
 		  sampler->n_events, o.frequency_hz, o.stack_copy_size, sampler->ringbuf_bytes);
 	return sampler;
@@ -419,6 +446,10 @@ void sampler_stop(struct sampler *sampler)
 		if (sampler->links)
 			sampler->links[i] = NULL;
 		close(sampler->event_fds[i]);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		bpf_link__destroy(sampler->code_links[i]);
+		sampler->code_links[i] = NULL;
 	}
 	sampler->n_events = 0;
 	for (size_t i = 0; i < 3; i++) {
@@ -525,11 +556,50 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED:
 			stats->forks_followed = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_PY_WALKS:
+			stats->python_walks = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_NO_TSTATE:
+			stats->python_no_tstate = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_TRUNCATED:
+			stats->python_truncated = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_READ_FAILED:
+			stats->python_read_failed = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
+			stats->python_frames = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_CODE_MAPPED:
+			stats->code_mapped = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST:
+			stats->code_mapped_lost = sum;
+			break;
 		default:
 			break;
 		}
 	}
 	free(values);
+	return 0;
+}
+
+int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg)
+{
+	struct smolder_python_config *live = &sampler->skel->bss->python_config;
+
+	struct smolder_python_config walk = *cfg;
+	int ret = mixed_stack_walk_window(&walk);
+
+	if (ret < 0)
+		return ret;
+	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
+	 * then publish the version. */
+	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
+	memcpy((char *)live + sizeof(live->version), (const char *)&walk + sizeof(walk.version),
+	       sizeof(walk) - sizeof(walk.version));
+	__atomic_store_n(&live->version, walk.version, __ATOMIC_RELEASE);
 	return 0;
 }
 

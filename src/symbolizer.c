@@ -3,6 +3,7 @@
  * per-address cache, kernel symbols and the folded-stack formatting of frames. The lookup indexes
  * live in symbolizer_index.c, the kernel symbol table in kallsyms.c. */
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,60 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smolder/frame.h"
 #include "smolder/kallsyms.h"
 #include "smolder/log.h"
 #include "smolder/perf_map.h"
 #include "smolder/proc_maps.h"
-#include "symbolizer_index.h"
-
-/* x86-64 kernel addresses: the upper canonical half. */
-#define KERNEL_ADDRESS_START 0xffff800000000000ull
-#define PAGE_MASK_4K	     (~(uint64_t)4095)
-
-struct sym_mapping {
-	uint64_t start, end, offset;
-};
-
-/* One mapped object (executable, shared library, vdso) at one load address. */
-struct sym_module {
-	uint64_t start, end; /* from its first mapping's start to its last mapping's end */
-	char *path;	     /* as in the maps, without " (deleted)" */
-	char *name;	     /* basename of path, or "[vdso]" */
-	uint64_t inode;
-	struct sym_mapping *maps;
-	size_t nmaps;
-	Dwfl_Module *dwfl_mod; /* NULL when the object could not be opened as ELF */
-	struct module_index *index;
-};
-
-struct cache_entry {
-	uint64_t addr;
-	struct symbol_frame *frames; /* NULL: empty slot */
-	size_t n;
-};
-
-struct symbolizer {
-	pid_t pid;
-	bool offline; /* built from given maps: open paths as they are */
-	Dwfl *dwfl;
-	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer to it */
-	char *debuginfo_path;
-	struct sym_module **modules; /* every module ever created; owned */
-	size_t nmodules, modules_cap;
-	struct sym_module **table; /* the current ones, sorted by start, not overlapping */
-	size_t ntable, table_cap;
-	struct kallsyms *kallsyms;
-	bool kallsyms_tried;
-	/* JIT symbols: every version loaded stays (cached frames point into it); newest last. */
-	struct perf_map **perf_maps;
-	size_t nperf_maps;
-	struct timespec perf_map_mtime;
-	off_t perf_map_size;
-	struct cache_entry *cache;
-	size_t cache_cap, cache_used;
-	struct frame_vec scratch;
-	struct symbolizer_stats stats;
-};
+#include "symbolizer_internal.h"
 
 /* Returned when memory runs out: still one frame, as promised. */
 static const struct symbol_frame unknown_frame;
@@ -84,23 +37,34 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void object_free(struct sym_object *obj)
+{
+	if (!obj)
+		return;
+	module_index_free(obj->index);
+	free(obj->segs);
+	free(obj->path);
+	free(obj->name);
+	free(obj);
+}
+
 static void module_free(struct sym_module *mod)
 {
 	if (!mod)
 		return;
-	module_index_free(mod->index);
 	free(mod->maps);
-	free(mod->path);
-	free(mod->name);
 	free(mod);
 }
 
 /* ---- opening objects ---- */
 
-/* The load bias of the ELF in fd given one of its mappings: the mapping's file offset falls in a
- * PT_LOAD segment, whose p_vaddr - p_offset relates file offsets to link-time addresses. */
-static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
+/* Reads the PT_LOAD segments of the ELF in fd into obj and its load bias given one of its
+ * mappings: the mapping's file offset falls in a segment, whose p_vaddr - p_offset relates file
+ * offsets to link-time addresses. ET_EXEC objects are never relocated (bias 0), whichever of
+ * their mappings is given. */
+static int read_segments(struct sym_object *obj, int fd, uint64_t map_start, uint64_t map_offset)
 {
+	bool found = false;
 	GElf_Ehdr ehdr;
 	size_t phnum, i;
 	Elf *elf;
@@ -110,11 +74,11 @@ static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64
 	if (!elf)
 		return -ENOEXEC;
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) ||
-	    elf_getphdrnum(elf, &phnum) != 0)
+	    elf_getphdrnum(elf, &phnum) != 0 || phnum == 0)
 		goto out;
-	if (ehdr.e_type == ET_EXEC) {
-		*bias = 0;
-		err = 0;
+	obj->segs = calloc(phnum, sizeof(*obj->segs));
+	if (!obj->segs) {
+		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < phnum; i++) {
@@ -122,16 +86,38 @@ static int elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64
 
 		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 			continue;
-		if (map_offset >= (phdr.p_offset & PAGE_MASK_4K) &&
+		obj->segs[obj->nsegs++] = (struct sym_segment){
+			.offset = phdr.p_offset,
+			.filesz = phdr.p_filesz ? phdr.p_filesz : 1,
+			.vaddr = phdr.p_vaddr,
+		};
+		if (!found && map_offset >= (phdr.p_offset & PAGE_MASK_4K) &&
 		    map_offset < phdr.p_offset + (phdr.p_filesz ? phdr.p_filesz : 1)) {
-			*bias = map_start - (phdr.p_vaddr - phdr.p_offset + map_offset);
-			err = 0;
-			break;
+			obj->bias =
+				ehdr.e_type == ET_EXEC
+					? 0
+					: map_start - (phdr.p_vaddr - phdr.p_offset + map_offset);
+			found = true;
 		}
 	}
+	err = found ? 0 : -ENOEXEC;
 out:
 	elf_end(elf);
 	return err;
+}
+
+/* The libdwfl address of file offset off in obj, or 0 when no segment holds it. */
+static uint64_t object_address(const struct sym_object *obj, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < obj->nsegs; i++) {
+		const struct sym_segment *s = &obj->segs[i];
+
+		if (off >= (s->offset & PAGE_MASK_4K) && off < s->offset + s->filesz)
+			return off - s->offset + s->vaddr + obj->bias;
+	}
+	return 0;
 }
 
 /* Copies the target's vdso (it has no file) into a memfd that libdwfl can read like a file. */
@@ -222,56 +208,136 @@ static int push_module(struct sym_module ***v, size_t *n, size_t *cap, struct sy
 	return 0;
 }
 
-/* Creates the module for maps[0..n) (one object's consecutive mappings) and reports it to libdwfl.
- * Must run between dwfl_report_begin_add and dwfl_report_end. */
+static int push_object(struct symbolizer *sym, struct sym_object *obj)
+{
+	if (sym->nobjects == sym->objects_cap) {
+		size_t ncap = sym->objects_cap ? sym->objects_cap * 2 : 32;
+		struct sym_object **p = realloc(sym->objects, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sym->objects = p;
+		sym->objects_cap = ncap;
+	}
+	sym->objects[sym->nobjects++] = obj;
+	return 0;
+}
+
+/* The object already opened for map's file (same device, inode and path), or NULL. */
+static struct sym_object *find_object(const struct symbolizer *sym, const struct proc_map *map,
+				      const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sym->nobjects; i++) {
+		struct sym_object *obj = sym->objects[i];
+
+		if (obj->inode == map->inode && obj->dev_major == map->dev_major &&
+		    obj->dev_minor == map->dev_minor && !strcmp(obj->path, path))
+			return obj;
+	}
+	return NULL;
+}
+
+/* Opens the object behind maps[0] and reports it to libdwfl. An object that cannot be opened is
+ * still created (without a libdwfl module): it names its frames module+0xOFFSET and is not tried
+ * again. Must run between dwfl_report_begin_add and dwfl_report_end. */
+static int open_sym_object(struct symbolizer *sym, const struct proc_map *map, char *path,
+			   struct sym_object **out)
+{
+	struct sym_object *obj;
+	const char *base;
+	char dwfl_name[64];
+	int fd, err = -ENOMEM;
+
+	obj = calloc(1, sizeof(*obj));
+	if (!obj) {
+		free(path);
+		return -ENOMEM;
+	}
+	obj->path = path;
+	base = strrchr(obj->path, '/');
+	obj->name = strdup(base ? base + 1 : obj->path);
+	if (!obj->name)
+		goto err_free;
+	obj->inode = map->inode;
+	obj->dev_major = map->dev_major;
+	obj->dev_minor = map->dev_minor;
+
+	fd = open_object(sym, map, obj->path);
+	if (fd < 0) {
+		log_debug("symbolizer: cannot open %s: %s", obj->path, strerror(-fd));
+	} else if (read_segments(obj, fd, map->start, map->offset) != 0) {
+		log_debug("symbolizer: %s is not an ELF object with a matching segment", obj->path);
+		close(fd);
+	} else {
+		/* Every report gets a name of its own. libdwfl takes a report with the name, start
+		 * and end of an existing module but another fd as an overlap: it marks the existing
+		 * module for removal and dwfl_report_end frees it while our index still uses it
+		 * (the crash on node, whose ET_EXEC text is mapped twice and so was reported twice
+		 * at bias 0). Objects are opened once each (find_object), so nothing else can make
+		 * libdwfl drop a module. */
+		snprintf(dwfl_name, sizeof(dwfl_name), "%.40s#%" PRIu64, obj->name,
+			 sym->dwfl_names++);
+		/* On success libdwfl owns fd and keeps it open: resolution outlives the target. */
+		obj->dwfl_mod =
+			dwfl_report_elf(sym->dwfl, dwfl_name, obj->path, fd, obj->bias, true);
+		if (!obj->dwfl_mod) {
+			log_debug("symbolizer: libdwfl rejected %s: %s", obj->path,
+				  dwfl_errmsg(-1));
+			close(fd);
+		}
+	}
+	if (obj->dwfl_mod) {
+		obj->index = module_index_new(obj->dwfl_mod);
+		if (!obj->index)
+			goto err_free;
+		sym->stats.modules++;
+	}
+	err = push_object(sym, obj);
+	if (err)
+		goto err_free;
+	*out = obj;
+	return 0;
+
+err_free:
+	/* A reported module stays in libdwfl (it cannot be withdrawn) and is freed by dwfl_end. */
+	object_free(obj);
+	return err;
+}
+
+/* Creates the placement for maps[0..n) (one object's consecutive mappings), opening the object
+ * unless it is open already. Must run between dwfl_report_begin_add and dwfl_report_end. */
 static int add_object(struct symbolizer *sym, const struct proc_map *maps, size_t n,
 		      struct sym_module **out)
 {
 	struct sym_module *mod;
-	const char *base;
-	uint64_t bias;
+	char *path;
 	size_t i;
-	int fd, err = -ENOMEM;
+	int err = -ENOMEM;
 
 	*out = NULL;
 	mod = calloc(1, sizeof(*mod));
 	if (!mod)
 		return -ENOMEM;
-	mod->path = clean_path(maps[0].path);
 	mod->maps = calloc(n, sizeof(*mod->maps));
-	if (!mod->path || !mod->maps)
+	path = clean_path(maps[0].path);
+	if (!mod->maps || !path) {
+		free(path);
 		goto err_free;
-	base = strrchr(mod->path, '/');
-	mod->name = strdup(base ? base + 1 : mod->path);
-	if (!mod->name)
-		goto err_free;
+	}
 	mod->start = maps[0].start;
 	mod->end = maps[n - 1].end;
-	mod->inode = maps[0].inode;
 	for (i = 0; i < n; i++)
 		mod->maps[i] = (struct sym_mapping){maps[i].start, maps[i].end, maps[i].offset};
 	mod->nmaps = n;
-
-	fd = open_object(sym, &maps[0], mod->path);
-	if (fd < 0) {
-		log_debug("symbolizer: cannot open %s: %s", mod->path, strerror(-fd));
-	} else if (elf_load_bias(fd, maps[0].start, maps[0].offset, &bias) != 0) {
-		log_debug("symbolizer: %s is not an ELF object with a matching segment", mod->path);
-		close(fd);
+	mod->obj = find_object(sym, &maps[0], path);
+	if (mod->obj) {
+		free(path);
 	} else {
-		/* On success libdwfl owns fd and keeps it open: resolution outlives the target. */
-		mod->dwfl_mod = dwfl_report_elf(sym->dwfl, mod->name, mod->path, fd, bias, true);
-		if (!mod->dwfl_mod) {
-			log_debug("symbolizer: libdwfl rejected %s: %s", mod->path,
-				  dwfl_errmsg(-1));
-			close(fd);
-		}
-	}
-	if (mod->dwfl_mod) {
-		mod->index = module_index_new(mod->dwfl_mod);
-		if (!mod->index)
+		err = open_sym_object(sym, &maps[0], path, &mod->obj);
+		if (err)
 			goto err_free;
-		sym->stats.modules++;
 	}
 	err = push_module(&sym->modules, &sym->nmodules, &sym->modules_cap, mod);
 	if (err)
@@ -300,19 +366,20 @@ static bool same_object(const struct proc_map *a, const struct proc_map *b)
 
 /* Whether the current table already holds this object at this place. Drops overlapping modules
  * that are not it (an object unmapped and something else mapped there) from the table. */
-static bool table_has(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t inode,
-		      const char *path)
+static bool table_has(struct symbolizer *sym, const struct proc_map *first, uint64_t end)
 {
 	size_t i, out = 0;
 	bool found = false;
 
 	for (i = 0; i < sym->ntable; i++) {
 		struct sym_module *m = sym->table[i];
+		const struct sym_object *o = m->obj;
 
-		if (m->start == start && m->inode == inode &&
-		    !strncmp(m->path, path, strlen(m->path)))
+		if (m->start == first->start && o->inode == first->inode &&
+		    o->dev_major == first->dev_major && o->dev_minor == first->dev_minor &&
+		    !strncmp(o->path, first->path, strlen(o->path)))
 			found = true;
-		else if (m->start < end && start < m->end)
+		else if (m->start < end && first->start < m->end)
 			continue; /* replaced: stays owned by sym->modules, leaves the table */
 		sym->table[out++] = m;
 	}
@@ -334,6 +401,9 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 
 		j = i + 1;
 		if (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) {
+			/* JIT code: anonymous ("" or "[anon:NAME]") and executable. */
+			if (exec && (!m->path[0] || !strncmp(m->path, "[anon:", 6)))
+				err = symbolizer_jit_note_anon_exec(sym, m->start, m->end);
 			i = j;
 			continue;
 		}
@@ -341,7 +411,7 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 			exec |= maps->maps[j].perms & PROC_MAP_EXEC;
 			j++;
 		}
-		if (exec && !table_has(sym, m->start, maps->maps[j - 1].end, m->inode, m->path)) {
+		if (exec && !table_has(sym, m, maps->maps[j - 1].end)) {
 			err = add_object(sym, m, j - i, &mod);
 			if (!err)
 				err = push_module(&sym->table, &sym->ntable, &sym->table_cap, mod);
@@ -353,64 +423,6 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 	if (sym->ntable > 1) /* qsort(NULL, 0) is undefined */
 		qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
 	return err;
-}
-
-/* ---- JIT symbols ---- */
-
-/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
-static pid_t namespace_pid(pid_t pid)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	pid_t nspid = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return nspid > 0 ? nspid : pid;
-}
-
-/* Loads the target's /tmp/perf-PID.map (seen through its root) when it is new or changed. */
-static void load_perf_map(struct symbolizer *sym)
-{
-	struct perf_map **v, *pm;
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
-		 (int)namespace_pid(sym->pid));
-	if (stat(path, &st) != 0)
-		return;
-	if (sym->nperf_maps && st.st_size == sym->perf_map_size &&
-	    st.st_mtim.tv_sec == sym->perf_map_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == sym->perf_map_mtime.tv_nsec)
-		return;
-	pm = perf_map_load(path);
-	if (!pm) {
-		log_debug("symbolizer: cannot read %s: %s", path, strerror(errno));
-		return;
-	}
-	v = realloc(sym->perf_maps, (sym->nperf_maps + 1) * sizeof(*v));
-	if (!v) {
-		perf_map_free(pm);
-		return;
-	}
-	sym->perf_maps = v;
-	sym->perf_maps[sym->nperf_maps++] = pm;
-	sym->perf_map_size = st.st_size;
-	sym->perf_map_mtime = st.st_mtim;
 }
 
 /* ---- construction ---- */
@@ -464,7 +476,7 @@ struct symbolizer *symbolizer_new(pid_t pid)
 		errno = -err;
 		return NULL;
 	}
-	load_perf_map(sym);
+	symbolizer_jit_load_perf_map(sym);
 	return sym;
 }
 
@@ -493,17 +505,25 @@ void symbolizer_free(struct symbolizer *sym)
 	for (i = 0; i < sym->cache_cap; i++)
 		free(sym->cache[i].frames);
 	free(sym->cache);
-	/* The indexes point into libdw data: free them before libdwfl closes it. */
 	for (i = 0; i < sym->nmodules; i++)
 		module_free(sym->modules[i]);
 	free(sym->modules);
+	/* The indexes point into libdw data: free them before libdwfl closes it. */
+	for (i = 0; i < sym->nobjects; i++)
+		object_free(sym->objects[i]);
+	free(sym->objects);
 	free(sym->table);
+	for (i = 0; i < sym->ngens; i++)
+		free(sym->gens[i].table);
+	free(sym->gens);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
-	for (i = 0; i < sym->nperf_maps; i++)
-		perf_map_free(sym->perf_maps[i]);
-	free(sym->perf_maps);
+	perf_map_free(sym->perf_map);
+	free(sym->anon_exec);
 	free(sym->scratch.v);
+	for (i = 0; i < sym->nbatch_strings; i++)
+		free(sym->batch_strings[i]);
+	free(sym->batch_strings);
 	free(sym);
 }
 
@@ -520,8 +540,48 @@ int symbolizer_refresh(struct symbolizer *sym)
 	if (!err)
 		err = add_objects(sym, &maps);
 	proc_maps_release(&maps);
-	load_perf_map(sym);
+	symbolizer_jit_load_perf_map(sym);
 	return err;
+}
+
+int symbolizer_add_maps(struct symbolizer *sym, uint32_t gen, const struct proc_maps *maps)
+{
+	struct sym_generation *g;
+	struct sym_module **table;
+	size_t i, n = 0;
+	int err;
+
+	if (!sym || !maps)
+		return -EINVAL;
+	err = add_objects(sym, maps);
+	if (err)
+		return err;
+	/* The generation's own table: the current placements these maps still hold (one
+	 * unloaded without a replacement stays in the current table, not in this one). */
+	table = malloc((sym->ntable ? sym->ntable : 1) * sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < sym->ntable; i++) {
+		const struct sym_module *m = sym->table[i];
+		const struct proc_map *pm = proc_maps_find(maps, m->start);
+
+		if (pm && pm->start == m->start && pm->inode == m->obj->inode)
+			table[n++] = sym->table[i];
+	}
+	if (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen) {
+		/* The same generation again (or an unwinder starting over): replace it. */
+		while (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen)
+			free(sym->gens[--sym->ngens].table);
+	}
+	g = realloc(sym->gens, (sym->ngens + 1) * sizeof(*g));
+	if (!g) {
+		free(table);
+		return -ENOMEM;
+	}
+	sym->gens = g;
+	sym->gens[sym->ngens++] = (struct sym_generation){gen, table, n};
+	symbolizer_jit_load_perf_map(sym);
+	return 0;
 }
 
 /* ---- cache ---- */
@@ -533,7 +593,7 @@ static size_t cache_slot(const struct symbolizer *sym, uint64_t addr)
 	return (size_t)(h ^ (h >> 29)) & (sym->cache_cap - 1);
 }
 
-static struct cache_entry *cache_find(struct symbolizer *sym, uint64_t addr)
+struct cache_entry *symbolizer_cache_find(struct symbolizer *sym, uint64_t addr)
 {
 	size_t i;
 
@@ -547,8 +607,8 @@ static struct cache_entry *cache_find(struct symbolizer *sym, uint64_t addr)
 	}
 }
 
-static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_frame *frames,
-			size_t n)
+int symbolizer_cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_frame *frames,
+			    size_t n)
 {
 	size_t i;
 
@@ -581,23 +641,23 @@ static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_fra
 
 /* ---- resolution ---- */
 
-static const struct sym_module *find_module(const struct symbolizer *sym, uint64_t addr,
-					    uint64_t *file_offset)
+static const struct sym_module *find_in(struct sym_module *const *table, size_t n, uint64_t addr,
+					uint64_t *file_offset)
 {
-	size_t lo = 0, hi = sym->ntable, i;
+	size_t lo = 0, hi = n, i;
 	const struct sym_module *mod;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (sym->table[mid]->start <= addr)
+		if (table[mid]->start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	mod = sym->table[lo - 1];
+	mod = table[lo - 1];
 	for (i = 0; i < mod->nmaps; i++) {
 		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
 			*file_offset = addr - mod->maps[i].start + mod->maps[i].offset;
@@ -607,7 +667,52 @@ static const struct sym_module *find_module(const struct symbolizer *sym, uint64
 	return NULL;
 }
 
-static int push_frame(struct frame_vec *out, const struct symbol_frame *frame)
+/* The placement holding addr in maps generation gen: that generation's own table when one was
+ * recorded (the latest at or before gen), else (and when it has nothing there) the current one. */
+const struct sym_module *symbolizer_find_module(const struct symbolizer *sym, uint64_t addr,
+						uint32_t gen, uint64_t *file_offset)
+{
+	const struct sym_module *mod = NULL;
+	size_t k = sym->ngens;
+
+	while (k > 0 && sym->gens[k - 1].gen > gen)
+		k--;
+	if (k > 0)
+		mod = find_in(sym->gens[k - 1].table, sym->gens[k - 1].n, addr, file_offset);
+	return mod ? mod : find_in(sym->table, sym->ntable, addr, file_offset);
+}
+int symbolizer_module_at(const struct symbolizer *sym, uint64_t frame,
+			 struct symbol_module_info *info)
+{
+	const struct sym_module *mod;
+	uint64_t addr;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	uint64_t offset;
+	int n;
+
+	memset(info, 0, sizeof(*info));
+	if (!sym || !frame_is_user(frame))
+		return -ENOENT;
+	addr = frame_user_address(frame);
+	mod = symbolizer_find_module(sym, addr, frame_user_generation(frame), &offset);
+	if (!mod)
+		return -ENOENT;
+	info->path = mod->obj->path;
+	for (size_t i = 0; i < mod->nmaps; i++) {
+		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
+			info->start = mod->maps[i].start;
+			info->end = mod->maps[i].end;
+			info->file_offset = mod->maps[i].offset;
+		}
+	}
+	n = mod->obj->dwfl_mod ? dwfl_module_build_id(mod->obj->dwfl_mod, &bits, &vaddr) : 0;
+	for (int i = 0; i < n && i < 64; i++)
+		snprintf(info->build_id + 2 * i, 3, "%02x", bits[i]);
+	return 0;
+}
+
+int symbolizer_push_frame(struct frame_vec *out, const struct symbol_frame *frame)
 {
 	if (out->n == out->cap) {
 		size_t ncap = out->cap ? out->cap * 2 : 16;
@@ -641,39 +746,37 @@ static int resolve_kernel(struct symbolizer *sym, uint64_t addr, struct frame_ve
 						: "");
 	}
 	frame.function = kallsyms_find(sym->kallsyms, addr, NULL);
-	return push_frame(out, &frame);
+	return symbolizer_push_frame(out, &frame);
 }
 
-static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+static int resolve_user(struct symbolizer *sym, uint64_t addr, uint32_t gen, struct frame_vec *out)
 {
 	struct symbol_frame frame = {.module_offset = addr};
 	const struct sym_module *mod;
-	uint64_t offset = 0;
+	const struct sym_object *obj;
+	uint64_t offset = 0, dwfl_addr;
 	size_t i;
 	int err;
 
-	mod = find_module(sym, addr, &offset);
-	if (!mod) {
-		/* Anonymous code: a JIT's, named in its perf map. */
-		if (sym->nperf_maps) {
-			frame.function = perf_map_find(sym->perf_maps[sym->nperf_maps - 1], addr);
-			if (frame.function)
-				frame.module = "[jit]";
-		}
-		return push_frame(out, &frame);
-	}
-	if (mod->index) {
-		err = module_index_resolve(mod->index, addr, out);
+	mod = symbolizer_find_module(sym, addr, gen, &offset);
+	if (!mod)
+		return symbolizer_jit_resolve(sym, addr, out);
+	obj = mod->obj;
+	/* Through the file offset, so that a second mapping of the same file (at another place,
+	 * or of only part of it) resolves like the first. */
+	dwfl_addr = obj->index ? object_address(obj, offset) : 0;
+	if (dwfl_addr) {
+		err = module_index_resolve(obj->index, dwfl_addr, out);
 		if (err)
 			return err;
 	}
 	if (!out->n) {
-		err = push_frame(out, &frame);
+		err = symbolizer_push_frame(out, &frame);
 		if (err)
 			return err;
 	}
 	for (i = 0; i < out->n; i++) {
-		out->v[i].module = mod->name;
+		out->v[i].module = obj->name;
 		out->v[i].module_offset = offset;
 	}
 	return 0;
@@ -689,24 +792,27 @@ size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr, const struct sy
 	*frames = &unknown_frame;
 	if (!sym)
 		return 1;
-	hit = cache_find(sym, addr);
+	hit = symbolizer_cache_find(sym, addr);
 	if (hit) {
 		*frames = hit->frames;
 		return hit->n;
 	}
+	if (frame_is_named(addr))
+		return 1; /* not an address: frame_names' */
 	start = now_seconds();
 	sym->scratch.n = 0;
-	if (addr >= KERNEL_ADDRESS_START)
+	if (frame_is_kernel(addr))
 		err = resolve_kernel(sym, addr, &sym->scratch);
 	else
-		err = resolve_user(sym, addr, &sym->scratch);
+		err = resolve_user(sym, frame_user_address(addr), frame_user_generation(addr),
+				   &sym->scratch);
 	if (err || !sym->scratch.n)
 		goto out;
 	copy = malloc(sym->scratch.n * sizeof(*copy));
 	if (!copy)
 		goto out;
 	memcpy(copy, sym->scratch.v, sym->scratch.n * sizeof(*copy));
-	if (cache_insert(sym, addr, copy, sym->scratch.n) != 0) {
+	if (symbolizer_cache_insert(sym, addr, copy, sym->scratch.n) != 0) {
 		free(copy);
 		goto out;
 	}
@@ -732,21 +838,11 @@ void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats 
 
 /* ---- formatting ---- */
 
-/* Appends s, made safe for folded stacks: ';' separates frames, so it becomes ':'; newlines and
- * other control bytes become '?'. */
+/* Appends s by the one text convention (text_sanitize.h), folded flavour: frames go into folded
+ * stacks, where ';' separates them. */
 static size_t append_sanitized(char *buf, size_t len, size_t n, const char *s)
 {
-	for (; *s && n + 1 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == ';')
-			c = ':';
-		else if (c < 0x20 || c == 0x7f)
-			c = '?';
-		buf[n] = (char)c;
-	}
-	buf[n] = '\0';
-	return n;
+	return text_sanitize_append(buf, len, n, s, TEXT_SANITIZE_FOLDED);
 }
 
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len)
@@ -759,6 +855,26 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 	buf[0] = '\0';
 	if (frame->function && frame->function[0]) {
 		n = append_sanitized(buf, len, n, frame->function);
+		if (frame->flags & SYMBOL_FRAME_JIT) {
+			/* "name (file.js:LINE)": a path's base name, as py-spy shortens paths;
+			 * node's own modules ("node:internal/timers") as they are. */
+			const char *file = frame->file, *slash = file ? strrchr(file, '/') : NULL;
+
+			if (slash && slash[1] && (file[0] == '/' || !strncmp(file, "file://", 7)))
+				file = slash + 1;
+			if (file && file[0]) {
+				n = append_sanitized(buf, len, n, " (");
+				n = append_sanitized(buf, len, n, file);
+				if (frame->line) {
+					snprintf(offset, sizeof(offset), ":%" PRIu32, frame->line);
+					n = append_sanitized(buf, len, n, offset);
+				}
+				n = append_sanitized(buf, len, n, ")");
+			}
+		}
+	} else if (frame->module && !strcmp(frame->module, "[jit]")) {
+		/* Unnamed JIT code: one frame for all of it, not one per address. */
+		n = append_sanitized(buf, len, n, "[jit]");
 	} else if (frame->module && frame->module[0]) {
 		n = append_sanitized(buf, len, n, frame->module);
 		snprintf(offset, sizeof(offset), "+0x%" PRIx64, frame->module_offset);
@@ -770,5 +886,7 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 		n = append_sanitized(buf, len, n, "_[k]");
 	else if (frame->flags & SYMBOL_FRAME_INLINED)
 		n = append_sanitized(buf, len, n, "_[i]");
+	else if (frame->flags & SYMBOL_FRAME_JIT)
+		n = append_sanitized(buf, len, n, "_[j]");
 	return n;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,9 +48,45 @@ int target_task_state(pid_t pid, pid_t tid)
 	return (unsigned char)close_paren[2];
 }
 
+pid_t target_tgid(pid_t tid)
+{
+	char path[64], buf[1024], *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (target_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	line = strstr(buf, "\nTgid:");
+	return line ? (pid_t)atoi(line + 6) : -1;
+}
+
+static void target_ptrace_reason(pid_t pid, char *why, size_t len);
+
+int target_cpu_seconds(pid_t pid, double *seconds)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *close_paren;
+	long ticks = sysconf(_SC_CLK_TCK);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* After comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime (fields 3..15). */
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || ticks <= 0 ||
+	    sscanf(close_paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2)
+		return -EINVAL;
+	*seconds = (double)(utime + stime) / (double)ticks;
+	return 0;
+}
+
 int target_check(pid_t pid, char *err, size_t errlen)
 {
 	char path[64], buf[64];
+	pid_t tgid;
 	int n, state;
 
 	if (pid <= 0) {
@@ -66,6 +104,19 @@ int target_check(pid_t pid, char *err, size_t errlen)
 			 (int)pid);
 		return SMOLDER_EXIT_TARGET;
 	}
+	/* /proc/TID exists for every thread, though unlisted: a thread id passes the checks above,
+	 * and the tgid filter would then match no sample ("did not run on a CPU"). */
+	tgid = target_tgid(pid);
+	if (tgid > 0 && tgid != pid) {
+		char comm[64] = "?";
+
+		target_comm(tgid, comm, sizeof(comm));
+		snprintf(err, errlen,
+			 "%d is a thread id, not a process id: it is a thread of process %d (%s); "
+			 "use -p %d",
+			 (int)pid, (int)tgid, comm, (int)tgid);
+		return SMOLDER_EXIT_USAGE;
+	}
 	/* Kernel threads have no user address space: their maps file is empty, exe unreadable. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	n = target_read_file(path, buf, sizeof(buf));
@@ -75,11 +126,10 @@ int target_check(pid_t pid, char *err, size_t errlen)
 		return SMOLDER_EXIT_TARGET;
 	}
 	if (n == -EACCES || n == -EPERM) {
-		snprintf(err, errlen,
-			 "cannot read /proc/%d/maps: permission denied (needs root, or "
-			 "CAP_SYS_PTRACE "
-			 "and CAP_BPF/CAP_PERFMON)",
-			 (int)pid);
+		char why[256];
+
+		target_ptrace_reason(pid, why, sizeof(why));
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)pid, why);
 		return SMOLDER_EXIT_PRIVILEGE;
 	}
 	if (n < 0) {
@@ -87,6 +137,86 @@ int target_check(pid_t pid, char *err, size_t errlen)
 		return SMOLDER_EXIT_TARGET;
 	}
 	return 0;
+}
+
+/* A hexadecimal capability mask ("CapEff:", "CapPrm:") from a status file, 0 when absent. */
+static uint64_t target_status_caps(const char *status, const char *key)
+{
+	const char *line = strstr(status, key);
+
+	return line ? strtoull(line + strlen(key), NULL, 16) : 0;
+}
+
+bool target_self_capable(int cap)
+{
+	char buf[4096];
+
+	if (cap < 0 || cap > 63 || target_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return false;
+	return (target_status_caps(buf, "\nCapEff:") >> cap & 1) != 0;
+}
+
+/* Why smolder has no ptrace read access to pid, naming only what is missing: CAP_SYS_PTRACE
+ * overrides every other reason. */
+static void target_ptrace_reason(pid_t pid, char *why, size_t len)
+{
+	char path[64], status[4096], self[4096];
+	unsigned long target_uid = 0;
+	uint64_t target_caps, self_caps;
+	const char *uid_line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (target_read_file(path, status, sizeof(status)) < 0 ||
+	    target_read_file("/proc/self/status", self, sizeof(self)) < 0) {
+		snprintf(why, len, "no ptrace read access to PID %d", (int)pid);
+		return;
+	}
+	uid_line = strstr(status, "\nUid:");
+	if (uid_line)
+		target_uid = strtoul(uid_line + 5, NULL, 10);
+	target_caps = target_status_caps(status, "\nCapPrm:");
+	self_caps = target_status_caps(self, "\nCapPrm:");
+	if (target_self_capable(TARGET_CAP_SYS_PTRACE))
+		snprintf(why, len,
+			 "no ptrace read access to PID %d although smolder has CAP_SYS_PTRACE (a "
+			 "security module or another user namespace refuses it)",
+			 (int)pid);
+	else if (target_uid != (unsigned long)geteuid())
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it runs as uid %lu, smolder as uid %lu "
+			 "without CAP_SYS_PTRACE",
+			 (int)pid, target_uid, (unsigned long)geteuid());
+	else if (target_caps & ~self_caps)
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it holds capabilities smolder lacks "
+			 "(CapPrm %llx), and smolder lacks CAP_SYS_PTRACE",
+			 (int)pid, (unsigned long long)(target_caps & ~self_caps));
+	else
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it is not dumpable (a setuid or setcap "
+			 "program, or PR_SET_DUMPABLE 0), and smolder lacks CAP_SYS_PTRACE",
+			 (int)pid);
+}
+
+int target_files_check(pid_t pid, char *why, size_t len)
+{
+	char path[64];
+	DIR *dir;
+	int err;
+
+	/* The test the unwinder, symbolizer and leak tracker depend on: /proc/PID/root (their
+	 * fallback where /proc/PID/map_files is refused) needs ptrace read access. */
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	dir = opendir(path);
+	if (dir) {
+		closedir(dir);
+		return 0;
+	}
+	err = errno;
+	if (err != EACCES && err != EPERM)
+		return 0; /* gone, or not a permission problem: the caller's own checks report it */
+	target_ptrace_reason(pid, why, len);
+	return -err;
 }
 
 static int target_read_comm(const char *path, char *buf, size_t len)
@@ -139,8 +269,40 @@ int target_memory(pid_t pid, struct target_memory *mem)
 	return 0;
 }
 
+int target_find_program(const char *command, char *out)
+{
+	const char *path = getenv("PATH"), *dir;
+	struct stat st;
+
+	if (strchr(command, '/')) {
+		if (!realpath(command, out))
+			return -errno;
+		if (stat(out, &st) != 0)
+			return -errno;
+		/* What execve would answer for a directory or a file without the x bit. */
+		if (S_ISDIR(st.st_mode) || access(out, X_OK) != 0)
+			return -EACCES;
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
+		size_t dlen = strchr(dir, ':') ? (size_t)(strchr(dir, ':') - dir) : strlen(dir);
+		char candidate[PATH_MAX];
+
+		if (snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(dlen ? dlen : 1),
+			     dlen ? dir : ".", command) >= (int)sizeof(candidate))
+			continue;
+		if (stat(candidate, &st) == 0 && !S_ISDIR(st.st_mode) &&
+		    access(candidate, X_OK) == 0 && realpath(candidate, out))
+			return 0;
+	}
+	return -ENOENT;
+}
+
 int target_launch_prepare(char **argv, struct target_launch *launch)
 {
+	char program[PATH_MAX];
 	int pipefd[2], err;
 	pid_t pid;
 
@@ -149,6 +311,11 @@ int target_launch_prepare(char **argv, struct target_launch *launch)
 	launch->pidfd = -1;
 	if (!argv || !argv[0])
 		return -EINVAL;
+	/* A command that cannot run is a missing target (exit 2), found before anything attaches,
+	 * not an exit status 127 after a run that profiled nothing. */
+	err = target_find_program(argv[0], program);
+	if (err)
+		return err;
 	if (pipe2(pipefd, O_CLOEXEC) != 0)
 		return -errno;
 	pid = fork();

@@ -20,8 +20,9 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_MMAP = 4,
 	SMOLDER_EVENT_MUNMAP = 5,
 	SMOLDER_EVENT_EXEC = 6,
-	SMOLDER_EVENT_FORK = 7,
-	SMOLDER_EVENT_EXIT = 8,
+	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
+	SMOLDER_EVENT_FORK = 8,
+	SMOLDER_EVENT_EXIT = 9,
 };
 
 /* Process trees (bpf/target_set.bpf.h): the BPF programs keep the set of target processes in a
@@ -58,6 +59,30 @@ enum smolder_sample_flags {
 	SMOLDER_SAMPLE_STACK_PARTIAL = 16, /* pages not present in the copy, left zeroed */
 };
 
+/* ---- Python frames read in BPF (bpf/python_walk.bpf.h) ---- */
+
+/* Python frames a walk emits at most; a longer chain is cut and marked truncated. */
+#define SMOLDER_PYTHON_MAX_FRAMES 192
+/* Bytes of one interpreter frame read at once (fields between frame_read_offset and it). */
+#define SMOLDER_PYTHON_FRAME_READ 128
+
+/* One Python frame, innermost first, after the user stack of a sample (aligned to 8). */
+struct smolder_python_frame {
+	__u64 code;  /* code object address (f_code / f_executable) */
+	__u64 instr; /* 3.11+: instruction pointer (prev_instr / instr_ptr); before: f_lasti */
+	__u8 flags;  /* enum smolder_python_frame_flags */
+	__u8 owner;  /* frame owner (3.11+): 0 thread, 1 generator, 2 frame object */
+	__u8 pad[6];
+};
+
+/* Sample-level result of the walk (smolder_cpu_sample.python_flags). */
+enum smolder_python_walk_flags {
+	SMOLDER_PYWALK_DONE = 1, /* the walk ran: python_frames are the chain (whole unless cut) */
+	SMOLDER_PYWALK_NO_TSTATE = 2,	/* no thread state (not a Python thread, or unreadable) */
+	SMOLDER_PYWALK_TRUNCATED = 4,	/* more than max_frames: outermost frames left out */
+	SMOLDER_PYWALK_READ_FAILED = 8, /* a frame could not be read: outer frames left out */
+};
+
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
  * stack copied from address sp upward. */
 struct smolder_cpu_sample {
@@ -70,10 +95,31 @@ struct smolder_cpu_sample {
 	__u32 flags;	      /* enum smolder_sample_flags */
 	__u32 user_stack_len; /* bytes in user_stack */
 	__u32 kernel_frames;  /* entries in kernel_ips */
-	__u32 _pad;
+	__u16 python_frames;  /* struct smolder_python_frame entries after the user stack */
+	__u16 python_flags;   /* enum smolder_python_walk_flags, 0 when no walk was configured */
 	__u64 kernel_ips[SMOLDER_MAX_KERNEL_FRAMES]; /* leaf first */
-	__u8 user_stack[];
+	__u8 user_stack[]; /* then, at smolder_python_offset(user_stack_len), python frames */
 };
+
+/* Where a sample's Python frames start, from the start of user_stack. */
+static inline __u32 smolder_python_offset(__u32 user_stack_len)
+{
+	return (user_stack_len + 7) & ~7u;
+}
+
+/* The CPU sampler's notice that the target mapped executable code from a file (mmap with
+ * PROT_EXEC and a file descriptor: a library's text at dlopen). It travels in the same ring buffer
+ * as the samples, in order: samples before it were taken with the old code mapped, samples after
+ * it with the new (the unwinder starts a new maps generation there). */
+struct smolder_code_mapped {
+	__u32 kind; /* SMOLDER_EVENT_CODE_MAPPED */
+	__u32 tid;
+	__u32 tgid; /* the process that mapped it (process trees: one of several) */
+	__u32 _pad;
+	__u64 time_ns;
+	__u64 addr, len;
+};
+_Static_assert(sizeof(struct smolder_code_mapped) == 40, "smolder_code_mapped layout");
 
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
@@ -89,6 +135,14 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_SCRATCH_MISSING,	  /* per-CPU scratch slot lookup failed */
 	SMOLDER_SAMPLER_STAT_STACK_PARTIAL,	  /* copies with pages not present (zeroed) */
 	SMOLDER_SAMPLER_STAT_VMA_CACHED,	  /* stack mapping found in the per-thread cache */
+	SMOLDER_SAMPLER_STAT_PY_WALKS,		  /* Python walks with a thread state */
+	SMOLDER_SAMPLER_STAT_PY_NO_TSTATE,	  /* samples of threads without a thread state */
+	SMOLDER_SAMPLER_STAT_PY_TRUNCATED,	  /* walks cut at max_frames */
+	SMOLDER_SAMPLER_STAT_PY_READ_FAILED,	  /* walks cut by an unreadable frame */
+	SMOLDER_SAMPLER_STAT_PY_FRAMES,		  /* Python frames sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED,	  /* code-mapped notices sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST,	  /* code-mapped notices lost (ring buffer full,
+						     pending table full) */
 	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
 	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
 	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
@@ -100,6 +154,7 @@ _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
 _Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
+_Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
 /* ---- Allocation tracking (bpf/memleak.bpf.c <-> src/alloc_tracker.c) ---- */
@@ -185,6 +240,7 @@ enum smolder_alloc_record {
 	SMOLDER_REC_STACK = 1, /* a newly seen complete (or truncated) stack key and its frames */
 	SMOLDER_REC_SNAPSHOT =
 		2, /* the walk met an unknown return address: registers + stack copy */
+	SMOLDER_REC_PY_STACK = 3, /* a new (native stack, Python frames) key */
 };
 
 struct smolder_stack_record {
@@ -215,6 +271,18 @@ struct smolder_snapshot_record {
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
 };
 
+/* A stack key of an allocation made while the thread ran Python: the native stack's key (announced
+ * before, by a stack or snapshot record) with the thread's Python frames at that instant. */
+struct smolder_py_stack_record {
+	__u32 kind; /* SMOLDER_REC_PY_STACK */
+	__u32 nr;   /* entries in frames, innermost first */
+	__u64 key;  /* the allocation's stack key */
+	__u64 native_key;
+	__u32 walk_flags; /* enum smolder_python_walk_flags */
+	__u32 pad0;
+	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
+};
+
 /* Stats counters (per-CPU array index). Every failure path in memleak.bpf.c has one. */
 enum smolder_alloc_stat {
 	SMOLDER_STAT_ALLOCS = 0,	 /* allocations recorded */
@@ -238,18 +306,85 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_MMAP_TABLE_FULL,	 /* anonymous mmap not tracked: map full */
 	SMOLDER_STAT_UNSAMPLED_ALLOCS,	 /* reserved for sampling modes */
 	SMOLDER_STAT_WALKS_CACHED,	 /* stack walks answered by the thread's last walk */
+	SMOLDER_STAT_PY_WALKS,		 /* allocations with their Python frames read */
+	SMOLDER_STAT_PY_NO_TSTATE,	 /* allocations of threads without a Python thread state */
+	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
+	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
 	SMOLDER_STAT_MAX,
 };
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
+	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");
 _Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
 _Static_assert(sizeof(struct smolder_snapshot_record) ==
 		       56 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
 	       "snapshot record layout");
+#endif
+
+/* ---- Python frame walk (bpf programs <-> src/runtime/python.c) ---- */
+
+/* What a BPF program needs to find a sampled thread's PyThreadState and walk its frame chain.
+ * Filled by python_runtime_bpf_config (include/smolder/python.h) from the per-version tables and
+ * the target's own symbols; every offset is in bytes from the start of the named structure.
+ * Offsets that do not apply to a version are SMOLDER_PY_NO_OFFSET.
+ *
+ * Finding the thread state: 3.8-3.12 keep it in a pthread TSS key (tss_key_addr holds the
+ * pthread_key_t, Py_tss_t._key); glibc keeps the value of key K < 32 at
+ * fsbase + pthread_specific_offset + 16 * K + 8 (struct pthread.specific_1stblock[K].data).
+ * Any version (and 3.13, which keeps it in a static TLS variable instead): walk the thread list
+ * from interp_head_addr and match tstate_native_thread_id (3.11+) against the tid, or
+ * tstate_thread_id (pthread_t, equal to the thread's fsbase on x86-64 glibc). */
+#define SMOLDER_PY_NO_OFFSET 0xffffffffu
+
+enum smolder_python_flags {
+	/* frame_instr holds a pointer to a code unit (3.11+: prev_instr, 3.13: instr_ptr) rather
+	 * than a 32-bit f_lasti (3.8-3.10) */
+	SMOLDER_PY_INSTR_POINTER = 1,
+};
+
+enum smolder_python_frame_flags {
+	/* the last frame run by its _PyEval_EvalFrameDefault call: the next (older) frame belongs
+	 * to the next _PyEval_EvalFrameDefault frame of the native stack. Always set on 3.8-3.10,
+	 * where each frame has its own call; 3.11: is_entry; 3.12+: followed by a C-stack shim. */
+	SMOLDER_PY_FRAME_ENTRY = 1,
+};
+
+struct smolder_python_config {
+	__u32 version;	    /* (major << 8) | minor, e.g. 0x030b; 0 when the target is not Python */
+	__u32 flags;	    /* enum smolder_python_flags */
+	__u64 runtime_addr; /* _PyRuntime */
+	__u64 interp_head_addr;	       /* &_PyRuntime.interpreters.head */
+	__u64 tss_key_addr;	       /* &Py_tss_t._key of the thread-state key; 0 on 3.13 */
+	__u32 pthread_specific_offset; /* glibc struct pthread.specific_1stblock (784) */
+	__u32 interp_threads_head;     /* PyInterpreterState: first PyThreadState */
+	__u32 tstate_next;
+	__u32 tstate_interp;
+	__u32 tstate_thread_id;	       /* pthread_t */
+	__u32 tstate_native_thread_id; /* kernel tid, 3.11+ */
+	__u32 tstate_frame;	    /* frame (3.8-3.10), cframe (3.11-3.12), current_frame (3.13) */
+	__u32 cframe_current_frame; /* _PyCFrame.current_frame, 3.11-3.12 */
+	__u32 frame_previous;	    /* f_back / previous */
+	__u32 frame_code;	    /* f_code / f_executable */
+	__u32 frame_instr;	    /* f_lasti (s32) / prev_instr / instr_ptr (pointer) */
+	__u32 frame_is_entry;	    /* 3.11: bool is_entry */
+	__u32 frame_owner;	    /* 3.11+: char owner */
+	__u32 owner_cstack;   /* owner of a C-stack shim frame (skipped; marks an entry), 3.12+ */
+	__u64 code_type_addr; /* PyCode_Type: a frame's code object has this ob_type */
+	/* Filled by sampler_set_python / alloc_tracker from the frame offsets above: the BPF walk
+	 * reads each frame with one read of this window. */
+	__u32 frame_read_offset; /* first byte read, from the frame's start */
+	__u32 frame_read_size;	 /* bytes read, <= SMOLDER_PYTHON_FRAME_READ */
+	__u32 max_frames;	 /* frames emitted at most, <= SMOLDER_PYTHON_MAX_FRAMES */
+	__u32 pad0;
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct smolder_python_config) == 112, "python config layout");
 #endif
 
 #endif

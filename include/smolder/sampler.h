@@ -29,6 +29,10 @@ struct sampler_options {
 	bool per_task_events;	/* pid=TID, cpu=-1 events with inherit, for machines where they
 				   fire (not this one: see DESIGN.md) */
 	uint32_t ringbuf_bytes; /* 0 = sized from frequency, CPUs and copy size */
+	/* Called (with the sample callback's ctx), in order among the samples, when target process
+	 * tgid has mapped executable code from a file (dlopen): samples after it may run code that
+	 * was not there before. NULL: not traced. */
+	void (*on_code_mapped)(void *ctx, pid_t tgid);
 };
 
 /* Called for every record, from sampler_poll's thread. size is the record's length (header plus
@@ -45,6 +49,13 @@ struct sampler_stats {
 	uint64_t no_vma;	      /* stack mapping not found */
 	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
 	uint64_t no_user_regs;	      /* samples without user registers */
+	uint64_t python_walks;	      /* samples whose Python frame chain was read */
+	uint64_t python_no_tstate;    /* samples of threads without a Python thread state */
+	uint64_t python_truncated;    /* chains cut at the frame limit */
+	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
+	uint64_t python_frames;	      /* Python frames sent */
+	uint64_t code_mapped;	      /* notices of code mapped from files */
+	uint64_t code_mapped_lost;    /* such notices lost */
 	uint64_t received;	      /* records delivered to the callback */
 	uint64_t malformed;	      /* records rejected by user space (bad length) */
 	uint64_t process_events;      /* fork/exec/exit records received */
@@ -75,6 +86,10 @@ int sampler_drain(struct sampler *sampler);
 
 /* Sums the per-CPU BPF counters and the user-space ones. */
 int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats);
+
+/* Starts (or, with layout SMOLDER_PYTHON_OFF, stops) reading the Python frame chain at each
+ * sample, with the offsets in cfg (copied). Returns 0 or -EINVAL for out-of-range sizes. */
+int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg);
 
 /* The smolder exit code (enum smolder_exit) for an errno from sampler_new. */
 int sampler_exit_code(int err);

@@ -71,6 +71,53 @@ stage_for_user() {
 		cp "$@" "$STAGE"/ && chmod -R a+rX "$STAGE"
 }
 
+# strip_checkout_paths: stdin to stdout with the checkout's paths (SOURCE_DIR, BUILD_DIR,
+# FIXTURES, as given and resolved) replaced by <source>, <build>, <fixtures>. Filter any output
+# that can hold a source or binary path (dump frames, launch messages) through it before matching
+# function names: CI clones into a folder whose name may contain "clone", "main", "malloc", ...
+# Literal replacement (awk index), so the paths' own characters are never read as a pattern.
+strip_checkout_paths() {
+	local -a from=() to=() v
+	for v in FIXTURES:fixtures BUILD_DIR:build SOURCE_DIR:source; do
+		local name=${v%%:*} tag=${v#*:} value
+		value=${!name:-}
+		[ -n "$value" ] || continue
+		from+=("$value") to+=("<$tag>")
+		value=$(realpath -m "$value" 2>/dev/null) || continue
+		from+=("$value") to+=("<$tag>")
+	done
+	STRIP_FROM=$(printf '%s\x01' "${from[@]}") STRIP_TO=$(printf '%s\x01' "${to[@]}") awk '
+	BEGIN { n = split(ENVIRON["STRIP_FROM"], from, "\x01"); split(ENVIRON["STRIP_TO"], to, "\x01") }
+	{
+		line = $0
+		for (i = 1; i < n; i++) {
+			out = ""
+			while ((k = index(line, from[i])) > 0) {
+				out = out substr(line, 1, k - 1) to[i]
+				line = substr(line, k + length(from[i]))
+			}
+			line = out line
+		}
+		print line
+	}'
+}
+
+# pids_by_cmdline [--exact] STRING: PIDs whose command line (arguments joined by spaces) starts
+# with STRING (--exact: equals it). A literal comparison: pgrep -f would read a checkout path's
+# '+', '.' or '[' as a pattern.
+pids_by_cmdline() {
+	local exact=0 want p c
+	[ "$1" = --exact ] && { exact=1; shift; }
+	want=$1
+	for p in /proc/[0-9]*; do
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		c=${c% }
+		if [ "$c" = "$want" ] || { [ "$exact" -eq 0 ] && [[ "$c" == "$want "* ]]; }; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
 finish() {
 	if [ "$FAILURES" -gt 0 ]; then
 		echo "$TEST_NAME: $FAILURES failure(s)"

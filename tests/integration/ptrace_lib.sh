@@ -46,9 +46,12 @@ assert_released() {
 	done
 }
 
-# thread_block FILE NAME: the lines of the dump block of the thread named NAME.
+# thread_block FILE NAME: the lines of the dump block of the thread named NAME, with the
+# checkout's paths in frame locations replaced (strip_checkout_paths), so patterns on function
+# names cannot match a folder name.
 thread_block() {
-	awk -v name="$2" '/^Thread / { inblock = ($0 ~ "\\(" name "\\)$") } inblock' "$1"
+	awk -v name="$2" '/^Thread / { inblock = ($0 ~ "\\(" name "\\)$") } inblock' "$1" |
+		strip_checkout_paths
 }
 
 # wait_stopped_by PID TRACER: waits up to 10 s until TRACER traces PID and a thread is in 't'.

@@ -42,10 +42,13 @@ check_thread() { # NAME PATTERN... : each pattern appears in the thread's block,
 		fi
 	done
 }
-check_thread threads_known 'read' ' fixture_block_in_read \(.*threads_known\.c:[0-9]+\)' ' main \('
-check_thread spinner ' #0 .* fixture_spin_leaf \(.*threads_known\.c:[0-9]+\)' 'spinner_main' 'start_thread|clone'
-check_thread libworker 'threads_lib_mix .*\[inlined\]' ' threads_lib_spin \(.*libthreads_lib\.c:[0-9]+\)' 'libworker_main'
-check_thread sleeper 'nanosleep' 'fixture_sleep_forever' 'sleeper_main'
+# Patterns name the function field (after the address, before the location): the locations hold
+# source paths, and thread_block has replaced the checkout's own part of them.
+F='^  #[0-9]+ 0x[0-9a-f]+ '
+check_thread threads_known "$F"'[^ ]*read ' "$F"'fixture_block_in_read \(<source>/tests/fixtures/threads_known\.c:[0-9]+\)' "$F"'main \('
+check_thread spinner '^  #0 0x[0-9a-f]+ fixture_spin_leaf \(<source>/tests/fixtures/threads_known\.c:[0-9]+\)' "$F"'spinner_main ' "$F"'(start_thread|clone3?) '
+check_thread libworker "$F"'threads_lib_mix .*\[inlined\]$' "$F"'threads_lib_spin \(<source>/tests/fixtures/libthreads_lib\.c:[0-9]+\)' "$F"'libworker_main '
+check_thread sleeper "$F"'[^ ]*nanosleep[^ ]* ' "$F"'fixture_sleep_forever ' "$F"'sleeper_main '
 
 grep -qE 'stopped for [0-9.]+ ms \(4 threads\)' "$WORK/dump.err" ||
 	fail "stop time not reported: $(cat "$WORK/dump.err")"

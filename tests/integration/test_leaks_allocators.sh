@@ -26,7 +26,7 @@ else fail "leak_mmap: text summary: $(grep -E '^(Heap|Anonymous)' "$WORK/leak_mm
 # tcmalloc's own malloc and free were probed in its library (under their standard names, though
 # tcmalloc exports them as aliases of tc_malloc and tc_free).
 for fn in malloc free; do
-	if grep -q "probing $fn in .*libtcmalloc" "$WORK/leak_tcmalloc.err"; then
+	if grep -qE "probing $fn in [^ ]*/libtcmalloc[^/ ]* at " "$WORK/leak_tcmalloc.err"; then
 		pass "leak_tcmalloc: $fn probed in libtcmalloc"
 	else fail "leak_tcmalloc: $fn not probed in libtcmalloc: $(grep -c probing "$WORK/leak_tcmalloc.err") probes"; fi
 done

@@ -53,7 +53,7 @@ if cc -static -s -o "$WORK/static" "$WORK/static.c" 2>/dev/null; then
 else
 	fail "cannot build a static test binary (libc6-dev static libs missing)"
 fi
-if pgrep -f "$FIXTURES/launch_startup" | grep -q .; then fail "launched fixture left running"; else
+if [ -n "$(pids_by_cmdline "$FIXTURES/launch_startup")" ]; then fail "launched fixture left running"; else
 	pass "no launched fixture left running"
 fi
 finish

@@ -27,7 +27,7 @@ assert any("store_put" in s["stack"] for s in r["sites"]), "no store_put site"
 	fail "launch + SIGTERM: exit $code, $(tail -3 "$WORK/launch.err")"
 fi
 [ -s "$WORK/launch.folded" ] && pass "launch + SIGTERM writes the folded file" || fail "no folded file"
-if pgrep -f "$FIXTURES/leak_linear\$" | grep -q .; then fail "launched fixture still running"; else
+if [ -n "$(pids_by_cmdline --exact "$FIXTURES/leak_linear")" ]; then fail "launched fixture still running"; else
 	pass "launched fixture ended"
 fi
 

@@ -142,6 +142,66 @@ static void test_parse_very_long_lines(void **state)
 	free(text);
 }
 
+/* A line past FOLDED_MAX_LINE is skipped and counted; the lines around it still parse. */
+static void test_parse_over_long_line_skipped(void **state)
+{
+	size_t big = FOLDED_MAX_LINE + (3u << 20);
+	char *text = malloc(big + 64);
+	struct folded_parse_stats st;
+	struct folded_profile *p;
+	size_t n;
+
+	(void)state;
+	assert_non_null(text);
+	n = (size_t)sprintf(text, "a;b 1\n");
+	memset(text + n, 'y', big);
+	n += big;
+	sprintf(text + n, " 7\nc;d 2\n");
+	p = parse_text(text, &st);
+	assert_int_equal(st.valid, 2);
+	assert_int_equal(st.too_long, 1);
+	assert_int_equal(st.invalid, 1);
+	assert_int_equal(st.first_invalid_line, 2);
+	assert_true(folded_profile_total(p) == 3);
+	folded_profile_free(p);
+
+	/* Unterminated at the end of input: skipped too. */
+	n = (size_t)sprintf(text, "a;b 1\n");
+	memset(text + n, 'y', big);
+	text[n + big] = '\0';
+	p = parse_text(text, &st);
+	assert_int_equal(st.valid, 1);
+	assert_int_equal(st.too_long, 1);
+	folded_profile_free(p);
+	free(text);
+}
+
+/* An over-long line holding NUL bytes is binary data (a device such as /dev/zero, which never
+ * ends): the parse stops with -EILSEQ and names the line. A NUL in an ordinary line is a byte of
+ * a name like any other. */
+static void test_parse_binary_stops(void **state)
+{
+	size_t big = FOLDED_MAX_LINE + 4096;
+	char *text = calloc(1, big + 64);
+	struct folded_parse_stats st;
+	struct folded_profile *p = folded_profile_new();
+	FILE *in;
+	size_t n;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "a;b 1\nc\0d 2\n", 12);
+	n = 12;
+	in = fmemopen(text, big + n, "r");
+	assert_non_null(in);
+	assert_int_equal(folded_profile_parse(p, in, &st), -EILSEQ);
+	assert_int_equal(st.nul_line, 3);
+	assert_int_equal(st.valid, 2);
+	fclose(in);
+	folded_profile_free(p);
+	free(text);
+}
+
 static void test_input_order_does_not_matter(void **state)
 {
 	const char *a = "main;x;y 1\nmain;x 2\nmain;z 3\nlib;q 4\nmain;x;y 5\n";
@@ -271,6 +331,8 @@ int main(void)
 		cmocka_unit_test(test_parse_empty_frames_become_unknown),
 		cmocka_unit_test(test_parse_zero_count_adds_nothing),
 		cmocka_unit_test(test_parse_very_long_lines),
+		cmocka_unit_test(test_parse_over_long_line_skipped),
+		cmocka_unit_test(test_parse_binary_stops),
 		cmocka_unit_test(test_input_order_does_not_matter),
 		cmocka_unit_test(test_write_round_trip),
 		cmocka_unit_test(test_write_round_trip_precision),

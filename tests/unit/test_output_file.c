@@ -5,6 +5,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +84,87 @@ static void test_bad_directory(void **state)
 	assert_true(output_file_open(&out, "") < 0);
 }
 
+static void test_check(void **state)
+{
+	char dir[] = "/tmp/smolder-test-XXXXXX", path[300], err[512];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ok.svg", dir);
+	assert_int_equal(output_file_check(path, err, sizeof(err)), 0);
+	assert_int_equal(count_entries(dir), 0); /* the probe file is gone */
+	assert_int_equal(output_file_check("-", err, sizeof(err)), 0);
+
+	assert_int_not_equal(output_file_check("/nonexistent-dir/x.svg", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/nonexistent-dir"));
+	assert_int_equal(output_file_check("/proc/x.folded", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "/proc"));
+	assert_int_equal(output_file_check("/proc/self/../x.folded", err, sizeof(err)), -EPERM);
+	assert_int_equal(output_file_check("/sys/kernel/x.svg", err, sizeof(err)), -EPERM);
+	assert_int_not_equal(output_file_check("/dev/null", err, sizeof(err)), 0);
+	assert_int_not_equal(output_file_check("", err, sizeof(err)), 0);
+
+	/* A directory named like an output, and a path ending in '/'. */
+	snprintf(path, sizeof(path), "%s/d.svg", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(output_file_check(path, err, sizeof(err)), -EISDIR);
+	snprintf(path, sizeof(path), "%s/", dir);
+	assert_int_equal(output_file_check(path, err, sizeof(err)), -EISDIR);
+	snprintf(path, sizeof(path), "%s/d.svg", dir);
+	rmdir(path);
+
+	/* A file where a directory should be. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/file/x.svg", dir);
+	assert_int_not_equal(output_file_check(path, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+
+	/* A directory that takes no new file (root bypasses modes: as root, test a read-only one
+	 * only where the kernel refuses everyone). */
+	if (geteuid() != 0) {
+		chmod(dir, 0555);
+		snprintf(path, sizeof(path), "%s/x.svg", dir);
+		assert_int_not_equal(output_file_check(path, err, sizeof(err)), 0);
+		chmod(dir, 0755);
+	}
+	rmdir(dir);
+}
+
+/* Temporary files left by a killed writer go; a live writer's (locked) and other names stay. */
+static void test_remove_stale(void **state)
+{
+	char dir[] = "/tmp/smolder-test-XXXXXX", path[300], other[300];
+	struct output_file live;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x.svg.tmp.AbC123", dir);
+	fp = fopen(path, "w");
+	fclose(fp);
+	snprintf(other, sizeof(other), "%s/x.svg.tmp.keep", dir); /* not mkstemp's 6 characters */
+	fp = fopen(other, "w");
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/x.svg", dir);
+	assert_int_equal(output_file_open(&live, path), 0);
+	assert_int_equal(count_entries(dir), 3);
+	assert_int_equal(output_file_remove_stale(path), 1);
+	assert_int_equal(count_entries(dir), 2); /* the live temporary and the other name */
+	assert_int_equal(output_file_commit(&live), 0);
+	unlink(other);
+	unlink(path);
+	assert_int_equal(output_file_remove_stale("-"), 0);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_commit_replaces),
-		cmocka_unit_test(test_abort_leaves_nothing),
-		cmocka_unit_test(test_bad_directory),
+		cmocka_unit_test(test_commit_replaces), cmocka_unit_test(test_abort_leaves_nothing),
+		cmocka_unit_test(test_bad_directory),	cmocka_unit_test(test_check),
+		cmocka_unit_test(test_remove_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
