@@ -302,3 +302,59 @@ send:
 		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
 	return 0;
 }
+
+/* ---- code mapped from files (dlopen): notices for the maps generations ---- */
+
+#define CODE_PROT_EXEC 4
+
+/* mmap calls of the target's threads with PROT_EXEC and a file, between entry and exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_code_maps SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int code_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 len = ctx->args[1];
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	if (!(ctx->args[2] & CODE_PROT_EXEC) || (int)ctx->args[4] < 0)
+		return 0;
+	if (bpf_map_update_elem(&pending_code_maps, &tid, &len, BPF_ANY))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int code_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct smolder_code_mapped rec = {};
+	__u32 tid = (__u32)id;
+	__u64 *len;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	len = bpf_map_lookup_elem(&pending_code_maps, &tid);
+	if (!len)
+		return 0;
+	rec.len = *len;
+	bpf_map_delete_elem(&pending_code_maps, &tid);
+	if (ctx->ret < 0)
+		return 0;
+	rec.kind = SMOLDER_EVENT_CODE_MAPPED;
+	rec.tid = tid;
+	rec.time_ns = bpf_ktime_get_ns();
+	rec.addr = (__u64)ctx->ret;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	else
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED);
+	return 0;
+}

@@ -202,15 +202,19 @@ static const uint64_t *dump_frames(const struct dump_thread *d, size_t *n)
 	return d->ips;
 }
 
+/* Why a stack did not reach its thread's root; NULL when it did. Every other stop is named too:
+ * a stack is shown as complete only when the unwind info marked its root. */
 static const char *dump_incomplete_reason(uint32_t flags)
 {
+	if (flags & UNWIND_COMPLETE)
+		return NULL;
 	if (flags & UNWIND_TRUNCATED)
 		return "stack copy ended";
 	if (flags & UNWIND_NO_INFO)
 		return "no unwind information";
 	if (flags & UNWIND_MAX_DEPTH)
 		return "frame limit reached";
-	return NULL;
+	return "the stack contradicts its unwind information";
 }
 
 static void dump_print_text(struct dump_context *ctx, FILE *fp)
@@ -284,7 +288,7 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 			}
 		}
 		why = dump_incomplete_reason(d->result.flags);
-		if (why && !(d->result.flags & UNWIND_COMPLETE))
+		if (why)
 			fprintf(fp, "  (stack incomplete: %s)\n", why);
 		if (d->python_truncated)
 			fprintf(fp, "  (Python stack incomplete: frame chain cut short)\n");

@@ -33,7 +33,7 @@ struct leaks_run {
 	bool launched;
 	struct alloc_tracker *tracker;
 	struct symbolizer *sym;
-	struct frame_names *names;     /* Python targets: named frames */
+	struct frame_names *names;     /* the tracker's named frames (not owned) */
 	struct python_runtime *python; /* NULL unless the target runs CPython */
 	struct run_control rc;
 	bool rc_ready;
@@ -337,9 +337,7 @@ static void open_python(struct leaks_run *run)
 			   (run->opts->python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
 	int ret;
 
-	run->names = frame_names_new();
-	if (!run->names)
-		return;
+	run->names = alloc_tracker_names(run->tracker);
 	run->python = python_runtime_open(run->pid, run->names);
 	if (!run->python) {
 		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
@@ -387,7 +385,6 @@ static void run_release(struct leaks_run *run)
 {
 	alloc_tracker_free(run->tracker);
 	python_runtime_free(run->python);
-	frame_names_free(run->names);
 	symbolizer_free(run->sym);
 	leak_report_release(&run->report);
 	u64_map_release(&run->site_index);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "smolder/cpu_profile.h"
+#include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
 #include "smolder/mixed_stack.h"
@@ -66,6 +67,25 @@ struct record {
 	uint64_t mixed[RECORD_MAX_USER_FRAMES];
 };
 
+/* The target mapped code from a file (dlopen), in order among the samples: the samples after it
+ * are unwound, and their frames stamped, with maps read now (a new generation if the code
+ * changed); those before it keep the old generation. */
+static void record_on_code_mapped(void *ctx)
+{
+	struct record *rec = ctx;
+
+	if (rec->unwinder)
+		unwinder_refresh_maps(rec->unwinder);
+}
+
+static void record_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
 static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, size_t size)
 {
 	struct record *rec = ctx;
@@ -102,6 +122,8 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 			if (result.flags & UNWIND_COMPLETE)
 				flags |= CPU_PROFILE_SAMPLE_COMPLETE;
 		}
+		for (uint32_t i = 0; i < n_user; i++)
+			rec->ips[i] = frame_user(rec->ips[i], result.generation);
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
@@ -187,6 +209,7 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		.pid = rec->pid,
 		.frequency_hz = opts->frequency_hz,
 		.kernel_stacks = !opts->no_kernel,
+		.on_code_mapped = record_on_code_mapped,
 	};
 	char bpf_err[512] = "";
 	const char *env;
@@ -236,9 +259,8 @@ static void record_open_python(struct record *rec)
 	struct smolder_python_config cfg;
 	int ret;
 
-	rec->names = frame_names_new();
-	if (!rec->names)
-		return;
+	/* The profile's registry: its [truncated] marker and the Python frames share it. */
+	rec->names = cpu_profile_names(rec->profile);
 	rec->python = python_runtime_open(rec->pid, rec->names);
 	if (!rec->python) {
 		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
@@ -281,6 +303,10 @@ static void record_open_target_models(struct record *rec)
 	if (!rec->symbolizer)
 		log_warn("symbolizer for PID %d: %s; frames will be raw addresses", rec->pid,
 			 strerror(errno));
+	/* Frames carry the unwinder's maps generation: the symbolizer keeps each generation's
+	 * mappings, so code unloaded during the run keeps its names. */
+	if (rec->unwinder && rec->symbolizer)
+		unwinder_set_maps_listener(rec->unwinder, record_on_maps, rec->symbolizer);
 	if (target_comm(rec->pid, rec->comm, sizeof(rec->comm)) != 0)
 		snprintf(rec->comm, sizeof(rec->comm), "%d", rec->pid);
 	record_open_python(rec);
@@ -391,7 +417,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.colors = "hot",
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
-		.names = rec->names,
+		.names = cpu_profile_names(rec->profile),
 	};
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
@@ -597,7 +623,6 @@ out:
 	symbolizer_free(rec->symbolizer);
 	unwinder_free(rec->unwinder);
 	python_runtime_free(rec->python);
-	frame_names_free(rec->names);
 	cpu_profile_free(rec->profile);
 	free(rec);
 	return code;

@@ -32,6 +32,7 @@ struct perf_map {
 	size_t nretired;
 	struct perf_map_segment *segs; /* sorted, disjoint */
 	size_t nsegs;
+	bool stale; /* entries added since segs was built */
 };
 
 /* ---- names ---- */
@@ -275,6 +276,37 @@ static int build_segments(struct perf_map *pm)
 
 /* ---- reading ---- */
 
+/* Parses a hex number (after blanks) at line + *at, which must end at a blank; advances *at. 0 or
+ * -EINVAL. (sscanf was most of the load time of a 100k-line map.) */
+static int parse_hex(const char *line, int *at, uint64_t *out)
+{
+	const char *p = line + *at;
+	uint64_t v = 0;
+	int digits = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (;; p++, digits++) {
+		int d = *p >= '0' && *p <= '9'	 ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+			: *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+						 : -1;
+
+		if (d < 0)
+			break;
+		if (digits >= 16)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (!digits || (*p != ' ' && *p != '\t'))
+		return -EINVAL;
+	*at = (int)(p - line);
+	*out = v;
+	return 0;
+}
+
 /* Parses one line ("START SIZE name", without its newline) into a new entry. 0 (also for a line
  * that is not an entry) or -ENOMEM. */
 static int add_line(struct perf_map *pm, char *line)
@@ -285,8 +317,11 @@ static int add_line(struct perf_map *pm, char *line)
 	size_t len;
 	char *blob;
 
-	if (sscanf(line, "%" SCNx64 " %" SCNx64 " %n", &start, &size, &name_at) != 2 || !name_at ||
-	    !size || !line[name_at])
+	if (parse_hex(line, &name_at, &start) || parse_hex(line, &name_at, &size) || !size)
+		return 0;
+	while (line[name_at] == ' ' || line[name_at] == '\t')
+		name_at++;
+	if (!line[name_at])
 		return 0;
 	if (pm->n == pm->cap) {
 		size_t ncap = pm->cap ? pm->cap * 2 : 256;
@@ -413,8 +448,10 @@ int perf_map_update(struct perf_map *pm)
 	}
 	pm->offset += used;
 	free(buf);
-	if (!err && pm->n != before)
-		err = build_segments(pm);
+	/* The lookup table is rebuilt at the next lookup, not at every read: record reads a
+	 * growing map every second but looks addresses up once, at the end. */
+	if (pm->n != before)
+		pm->stale = true;
 	if (!err)
 		err = pm->n != before;
 	return err;
@@ -462,12 +499,17 @@ void perf_map_free(struct perf_map *pm)
 	free(pm);
 }
 
-const struct perf_map_symbol *perf_map_lookup(const struct perf_map *pm, uint64_t addr)
+const struct perf_map_symbol *perf_map_lookup(struct perf_map *pm, uint64_t addr)
 {
 	size_t lo = 0, hi;
 
 	if (!pm)
 		return NULL;
+	if (pm->stale) {
+		if (build_segments(pm) != 0)
+			return NULL; /* out of memory: retried at the next lookup */
+		pm->stale = false;
+	}
 	hi = pm->nsegs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -482,7 +524,7 @@ const struct perf_map_symbol *perf_map_lookup(const struct perf_map *pm, uint64_
 	return &pm->entries[pm->segs[lo - 1].entry];
 }
 
-const char *perf_map_find(const struct perf_map *pm, uint64_t addr)
+const char *perf_map_find(struct perf_map *pm, uint64_t addr)
 {
 	const struct perf_map_symbol *sym = perf_map_lookup(pm, addr);
 

@@ -36,6 +36,7 @@ struct address_names {
 struct folded_line {
 	char *text;
 	uint64_t weight;
+	bool truncated; /* the stack ends in the [truncated] marker (the same text always does) */
 };
 
 struct profile_folded {
@@ -155,7 +156,15 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 				 const struct frame_names *names)
 {
 	char buf[PROFILE_NAME_MAX];
+	uint64_t *all = malloc((cache->n_addrs ? cache->n_addrs : 1) * sizeof(*all));
 
+	/* In a child process first: a crash in libdw must not lose the profile. */
+	if (all && sym) {
+		for (size_t i = 0; i < cache->n_addrs; i++)
+			all[i] = cache->addrs[i].addr;
+		symbolizer_resolve_isolated(sym, all, cache->n_addrs);
+	}
+	free(all);
 	for (size_t i = 0; i < cache->n_addrs; i++) {
 		struct address_names *a = &cache->addrs[i];
 		const struct symbol_frame *frames = NULL;
@@ -179,7 +188,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		if (sym)
 			n = symbolizer_resolve(sym, a->addr, &frames);
 		if (n == 0) {
-			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
+			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s",
+				 frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
 			ret = address_cache_add_name(cache, buf);
 			if (ret)
@@ -203,7 +213,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 	return 0;
 }
 
-static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight)
+static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight,
+		      bool truncated)
 {
 	uint64_t h = profile_hash_string(text);
 	size_t s;
@@ -230,6 +241,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 
 		if (strcmp(line->text, text) == 0) {
 			line->weight += weight;
+			line->truncated |= truncated;
 			return 0;
 		}
 		s = (s + 1) & (folded->n_slots - 1);
@@ -241,6 +253,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 	if (!folded->lines[folded->n_lines].text)
 		return -ENOMEM;
 	folded->lines[folded->n_lines].weight = weight;
+	folded->lines[folded->n_lines].truncated = truncated;
 	folded->slots[s] = (uint32_t)++folded->n_lines;
 	return 0;
 }
@@ -372,7 +385,9 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		}
 		if (line_len == 0 && line_append(&line, &line_len, &line_cap, "[unknown]"))
 			goto fail;
-		if (folded_add(folded, line, weights[i].weight))
+		/* The outermost frame says whether the stack reached its root. */
+		if (folded_add(folded, line, weights[i].weight,
+			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
 			goto fail;
 		stats->unknown_frames += unknown * weights[i].weight;
 		stats->total_weight += (double)weights[i].weight;
@@ -530,6 +545,9 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		}
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
+		/* Its root frame is then "[truncated]", not the thread's entry. */
+		json_key(&w, "truncated");
+		json_bool(&w, order[i]->truncated);
 		json_object_end(&w);
 		free(copy);
 	}

@@ -14,6 +14,7 @@
  * on since the sample. Not thread-safe: one unwinder is driven by one thread. */
 #include "smolder/unwinder.h"
 
+#include "smolder/frame.h"
 #include "smolder/log.h"
 #include "smolder/proc_maps.h"
 #include "unwind_cfi.h"
@@ -96,6 +97,12 @@ struct unwinder {
 	struct uw_object **objects;
 	size_t n_objects;
 	uint64_t last_refresh_ns;
+	/* Maps generation: bumped when the code mapped from files changes (dlopen, dlclose, exec),
+	 * so that addresses can be resolved against the mappings of their time. */
+	uint32_t generation;
+	bool have_maps;
+	unwinder_maps_listener *listener;
+	void *listener_arg;
 	struct unwinder_stats stats;
 	struct uw_frame_ctx ctx;
 };
@@ -263,8 +270,35 @@ static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b
 	return true;
 }
 
+static bool is_code(const struct uw_map *m)
+{
+	return m->obj && (m->pm->perms & PROC_MAP_EXEC);
+}
+
+/* Whether a and b map the same code from the same files at the same places (anonymous memory,
+ * data and heap mappings change all the time and do not matter to names). */
+static bool code_maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < na && !is_code(&a[i]))
+			i++;
+		while (j < nb && !is_code(&b[j]))
+			j++;
+		if (i == na || j == nb)
+			return i == na && j == nb;
+		if (a[i].pm->start != b[j].pm->start || a[i].pm->end != b[j].pm->end ||
+		    a[i].pm->offset != b[j].pm->offset || a[i].obj != b[j].obj)
+			return false;
+		i++;
+		j++;
+	}
+}
+
 int unwinder_refresh_maps(struct unwinder *uw)
 {
+	bool new_generation;
 	struct proc_maps pm = {0};
 	struct uw_map *maps = NULL;
 	int err;
@@ -313,6 +347,7 @@ int unwinder_refresh_maps(struct unwinder *uw)
 		else
 			m->obj = NULL;
 	}
+	new_generation = uw->have_maps && !code_maps_equal(uw->maps, uw->pm.n, maps, pm.n);
 	if (!maps_equal(uw->maps, uw->pm.n, maps, pm.n)) {
 		/* Cached rules and register states are keyed by ip alone: an address may now hold
 		 * other code, or code that was not mapped executable yet (ld.so maps a library
@@ -327,6 +362,11 @@ int unwinder_refresh_maps(struct unwinder *uw)
 	proc_maps_release(&uw->pm);
 	uw->pm = pm;
 	pm = (struct proc_maps){0};
+	if (new_generation && uw->generation < FRAME_GENERATION_MAX)
+		uw->generation++; /* saturates: later changes then share the last generation */
+	if ((new_generation || !uw->have_maps) && uw->listener)
+		uw->listener(uw->listener_arg, uw->generation, &uw->pm);
+	uw->have_maps = true;
 out:
 	free(maps);
 	proc_maps_release(&pm);
@@ -758,6 +798,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 {
 	result->n = 0;
 	result->flags = 0;
+	result->generation = uw->generation;
 	if (!snap || (!snap->stack && snap->stack_len))
 		return -EINVAL;
 	if (max == 0)
@@ -774,6 +815,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	    !((result->flags & UNWIND_TRUNCATED) && snap->stack_clipped) && refresh_allowed(uw) &&
 	    unwinder_refresh_maps(uw) == 0)
 		unwind_walk(uw, snap, ips, max, result);
+	result->generation = uw->generation;
 	if (result->flags & UNWIND_COMPLETE)
 		uw->stats.complete++;
 	if (result->flags & UNWIND_TRUNCATED)
@@ -865,6 +907,19 @@ void unwinder_free(struct unwinder *uw)
 	proc_maps_release(&uw->pm);
 	free(uw->rules);
 	free(uw);
+}
+
+void unwinder_set_maps_listener(struct unwinder *uw, unwinder_maps_listener *fn, void *arg)
+{
+	uw->listener = fn;
+	uw->listener_arg = arg;
+	if (fn && uw->have_maps)
+		fn(arg, uw->generation, &uw->pm);
+}
+
+uint32_t unwinder_generation(const struct unwinder *uw)
+{
+	return uw->generation;
 }
 
 void unwinder_set_fast_path(struct unwinder *uw, bool enabled)

@@ -20,6 +20,7 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_MMAP = 4,
 	SMOLDER_EVENT_MUNMAP = 5,
 	SMOLDER_EVENT_EXEC = 6,
+	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
 };
 
 /* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
@@ -88,6 +89,18 @@ static inline __u32 smolder_python_offset(__u32 user_stack_len)
 	return (user_stack_len + 7) & ~7u;
 }
 
+/* The CPU sampler's notice that the target mapped executable code from a file (mmap with
+ * PROT_EXEC and a file descriptor: a library's text at dlopen). It travels in the same ring buffer
+ * as the samples, in order: samples before it were taken with the old code mapped, samples after
+ * it with the new (the unwinder starts a new maps generation there). */
+struct smolder_code_mapped {
+	__u32 kind; /* SMOLDER_EVENT_CODE_MAPPED */
+	__u32 tid;
+	__u64 time_ns;
+	__u64 addr, len;
+};
+_Static_assert(sizeof(struct smolder_code_mapped) == 32, "smolder_code_mapped layout");
+
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_SAMPLES = 0,	/* target samples seen by the program */
@@ -107,6 +120,9 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_PY_TRUNCATED,	  /* walks cut at max_frames */
 	SMOLDER_SAMPLER_STAT_PY_READ_FAILED,	  /* walks cut by an unreadable frame */
 	SMOLDER_SAMPLER_STAT_PY_FRAMES,		  /* Python frames sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED,	  /* code-mapped notices sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST,	  /* code-mapped notices lost (ring buffer full,
+						     pending table full) */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 

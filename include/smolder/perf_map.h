@@ -36,10 +36,12 @@ struct perf_map *perf_map_load(const char *path);
 int perf_map_update(struct perf_map *pm);
 /* NULL-safe. */
 void perf_map_free(struct perf_map *pm);
-/* The entry (owned by pm) whose range holds addr, the latest written among several, or NULL. */
-const struct perf_map_symbol *perf_map_lookup(const struct perf_map *pm, uint64_t addr);
-/* perf_map_lookup's name as written, or NULL. */
-const char *perf_map_find(const struct perf_map *pm, uint64_t addr);
+/* The entry (owned by pm, valid until the next perf_map_update) whose range holds addr, the latest
+ * written among several, or NULL. The first lookup after a load or an update that read new lines
+ * builds the lookup table (hence not const). */
+const struct perf_map_symbol *perf_map_lookup(struct perf_map *pm, uint64_t addr);
+/* perf_map_lookup's name as written (valid until perf_map_free), or NULL. */
+const char *perf_map_find(struct perf_map *pm, uint64_t addr);
 /* Number of entries that answer lookups. */
 uint64_t perf_map_count(const struct perf_map *pm);
 

@@ -14,6 +14,7 @@
 #include "smolder/cli.h"
 #include "smolder/stack_table.h"
 
+struct frame_names;
 struct symbolizer;
 struct profile_folded;
 struct frame_names;
@@ -37,7 +38,8 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
-	/* Registry of the named frames (Python functions, markers) in the stacks; NULL: none. */
+	/* Registry of the stacks' named frames (frame.h: markers such as [truncated], interpreted
+	 * functions); NULL when the stacks hold addresses only. */
 	const struct frame_names *names;
 };
 

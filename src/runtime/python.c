@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PY_MAX_STRING	      1024	/* characters of a name or path read */
@@ -39,7 +40,23 @@ struct python_code_entry {
 	uint32_t table_len;
 	int firstlineno;
 	uint64_t last_instr, last_frame; /* the last lookup, most frames repeat */
+	uint64_t validated_ns;		 /* when the checksum last matched (CLOCK_MONOTONIC) */
 };
+
+/* A code object's header is read again (one process_vm_readv) when its entry was last checked
+ * longer ago than this. Why not at every lookup: record names ~30 frames per sample, 30000
+ * lookups per second at 999 Hz, and a check proves only that the address holds the same code
+ * object when it is made, not when the sample was taken (the ring buffer adds milliseconds
+ * anyway); 10 ms adds little to that window and saves most reads of hot code objects. */
+#define PY_REVALIDATE_NS (10 * 1000 * 1000ULL)
+
+static uint64_t python_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 int python_read(struct python_runtime *rt, uint64_t addr, void *buf, size_t len)
 {
@@ -805,10 +822,16 @@ int python_runtime_frame(struct python_runtime *rt, uint64_t code, uint64_t inst
 	struct python_code_entry *e = NULL;
 	uint64_t words[6], checksum = 0, index, type;
 	int64_t offset;
+	uint64_t now;
 	int rc, line;
 
 	if (u64_map_get(&rt->code_index, code, &index))
 		e = &rt->codes[index];
+	now = python_now_ns();
+	if (e && e->function && now - e->validated_ns < PY_REVALIDATE_NS) {
+		rt->stats.code_cache_hits++;
+		goto named;
+	}
 	rc = rt->target_gone ? -ESRCH : python_read(rt, code, hdr, hdr_len);
 	if (rc == -ESRCH && e && e->function) {
 		/* The target exited: the entry was validated while it ran. */
@@ -833,6 +856,7 @@ int python_runtime_frame(struct python_runtime *rt, uint64_t code, uint64_t inst
 	checksum = python_checksum(words, 6);
 	if (e && e->function && e->checksum == checksum) {
 		rt->stats.code_cache_hits++;
+		e->validated_ns = now;
 		goto named;
 	}
 	if (!e) {
@@ -864,6 +888,7 @@ int python_runtime_frame(struct python_runtime *rt, uint64_t code, uint64_t inst
 		return -EFAULT;
 	}
 	e->checksum = checksum;
+	e->validated_ns = now;
 	e->last_frame = 0;
 named:
 	if (e->last_frame && e->last_instr == instr) {

@@ -42,7 +42,7 @@ static struct perf_map *load_text(const char *name, const char *text)
 	return pm;
 }
 
-static void assert_finds(const struct perf_map *pm, uint64_t addr, const char *name)
+static void assert_finds(struct perf_map *pm, uint64_t addr, const char *name)
 {
 	const char *got = perf_map_find(pm, addr);
 
@@ -52,7 +52,7 @@ static void assert_finds(const struct perf_map *pm, uint64_t addr, const char *n
 		fail_msg("0x%llx: \"%s\", expected \"%s\"", (unsigned long long)addr, got, name);
 }
 
-static void assert_finds_nothing(const struct perf_map *pm, uint64_t addr)
+static void assert_finds_nothing(struct perf_map *pm, uint64_t addr)
 {
 	const char *got = perf_map_find(pm, addr);
 
@@ -61,7 +61,7 @@ static void assert_finds_nothing(const struct perf_map *pm, uint64_t addr)
 }
 
 /* Three entries with gaps between them, as a JIT writes them (names with spaces and colons). */
-static void check_normal(const struct perf_map *pm)
+static void check_normal(struct perf_map *pm)
 {
 	assert_finds_nothing(pm, 0);
 	assert_finds_nothing(pm, 0x7f0000000fffull); /* before the first */

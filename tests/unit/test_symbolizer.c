@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -380,6 +381,54 @@ static void test_plt_stubs(void **state)
 	symbolizer_free(sym);
 }
 
+/* A crash while resolving costs that address, not the run: a library truncated on disk after it
+ * was opened (rewritten in place) makes libelf fault (SIGBUS) reading its sections. Resolving it in
+ * this process would kill the test; in the child it is named module+0xOFFSET with a warning and the
+ * addresses after it are still resolved. */
+static void test_isolated_survives_crash(void **state)
+{
+	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[512], buf[128];
+	const struct symbol_frame *f;
+	struct symbolizer_stats stats;
+	struct symbolizer *sym;
+	uint64_t frames[3];
+	void *h, *entry;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/libgen_copy.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/libgen_alpha.so %s", SMOLDER_FIXTURE_DIR, copy);
+	run(cmd);
+	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h);
+	entry = dlsym(h, "plugin_run");
+	assert_non_null(entry);
+	sym = symbolizer_new(getpid());
+	assert_non_null(sym);
+	/* Unloaded (its code must not run once truncated); the symbolizer keeps it open. */
+	assert_int_equal(dlclose(h), 0);
+	assert_int_equal(truncate(copy, 0), 0);
+	frames[0] = (uint64_t)entry + 1;
+	frames[1] = (uint64_t)fflush + 1;
+	frames[2] = (uint64_t)entry + 1; /* the same value twice: resolved once */
+	assert_int_equal(symbolizer_resolve_isolated(sym, frames, 3), 0);
+	n = symbolizer_resolve(sym, frames[0], &f);
+	assert_int_equal(n, 1);
+	assert_null(f[0].function);
+	assert_string_equal(f[0].module, "libgen_copy.so");
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "libgen_copy.so+0x"));
+	n = symbolizer_resolve(sym, frames[1], &f);
+	assert_non_null(f[n - 1].function);
+	assert_non_null(strstr(f[n - 1].function, "fflush"));
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(stats.addresses, 2);
+	assert_int_equal(stats.unknown, 1);
+	symbolizer_free(sym);
+	unlink(copy);
+	rmdir(dir);
+}
+
 /* Without DWARF the symbol table names functions; without symbols, module+0xOFFSET. The copies are
  * deleted while running: they can only be opened through /proc/PID/map_files. */
 static void test_stripped_and_deleted(void **state)
@@ -697,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_stripped_and_deleted),
 		cmocka_unit_test(test_unmapped_and_vdso),
 		cmocka_unit_test(test_plt_stubs),
+		cmocka_unit_test(test_isolated_survives_crash),
 		cmocka_unit_test(test_perf_map),
 		cmocka_unit_test(test_jit_unnamed),
 		cmocka_unit_test(test_kernel),
