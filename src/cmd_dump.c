@@ -217,6 +217,30 @@ static const char *dump_incomplete_reason(uint32_t flags)
 	return "the stack contradicts its unwind information";
 }
 
+/* Resolves every thread's frames in a child process first (symbolizer_resolve_isolated): a crash
+ * in libdw names one address module+0xOFFSET instead of losing the dump. */
+static void dump_resolve_isolated(struct dump_context *ctx)
+{
+	size_t total = 0, k = 0, n;
+	uint64_t *all;
+
+	for (size_t i = 0; i < ctx->n; i++) {
+		dump_frames(&ctx->threads[i], &n);
+		total += n;
+	}
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		return;
+	for (size_t i = 0; i < ctx->n; i++) {
+		const uint64_t *ips = dump_frames(&ctx->threads[i], &n);
+
+		memcpy(all + k, ips, n * sizeof(*all));
+		k += n;
+	}
+	symbolizer_resolve_isolated(ctx->symbolizer, all, k);
+	free(all);
+}
+
 static void dump_print_text(struct dump_context *ctx, FILE *fp)
 {
 	for (size_t i = 0; i < ctx->n; i++) {
@@ -542,6 +566,7 @@ int cmd_dump(const struct cli_options *opts)
 		rc = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	dump_resolve_isolated(&ctx);
 	if (opts->json) {
 		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	} else {
