@@ -686,12 +686,34 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 			free(order);
 			return -ENOMEM;
 		}
+		size_t n_frames = 0, n_python = 0;
+
 		json_object_begin(&w);
 		json_key(&w, "stack");
 		json_array_begin(&w);
-		for (frame = strtok_r(copy, ";", &save); frame; frame = strtok_r(NULL, ";", &save))
+		for (frame = strtok_r(copy, ";", &save); frame;
+		     frame = strtok_r(NULL, ";", &save)) {
 			json_string(&w, frame);
+			n_python += flamegraph_frame_is_python(frame, strlen(frame));
+		}
 		json_array_end(&w);
+		if (n_python) {
+			/* Which frames are Python functions: their indexes in "stack". */
+			json_key(&w, "python_frames");
+			json_array_begin(&w);
+			free(copy);
+			copy = strdup(order[i]->text);
+			if (!copy) {
+				free(order);
+				return -ENOMEM;
+			}
+			save = NULL;
+			for (frame = strtok_r(copy, ";", &save); frame;
+			     frame = strtok_r(NULL, ";", &save), n_frames++)
+				if (flamegraph_frame_is_python(frame, strlen(frame)))
+					json_uint(&w, n_frames);
+			json_array_end(&w);
+		}
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
 		/* Its root frame is then "[truncated]", not the thread's entry. */
