@@ -57,6 +57,7 @@ struct dump_context {
 	struct symbolizer *symbolizer;
 	struct frame_names *names;
 	struct python_runtime *python;
+	bool keep_native; /* --native: the interpreter's own frames stay */
 	struct python_thread *py_threads; /* read while stopped */
 	size_t n_py_threads;
 	int py_error;		/* -errno from reading the chains */
@@ -181,7 +182,7 @@ static int dump_merge_python(struct dump_context *ctx)
 		/* The unwinder's addresses are user lookup addresses below 2^47: frame values of
 		 * generation 0. */
 		d->n_merged = python_runtime_merge(ctx->python, d->ips, d->result.n, named, flags,
-						   p->n_frames, false, d->merged, cap);
+						   p->n_frames, ctx->keep_native, d->merged, cap);
 		d->python_truncated = p->truncated;
 		if (python_runtime_thread_name(ctx->python, p->pthread_id, d->py_name,
 					       sizeof(d->py_name)))
@@ -214,6 +215,30 @@ static const char *dump_incomplete_reason(uint32_t flags)
 	if (flags & UNWIND_MAX_DEPTH)
 		return "frame limit reached";
 	return "the stack contradicts its unwind information";
+}
+
+/* Resolves every thread's frames in a child process first (symbolizer_resolve_isolated): a crash
+ * in libdw names one address module+0xOFFSET instead of losing the dump. */
+static void dump_resolve_isolated(struct dump_context *ctx)
+{
+	size_t total = 0, k = 0, n;
+	uint64_t *all;
+
+	for (size_t i = 0; i < ctx->n; i++) {
+		dump_frames(&ctx->threads[i], &n);
+		total += n;
+	}
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		return;
+	for (size_t i = 0; i < ctx->n; i++) {
+		const uint64_t *ips = dump_frames(&ctx->threads[i], &n);
+
+		memcpy(all + k, ips, n * sizeof(*all));
+		k += n;
+	}
+	symbolizer_resolve_isolated(ctx->symbolizer, all, k);
+	free(all);
 }
 
 static void dump_print_text(struct dump_context *ctx, FILE *fp)
@@ -434,7 +459,7 @@ static void dump_context_release(struct dump_context *ctx)
 
 int cmd_dump(const struct cli_options *opts)
 {
-	struct dump_context ctx = {.pid = opts->pid};
+	struct dump_context ctx = {.pid = opts->pid, .keep_native = opts->native};
 	struct ptrace_session session;
 	uint8_t *scratch = NULL;
 	char err[512];
@@ -541,6 +566,7 @@ int cmd_dump(const struct cli_options *opts)
 		rc = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	dump_resolve_isolated(&ctx);
 	if (opts->json) {
 		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	} else {

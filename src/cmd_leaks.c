@@ -12,6 +12,8 @@
 #include "smolder/log.h"
 #include "smolder/mixed_stack.h"
 #include "smolder/output_file.h"
+#include "smolder/pprof.h"
+#include "smolder/speedscope.h"
 #include "smolder/python.h"
 #include "smolder/run_control.h"
 #include "smolder/symbolizer.h"
@@ -171,6 +173,12 @@ static int write_outputs(struct leaks_run *run)
 		case OUTPUT_FORMAT_JSON:
 			err = leak_report_write_json(&run->report, f.fp);
 			break;
+		case OUTPUT_FORMAT_PPROF:
+			err = pprof_write_leaks(&run->report, f.fp);
+			break;
+		case OUTPUT_FORMAT_SPEEDSCOPE:
+			err = speedscope_write_leaks(&run->report, f.fp);
+			break;
 		case OUTPUT_FORMAT_SVG:
 			err = leak_report_write_flamegraph(&run->report, f.fp, growth, true);
 			break;
@@ -188,7 +196,9 @@ static int write_outputs(struct leaks_run *run)
 			status = SMOLDER_EXIT_INTERNAL;
 		} else if (strcmp(outs[i].path, "-") != 0) {
 			log_info("wrote %s%s", outs[i].path,
-				 outs[i].format == OUTPUT_FORMAT_JSON ? ""
+				 outs[i].format != OUTPUT_FORMAT_SVG &&
+						 outs[i].format != OUTPUT_FORMAT_FOLDED
+					 ? ""
 				 : growth ? " (memory growth flame graph)"
 					  : " (outstanding memory flame graph)");
 		}

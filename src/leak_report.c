@@ -159,8 +159,34 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 			   struct symbolizer *sym)
 {
 	const struct stack_table *stacks = alloc_tracker_stacks(tracker);
+	uint64_t *all = NULL;
+	size_t n_all = 0, cap_all = 0;
 	char buf[512];
 
+	/* Every caller frame resolved in a child process first: a crash in libdw names one
+	 * address module+0xOFFSET instead of losing the report (symbolizer_resolve_isolated). */
+	for (size_t i = 0; sym && i < r->n_sites; i++) {
+		uint32_t n;
+		const uint64_t *ips = stack_table_get(stacks, r->sites[i].stack_id, &n);
+
+		for (uint32_t k = 0; ips && k < n; k++) {
+			if (frame_is_named(ips[k]) || alloc_tracker_frame_name(tracker, ips[k]))
+				continue;
+			if (n_all == cap_all) {
+				uint64_t *v =
+					realloc(all, (cap_all ? cap_all * 2 : 256) * sizeof(*v));
+
+				if (!v)
+					break;
+				all = v;
+				cap_all = cap_all ? cap_all * 2 : 256;
+			}
+			all[n_all++] = ips[k] - 1;
+		}
+	}
+	if (n_all)
+		symbolizer_resolve_isolated(sym, all, n_all);
+	free(all);
 	for (size_t i = 0; i < r->n_sites; i++) {
 		struct leak_site *s = &r->sites[i];
 		uint32_t n;

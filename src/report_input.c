@@ -144,7 +144,8 @@ bool report_input_is_structured(const void *data, size_t len, const char *name)
 	const unsigned char *b = data;
 	const char *p = skip_space(data, (const char *)data + len);
 
-	if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+	/* A caller that peeked one byte sees gzip's first magic byte only. */
+	if (len >= 1 && b[0] == 0x1f && (len == 1 || b[1] == 0x8b))
 		return true;
 	if (p < (const char *)data + len && *p == '{')
 		return true;
@@ -300,6 +301,12 @@ static int parse_folded(struct report_input *in, const char *data, size_t len, c
 
 	if (!p)
 		return -ENOMEM;
+	/* Text holds no NUL; a frame with one would be cut short when read back below. */
+	if (memchr(data, '\0', len)) {
+		ret = input_error(err, errlen, "%s: binary data (a NUL byte), not a report",
+				  in->name);
+		goto out;
+	}
 	fp = fmemopen((void *)data, len ? len : 1, "r");
 	if (!fp)
 		goto out;
@@ -338,6 +345,8 @@ static int parse_folded(struct report_input *in, const char *data, size_t len, c
 			continue;
 		*space = '\0';
 		count = strtod(space + 1, NULL);
+		if (!(count > 0) || !isfinite(count))
+			continue;
 		for (frame = strtok_r(line, ";", &fsave); frame;
 		     frame = strtok_r(NULL, ";", &fsave)) {
 			if (n == cap) {
