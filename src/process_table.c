@@ -183,8 +183,14 @@ void process_table_exit(struct process_table *table, pid_t pid)
 {
 	struct process_model *m = process_table_current(table, pid);
 
-	if (m)
-		m->exited = true;
+	if (!m)
+		return;
+	m->exited = true;
+	/* The exit record follows the process's last sample in the ring buffer: a later sample of
+	 * this pid is a new process that reused it, and gets a model of its own. (A failed put
+	 * leaves the old model current: only that reuse would be misattributed.) */
+	u64_map_put(&table->current, (uint64_t)pid, 0);
+	u64_map_put(&table->parents, (uint64_t)pid, 0);
 }
 
 void process_table_refresh(struct process_table *table, bool all)

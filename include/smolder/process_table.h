@@ -48,7 +48,8 @@ int process_table_exec(struct process_table *table, pid_t pid);
 /* child was forked by parent: a child that exits before it is read falls back to parent's model.
  * 0 or -ENOMEM. */
 int process_table_fork(struct process_table *table, pid_t child, pid_t parent);
-/* pid exited: its models stop re-reading maps. */
+/* pid exited: its models stop re-reading maps, and a later process_table_get of pid (a new
+ * process that reused it) makes a new model. */
 void process_table_exit(struct process_table *table, pid_t pid);
 
 /* Passes new mappings the unwinders found (dlopen, exec) on to the symbolizers; with all, every
