@@ -76,7 +76,8 @@ struct record {
 static void record_on_code_mapped(void *ctx, pid_t tgid)
 {
 	struct record *rec = ctx;
-	struct process_model *m = process_table_get(rec->processes, tgid);
+	/* A process not sampled yet reads its maps when it is: no model is made for it here. */
+	struct process_model *m = process_table_find(rec->processes, tgid);
 
 	if (m && m->unwinder && !m->borrowed)
 		unwinder_refresh_maps(m->unwinder);

@@ -23,6 +23,7 @@ struct process_table {
 	struct u64_map current; /* pid -> index of its current model + 1 (0: none any more) */
 	struct u64_map roots;	/* root frame -> index of its model */
 	struct u64_map parents; /* child pid -> parent pid, from fork events */
+	struct u64_map execs;	/* pid -> execs seen, for the pid's next model */
 	size_t n_pids;
 };
 
@@ -58,6 +59,7 @@ void process_table_free(struct process_table *table)
 	u64_map_release(&table->current);
 	u64_map_release(&table->roots);
 	u64_map_release(&table->parents);
+	u64_map_release(&table->execs);
 	free(table);
 }
 
@@ -135,9 +137,10 @@ static struct process_model *process_table_create(struct process_table *table, p
 	if (!m->comm[0])
 		snprintf(m->comm, sizeof(m->comm), "[exited]");
 	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
-	/* The exec count keeps the models of one pid apart when a program execs itself. */
-	if (frame_names_intern(table->names, FRAME_KIND_PROCESS, name, NULL, exec_count,
-			       &m->root_frame) != 0 ||
+	/* The model's index keeps the root frames of one pid apart (a program that execs itself,
+	 * a pid reused): the line of a frame without a file is not printed. */
+	if (frame_names_intern(table->names, FRAME_KIND_PROCESS, name, NULL,
+			       (uint32_t)table->n_models, &m->root_frame) != 0 ||
 	    u64_map_put(&table->roots, m->root_frame, table->n_models) != 0 ||
 	    u64_map_put(&table->current, (uint64_t)pid, table->n_models + 1) != 0) {
 		if (!m->borrowed) {
@@ -158,20 +161,38 @@ static struct process_model *process_table_create(struct process_table *table, p
 	return m;
 }
 
+struct process_model *process_table_find(const struct process_table *table, pid_t pid)
+{
+	return process_table_current(table, pid);
+}
+
 struct process_model *process_table_get(struct process_table *table, pid_t pid)
 {
 	struct process_model *m = process_table_current(table, pid);
+	uint64_t execs = 0;
 
-	return m ? m : process_table_create(table, pid, 0);
+	if (m)
+		return m;
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs);
 }
 
+/* The new program's model is made at its first sample, not here: a tree that forks and execs
+ * short-lived helpers (a shell, a build) would pay a model per exec (~15 ms of CPU: maps, ELF
+ * files, DWARF index) for processes that are never sampled. */
 int process_table_exec(struct process_table *table, pid_t pid)
 {
 	struct process_model *old = process_table_current(table, pid);
+	uint64_t execs = 0;
 
 	if (old)
 		old->exited = true; /* its program is gone: no more map refreshes */
-	return process_table_create(table, pid, old ? old->exec_count + 1 : 1) ? 0 : -ENOMEM;
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	if (old && old->exec_count + 1 > execs)
+		execs = old->exec_count;
+	if (u64_map_put(&table->execs, (uint64_t)pid, execs + 1) != 0)
+		return -ENOMEM;
+	return u64_map_put(&table->current, (uint64_t)pid, 0);
 }
 
 int process_table_fork(struct process_table *table, pid_t child, pid_t parent)
@@ -191,6 +212,7 @@ void process_table_exit(struct process_table *table, pid_t pid)
 	 * leaves the old model current: only that reuse would be misattributed.) */
 	u64_map_put(&table->current, (uint64_t)pid, 0);
 	u64_map_put(&table->parents, (uint64_t)pid, 0);
+	u64_map_put(&table->execs, (uint64_t)pid, 0);
 }
 
 void process_table_refresh(struct process_table *table, bool all)
