@@ -24,6 +24,7 @@ struct process_table {
 	struct u64_map roots;	/* root frame -> index of its model */
 	struct u64_map parents; /* child pid -> parent pid, from fork events */
 	struct u64_map execs;	/* pid -> execs seen, for the pid's next model */
+	struct u64_map seen;	/* pids that have had a model, to count them */
 	size_t n_pids;
 };
 
@@ -60,6 +61,7 @@ void process_table_free(struct process_table *table)
 	u64_map_release(&table->roots);
 	u64_map_release(&table->parents);
 	u64_map_release(&table->execs);
+	u64_map_release(&table->seen);
 	free(table);
 }
 
@@ -115,7 +117,7 @@ static struct process_model *process_table_create(struct process_table *table, p
 {
 	struct process_model *m;
 	char name[96];
-	bool new_pid = !u64_map_get(&table->current, (uint64_t)pid, &(uint64_t){0});
+	bool new_pid = !u64_map_get(&table->seen, (uint64_t)pid, &(uint64_t){0});
 
 	if (table->n_models == table->cap_models) {
 		size_t cap = table->cap_models ? table->cap_models * 2 : 16;
@@ -152,7 +154,7 @@ static struct process_model *process_table_create(struct process_table *table, p
 		return NULL;
 	}
 	table->models[table->n_models++] = m;
-	if (new_pid)
+	if (new_pid && u64_map_put(&table->seen, (uint64_t)pid, 1) == 0)
 		table->n_pids++;
 	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
 		  m->borrowed	? " (parent's mappings)"

@@ -118,9 +118,31 @@ static void test_exit_and_fork_fallback(void **state)
 	assert_int_equal(n_after, n_before + 1);
 }
 
+/* A launched command's first event is its exec: its model, made at the first sample after it,
+ * counts its pid (roots are written only when more than one pid was seen). */
+static void test_exec_first_counts_pid(void **state)
+{
+	struct fixture *f = *state;
+	struct frame_names *names = frame_names_new();
+	struct process_table *table = names ? process_table_new(names) : NULL;
+	struct process_model *m;
+
+	assert_non_null(table);
+	assert_int_equal(process_table_exec(table, f->child), 0);
+	assert_null(process_table_find(table, f->child));
+	m = process_table_get(table, f->child);
+	assert_non_null(m);
+	assert_int_equal(m->exec_count, 1);
+	assert_int_equal(process_table_pid_count(table), 1);
+	assert_ptr_equal(process_table_find(table, f->child), m);
+	process_table_free(table);
+	frame_names_free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exec_first_counts_pid),
 		cmocka_unit_test(test_models_and_roots),
 		cmocka_unit_test(test_exit_and_fork_fallback),
 	};
