@@ -63,6 +63,8 @@ struct record {
 	/* Python targets: named frames, the runtime, and the spliced stack. */
 	struct frame_names *names;
 	struct python_runtime *python;
+	bool python_pending;	/* python_runtime_open said EAGAIN: a Python not started yet */
+	double python_last_try; /* run time of the last attempt, seconds */
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[RECORD_MAX_USER_FRAMES];
 };
@@ -262,8 +264,12 @@ static void record_open_python(struct record *rec)
 	/* The profile's registry: its [truncated] marker and the Python frames share it. */
 	rec->names = cpu_profile_names(rec->profile);
 	rec->python = python_runtime_open(rec->pid, rec->names);
+	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
+	 * a thread state: record_run tries again (python_runtime_open is silent until then). */
+	rec->python_pending = !rec->python && errno == EAGAIN;
 	if (!rec->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
+		    errno != EAGAIN)
 			log_warn("Python runtime of PID %d: %s; native frames only", rec->pid,
 				 strerror(errno));
 		return;
@@ -330,6 +336,14 @@ static int record_run(struct record *rec)
 			return SMOLDER_EXIT_INTERNAL;
 		}
 		record_refresh_maps(rec);
+		/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then
+		 * every second. */
+		if (rec->python_pending &&
+		    run_control_elapsed(&rec->rc) - rec->python_last_try >=
+			    (run_control_elapsed(&rec->rc) < 5.0 ? 0.1 : 1.0)) {
+			rec->python_last_try = run_control_elapsed(&rec->rc);
+			record_open_python(rec);
+		}
 		if (run_control_elapsed(&rec->rc) - last_refresh >= 1.0) {
 			last_refresh = run_control_elapsed(&rec->rc);
 			if (rec->symbolizer)
