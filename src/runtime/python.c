@@ -967,8 +967,9 @@ size_t python_runtime_merge(const struct python_runtime *rt, const uint64_t *nat
 			}
 			continue;
 		}
-		if (!keep_native && python_runtime_is_internal(rt, addr) &&
-		    !python_runtime_is_eval_frame(rt, addr))
+		/* An eval frame left without Python frames (sampled while it was entering its
+		 * first frame) is interpreter code like the rest: dropped unless keep_native. */
+		if (!keep_native && python_runtime_is_internal(rt, addr))
 			continue;
 		out[n++] = f;
 	}
