@@ -339,6 +339,15 @@ static int tracker_error(int err, pid_t pid, bool attach)
 	return SMOLDER_EXIT_KERNEL;
 }
 
+/* Each maps generation of the target goes to the symbolizer (alloc_tracker_set_maps_listener). */
+static void leaks_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
 /* A CPython target: allocation sites carry its Python frames from now on. Not Python, or offsets
  * that do not validate (python_runtime_open says why): native stacks only. */
 static void open_python(struct leaks_run *run)
@@ -474,6 +483,10 @@ int cmd_leaks(const struct cli_options *opts)
 	run.sym = symbolizer_new(run.pid);
 	if (!run.sym)
 		log_warn("symbolizer unavailable (%s): frames will be addresses", strerror(errno));
+	/* Stack frames carry the maps generation they were walked in: each generation's objects
+	 * are opened while mapped (dlopen after attach, exec), and named as they were. */
+	if (run.sym)
+		alloc_tracker_set_maps_listener(run.tracker, leaks_on_maps, run.sym);
 	open_python(&run);
 	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s",
 		 (int)run.pid, run.report.command, points, objects,
@@ -508,6 +521,7 @@ int cmd_leaks(const struct cli_options *opts)
 		stop = RUN_STOP_SIGNAL;
 	run.report.duration_s = run_control_elapsed(&run.rc);
 	run.report.stop_reason = run_control_reason_name(stop);
+	alloc_tracker_settle(run.tracker);
 	take_sample(&run, run.report.duration_s);
 	if (opts->min_age_s > 0 && apply_min_age(&run))
 		log_warn(
@@ -515,6 +529,17 @@ int cmd_leaks(const struct cli_options *opts)
 	alloc_tracker_stats(run.tracker, run.report.stats);
 	alloc_tracker_user_stats(run.tracker, &run.report.snapshots_unwound,
 				 &run.report.rules_installed);
+	alloc_tracker_exec_stats(run.tracker, &run.report.exec);
+	if (run.report.exec.execs) {
+		/* The summary names the program running now; the exec line says what it was. */
+		snprintf(run.report.command_before_exec, sizeof(run.report.command_before_exec),
+			 "%s", run.report.command);
+		target_comm(run.pid, run.report.command, sizeof(run.report.command));
+		run.report.exec_at_s =
+			run.report.exec.last_ns > run.rc.start_ns
+				? (double)(run.report.exec.last_ns - run.rc.start_ns) / 1e9
+				: 0;
+	}
 	alloc_tracker_probe_counts(run.tracker, &run.report.probe_objects, &run.report.probe_points,
 				   &run.report.probe_emulated);
 	leak_report_analyse(&run.report);

@@ -30,6 +30,7 @@
 #include "smolder/mixed_stack.h"
 #include "smolder/python.h"
 #include "smolder/output_file.h"
+#include "smolder/process_table.h"
 #include "smolder/profile_output.h"
 #include "smolder/run_control.h"
 #include "smolder/ptrace_sampler.h"
@@ -49,20 +50,22 @@ struct record {
 	struct run_control rc;
 	struct sampler *sampler;
 	struct ptrace_sampler *ptrace_sampler; /* --backend ptrace, or auto without eBPF */
-	struct unwinder *unwinder;
-	struct symbolizer *symbolizer;
+	struct process_table *processes; /* per process: unwinder, symbolizer, name, root frame */
 	struct cpu_profile *profile;
 	char comm[64];
 	uint64_t unwind_errors;
 	uint64_t add_errors;
-	uint64_t last_map_refreshes;
-	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
-	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
+	uint64_t model_errors; /* samples whose process model could not be made (no memory) */
+	bool exec_seen;	       /* launch mode: the launched process's exec event arrived */
+	uint64_t stack_bytes;  /* user stack bytes received, for the mean copy size */
+	double cpu_start_s;    /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[RECORD_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
-	/* Python targets: named frames, the runtime, and the spliced stack. */
+	/* Python targets: named frames, the runtime, and the spliced stack. The runtime reads
+	 * the launched or first given process only (its code objects, its BPF offsets). */
 	struct frame_names *names;
 	struct python_runtime *python;
+	uint32_t python_exec;	/* the exec count of the model the runtime belongs to */
 	bool python_pending;	/* python_runtime_open said EAGAIN: a Python not started yet */
 	double python_last_try; /* run time of the last attempt, seconds */
 	struct mixed_stack_stats python_stats;
@@ -72,30 +75,59 @@ struct record {
 /* The target mapped code from a file (dlopen), in order among the samples: the samples after it
  * are unwound, and their frames stamped, with maps read now (a new generation if the code
  * changed); those before it keep the old generation. */
-static void record_on_code_mapped(void *ctx)
+static void record_on_code_mapped(void *ctx, pid_t tgid)
 {
 	struct record *rec = ctx;
+	struct process_model *m = process_table_get(rec->processes, tgid);
 
-	if (rec->unwinder)
-		unwinder_refresh_maps(rec->unwinder);
+	if (m && m->unwinder && !m->borrowed)
+		unwinder_refresh_maps(m->unwinder);
 }
 
-static void record_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+/* A target forked (a followed child), exec'd or exited: records arrive in order with the samples,
+ * so the samples after an exec are unwound with the new program's mappings. This, not the path
+ * of /proc/PID/exe, says when a launched command has exec'd: a command whose binary is smolder's
+ * own keeps the same path, and was profiled with the pre-exec mappings. */
+static int record_on_process(void *ctx, const struct smolder_process_event *ev)
 {
-	int err = symbolizer_add_maps(arg, generation, maps);
+	struct record *rec = ctx;
+	int ret = 0;
 
-	if (err)
-		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+	switch (ev->kind) {
+	case SMOLDER_EVENT_FORK:
+		ret = process_table_fork(rec->processes, (pid_t)ev->tgid, (pid_t)ev->parent_tgid);
+		break;
+	case SMOLDER_EVENT_EXEC:
+		ret = process_table_exec(rec->processes, (pid_t)ev->tgid);
+		if ((pid_t)ev->tgid == rec->pid)
+			rec->exec_seen = true;
+		break;
+	case SMOLDER_EVENT_EXIT:
+		process_table_exit(rec->processes, (pid_t)ev->tgid);
+		break;
+	default:
+		break;
+	}
+	if (ret < 0)
+		rec->model_errors++;
+	return 0;
 }
 
 static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, size_t size)
 {
 	struct record *rec = ctx;
 	uint32_t n_user = 0, flags = 0;
-	pid_t tid = (pid_t)sample->tid;
+	pid_t tid = (pid_t)sample->tid, tgid = (pid_t)sample->tgid;
+	struct process_model *model;
 
 	(void)size;
 	rec->stack_bytes += sample->user_stack_len;
+	/* Made the first time the process shows up, while it is most likely still alive. */
+	model = process_table_get(rec->processes, tgid);
+	if (!model) {
+		rec->model_errors++;
+		return 0;
+	}
 	if (!(sample->flags & SMOLDER_SAMPLE_NO_USER_REGS)) {
 		struct unwind_snapshot snap = {
 			.ip = sample->ip,
@@ -109,9 +141,9 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 							   SMOLDER_SAMPLE_NO_VMA)) != 0,
 		};
 		struct unwind_result result = {0};
-		int ret = rec->unwinder ? unwinder_unwind(rec->unwinder, &snap, rec->ips,
-							  RECORD_MAX_USER_FRAMES, &result)
-					: -ENODEV;
+		int ret = model->unwinder ? unwinder_unwind(model->unwinder, &snap, rec->ips,
+							    RECORD_MAX_USER_FRAMES, &result)
+					  : -ENODEV;
 
 		if (ret < 0 || result.n == 0) {
 			/* Keep the sample with its leaf: the time was spent, even if the
@@ -129,7 +161,8 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
-	if (rec->python && n_user > 0) {
+	if (rec->python && n_user > 0 && tgid == rec->pid &&
+	    model->exec_count == rec->python_exec) {
 		/* The Python frames read at the same instant replace the interpreter's frames. */
 		const struct smolder_python_frame *py =
 			(const void *)(sample->user_stack +
@@ -151,11 +184,11 @@ static int record_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		char name[64];
 
 		/* Read the name the first time the thread shows up: it may be gone at the end. */
-		if (target_thread_name(rec->pid, tid, name, sizeof(name)) == 0)
+		if (target_thread_name(tgid, tid, name, sizeof(name)) == 0)
 			cpu_profile_set_thread_name(rec->profile, tid, name);
 	}
-	if (cpu_profile_add(rec->profile, tid, rec->ips, n_user, rec->kernel_ips,
-			    sample->kernel_frames, flags) != 0)
+	if (cpu_profile_add_rooted(rec->profile, model->root_frame, tid, rec->ips, n_user,
+				   rec->kernel_ips, sample->kernel_frames, flags) != 0)
 		rec->add_errors++;
 	return 0;
 }
@@ -165,9 +198,9 @@ static const char *record_thread_name(void *ctx, int32_t tid)
 	return cpu_profile_thread_name(ctx, tid);
 }
 
-/* Launch mode: the child was released and is exec'ing. Waits (bounded) until /proc/PID/exe is no
- * longer smolder's own image, so the unwinder and symbolizer read the new program's mappings. */
-static void record_wait_for_exec(pid_t pid)
+/* Launch mode with the ptrace backend (no exec events): waits (bounded) until /proc/PID/exe is
+ * no longer smolder's own image. A command whose binary is smolder's own is not told apart. */
+static void record_wait_for_exec_path(pid_t pid)
 {
 	char self[PATH_MAX], child[PATH_MAX], path[64];
 	ssize_t n_self, n_child;
@@ -188,20 +221,45 @@ static void record_wait_for_exec(pid_t pid)
 	}
 }
 
-static void record_refresh_maps(struct record *rec)
+/* Launch mode: the child was released and is exec'ing. Waits (bounded) for its exec event, so
+ * the Python runtime is looked for in the new program; the samples taken meanwhile are
+ * consumed in order (those before the exec stay with the pre-exec model). */
+static void record_wait_for_exec(struct record *rec)
 {
-	struct unwinder_stats st;
-
-	if (!rec->unwinder)
+	if (!rec->sampler) {
+		record_wait_for_exec_path(rec->pid);
 		return;
-	unwinder_get_stats(rec->unwinder, &st);
-	/* The unwinder noticed new mappings (dlopen, exec): let the symbolizer open them while
-	 * the target is alive. */
-	if (st.map_refreshes != rec->last_map_refreshes) {
-		rec->last_map_refreshes = st.map_refreshes;
-		if (rec->symbolizer)
-			symbolizer_refresh(rec->symbolizer);
 	}
+	for (int i = 0; i < 200 && !rec->exec_seen; i++) {
+		if (sampler_poll(rec->sampler, 5) < 0 || (kill(rec->pid, 0) != 0 && errno == ESRCH))
+			return;
+	}
+}
+
+/* --children on -p targets: the descendants living now join the set (the fork tracepoint,
+ * attached before this scan, adds the ones forked from now on). A process that has gone by then
+ * is simply not sampled. */
+static int record_add_descendants(struct record *rec, char *err, size_t errlen)
+{
+	const struct cli_options *opts = rec->opts;
+	pid_t *found = NULL;
+	size_t n_found = 0;
+	int ret;
+
+	if (rec->launched || opts->children != CLI_CHILDREN_FOLLOW)
+		return SMOLDER_EXIT_OK;
+	ret = target_descendants(opts->pids, opts->n_pids, &found, &n_found);
+	for (size_t i = 0; !ret && i < n_found; i++)
+		ret = sampler_add_target(rec->sampler, found[i]);
+	free(found);
+	if (ret) {
+		snprintf(err, errlen, "adding the children of the targets: %s", strerror(-ret));
+		return SMOLDER_EXIT_INTERNAL;
+	}
+	if (n_found)
+		log_info("following %zu existing descendant process%s", n_found,
+			 n_found == 1 ? "" : "es");
+	return SMOLDER_EXIT_OK;
 }
 
 static int record_attach(struct record *rec, char *err, size_t errlen)
@@ -209,10 +267,15 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 	const struct cli_options *opts = rec->opts;
 	struct sampler_options so = {
 		.pid = rec->pid,
+		.pids = opts->pids,
+		.n_pids = rec->launched ? 0 : opts->n_pids,
+		.follow_children = opts->children == CLI_CHILDREN_FOLLOW,
+		.process_fn = record_on_process,
 		.frequency_hz = opts->frequency_hz,
 		.kernel_stacks = !opts->no_kernel,
 		.on_code_mapped = record_on_code_mapped,
 	};
+	bool tree = so.n_pids > 1 || so.follow_children;
 	char bpf_err[512] = "";
 	const char *env;
 	int code = SMOLDER_EXIT_OK;
@@ -224,20 +287,30 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 	so.per_task_events = env && strcmp(env, "1") == 0;
 
 	rec->profile = cpu_profile_new(rec->pid);
-	if (!rec->profile) {
+	/* Process roots share the profile's named-frame registry. */
+	rec->processes = rec->profile ? process_table_new(cpu_profile_names(rec->profile)) : NULL;
+	if (!rec->processes) {
 		snprintf(err, errlen, "out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
 	if (opts->backend != SAMPLE_BACKEND_PTRACE) {
 		rec->sampler = sampler_new(&so, record_on_sample, rec, err, errlen);
 		if (rec->sampler)
-			return SMOLDER_EXIT_OK;
+			return record_add_descendants(rec, err, errlen);
 		code = sampler_exit_code(errno);
 		if (opts->backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL))
 			return code;
 		/* auto without eBPF: ptrace works on one's own processes unprivileged. */
 		snprintf(bpf_err, sizeof(bpf_err), "%s", err);
+	}
+	if (tree && (so.n_pids > 1 || !rec->launched)) {
+		/* The ptrace backend follows one process; a launched command's children are
+		 * followed only by default, so it may go on without them. */
+		snprintf(err, errlen,
+			 "%s%sthe ptrace backend profiles one process (no -p list, no --children)",
+			 bpf_err, bpf_err[0] ? "; " : "");
+		return bpf_err[0] ? code : SMOLDER_EXIT_USAGE;
 	}
 	rec->ptrace_sampler = ptrace_sampler_new(&so, record_on_sample, rec, err, errlen);
 	if (!rec->ptrace_sampler) {
@@ -249,8 +322,8 @@ static int record_attach(struct record *rec, char *err, size_t errlen)
 		return ptrace_sampler_exit_code(errno);
 	}
 	if (bpf_err[0])
-		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)",
-			 bpf_err);
+		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)%s",
+			 bpf_err, tree ? "; children are not followed" : "");
 	return SMOLDER_EXIT_OK;
 }
 
@@ -301,18 +374,20 @@ static void record_open_target_models(struct record *rec)
 		log_warn("%s: cannot read its files (/proc/%d/root), so stacks will stop at their "
 			 "first frame and frames will be addresses, not names",
 			 why, rec->pid);
-	rec->unwinder = unwinder_new(rec->pid);
-	if (!rec->unwinder)
-		log_warn("unwinder for PID %d: %s; stacks will hold their leaf only", rec->pid,
-			 strerror(errno));
-	rec->symbolizer = symbolizer_new(rec->pid);
-	if (!rec->symbolizer)
-		log_warn("symbolizer for PID %d: %s; frames will be raw addresses", rec->pid,
-			 strerror(errno));
-	/* Frames carry the unwinder's maps generation: the symbolizer keeps each generation's
-	 * mappings, so code unloaded during the run keeps its names. */
-	if (rec->unwinder && rec->symbolizer)
-		unwinder_set_maps_listener(rec->unwinder, record_on_maps, rec->symbolizer);
+	/* The given processes' models are made now, while they surely live; children's and
+	 * exec'd programs' as they show up (process_table). */
+	for (size_t i = 0; i < (rec->launched ? 1 : rec->opts->n_pids); i++) {
+		pid_t pid = rec->launched ? rec->pid : rec->opts->pids[i];
+		struct process_model *m = process_table_get(rec->processes, pid);
+
+		if (m && !m->unwinder)
+			log_warn(
+				"PID %d: cannot read its mappings (%s); its stacks will hold their "
+				"leaf only, as raw addresses",
+				(int)pid, strerror(errno));
+		if (m && pid == rec->pid)
+			rec->python_exec = m->exec_count;
+	}
 	if (target_comm(rec->pid, rec->comm, sizeof(rec->comm)) != 0)
 		snprintf(rec->comm, sizeof(rec->comm), "%d", rec->pid);
 	record_open_python(rec);
@@ -322,6 +397,7 @@ static int record_run(struct record *rec)
 {
 	double last_refresh = 0;
 	enum run_stop stop;
+	bool all;
 
 	for (;;) {
 		int ret;
@@ -335,24 +411,28 @@ static int record_run(struct record *rec)
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
 		}
-		record_refresh_maps(rec);
 		/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then
 		 * every second. */
 		if (rec->python_pending &&
 		    run_control_elapsed(&rec->rc) - rec->python_last_try >=
 			    (run_control_elapsed(&rec->rc) < 5.0 ? 0.1 : 1.0)) {
+			struct process_model *m = process_table_get(rec->processes, rec->pid);
+
 			rec->python_last_try = run_control_elapsed(&rec->rc);
 			record_open_python(rec);
+			/* The runtime belongs to the image running now. */
+			if (rec->python && m)
+				rec->python_exec = m->exec_count;
 		}
-		if (run_control_elapsed(&rec->rc) - last_refresh >= 1.0) {
+		/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open
+		 * them while the processes are alive; all of them once a second. */
+		all = run_control_elapsed(&rec->rc) - last_refresh >= 1.0;
+		if (all)
 			last_refresh = run_control_elapsed(&rec->rc);
-			if (rec->symbolizer)
-				symbolizer_refresh(rec->symbolizer);
-		}
+		process_table_refresh(rec->processes, all);
 	}
-	/* Late mappings seen by the unwinder while the target may still be alive. */
-	if (rec->symbolizer)
-		symbolizer_refresh(rec->symbolizer);
+	/* Late mappings seen by the unwinders while the targets may still be alive. */
+	process_table_refresh(rec->processes, true);
 	if (stop == RUN_STOP_SIGNAL && rec->launched)
 		target_launch_signal(&rec->launch, rec->rc.last_signal);
 	if (rec->sampler) {
@@ -363,9 +443,82 @@ static int record_run(struct record *rec)
 	return SMOLDER_EXIT_OK;
 }
 
+/* The latest model of the launched or first given process, or NULL. */
+static const struct process_model *record_primary_model(const struct record *rec)
+{
+	size_t n;
+	struct process_model *const *models = process_table_models(rec->processes, &n);
+
+	for (size_t i = n; i-- > 0;)
+		if (models[i]->pid == rec->pid)
+			return models[i];
+	return NULL;
+}
+
+static int record_share_cmp(const void *a, const void *b)
+{
+	const struct profile_process *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return x->pid - y->pid;
+}
+
+/* Samples per process (per command with --merge-processes), most first, for the JSON table. A
+ * pid that exec'd is named by its last program. Commands belong to the process table. */
+static int record_process_shares(struct record *rec, struct profile_process **out, size_t *n_out)
+{
+	const struct stack_table *stacks = cpu_profile_stacks(rec->profile);
+	const struct cpu_profile_entry *entries;
+	struct profile_process *procs;
+	uint32_t *exec_counts;
+	size_t n, n_procs = 0, n_models;
+
+	entries = cpu_profile_entries(rec->profile, &n);
+	process_table_models(rec->processes, &n_models);
+	procs = calloc(n_models + 1, sizeof(*procs));
+	exec_counts = calloc(n_models + 1, sizeof(*exec_counts));
+	if (!procs || !exec_counts) {
+		free(procs);
+		free(exec_counts);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t depth;
+		const uint64_t *frames = stack_table_get(stacks, entries[i].stack_id, &depth);
+		const struct process_model *m =
+			frames && depth ? process_table_find_root(rec->processes, frames[depth - 1])
+					: NULL;
+		size_t k;
+
+		if (!m)
+			continue;
+		for (k = 0; k < n_procs; k++)
+			if (rec->opts->merge_processes ? strcmp(procs[k].command, m->comm) == 0
+						       : procs[k].pid == m->pid)
+				break;
+		if (k == n_procs) {
+			procs[n_procs++] =
+				(struct profile_process){.pid = m->pid, .command = m->comm};
+			exec_counts[k] = m->exec_count;
+		} else if (!rec->opts->merge_processes && m->exec_count > exec_counts[k]) {
+			procs[k].command = m->comm;
+			exec_counts[k] = m->exec_count;
+		}
+		procs[k].weight += entries[i].count;
+	}
+	free(exec_counts);
+	if (n_procs > 1)
+		qsort(procs, n_procs, sizeof(*procs), record_share_cmp);
+	*out = procs;
+	*n_out = n_procs;
+	return 0;
+}
+
 static void record_summary(struct record *rec, const struct sampler_stats *ss,
 			   const struct profile_output_stats *os, double duration)
 {
+	const struct process_model *primary;
 	struct cpu_profile_totals t;
 
 	cpu_profile_get_totals(rec->profile, &t);
@@ -389,8 +542,15 @@ static void record_summary(struct record *rec, const struct sampler_stats *ss,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
-	if (symbolizer_jit_hint(rec->symbolizer))
-		log_info("%s", symbolizer_jit_hint(rec->symbolizer));
+	primary = record_primary_model(rec);
+	if (primary && symbolizer_jit_hint(primary->symbolizer))
+		log_info("%s", symbolizer_jit_hint(primary->symbolizer));
+	if (process_table_pid_count(rec->processes) > 1 || ss->forks_followed)
+		log_info("processes: %zu sampled, %" PRIu64 " children followed, %" PRIu64
+			 " not followed (target map full), %" PRIu64
+			 " fork/exec/exit events lost; %" PRIu64 " samples without a process model",
+			 process_table_pid_count(rec->processes), ss->forks_followed,
+			 ss->targets_full, ss->process_events_lost, rec->model_errors);
 	if (rec->python) {
 		const struct mixed_stack_stats *p = &rec->python_stats;
 		struct python_runtime_stats rs;
@@ -432,7 +592,14 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.thread_name = record_thread_name,
 		.thread_name_ctx = rec->profile,
 		.names = cpu_profile_names(rec->profile),
+		.processes = rec->processes,
+		/* A root frame per process only when there is more than one. */
+		.process_roots = process_table_pid_count(rec->processes) > 1,
+		.merge_processes = rec->opts->merge_processes,
 	};
+	const struct process_model *primary;
+	struct profile_process *procs = NULL;
+	size_t n_procs = 0;
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
 	struct profile_output_meta meta;
@@ -448,7 +615,12 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		sampler_get_stats(rec->sampler, &ss);
 	else
 		record_ptrace_stats(rec, &ss);
-	cpu_profile_add_lost(rec->profile, ss.ringbuf_full + ss.malformed + rec->add_errors);
+	cpu_profile_add_lost(rec->profile,
+			     ss.ringbuf_full + ss.malformed + rec->add_errors + rec->model_errors);
+	/* The run is named by the launched or first given process's last program. */
+	primary = record_primary_model(rec);
+	if (primary)
+		snprintf(rec->comm, sizeof(rec->comm), "%s", primary->comm);
 
 	entries = cpu_profile_entries(rec->profile, &n);
 	weights = calloc(n + 1, sizeof(*weights));
@@ -459,10 +631,10 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 	for (size_t i = 0; i < n; i++)
 		weights[i] = (struct profile_weight){entries[i].stack_id, entries[i].tid,
 						     entries[i].count};
-	folded = profile_output_fold(cpu_profile_stacks(rec->profile), weights, n, rec->symbolizer,
-				     &oo, &os);
+	folded = profile_output_fold(cpu_profile_stacks(rec->profile), weights, n, NULL, &oo, &os);
 	free(weights);
-	if (!folded) {
+	if (!folded || record_process_shares(rec, &procs, &n_procs) < 0) {
+		profile_folded_free(folded);
 		log_error("folding the profile: %s", strerror(errno));
 		return SMOLDER_EXIT_INTERNAL;
 	}
@@ -482,6 +654,8 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		.python_version = rec->python ? python_runtime_version(rec->python) : NULL,
 		.python = rec->python ? &rec->python_stats : NULL,
 		.cpu_time_s = cpu_end_s - rec->cpu_start_s,
+		.processes = procs,
+		.n_processes = n_procs,
 	};
 	record_summary(rec, &ss, &os, duration);
 	/* Ctrl-C before the first sample: an empty profile would replace a previous run's file
@@ -498,6 +672,7 @@ static int record_flush(struct record *rec, const struct cli_output *outputs, si
 		ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	}
 	profile_folded_free(folded);
+	free(procs);
 	return ret ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 }
 
@@ -557,10 +732,12 @@ int cmd_record(const struct cli_options *opts)
 		rec->pid = rec->launch.pid;
 	} else {
 		rec->pid = opts->pid;
-		code = target_check(rec->pid, err, sizeof(err));
-		if (code != SMOLDER_EXIT_OK) {
-			log_error("%s", err);
-			goto out;
+		for (size_t i = 0; i < opts->n_pids; i++) {
+			code = target_check(opts->pids[i], err, sizeof(err));
+			if (code != SMOLDER_EXIT_OK) {
+				log_error("%s", err);
+				goto out;
+			}
 		}
 	}
 	if (n_outputs == 0) {
@@ -584,6 +761,15 @@ int cmd_record(const struct cli_options *opts)
 		code = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	/* With a -p list the run lasts until every listed process has exited. */
+	for (size_t i = 1; !rec->launched && i < opts->n_pids; i++) {
+		code = run_control_watch(&rec->rc, opts->pids[i]);
+		if (code < 0) {
+			log_error("watching PID %d: %s", (int)opts->pids[i], strerror(-code));
+			code = SMOLDER_EXIT_INTERNAL;
+			goto out;
+		}
+	}
 	code = record_attach(rec, err, sizeof(err));
 	if (code != SMOLDER_EXIT_OK) {
 		log_error("%s", err);
@@ -599,7 +785,7 @@ int cmd_record(const struct cli_options *opts)
 			code = SMOLDER_EXIT_TARGET;
 			goto out;
 		}
-		record_wait_for_exec(rec->pid);
+		record_wait_for_exec(rec);
 	} else if (kill(rec->pid, 0) != 0 && errno == ESRCH) {
 		log_error("PID %d exited before smolder could attach", rec->pid);
 		code = SMOLDER_EXIT_TARGET;
@@ -634,9 +820,8 @@ out:
 		target_launch_wait(&rec->launch, rec->launch.release_fd >= 0);
 	}
 	run_control_release(&rec->rc);
-	symbolizer_free(rec->symbolizer);
-	unwinder_free(rec->unwinder);
 	python_runtime_free(rec->python);
+	process_table_free(rec->processes);
 	cpu_profile_free(rec->profile);
 	free(rec);
 	return code;
