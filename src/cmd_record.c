@@ -65,7 +65,9 @@ struct record {
 	 * the launched or first given process only (its code objects, its BPF offsets). */
 	struct frame_names *names;
 	struct python_runtime *python;
-	uint32_t python_exec; /* the exec count of the model the runtime belongs to */
+	uint32_t python_exec;	/* the exec count of the model the runtime belongs to */
+	bool python_pending;	/* python_runtime_open said EAGAIN: a Python not started yet */
+	double python_last_try; /* run time of the last attempt, seconds */
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[RECORD_MAX_USER_FRAMES];
 };
@@ -336,8 +338,12 @@ static void record_open_python(struct record *rec)
 	/* The profile's registry: its [truncated] marker and the Python frames share it. */
 	rec->names = cpu_profile_names(rec->profile);
 	rec->python = python_runtime_open(rec->pid, rec->names);
+	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
+	 * a thread state: record_run tries again (python_runtime_open is silent until then). */
+	rec->python_pending = !rec->python && errno == EAGAIN;
 	if (!rec->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
+		    errno != EAGAIN)
 			log_warn("Python runtime of PID %d: %s; native frames only", rec->pid,
 				 strerror(errno));
 		return;
@@ -405,6 +411,19 @@ static int record_run(struct record *rec)
 		if (ret < 0) {
 			log_error("reading samples: %s", strerror(-ret));
 			return SMOLDER_EXIT_INTERNAL;
+		}
+		/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then
+		 * every second. */
+		if (rec->python_pending &&
+		    run_control_elapsed(&rec->rc) - rec->python_last_try >=
+			    (run_control_elapsed(&rec->rc) < 5.0 ? 0.1 : 1.0)) {
+			struct process_model *m = process_table_get(rec->processes, rec->pid);
+
+			rec->python_last_try = run_control_elapsed(&rec->rc);
+			record_open_python(rec);
+			/* The runtime belongs to the image running now. */
+			if (rec->python && m)
+				rec->python_exec = m->exec_count;
 		}
 		/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open
 		 * them while the processes are alive; all of them once a second. */
