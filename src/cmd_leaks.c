@@ -37,6 +37,8 @@ struct leaks_run {
 	struct symbolizer *sym;
 	struct frame_names *names;     /* the tracker's named frames (not owned) */
 	struct python_runtime *python; /* NULL unless the target runs CPython */
+	bool python_pending;	       /* python_runtime_open said EAGAIN: not started yet */
+	uint64_t python_last_try_ns;
 	struct run_control rc;
 	bool rc_ready;
 	struct leak_report report;
@@ -358,8 +360,13 @@ static void open_python(struct leaks_run *run)
 
 	run->names = alloc_tracker_names(run->tracker);
 	run->python = python_runtime_open(run->pid, run->names);
+	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
+	 * a thread state: the run loop tries again (python_runtime_open is silent until then). */
+	run->python_pending = !run->python && errno == EAGAIN;
+	run->python_last_try_ns = run_control_now_ns();
 	if (!run->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
+		    errno != EAGAIN)
 			log_warn("Python runtime of pid %d: %s; native frames only", (int)run->pid,
 				 strerror(errno));
 		return;
@@ -515,6 +522,12 @@ int cmd_leaks(const struct cli_options *opts)
 				next = now + interval;
 			continue;
 		}
+		/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then
+		 * every second. */
+		if (run.python_pending &&
+		    now - run.python_last_try_ns >=
+			    (now - run.rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL))
+			open_python(&run);
 		alloc_tracker_poll(run.tracker, 50);
 	}
 	if (stop == RUN_CONTINUE)
