@@ -46,7 +46,7 @@ struct alloc_tracker {
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
+	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
 	struct stack_table *stacks;
 	struct u64_map key_to_stack; /* kernel stack key -> stack id */
 	uint32_t *stack_flags;	     /* per stack id */
@@ -179,7 +179,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	err = t->unwinder ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n,
+					    &res)
+			  : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
@@ -228,8 +230,7 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		goto fail;
 	}
 	t->stacks = stack_table_new();
-	t->unwinder = unwinder_new(opts->pid);
-	if (!t->stacks || !t->unwinder) {
+	if (!t->stacks) {
 		err = -errno;
 		goto fail;
 	}
@@ -286,7 +287,6 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	u64_map_release(&t->key_to_stack);
 	free(t->stack_flags);
@@ -560,7 +560,7 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 		goto out;
 	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
 	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
-	if (maps.n > 0)
+	if (maps.n > 0 && t->unwinder)
 		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
@@ -576,6 +576,16 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, 
 	*objects = t->n_probe_objects;
 	*points = t->n_points;
 	*emulated = t->n_emulated;
+}
+
+int alloc_tracker_fd(const struct alloc_tracker *t)
+{
+	return ring_buffer__epoll_fd(t->ringbuf);
+}
+
+void alloc_tracker_set_unwinder(struct alloc_tracker *t, struct unwinder *unwinder)
+{
+	t->unwinder = unwinder;
 }
 
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
