@@ -42,6 +42,79 @@ static __always_inline void stat_inc(__u32 idx)
 
 #include "stack_walk.bpf.h"
 
+/* Written by user space once the target is known to run Python (python_walk.bpf.h). */
+struct smolder_python_config python_config = {};
+
+#include "python_walk.bpf.h"
+
+/* The allocation's key with the thread's Python frames folded in: an allocation made by Python code
+ * is attributed to the Python line that made it. The walk runs whenever the thread has a Python
+ * frame chain, which is when the native stack holds the eval loop (a thread only has a current
+ * frame inside _PyEval_EvalFrameDefault or in C code it called); threads without a thread state
+ * cost three reads. A new key is announced with its frames, after the native key it extends. */
+static __always_inline __u64 python_stack_key(__u64 native_key)
+{
+	struct smolder_py_stack_record *rec;
+	struct python_walk_buf *buf;
+	__u32 n = 0, flags = 0;
+	__u64 hash = 0, key, size;
+	__u8 one = 1;
+	long err;
+
+	if (python_config.version == 0 || native_key == SMOLDER_STACK_KEY_NONE)
+		return native_key;
+	buf = python_walk(bpf_get_current_task_btf(), &n, &flags, &hash);
+	if (!buf)
+		return native_key;
+	if (flags & SMOLDER_PYWALK_NO_TSTATE) {
+		stat_inc(SMOLDER_STAT_PY_NO_TSTATE);
+		return native_key;
+	}
+	if (n == 0 && !(flags & (SMOLDER_PYWALK_TRUNCATED | SMOLDER_PYWALK_READ_FAILED)))
+		return native_key; /* a Python thread between frames: nothing to add */
+	stat_inc(SMOLDER_STAT_PY_WALKS);
+	if (flags & SMOLDER_PYWALK_TRUNCATED)
+		stat_inc(SMOLDER_STAT_PY_TRUNCATED);
+	if (flags & SMOLDER_PYWALK_READ_FAILED)
+		stat_inc(SMOLDER_STAT_PY_READ_FAILED);
+	key = hash_mix(hash_mix(hash_mix(native_key, hash), n), flags);
+	key &= ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT);
+	if (key == 0)
+		key = 1;
+	key |= native_key & MMAP_KEY_BIT;
+	if (bpf_map_lookup_elem(&known_stacks, &key))
+		return key;
+	err = bpf_map_update_elem(&known_stacks, &key, &one, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: another CPU announced it */)
+		return key;
+	if (err) {
+		stat_inc(SMOLDER_STAT_STACK_TABLE_FULL);
+		return SMOLDER_STACK_KEY_NONE;
+	}
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		bpf_map_delete_elem(&known_stacks, &key);
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+		return key;
+	}
+	rec->kind = SMOLDER_REC_PY_STACK;
+	rec->key = key;
+	rec->native_key = native_key;
+	rec->walk_flags = flags;
+	rec->pad0 = 0;
+	if (n > SMOLDER_PYTHON_MAX_FRAMES)
+		n = SMOLDER_PYTHON_MAX_FRAMES;
+	size = (__u64)n * sizeof(struct smolder_python_frame);
+	__asm__ volatile("" : "+r"(size));
+	if (size > sizeof(rec->frames))
+		size = 0;
+	if (bpf_probe_read_kernel(rec->frames, size & 8191, buf->frames))
+		n = 0;
+	rec->nr = n;
+	bpf_ringbuf_submit(rec, 0);
+	return key;
+}
+
 struct thread_state {
 	__u64 size;
 	__u64 ptr_arg;
@@ -241,6 +314,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	/* alloc_id names the probed allocator function: it becomes the stack's leaf frame. */
 	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), alloc_id, &st->key))
 		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk);
+	st->key = python_stack_key(st->key);
 	return 0;
 }
 
@@ -444,6 +518,8 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 	st->mmap_len = ctx->args[1];
 	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
 				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, 0, NULL);
+	/* pymalloc arenas are mmaps: the Python line that needed one names the site. */
+	st->mmap_key = python_stack_key(st->mmap_key);
 	return 0;
 }
 

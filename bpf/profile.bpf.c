@@ -122,9 +122,10 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 						  struct smolder_cpu_sample *sample, __u32 len)
 {
 	struct python_walk_buf *buf;
-	__u32 n = 0, flags = 0, off, size;
+	__u32 n = 0, flags = 0;
+	__u64 off, size, hash;
 
-	buf = python_walk(task, &n, &flags);
+	buf = python_walk(task, &n, &flags, &hash);
 	if (!buf)
 		return len;
 	sample->python_flags = flags;
@@ -144,7 +145,15 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 	off = smolder_python_offset(len);
 	if (off > SMOLDER_STACK_COPY_MAX)
 		off = SMOLDER_STACK_COPY_MAX;
-	size = n * sizeof(struct smolder_python_frame);
+	size = (__u64)n * sizeof(struct smolder_python_frame);
+	/* Bounds the verifier can follow whatever the compiler kept in registers. */
+	__asm__ volatile("" : "+r"(size));
+	if (size > SMOLDER_PYTHON_MAX_FRAMES * sizeof(struct smolder_python_frame))
+		return len;
+	size &= 8191;
+	__asm__ volatile("" : "+r"(off));
+	if (off > SMOLDER_STACK_COPY_MAX)
+		return len;
 	if (bpf_probe_read_kernel(sample->user_stack + off, size, buf->frames) != 0)
 		return len;
 	sample->python_frames = n;
@@ -291,5 +300,61 @@ send:
 		stat_inc(SMOLDER_SAMPLER_STAT_SENT);
 	else
 		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
+	return 0;
+}
+
+/* ---- code mapped from files (dlopen): notices for the maps generations ---- */
+
+#define CODE_PROT_EXEC 4
+
+/* mmap calls of the target's threads with PROT_EXEC and a file, between entry and exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_code_maps SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int code_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 len = ctx->args[1];
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	if (!(ctx->args[2] & CODE_PROT_EXEC) || (int)ctx->args[4] < 0)
+		return 0;
+	if (bpf_map_update_elem(&pending_code_maps, &tid, &len, BPF_ANY))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int code_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct smolder_code_mapped rec = {};
+	__u32 tid = (__u32)id;
+	__u64 *len;
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	len = bpf_map_lookup_elem(&pending_code_maps, &tid);
+	if (!len)
+		return 0;
+	rec.len = *len;
+	bpf_map_delete_elem(&pending_code_maps, &tid);
+	if (ctx->ret < 0)
+		return 0;
+	rec.kind = SMOLDER_EVENT_CODE_MAPPED;
+	rec.tid = tid;
+	rec.time_ns = bpf_ktime_get_ns();
+	rec.addr = (__u64)ctx->ret;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST);
+	else
+		stat_inc(SMOLDER_SAMPLER_STAT_CODE_MAPPED);
 	return 0;
 }

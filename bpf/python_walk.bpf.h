@@ -36,9 +36,18 @@ struct {
 struct python_walk_state {
 	struct python_walk_buf *buf;
 	__u64 frame; /* next frame to read, 0 at the end of the chain */
+	__u64 hash;  /* of the frames written (code, instruction, flags) */
 	__u32 n;     /* frames written */
 	__u32 flags; /* enum smolder_python_walk_flags */
 };
+
+static __always_inline __u64 python_hash_mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x9E3779B97F4A7C15ULL;
+	h ^= h >> 29;
+	return h;
+}
 
 static __always_inline __u64 python_field_u64(struct python_walk_buf *buf, __u32 off)
 {
@@ -97,6 +106,8 @@ static long python_walk_step(__u32 index, void *data)
 		out->instr = (__u64)(__s64)(__s32)out->instr; /* int f_lasti, -1 before start */
 	out->flags = flags;
 	out->owner = owner;
+	st->hash = python_hash_mix(python_hash_mix(st->hash, out->code),
+				   out->instr ^ ((__u64)flags << 56));
 	st->n = n + 1;
 	return 0;
 }
@@ -127,9 +138,9 @@ static __always_inline __u64 python_thread_state(struct task_struct *task)
 
 /* Walks the current thread's Python frames into the per-CPU buffer. Returns the buffer (frames
  * in buf->frames[0..*n), innermost first) or NULL when no walk is configured; *flags gets enum
- * smolder_python_walk_flags. */
+ * smolder_python_walk_flags, *hash a hash of the frames. */
 static __always_inline struct python_walk_buf *python_walk(struct task_struct *task, __u32 *n,
-							   __u32 *flags)
+							   __u32 *flags, __u64 *hash)
 {
 	struct python_walk_state st = {};
 	__u32 zero = 0;
@@ -137,6 +148,7 @@ static __always_inline struct python_walk_buf *python_walk(struct task_struct *t
 
 	*n = 0;
 	*flags = 0;
+	*hash = 0;
 	if (python_config.version == 0)
 		return NULL;
 	st.buf = bpf_map_lookup_elem(&python_walk_scratch, &zero);
@@ -164,6 +176,7 @@ static __always_inline struct python_walk_buf *python_walk(struct task_struct *t
 	if (st.frame != 0 && !(st.flags & SMOLDER_PYWALK_READ_FAILED))
 		st.flags |= SMOLDER_PYWALK_TRUNCATED;
 	*n = st.n;
+	*hash = st.hash;
 	*flags = st.flags | SMOLDER_PYWALK_DONE;
 	return st.buf;
 }

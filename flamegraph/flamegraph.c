@@ -18,7 +18,9 @@
 #define HIGHLIGHT  "#e600e6"
 #define SM_NS	   "https://smolder.dev/ns/flamegraph"
 
-enum frame_kind { FRAME_USER = 0, FRAME_KERNEL, FRAME_INLINED };
+/* From the folded name's suffix: "_[k]" kernel, "_[i]" inlined, "_[j]" a JIT-compiled language's
+ * function (JavaScript, Python), flamegraph.pl's conventions. */
+enum frame_kind { FRAME_USER = 0, FRAME_KERNEL, FRAME_INLINED, FRAME_JIT };
 
 void flamegraph_options_init(struct flamegraph_options *o)
 {
@@ -189,7 +191,7 @@ size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *c
 		if (c < 0x80) {
 			if (c == '\t' || c == '\n' || c == '\r')
 				out[o++] = ' ';
-			else if (c < 0x20)
+			else if (c < 0x20 || c == 0x7f)
 				goto replace;
 			else
 				out[o++] = (char)c;
@@ -217,8 +219,12 @@ size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *c
 			cp = cp << 6 | (s[i + k] & 0x3f);
 		}
 		/* Overlong forms, surrogates, beyond U+10FFFF, and XML's non-characters. */
+		/* C1 controls and bidi overrides too: the diff summary goes to a terminal, where
+		 * they act as escape sequences or reorder the text (as smolder's text_sanitize). */
 		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) {
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff ||
+		    (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069)) {
 			/* Well-formed but not allowed: one replacement for the sequence. */
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -290,6 +296,11 @@ static void palette_color(enum flamegraph_palette pal, enum frame_kind kind, uin
 		r = 220 + (int)(30 * v1), g = 200 + (int)(30 * v2), b = 60 + (int)(40 * v3);
 	} else if (kind == FRAME_INLINED) {
 		r = 40 + (int)(40 * v1), g = 200 + (int)(30 * v2), b = 130 + (int)(40 * v3);
+	} else if (kind == FRAME_JIT && pal == FLAMEGRAPH_PALETTE_MEM) {
+		r = 170 + (int)(40 * v1), g = 110 + (int)(40 * v2), b = 210 + (int)(40 * v3);
+	} else if (kind == FRAME_JIT) {
+		/* Green, as flamegraph.pl draws JIT frames: apart from native code's reds. */
+		r = 50 + (int)(60 * v3), g = 170 + (int)(60 * v1), b = 50 + (int)(50 * v2);
 	} else if (pal == FLAMEGRAPH_PALETTE_MEM) {
 		r = (int)(60 * v3), g = 180 + (int)(50 * v1), b = 40 + (int)(50 * v2);
 	} else if (pal == FLAMEGRAPH_PALETTE_IO) {
@@ -316,6 +327,8 @@ static int name_info_get(const struct folded_profile *p, const struct flamegraph
 		ni->kind = FRAME_KERNEL;
 	else if (len > 4 && !memcmp(s + len - 4, "_[i]", 4))
 		ni->kind = FRAME_INLINED;
+	else if (len > 4 && !memcmp(s + len - 4, "_[j]", 4))
+		ni->kind = FRAME_JIT;
 	palette_color(o->palette, ni->kind, name_hash(s, len), ni->color);
 	if (ni->kind != FRAME_USER)
 		len -= 4;
@@ -642,6 +655,8 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 			ob_str(ob, " (kernel)");
 		else if (ni->kind == FRAME_INLINED)
 			ob_str(ob, " (inlined)");
+		else if (ni->kind == FRAME_JIT)
+			ob_str(ob, " (JIT)");
 		if (ov) {
 			double before = ov->before[it->node];
 			double change =

@@ -23,8 +23,8 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 			   const struct flamegraph_options *o, const struct render_overlay *ov,
 			   FILE *out);
 
-/* Sanitises bytes for XML text: invalid UTF-8 and characters XML 1.0 forbids become U+FFFD,
- * tab/CR/LF become spaces. OUT needs 3 * len bytes. Returns the output length; the number of
+/* Sanitises bytes for XML text and the diff summary: invalid UTF-8, characters XML 1.0 forbids,
+ * DEL, C1 controls and bidi overrides become U+FFFD, tab/CR/LF become spaces. OUT needs 3 * len bytes. Returns the output length; the number of
  * code points goes to *codepoints if not NULL. */
 size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *codepoints);
 

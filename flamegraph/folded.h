@@ -18,7 +18,7 @@ struct folded_parse_stats {
 	size_t invalid;		   /* lines without a valid trailing count, or without a stack */
 	size_t first_invalid_line; /* 1-based line number of the first invalid line, 0 if none */
 	size_t too_long;	   /* of the invalid: longer than FOLDED_MAX_LINE, skipped unread */
-	size_t nul_line;	   /* with -EILSEQ: the line holding the NUL byte */
+	size_t nul_line;	   /* with -EILSEQ: the over-long line holding NUL bytes */
 };
 
 /* The longest line folded_profile_parse reads (4 MiB: thousands of frames of long C++ names); a
@@ -38,10 +38,10 @@ void folded_profile_free(struct folded_profile *p);
 int folded_profile_add(struct folded_profile *p, const char *const *frames, size_t n, double count);
 
 /* Reads folded lines from IN and adds them. Counts may be integers or decimals (an exponent is
- * accepted); CRLF endings and trailing whitespace are handled; lines longer than FOLDED_MAX_LINE
- * are skipped. Lines that do not parse are counted in ST (may be NULL). Returns 0, -EIO on a read
- * error, -ENOMEM, or -EILSEQ at the first NUL byte (binary data, not text: /dev/zero ends at once
- * instead of being read forever; ST->nul_line says where). */
+ * accepted); CRLF endings and trailing whitespace are handled. Lines that do not parse or are
+ * longer than FOLDED_MAX_LINE (skipped without being held) are counted in ST (may be NULL). Returns
+ * 0, -EIO on a read error, -ENOMEM, or -EILSEQ for an over-long line holding NUL bytes (binary data
+ * or a device: /dev/zero ends at once instead of being read forever; ST->nul_line says where). */
 int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse_stats *st);
 
 /* Writes one "root;caller;leaf COUNT" line per stack with a non-zero count, stacks in a

@@ -13,51 +13,57 @@
 #define READ_CHUNK (1u << 20)
 
 /* Buffered line reader: lines are returned in place in one buffer that grows to the longest
- * line, so a 60 MB input costs one 1 MiB buffer. */
+ * line (at most FOLDED_MAX_LINE plus one read), so a 60 MB input costs one 1 MiB buffer. */
 struct line_reader {
 	FILE *in;
 	char *buf;
 	size_t cap, start, end;
 	bool eof;
 	bool skipping; /* inside a line longer than FOLDED_MAX_LINE: discard up to its newline */
-	size_t newlines_before_nul; /* with -EILSEQ: complete lines held before the NUL byte */
 };
 
+/* Ends a line at buf[start, start + len): 1 for a line to parse, 2 for a skipped one. */
+static int line_reader_end(struct line_reader *r, char **line, size_t *len, size_t n)
+{
+	*line = r->buf + r->start;
+	*len = n;
+	if (!r->skipping)
+		return 1;
+	r->skipping = false;
+	return 2;
+}
+
 /* Returns 1 with line and len set, 2 for a line longer than FOLDED_MAX_LINE (skipped, its bytes
- * discarded as they arrive), 0 at end of input, or a negative errno (-EILSEQ: a NUL byte). */
+ * discarded as they arrive), 0 at end of input, or a negative errno (-EILSEQ: an over-long line
+ * holding NUL bytes). */
 static int line_reader_next(struct line_reader *r, char **line, size_t *len)
 {
 	size_t scanned = 0;
 
 	for (;;) {
 		char *nl = memchr(r->buf + r->start + scanned, '\n', r->end - r->start - scanned);
+		int ret;
 
 		if (nl) {
-			*line = r->buf + r->start;
-			*len = (size_t)(nl - *line);
+			ret = line_reader_end(r, line, len, (size_t)(nl - (r->buf + r->start)));
 			r->start += *len + 1;
-			if (r->skipping) {
-				r->skipping = false;
-				return 2;
-			}
-			return 1;
+			return ret;
 		}
 		scanned = r->end - r->start;
 		if (r->eof) {
 			if (scanned == 0 && !r->skipping)
 				return 0;
-			*line = r->buf + r->start;
-			*len = scanned;
+			ret = line_reader_end(r, line, len, scanned);
 			r->start = r->end;
-			if (r->skipping) {
-				r->skipping = false;
-				return 2;
-			}
-			return 1;
+			return ret;
 		}
 		if (scanned >= FOLDED_MAX_LINE) {
 			/* Too long to be a stack: drop what is held and keep dropping to the
 			 * newline. */
+			/* Megabytes without a newline, holding NUL bytes: a binary file or a
+			 * device such as /dev/zero, which would be read forever. */
+			if (memchr(r->buf + r->start, '\0', scanned))
+				return -EILSEQ;
 			r->skipping = true;
 			r->start = r->end = 0;
 			scanned = 0;
@@ -77,13 +83,6 @@ static int line_reader_next(struct line_reader *r, char **line, size_t *len)
 		}
 		size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->in);
 
-		char *nul = got ? memchr(r->buf + r->end, '\0', got) : NULL;
-
-		if (nul) { /* text never holds NUL: binary data or a device */
-			for (char *c = r->buf + r->start; c < nul; c++)
-				r->newlines_before_nul += *c == '\n';
-			return -EILSEQ;
-		}
 		r->end += got;
 		if (got == 0) {
 			if (ferror(r->in))
@@ -312,7 +311,7 @@ int folded_profile_parse(struct folded_profile *p, FILE *in, struct folded_parse
 		}
 	}
 	if (got == -EILSEQ)
-		st->nul_line = st->lines + r.newlines_before_nul + 1;
+		st->nul_line = st->lines + 1;
 	if (got < 0)
 		err = got;
 out:

@@ -1,25 +1,59 @@
 #!/usr/bin/env bash
-# bootstrap.sh: installs the Debian packages smolder's build, tests and demo need, and mounts the
-# kernel filesystems (tracefs, debugfs, bpffs) that eBPF tracing relies on. Idempotent: packages
-# already present are not reinstalled and mounted filesystems are left alone. Run as root.
-# Nothing is downloaded from anywhere but Debian's archive.
+# bootstrap.sh [--list] [SET...]: installs the Debian packages of the named sets (build, demo, test, bench;
+# default: all of them) and mounts the kernel filesystems (tracefs, debugfs, bpffs) that eBPF
+# tracing relies on. Idempotent: packages already present are not reinstalled and mounted
+# filesystems are left alone. Run as root. Nothing is downloaded from anywhere but Debian's archive.
 set -euo pipefail
 
-# Build: compiler, CMake, BPF toolchain, libraries. Tests: cmocka, xmllint, perf/bpftrace/heaptrack
-# for comparisons, chromium for the browser check of the flame graph. Demo: wrk as load generator.
-PACKAGES=(
-	build-essential cmake pkg-config git
-	clang llvm libclang-rt-14-dev clang-format
-	libbpf-dev bpftool linux-libc-dev
-	libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev libzstd-dev
-	libgoogle-perftools-dev
-	libcmocka-dev libxml2-utils libxml2-dev
-	g++ libstdc++-12-dev
-	libc6-dbg binutils
-	procps psmisc iproute2 curl python3
-	wrk hyperfine linux-perf bpftrace
-	chromium
+# Packages per set; a command installs only the sets it needs (scripts/demo.sh: build demo;
+# scripts/test.sh: build test). Add a package to the set of the command that uses it.
+#   build: compiler, CMake, BPF toolchain, libraries; cmocka and tcmalloc because the default
+#          build includes the unit tests and the fixtures (the demo's service is one of them).
+#   demo:  what scripts/demo.sh runs besides the build (ss, pkill).
+#   test:  what the test suite runs: xmllint, clang's fuzzer runtime, glibc's debug symbols,
+#          chromium for the browser check of the flame graph, golang-go (go tool pprof) and npm
+#          (speedscope's schema) for the export formats, and the real servers and load tools of
+#          the smoke tests (redis, nginx, ab, wrk, perl, python3, node); python3.11-dbg (the
+#          symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped python3.11).
+#   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine).
+declare -A SET_PACKAGES=(
+	[build]="build-essential cmake pkg-config clang llvm libbpf-dev bpftool linux-libc-dev
+		libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev
+		libzstd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
+		libgoogle-perftools-dev g++ libstdc++-12-dev binutils"
+	[demo]="procps iproute2"
+	[test]="git clang-format libclang-rt-14-dev libxml2-utils libxml2-dev libc6-dbg binutils
+		procps psmisc iproute2 curl python3 python3.11-dbg perl wrk apache2-utils
+		redis-server redis-tools nginx-light chromium golang-go"
+	[bench]="linux-perf bpftrace heaptrack hyperfine"
 )
+list_only=0
+if [ "${1:-}" = --list ]; then # print the packages of the sets, one per line; install nothing
+	list_only=1
+	shift
+fi
+SETS=("$@")
+[ "${#SETS[@]}" -eq 0 ] && SETS=(build demo test bench)
+PACKAGES=()
+for set in "${SETS[@]}"; do
+	if [ -z "${SET_PACKAGES[$set]+x}" ]; then
+		echo "bootstrap.sh: unknown set '$set' (build, demo, test, bench)" >&2
+		exit 1
+	fi
+	read -r -a more <<<"$(echo ${SET_PACKAGES[$set]})"
+	PACKAGES+=("${more[@]}")
+done
+if [[ " ${SETS[*]} " == *" test "* ]]; then
+	# Tests validate speedscope output with the schema the npm package ships (installed by the
+	# test into the build tree), and run node: Debian's unless a Node.js is already there.
+	command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+	command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+fi
+
+if [ "$list_only" -eq 1 ]; then
+	printf '%s\n' "${PACKAGES[@]}" | sort -u
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bootstrap.sh: must run as root (installs packages, mounts tracefs/bpffs)" >&2

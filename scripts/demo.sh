@@ -8,7 +8,7 @@ seconds=${DEMO_SECONDS:-30}
 out=$(pwd)/out
 port=${DEMO_PORT:-18080}
 
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh build demo
 cmake -S . -B build >/dev/null
 cmake --build build -j2 >/dev/null
 mkdir -p "$out"

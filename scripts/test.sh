@@ -10,7 +10,7 @@ jobs=2
 werror=OFF
 [ -n "${CI:-}" ] && werror=ON
 
-bash scripts/bootstrap.sh || exit 1
+bash scripts/bootstrap.sh build test || exit 1
 
 passed=0
 failed=0

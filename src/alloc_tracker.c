@@ -5,8 +5,12 @@
  * here runs per allocation, so the tool's cost does not grow with the target's allocation rate. */
 #include "smolder/alloc_tracker.h"
 #include "smolder/alloc_symbols.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
 #include "smolder/proc_maps.h"
+#include "smolder/python.h"
 #include "smolder/stack_table.h"
 #include "smolder/u64_map.h"
 #include "smolder/unwinder.h"
@@ -57,6 +61,12 @@ struct alloc_tracker {
 	size_t n_alloc_names;
 
 	uint64_t snapshots_unwound, rules_installed;
+	/* Python targets (alloc_tracker_set_python): allocation stacks with Python frames. */
+	struct python_runtime *python; /* borrowed */
+	struct frame_names *names;     /* borrowed */
+	unsigned python_options;       /* enum mixed_stack_options */
+	struct mixed_stack_stats python_stats;
+	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
@@ -179,9 +189,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = t->unwinder ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n,
-					    &res)
-			  : -ENODEV;
+	err = t->unwinder
+		      ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
+		      : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
@@ -200,6 +210,72 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 	return u64_map_put(&t->key_to_stack, snap->key, id);
 }
 
+/* A new (native stack, Python frames) key: the native stack (announced before it) with the Python
+ * frames spliced in place of the interpreter's frames. */
+static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_stack_record *rec)
+{
+	uint64_t native[SMOLDER_ALLOC_MAX_FRAMES + 1], out[SMOLDER_ALLOC_MAX_FRAMES * 2 + 16];
+	uint64_t native_id;
+	const uint64_t *frames;
+	uint32_t n_native, id, flags;
+	size_t n;
+	int err;
+
+	if (!t->python || !u64_map_get(&t->key_to_stack, rec->native_key, &native_id) ||
+	    !(frames = stack_table_get(t->stacks, (uint32_t)native_id, &n_native))) {
+		t->python_orphans++;
+		return u64_map_put(&t->key_to_stack, rec->key, t->unavailable_id);
+	}
+	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 1)
+		n_native = SMOLDER_ALLOC_MAX_FRAMES + 1;
+	/* Copied: interning the result may move the table's storage. */
+	memcpy(native, frames, n_native * sizeof(native[0]));
+	flags = t->stack_flags[native_id];
+	n = mixed_stack_splice(
+		t->python, t->names, rec->frames,
+		rec->nr < SMOLDER_PYTHON_MAX_FRAMES ? rec->nr : SMOLDER_PYTHON_MAX_FRAMES,
+		rec->walk_flags, native, n_native,
+		t->python_options | ((rec->key & MMAP_KEY_BIT) ? MIXED_STACK_MMAP_SITE : 0), out,
+		sizeof(out) / sizeof(out[0]), &t->python_stats);
+	err = stack_intern(t, out, (uint32_t)n, 0, flags, &id);
+	if (err)
+		return err;
+	return u64_map_put(&t->key_to_stack, rec->key, id);
+}
+
+int alloc_tracker_set_python(struct alloc_tracker *t, struct python_runtime *rt,
+			     struct frame_names *names, unsigned options)
+{
+	struct smolder_python_config cfg, *live = &t->skel->bss->python_config;
+	int ret = python_runtime_bpf_config(rt, &cfg);
+
+	if (ret == 0)
+		ret = mixed_stack_walk_window(&cfg);
+	if (ret < 0)
+		return ret;
+	t->python = rt;
+	t->names = names;
+	t->python_options = options;
+	/* Publish the version last: the programs test it before reading the rest. */
+	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
+	memcpy((char *)live + sizeof(live->version), (const char *)&cfg + sizeof(cfg.version),
+	       sizeof(cfg) - sizeof(cfg.version));
+	__atomic_store_n(&live->version, cfg.version, __ATOMIC_RELEASE);
+	return 0;
+}
+
+const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *t)
+{
+	return t->names;
+}
+
+void alloc_tracker_python_stats(const struct alloc_tracker *t, struct mixed_stack_stats *stats,
+				uint64_t *orphans)
+{
+	*stats = t->python_stats;
+	*orphans = t->python_orphans;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct alloc_tracker *t = ctx;
@@ -212,6 +288,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
 		return on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+	if (kind == SMOLDER_REC_PY_STACK && size >= sizeof(struct smolder_py_stack_record))
+		return on_py_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	return 0;
 }
 
@@ -423,8 +501,13 @@ static int attach_file(struct alloc_tracker *t, const char *scan_path, const cha
 	struct alloc_probe_set set;
 	int err, attached = 0;
 
+	/* /proc/PID/map_files needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) where ptrace read
+	 * access suffices for /proc/PID/root: fall back as the unwinder and symbolizer do, then
+	 * to the path as smolder sees it. */
 	err = alloc_symbols_scan(scan_path, &set);
-	if (err == -ENOENT || err == -EACCES)
+	if ((err == -ENOENT || err == -EACCES || err == -EPERM) && strcmp(attach_path, scan_path))
+		err = alloc_symbols_scan(attach_path, &set);
+	if (err == -ENOENT || err == -EACCES || err == -EPERM)
 		err = alloc_symbols_scan(name, &set);
 	if (err) {
 		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));

@@ -20,6 +20,7 @@ static const char *const cli_help_overview =
 	"  dump        print every thread's stack right now (ptrace)\n"
 	"  flamegraph  render folded stacks as an interactive SVG\n"
 	"  diff        compare two profiles; differential flame graph, CI gate\n"
+	"  check       gate a report on budgets and baselines (CI); JUnit XML\n"
 	"\n"
 	"global options:\n"
 	"  -h, --help     this help (smolder COMMAND --help for a command)\n"
@@ -28,11 +29,13 @@ static const char *const cli_help_overview =
 	"  -q, --quiet    errors only\n"
 	"\n"
 	"exit codes: 0 ok, 1 usage, 2 target not found, 3 insufficient privilege,\n"
-	"            4 kernel feature missing, 5 --fail-on threshold crossed, 6 internal error\n";
+	"            4 kernel feature missing, 5 --fail-on threshold or check budget crossed,\n"
+	"            6 internal error\n";
 
 static const char *const cli_help_record =
 	"usage: smolder record (-p PID | -- CMD ARGS...) [-F HZ] [-d DURATION] [-o FILE]...\n"
 	"                      [--no-kernel] [--threads] [--backend bpf|ptrace|auto]\n"
+	"                      [--native] [--function]\n"
 	"\n"
 	"Sample on-CPU stacks of a process and write folded stacks or a flame graph.\n"
 	"\n"
@@ -40,17 +43,21 @@ static const char *const cli_help_record =
 	"  -- CMD ARGS...       launch CMD and profile it from its first instruction\n"
 	"  -F, --frequency HZ   samples per second per CPU (default 99, max 10000)\n"
 	"  -d, --duration D     stop after D (30, 30s, 5m, 2h); default: Ctrl-C or target exit\n"
-	"  -o, --output FILE    .folded/.txt folded stacks, .svg flame graph, .json; repeatable;\n"
+	"  -o, --output FILE    .folded/.txt folded stacks, .svg flame graph, .json, .pb.gz "
+	"pprof,\n"
+	"                       .speedscope.json; repeatable;\n"
 	"                       '-' writes folded stacks to stdout (default: smolder-PID.svg)\n"
 	"      --no-kernel      drop kernel frames\n"
 	"      --threads        add the thread (name/tid) as the root frame\n"
 	"      --backend B      bpf (default when allowed), ptrace, or auto\n"
+	"      --native         Python targets: keep the interpreter's own native frames\n"
+	"      --function       Python targets: one frame per function, not per line\n"
 	"\n"
 	"example: smolder record -p 1234 -d 60 -o cpu.svg -o cpu.folded\n";
 
 static const char *const cli_help_leaks =
 	"usage: smolder leaks (-p PID | -- CMD ARGS...) [-d DURATION] [-i INTERVAL] [-o FILE]...\n"
-	"                     [--min-age SECONDS]\n"
+	"                     [--min-age SECONDS] [--native] [--function]\n"
 	"\n"
 	"Track heap allocations and report the sites whose memory keeps growing.\n"
 	"\n"
@@ -58,19 +65,23 @@ static const char *const cli_help_leaks =
 	"  -- CMD ARGS...       launch CMD and track it from its first instruction\n"
 	"  -d, --duration D     stop after D (30, 30s, 5m, 2h); default: Ctrl-C or target exit\n"
 	"  -i, --interval I     snapshot interval (default 1s)\n"
-	"  -o, --output FILE    .json report, .svg/.folded memory flame graph; repeatable\n"
+	"  -o, --output FILE    .json report, .svg/.folded memory flame graph, .pb.gz pprof,\n"
+	"                       .speedscope.json; repeatable\n"
 	"                       (default: smolder-leaks-PID.json; text summary on stdout)\n"
 	"      --min-age S      hide allocations younger than S seconds from outstanding totals\n"
+	"      --native         Python targets: keep the interpreter's own native frames\n"
+	"      --function       Python targets: one frame per function, not per line\n"
 	"\n"
 	"example: smolder leaks -p 1234 -d 2h -o leaks.json -o leaks.svg\n";
 
 static const char *const cli_help_dump =
-	"usage: smolder dump -p PID [--json]\n"
+	"usage: smolder dump -p PID [--json] [--native]\n"
 	"\n"
 	"Stop every thread briefly with ptrace, print its stack, and let it run again.\n"
 	"\n"
 	"  -p, --pid PID   the process\n"
-	"      --json      machine-readable output\n";
+	"      --json      machine-readable output\n"
+	"      --native    Python targets: keep the interpreter's own native frames\n";
 
 static const char *const cli_help_flamegraph =
 	"usage: smolder flamegraph [FILE|-] [-o FILE] [--title T] [--subtitle S] [--countname "
@@ -101,6 +112,35 @@ static const char *const cli_help_diff =
 	"  --fail-on PERCENT    exit 5 if any function's total share grew by more than PERCENT\n"
 	"                       percentage points (CI regression gate)\n";
 
+static const char *const cli_help_check =
+	"usage: smolder check CURRENT [--baseline BASE]... [--budget FILE] [--max-regression "
+	"PERCENT]\n"
+	"                     [--ops N] [-o junit.xml]\n"
+	"\n"
+	"Gate a report (JSON of profile, record or leaks; pprof; folded) on absolute budgets and "
+	"on\n"
+	"regressions against baselines. Prints a table; exit 0 when every check holds, 5 when one\n"
+	"fails, 1 on bad input.\n"
+	"\n"
+	"  --baseline BASE        a report of the reference build; repeat it to compare against "
+	"the\n"
+	"                         median of several runs\n"
+	"  --budget FILE          JSON budget: {\"max_regression_percent\": 10, \"ops\": N,\n"
+	"                         \"checks\": [{\"metric\": M, \"max\": X, "
+	"\"max_regression_percent\":\n"
+	"                         P, \"min_change\": C, \"function\": F, \"regex\": true}]}\n"
+	"  --max-regression P     allowed growth over the baseline in percent (default 10)\n"
+	"  --ops N                operations each run performed (for per-op metrics of reports\n"
+	"                         that do not count them)\n"
+	"  -o, --output F.xml     JUnit XML, one test case per metric\n"
+	"\n"
+	"metrics: peak_rss_bytes rss_growth_bytes_per_s rss_growth_bytes_per_op leaked_bytes\n"
+	"         leaked_bytes_per_op leaked_bytes_per_100_ops heap_leak_rate_bytes_per_s cpu_s\n"
+	"         cpu_s_per_op off_cpu_share function_share function_self_share dropped_ratio\n"
+	"\n"
+	"example: smolder check current.json --baseline main.json --max-regression 10 -o "
+	"junit.xml\n";
+
 const char *cli_help_text(enum cli_command command)
 {
 	switch (command) {
@@ -114,6 +154,8 @@ const char *cli_help_text(enum cli_command command)
 		return cli_help_flamegraph;
 	case CLI_CMD_DIFF:
 		return cli_help_diff;
+	case CLI_CMD_CHECK:
+		return cli_help_check;
 	default:
 		return cli_help_overview;
 	}
@@ -132,6 +174,8 @@ const char *cli_command_name(enum cli_command command)
 		return "flamegraph";
 	case CLI_CMD_DIFF:
 		return "diff";
+	case CLI_CMD_CHECK:
+		return "check";
 	case CLI_CMD_HELP:
 		return "help";
 	case CLI_CMD_VERSION:
@@ -178,6 +222,14 @@ int cli_parse_duration(const char *text, uint64_t *ns)
 	return -EINVAL;
 }
 
+static bool cli_has_suffix(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), m = strlen(suffix);
+
+	/* Not the whole name: ".pb.gz" alone has no base name. */
+	return n > m && strcasecmp(path + n - m, suffix) == 0 && path[n - m - 1] != '/';
+}
+
 enum output_format cli_output_format(const char *path)
 {
 	const char *dot;
@@ -186,9 +238,16 @@ enum output_format cli_output_format(const char *path)
 		return OUTPUT_FORMAT_UNKNOWN;
 	if (strcmp(path, "-") == 0)
 		return OUTPUT_FORMAT_FOLDED;
+	/* Two-part extensions first: x.speedscope.json is not a JSON report. */
+	if (cli_has_suffix(path, ".speedscope.json"))
+		return OUTPUT_FORMAT_SPEEDSCOPE;
+	if (cli_has_suffix(path, ".pb.gz"))
+		return OUTPUT_FORMAT_PPROF;
 	dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/'))
 		return OUTPUT_FORMAT_UNKNOWN;
+	if (strcasecmp(dot, ".xml") == 0)
+		return OUTPUT_FORMAT_JUNIT;
 	if (strcasecmp(dot, ".folded") == 0 || strcasecmp(dot, ".txt") == 0)
 		return OUTPUT_FORMAT_FOLDED;
 	if (strcasecmp(dot, ".svg") == 0)
@@ -207,6 +266,12 @@ const char *cli_output_format_name(enum output_format format)
 		return "svg";
 	case OUTPUT_FORMAT_JSON:
 		return "json";
+	case OUTPUT_FORMAT_PPROF:
+		return "pprof";
+	case OUTPUT_FORMAT_SPEEDSCOPE:
+		return "speedscope";
+	case OUTPUT_FORMAT_JUNIT:
+		return "junit";
 	default:
 		return "unknown";
 	}
@@ -278,6 +343,12 @@ enum cli_opt_id {
 	OPT_MINWIDTH,
 	OPT_NORMALIZE,
 	OPT_FAIL_ON,
+	OPT_NATIVE,
+	OPT_FUNCTION,
+	OPT_BASELINE,
+	OPT_BUDGET,
+	OPT_MAX_REGRESSION,
+	OPT_OPS,
 };
 
 struct cli_opt_spec {
@@ -297,7 +368,7 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_DURATION, 'd', "duration", 1, CMD_TARGET},
 	{OPT_INTERVAL, 'i', "interval", 1, CMD_BIT(CLI_CMD_LEAKS)},
 	{OPT_OUTPUT, 'o', "output", 1,
-	 CMD_TARGET | CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF)},
+	 CMD_TARGET | CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF) | CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_NO_KERNEL, 0, "no-kernel", 0, CMD_BIT(CLI_CMD_RECORD)},
 	{OPT_THREADS, 0, "threads", 0, CMD_BIT(CLI_CMD_RECORD)},
 	{OPT_BACKEND, 0, "backend", 1, CMD_BIT(CLI_CMD_RECORD)},
@@ -312,6 +383,12 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_MINWIDTH, 0, "minwidth", 1, CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_NORMALIZE, 0, "normalize", 0, CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_FAIL_ON, 0, "fail-on", 1, CMD_BIT(CLI_CMD_DIFF)},
+	{OPT_NATIVE, 0, "native", 0, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
+	{OPT_FUNCTION, 0, "function", 0, CMD_TARGET},
+	{OPT_BASELINE, 0, "baseline", 1, CMD_BIT(CLI_CMD_CHECK)},
+	{OPT_BUDGET, 0, "budget", 1, CMD_BIT(CLI_CMD_CHECK)},
+	{OPT_MAX_REGRESSION, 0, "max-regression", 1, CMD_BIT(CLI_CMD_CHECK)},
+	{OPT_OPS, 0, "ops", 1, CMD_BIT(CLI_CMD_CHECK)},
 };
 
 static void cli_defaults(struct cli_options *o)
@@ -322,13 +399,15 @@ static void cli_defaults(struct cli_options *o)
 	o->width = 1200;
 	o->minwidth = 0.1;
 	o->fail_on = -1.0;
+	o->max_regression_pct = NAN;
+	o->ops = NAN;
 	o->backend = SAMPLE_BACKEND_AUTO;
 }
 
 static enum cli_command cli_lookup_command(const char *name)
 {
-	static const enum cli_command all[] = {CLI_CMD_RECORD, CLI_CMD_LEAKS, CLI_CMD_DUMP,
-					       CLI_CMD_FLAMEGRAPH, CLI_CMD_DIFF};
+	static const enum cli_command all[] = {CLI_CMD_RECORD,	   CLI_CMD_LEAKS, CLI_CMD_DUMP,
+					       CLI_CMD_FLAMEGRAPH, CLI_CMD_DIFF,  CLI_CMD_CHECK};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(name, cli_command_name(all[i])) == 0)
@@ -378,11 +457,10 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		o->outputs[o->n_outputs].path = arg;
 		o->outputs[o->n_outputs].format = cli_output_format(arg);
 		if (o->outputs[o->n_outputs].format == OUTPUT_FORMAT_UNKNOWN)
-			return cli_error(
-				err, errlen,
-				"cannot tell the format of '%s': use .folded, .txt, .svg or "
-				".json",
-				arg);
+			return cli_error(err, errlen,
+					 "cannot tell the format of '%s': use .folded, .txt, .svg, "
+					 ".json, .pb.gz, .speedscope.json or .xml",
+					 arg);
 		o->n_outputs++;
 		return 0;
 	case OPT_NO_KERNEL:
@@ -390,6 +468,12 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		return 0;
 	case OPT_THREADS:
 		o->threads = true;
+		return 0;
+	case OPT_NATIVE:
+		o->native = true;
+		return 0;
+	case OPT_FUNCTION:
+		o->python_by_function = true;
 		return 0;
 	case OPT_BACKEND:
 		if (strcmp(arg, "bpf") == 0)
@@ -444,6 +528,28 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		if (cli_parse_double(arg, 0, 100, &o->fail_on))
 			return cli_error(err, errlen, "invalid --fail-on '%s' (0..100 percent)",
 					 arg);
+		return 0;
+	case OPT_BASELINE:
+		if (o->n_baselines == CLI_MAX_OUTPUTS)
+			return cli_error(err, errlen, "too many --baseline reports (at most %d)",
+					 CLI_MAX_OUTPUTS);
+		if (!*arg)
+			return cli_error(err, errlen, "empty --baseline file name");
+		o->baselines[o->n_baselines++] = arg;
+		return 0;
+	case OPT_BUDGET:
+		if (!*arg)
+			return cli_error(err, errlen, "empty --budget file name");
+		o->budget = arg;
+		return 0;
+	case OPT_MAX_REGRESSION:
+		if (cli_parse_double(arg, 0, 1e6, &o->max_regression_pct))
+			return cli_error(err, errlen,
+					 "invalid --max-regression '%s' (a percentage >= 0)", arg);
+		return 0;
+	case OPT_OPS:
+		if (cli_parse_double(arg, 1, 1e18, &o->ops))
+			return cli_error(err, errlen, "invalid --ops '%s' (a count >= 1)", arg);
 		return 0;
 	}
 	return cli_error(err, errlen, "internal: unhandled option");
@@ -515,6 +621,18 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 		if (o->command == CLI_CMD_LEAKS && o->duration_ns &&
 		    o->interval_ns > o->duration_ns)
 			return cli_error(err, errlen, "interval is longer than the duration");
+		for (size_t k = 0; k < o->n_outputs; k++)
+			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
+				return cli_error(
+					err, errlen,
+					"'%s': JUnit XML is written by smolder check, not %s",
+					o->outputs[k].path, cli_command_name(o->command));
+			else if (o->outputs[k].format == OUTPUT_FORMAT_PPROF ||
+				 o->outputs[k].format == OUTPUT_FORMAT_SPEEDSCOPE)
+				return cli_error(err, errlen,
+						 "'%s': %s output is not available yet",
+						 o->outputs[k].path,
+						 cli_output_format_name(o->outputs[k].format));
 		return 0;
 	case CLI_CMD_DUMP:
 		if (npos)
@@ -539,6 +657,22 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 		o->after = positional[1];
 		if (o->n_outputs > 1)
 			return cli_error(err, errlen, "diff writes one output file");
+		return 0;
+	case CLI_CMD_CHECK:
+		if (npos == 0)
+			return cli_error(err, errlen,
+					 "check needs a CURRENT report (see smolder check --help)");
+		if (npos > 1)
+			return cli_error(err, errlen,
+					 "check takes one CURRENT report, got '%s' too (baselines "
+					 "go after --baseline)",
+					 positional[1]);
+		o->current = positional[0];
+		for (size_t k = 0; k < o->n_outputs; k++)
+			if (o->outputs[k].format != OUTPUT_FORMAT_JUNIT)
+				return cli_error(err, errlen,
+						 "check writes JUnit XML: '%s' must end in .xml",
+						 o->outputs[k].path);
 		return 0;
 	default:
 		return 0;

@@ -1,13 +1,18 @@
 /* cmd_dump.c: `smolder dump -p PID [--json]`: every thread's stack right now. The target is held
  * only while registers and raw stack bytes are copied (ptrace_attach); unwinding and symbolization
- * run on those copies after the threads are running again, so the stop lasts milliseconds. */
+ * run on those copies after the threads are running again, so the stop lasts milliseconds. A Python
+ * target's frame chains are read while it is stopped too (python_runtime_read_threads) and their
+ * frames replace the interpreter's native frames in each thread's stack. */
 #include "smolder/cli.h"
 #include "smolder/commands.h"
 #include "smolder/json_writer.h"
 #include "smolder/log.h"
 #include "smolder/ptrace_attach.h"
+#include "smolder/python.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
+#include "smolder/text_sanitize.h"
+#include "smolder/u64_map.h"
 #include "smolder/unwinder.h"
 
 #include <errno.h>
@@ -23,7 +28,8 @@
 /* One thread's copy taken while stopped, then its unwound addresses. */
 struct dump_thread {
 	pid_t tid;
-	char name[64];
+	char name[64];	  /* the thread's name (comm) */
+	char py_name[64]; /* threading.Thread.name, "" when unknown */
 	struct unwind_snapshot snap;
 	uint8_t *stack; /* owned */
 	bool have_regs;
@@ -31,6 +37,11 @@ struct dump_thread {
 	uint64_t ips[DUMP_MAX_FRAMES];
 	struct unwind_result result;
 	int unwind_error;
+	uint64_t fs_base; /* the thread pointer: pthread_self(), Python's thread_id */
+	/* merged stack (frame values, leaf first) when the target runs Python */
+	uint64_t *merged;
+	size_t n_merged;
+	bool python_truncated; /* its Python chain was cut short */
 };
 
 struct dump_context {
@@ -44,6 +55,12 @@ struct dump_context {
 	bool target_was_stopped;
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
+	struct frame_names *names;
+	struct python_runtime *python;
+	struct python_thread *py_threads; /* read while stopped */
+	size_t n_py_threads;
+	int py_error;		/* -errno from reading the chains */
+	struct u64_map py_code; /* Python named frame -> code object address, for display */
 };
 
 static int dump_thread_compare(const void *a, const void *b, void *pid_arg)
@@ -80,6 +97,7 @@ static int dump_copy_threads(struct dump_context *ctx, struct ptrace_session *s,
 		d->snap.ip = t->regs.rip;
 		d->snap.sp = t->regs.rsp;
 		d->snap.bp = t->regs.rbp;
+		d->fs_base = t->regs.fs_base;
 		got = ptrace_session_read_stack(s, t, scratch, DUMP_STACK_CAP, &clipped);
 		if (got < 0) {
 			d->stack_error = (int)got;
@@ -112,6 +130,77 @@ static void dump_unwind_threads(struct dump_context *ctx)
 	}
 }
 
+/* The Python chain of a thread: matched by kernel tid (3.11+) or by thread pointer. */
+static const struct python_thread *dump_python_thread(const struct dump_context *ctx,
+						      const struct dump_thread *d)
+{
+	for (size_t i = 0; i < ctx->n_py_threads; i++) {
+		const struct python_thread *p = &ctx->py_threads[i];
+
+		if (p->native_tid ? p->native_tid == (uint32_t)d->tid
+				  : d->fs_base && p->pthread_id == d->fs_base)
+			return p;
+	}
+	return NULL;
+}
+
+/* Names each thread's Python frames and splices them into its native stack. A frame that cannot
+ * be named (its code object freed since the stop, unreadable) shows as a marker, counted. */
+static int dump_merge_python(struct dump_context *ctx)
+{
+	uint64_t unreadable;
+	int rc;
+
+	rc = frame_names_intern(ctx->names, FRAME_KIND_MARKER, "[unreadable Python frame]", NULL, 0,
+				&unreadable);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ctx->n; i++) {
+		struct dump_thread *d = &ctx->threads[i];
+		const struct python_thread *p = dump_python_thread(ctx, d);
+		uint64_t named[PYTHON_MAX_FRAMES];
+		uint32_t flags[PYTHON_MAX_FRAMES];
+		size_t cap;
+
+		if (!p || !d->have_regs || d->unwind_error)
+			continue;
+		for (uint32_t f = 0; f < p->n_frames; f++) {
+			flags[f] = p->frames[f].flags;
+			if (python_runtime_frame(ctx->python, p->frames[f].code, p->frames[f].instr,
+						 &named[f])) {
+				named[f] = unreadable;
+				continue;
+			}
+			if (u64_map_put(&ctx->py_code, named[f], p->frames[f].code))
+				return -ENOMEM;
+		}
+		cap = d->result.n + p->n_frames;
+		d->merged = malloc((cap ? cap : 1) * sizeof(*d->merged));
+		if (!d->merged)
+			return -ENOMEM;
+		/* The unwinder's addresses are user lookup addresses below 2^47: frame values of
+		 * generation 0. */
+		d->n_merged = python_runtime_merge(ctx->python, d->ips, d->result.n, named, flags,
+						   p->n_frames, false, d->merged, cap);
+		d->python_truncated = p->truncated;
+		if (python_runtime_thread_name(ctx->python, p->pthread_id, d->py_name,
+					       sizeof(d->py_name)))
+			d->py_name[0] = '\0';
+	}
+	return 0;
+}
+
+/* The frames shown for a thread: the merged stack when it has one, else the native one. */
+static const uint64_t *dump_frames(const struct dump_thread *d, size_t *n)
+{
+	if (d->merged) {
+		*n = d->n_merged;
+		return d->merged;
+	}
+	*n = d->result.n;
+	return d->ips;
+}
+
 static const char *dump_incomplete_reason(uint32_t flags)
 {
 	if (flags & UNWIND_TRUNCATED)
@@ -128,9 +217,15 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 	for (size_t i = 0; i < ctx->n; i++) {
 		const struct dump_thread *d = &ctx->threads[i];
 		unsigned frame_no = 0;
+		const uint64_t *ips;
+		size_t n_ips;
 		const char *why;
 
-		fprintf(fp, "%sThread %d (%s)\n", i ? "\n" : "", (int)d->tid, d->name);
+		/* Names, files and modules come from the target: text_sanitize keeps escape
+		 * sequences off the operator's terminal and newlines out of the line format. */
+		fprintf(fp, "%sThread %d (", i ? "\n" : "", (int)d->tid);
+		text_sanitize_fputs(d->py_name[0] ? d->py_name : d->name, fp, 0);
+		fputs(")\n", fp);
 		if (!d->have_regs) {
 			fprintf(fp, "  (registers unavailable: thread exited while stopped)\n");
 			continue;
@@ -139,24 +234,49 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 			fprintf(fp, "  (unwind failed: %s)\n", strerror(-d->unwind_error));
 			continue;
 		}
-		for (uint32_t f = 0; f < d->result.n; f++) {
+		ips = dump_frames(d, &n_ips);
+		for (size_t f = 0; f < n_ips; f++) {
 			const struct symbol_frame *frames;
-			size_t nf = symbolizer_resolve(ctx->symbolizer, d->ips[f], &frames);
+			size_t nf;
 
+			if (frame_is_named(ips[f])) {
+				struct named_frame nfr;
+				uint64_t code = 0;
+
+				if (frame_names_get(ctx->names, ips[f], &nfr))
+					continue;
+				u64_map_get(&ctx->py_code, ips[f], &code);
+				fprintf(fp, "  #%u 0x%016" PRIx64 " %s", frame_no++, code,
+					nfr.function);
+				if (nfr.file && nfr.line)
+					fprintf(fp, " (%s:%u)", nfr.file, nfr.line);
+				else if (nfr.file)
+					fprintf(fp, " (%s)", nfr.file);
+				fputs(nfr.kind == FRAME_KIND_PYTHON ? " [python]\n" : "\n", fp);
+				continue;
+			}
+			nf = symbolizer_resolve(ctx->symbolizer, ips[f], &frames);
 			for (size_t k = 0; k < nf; k++) {
 				const struct symbol_frame *sf = &frames[k];
 
-				fprintf(fp, "  #%u 0x%016" PRIx64 " ", frame_no++, d->ips[f]);
-				if (sf->function)
-					fputs(sf->function, fp);
-				else if (sf->module)
-					fprintf(fp, "%s+0x%" PRIx64, sf->module, sf->module_offset);
-				else
+				fprintf(fp, "  #%u 0x%016" PRIx64 " ", frame_no++, ips[f]);
+				if (sf->function) {
+					text_sanitize_fputs(sf->function, fp, 0);
+				} else if (sf->module) {
+					text_sanitize_fputs(sf->module, fp, 0);
+					fprintf(fp, "+0x%" PRIx64, sf->module_offset);
+				} else {
 					fputs("[unknown]", fp);
-				if (sf->file)
-					fprintf(fp, " (%s:%u)", sf->file, sf->line);
-				else if (sf->module)
-					fprintf(fp, " (%s)", sf->module);
+				}
+				if (sf->file) {
+					fputs(" (", fp);
+					text_sanitize_fputs(sf->file, fp, 0);
+					fprintf(fp, ":%u)", sf->line);
+				} else if (sf->module) {
+					fputs(" (", fp);
+					text_sanitize_fputs(sf->module, fp, 0);
+					fputc(')', fp);
+				}
 				if (sf->flags & SYMBOL_FRAME_INLINED)
 					fputs(" [inlined]", fp);
 				fputc('\n', fp);
@@ -165,6 +285,8 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 		why = dump_incomplete_reason(d->result.flags);
 		if (why && !(d->result.flags & UNWIND_COMPLETE))
 			fprintf(fp, "  (stack incomplete: %s)\n", why);
+		if (d->python_truncated)
+			fprintf(fp, "  (Python stack incomplete: frame chain cut short)\n");
 		if (d->stack_error)
 			fprintf(fp, "  (stack unreadable: %s)\n", strerror(-d->stack_error));
 	}
@@ -173,10 +295,14 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 static int dump_print_json(struct dump_context *ctx, FILE *fp)
 {
 	struct json_writer w;
+	const uint64_t *ips;
+	size_t n_ips;
 	char addr[32];
 
 	json_writer_init(&w, fp, true);
 	json_object_begin(&w);
+	json_key(&w, "python");
+	json_string(&w, ctx->python ? python_runtime_version(ctx->python) : NULL);
 	json_key(&w, "pid");
 	json_int(&w, ctx->pid);
 	json_key(&w, "command");
@@ -198,7 +324,11 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 		json_key(&w, "tid");
 		json_int(&w, d->tid);
 		json_key(&w, "name");
+		json_string(&w, d->py_name[0] ? d->py_name : d->name);
+		json_key(&w, "os_name");
 		json_string(&w, d->name);
+		json_key(&w, "python_complete");
+		json_bool(&w, !d->python_truncated);
 		json_key(&w, "complete");
 		json_bool(&w,
 			  d->have_regs && !d->unwind_error && (d->result.flags & UNWIND_COMPLETE));
@@ -208,11 +338,42 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 						  : dump_incomplete_reason(d->result.flags));
 		json_key(&w, "frames");
 		json_array_begin(&w);
-		for (uint32_t f = 0; d->have_regs && !d->unwind_error && f < d->result.n; f++) {
+		ips = dump_frames(d, &n_ips);
+		for (size_t f = 0; d->have_regs && !d->unwind_error && f < n_ips; f++) {
 			const struct symbol_frame *frames;
-			size_t nf = symbolizer_resolve(ctx->symbolizer, d->ips[f], &frames);
+			size_t nf;
 
-			snprintf(addr, sizeof(addr), "0x%" PRIx64, d->ips[f]);
+			if (frame_is_named(ips[f])) {
+				struct named_frame nfr;
+				uint64_t code = 0;
+
+				if (frame_names_get(ctx->names, ips[f], &nfr))
+					continue;
+				u64_map_get(&ctx->py_code, ips[f], &code);
+				snprintf(addr, sizeof(addr), "0x%" PRIx64, code);
+				json_object_begin(&w);
+				json_key(&w, "address");
+				json_string(&w, addr);
+				json_key(&w, "function");
+				json_string(&w, nfr.function);
+				json_key(&w, "file");
+				json_string(&w, nfr.file);
+				json_key(&w, "line");
+				if (nfr.line)
+					json_uint(&w, nfr.line);
+				else
+					json_null(&w);
+				json_key(&w, "module");
+				json_null(&w);
+				json_key(&w, "inlined");
+				json_bool(&w, false);
+				json_key(&w, "python");
+				json_bool(&w, nfr.kind == FRAME_KIND_PYTHON);
+				json_object_end(&w);
+				continue;
+			}
+			nf = symbolizer_resolve(ctx->symbolizer, ips[f], &frames);
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, ips[f]);
 			for (size_t k = 0; k < nf; k++) {
 				const struct symbol_frame *sf = &frames[k];
 
@@ -232,6 +393,8 @@ static int dump_print_json(struct dump_context *ctx, FILE *fp)
 				json_string(&w, sf->module);
 				json_key(&w, "inlined");
 				json_bool(&w, sf->flags & SYMBOL_FRAME_INLINED);
+				json_key(&w, "python");
+				json_bool(&w, false);
 				json_object_end(&w);
 			}
 		}
@@ -252,9 +415,15 @@ static bool dump_target_gone(pid_t pid)
 
 static void dump_context_release(struct dump_context *ctx)
 {
-	for (size_t i = 0; ctx->threads && i < ctx->n; i++)
+	for (size_t i = 0; ctx->threads && i < ctx->n; i++) {
 		free(ctx->threads[i].stack);
+		free(ctx->threads[i].merged);
+	}
 	free(ctx->threads);
+	free(ctx->py_threads);
+	u64_map_release(&ctx->py_code);
+	python_runtime_free(ctx->python);
+	frame_names_free(ctx->names);
 	unwinder_free(ctx->unwinder);
 	symbolizer_free(ctx->symbolizer);
 }
@@ -294,6 +463,17 @@ int cmd_dump(const struct cli_options *opts)
 		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	/* Python: found and validated before the stop; a target that is not Python, or whose
+	 * offsets do not validate (said once by python_runtime_open), is dumped native-only. */
+	ctx.names = frame_names_new();
+	if (!ctx.names) {
+		log_error("out of memory");
+		rc = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
+	ctx.python = python_runtime_open(opts->pid, ctx.names);
+	if (!ctx.python && errno != ENOENT && errno != EPROTO)
+		log_info("no Python frames: %s", strerror(errno));
 	scratch = malloc(DUMP_STACK_CAP);
 	if (!scratch) {
 		log_error("out of memory");
@@ -311,6 +491,9 @@ int cmd_dump(const struct cli_options *opts)
 	}
 	ctx.target_was_stopped = session.target_was_stopped;
 	rc = dump_copy_threads(&ctx, &session, scratch);
+	if (!rc && ctx.python)
+		ctx.py_error =
+			python_runtime_read_threads(ctx.python, &ctx.py_threads, &ctx.n_py_threads);
 	ptrace_session_detach(&session);
 	ctx.stopped_ms = ptrace_session_stopped_ms(&session);
 	ctx.vanished = session.n_vanished;
@@ -346,6 +529,14 @@ int cmd_dump(const struct cli_options *opts)
 	/* Objects mapped since setup (dlopen) are picked up before resolving. */
 	symbolizer_refresh(ctx.symbolizer);
 	dump_unwind_threads(&ctx);
+	if (ctx.python && ctx.py_error)
+		log_warn("Python frame chains unreadable (%s): native stacks only",
+			 strerror(-ctx.py_error));
+	if (ctx.python && !ctx.py_error && dump_merge_python(&ctx)) {
+		log_error("out of memory");
+		rc = SMOLDER_EXIT_INTERNAL;
+		goto out;
+	}
 	if (opts->json) {
 		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	} else {
@@ -354,6 +545,8 @@ int cmd_dump(const struct cli_options *opts)
 	}
 	if (rc)
 		log_error("writing the dump failed: %s", strerror(errno));
+	else if (symbolizer_jit_hint(ctx.symbolizer))
+		log_info("%s", symbolizer_jit_hint(ctx.symbolizer));
 out:
 	free(scratch);
 	dump_context_release(&ctx);

@@ -7,6 +7,7 @@
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/session.h"
+#include "smolder/symbolizer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -80,7 +81,11 @@ int cmd_leaks(const struct cli_options *opts)
 		.interval_ns = opts->interval_ns,
 		.launch_end = SESSION_LAUNCH_STOP,
 	};
-	struct leak_collector_options lo = {.min_age_s = opts->min_age_s};
+	struct leak_collector_options lo = {
+		.min_age_s = opts->min_age_s,
+		.native = opts->native,
+		.python_by_function = opts->python_by_function,
+	};
 	struct session_collector plug;
 	struct leak_collector *lc = NULL;
 	struct session s;
@@ -118,6 +123,8 @@ int cmd_leaks(const struct cli_options *opts)
 	report = leak_collector_finish(lc, &s);
 	leak_report_write_text(report, stdout, 10);
 	fflush(stdout);
+	if (symbolizer_jit_hint(s.symbolizer))
+		log_info("%s", symbolizer_jit_hint(s.symbolizer));
 	status = write_outputs(report, outs, n_outs);
 	if (status == SMOLDER_EXIT_OK)
 		status = run_status;

@@ -28,6 +28,7 @@ static int record_flush(struct cpu_collector *cc, struct session *s, const struc
 		.colors = "hot",
 		.thread_name = cpu_collector_thread_name,
 		.thread_name_ctx = cc,
+		.names = cpu_collector_names(cc),
 	};
 	struct profile_output_meta meta;
 	struct profile_folded *folded;
@@ -38,15 +39,17 @@ static int record_flush(struct cpu_collector *cc, struct session *s, const struc
 		log_error("folding the profile: %s", strerror(errno));
 		return SMOLDER_EXIT_INTERNAL;
 	}
-	/* An empty profile would replace a previous run's file with nothing worth keeping (an early
-	 * Ctrl-C, an idle target): keep what is there and say why. */
-	if (meta.samples == 0) {
-		log_warn("nothing was sampled: the target did not run on a CPU during the %s; no "
-			 "output written (existing files left as they were)",
-			 s->stop == RUN_STOP_SIGNAL ? "recording before the interrupt"
-						    : "recording");
+	/* Ctrl-C before the first sample: an empty profile would replace a previous run's file
+	 * with nothing worth keeping. Keep it and say why. A run that ended by itself (-d, target
+	 * exit) writes its outputs, empty or not, so scripts find them. */
+	if (meta.samples == 0 && s->stop == RUN_STOP_SIGNAL) {
+		log_warn("nothing was sampled before the interrupt: no output written (existing "
+			 "files left as they were)");
 		ret = 0;
 	} else {
+		if (meta.samples == 0)
+			log_warn(
+				"no samples: the target did not run on a CPU during the recording");
 		ret = profile_output_write(folded, outputs, n_outputs, &oo, &meta);
 	}
 	profile_folded_free(folded);
@@ -65,6 +68,8 @@ int cmd_record(const struct cli_options *opts)
 		.frequency_hz = opts->frequency_hz,
 		.no_kernel = opts->no_kernel,
 		.backend = opts->backend,
+		.native = opts->native,
+		.python_by_function = opts->python_by_function,
 	};
 	struct cli_output default_output;
 	const struct cli_output *outputs = opts->outputs;

@@ -10,16 +10,23 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smolder/cpu_profile.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
+#include "smolder/proc_maps.h"
+#include "smolder/python.h"
 #include "smolder/ptrace_sampler.h"
 #include "smolder/run_control.h"
 #include "smolder/sampler.h"
 #include "smolder/session.h"
+#include "smolder/symbolizer.h"
 #include "smolder/target.h"
 #include "smolder/unwinder.h"
 
@@ -34,8 +41,14 @@ struct cpu_collector {
 	uint64_t unwind_errors;
 	uint64_t add_errors;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[CPU_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
+	/* Python targets: named frames, the runtime, and the spliced stack. */
+	struct frame_names *names;
+	struct python_runtime *python;
+	struct mixed_stack_stats python_stats;
+	uint64_t mixed[CPU_MAX_USER_FRAMES];
 };
 
 struct cpu_collector *cpu_collector_new(const struct cpu_collector_options *opts)
@@ -55,6 +68,8 @@ void cpu_collector_free(struct cpu_collector *cc)
 	sampler_free(cc->sampler);
 	ptrace_sampler_free(cc->ptrace_sampler);
 	cpu_profile_free(cc->profile);
+	python_runtime_free(cc->python);
+	frame_names_free(cc->names);
 	free(cc);
 }
 
@@ -100,8 +115,24 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 			if (result.flags & UNWIND_COMPLETE)
 				flags |= CPU_PROFILE_SAMPLE_COMPLETE;
 		}
+		for (uint32_t i = 0; i < n_user; i++)
+			cc->ips[i] = frame_user(cc->ips[i], result.generation);
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
+	}
+	if (cc->python && n_user > 0) {
+		/* The Python frames read at the same instant replace the interpreter's frames. */
+		const struct smolder_python_frame *py =
+			(const void *)(sample->user_stack +
+				       smolder_python_offset(sample->user_stack_len));
+		unsigned options = (cc->opts.native ? MIXED_STACK_KEEP_NATIVE : 0) |
+				   (cc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+
+		n_user = (uint32_t)mixed_stack_splice(cc->python, cc->names, py,
+						      sample->python_frames, sample->python_flags,
+						      cc->ips, n_user, options, cc->mixed,
+						      CPU_MAX_USER_FRAMES, &cc->python_stats);
+		memcpy(cc->ips, cc->mixed, n_user * sizeof(cc->ips[0]));
 	}
 	/* bpf_get_stack gives return addresses for callers: look up the call instruction. */
 	for (uint32_t i = 0; i < sample->kernel_frames; i++)
@@ -127,6 +158,25 @@ const char *cpu_collector_thread_name(void *ctx, int32_t tid)
 	return cpu_profile_thread_name(cc->profile, tid);
 }
 
+/* The target mapped code from a file (dlopen), in order among the samples: the samples after it
+ * are unwound, and their frames stamped, with maps read now (a new generation if the code
+ * changed); those before it keep the old generation. */
+static void cpu_collector_on_code_mapped(void *ctx)
+{
+	struct cpu_collector *cc = ctx;
+
+	if (cc->session && cc->session->unwinder)
+		unwinder_refresh_maps(cc->session->unwinder);
+}
+
+static void cpu_collector_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
 static int cpu_collector_attach(void *ctx, struct session *s)
 {
 	struct cpu_collector *cc = ctx;
@@ -134,6 +184,7 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		.pid = s->pid,
 		.frequency_hz = cc->opts.frequency_hz,
 		.kernel_stacks = !cc->opts.no_kernel,
+		.on_code_mapped = cpu_collector_on_code_mapped,
 	};
 	char err[512] = "", bpf_err[512] = "";
 	const char *env;
@@ -151,6 +202,10 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		log_error("out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
+	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
+	 * are biased on a loaded machine (check's cpu_s uses it). */
+	if (target_cpu_seconds(s->pid, &cc->cpu_start_s))
+		cc->cpu_start_s = NAN;
 	if (cc->opts.backend != SAMPLE_BACKEND_PTRACE) {
 		cc->sampler = sampler_new(&so, cpu_collector_on_sample, cc, err, sizeof(err));
 		if (cc->sampler)
@@ -178,6 +233,50 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)",
 			 bpf_err);
 	return SMOLDER_EXIT_OK;
+}
+
+/* A CPython target: its frames are read in BPF from now on and spliced into the native stacks.
+ * Not Python, or offsets that do not validate (python_runtime_open says why): native only. */
+static void cpu_collector_open_python(struct cpu_collector *cc, struct session *s)
+{
+	struct smolder_python_config cfg;
+	int ret;
+
+	cc->names = frame_names_new();
+	if (!cc->names)
+		return;
+	cc->python = python_runtime_open(s->pid, cc->names);
+	if (!cc->python) {
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+			log_warn("Python runtime of PID %d: %s; native frames only", s->pid,
+				 strerror(errno));
+		return;
+	}
+	ret = python_runtime_bpf_config(cc->python, &cfg);
+	if (ret == 0 && cc->sampler)
+		ret = sampler_set_python(cc->sampler, &cfg);
+	if (ret < 0) {
+		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
+			 python_runtime_version(cc->python), strerror(-ret));
+		python_runtime_free(cc->python);
+		cc->python = NULL;
+		return;
+	}
+	log_debug("Python %s (%s): Python frames in place of the interpreter's%s",
+		  python_runtime_version(cc->python), python_runtime_object(cc->python),
+		  cc->opts.native ? " (--native: interpreter frames kept)" : "");
+}
+
+/* The models are open: frames carry the unwinder's maps generation, and the symbolizer keeps each
+ * generation's mappings, so code unloaded during the run keeps its names. */
+static int cpu_collector_start(void *ctx, struct session *s)
+{
+	struct cpu_collector *cc = ctx;
+
+	if (s->unwinder && s->symbolizer)
+		unwinder_set_maps_listener(s->unwinder, cpu_collector_on_maps, s->symbolizer);
+	cpu_collector_open_python(cc, s);
+	return 0;
 }
 
 /* The eBPF ring buffer's epoll fd; the ptrace backend has none (its poll is the loop's wait). */
@@ -217,6 +316,7 @@ void cpu_collector_plug(struct cpu_collector *cc, struct session_collector *out)
 		.name = "CPU sampler",
 		.ctx = cc,
 		.attach = cpu_collector_attach,
+		.start = cpu_collector_start,
 		.fd = cpu_collector_fd,
 		.poll = cpu_collector_poll,
 		.stop = cpu_collector_stop,
@@ -250,6 +350,22 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 		 " unknown frames in samples",
 		 os->unique_addresses, os->symbolize_seconds, os->unknown_addresses,
 		 os->unknown_frames);
+	if (symbolizer_jit_hint(s->symbolizer))
+		log_info("%s", symbolizer_jit_hint(s->symbolizer));
+	if (cc->python) {
+		const struct mixed_stack_stats *p = &cc->python_stats;
+		struct python_runtime_stats rs;
+
+		python_runtime_stats(cc->python, &rs);
+		log_info("python %s: %" PRIu64 " stacks with Python frames, %" PRIu64
+			 " frames named; not read: %" PRIu64
+			 " samples without a thread state, %" PRIu64 " chains truncated, %" PRIu64
+			 " cut by an unreadable frame, %" PRIu64 " frames unnamed (%" PRIu64
+			 " stale, %" PRIu64 " unreadable code objects)",
+			 python_runtime_version(cc->python), p->stacks, p->frames, p->no_tstate,
+			 p->truncated, p->unreadable, p->frames_unnamed, rs.code_stale,
+			 rs.code_unreadable);
+	}
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
@@ -266,10 +382,16 @@ static void cpu_collector_ptrace_stats(struct cpu_collector *cc, struct sampler_
 		 (double)x.stop_ns_max / 1e6);
 }
 
+const struct frame_names *cpu_collector_names(const struct cpu_collector *cc)
+{
+	return cc->names;
+}
+
 struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct session *s,
 					    const struct profile_output_options *oo,
 					    struct profile_output_meta *meta)
 {
+	double cpu_end_s;
 	struct profile_output_stats os = {0};
 	struct sampler_stats ss = {0};
 	struct cpu_profile_totals t;
@@ -298,6 +420,8 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		return NULL;
 	cpu_profile_set_unknown_frames(cc->profile, os.unknown_frames);
 	cpu_profile_get_totals(cc->profile, &t);
+	if (isnan(cc->cpu_start_s) || target_cpu_seconds(s->pid, &cpu_end_s))
+		cpu_end_s = NAN;
 	*meta = (struct profile_output_meta){
 		.pid = s->pid,
 		.command = s->comm,
@@ -307,6 +431,9 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
+		.python_version = cc->python ? python_runtime_version(cc->python) : NULL,
+		.python = cc->python ? &cc->python_stats : NULL,
+		.cpu_time_s = cpu_end_s - cc->cpu_start_s,
 	};
 	cpu_collector_summary(cc, s, &ss, &os);
 	return folded;

@@ -41,8 +41,9 @@ int folded_input_load(const char *path, struct folded_profile **out)
 	}
 	err = folded_profile_parse(p, in, &ps);
 	if (err == -EILSEQ) {
-		log_error("%s: binary data (a NUL byte on line %zu), not folded stacks", name,
-			  ps.nul_line);
+		log_error("%s: binary data (line %zu: over %u MiB without a newline, holding NUL "
+			  "bytes), not folded stacks",
+			  name, ps.nul_line, FOLDED_MAX_LINE >> 20);
 		goto out;
 	}
 	if (err) {

@@ -2,6 +2,7 @@
  * open-addressing table (linear probing, power of two, under 70% full) finds a tuple's id from
  * its hash. Strings are copied once per tuple. */
 #include "smolder/frame_names.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -175,20 +176,10 @@ int frame_names_get(const struct frame_names *names, uint64_t frame, struct name
 	return 0;
 }
 
-/* Appends s with ';' and control bytes replaced, as folded stacks need. */
+/* Appends s by the one text convention (text_sanitize.h), folded flavour. */
 static size_t append_clean(char *buf, size_t len, size_t n, const char *s)
 {
-	for (; *s && n + 1 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == ';')
-			c = ':';
-		else if (c < 0x20 || c == 0x7f)
-			c = '?';
-		buf[n] = (char)c;
-	}
-	buf[n] = '\0';
-	return n;
+	return text_sanitize_append(buf, len, n, s, TEXT_SANITIZE_FOLDED);
 }
 
 size_t frame_names_format(const struct frame_names *names, uint64_t frame, char *buf, size_t len)

@@ -11,8 +11,11 @@
 
 #include "smolder/alloc_tracker.h"
 #include "smolder/cli.h"
+#include "smolder/frame_names.h"
 #include "smolder/launch_objects.h"
 #include "smolder/log.h"
+#include "smolder/mixed_stack.h"
+#include "smolder/python.h"
 #include "smolder/run_control.h"
 #include "smolder/session.h"
 #include "smolder/symbolizer.h"
@@ -25,8 +28,10 @@ struct leak_collector {
 	struct leak_collector_options opts;
 	struct alloc_tracker *tracker;
 	struct leak_report report;
-	struct u64_map site_index; /* (stack id << 1 | mmap) -> index in report.sites */
-	uint64_t heap_bytes;	   /* outstanding heap bytes at the last snapshot */
+	struct u64_map site_index;     /* (stack id << 1 | mmap) -> index in report.sites */
+	uint64_t heap_bytes;	       /* outstanding heap bytes at the last snapshot */
+	struct frame_names *names;     /* Python targets: named frames */
+	struct python_runtime *python; /* NULL unless the target runs CPython */
 };
 
 struct leak_collector *leak_collector_new(const struct leak_collector_options *opts)
@@ -50,6 +55,8 @@ void leak_collector_free(struct leak_collector *lc)
 	if (!lc)
 		return;
 	alloc_tracker_free(lc->tracker);
+	python_runtime_free(lc->python);
+	frame_names_free(lc->names);
 	leak_report_release(&lc->report);
 	u64_map_release(&lc->site_index);
 	free(lc);
@@ -152,12 +159,48 @@ static int apply_min_age(struct leak_collector *lc)
 	return err ? err : ctx.err;
 }
 
-static int tracker_error(int err, pid_t pid)
+/* The capabilities of names[] smolder lacks, as "CAP_A and CAP_B", into buf; "" when it has all. */
+static void missing_caps(const int *caps, const char *const *names, size_t n, char *buf, size_t len)
 {
+	size_t used = 0, k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (target_self_capable(caps[i]))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+					 k++ ? " and " : "", names[i]);
+	}
+}
+
+/* A failure to load (attach == false) or to attach (uprobes, tracepoints) the tracker, as an
+ * exit code and one line naming what is missing, never a capability smolder already has. */
+static int tracker_error(int err, pid_t pid, bool attach)
+{
+	static const int load_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON};
+	static const char *const load_names[] = {"CAP_BPF", "CAP_PERFMON"};
+	/* Measured on kernel 6.18: a uprobe perf event and the syscall tracepoints' ids (tracefs)
+	 * are refused to a non-root user with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and allowed
+	 * once CAP_SYS_ADMIN is added. */
+	static const int attach_caps[] = {TARGET_CAP_BPF, TARGET_CAP_PERFMON, TARGET_CAP_SYS_ADMIN};
+	static const char *const attach_names[] = {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"};
+	char missing[128];
+
 	if (err == EPERM || err == EACCES) {
-		log_error("loading eBPF programs needs CAP_BPF and CAP_PERFMON (or root); "
-			  "also check kernel.unprivileged_bpf_disabled and "
-			  "kernel.perf_event_paranoid");
+		if (attach)
+			missing_caps(attach_caps, attach_names, 3, missing, sizeof(missing));
+		else
+			missing_caps(load_caps, load_names, 2, missing, sizeof(missing));
+		if (missing[0])
+			log_error("%s allocator probes for pid %d: %s; needs %s (or root)",
+				  attach ? "cannot attach" : "cannot load", (int)pid, strerror(err),
+				  missing);
+		else
+			log_error("%s allocator probes for pid %d: %s, although smolder has the "
+				  "capabilities it needs; check kernel.unprivileged_bpf_disabled, "
+				  "kernel lockdown and security modules",
+				  attach ? "cannot attach" : "cannot load", (int)pid,
+				  strerror(err));
 		return SMOLDER_EXIT_PRIVILEGE;
 	}
 	log_error("cannot set up allocation tracking for pid %d: %s (needs a kernel with BTF, "
@@ -191,7 +234,7 @@ static int attach_launch(struct leak_collector *lc, struct session *s)
 	if (rc == -ENOENT)
 		return SMOLDER_EXIT_TARGET;
 	if (rc < 0)
-		return tracker_error(-rc, s->pid);
+		return tracker_error(-rc, s->pid, true);
 	return SMOLDER_EXIT_OK;
 }
 
@@ -199,11 +242,20 @@ static int leak_collector_attach(void *ctx, struct session *s)
 {
 	struct leak_collector *lc = ctx;
 	struct alloc_tracker_options topts = {.pid = s->pid};
+
+	char err[256];
 	int rc;
 
+	if (!s->launched && target_files_check(s->pid, err, sizeof(err)) != 0) {
+		/* Allocator functions are found in the target's files: without access, the run
+		 * could only blame the target ("no allocator found"). */
+		log_error("%s", err);
+		return SMOLDER_EXIT_PRIVILEGE;
+	}
 	lc->tracker = alloc_tracker_new(&topts);
 	if (!lc->tracker)
-		return tracker_error(errno, s->pid);
+		return tracker_error(errno, s->pid, false);
+	alloc_tracker_set_unwinder(lc->tracker, s->unwinder); /* launch mode: made before exec */
 	if (s->launched)
 		return attach_launch(lc, s);
 	rc = alloc_tracker_attach(lc->tracker);
@@ -219,8 +271,62 @@ static int leak_collector_attach(void *ctx, struct session *s)
 		return SMOLDER_EXIT_TARGET;
 	}
 	if (rc < 0)
-		return tracker_error(-rc, s->pid);
+		return tracker_error(-rc, s->pid, true);
 	return SMOLDER_EXIT_OK;
+}
+
+/* A CPython target: allocation sites carry its Python frames from now on. Not Python, or offsets
+ * that do not validate (python_runtime_open says why): native stacks only. */
+static void open_python(struct leak_collector *lc, struct session *s)
+{
+	unsigned options = (lc->opts.native ? MIXED_STACK_KEEP_NATIVE : 0) |
+			   (lc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+	int ret;
+
+	lc->names = frame_names_new();
+	if (!lc->names)
+		return;
+	lc->python = python_runtime_open(s->pid, lc->names);
+	if (!lc->python) {
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+			log_warn("Python runtime of pid %d: %s; native frames only", (int)s->pid,
+				 strerror(errno));
+		return;
+	}
+	ret = alloc_tracker_set_python(lc->tracker, lc->python, lc->names, options);
+	if (ret < 0) {
+		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
+			 python_runtime_version(lc->python), strerror(-ret));
+		python_runtime_free(lc->python);
+		lc->python = NULL;
+		return;
+	}
+	snprintf(lc->report.python_version, sizeof(lc->report.python_version), "%s",
+		 python_runtime_version(lc->python));
+}
+
+static void python_totals(struct leak_collector *lc)
+{
+	struct leak_report *r = &lc->report;
+	struct mixed_stack_stats ps;
+	struct python_runtime_stats rs;
+
+	if (!lc->python)
+		return;
+	alloc_tracker_python_stats(lc->tracker, &ps, &r->python_orphans);
+	python_runtime_stats(lc->python, &rs);
+	r->python_frames = ps.frames;
+	r->python_frames_unnamed = ps.frames_unnamed;
+	r->python_arena_sites = ps.arena_sites;
+	log_info("python %s: %llu frames named; not read: %llu allocations without a thread "
+		 "state, %llu chains truncated, %llu cut by an unreadable frame, %llu frames "
+		 "unnamed (%llu stale, %llu unreadable code objects), %llu stacks lost",
+		 r->python_version, (unsigned long long)ps.frames,
+		 (unsigned long long)r->stats[SMOLDER_STAT_PY_NO_TSTATE],
+		 (unsigned long long)r->stats[SMOLDER_STAT_PY_TRUNCATED],
+		 (unsigned long long)r->stats[SMOLDER_STAT_PY_READ_FAILED],
+		 (unsigned long long)ps.frames_unnamed, (unsigned long long)rs.code_stale,
+		 (unsigned long long)rs.code_unreadable, (unsigned long long)r->python_orphans);
 }
 
 static int leak_collector_start(void *ctx, struct session *s)
@@ -241,6 +347,7 @@ static int leak_collector_start(void *ctx, struct session *s)
 	snprintf(lc->report.command, sizeof(lc->report.command), "%s", s->comm);
 	lc->report.interval_s = (double)s->opts.interval_ns / 1e9;
 	lc->report.min_age_s = lc->opts.min_age_s;
+	open_python(lc, s);
 	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s", (int)s->pid,
 		 lc->report.command, points, objects,
 		 s->opts.duration_ns ? "" : "; Ctrl-C to stop");
@@ -305,6 +412,7 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 				   &r->probe_emulated);
 	leak_report_analyse(r);
 	leak_report_symbolize(r, lc->tracker, s->symbolizer);
+	python_totals(lc);
 	if (!r->complete)
 		log_warn("REPORT INCOMPLETE: allocation tracking tables filled up and allocations "
 			 "were dropped; growth may be under-reported");

@@ -2,7 +2,10 @@
  * text summary and the JSON report rank them by growth rate; flame graphs weigh stacks by bytes
  * still outstanding at the end, or by bytes gained during the run (the growth graph). */
 #include "smolder/leak_report.h"
+#include "smolder/text_sanitize.h"
 #include "smolder/alloc_tracker.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
 #include "smolder/stack_table.h"
 #include "smolder/symbolizer.h"
@@ -179,6 +182,19 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 					return;
 				continue;
 			}
+			if (frame_is_named(ips[k])) {
+				/* Python functions and markers, written as everywhere else:
+				 * "qualname (file.py:LINE)", the location inside the name. */
+				const struct frame_names *names =
+					alloc_tracker_frame_names(tracker);
+
+				if (!names ||
+				    frame_names_format(names, ips[k], buf, sizeof(buf)) == 0)
+					snprintf(buf, sizeof(buf), "[unknown]");
+				if (!site_push(s, &cap, strdup(buf), NULL))
+					return;
+				continue;
+			}
 			nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
 			for (size_t j = nf; j-- > 0;) {
 				char *name = frame_name(&frames[j], buf, sizeof(buf)),
@@ -241,6 +257,10 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_MMAP_TABLE_FULL] = "dropped_mmap_table_full",
 	[SMOLDER_STAT_UNSAMPLED_ALLOCS] = "unsampled_allocs",
 	[SMOLDER_STAT_WALKS_CACHED] = "stack_walks_cached",
+	[SMOLDER_STAT_PY_WALKS] = "python_walks",
+	[SMOLDER_STAT_PY_NO_TSTATE] = "python_no_thread_state",
+	[SMOLDER_STAT_PY_TRUNCATED] = "python_chains_truncated",
+	[SMOLDER_STAT_PY_READ_FAILED] = "python_chains_unreadable",
 };
 
 static uint64_t lost_events(const struct leak_report *r)
@@ -274,8 +294,15 @@ static void text_site(const struct leak_site *s, size_t rank, FILE *out)
 		(unsigned long long)s->outstanding_allocs);
 	/* Leaf first, as a debugger shows it; at most 8 frames. */
 	for (size_t k = s->n_frames; k-- > 0 && shown < 8; shown++) {
-		fprintf(out, "      %s%s%s%s\n", s->frames[k], s->locations[k] ? " (" : "",
-			s->locations[k] ? s->locations[k] : "", s->locations[k] ? ")" : "");
+		/* Frames and locations come from the target's symbols (text_sanitize.h). */
+		fputs("      ", out);
+		text_sanitize_fputs(s->frames[k], out, 0);
+		if (s->locations[k]) {
+			fputs(" (", out);
+			text_sanitize_fputs(s->locations[k], out, 0);
+			fputc(')', out);
+		}
+		fputc('\n', out);
 	}
 	if (s->n_frames > 8)
 		fprintf(out, "      ... %zu more\n", s->n_frames - 8);
@@ -287,8 +314,10 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 	uint64_t bytes, allocs;
 	size_t shown = 0;
 
-	fprintf(out, "smolder leaks: pid %d (%s), %.1f s, interval %.3g s, stopped by %s\n", r->pid,
-		r->command, r->duration_s, r->interval_s, r->stop_reason);
+	fprintf(out, "smolder leaks: pid %d (", r->pid);
+	text_sanitize_fputs(r->command, out, 0);
+	fprintf(out, "), %.1f s, interval %.3g s, stopped by %s\n", r->duration_s, r->interval_s,
+		r->stop_reason);
 	if (!r->complete)
 		fprintf(out,
 			"WARNING: REPORT INCOMPLETE: tracking tables filled up; allocations were "
@@ -315,6 +344,14 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 			fprintf(out, "\nAnonymous mmap sites:\n");
 		text_site(s, ++shown, out);
 	}
+	if (r->python_arena_sites)
+		fprintf(out,
+			"\n[pymalloc arena]: the interpreter mapped memory for its small-object "
+			"allocator (objects of 512 bytes or less; pymalloc arenas, and on 3.11+ "
+			"its frame stack) while running the Python line shown above it. An arena "
+			"is returned only when every object in it is freed: a growing arena site "
+			"means small objects created on that path are kept alive, or fragment the "
+			"arenas.\n");
 	if (r->rss.samples) {
 		double first = r->rss.points[0].v, last = r->rss.last.v;
 
@@ -466,6 +503,21 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	}
 	json_key(&w, "unwind_rules_learned");
 	json_uint(&w, r->rules_installed);
+	if (r->python_version[0]) {
+		json_key(&w, "python");
+		json_object_begin(&w);
+		json_key(&w, "version");
+		json_string(&w, r->python_version);
+		json_key(&w, "frames_named");
+		json_uint(&w, r->python_frames);
+		json_key(&w, "frames_unnamed");
+		json_uint(&w, r->python_frames_unnamed);
+		json_key(&w, "stacks_native_lost");
+		json_uint(&w, r->python_orphans);
+		json_key(&w, "arena_sites");
+		json_uint(&w, r->python_arena_sites);
+		json_object_end(&w);
+	}
 	json_object_end(&w);
 	json_key(&w, "probes");
 	json_object_begin(&w);

@@ -1,6 +1,7 @@
 /* log.c: leveled diagnostics on stderr, and the bridge that sends libbpf's messages through them.
  */
 #include "smolder/log.h"
+#include "smolder/text_sanitize.h"
 
 #include <bpf/libbpf.h>
 #include <string.h>
@@ -49,9 +50,13 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	len = strlen(buf);
+	if (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	/* Messages carry command and thread names, symbols and paths a target chose: one place
+	 * keeps escape sequences off the terminal and every message on one line. */
+	text_sanitize_inplace(buf, 0);
 	/* One write per message so lines from different threads do not interleave. */
-	fprintf(out, "smolder: %s%s%s", log_prefix(level), buf,
-		len && buf[len - 1] == '\n' ? "" : "\n");
+	fprintf(out, "smolder: %s%s\n", log_prefix(level), buf);
 	fflush(out);
 }
 

@@ -6,6 +6,21 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+/* The unwinder and the symbolizer keep every object the target maps open (through map_files, so
+ * names survive unloading and the target's exit), libdwfl a descriptor per object and per
+ * separate debug file: a target with hundreds of libraries (Python extension modules) passes the
+ * usual soft limit of 1024. Raise it to the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -22,6 +37,7 @@ int main(int argc, char **argv)
 	else
 		log_set_level((enum log_level)(LOG_LEVEL_INFO + opts.verbosity));
 	log_install_libbpf();
+	raise_fd_limit();
 
 	switch (opts.command) {
 	case CLI_CMD_HELP:
@@ -46,6 +62,9 @@ int main(int argc, char **argv)
 		break;
 	case CLI_CMD_DIFF:
 		rc = cmd_diff(&opts);
+		break;
+	case CLI_CMD_CHECK:
+		rc = cmd_check(&opts);
 		break;
 	default:
 		fprintf(stderr, "smolder: no command given (see smolder --help)\n");

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,10 +14,14 @@
 #include "flamegraph.h"
 #include "folded.h"
 #include "smolder/cpu_profile.h"
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
+#include "smolder/mixed_stack.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #define PROFILE_NAME_MAX 512
 
@@ -146,10 +151,19 @@ static void address_cache_release(struct address_cache *cache)
 	free(cache->slots);
 }
 
-static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym)
+static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym,
+				 const struct frame_names *names)
 {
 	char buf[PROFILE_NAME_MAX];
+	uint64_t *all = malloc((cache->n_addrs ? cache->n_addrs : 1) * sizeof(*all));
 
+	/* In a child process first: a crash in libdw must not lose the profile. */
+	if (all && sym) {
+		for (size_t i = 0; i < cache->n_addrs; i++)
+			all[i] = cache->addrs[i].addr;
+		symbolizer_resolve_isolated(sym, all, cache->n_addrs);
+	}
+	free(all);
 	for (size_t i = 0; i < cache->n_addrs; i++) {
 		struct address_names *a = &cache->addrs[i];
 		const struct symbol_frame *frames = NULL;
@@ -157,10 +171,24 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 		int ret;
 
 		a->first = (uint32_t)cache->n_names;
+		if (frame_is_named(a->addr)) {
+			/* Python functions and markers: named by their registry, not by
+			 * address. */
+			if (!names || frame_names_format(names, a->addr, buf, sizeof(buf)) == 0) {
+				snprintf(buf, sizeof(buf), "[unknown]");
+				a->unknown = 1;
+			}
+			ret = address_cache_add_name(cache, buf);
+			if (ret)
+				return ret;
+			a->n = 1;
+			continue;
+		}
 		if (sym)
 			n = symbolizer_resolve(sym, a->addr, &frames);
 		if (n == 0) {
-			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s", a->addr,
+			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s",
+				 frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
 			ret = address_cache_add_name(cache, buf);
 			if (ret)
@@ -256,16 +284,13 @@ static void thread_frame(const struct profile_output_options *opts, int32_t tid,
 			 size_t len)
 {
 	const char *name = opts->thread_name ? opts->thread_name(opts->thread_name_ctx, tid) : NULL;
-	char *p;
 
 	if (name && *name)
 		snprintf(buf, len, "%s-%d", name, tid);
 	else
 		snprintf(buf, len, "%d", tid);
 	/* Thread names are set by the target: keep them from breaking the format. */
-	for (p = buf; *p; p++)
-		if (*p == ';' || (unsigned char)*p < 0x20)
-			*p = '_';
+	text_sanitize_inplace(buf, TEXT_SANITIZE_FOLDED);
 }
 
 static double profile_now(void)
@@ -308,7 +333,7 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		}
 	}
 	start = profile_now();
-	ret = address_cache_resolve(&cache, sym);
+	ret = address_cache_resolve(&cache, sym, opts->names);
 	stats->symbolize_seconds = profile_now() - start;
 	if (ret)
 		goto fail;
@@ -450,6 +475,29 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	json_uint(&w, meta->complete);
 	json_key(&w, "truncated");
 	json_uint(&w, meta->truncated);
+	if (meta->python) {
+		json_key(&w, "python");
+		json_object_begin(&w);
+		json_key(&w, "version");
+		json_string(&w, meta->python_version ? meta->python_version : "");
+		json_key(&w, "stacks");
+		json_uint(&w, meta->python->stacks);
+		json_key(&w, "frames");
+		json_uint(&w, meta->python->frames);
+		json_key(&w, "no_thread_state");
+		json_uint(&w, meta->python->no_tstate);
+		json_key(&w, "chains_truncated");
+		json_uint(&w, meta->python->truncated);
+		json_key(&w, "chains_unreadable");
+		json_uint(&w, meta->python->unreadable);
+		json_key(&w, "frames_unnamed");
+		json_uint(&w, meta->python->frames_unnamed);
+		json_object_end(&w);
+	}
+	if (isfinite(meta->cpu_time_s)) {
+		json_key(&w, "cpu_time_s");
+		json_double(&w, meta->cpu_time_s);
+	}
 	json_object_end(&w);
 	json_key(&w, "stacks");
 	json_array_begin(&w);

@@ -28,7 +28,9 @@ struct sampler {
 	struct bpf_link **links;
 	size_t n_events;
 	sampler_sample_fn fn;
+	void (*on_code_mapped)(void *ctx);
 	void *ctx;
+	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
 	uint64_t received;
 	uint64_t malformed;
 	uint32_t ringbuf_bytes;
@@ -93,6 +95,12 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 	struct sampler *sampler = ctx;
 	const struct smolder_cpu_sample *sample = data;
 
+	if (size >= sizeof(struct smolder_code_mapped) &&
+	    sample->kind == SMOLDER_EVENT_CODE_MAPPED) {
+		if (sampler->on_code_mapped)
+			sampler->on_code_mapped(sampler->ctx);
+		return 0;
+	}
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
 	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
@@ -275,6 +283,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		return NULL;
 	sampler->fn = fn;
 	sampler->ctx = ctx;
+	sampler->on_code_mapped = o.on_code_mapped;
 
 	sampler->skel = profile_bpf__open();
 	if (!sampler->skel) {
@@ -347,6 +356,17 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 			goto fail;
 		}
 	}
+	/* Code mapped during the run (dlopen): its notice orders the unwinder's maps generations.
+	 * Without the tracepoints the unwinder still re-reads the maps on demand, only later. */
+	if (o.on_code_mapped) {
+		sampler->code_links[0] = bpf_program__attach(sampler->skel->progs.code_mmap_enter);
+		sampler->code_links[1] = bpf_program__attach(sampler->skel->progs.code_mmap_exit);
+		if (!sampler->code_links[0] || !sampler->code_links[1])
+			log_warn(
+				"mmap tracepoints unavailable (%s): code loaded during the run may "
+				"be named as what replaced it",
+				strerror(errno));
+	}
 	log_debug("sampler: %zu perf events at %d Hz, stack copy %u bytes, ring buffer %u bytes",
 		  sampler->n_events, o.frequency_hz, o.stack_copy_size, sampler->ringbuf_bytes);
 	return sampler;
@@ -368,6 +388,10 @@ void sampler_stop(struct sampler *sampler)
 		if (sampler->links)
 			sampler->links[i] = NULL;
 		close(sampler->event_fds[i]);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		bpf_link__destroy(sampler->code_links[i]);
+		sampler->code_links[i] = NULL;
 	}
 	sampler->n_events = 0;
 	sampler->stopped = true;
@@ -479,6 +503,12 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 			break;
 		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
 			stats->python_frames = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_CODE_MAPPED:
+			stats->code_mapped = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST:
+			stats->code_mapped_lost = sum;
 			break;
 		default:
 			break;

@@ -45,7 +45,7 @@ int session_open(struct session *s, const struct session_options *opts)
 	}
 	rc = target_launch_prepare(opts->launch_argv, &s->launch);
 	if (rc < 0) {
-		log_error("cannot start %s: %s", opts->launch_argv[0], strerror(-rc));
+		log_error("cannot run %s: %s", opts->launch_argv[0], strerror(-rc));
 		return SMOLDER_EXIT_TARGET;
 	}
 	s->launched = true;
@@ -88,7 +88,20 @@ static void session_wait_for_exec(pid_t pid)
  * addresses, leaf-only stacks); they do not end the run. */
 static void session_open_models(struct session *s)
 {
-	s->unwinder = unwinder_new(s->pid);
+	char why[256];
+
+	/* Launch mode made it before exec: read the program's maps now, before a short-lived target
+	 * is gone (its last maps are kept for the records still queued). */
+	if (s->unwinder)
+		unwinder_refresh_maps(s->unwinder);
+	else
+		s->unwinder = unwinder_new(s->pid);
+	/* Sampling works without it, but every stack would stop at its leaf, unnamed: say so once,
+	 * loudly, naming the missing right (not only at -v). */
+	if (target_files_check(s->pid, why, sizeof(why)) != 0)
+		log_warn("%s: cannot read its files (/proc/%d/root), so stacks will stop at their "
+			 "first frame and frames will be addresses, not names",
+			 why, s->pid);
 	if (!s->unwinder)
 		log_warn("unwinder for PID %d: %s; stacks will hold their leaf only", s->pid,
 			 strerror(errno));
@@ -119,6 +132,10 @@ int session_start(struct session *s)
 		return SMOLDER_EXIT_INTERNAL;
 	}
 	s->rc_ready = true;
+	/* Launch mode: a target may exec, allocate and exit within a millisecond; the unwinder must
+	 * exist when it execs so that its maps can be read at once (session_open_models). */
+	if (s->launched)
+		s->unwinder = unwinder_new(s->pid);
 	for (size_t i = 0; i < s->n_collectors; i++) {
 		struct session_collector *c = &s->collectors[i];
 

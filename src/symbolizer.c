@@ -3,6 +3,7 @@
  * per-address cache, kernel symbols and the folded-stack formatting of frames. The lookup indexes
  * live in symbolizer_index.c, the kernel symbol table in kallsyms.c. */
 #include "smolder/symbolizer.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,79 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smolder/frame.h"
 #include "smolder/kallsyms.h"
 #include "smolder/log.h"
 #include "smolder/perf_map.h"
 #include "smolder/proc_maps.h"
-#include "symbolizer_index.h"
-
-/* x86-64 kernel addresses: the upper canonical half. */
-#define KERNEL_ADDRESS_START 0xffff800000000000ull
-#define PAGE_MASK_4K	     (~(uint64_t)4095)
-
-struct sym_mapping {
-	uint64_t start, end, offset;
-};
-
-/* A PT_LOAD segment: file offsets [offset, offset + filesz) hold link-time addresses from vaddr. */
-struct sym_segment {
-	uint64_t offset, filesz, vaddr;
-};
-
-/* One opened object file (executable, shared library, vdso), reported to libdwfl once however
- * often it is mapped: node maps part of its own text a second time (V8 remaps the embedded
- * builtins next to its JIT code), and a library can be unloaded and loaded again elsewhere. */
-struct sym_object {
-	char *path;	/* as in the maps, without " (deleted)" */
-	char *name;	/* basename of path, or "[vdso]" */
-	uint64_t inode; /* with dev: what makes two mappings one object */
-	uint32_t dev_major, dev_minor;
-	uint64_t bias; /* libdwfl address = link-time address + bias */
-	struct sym_segment *segs;
-	size_t nsegs;
-	Dwfl_Module *dwfl_mod; /* NULL when the object could not be opened as ELF */
-	struct module_index *index;
-};
-
-/* One placement of an object in the address space: its consecutive mappings. */
-struct sym_module {
-	uint64_t start, end; /* from its first mapping's start to its last mapping's end */
-	struct sym_mapping *maps;
-	size_t nmaps;
-	struct sym_object *obj; /* owned by the symbolizer's object list */
-};
-
-struct cache_entry {
-	uint64_t addr;
-	struct symbol_frame *frames; /* NULL: empty slot */
-	size_t n;
-};
-
-struct symbolizer {
-	pid_t pid;
-	bool offline; /* built from given maps: open paths as they are */
-	Dwfl *dwfl;
-	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer to it */
-	char *debuginfo_path;
-	struct sym_object **objects; /* every object ever opened; owned */
-	size_t nobjects, objects_cap;
-	uint64_t dwfl_names;	     /* makes every name reported to libdwfl unique */
-	struct sym_module **modules; /* every placement ever created; owned */
-	size_t nmodules, modules_cap;
-	struct sym_module **table; /* the current ones, sorted by start, not overlapping */
-	size_t ntable, table_cap;
-	struct kallsyms *kallsyms;
-	bool kallsyms_tried;
-	/* JIT symbols: every version loaded stays (cached frames point into it); newest last. */
-	struct perf_map **perf_maps;
-	size_t nperf_maps;
-	struct timespec perf_map_mtime;
-	off_t perf_map_size;
-	struct cache_entry *cache;
-	size_t cache_cap, cache_used;
-	struct frame_vec scratch;
-	struct symbolizer_stats stats;
-};
+#include "symbolizer_internal.h"
 
 /* Returned when memory runs out: still one frame, as promised. */
 static const struct symbol_frame unknown_frame;
@@ -467,6 +401,9 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 
 		j = i + 1;
 		if (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) {
+			/* JIT code: anonymous ("" or "[anon:NAME]") and executable. */
+			if (exec && (!m->path[0] || !strncmp(m->path, "[anon:", 6)))
+				err = symbolizer_jit_note_anon_exec(sym, m->start, m->end);
 			i = j;
 			continue;
 		}
@@ -486,64 +423,6 @@ static int add_objects(struct symbolizer *sym, const struct proc_maps *maps)
 	if (sym->ntable > 1) /* qsort(NULL, 0) is undefined */
 		qsort(sym->table, sym->ntable, sizeof(*sym->table), module_cmp);
 	return err;
-}
-
-/* ---- JIT symbols ---- */
-
-/* The target's pid in its own pid namespace (what a JIT names its perf map after). */
-static pid_t namespace_pid(pid_t pid)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	pid_t nspid = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			nspid = (pid_t)atoi(last ? last + 1 : line + 6);
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return nspid > 0 ? nspid : pid;
-}
-
-/* Loads the target's /tmp/perf-PID.map (seen through its root) when it is new or changed. */
-static void load_perf_map(struct symbolizer *sym)
-{
-	struct perf_map **v, *pm;
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)sym->pid,
-		 (int)namespace_pid(sym->pid));
-	if (stat(path, &st) != 0)
-		return;
-	if (sym->nperf_maps && st.st_size == sym->perf_map_size &&
-	    st.st_mtim.tv_sec == sym->perf_map_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == sym->perf_map_mtime.tv_nsec)
-		return;
-	pm = perf_map_load(path);
-	if (!pm) {
-		log_debug("symbolizer: cannot read %s: %s", path, strerror(errno));
-		return;
-	}
-	v = realloc(sym->perf_maps, (sym->nperf_maps + 1) * sizeof(*v));
-	if (!v) {
-		perf_map_free(pm);
-		return;
-	}
-	sym->perf_maps = v;
-	sym->perf_maps[sym->nperf_maps++] = pm;
-	sym->perf_map_size = st.st_size;
-	sym->perf_map_mtime = st.st_mtim;
 }
 
 /* ---- construction ---- */
@@ -597,7 +476,7 @@ struct symbolizer *symbolizer_new(pid_t pid)
 		errno = -err;
 		return NULL;
 	}
-	load_perf_map(sym);
+	symbolizer_jit_load_perf_map(sym);
 	return sym;
 }
 
@@ -634,12 +513,17 @@ void symbolizer_free(struct symbolizer *sym)
 		object_free(sym->objects[i]);
 	free(sym->objects);
 	free(sym->table);
+	for (i = 0; i < sym->ngens; i++)
+		free(sym->gens[i].table);
+	free(sym->gens);
 	dwfl_end(sym->dwfl);
 	kallsyms_free(sym->kallsyms);
-	for (i = 0; i < sym->nperf_maps; i++)
-		perf_map_free(sym->perf_maps[i]);
-	free(sym->perf_maps);
+	perf_map_free(sym->perf_map);
+	free(sym->anon_exec);
 	free(sym->scratch.v);
+	for (i = 0; i < sym->nbatch_strings; i++)
+		free(sym->batch_strings[i]);
+	free(sym->batch_strings);
 	free(sym);
 }
 
@@ -656,8 +540,48 @@ int symbolizer_refresh(struct symbolizer *sym)
 	if (!err)
 		err = add_objects(sym, &maps);
 	proc_maps_release(&maps);
-	load_perf_map(sym);
+	symbolizer_jit_load_perf_map(sym);
 	return err;
+}
+
+int symbolizer_add_maps(struct symbolizer *sym, uint32_t gen, const struct proc_maps *maps)
+{
+	struct sym_generation *g;
+	struct sym_module **table;
+	size_t i, n = 0;
+	int err;
+
+	if (!sym || !maps)
+		return -EINVAL;
+	err = add_objects(sym, maps);
+	if (err)
+		return err;
+	/* The generation's own table: the current placements these maps still hold (one
+	 * unloaded without a replacement stays in the current table, not in this one). */
+	table = malloc((sym->ntable ? sym->ntable : 1) * sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < sym->ntable; i++) {
+		const struct sym_module *m = sym->table[i];
+		const struct proc_map *pm = proc_maps_find(maps, m->start);
+
+		if (pm && pm->start == m->start && pm->inode == m->obj->inode)
+			table[n++] = sym->table[i];
+	}
+	if (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen) {
+		/* The same generation again (or an unwinder starting over): replace it. */
+		while (sym->ngens && sym->gens[sym->ngens - 1].gen >= gen)
+			free(sym->gens[--sym->ngens].table);
+	}
+	g = realloc(sym->gens, (sym->ngens + 1) * sizeof(*g));
+	if (!g) {
+		free(table);
+		return -ENOMEM;
+	}
+	sym->gens = g;
+	sym->gens[sym->ngens++] = (struct sym_generation){gen, table, n};
+	symbolizer_jit_load_perf_map(sym);
+	return 0;
 }
 
 /* ---- cache ---- */
@@ -669,7 +593,7 @@ static size_t cache_slot(const struct symbolizer *sym, uint64_t addr)
 	return (size_t)(h ^ (h >> 29)) & (sym->cache_cap - 1);
 }
 
-static struct cache_entry *cache_find(struct symbolizer *sym, uint64_t addr)
+struct cache_entry *symbolizer_cache_find(struct symbolizer *sym, uint64_t addr)
 {
 	size_t i;
 
@@ -683,8 +607,8 @@ static struct cache_entry *cache_find(struct symbolizer *sym, uint64_t addr)
 	}
 }
 
-static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_frame *frames,
-			size_t n)
+int symbolizer_cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_frame *frames,
+			    size_t n)
 {
 	size_t i;
 
@@ -717,23 +641,23 @@ static int cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol_fra
 
 /* ---- resolution ---- */
 
-static const struct sym_module *find_module(const struct symbolizer *sym, uint64_t addr,
-					    uint64_t *file_offset)
+static const struct sym_module *find_in(struct sym_module *const *table, size_t n, uint64_t addr,
+					uint64_t *file_offset)
 {
-	size_t lo = 0, hi = sym->ntable, i;
+	size_t lo = 0, hi = n, i;
 	const struct sym_module *mod;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (sym->table[mid]->start <= addr)
+		if (table[mid]->start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	mod = sym->table[lo - 1];
+	mod = table[lo - 1];
 	for (i = 0; i < mod->nmaps; i++) {
 		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
 			*file_offset = addr - mod->maps[i].start + mod->maps[i].offset;
@@ -743,7 +667,22 @@ static const struct sym_module *find_module(const struct symbolizer *sym, uint64
 	return NULL;
 }
 
-static int push_frame(struct frame_vec *out, const struct symbol_frame *frame)
+/* The placement holding addr in maps generation gen: that generation's own table when one was
+ * recorded (the latest at or before gen), else (and when it has nothing there) the current one. */
+const struct sym_module *symbolizer_find_module(const struct symbolizer *sym, uint64_t addr,
+						uint32_t gen, uint64_t *file_offset)
+{
+	const struct sym_module *mod = NULL;
+	size_t k = sym->ngens;
+
+	while (k > 0 && sym->gens[k - 1].gen > gen)
+		k--;
+	if (k > 0)
+		mod = find_in(sym->gens[k - 1].table, sym->gens[k - 1].n, addr, file_offset);
+	return mod ? mod : find_in(sym->table, sym->ntable, addr, file_offset);
+}
+
+int symbolizer_push_frame(struct frame_vec *out, const struct symbol_frame *frame)
 {
 	if (out->n == out->cap) {
 		size_t ncap = out->cap ? out->cap * 2 : 16;
@@ -777,10 +716,10 @@ static int resolve_kernel(struct symbolizer *sym, uint64_t addr, struct frame_ve
 						: "");
 	}
 	frame.function = kallsyms_find(sym->kallsyms, addr, NULL);
-	return push_frame(out, &frame);
+	return symbolizer_push_frame(out, &frame);
 }
 
-static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec *out)
+static int resolve_user(struct symbolizer *sym, uint64_t addr, uint32_t gen, struct frame_vec *out)
 {
 	struct symbol_frame frame = {.module_offset = addr};
 	const struct sym_module *mod;
@@ -789,16 +728,9 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 	size_t i;
 	int err;
 
-	mod = find_module(sym, addr, &offset);
-	if (!mod) {
-		/* Anonymous code: a JIT's, named in its perf map. */
-		if (sym->nperf_maps) {
-			frame.function = perf_map_find(sym->perf_maps[sym->nperf_maps - 1], addr);
-			if (frame.function)
-				frame.module = "[jit]";
-		}
-		return push_frame(out, &frame);
-	}
+	mod = symbolizer_find_module(sym, addr, gen, &offset);
+	if (!mod)
+		return symbolizer_jit_resolve(sym, addr, out);
 	obj = mod->obj;
 	/* Through the file offset, so that a second mapping of the same file (at another place,
 	 * or of only part of it) resolves like the first. */
@@ -809,7 +741,7 @@ static int resolve_user(struct symbolizer *sym, uint64_t addr, struct frame_vec 
 			return err;
 	}
 	if (!out->n) {
-		err = push_frame(out, &frame);
+		err = symbolizer_push_frame(out, &frame);
 		if (err)
 			return err;
 	}
@@ -830,24 +762,27 @@ size_t symbolizer_resolve(struct symbolizer *sym, uint64_t addr, const struct sy
 	*frames = &unknown_frame;
 	if (!sym)
 		return 1;
-	hit = cache_find(sym, addr);
+	hit = symbolizer_cache_find(sym, addr);
 	if (hit) {
 		*frames = hit->frames;
 		return hit->n;
 	}
+	if (frame_is_named(addr))
+		return 1; /* not an address: frame_names' */
 	start = now_seconds();
 	sym->scratch.n = 0;
-	if (addr >= KERNEL_ADDRESS_START)
+	if (frame_is_kernel(addr))
 		err = resolve_kernel(sym, addr, &sym->scratch);
 	else
-		err = resolve_user(sym, addr, &sym->scratch);
+		err = resolve_user(sym, frame_user_address(addr), frame_user_generation(addr),
+				   &sym->scratch);
 	if (err || !sym->scratch.n)
 		goto out;
 	copy = malloc(sym->scratch.n * sizeof(*copy));
 	if (!copy)
 		goto out;
 	memcpy(copy, sym->scratch.v, sym->scratch.n * sizeof(*copy));
-	if (cache_insert(sym, addr, copy, sym->scratch.n) != 0) {
+	if (symbolizer_cache_insert(sym, addr, copy, sym->scratch.n) != 0) {
 		free(copy);
 		goto out;
 	}
@@ -873,21 +808,11 @@ void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats 
 
 /* ---- formatting ---- */
 
-/* Appends s, made safe for folded stacks: ';' separates frames, so it becomes ':'; newlines and
- * other control bytes become '?'. */
+/* Appends s by the one text convention (text_sanitize.h), folded flavour: frames go into folded
+ * stacks, where ';' separates them. */
 static size_t append_sanitized(char *buf, size_t len, size_t n, const char *s)
 {
-	for (; *s && n + 1 < len; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == ';')
-			c = ':';
-		else if (c < 0x20 || c == 0x7f)
-			c = '?';
-		buf[n] = (char)c;
-	}
-	buf[n] = '\0';
-	return n;
+	return text_sanitize_append(buf, len, n, s, TEXT_SANITIZE_FOLDED);
 }
 
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len)
@@ -900,6 +825,26 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 	buf[0] = '\0';
 	if (frame->function && frame->function[0]) {
 		n = append_sanitized(buf, len, n, frame->function);
+		if (frame->flags & SYMBOL_FRAME_JIT) {
+			/* "name (file.js:LINE)": a path's base name, as py-spy shortens paths;
+			 * node's own modules ("node:internal/timers") as they are. */
+			const char *file = frame->file, *slash = file ? strrchr(file, '/') : NULL;
+
+			if (slash && slash[1] && (file[0] == '/' || !strncmp(file, "file://", 7)))
+				file = slash + 1;
+			if (file && file[0]) {
+				n = append_sanitized(buf, len, n, " (");
+				n = append_sanitized(buf, len, n, file);
+				if (frame->line) {
+					snprintf(offset, sizeof(offset), ":%" PRIu32, frame->line);
+					n = append_sanitized(buf, len, n, offset);
+				}
+				n = append_sanitized(buf, len, n, ")");
+			}
+		}
+	} else if (frame->module && !strcmp(frame->module, "[jit]")) {
+		/* Unnamed JIT code: one frame for all of it, not one per address. */
+		n = append_sanitized(buf, len, n, "[jit]");
 	} else if (frame->module && frame->module[0]) {
 		n = append_sanitized(buf, len, n, frame->module);
 		snprintf(offset, sizeof(offset), "+0x%" PRIx64, frame->module_offset);
@@ -911,5 +856,7 @@ size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t l
 		n = append_sanitized(buf, len, n, "_[k]");
 	else if (frame->flags & SYMBOL_FRAME_INLINED)
 		n = append_sanitized(buf, len, n, "_[i]");
+	else if (frame->flags & SYMBOL_FRAME_JIT)
+		n = append_sanitized(buf, len, n, "_[j]");
 	return n;
 }

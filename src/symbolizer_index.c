@@ -497,18 +497,46 @@ static int sym_cmp(const void *a, const void *b)
 /* A symbol of size 0 is taken to run to the next symbol, but not further than this. */
 #define SYMBOL_UNSIZED_MAX 4096
 
+/* The end of the allocated section of the module's main ELF that holds addr (a libdwfl address),
+ * or 0: an unsized symbol (crti's _init) must not run into the next section (.plt). */
+static uint64_t section_end(Elf *elf, GElf_Addr bias, uint64_t addr)
+{
+	Elf_Scn *scn = NULL;
+
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && (sh.sh_flags & SHF_ALLOC) && sh.sh_size &&
+		    addr >= sh.sh_addr + bias && addr < sh.sh_addr + bias + sh.sh_size)
+			return sh.sh_addr + bias + sh.sh_size;
+	}
+	return 0;
+}
+
 static int index_symtab(struct module_index *idx)
 {
-	int n, i;
-	size_t out = 0, j;
+	struct plt_symbol *plt = NULL;
+	size_t out = 0, j, nplt = 0;
+	GElf_Addr bias = 0;
+	Elf *elf;
+	int n, i, err;
 
 	idx->syms_done = true;
 	n = dwfl_module_getsymtab(idx->mod);
-	if (n <= 1)
+	elf = dwfl_module_getelf(idx->mod, &bias);
+	/* PLT stubs have no symbols: named "function@plt" from their GOT relocations. */
+	err = symbolizer_plt_symbols(elf, bias, &plt, &nplt);
+	if (err)
+		return err;
+	if (n < 1)
+		n = 1;
+	if (n == 1 && !nplt)
 		return 0;
-	idx->syms = calloc((size_t)n, sizeof(*idx->syms));
-	if (!idx->syms)
+	idx->syms = calloc((size_t)n - 1 + nplt, sizeof(*idx->syms));
+	if (!idx->syms) {
+		symbolizer_plt_symbols_free(plt, nplt);
 		return -ENOMEM;
+	}
 	for (i = 1; i < n; i++) {
 		GElf_Sym sym;
 		GElf_Addr addr;
@@ -528,6 +556,17 @@ static int index_symtab(struct module_index *idx)
 			.rank = sym_rank(name, GELF_ST_BIND(sym.st_info)),
 		};
 	}
+	/* The stubs' names move into the entries (freed as "demangled" names). */
+	for (j = 0; j < nplt; j++)
+		idx->syms[idx->nsyms++] = (struct sym_entry){
+			.addr = plt[j].start,
+			.end = plt[j].end,
+			.name = plt[j].name,
+			.demangled = plt[j].name,
+			.demangle_done = true,
+			.rank = 1000, /* a real symbol at the same address is preferred */
+		};
+	free(plt);
 	if (idx->nsyms > 1) /* qsort(NULL, 0) is undefined */
 		qsort(idx->syms, idx->nsyms, sizeof(*idx->syms), sym_cmp);
 	/* One entry per address: the preferred alias, with the largest size among them. */
@@ -535,6 +574,7 @@ static int index_symtab(struct module_index *idx)
 		if (out && idx->syms[out - 1].addr == idx->syms[j].addr) {
 			if (idx->syms[j].end > idx->syms[out - 1].end)
 				idx->syms[out - 1].end = idx->syms[j].end;
+			free(idx->syms[j].demangled);
 			continue;
 		}
 		idx->syms[out++] = idx->syms[j];
@@ -543,11 +583,16 @@ static int index_symtab(struct module_index *idx)
 	for (j = 0; j < idx->nsyms; j++) {
 		uint64_t limit = j + 1 < idx->nsyms ? idx->syms[j + 1].addr
 						    : idx->syms[j].addr + SYMBOL_UNSIZED_MAX;
+		uint64_t sec_end;
 
-		if (!idx->syms[j].end)
-			idx->syms[j].end = limit < idx->syms[j].addr + SYMBOL_UNSIZED_MAX
-						   ? limit
-						   : idx->syms[j].addr + SYMBOL_UNSIZED_MAX;
+		if (idx->syms[j].end)
+			continue;
+		if (limit > idx->syms[j].addr + SYMBOL_UNSIZED_MAX)
+			limit = idx->syms[j].addr + SYMBOL_UNSIZED_MAX;
+		sec_end = section_end(elf, bias, idx->syms[j].addr);
+		if (sec_end && sec_end < limit)
+			limit = sec_end;
+		idx->syms[j].end = limit;
 	}
 	return 0;
 }

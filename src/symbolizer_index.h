@@ -32,6 +32,18 @@ void module_index_free(struct module_index *idx);
  * Returns 0 or -ENOMEM. */
 int module_index_resolve(struct module_index *idx, uint64_t addr, struct frame_vec *out);
 
+/* A PLT stub named by symbolizer_plt_symbols: [start, end) in libdwfl addresses, "name@plt". */
+struct plt_symbol {
+	uint64_t start, end;
+	char *name; /* malloc'd */
+};
+
+/* Names the x86-64 PLT stubs (.plt, .plt.sec, .plt.got) of elf, whose link-time addresses plus
+ * bias are libdwfl addresses. *out (malloc'd, free with symbolizer_plt_symbols_free) may be empty.
+ * Returns 0 or -ENOMEM. */
+int symbolizer_plt_symbols(Elf *elf, uint64_t bias, struct plt_symbol **out, size_t *n);
+void symbolizer_plt_symbols_free(struct plt_symbol *syms, size_t n);
+
 /* Demangles an Itanium C++ name (_Z...). Returns a malloc'd string the caller frees, or NULL. */
 char *symbolizer_demangle(const char *name);
 

@@ -48,9 +48,45 @@ int target_task_state(pid_t pid, pid_t tid)
 	return (unsigned char)close_paren[2];
 }
 
+pid_t target_tgid(pid_t tid)
+{
+	char path[64], buf[1024], *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (target_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	line = strstr(buf, "\nTgid:");
+	return line ? (pid_t)atoi(line + 6) : -1;
+}
+
+static void target_ptrace_reason(pid_t pid, char *why, size_t len);
+
+int target_cpu_seconds(pid_t pid, double *seconds)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *close_paren;
+	long ticks = sysconf(_SC_CLK_TCK);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* After comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime (fields 3..15). */
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || ticks <= 0 ||
+	    sscanf(close_paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2)
+		return -EINVAL;
+	*seconds = (double)(utime + stime) / (double)ticks;
+	return 0;
+}
+
 int target_check(pid_t pid, char *err, size_t errlen)
 {
 	char path[64], buf[64];
+	pid_t tgid;
 	int n, state;
 
 	if (pid <= 0) {
@@ -68,6 +104,19 @@ int target_check(pid_t pid, char *err, size_t errlen)
 			 (int)pid);
 		return SMOLDER_EXIT_TARGET;
 	}
+	/* /proc/TID exists for every thread, though unlisted: a thread id passes the checks above,
+	 * and the tgid filter would then match no sample ("did not run on a CPU"). */
+	tgid = target_tgid(pid);
+	if (tgid > 0 && tgid != pid) {
+		char comm[64] = "?";
+
+		target_comm(tgid, comm, sizeof(comm));
+		snprintf(err, errlen,
+			 "%d is a thread id, not a process id: it is a thread of process %d (%s); "
+			 "use -p %d",
+			 (int)pid, (int)tgid, comm, (int)tgid);
+		return SMOLDER_EXIT_USAGE;
+	}
 	/* Kernel threads have no user address space: their maps file is empty, exe unreadable. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	n = target_read_file(path, buf, sizeof(buf));
@@ -77,11 +126,10 @@ int target_check(pid_t pid, char *err, size_t errlen)
 		return SMOLDER_EXIT_TARGET;
 	}
 	if (n == -EACCES || n == -EPERM) {
-		snprintf(err, errlen,
-			 "cannot read /proc/%d/maps: permission denied (needs root, or "
-			 "CAP_SYS_PTRACE "
-			 "and CAP_BPF/CAP_PERFMON)",
-			 (int)pid);
+		char why[256];
+
+		target_ptrace_reason(pid, why, sizeof(why));
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)pid, why);
 		return SMOLDER_EXIT_PRIVILEGE;
 	}
 	if (n < 0) {
@@ -89,6 +137,86 @@ int target_check(pid_t pid, char *err, size_t errlen)
 		return SMOLDER_EXIT_TARGET;
 	}
 	return 0;
+}
+
+/* A hexadecimal capability mask ("CapEff:", "CapPrm:") from a status file, 0 when absent. */
+static uint64_t target_status_caps(const char *status, const char *key)
+{
+	const char *line = strstr(status, key);
+
+	return line ? strtoull(line + strlen(key), NULL, 16) : 0;
+}
+
+bool target_self_capable(int cap)
+{
+	char buf[4096];
+
+	if (cap < 0 || cap > 63 || target_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return false;
+	return (target_status_caps(buf, "\nCapEff:") >> cap & 1) != 0;
+}
+
+/* Why smolder has no ptrace read access to pid, naming only what is missing: CAP_SYS_PTRACE
+ * overrides every other reason. */
+static void target_ptrace_reason(pid_t pid, char *why, size_t len)
+{
+	char path[64], status[4096], self[4096];
+	unsigned long target_uid = 0;
+	uint64_t target_caps, self_caps;
+	const char *uid_line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (target_read_file(path, status, sizeof(status)) < 0 ||
+	    target_read_file("/proc/self/status", self, sizeof(self)) < 0) {
+		snprintf(why, len, "no ptrace read access to PID %d", (int)pid);
+		return;
+	}
+	uid_line = strstr(status, "\nUid:");
+	if (uid_line)
+		target_uid = strtoul(uid_line + 5, NULL, 10);
+	target_caps = target_status_caps(status, "\nCapPrm:");
+	self_caps = target_status_caps(self, "\nCapPrm:");
+	if (target_self_capable(TARGET_CAP_SYS_PTRACE))
+		snprintf(why, len,
+			 "no ptrace read access to PID %d although smolder has CAP_SYS_PTRACE (a "
+			 "security module or another user namespace refuses it)",
+			 (int)pid);
+	else if (target_uid != (unsigned long)geteuid())
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it runs as uid %lu, smolder as uid %lu "
+			 "without CAP_SYS_PTRACE",
+			 (int)pid, target_uid, (unsigned long)geteuid());
+	else if (target_caps & ~self_caps)
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it holds capabilities smolder lacks "
+			 "(CapPrm %llx), and smolder lacks CAP_SYS_PTRACE",
+			 (int)pid, (unsigned long long)(target_caps & ~self_caps));
+	else
+		snprintf(why, len,
+			 "no ptrace read access to PID %d: it is not dumpable (a setuid or setcap "
+			 "program, or PR_SET_DUMPABLE 0), and smolder lacks CAP_SYS_PTRACE",
+			 (int)pid);
+}
+
+int target_files_check(pid_t pid, char *why, size_t len)
+{
+	char path[64];
+	DIR *dir;
+	int err;
+
+	/* The test the unwinder, symbolizer and leak tracker depend on: /proc/PID/root (their
+	 * fallback where /proc/PID/map_files is refused) needs ptrace read access. */
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	dir = opendir(path);
+	if (dir) {
+		closedir(dir);
+		return 0;
+	}
+	err = errno;
+	if (err != EACCES && err != EPERM)
+		return 0; /* gone, or not a permission problem: the caller's own checks report it */
+	target_ptrace_reason(pid, why, len);
+	return -err;
 }
 
 static int target_read_comm(const char *path, char *buf, size_t len)

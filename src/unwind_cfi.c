@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,18 +455,22 @@ static int compare_fde_range(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* The FDE for vaddr from the .eh_frame_hdr table: the last entry starting at or below vaddr. */
+/* The FDE for vaddr from the search table: the last entry starting at or below vaddr. */
 static bool find_fde(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *fde)
 {
 	uint64_t off, lo = 0, hi = elf->fde_count;
 	const uint8_t *table;
 	int32_t entry[2];
 
-	/* A PT_LOAD may claim file bytes past the end of a corrupt file: check off itself. */
-	if (unwind_elf_vaddr_offset(elf, elf->table_vaddr, &off) < 0 || off > elf->size ||
-	    elf->fde_count > (elf->size - off) / 8)
-		return false;
-	table = elf->data + off;
+	if (elf->synthetic_table) {
+		table = (const uint8_t *)elf->synthetic_table;
+	} else {
+		/* A PT_LOAD may claim file bytes past the end of a corrupt file: check off. */
+		if (unwind_elf_vaddr_offset(elf, elf->table_vaddr, &off) < 0 || off > elf->size ||
+		    elf->fde_count > (elf->size - off) / 8)
+			return false;
+		table = elf->data + off;
+	}
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 
@@ -571,6 +576,71 @@ int unwind_cfi_index_debug_frame(struct unwind_elf *elf)
 		qsort(fdes, n, sizeof(*fdes), compare_fde_range);
 	elf->debug_fdes = fdes;
 	elf->n_debug_fdes = n;
+	return 0;
+}
+
+static int compare_table_entry(const void *a, const void *b)
+{
+	const int32_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+int unwind_cfi_index_eh_frame(struct unwind_elf *elf, uint64_t off, uint64_t vaddr, uint64_t size)
+{
+	int32_t *table = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t pos = 0;
+
+	if (!vaddr || off > elf->size || size > elf->size - off)
+		return 0; /* not loaded, or not in the file: nothing to index */
+	while (size - pos >= 4) {
+		struct reader r, body;
+		struct cie cie;
+		uint64_t entry = pos, start, range;
+		int64_t lo;
+		bool is64;
+
+		if (!reader_at(elf, vaddr + pos, &r))
+			break;
+		if ((size_t)(r.end - r.p) > size - pos)
+			r.end = r.p + (size - pos);
+		body = r;
+		if (!enter_entry(&body, &is64))
+			break; /* the zero terminator, or a corrupt length */
+		pos = (uint64_t)(body.end - (elf->data + off));
+		/* A CIE has id 0; an FDE's CIE pointer never is. */
+		if (read_fixed(&body, 4) == 0 || !enter_fde(elf, &r, false, &cie, &start, &range) ||
+		    !range || start + range < start)
+			continue;
+		/* int32 offsets from the section, as a linker's table holds them. */
+		lo = (int64_t)(start - vaddr);
+		if (lo != (int32_t)lo || entry > INT32_MAX)
+			continue;
+		if (n == cap) {
+			size_t grown_cap = cap ? cap * 2 : 256;
+			int32_t *grown = realloc(table, grown_cap * 2 * sizeof(*grown));
+
+			if (!grown) {
+				free(table);
+				return -ENOMEM;
+			}
+			table = grown;
+			cap = grown_cap;
+		}
+		table[2 * n] = (int32_t)lo;
+		table[2 * n + 1] = (int32_t)entry;
+		n++;
+	}
+	if (n == 0) {
+		free(table);
+		return 0;
+	}
+	qsort(table, n, 2 * sizeof(*table), compare_table_entry);
+	elf->synthetic_table = table;
+	elf->fde_count = n;
+	elf->hdr_vaddr = vaddr;
+	elf->has_table = true;
 	return 0;
 }
 

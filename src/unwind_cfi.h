@@ -20,4 +20,10 @@ void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind
  * it cannot parse are left out. Returns 0 or -ENOMEM. */
 int unwind_cfi_index_debug_frame(struct unwind_elf *elf);
 
+/* Builds the search table of an object without .eh_frame_hdr from its .eh_frame section (file
+ * offset off, link-time address vaddr, size bytes): has_table, hdr_vaddr, fde_count and
+ * synthetic_table, sorted by address as the linker's table is. Entries it cannot parse are left
+ * out. Returns 0 (also when nothing usable was found) or -ENOMEM. */
+int unwind_cfi_index_eh_frame(struct unwind_elf *elf, uint64_t off, uint64_t vaddr, uint64_t size);
+
 #endif

@@ -19,9 +19,10 @@ static bool in_file(const struct unwind_elf *elf, uint64_t off, uint64_t len)
 	return off <= elf->size && len <= elf->size - off;
 }
 
-/* Finds the uncompressed PROGBITS section called name; 0 or -ENOENT. */
-static int find_section(const struct unwind_elf *elf, const char *name, uint64_t *off,
-			uint64_t *size)
+/* Finds the uncompressed PROGBITS section called name: its file offset, size and link-time address
+ * (0 for sections not loaded); 0 or -ENOENT. */
+static int find_section_vaddr(const struct unwind_elf *elf, const char *name, uint64_t *off,
+			      uint64_t *size, uint64_t *vaddr)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf->data;
 	const Elf64_Shdr *sh, *strtab;
@@ -42,8 +43,9 @@ static int find_section(const struct unwind_elf *elf, const char *name, uint64_t
 	if (!in_file(elf, strtab->sh_offset, strtab->sh_size))
 		return -ENOENT;
 	for (uint64_t i = 1; i < n; i++) {
-		if (sh[i].sh_type != SHT_PROGBITS || (sh[i].sh_flags & SHF_COMPRESSED) ||
-		    sh[i].sh_name >= strtab->sh_size ||
+		/* lld and some assemblers type .eh_frame SHT_X86_64_UNWIND. */
+		if ((sh[i].sh_type != SHT_PROGBITS && sh[i].sh_type != SHT_X86_64_UNWIND) ||
+		    (sh[i].sh_flags & SHF_COMPRESSED) || sh[i].sh_name >= strtab->sh_size ||
 		    strtab->sh_size - sh[i].sh_name < name_len ||
 		    memcmp(elf->data + strtab->sh_offset + sh[i].sh_name, name, name_len) != 0)
 			continue;
@@ -51,9 +53,18 @@ static int find_section(const struct unwind_elf *elf, const char *name, uint64_t
 			return -ENOENT;
 		*off = sh[i].sh_offset;
 		*size = sh[i].sh_size;
+		*vaddr = sh[i].sh_addr;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static int find_section(const struct unwind_elf *elf, const char *name, uint64_t *off,
+			uint64_t *size)
+{
+	uint64_t vaddr;
+
+	return find_section_vaddr(elf, name, off, size, &vaddr);
 }
 
 /* DWARF pointer encodings used by .eh_frame_hdr (LSB 4.1, "DWARF Extensions"). */
@@ -234,6 +245,18 @@ static int parse(struct unwind_elf *elf)
 	for (size_t i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_GNU_EH_FRAME)
 			parse_eh_frame_hdr(elf, ph[i].p_offset, ph[i].p_vaddr, ph[i].p_filesz);
+	if (!elf->has_table) {
+		/* gcc -static links without --eh-frame-hdr: index .eh_frame itself. The section is
+		 * found by name, so an object stripped of its section headers keeps no CFI. */
+		uint64_t off, size, vaddr;
+		int err;
+
+		if (find_section_vaddr(elf, ".eh_frame", &off, &size, &vaddr) == 0) {
+			err = unwind_cfi_index_eh_frame(elf, off, vaddr, size);
+			if (err)
+				return err;
+		}
+	}
 	/* Compressed .debug_frame (SHF_COMPRESSED, as in some separate debug files) is not read;
 	 * those objects keep their .eh_frame, which is what is needed at run time anyway. */
 	if (find_section(elf, ".debug_frame", &elf->debug_frame_off, &elf->debug_frame_size) == 0)
@@ -316,5 +339,6 @@ void unwind_elf_free(struct unwind_elf *elf)
 		free((void *)elf->data);
 	free(elf->loads);
 	free(elf->debug_fdes);
+	free(elf->synthetic_table);
 	free(elf);
 }

@@ -25,11 +25,15 @@ struct unwind_elf {
 	struct unwind_elf_load *loads;
 	size_t n_loads;
 	uint64_t text_lo, text_hi; /* link-time vaddr range of the executable PT_LOADs */
-	/* .eh_frame_hdr binary-search table (link-time vaddrs); has_table false without one. */
+	/* Binary-search table of {initial_loc, fde} int32 pairs relative to hdr_vaddr (link-time
+	 * vaddrs); has_table false without one. Normally the linker's .eh_frame_hdr; an object linked
+	 * without one (gcc -static does not pass --eh-frame-hdr) gets the same table built from its
+	 * .eh_frame section (synthetic_table, malloc'ed; hdr_vaddr is then the section's address). */
 	bool has_table;
-	uint64_t hdr_vaddr;   /* start of .eh_frame_hdr: the table's data-relative base */
-	uint64_t table_vaddr; /* first {initial_loc, fde} entry */
+	uint64_t hdr_vaddr;   /* the table's data-relative base */
+	uint64_t table_vaddr; /* first {initial_loc, fde} entry (file-backed table only) */
 	uint64_t fde_count;
+	int32_t *synthetic_table; /* 2 * fde_count entries, or NULL: the table is in the file */
 	/* .debug_frame (not loaded: file offsets), for code the toolchain gave no .eh_frame
 	 * (-fno-asynchronous-unwind-tables -g); its FDEs sorted by address. */
 	uint64_t debug_frame_off, debug_frame_size;

@@ -14,6 +14,7 @@
  * on since the sample. Not thread-safe: one unwinder is driven by one thread. */
 #include "smolder/unwinder.h"
 
+#include "smolder/frame.h"
 #include "smolder/log.h"
 #include "smolder/proc_maps.h"
 #include "unwind_cfi.h"
@@ -45,6 +46,9 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 /* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
  * bytes. A profile's hot code has a few thousand distinct return addresses. */
 #define RULE_CACHE_BITS 14
+/* Where libunwind reads a search table built from .eh_frame (objects without .eh_frame_hdr): a
+ * kernel address, which no user mapping (snapshot or file) can hold. */
+#define SYNTHETIC_TABLE_ADDR 0xfffff00000000000ull
 /* A frame pointer must point this close above the frame's sp to be believed. */
 #define FP_MAX_FRAME (1u << 20)
 
@@ -73,6 +77,8 @@ struct uw_frame_ctx {
 	uint32_t truncated_reads; /* stack reads past the end of the snapshot */
 	uint32_t bad_reads;	  /* reads that fell in neither the snapshot nor a mapped file */
 	bool lookup_failed;	  /* find_proc_info found no unwind info during the last step */
+	const int32_t *synthetic_table; /* during a table search in one (unwind_elf.h) */
+	uint64_t synthetic_len;		/* its bytes */
 };
 
 struct rule_slot {
@@ -82,6 +88,7 @@ struct rule_slot {
 
 struct unwinder {
 	pid_t pid;
+	int mem_fd; /* /proc/PID/mem for JIT code bytes (anonymous memory has no file); -1: none */
 	bool slow_path_only; /* unwinder_set_fast_path(false) */
 	struct rule_slot *rules;
 	unw_addr_space_t as;
@@ -90,6 +97,12 @@ struct unwinder {
 	struct uw_object **objects;
 	size_t n_objects;
 	uint64_t last_refresh_ns;
+	/* Maps generation: bumped when the code mapped from files changes (dlopen, dlclose, exec),
+	 * so that addresses can be resolved against the mappings of their time. */
+	uint32_t generation;
+	bool have_maps;
+	unwinder_maps_listener *listener;
+	void *listener_arg;
 	struct unwinder_stats stats;
 	struct uw_frame_ctx ctx;
 };
@@ -257,8 +270,35 @@ static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b
 	return true;
 }
 
+static bool is_code(const struct uw_map *m)
+{
+	return m->obj && (m->pm->perms & PROC_MAP_EXEC);
+}
+
+/* Whether a and b map the same code from the same files at the same places (anonymous memory,
+ * data and heap mappings change all the time and do not matter to names). */
+static bool code_maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < na && !is_code(&a[i]))
+			i++;
+		while (j < nb && !is_code(&b[j]))
+			j++;
+		if (i == na || j == nb)
+			return i == na && j == nb;
+		if (a[i].pm->start != b[j].pm->start || a[i].pm->end != b[j].pm->end ||
+		    a[i].pm->offset != b[j].pm->offset || a[i].obj != b[j].obj)
+			return false;
+		i++;
+		j++;
+	}
+}
+
 int unwinder_refresh_maps(struct unwinder *uw)
 {
+	bool new_generation;
 	struct proc_maps pm = {0};
 	struct uw_map *maps = NULL;
 	int err;
@@ -307,6 +347,7 @@ int unwinder_refresh_maps(struct unwinder *uw)
 		else
 			m->obj = NULL;
 	}
+	new_generation = uw->have_maps && !code_maps_equal(uw->maps, uw->pm.n, maps, pm.n);
 	if (!maps_equal(uw->maps, uw->pm.n, maps, pm.n)) {
 		/* Cached rules and register states are keyed by ip alone: an address may now hold
 		 * other code, or code that was not mapped executable yet (ld.so maps a library
@@ -321,6 +362,11 @@ int unwinder_refresh_maps(struct unwinder *uw)
 	proc_maps_release(&uw->pm);
 	uw->pm = pm;
 	pm = (struct proc_maps){0};
+	if (new_generation && uw->generation < FRAME_GENERATION_MAX)
+		uw->generation++; /* saturates: later changes then share the last generation */
+	if ((new_generation || !uw->have_maps) && uw->listener)
+		uw->listener(uw->listener_arg, uw->generation, &uw->pm);
+	uw->have_maps = true;
 out:
 	free(maps);
 	proc_maps_release(&pm);
@@ -349,9 +395,17 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	di.end_ip = elf->text_hi + m->bias;
 	di.u.rti.segbase = elf->hdr_vaddr + m->bias;
 	di.u.rti.table_data = elf->table_vaddr + m->bias;
+	if (elf->synthetic_table) {
+		/* A table built from .eh_frame lives in our memory: libunwind reads it through
+		 * access_mem at an address no user mapping can have. */
+		di.u.rti.table_data = SYNTHETIC_TABLE_ADDR;
+		uw->ctx.synthetic_table = elf->synthetic_table;
+		uw->ctx.synthetic_len = elf->fde_count * 8;
+	}
 	/* Entries are two int32s; libunwind counts the table in words. */
 	di.u.rti.table_len = elf->fde_count * 8 / sizeof(unw_word_t);
 	ret = _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	uw->ctx.synthetic_table = NULL;
 	if (ret >= 0)
 		return ret;
 no_info:
@@ -381,6 +435,16 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 		return -UNW_EREADONLYREG;
 	if (addr >= s->sp && addr < snap_end && snap_end - addr >= sizeof(*valp)) {
 		memcpy(valp, s->stack + (addr - s->sp), sizeof(*valp));
+		return 0;
+	}
+	if (c->synthetic_table && addr >= SYNTHETIC_TABLE_ADDR &&
+	    addr - SYNTHETIC_TABLE_ADDR < c->synthetic_len) {
+		uint64_t off = addr - SYNTHETIC_TABLE_ADDR;
+		size_t n = c->synthetic_len - off < sizeof(*valp) ? c->synthetic_len - off
+								  : sizeof(*valp);
+
+		*valp = 0;
+		memcpy(valp, (const uint8_t *)c->synthetic_table + off, n);
 		return 0;
 	}
 	/* Read-only file mappings hold what the file holds; writable ones (.data, .got, relocated
@@ -499,6 +563,35 @@ static enum step_result stack_word(struct unwinder *uw, uint64_t addr, uint64_t 
 	return STEP_BAD;
 }
 
+/* Rules for JIT code (anonymous executable memory, no CFI) that does not keep a frame pointer.
+ * CPython 3.12's perf trampolines (-X perf) are copies of "sub $8,%rsp; call *%rcx; add $8,%rsp;
+ * ret": at their return address the frame is CFA = rsp + 16, return address at CFA - 8, rbp
+ * untouched. Recognised by their code bytes around the return address (lookup = return address -
+ * 1), read from the live process: JIT code does not change under a return address still on a
+ * stack. Anything else keeps kind NONE: the frame-pointer step (V8 keeps rbp as frame pointer). */
+static void jit_rule(struct unwinder *uw, uint64_t lookup, struct unwind_rule *rule)
+{
+	static const uint8_t trampoline_tail[7] = {0xff, 0xd1, 0x48, 0x83, 0xc4, 0x08, 0xc3};
+	uint8_t code[sizeof(trampoline_tail)];
+	char path[64];
+
+	if (uw->mem_fd == -1) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)uw->pid);
+		uw->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (uw->mem_fd < 0)
+			uw->mem_fd = -2; /* do not retry */
+	}
+	if (uw->mem_fd < 0 || lookup < 1 ||
+	    pread(uw->mem_fd, code, sizeof(code), (off_t)(lookup - 1)) != (ssize_t)sizeof(code) ||
+	    memcmp(code, trampoline_tail, sizeof(code)) != 0)
+		return;
+	rule->kind = UNWIND_RULE_SIMPLE;
+	rule->cfa_reg = UNWIND_RULE_RSP;
+	rule->cfa_off = 16;
+	rule->ra_off = -8;
+	rule->rbp_rule = UNWIND_RBP_SAME;
+}
+
 static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 {
 	struct rule_slot *slot =
@@ -514,6 +607,8 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 	slot->addr = m ? addr : 0;
 	if (m && m->obj && (m->pm->perms & PROC_MAP_EXEC))
 		unwind_cfi_rule(m->obj->elf, addr - m->bias, &slot->rule);
+	else if (m && !m->obj && (m->pm->perms & PROC_MAP_EXEC))
+		jit_rule(uw, addr, &slot->rule);
 	return &slot->rule;
 }
 
@@ -703,6 +798,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 {
 	result->n = 0;
 	result->flags = 0;
+	result->generation = uw->generation;
 	if (!snap || (!snap->stack && snap->stack_len))
 		return -EINVAL;
 	if (max == 0)
@@ -719,6 +815,7 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	    !((result->flags & UNWIND_TRUNCATED) && snap->stack_clipped) && refresh_allowed(uw) &&
 	    unwinder_refresh_maps(uw) == 0)
 		unwind_walk(uw, snap, ips, max, result);
+	result->generation = uw->generation;
 	if (result->flags & UNWIND_COMPLETE)
 		uw->stats.complete++;
 	if (result->flags & UNWIND_TRUNCATED)
@@ -731,15 +828,29 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule)
 {
 	uint64_t lookup = exact ? ip : ip - 1;
+	const struct uw_map *m = find_map_refresh(uw, lookup);
 
 	memset(rule, 0, sizeof(*rule));
-	if (!find_map_refresh(uw, lookup))
+	if (!m)
 		return -ENOENT;
 	if (!exact && is_sigreturn(uw, ip)) {
 		rule->kind = UNWIND_RULE_SIGRETURN;
 		return 0;
 	}
 	*rule = *get_rule(uw, lookup);
+	/* Code without unwind info that this unwinder steps by frame pointer (fp_step): JIT code
+	 * (V8, CPython's perf trampolines) and node's builtins keep rbp as a frame pointer. At a
+	 * return address the callee's prologue has run, so the caller's frame is
+	 * rbp -> [saved rbp, return address]: CFA = rbp + 16, return address at CFA - 8, saved rbp
+	 * at CFA - 16. Not at an exact ip: an interrupted prologue may not have pushed rbp yet. */
+	if (rule->kind == UNWIND_RULE_NONE && !exact && (m->pm->perms & PROC_MAP_EXEC)) {
+		rule->kind = UNWIND_RULE_SIMPLE;
+		rule->cfa_reg = UNWIND_RULE_RBP;
+		rule->cfa_off = 16;
+		rule->ra_off = -8;
+		rule->rbp_rule = UNWIND_RBP_SAVED;
+		rule->rbp_off = -16;
+	}
 	return 0;
 }
 
@@ -753,6 +864,7 @@ struct unwinder *unwinder_new(pid_t pid)
 	if (!uw)
 		return NULL;
 	uw->pid = pid;
+	uw->mem_fd = -1;
 	uw->rules = calloc((size_t)1 << RULE_CACHE_BITS, sizeof(*uw->rules));
 	if (!uw->rules) {
 		err = ENOMEM;
@@ -784,6 +896,8 @@ void unwinder_free(struct unwinder *uw)
 		return;
 	if (uw->as)
 		unw_destroy_addr_space(uw->as);
+	if (uw->mem_fd >= 0)
+		close(uw->mem_fd);
 	for (size_t i = 0; i < uw->n_objects; i++) {
 		unwind_elf_free(uw->objects[i]->elf);
 		free(uw->objects[i]);
@@ -793,6 +907,19 @@ void unwinder_free(struct unwinder *uw)
 	proc_maps_release(&uw->pm);
 	free(uw->rules);
 	free(uw);
+}
+
+void unwinder_set_maps_listener(struct unwinder *uw, unwinder_maps_listener *fn, void *arg)
+{
+	uw->listener = fn;
+	uw->listener_arg = arg;
+	if (fn && uw->have_maps)
+		fn(arg, uw->generation, &uw->pm);
+}
+
+uint32_t unwinder_generation(const struct unwinder *uw)
+{
+	return uw->generation;
 }
 
 void unwinder_set_fast_path(struct unwinder *uw, bool enabled)

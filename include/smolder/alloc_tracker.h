@@ -15,6 +15,9 @@
 struct alloc_tracker;
 struct stack_table;
 struct unwinder;
+struct python_runtime;
+struct frame_names;
+struct mixed_stack_stats;
 
 struct alloc_tracker_options {
 	pid_t pid;
@@ -97,6 +100,17 @@ const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *track
 const char *alloc_tracker_frame_name(const struct alloc_tracker *tracker, uint64_t frame);
 /* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
+/* A CPython target: from now on the BPF program reads each allocating thread's Python frames, and
+ * stacks carry them in place of the interpreter's frames (named frames interned in names; rt and
+ * names are borrowed and must outlive the tracker). options: enum mixed_stack_options. 0 or
+ * -errno (the walk's offsets do not fit: stacks stay native). */
+int alloc_tracker_set_python(struct alloc_tracker *tracker, struct python_runtime *rt,
+			     struct frame_names *names, unsigned options);
+/* The registry of the named frames in the stacks, NULL when the target is not Python. */
+const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *tracker);
+/* Python counters; *orphans: Python stacks whose native stack was lost (shown unavailable). */
+void alloc_tracker_python_stats(const struct alloc_tracker *tracker,
+				struct mixed_stack_stats *stats, uint64_t *orphans);
 /* Bytes held by the tracker in user space. */
 size_t alloc_tracker_memory(const struct alloc_tracker *tracker);
 

@@ -15,7 +15,7 @@ enum smolder_exit {
 	SMOLDER_EXIT_TARGET = 2,    /* target not found or exited before attach */
 	SMOLDER_EXIT_PRIVILEGE = 3, /* message names the capability or sysctl */
 	SMOLDER_EXIT_KERNEL = 4,    /* kernel feature missing */
-	SMOLDER_EXIT_THRESHOLD = 5, /* --fail-on crossed */
+	SMOLDER_EXIT_THRESHOLD = 5, /* --fail-on or a check budget crossed */
 	SMOLDER_EXIT_INTERNAL = 6,  /* unexpected failure (I/O error writing output, ...) */
 };
 
@@ -28,13 +28,17 @@ enum cli_command {
 	CLI_CMD_DUMP,
 	CLI_CMD_FLAMEGRAPH,
 	CLI_CMD_DIFF,
+	CLI_CMD_CHECK,
 };
 
 enum output_format {
 	OUTPUT_FORMAT_UNKNOWN = 0,
-	OUTPUT_FORMAT_FOLDED, /* .folded, .txt */
-	OUTPUT_FORMAT_SVG,    /* .svg */
-	OUTPUT_FORMAT_JSON,   /* .json */
+	OUTPUT_FORMAT_FOLDED,	  /* .folded, .txt */
+	OUTPUT_FORMAT_SVG,	  /* .svg */
+	OUTPUT_FORMAT_JSON,	  /* .json */
+	OUTPUT_FORMAT_PPROF,	  /* .pb.gz */
+	OUTPUT_FORMAT_SPEEDSCOPE, /* .speedscope.json */
+	OUTPUT_FORMAT_JUNIT,	  /* .xml (check) */
 };
 
 enum sample_backend {
@@ -65,6 +69,8 @@ struct cli_options {
 	bool no_kernel;		     /* --no-kernel */
 	bool threads;		     /* --threads */
 	bool json;		     /* dump --json */
+	bool native;		     /* --native: keep interpreter-internal native frames */
+	bool python_by_function;     /* --function: Python frames without the executing line */
 	enum sample_backend backend; /* record --backend bpf|ptrace|auto */
 	struct cli_output outputs[CLI_MAX_OUTPUTS];
 	size_t n_outputs;
@@ -84,6 +90,14 @@ struct cli_options {
 	const char *after;
 	bool normalize;
 	double fail_on; /* percentage points; < 0 = off */
+
+	/* check */
+	const char *current;			/* the report under test */
+	const char *baselines[CLI_MAX_OUTPUTS]; /* --baseline, repeatable (median of them) */
+	size_t n_baselines;
+	const char *budget;	   /* --budget FILE */
+	double max_regression_pct; /* --max-regression; NAN = not given */
+	double ops;		   /* --ops; NAN = not given */
 };
 
 /* Parses argv into opts (defaults filled in). Returns 0, or -EINVAL with a one-line message in err.

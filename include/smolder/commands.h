@@ -10,5 +10,6 @@ int cmd_leaks(const struct cli_options *opts);
 int cmd_dump(const struct cli_options *opts);
 int cmd_flamegraph(const struct cli_options *opts);
 int cmd_diff(const struct cli_options *opts);
+int cmd_check(const struct cli_options *opts);
 
 #endif

@@ -15,6 +15,7 @@
 
 struct cpu_collector;
 struct cpu_profile;
+struct frame_names;
 struct session;
 struct session_collector;
 
@@ -22,6 +23,8 @@ struct cpu_collector_options {
 	int frequency_hz;
 	bool no_kernel;
 	enum sample_backend backend;
+	bool native;		 /* --native: keep interpreter-internal native frames */
+	bool python_by_function; /* --function: Python frames without the executing line */
 };
 
 /* A collector for opts (copied). NULL and errno on failure; free with cpu_collector_free. */
@@ -37,6 +40,10 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 
 /* The aggregated profile (owned by the collector). */
 struct cpu_profile *cpu_collector_profile(struct cpu_collector *cc);
+
+/* The registry of named frames (Python functions, markers) in the profile's stacks, or NULL; set
+ * it as profile_output_options.names. Owned by the collector. */
+const struct frame_names *cpu_collector_names(const struct cpu_collector *cc);
 
 /* After the run: reads the drop counters, folds the profile through the session's symbolizer
  * with oo (title, --threads, ...), logs the summary and fills meta for the JSON writer. Returns

@@ -20,6 +20,7 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_MMAP = 4,
 	SMOLDER_EVENT_MUNMAP = 5,
 	SMOLDER_EVENT_EXEC = 6,
+	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
 };
 
 /* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
@@ -88,6 +89,18 @@ static inline __u32 smolder_python_offset(__u32 user_stack_len)
 	return (user_stack_len + 7) & ~7u;
 }
 
+/* The CPU sampler's notice that the target mapped executable code from a file (mmap with
+ * PROT_EXEC and a file descriptor: a library's text at dlopen). It travels in the same ring buffer
+ * as the samples, in order: samples before it were taken with the old code mapped, samples after
+ * it with the new (the unwinder starts a new maps generation there). */
+struct smolder_code_mapped {
+	__u32 kind; /* SMOLDER_EVENT_CODE_MAPPED */
+	__u32 tid;
+	__u64 time_ns;
+	__u64 addr, len;
+};
+_Static_assert(sizeof(struct smolder_code_mapped) == 32, "smolder_code_mapped layout");
+
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_SAMPLES = 0,	/* target samples seen by the program */
@@ -107,6 +120,9 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_PY_TRUNCATED,	  /* walks cut at max_frames */
 	SMOLDER_SAMPLER_STAT_PY_READ_FAILED,	  /* walks cut by an unreadable frame */
 	SMOLDER_SAMPLER_STAT_PY_FRAMES,		  /* Python frames sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED,	  /* code-mapped notices sent */
+	SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST,	  /* code-mapped notices lost (ring buffer full,
+						     pending table full) */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
@@ -200,6 +216,7 @@ enum smolder_alloc_record {
 	SMOLDER_REC_STACK = 1, /* a newly seen complete (or truncated) stack key and its frames */
 	SMOLDER_REC_SNAPSHOT =
 		2, /* the walk met an unknown return address: registers + stack copy */
+	SMOLDER_REC_PY_STACK = 3, /* a new (native stack, Python frames) key */
 };
 
 struct smolder_stack_record {
@@ -230,6 +247,18 @@ struct smolder_snapshot_record {
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
 };
 
+/* A stack key of an allocation made while the thread ran Python: the native stack's key (announced
+ * before, by a stack or snapshot record) with the thread's Python frames at that instant. */
+struct smolder_py_stack_record {
+	__u32 kind; /* SMOLDER_REC_PY_STACK */
+	__u32 nr;   /* entries in frames, innermost first */
+	__u64 key;  /* the allocation's stack key */
+	__u64 native_key;
+	__u32 walk_flags; /* enum smolder_python_walk_flags */
+	__u32 pad0;
+	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
+};
+
 /* Stats counters (per-CPU array index). Every failure path in memleak.bpf.c has one. */
 enum smolder_alloc_stat {
 	SMOLDER_STAT_ALLOCS = 0,	 /* allocations recorded */
@@ -253,12 +282,18 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_MMAP_TABLE_FULL,	 /* anonymous mmap not tracked: map full */
 	SMOLDER_STAT_UNSAMPLED_ALLOCS,	 /* reserved for sampling modes */
 	SMOLDER_STAT_WALKS_CACHED,	 /* stack walks answered by the thread's last walk */
+	SMOLDER_STAT_PY_WALKS,		 /* allocations with their Python frames read */
+	SMOLDER_STAT_PY_NO_TSTATE,	 /* allocations of threads without a Python thread state */
+	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
+	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
 	SMOLDER_STAT_MAX,
 };
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
+	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");
 _Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");

@@ -35,7 +35,7 @@ int frame_names_intern(struct frame_names *names, uint32_t kind, const char *fun
 int frame_names_get(const struct frame_names *names, uint64_t frame, struct named_frame *out);
 
 /* Formats a named frame for folded stacks and text: "function (file:line)", "function (file)" or
- * "function"; ';' and control bytes replaced as symbol_frame_format does. Returns the length
+ * "function"; sanitised by text_sanitize.h's folded convention. Returns the length
  * written (truncated to len-1), 0 for an unknown frame. */
 size_t frame_names_format(const struct frame_names *names, uint64_t frame, char *buf, size_t len);
 

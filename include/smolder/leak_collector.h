@@ -6,6 +6,7 @@
 #ifndef SMOLDER_LEAK_COLLECTOR_H
 #define SMOLDER_LEAK_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "smolder/leak_report.h"
@@ -16,7 +17,9 @@ struct session_collector;
 struct alloc_tracker;
 
 struct leak_collector_options {
-	double min_age_s; /* --min-age: outstanding totals count only older blocks */
+	double min_age_s;	 /* --min-age: outstanding totals count only older blocks */
+	bool native;		 /* --native: keep interpreter-internal native frames */
+	bool python_by_function; /* --function: Python frames without the executing line */
 };
 
 /* NULL and errno on failure; free with leak_collector_free. */

@@ -44,6 +44,11 @@ struct leak_report {
 	size_t probe_objects, probe_points, probe_emulated;
 	uint64_t tool_memory_bytes;
 	bool complete;
+	/* Python targets: the interpreter's version ("" otherwise), Python frames named and not
+	 * (code objects unreadable or stale), Python stacks whose native part was lost, and mmap
+	 * sites that are pymalloc arenas. */
+	char python_version[16];
+	uint64_t python_frames, python_frames_unnamed, python_orphans, python_arena_sites;
 };
 
 /* Finds or adds the site for (stack_id, mmap flag). NULL on allocation failure. */

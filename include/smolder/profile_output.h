@@ -16,6 +16,8 @@
 
 struct symbolizer;
 struct profile_folded;
+struct frame_names;
+struct mixed_stack_stats;
 
 /* One weighted stack. The stack's frames in the stack_table are leaf first (kernel frames, if any,
  * before user frames, as cpu_profile stores them); lookup addresses as the unwinder returns them.
@@ -35,6 +37,8 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
+	/* Registry of the named frames (Python functions, markers) in the stacks; NULL: none. */
+	const struct frame_names *names;
 };
 
 struct profile_output_stats {
@@ -56,6 +60,9 @@ struct profile_output_meta {
 	uint64_t lost;
 	uint64_t complete;
 	uint64_t truncated;
+	const char *python_version;		/* the target's CPython ("3.11"), NULL if none */
+	const struct mixed_stack_stats *python; /* Python frame counters, NULL if none */
+	double cpu_time_s; /* the target's CPU seconds during the run (kernel accounting); NAN */
 };
 
 /* Symbolizes and folds weights[0..n) over stacks. sym may be NULL: frames are then raw addresses

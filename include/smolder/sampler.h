@@ -21,6 +21,10 @@ struct sampler_options {
 	bool per_task_events;	  /* pid=TID, cpu=-1 events with inherit, for machines where they
 				     fire (not this one: see DESIGN.md) */
 	uint32_t ringbuf_bytes;	  /* 0 = sized from frequency, CPUs and copy size */
+	/* Called (with the sample callback's ctx), in order among the samples, when the target
+	 * has mapped executable code from a file (dlopen): samples after it may run code that
+	 * was not there before. NULL: not traced. */
+	void (*on_code_mapped)(void *ctx);
 };
 
 /* Called for every record, from sampler_poll's thread. size is the record's length (header plus
@@ -42,6 +46,8 @@ struct sampler_stats {
 	uint64_t python_truncated;    /* chains cut at the frame limit */
 	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
 	uint64_t python_frames;	      /* Python frames sent */
+	uint64_t code_mapped;	      /* notices of code mapped from files */
+	uint64_t code_mapped_lost;    /* such notices lost */
 	uint64_t received;	      /* records delivered to the callback */
 	uint64_t malformed;	      /* records rejected by user space (bad length) */
 	uint32_t cpus;		      /* perf events opened */

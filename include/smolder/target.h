@@ -10,14 +10,33 @@
 #include <sys/types.h>
 
 /* Checks pid can be profiled. Returns 0, or a smolder exit code (SMOLDER_EXIT_TARGET, ...) with a
- * one-line reason in err. */
+ * one-line reason in err. A thread id that is not its process's id is refused (exit 1) with the
+ * process id to use: smolder attaches to processes. */
 int target_check(pid_t pid, char *err, size_t errlen);
 
 /* Reads a small file (procfs) into buf, NUL-terminated, at most len - 1 bytes. Returns the length
  * or -errno. */
 int target_read_file(const char *path, char *buf, size_t len);
+/* Capability numbers smolder's messages name (linux/capability.h). */
+#define TARGET_CAP_SYS_PTRACE 19
+#define TARGET_CAP_SYS_ADMIN  21
+#define TARGET_CAP_PERFMON    38
+#define TARGET_CAP_BPF	      39
+
+/* Whether smolder itself has capability cap in its effective set (/proc/self/status). */
+bool target_self_capable(int cap);
+/* Checks smolder may read the target's mapped files through /proc/PID/root (ptrace read access).
+ * Returns 0, or -EACCES/-EPERM with a one-line reason in why naming the right that is missing
+ * (other uid, capabilities the target holds, not dumpable, or a refusal despite CAP_SYS_PTRACE);
+ * capabilities smolder already has are never named. */
+int target_files_check(pid_t pid, char *why, size_t len);
+/* The thread group (process) id of a task, from /proc/TID/status; -1 when unreadable. */
+pid_t target_tgid(pid_t tid);
 /* The one-letter state of a task from /proc/PID/task/TID/stat. Returns the letter or -errno. */
 int target_task_state(pid_t pid, pid_t tid);
+/* CPU seconds (user + system, all threads, from /proc/PID/stat; 1/CLK_TCK resolution) the process
+ * has used so far; a zombie not yet reaped still reports its total. Returns 0 or -errno. */
+int target_cpu_seconds(pid_t pid, double *seconds);
 /* The process name (comm) into buf. Returns 0 or -errno. */
 int target_comm(pid_t pid, char *buf, size_t len);
 /* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */

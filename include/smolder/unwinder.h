@@ -64,8 +64,10 @@ enum unwind_flags {
 };
 
 struct unwind_result {
-	uint32_t n;	/* frames written */
-	uint32_t flags; /* enum unwind_flags */
+	uint32_t n;	     /* frames written */
+	uint32_t flags;	     /* enum unwind_flags */
+	uint32_t generation; /* the maps generation the walk used (see unwinder_set_maps_listener);
+				stamp the frames with it (frame_user) to name them as of then */
 };
 
 struct unwinder_stats {
@@ -94,11 +96,25 @@ int unwinder_refresh_maps(struct unwinder *uw);
 
 /* The rule that steps out of the frame at ip: ip is a return address (exact false: the rule of
  * the call at ip - 1, or UNWIND_RULE_SIGRETURN for the signal trampoline) or an interrupted
- * instruction (exact true). Cached like the unwinder's own lookups; re-reads the mappings when ip
- * is in none of them. Returns 0, or -ENOENT (rule kind NONE) when no mapped object covers ip. */
+ * instruction (exact true). A return address in executable code without unwind info (JIT code)
+ * gets the frame-pointer rule (CFA = rbp + 16), which the unwinder itself applies there. Cached
+ * like the unwinder's own lookups; re-reads the mappings when ip is in none of them. Returns 0, or
+ * -ENOENT (rule kind NONE) when no mapping covers ip. */
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule);
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);
+
+struct proc_maps;
+
+/* Called with each new maps generation: 0 for the first maps, then one more each time the code
+ * mapped from files changes (dlopen, dlclose, exec; not anonymous memory or the heap), up to
+ * FRAME_GENERATION_MAX. maps is valid during the call only. */
+typedef void unwinder_maps_listener(void *arg, uint32_t generation, const struct proc_maps *maps);
+/* Sets (fn NULL: clears) the listener and calls it at once with the current generation, so the
+ * listener sees every generation its frames can carry. */
+void unwinder_set_maps_listener(struct unwinder *uw, unwinder_maps_listener *fn, void *arg);
+/* The current maps generation. */
+uint32_t unwinder_generation(const struct unwinder *uw);
 
 /* Enables (the default) or disables the compact-CFI fast path; disabled, every frame is stepped
  * by libunwind. For tests that cross-check the two and for benchmarks. */

@@ -53,9 +53,26 @@ static uint64_t marker(struct frame_names *names, const char *text)
 	return frame;
 }
 
+/* True when every user frame after the leaf up to the first eval frame is the interpreter's. */
+static bool mixed_stack_interpreter_call(const struct python_runtime *rt, const uint64_t *native,
+					 size_t n_native)
+{
+	for (size_t i = 1; i < n_native; i++) {
+		uint64_t addr = frame_user_address(native[i]);
+
+		if (!frame_is_user(native[i]))
+			continue;
+		if (python_runtime_is_eval_frame(rt, addr))
+			return i > 1;
+		if (!python_runtime_is_internal(rt, addr))
+			return false;
+	}
+	return false;
+}
+
 size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 			  const struct smolder_python_frame *py, uint32_t n_py, uint32_t walk_flags,
-			  const uint64_t *native, size_t n_native, bool keep_native, uint64_t *out,
+			  const uint64_t *native, size_t n_native, unsigned options, uint64_t *out,
 			  size_t cap, struct mixed_stack_stats *stats)
 {
 	uint64_t frames[MIXED_STACK_MAX_PY];
@@ -70,7 +87,14 @@ size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 		uint64_t frame = 0;
 
 		if (python_runtime_frame(rt, py[i].code, py[i].instr, &frame) == 0) {
+			struct named_frame nf;
+
 			stats->frames++;
+			if ((options & MIXED_STACK_BY_FUNCTION) &&
+			    frame_names_get(names, frame, &nf) == 0 &&
+			    frame_names_intern(names, nf.kind, nf.function, nf.file, 0, &frame) !=
+				    0)
+				frame = 0;
 		} else {
 			/* Keep the place: a missing frame would make the caller look like the
 			 * callee. Counted, never named wrongly. */
@@ -97,5 +121,23 @@ size_t mixed_stack_splice(struct python_runtime *rt, struct frame_names *names,
 			flags[n++] = SMOLDER_PY_FRAME_ENTRY;
 		}
 	}
-	return python_runtime_merge(rt, native, n_native, frames, flags, n, keep_native, out, cap);
+	if ((options & MIXED_STACK_MMAP_SITE) && n > 0 && cap > 1 &&
+	    mixed_stack_interpreter_call(rt, native, n_native)) {
+		uint64_t m = marker(names, "[pymalloc arena]");
+
+		if (m) {
+			size_t k;
+
+			stats->arena_sites++;
+			/* The mmap call stays the leaf; the marker sits right above it. */
+			out[0] = native[0];
+			out[1] = m;
+			k = python_runtime_merge(rt, native + 1, n_native - 1, frames, flags, n,
+						 (options & MIXED_STACK_KEEP_NATIVE) != 0, out + 2,
+						 cap - 2);
+			return k + 2;
+		}
+	}
+	return python_runtime_merge(rt, native, n_native, frames, flags, n,
+				    (options & MIXED_STACK_KEEP_NATIVE) != 0, out, cap);
 }

@@ -25,3 +25,13 @@ stop_node() {
 	kill "$NODE_PID" 2>/dev/null
 	wait "$NODE_PID" 2>/dev/null
 }
+
+# js_line NAME: the line of "function NAME(" in node_app.js (what V8 writes in its perf map).
+js_line() {
+	grep -n "^function $1(" "$NODE_APP" | cut -d: -f1
+}
+
+# js_frame NAME: the folded name of node_app.js's function NAME, as an ERE.
+js_frame() {
+	echo "$1 \\(node_app\\.js:$(js_line "$1")\\)_\\[j\\]"
+}

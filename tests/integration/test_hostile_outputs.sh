@@ -5,7 +5,7 @@
 # missing command (exit 2 for record as for leaks); flamegraph on a directory (exit 1) and on
 # /dev/zero (exit 1 at once, not an endless read); an interrupt before the first sample keeps the
 # previous output; a late write failure exits 6 without "wrote"; temporary files left by a killed
-# run are removed by the next one.
+# run are removed by the next one; -p with a thread id says which process to use.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -60,10 +60,18 @@ grep -q "nothing was sampled" "$WORK/int.err" && pass "says nothing was sampled"
 	fail "no 'nothing was sampled': $(cat "$WORK/int.err")"
 grep -q "wrote" "$WORK/int.err" && fail "interrupt: claims 'wrote': $(cat "$WORK/int.err")"
 
-# The output directory disappears during the run: exit 6, an error naming the file, no "wrote".
+# A thread id (not the process id): refused at once, naming the process to use.
 "$FIXTURES/record_threads" 30 >/dev/null 2>&1 &
 BUSY=$!
 CHILDREN+=("$BUSY")
+sleep 0.3
+tid=$(ls "/proc/$BUSY/task" | grep -vx "$BUSY" | head -1)
+for cmd in record leaks dump; do
+	refused 1 "$cmd -p TID" "$SMOLDER" "$cmd" -p "$tid"
+	grep -q "use -p $BUSY" "$WORK/err" || fail "$cmd -p TID: process not named: $(cat "$WORK/err")"
+done
+
+# The output directory disappears during the run: exit 6, an error naming the file, no "wrote".
 mkdir "$WORK/gone"
 "$SMOLDER" record -p "$BUSY" -d 2 -o "$WORK/gone/x.folded" -o "$WORK/ok.folded" \
 	2>"$WORK/late.err" &

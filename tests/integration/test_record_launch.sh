@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_record_launch.sh: `smolder record -- CMD ARGS` with real eBPF: the command is profiled from
-# its start (its main-thread chain is complete), smolder returns CMD's exit status (also 127 for a
-# command that cannot run and 128+N when CMD dies of a signal), SIGINT is forwarded, and outputs
-# are complete files in every case.
+# its start (its main-thread chain is complete), smolder returns CMD's exit status (128+N when CMD
+# dies of a signal; a command that cannot run at all is exit 2, nothing written), SIGINT is
+# forwarded, and outputs are complete files in every case.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
@@ -29,8 +29,10 @@ fi
 expect_exit 7 "launch returns CMD's exit status" \
 	"$SMOLDER" record -o "$WORK/seven.folded" -- sh -c 'exit 7'
 [ -f "$WORK/seven.folded" ] || fail "launch: no output for a short command"
-expect_exit 127 "launch of a missing command" \
+# A command that cannot run is a missing target, found before anything starts (as for leaks).
+expect_exit 2 "launch of a missing command" \
 	"$SMOLDER" record -o "$WORK/missing.folded" -- /nonexistent/command
+[ -e "$WORK/missing.folded" ] && fail "launch of a missing command wrote an output"
 expect_exit $((128 + 9)) "launch: CMD killed by SIGKILL" \
 	"$SMOLDER" record -o "$WORK/killed.folded" -- sh -c 'kill -9 $$'
 

@@ -87,8 +87,11 @@ static void test_sanitize_utf8(void **state)
 	assert_memory_equal(
 		out, "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd",
 		n);
-	n = flamegraph_sanitize_utf8("a\tb\nc\x7f", 6, out, NULL);
-	assert_memory_equal(out, "a b c\x7f", n);
+	/* DEL, a C1 control (U+009B, CSI) and a bidi override (U+202E) would act on a terminal
+	 * showing the diff summary. */
+	n = flamegraph_sanitize_utf8("a\tb\nc\x7f\xc2\x9b\xe2\x80\xae", 11, out, NULL);
+	assert_int_equal(n, 14);
+	assert_memory_equal(out, "a b c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", n);
 }
 
 static void test_kernel_and_inlined_frames(void **state)
@@ -117,6 +120,28 @@ static void test_kernel_and_inlined_frames(void **state)
 	assert_true(b >= 200 && r <= 110); /* kernel: blue */
 	parse_color(i->fill, &r, &g, &b);
 	assert_true(g >= 200 && r <= 80); /* inlined: aqua green */
+	free(svg);
+	folded_profile_free(p);
+}
+
+/* JIT frames of JavaScript/Python functions ("_[j]", from perf maps): green, without the suffix,
+ * marked in the tooltip. */
+static void test_jit_frames(void **state)
+{
+	struct folded_profile *p = parse_text(
+		"main;uv_run;handleRequest (server.js:27)_[j];renderPage (server.js:22)_[j] 10\n",
+		NULL);
+	char *svg = render_text(p, NULL);
+	static struct svg_frame f[MAX_FRAMES];
+	size_t n = svg_frames(svg, f, MAX_FRAMES);
+	const struct svg_frame *j = find_frame(f, n, "handleRequest (server.js:27)");
+	int r, g, b;
+
+	assert_non_null(j);
+	assert_null(strstr(svg, "_[j]"));
+	assert_non_null(strstr(svg, "(JIT)</title>"));
+	parse_color(j->fill, &r, &g, &b);
+	assert_true(g >= 170 && r <= 110 && b <= 100); /* JIT: green */
 	free(svg);
 	folded_profile_free(p);
 }
@@ -298,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_names_are_text),
 		cmocka_unit_test(test_sanitize_utf8),
 		cmocka_unit_test(test_kernel_and_inlined_frames),
+		cmocka_unit_test(test_jit_frames),
 		cmocka_unit_test(test_palettes_deterministic),
 		cmocka_unit_test(test_minwidth_keeps_counts_in_parents),
 		cmocka_unit_test(test_inverted_layout),

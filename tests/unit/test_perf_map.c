@@ -2,7 +2,9 @@
  * crafted files: names with spaces, unsorted input, a start listed twice (the later line wins),
  * zero start and zero size, malformed lines, huge names, empty and missing files; lookups at the
  * start, inside, at the end, in gaps, before the first and past the last entry; and a large
- * shuffled map checked against a brute-force lookup. */
+ * shuffled map checked against a brute-force lookup; overlapping entries (the latest line wins),
+ * lines appended after the load (perf_map_update), a replaced file, and the parsing of V8's and
+ * CPython's names into function, file and line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +42,7 @@ static struct perf_map *load_text(const char *name, const char *text)
 	return pm;
 }
 
-static void assert_finds(const struct perf_map *pm, uint64_t addr, const char *name)
+static void assert_finds(struct perf_map *pm, uint64_t addr, const char *name)
 {
 	const char *got = perf_map_find(pm, addr);
 
@@ -50,7 +52,7 @@ static void assert_finds(const struct perf_map *pm, uint64_t addr, const char *n
 		fail_msg("0x%llx: \"%s\", expected \"%s\"", (unsigned long long)addr, got, name);
 }
 
-static void assert_finds_nothing(const struct perf_map *pm, uint64_t addr)
+static void assert_finds_nothing(struct perf_map *pm, uint64_t addr)
 {
 	const char *got = perf_map_find(pm, addr);
 
@@ -59,7 +61,7 @@ static void assert_finds_nothing(const struct perf_map *pm, uint64_t addr)
 }
 
 /* Three entries with gaps between them, as a JIT writes them (names with spaces and colons). */
-static void check_normal(const struct perf_map *pm)
+static void check_normal(struct perf_map *pm)
 {
 	assert_finds_nothing(pm, 0);
 	assert_finds_nothing(pm, 0x7f0000000fffull); /* before the first */
@@ -277,6 +279,146 @@ static void test_many_entries_against_brute_force(void **state)
 	free(e);
 }
 
+/* Overlapping ranges with different starts: for each address the latest line covering it wins, and
+ * an older entry shows again where a newer one inside it ends. */
+static void test_overlap_latest_wins(void **state)
+{
+	struct perf_map *pm;
+
+	(void)state;
+	pm = load_text("overlap", "1000 1000 old_big\n"
+				  "1400 100 newer_inside\n"
+				  "1f00 200 newer_across_end\n"
+				  "0f00 180 newest_across_start\n"
+				  "1450 10 newest_inner\n");
+	assert_finds(pm, 0xf00, "newest_across_start");
+	assert_finds(pm, 0x107f, "newest_across_start");
+	assert_finds(pm, 0x1080, "old_big");
+	assert_finds(pm, 0x13ff, "old_big");
+	assert_finds(pm, 0x1400, "newer_inside");
+	assert_finds(pm, 0x1450, "newest_inner");
+	assert_finds(pm, 0x1460, "newer_inside");
+	assert_finds(pm, 0x1500, "old_big");
+	assert_finds(pm, 0x1eff, "old_big");
+	assert_finds(pm, 0x1f00, "newer_across_end");
+	assert_finds(pm, 0x20ff, "newer_across_end");
+	assert_finds_nothing(pm, 0x2100);
+	assert_int_equal(perf_map_count(pm), 5);
+	perf_map_free(pm);
+
+	/* An older, smaller entry written after a bigger one still wins where it lies. */
+	pm = load_text("overlap2",
+		       "1000 100 first_small\n1000 1000 then_big\n1010 10 last_small\n");
+	assert_finds(pm, 0x1000, "then_big");
+	assert_finds(pm, 0x1010, "last_small");
+	assert_finds(pm, 0x1020, "then_big");
+	perf_map_free(pm);
+}
+
+/* The JIT appends as it compiles: update reads only the new lines; a half-written last line is
+ * read again once complete; a replaced file starts over, names handed out stay valid. */
+static void test_update_appended_and_replaced(void **state)
+{
+	const char *path = tmp_path("grow");
+	const char *old_name;
+	struct perf_map *pm;
+	FILE *fp;
+
+	(void)state;
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("1000 100 first\n2000 100 half", fp);
+	assert_int_equal(fclose(fp), 0);
+	pm = perf_map_load(path);
+	assert_non_null(pm);
+	assert_finds(pm, 0x1000, "first");
+	assert_finds(pm, 0x2000, "half");
+	assert_int_equal(perf_map_update(pm), 0); /* nothing new */
+
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("_written\n3000 10 third\n1000 100 first_again\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(perf_map_update(pm), 1);
+	assert_finds(pm, 0x2000, "half_written");
+	assert_finds(pm, 0x3000, "third");
+	assert_finds(pm, 0x1000, "first_again");
+	old_name = perf_map_find(pm, 0x3000);
+
+	/* Replaced (a new process with the same pid, or a rewrite): only the new content answers.
+	 */
+	assert_int_equal(unlink(path), 0);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("5000 10 fresh\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(perf_map_update(pm), 1);
+	assert_finds(pm, 0x5000, "fresh");
+	assert_finds_nothing(pm, 0x3000);
+	assert_string_equal(old_name, "third"); /* still allocated */
+	assert_int_equal(perf_map_count(pm), 1);
+
+	/* Gone from its path (the target exited with its mount namespace): the open file is still
+	 * read, appended lines included. */
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	assert_int_equal(unlink(path), 0);
+	fputs("6000 10 after_unlink\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(perf_map_update(pm), 1);
+	assert_finds(pm, 0x5000, "fresh");
+	assert_finds(pm, 0x6000, "after_unlink");
+	perf_map_free(pm);
+}
+
+static void check_parse(const char *name, const char *function, const char *file, uint32_t line,
+			uint32_t kind)
+{
+	char storage[512];
+	struct perf_map_symbol sym;
+
+	perf_map_parse_name(name, storage, &sym);
+	assert_string_equal(sym.name, name);
+	assert_string_equal(sym.function, function);
+	if (file)
+		assert_string_equal(sym.file, file);
+	else
+		assert_null(sym.file);
+	assert_int_equal(sym.line, line);
+	assert_int_equal(sym.kind, kind);
+}
+
+/* node's names (tier marks stripped; node: internal modules; anonymous functions; getters with a
+ * space in the name), older V8's prefixes, builtins by name, CPython's trampolines. */
+static void test_parse_names(void **state)
+{
+	(void)state;
+	check_parse("JS:*handleRequest /srv/app/server.js:27:23", "handleRequest",
+		    "/srv/app/server.js", 27, PERF_MAP_JS);
+	check_parse("JS:~renderPage /srv/app/server.js:22:20", "renderPage", "/srv/app/server.js",
+		    22, PERF_MAP_JS);
+	check_parse("JS:^processImmediate node:internal/timers:438:28", "processImmediate",
+		    "node:internal/timers", 438, PERF_MAP_JS);
+	check_parse("JS:+maglevd /a b/c.js:3:1", "maglevd", "/a b/c.js", 3, PERF_MAP_JS);
+	check_parse("JS:~ node:internal/main/run_main_module:1:1", "(anonymous)",
+		    "node:internal/main/run_main_module", 1, PERF_MAP_JS);
+	check_parse("JS:~get length node:buffer:10:5", "get length", "node:buffer", 10,
+		    PERF_MAP_JS);
+	check_parse("JS:*run file:///srv/app/mod.mjs:4:9", "run", "file:///srv/app/mod.mjs", 4,
+		    PERF_MAP_JS);
+	check_parse("LazyCompile:*handle /srv/server.js:12", "handle", "/srv/server.js", 12,
+		    PERF_MAP_JS);
+	check_parse("Eval:~ :1:1", "(anonymous)", NULL, 1, PERF_MAP_JS);
+	check_parse("JS:*nolocation", "nolocation", NULL, 0, PERF_MAP_JS);
+	check_parse("Builtin:ArrayPrototypePush", "ArrayPrototypePush", NULL, 0, PERF_MAP_OTHER);
+	check_parse("BytecodeHandler:Ldar", "BytecodeHandler:Ldar", NULL, 0, PERF_MAP_OTHER);
+	check_parse("py::fib:/srv/app/calc.py", "fib", "/srv/app/calc.py", 0, PERF_MAP_PYTHON);
+	check_parse("py::Server.handle.<locals>.inner:/srv/x.py", "Server.handle.<locals>.inner",
+		    "/srv/x.py", 0, PERF_MAP_PYTHON);
+	check_parse("java.lang.String::hashCode()", "java.lang.String::hashCode()", NULL, 0,
+		    PERF_MAP_OTHER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +430,9 @@ int main(void)
 		cmocka_unit_test(test_huge_name),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_many_entries_against_brute_force),
+		cmocka_unit_test(test_overlap_latest_wins),
+		cmocka_unit_test(test_update_appended_and_replaced),
+		cmocka_unit_test(test_parse_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -74,7 +74,7 @@ static void test_raw_fold(void **state)
 	o.thread_name = name_of;
 	f = profile_output_fold(t, w, 3, NULL, &o, &st);
 	text = folded_text(f);
-	assert_string_equal(text, "6;0x2003;0x1003 1\nmain_thread_-5;0x2003;0x1003 7\n");
+	assert_string_equal(text, "6;0x2003;0x1003 1\nmain:thread?-5;0x2003;0x1003 7\n");
 	free(text);
 	profile_folded_free(f);
 	profile_folded_free(NULL);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +337,98 @@ static void run(const char *cmd)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The link-time address of NAME@plt in path, from objdump (0 when absent). */
+static uint64_t objdump_plt(const char *path, const char *name)
+{
+	char cmd[1024], line[256];
+	uint64_t addr = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d -j .plt -j .plt.sec -j .plt.got %s | grep ' <%s@plt>:$'", path, name);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fgets(line, sizeof(line), p))
+		addr = strtoull(line, NULL, 16);
+	pclose(p);
+	return addr;
+}
+
+/* PLT stubs are "name@plt", not "_init" (crti's unsized _init just before .plt ran over them),
+ * and _init itself stays _init. In libc (a shared object) too. */
+static void test_plt_stubs(void **state)
+{
+	const struct symbol_frame *f;
+	struct symbolizer *sym;
+	struct target t;
+	uint64_t fflush_plt, read_plt;
+	size_t n;
+
+	fflush_plt = objdump_plt(FIXTURE_C "_nopie", "fflush");
+	read_plt = objdump_plt(FIXTURE_C "_nopie", "read");
+	assert_true(fflush_plt && read_plt);
+	target_start(&t, FIXTURE_C "_nopie");
+	sym = symbolizer_new(t.pid);
+	assert_non_null(sym);
+	n = symbolizer_resolve(sym, fflush_plt + 4, &f);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].function, "fflush@plt");
+	n = symbolizer_resolve(sym, read_plt + 15, &f);
+	assert_string_equal(f[0].function, "read@plt");
+	n = symbolizer_resolve(sym, target_addr(&t, "main"), &f);
+	assert_string_equal(f[n - 1].function, "main");
+	target_stop(&t);
+	symbolizer_free(sym);
+}
+
+/* A crash while resolving costs that address, not the run: a library truncated on disk after it
+ * was opened (rewritten in place) makes libelf fault (SIGBUS) reading its sections. Resolving it in
+ * this process would kill the test; in the child it is named module+0xOFFSET with a warning and the
+ * addresses after it are still resolved. */
+static void test_isolated_survives_crash(void **state)
+{
+	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[512], buf[128];
+	const struct symbol_frame *f;
+	struct symbolizer_stats stats;
+	struct symbolizer *sym;
+	uint64_t frames[3];
+	void *h, *entry;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/libgen_copy.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/libgen_alpha.so %s", SMOLDER_FIXTURE_DIR, copy);
+	run(cmd);
+	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h);
+	entry = dlsym(h, "plugin_run");
+	assert_non_null(entry);
+	sym = symbolizer_new(getpid());
+	assert_non_null(sym);
+	/* Unloaded (its code must not run once truncated); the symbolizer keeps it open. */
+	assert_int_equal(dlclose(h), 0);
+	assert_int_equal(truncate(copy, 0), 0);
+	frames[0] = (uint64_t)entry + 1;
+	frames[1] = (uint64_t)fflush + 1;
+	frames[2] = (uint64_t)entry + 1; /* the same value twice: resolved once */
+	assert_int_equal(symbolizer_resolve_isolated(sym, frames, 3), 0);
+	n = symbolizer_resolve(sym, frames[0], &f);
+	assert_int_equal(n, 1);
+	assert_null(f[0].function);
+	assert_string_equal(f[0].module, "libgen_copy.so");
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "libgen_copy.so+0x"));
+	n = symbolizer_resolve(sym, frames[1], &f);
+	assert_non_null(f[n - 1].function);
+	assert_non_null(strstr(f[n - 1].function, "fflush"));
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(stats.addresses, 2);
+	assert_int_equal(stats.unknown, 1);
+	symbolizer_free(sym);
+	unlink(copy);
+	rmdir(dir);
+}
+
 /* Without DWARF the symbol table names functions; without symbols, module+0xOFFSET. The copies are
  * deleted while running: they can only be opened through /proc/PID/map_files. */
 static void test_stripped_and_deleted(void **state)
@@ -429,41 +523,86 @@ static void test_unmapped_and_vdso(void **state)
 	symbolizer_free(sym);
 }
 
-/* JIT code: named from /tmp/perf-PID.map, re-read by refresh when it changes. */
+/* JIT code: named from /tmp/perf-PID.map, re-read by refresh as it grows; JS functions get their
+ * file and line and the JIT flag; unnamed anonymous executable code is "[jit]". */
 static void test_perf_map(void **state)
 {
 	const struct symbol_frame *f;
+	struct symbolizer_stats stats;
 	struct symbolizer *sym;
 	struct target t;
-	char path[64], buf[64];
+	char path[64], buf[128];
 	size_t n;
+	FILE *fp;
 
 	target_start(&t, FIXTURE_C);
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)t.pid);
-	write_file(path, "100000 100 jit_fn;x\n100100 80 LazyCompile:*run\n");
+	write_file(path, "100000 100 jit_fn;x\n100100 80 LazyCompile:*run\n"
+			 "100200 40 JS:*handleRequest /srv/app/server.js:27:23\n");
 	sym = symbolizer_new(t.pid);
 	assert_non_null(sym);
+	assert_null(symbolizer_jit_hint(sym));
 	n = symbolizer_resolve(sym, 0x100010, &f);
 	assert_int_equal(n, 1);
 	assert_string_equal(f[0].function, "jit_fn;x");
 	assert_string_equal(f[0].module, "[jit]");
+	assert_int_equal(f[0].flags, 0);
 	symbol_frame_format(&f[0], buf, sizeof(buf));
 	assert_string_equal(buf, "jit_fn:x");
 	n = symbolizer_resolve(sym, 0x100170, &f);
-	assert_string_equal(f[0].function, "LazyCompile:*run");
-	n = symbolizer_resolve(sym, 0x100200, &f);
+	assert_string_equal(f[0].function, "run");
+	assert_int_equal(f[0].flags, SYMBOL_FRAME_JIT);
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_string_equal(buf, "run_[j]");
+	n = symbolizer_resolve(sym, 0x100210, &f);
+	assert_string_equal(f[0].function, "handleRequest");
+	assert_string_equal(f[0].file, "/srv/app/server.js");
+	assert_int_equal(f[0].line, 27);
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_string_equal(buf, "handleRequest (server.js:27)_[j]");
+	n = symbolizer_resolve(sym, 0x100300, &f);
 	assert_null(f[0].function);
 
-	write_file(path, "100000 100 jit_fn;x\n100100 80 LazyCompile:*run\n200000 10 later_fn\n");
+	/* The JIT appends: the new line is read, and for a reused address the latest line wins. */
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("200000 10 later_fn\n100400 40 JS:~renderPage /srv/app/server.js:22:20\n", fp);
+	fclose(fp);
 	assert_int_equal(symbolizer_refresh(sym), 0);
 	n = symbolizer_resolve(sym, 0x200004, &f);
 	assert_string_equal(f[0].function, "later_fn");
+	n = symbolizer_resolve(sym, 0x100404, &f);
+	assert_string_equal(f[0].function, "renderPage");
 	/* Frames resolved before the reload stay valid. */
 	n = symbolizer_resolve(sym, 0x100010, &f);
 	assert_string_equal(f[0].function, "jit_fn;x");
 	unlink(path);
 	target_stop(&t);
+	symbolizer_get_stats(sym, &stats);
+	assert_int_equal(stats.jit_named, 5);
 	symbolizer_free(sym);
+}
+
+/* Anonymous executable memory without a perf map: "[jit]", and the hint says how to get names. */
+static void test_jit_unnamed(void **state)
+{
+	const struct symbol_frame *f;
+	struct symbolizer *sym;
+	char buf[64];
+	void *code = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(code != MAP_FAILED);
+	sym = symbolizer_new(getpid());
+	assert_non_null(sym);
+	assert_int_equal(symbolizer_resolve(sym, (uint64_t)code + 100, &f), 1);
+	assert_null(f[0].function);
+	assert_string_equal(f[0].module, "[jit]");
+	symbol_frame_format(&f[0], buf, sizeof(buf));
+	assert_string_equal(buf, "[jit]");
+	assert_non_null(symbolizer_jit_hint(sym));
+	assert_non_null(strstr(symbolizer_jit_hint(sym), "--perf-basic-prof"));
+	symbolizer_free(sym);
+	munmap(code, 8192);
 }
 
 static uint64_t kallsyms_addr(const char *name)
@@ -606,7 +745,10 @@ int main(void)
 		cmocka_unit_test(test_cpp_demangled_and_inlined),
 		cmocka_unit_test(test_stripped_and_deleted),
 		cmocka_unit_test(test_unmapped_and_vdso),
+		cmocka_unit_test(test_plt_stubs),
+		cmocka_unit_test(test_isolated_survives_crash),
 		cmocka_unit_test(test_perf_map),
+		cmocka_unit_test(test_jit_unnamed),
 		cmocka_unit_test(test_kernel),
 		cmocka_unit_test(test_kallsyms_parse),
 		cmocka_unit_test(test_format),

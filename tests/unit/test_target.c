@@ -4,7 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,39 @@ static void test_check(void **state)
 	assert_int_equal(target_check(child, err, sizeof(err)), SMOLDER_EXIT_TARGET);
 	assert_non_null(strstr(err, "zombie"));
 	waitpid(child, NULL, 0);
+}
+
+static pid_t thread_tid;
+static pthread_barrier_t thread_barrier;
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	thread_tid = (pid_t)syscall(SYS_gettid);
+	pthread_barrier_wait(&thread_barrier); /* tid published */
+	pthread_barrier_wait(&thread_barrier); /* checks done */
+	return NULL;
+}
+
+/* A thread id is refused with the process id to use (record -p TID of a non-main thread). */
+static void test_check_thread_id(void **state)
+{
+	char err[256], want[64];
+	pthread_t t;
+
+	(void)state;
+	pthread_barrier_init(&thread_barrier, NULL, 2);
+	assert_int_equal(pthread_create(&t, NULL, thread_main, NULL), 0);
+	pthread_barrier_wait(&thread_barrier);
+	assert_int_equal(target_tgid(thread_tid), getpid());
+	assert_int_equal(target_tgid(getpid()), getpid());
+	assert_int_equal(target_check(thread_tid, err, sizeof(err)), SMOLDER_EXIT_USAGE);
+	snprintf(want, sizeof(want), "use -p %d", (int)getpid());
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "thread id"));
+	pthread_barrier_wait(&thread_barrier);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&thread_barrier);
 }
 
 static void test_proc_readers(void **state)
@@ -102,6 +138,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_check_thread_id),
 		cmocka_unit_test(test_proc_readers),
 		cmocka_unit_test(test_launch),
 	};

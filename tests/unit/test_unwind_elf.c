@@ -190,11 +190,93 @@ static void test_text_range_saturates(void **state)
 	unwind_elf_free(elf);
 }
 
+/* The .eh_frame section of an object, by name (for the index tests). */
+static void eh_frame_section(const struct unwind_elf *elf, uint64_t *off, uint64_t *vaddr,
+			     uint64_t *size)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf->data;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(elf->data + eh->e_shoff);
+	const char *names = (const char *)elf->data + sh[eh->e_shstrndx].sh_offset;
+
+	for (size_t i = 1; i < eh->e_shnum; i++) {
+		if (strcmp(names + sh[i].sh_name, ".eh_frame") == 0) {
+			*off = sh[i].sh_offset;
+			*vaddr = sh[i].sh_addr;
+			*size = sh[i].sh_size;
+			return;
+		}
+	}
+	fail_msg("no .eh_frame section");
+}
+
+/* An object linked with .eh_frame_hdr: the table built from its .eh_frame must be the linker's,
+ * entry for entry (same FDEs, same order), once rebased to the section's address. */
+static void test_eh_frame_index_matches_linker_table(void **state)
+{
+	struct unwind_elf *elf, copy;
+	uint64_t off = 0, vaddr = 0, size = 0, table_off;
+	const int32_t *linker;
+	char path[4096];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/record_bigframe", SMOLDER_FIXTURE_DIR);
+	elf = unwind_elf_open(path);
+	assert_non_null(elf);
+	assert_true(elf->has_table && !elf->synthetic_table);
+	assert_int_equal(unwind_elf_vaddr_offset(elf, elf->table_vaddr, &table_off), 0);
+	linker = (const int32_t *)(elf->data + table_off);
+	eh_frame_section(elf, &off, &vaddr, &size);
+	copy = *elf;
+	copy.has_table = false;
+	copy.fde_count = 0;
+	assert_int_equal(unwind_cfi_index_eh_frame(&copy, off, vaddr, size), 0);
+	assert_true(copy.has_table);
+	assert_non_null(copy.synthetic_table);
+	assert_int_equal(copy.fde_count, elf->fde_count);
+	for (size_t i = 0; i < elf->fde_count; i++) {
+		assert_true(elf->hdr_vaddr + (int64_t)linker[2 * i] ==
+			    copy.hdr_vaddr + (int64_t)copy.synthetic_table[2 * i]);
+		assert_true(elf->hdr_vaddr + (int64_t)linker[2 * i + 1] ==
+			    copy.hdr_vaddr + (int64_t)copy.synthetic_table[2 * i + 1]);
+	}
+	free(copy.synthetic_table);
+	unwind_elf_free(elf);
+}
+
+/* gcc -static links without .eh_frame_hdr: the unwinder indexes .eh_frame itself, and every
+ * function of the program (here static_crunch's neighbourhood: all of .text) gets a rule. */
+static void test_static_binary_indexed(void **state)
+{
+	struct unwind_elf *elf;
+	struct unwind_rule rule;
+	size_t simple = 0;
+	char path[4096];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/static_service", SMOLDER_FIXTURE_DIR);
+	elf = unwind_elf_open(path);
+	assert_non_null(elf);
+	assert_true(elf->has_table);
+	assert_non_null(elf->synthetic_table);
+	assert_true(elf->fde_count > 500); /* glibc's functions are in there */
+	for (size_t i = 1; i < elf->fde_count; i++)
+		assert_true(elf->synthetic_table[2 * (i - 1)] <= elf->synthetic_table[2 * i]);
+	for (size_t i = 0; i < elf->fde_count; i++) {
+		unwind_cfi_rule(elf, elf->hdr_vaddr + (int64_t)elf->synthetic_table[2 * i], &rule);
+		assert_int_not_equal(rule.kind, UNWIND_RULE_NONE);
+		simple += rule.kind == UNWIND_RULE_SIMPLE;
+	}
+	assert_true(simple > elf->fde_count * 9 / 10);
+	unwind_elf_free(elf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixture_layout),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_eh_frame_index_matches_linker_table),
+		cmocka_unit_test(test_static_binary_indexed),
 		cmocka_unit_test(test_table_past_end_of_file),
 		cmocka_unit_test(test_huge_section_count),
 		cmocka_unit_test(test_text_range_saturates),

@@ -14,6 +14,8 @@
 #include "../../src/unwind_elf.h"
 
 #include <gelf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <libelf.h>
 
 #define MAX_FRAMES 128
@@ -690,6 +692,36 @@ static bool after_steps(struct capture *cap)
 
 /* The fast path must give exactly what libunwind gives, frame for frame, on every kind of stack,
  * including stops at arbitrary instructions (prologues, epilogues, libc, the vdso). */
+/* JIT code (anonymous executable memory, no unwind info): a return address there gets the
+ * frame-pointer rule the in-kernel walker can apply; an interrupted ip (exact) does not, its
+ * prologue may not have pushed rbp yet. */
+static void test_rule_at_jit_code(void **state)
+{
+	struct unwind_rule rule;
+	struct unwinder *uw;
+	uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *data = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(code != MAP_FAILED && data != MAP_FAILED);
+	uw = unwinder_new(getpid());
+	assert_non_null(uw);
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)code + 64, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_SIMPLE);
+	assert_int_equal(rule.cfa_reg, UNWIND_RULE_RBP);
+	assert_int_equal(rule.cfa_off, 16);
+	assert_int_equal(rule.ra_off, -8);
+	assert_int_equal(rule.rbp_rule, UNWIND_RBP_SAVED);
+	assert_int_equal(rule.rbp_off, -16);
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)code + 64, true, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	/* Not code: no rule. */
+	assert_int_equal(unwinder_rule_at(uw, (uint64_t)data + 64, false, &rule), 0);
+	assert_int_equal(rule.kind, UNWIND_RULE_NONE);
+	unwinder_free(uw);
+	munmap(code, 4096);
+	munmap(data, 4096);
+}
+
 static void test_fast_path_matches_libunwind(void **state)
 {
 	static const char *const modes[] = {"deep", "thread", "qsort", "signal", "bigframe"};
@@ -717,6 +749,37 @@ static void test_fast_path_matches_libunwind(void **state)
 	}
 }
 
+/* unwind_target linked -static (no .eh_frame_hdr): the search table built from .eh_frame serves
+ * both paths, the fast rules and libunwind's (which reads it through access_mem), with the same
+ * result; the deep and threaded chains reach their roots. */
+static void test_static_binary(void **state)
+{
+	static const char *const modes[] = {"deep", "thread", "signal"};
+	struct capture cap;
+
+	(void)state;
+	capture_program = "unwind_target_static";
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct unwind_snapshot snap;
+		uint64_t ips[MAX_FRAMES];
+		struct unwind_result res;
+
+		assert_int_equal(capture_begin(&cap, modes[i], NULL, 0), 0);
+		capture_end(&cap);
+		snap = capture_snapshot(&cap, 0);
+		assert_int_equal(unwinder_unwind(cap.uw, &snap, ips, MAX_FRAMES, &res), 0);
+		if (!(res.flags & UNWIND_COMPLETE)) {
+			print_message("%s: flags %#x\n", modes[i], res.flags);
+			print_chain(&cap, ips, res.n);
+			fail();
+		}
+		assert_true(res.n >= 4);
+		assert_paths_agree(&cap, 0);
+		capture_release(&cap);
+	}
+	capture_program = "unwind_target";
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -735,6 +798,8 @@ int main(void)
 		cmocka_unit_test(test_debug_frame_rules),
 		cmocka_unit_test(test_rule_at_and_resume),
 		cmocka_unit_test(test_fast_path_matches_libunwind),
+		cmocka_unit_test(test_rule_at_jit_code),
+		cmocka_unit_test(test_static_binary),
 	};
 
 	return cmocka_run_group_tests(tests, load_fixture_symbols, free_fixture_symbols);

@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The fixture capture_begin runs: unwind_target, or a variant built from the same source. */
+static const char *capture_program = "unwind_target";
+
 struct capture {
 	pid_t pid, tid;
 	int out_fd; /* the fixture's stdout */
@@ -84,7 +87,7 @@ static int capture_begin(struct capture *cap, const char *mode, bool (*want)(str
 
 	memset(cap, 0, sizeof(*cap));
 	cap->out_fd = -1;
-	snprintf(cap->fixture, sizeof(cap->fixture), "%s/unwind_target", SMOLDER_FIXTURE_DIR);
+	snprintf(cap->fixture, sizeof(cap->fixture), "%s/%s", SMOLDER_FIXTURE_DIR, capture_program);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	cap->pid = fork();

@@ -1,0 +1,55 @@
+/* pprof.h: the pprof profile format (profile.proto, gzipped), as `go tool pprof`, Pyroscope and
+ * Grafana read it. A builder that interns strings, functions, mappings and locations and writes
+ * the gzipped profile; and a reader that turns a profile into report_input stacks. */
+#ifndef SMOLDER_PPROF_H
+#define SMOLDER_PPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct pprof_builder;
+struct report_input;
+
+/* One source line of a location: function name and file:line (file NULL, line 0 when unknown). */
+struct pprof_line {
+	const char *function;
+	const char *file;
+	int64_t line;
+};
+
+/* A new, empty profile; NULL and errno on failure. Free with pprof_builder_free (NULL-safe). */
+struct pprof_builder *pprof_builder_new(void);
+void pprof_builder_free(struct pprof_builder *b);
+
+/* Declares the next value of every sample (call before adding samples). 0 or -ENOMEM/-EINVAL. */
+int pprof_builder_sample_type(struct pprof_builder *b, const char *type, const char *unit);
+/* The sample type pprof shows by default (one already declared). */
+int pprof_builder_default_type(struct pprof_builder *b, const char *type);
+/* Sampling period ("cpu", "nanoseconds", 10101010 for 99 Hz); 0 or -ENOMEM. */
+int pprof_builder_period(struct pprof_builder *b, const char *type, const char *unit,
+			 int64_t period);
+void pprof_builder_duration(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
+/* A comment line shown by pprof -comments. 0 or -ENOMEM. */
+int pprof_builder_comment(struct pprof_builder *b, const char *text);
+
+/* Interns a mapping (an object mapped at [start, limit) from file offset, with its build id as
+ * hex; NULL when unknown). Returns its id (>= 1), 0 on allocation failure. */
+uint64_t pprof_builder_mapping(struct pprof_builder *b, uint64_t start, uint64_t limit,
+			       uint64_t offset, const char *file, const char *build_id);
+/* Interns a location: by (mapping, address) when address != 0, else by its lines. lines are
+ * innermost first (inlined callees before their caller). Returns its id, 0 on failure. */
+uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+				const struct pprof_line *lines, size_t n_lines);
+/* Adds a sample: locations leaf first, one value per declared sample type. 0 or -errno. */
+int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, size_t n,
+			 const int64_t *values);
+/* Serialises, gzips and writes the profile to fp. 0 or -errno. */
+int pprof_builder_write(const struct pprof_builder *b, FILE *fp);
+
+/* Decodes an uncompressed profile into in's stacks (the default sample type's values; inlined
+ * frames get "_[i]", kernel frames "_[k]", like folded stacks), countname and cpu_seconds.
+ * Returns 0, -EINVAL with a one-line reason in err, or -ENOMEM. */
+int pprof_read(const void *data, size_t len, struct report_input *in, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,787 @@
+/* pprof.c: writes and reads pprof profiles (profile.proto, generated into C by protoc-c at build
+ * time; gzip by zlib). The builder keeps its own tables (strings, functions, mappings, locations,
+ * samples) interned by string keys, and builds the protobuf-c message only when writing. */
+#include "smolder/pprof.h"
+#include "smolder/report_input.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "profile.pb-c.h"
+
+/* string -> index; open addressing over a growing table. */
+struct intern_map {
+	char **keys;
+	uint64_t *values;
+	size_t n, cap;
+};
+
+struct pb_location {
+	uint64_t mapping_id, address;
+	size_t first_line, n_lines; /* into lines */
+};
+
+struct pb_mapping {
+	uint64_t start, limit, offset;
+	int64_t file, build_id;
+};
+
+struct pb_function {
+	int64_t name, file;
+};
+
+struct pb_line {
+	uint64_t function_id;
+	int64_t line;
+};
+
+struct pprof_builder {
+	char **strings;
+	size_t n_strings, cap_strings;
+	struct intern_map string_ids, function_ids, mapping_ids, location_ids;
+	struct pb_function *functions;
+	size_t n_functions, cap_functions;
+	struct pb_mapping *mappings;
+	size_t n_mappings, cap_mappings;
+	struct pb_location *locations;
+	size_t n_locations, cap_locations;
+	struct pb_line *lines;
+	size_t n_lines, cap_lines;
+	int64_t *types; /* pairs type, unit */
+	size_t n_types;
+	uint64_t *sample_locs; /* all samples' locations, concatenated */
+	size_t n_sample_locs, cap_sample_locs;
+	size_t *sample_first, *sample_n; /* per sample */
+	int64_t *sample_values;		 /* n_types per sample */
+	size_t n_samples, cap_samples;
+	int64_t period_type, period_unit, period, default_type;
+	int64_t time_nanos, duration_nanos;
+	int64_t *comments;
+	size_t n_comments;
+};
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+	size_t n;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	n = *cap ? *cap * 2 : 16;
+	while (n < need)
+		n *= 2;
+	p = realloc(*array, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*cap = n;
+	return 0;
+}
+
+static uint64_t hash_bytes(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static void intern_map_release(struct intern_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys ? m->keys[i] : NULL);
+	free(m->keys);
+	free(m->values);
+}
+
+/* Finds key; when absent and value != 0, inserts it with value. Returns the value, 0 when absent
+ * (or on allocation failure while inserting: *failed set). */
+static uint64_t intern_map_get(struct intern_map *m, const char *key, uint64_t value, bool *failed)
+{
+	size_t s;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		char **keys = calloc(cap, sizeof(*keys));
+		uint64_t *values = calloc(cap, sizeof(*values));
+
+		if (!keys || !values) {
+			free(keys);
+			free(values);
+			*failed = true;
+			return 0;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			s = hash_bytes(m->keys[i]) & (cap - 1);
+			while (keys[s])
+				s = (s + 1) & (cap - 1);
+			keys[s] = m->keys[i];
+			values[s] = m->values[i];
+		}
+		free(m->keys);
+		free(m->values);
+		m->keys = keys;
+		m->values = values;
+		m->cap = cap;
+	}
+	s = hash_bytes(key) & (m->cap - 1);
+	while (m->keys[s]) {
+		if (!strcmp(m->keys[s], key))
+			return m->values[s];
+		s = (s + 1) & (m->cap - 1);
+	}
+	if (!value)
+		return 0;
+	m->keys[s] = strdup(key);
+	if (!m->keys[s]) {
+		*failed = true;
+		return 0;
+	}
+	m->values[s] = value;
+	m->n++;
+	return value;
+}
+
+/* Index of s in the string table (0 is ""), -1 on allocation failure. */
+static int64_t string_id(struct pprof_builder *b, const char *s)
+{
+	bool failed = false;
+	uint64_t id;
+
+	if (!s || !*s)
+		return 0;
+	id = intern_map_get(&b->string_ids, s, 0, &failed);
+	if (id)
+		return (int64_t)id;
+	if (grow((void **)&b->strings, &b->cap_strings, b->n_strings + 1, sizeof(*b->strings)))
+		return -1;
+	b->strings[b->n_strings] = strdup(s);
+	if (!b->strings[b->n_strings])
+		return -1;
+	id = intern_map_get(&b->string_ids, s, b->n_strings, &failed);
+	if (failed) {
+		free(b->strings[b->n_strings]);
+		return -1;
+	}
+	return (int64_t)b->n_strings++;
+}
+
+struct pprof_builder *pprof_builder_new(void)
+{
+	struct pprof_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->strings = calloc(16, sizeof(*b->strings));
+	if (!b->strings || !(b->strings[0] = strdup(""))) {
+		free(b->strings);
+		free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->cap_strings = 16;
+	b->n_strings = 1;
+	return b;
+}
+
+void pprof_builder_free(struct pprof_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_strings; i++)
+		free(b->strings[i]);
+	free(b->strings);
+	intern_map_release(&b->string_ids);
+	intern_map_release(&b->function_ids);
+	intern_map_release(&b->mapping_ids);
+	intern_map_release(&b->location_ids);
+	free(b->functions);
+	free(b->mappings);
+	free(b->locations);
+	free(b->lines);
+	free(b->types);
+	free(b->sample_locs);
+	free(b->sample_first);
+	free(b->sample_n);
+	free(b->sample_values);
+	free(b->comments);
+	free(b);
+}
+
+int pprof_builder_sample_type(struct pprof_builder *b, const char *type, const char *unit)
+{
+	int64_t t = string_id(b, type), u = string_id(b, unit);
+	int64_t *types;
+
+	if (b->n_samples)
+		return -EINVAL;
+	if (t < 0 || u < 0)
+		return -ENOMEM;
+	types = realloc(b->types, (b->n_types + 1) * 2 * sizeof(*types));
+	if (!types)
+		return -ENOMEM;
+	b->types = types;
+	types[b->n_types * 2] = t;
+	types[b->n_types * 2 + 1] = u;
+	b->n_types++;
+	return 0;
+}
+
+int pprof_builder_default_type(struct pprof_builder *b, const char *type)
+{
+	int64_t t = string_id(b, type);
+
+	if (t < 0)
+		return -ENOMEM;
+	b->default_type = t;
+	return 0;
+}
+
+int pprof_builder_period(struct pprof_builder *b, const char *type, const char *unit,
+			 int64_t period)
+{
+	b->period_type = string_id(b, type);
+	b->period_unit = string_id(b, unit);
+	b->period = period;
+	return b->period_type < 0 || b->period_unit < 0 ? -ENOMEM : 0;
+}
+
+void pprof_builder_duration(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos)
+{
+	b->time_nanos = time_nanos;
+	b->duration_nanos = duration_nanos;
+}
+
+int pprof_builder_comment(struct pprof_builder *b, const char *text)
+{
+	int64_t id = string_id(b, text);
+	int64_t *c;
+
+	if (id < 0)
+		return -ENOMEM;
+	c = realloc(b->comments, (b->n_comments + 1) * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	b->comments = c;
+	c[b->n_comments++] = id;
+	return 0;
+}
+
+uint64_t pprof_builder_mapping(struct pprof_builder *b, uint64_t start, uint64_t limit,
+			       uint64_t offset, const char *file, const char *build_id)
+{
+	char key[96];
+	bool failed = false;
+	uint64_t id;
+	int64_t f, bid;
+
+	snprintf(key, sizeof(key), "%" PRIx64 ":%" PRIx64 ":%" PRIx64, start, limit, offset);
+	id = intern_map_get(&b->mapping_ids, key, 0, &failed);
+	if (id)
+		return id;
+	f = string_id(b, file);
+	bid = string_id(b, build_id);
+	if (f < 0 || bid < 0 ||
+	    grow((void **)&b->mappings, &b->cap_mappings, b->n_mappings + 1, sizeof(*b->mappings)))
+		return 0;
+	b->mappings[b->n_mappings] = (struct pb_mapping){
+		.start = start, .limit = limit, .offset = offset, .file = f, .build_id = bid};
+	id = intern_map_get(&b->mapping_ids, key, b->n_mappings + 1, &failed);
+	if (failed)
+		return 0;
+	b->n_mappings++;
+	return id;
+}
+
+static uint64_t function_id(struct pprof_builder *b, const char *name, const char *file)
+{
+	char *key;
+	bool failed = false;
+	uint64_t id;
+	int64_t n, f;
+
+	if (asprintf(&key, "%s\x01%s", name ? name : "", file ? file : "") < 0)
+		return 0;
+	id = intern_map_get(&b->function_ids, key, 0, &failed);
+	if (id)
+		goto out;
+	n = string_id(b, name);
+	f = string_id(b, file);
+	if (n < 0 || f < 0 ||
+	    grow((void **)&b->functions, &b->cap_functions, b->n_functions + 1,
+		 sizeof(*b->functions)))
+		goto out;
+	b->functions[b->n_functions] = (struct pb_function){.name = n, .file = f};
+	id = intern_map_get(&b->function_ids, key, b->n_functions + 1, &failed);
+	if (!failed)
+		b->n_functions++;
+out:
+	free(key);
+	return id;
+}
+
+uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+				const struct pprof_line *lines, size_t n_lines)
+{
+	char *key = NULL;
+	size_t len = 0;
+	FILE *k = open_memstream(&key, &len);
+	bool failed = false;
+	uint64_t id = 0;
+
+	if (!k)
+		return 0;
+	if (address) {
+		fprintf(k, "%" PRIu64 "@%" PRIx64, mapping_id, address);
+	} else {
+		fprintf(k, "%" PRIu64 "|", mapping_id);
+		for (size_t i = 0; i < n_lines; i++)
+			fprintf(k, "%s\x01%s\x01%" PRId64 "\x02",
+				lines[i].function ? lines[i].function : "",
+				lines[i].file ? lines[i].file : "", lines[i].line);
+	}
+	if (fclose(k) || !key)
+		goto out;
+	id = intern_map_get(&b->location_ids, key, 0, &failed);
+	if (id)
+		goto out;
+	if (grow((void **)&b->locations, &b->cap_locations, b->n_locations + 1,
+		 sizeof(*b->locations)) ||
+	    grow((void **)&b->lines, &b->cap_lines, b->n_lines + n_lines, sizeof(*b->lines)))
+		goto out;
+	for (size_t i = 0; i < n_lines; i++) {
+		uint64_t fid = function_id(b, lines[i].function, lines[i].file);
+
+		if (!fid)
+			goto out;
+		b->lines[b->n_lines + i] =
+			(struct pb_line){.function_id = fid, .line = lines[i].line};
+	}
+	b->locations[b->n_locations] = (struct pb_location){.mapping_id = mapping_id,
+							    .address = address,
+							    .first_line = b->n_lines,
+							    .n_lines = n_lines};
+	id = intern_map_get(&b->location_ids, key, b->n_locations + 1, &failed);
+	if (failed) {
+		id = 0;
+		goto out;
+	}
+	b->n_lines += n_lines;
+	b->n_locations++;
+out:
+	free(key);
+	return id;
+}
+
+int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, size_t n,
+			 const int64_t *values)
+{
+	size_t cap = b->cap_samples;
+
+	if (!b->n_types)
+		return -EINVAL;
+	if (grow((void **)&b->sample_locs, &b->cap_sample_locs, b->n_sample_locs + n,
+		 sizeof(*b->sample_locs)))
+		return -ENOMEM;
+	if (b->n_samples == b->cap_samples) {
+		size_t ncap = cap ? cap * 2 : 64;
+		size_t *first = realloc(b->sample_first, ncap * sizeof(*first));
+
+		if (!first)
+			return -ENOMEM;
+		b->sample_first = first;
+		first = realloc(b->sample_n, ncap * sizeof(*first));
+		if (!first)
+			return -ENOMEM;
+		b->sample_n = first;
+		int64_t *v = realloc(b->sample_values, ncap * b->n_types * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->sample_values = v;
+		b->cap_samples = ncap;
+	}
+	memcpy(b->sample_locs + b->n_sample_locs, locations, n * sizeof(*locations));
+	b->sample_first[b->n_samples] = b->n_sample_locs;
+	b->sample_n[b->n_samples] = n;
+	memcpy(b->sample_values + b->n_samples * b->n_types, values, b->n_types * sizeof(*values));
+	b->n_sample_locs += n;
+	b->n_samples++;
+	return 0;
+}
+
+static int gzip_write(const uint8_t *data, size_t len, FILE *fp)
+{
+	z_stream zs = {0};
+	uint8_t out[65536];
+	int zr;
+
+	if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = (Bytef *)data;
+	zs.avail_in = (uInt)len;
+	do {
+		zs.next_out = out;
+		zs.avail_out = sizeof(out);
+		zr = deflate(&zs, Z_FINISH);
+		if (zr == Z_STREAM_ERROR) {
+			deflateEnd(&zs);
+			return -EIO;
+		}
+		if (fwrite(out, 1, sizeof(out) - zs.avail_out, fp) != sizeof(out) - zs.avail_out) {
+			deflateEnd(&zs);
+			return -EIO;
+		}
+	} while (zr != Z_STREAM_END);
+	deflateEnd(&zs);
+	return ferror(fp) ? -EIO : 0;
+}
+
+int pprof_builder_write(const struct pprof_builder *b, FILE *fp)
+{
+	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
+	Perftools__Profiles__ValueType *types = NULL, **type_ptrs = NULL, period_type;
+	Perftools__Profiles__Sample *samples = NULL, **sample_ptrs = NULL;
+	Perftools__Profiles__Mapping *mappings = NULL, **mapping_ptrs = NULL;
+	Perftools__Profiles__Location *locs = NULL, **loc_ptrs = NULL;
+	Perftools__Profiles__Line *lines = NULL, **line_ptrs = NULL;
+	Perftools__Profiles__Function *funcs = NULL, **func_ptrs = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret = -ENOMEM;
+
+	types = calloc(b->n_types + 1, sizeof(*types));
+	type_ptrs = calloc(b->n_types + 1, sizeof(*type_ptrs));
+	samples = calloc(b->n_samples + 1, sizeof(*samples));
+	sample_ptrs = calloc(b->n_samples + 1, sizeof(*sample_ptrs));
+	mappings = calloc(b->n_mappings + 1, sizeof(*mappings));
+	mapping_ptrs = calloc(b->n_mappings + 1, sizeof(*mapping_ptrs));
+	locs = calloc(b->n_locations + 1, sizeof(*locs));
+	loc_ptrs = calloc(b->n_locations + 1, sizeof(*loc_ptrs));
+	lines = calloc(b->n_lines + 1, sizeof(*lines));
+	line_ptrs = calloc(b->n_lines + 1, sizeof(*line_ptrs));
+	funcs = calloc(b->n_functions + 1, sizeof(*funcs));
+	func_ptrs = calloc(b->n_functions + 1, sizeof(*func_ptrs));
+	if (!types || !type_ptrs || !samples || !sample_ptrs || !mappings || !mapping_ptrs ||
+	    !locs || !loc_ptrs || !lines || !line_ptrs || !funcs || !func_ptrs)
+		goto out;
+	for (size_t i = 0; i < b->n_types; i++) {
+		perftools__profiles__value_type__init(&types[i]);
+		types[i].type = b->types[2 * i];
+		types[i].unit = b->types[2 * i + 1];
+		type_ptrs[i] = &types[i];
+	}
+	for (size_t i = 0; i < b->n_samples; i++) {
+		perftools__profiles__sample__init(&samples[i]);
+		samples[i].n_location_id = b->sample_n[i];
+		samples[i].location_id = b->sample_locs + b->sample_first[i];
+		samples[i].n_value = b->n_types;
+		samples[i].value = b->sample_values + i * b->n_types;
+		sample_ptrs[i] = &samples[i];
+	}
+	for (size_t i = 0; i < b->n_mappings; i++) {
+		const struct pb_mapping *m = &b->mappings[i];
+
+		perftools__profiles__mapping__init(&mappings[i]);
+		mappings[i].id = i + 1;
+		mappings[i].memory_start = m->start;
+		mappings[i].memory_limit = m->limit;
+		mappings[i].file_offset = m->offset;
+		mappings[i].filename = m->file;
+		mappings[i].build_id = m->build_id;
+		/* Symbolized here: pprof must not try to symbolize these addresses again. */
+		mappings[i].has_functions = 1;
+		mappings[i].has_filenames = 1;
+		mappings[i].has_line_numbers = 1;
+		mappings[i].has_inline_frames = 1;
+		mapping_ptrs[i] = &mappings[i];
+	}
+	for (size_t i = 0; i < b->n_lines; i++) {
+		perftools__profiles__line__init(&lines[i]);
+		lines[i].function_id = b->lines[i].function_id;
+		lines[i].line = b->lines[i].line;
+		line_ptrs[i] = &lines[i];
+	}
+	for (size_t i = 0; i < b->n_locations; i++) {
+		perftools__profiles__location__init(&locs[i]);
+		locs[i].id = i + 1;
+		locs[i].mapping_id = b->locations[i].mapping_id;
+		locs[i].address = b->locations[i].address;
+		locs[i].n_line = b->locations[i].n_lines;
+		locs[i].line = line_ptrs + b->locations[i].first_line;
+		loc_ptrs[i] = &locs[i];
+	}
+	for (size_t i = 0; i < b->n_functions; i++) {
+		perftools__profiles__function__init(&funcs[i]);
+		funcs[i].id = i + 1;
+		funcs[i].name = b->functions[i].name;
+		funcs[i].system_name = b->functions[i].name;
+		funcs[i].filename = b->functions[i].file;
+		func_ptrs[i] = &funcs[i];
+	}
+	prof.n_sample_type = b->n_types;
+	prof.sample_type = type_ptrs;
+	prof.n_sample = b->n_samples;
+	prof.sample = sample_ptrs;
+	prof.n_mapping = b->n_mappings;
+	prof.mapping = mapping_ptrs;
+	prof.n_location = b->n_locations;
+	prof.location = loc_ptrs;
+	prof.n_function = b->n_functions;
+	prof.function = func_ptrs;
+	prof.n_string_table = b->n_strings;
+	prof.string_table = b->strings;
+	prof.time_nanos = b->time_nanos;
+	prof.duration_nanos = b->duration_nanos;
+	if (b->period_type || b->period_unit) {
+		perftools__profiles__value_type__init(&period_type);
+		period_type.type = b->period_type;
+		period_type.unit = b->period_unit;
+		prof.period_type = &period_type;
+	}
+	prof.period = b->period;
+	prof.n_comment = b->n_comments;
+	prof.comment = b->comments;
+	prof.default_sample_type = b->default_type;
+
+	len = perftools__profiles__profile__get_packed_size(&prof);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		goto out;
+	perftools__profiles__profile__pack(&prof, buf);
+	ret = gzip_write(buf, len, fp);
+out:
+	free(buf);
+	free(types);
+	free(type_ptrs);
+	free(samples);
+	free(sample_ptrs);
+	free(mappings);
+	free(mapping_ptrs);
+	free(locs);
+	free(loc_ptrs);
+	free(lines);
+	free(line_ptrs);
+	free(funcs);
+	free(func_ptrs);
+	return ret;
+}
+
+/* ---- reading ---- */
+
+static int read_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int read_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+struct id_index {
+	uint64_t id;
+	size_t index;
+};
+
+static int id_index_cmp(const void *a, const void *b)
+{
+	const struct id_index *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct id_index *id_find(const struct id_index *v, size_t n, uint64_t id)
+{
+	struct id_index key = {.id = id};
+
+	return n ? bsearch(&key, v, n, sizeof(*v), id_index_cmp) : NULL;
+}
+
+static struct id_index *id_table(size_t n, uint64_t (*get)(const void *, size_t), const void *ctx)
+{
+	struct id_index *v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct id_index){.id = get(ctx, i), .index = i};
+	if (n > 1)
+		qsort(v, n, sizeof(*v), id_index_cmp);
+	return v;
+}
+
+static uint64_t location_id_of(const void *p, size_t i)
+{
+	return ((const Perftools__Profiles__Profile *)p)->location[i]->id;
+}
+
+static uint64_t function_id_of(const void *p, size_t i)
+{
+	return ((const Perftools__Profiles__Profile *)p)->function[i]->id;
+}
+
+static uint64_t mapping_id_of(const void *p, size_t i)
+{
+	return ((const Perftools__Profiles__Profile *)p)->mapping[i]->id;
+}
+
+/* string_table[i], or NULL when i is out of range. */
+static const char *pstr(const Perftools__Profiles__Profile *p, int64_t i)
+{
+	return i >= 0 && (size_t)i < p->n_string_table ? p->string_table[i] : NULL;
+}
+
+int pprof_read(const void *data, size_t len, struct report_input *in, char *err, size_t errlen)
+{
+	Perftools__Profiles__Profile *p;
+	struct id_index *loc_ids = NULL, *fn_ids = NULL, *map_ids = NULL;
+	char **frames = NULL, *names = NULL;
+	size_t cap_frames = 0, type_index, n = 0;
+	const char *type, *unit;
+	double cpu_ns = 0;
+	bool is_cpu_ns;
+	int ret = -ENOMEM;
+
+	in->kind = REPORT_KIND_PPROF;
+	p = perftools__profiles__profile__unpack(NULL, len, data);
+	if (!p)
+		return read_error(err, errlen, "%s: not a pprof profile (protobuf does not decode)",
+				  in->name);
+	if (p->n_string_table == 0 || p->string_table[0][0] != '\0') {
+		ret = read_error(err, errlen, "%s: pprof string table must start with \"\"",
+				 in->name);
+		goto out;
+	}
+	if (p->n_sample_type == 0) {
+		ret = read_error(err, errlen, "%s: pprof profile has no sample types", in->name);
+		goto out;
+	}
+	/* pprof's own rule: default_sample_type if set, else the last type. */
+	type_index = p->n_sample_type - 1;
+	for (size_t i = 0; p->default_sample_type && i < p->n_sample_type; i++)
+		if (p->sample_type[i]->type == p->default_sample_type)
+			type_index = i;
+	type = pstr(p, p->sample_type[type_index]->type);
+	unit = pstr(p, p->sample_type[type_index]->unit);
+	if (!type || !unit) {
+		ret = read_error(err, errlen, "%s: pprof sample type names a missing string",
+				 in->name);
+		goto out;
+	}
+	snprintf(in->countname, sizeof(in->countname), "%s",
+		 !strcmp(unit, "count") ? "samples" : unit);
+	is_cpu_ns = !strcmp(unit, "nanoseconds") && (!strcmp(type, "cpu") || !strcmp(type, "wall"));
+	if (p->duration_nanos > 0)
+		in->duration_s = (double)p->duration_nanos / 1e9;
+
+	loc_ids = id_table(p->n_location, location_id_of, p);
+	fn_ids = id_table(p->n_function, function_id_of, p);
+	map_ids = id_table(p->n_mapping, mapping_id_of, p);
+	if (!loc_ids || !fn_ids || !map_ids)
+		goto out;
+	for (size_t s = 0; s < p->n_sample; s++) {
+		const Perftools__Profiles__Sample *sm = p->sample[s];
+		double w;
+
+		if (sm->n_value != p->n_sample_type) {
+			ret = read_error(err, errlen,
+					 "%s: pprof sample %zu has %zu values for %zu sample types",
+					 in->name, s, sm->n_value, p->n_sample_type);
+			goto out;
+		}
+		w = (double)sm->value[type_index];
+		if (!(w > 0))
+			continue;
+		/* Root first: locations are leaf first, lines innermost first. */
+		for (size_t k = sm->n_location_id; k-- > 0;) {
+			const struct id_index *li =
+				id_find(loc_ids, p->n_location, sm->location_id[k]);
+			const Perftools__Profiles__Location *loc;
+			const char *map_file = NULL;
+			bool kernel;
+
+			if (!li) {
+				ret = read_error(err, errlen,
+						 "%s: pprof sample %zu names location %" PRIu64
+						 " that does not exist",
+						 in->name, s, sm->location_id[k]);
+				goto out;
+			}
+			loc = p->location[li->index];
+			if (loc->mapping_id) {
+				const struct id_index *mi =
+					id_find(map_ids, p->n_mapping, loc->mapping_id);
+
+				if (mi)
+					map_file = pstr(p, p->mapping[mi->index]->filename);
+			}
+			kernel = map_file && (!strcmp(map_file, "[kernel]") ||
+					      !strncmp(map_file, "[kernel.kallsyms]", 17));
+			if (grow((void **)&frames, &cap_frames, n + loc->n_line + 1,
+				 sizeof(*frames)))
+				goto out;
+			if (loc->n_line == 0) {
+				if (asprintf(&frames[n], "%s+0x%" PRIx64,
+					     map_file && *map_file ? map_file : "[unknown]",
+					     loc->address) < 0)
+					goto out;
+				n++;
+			}
+			for (size_t l = loc->n_line; l-- > 0;) {
+				const struct id_index *fi =
+					id_find(fn_ids, p->n_function, loc->line[l]->function_id);
+				const char *name =
+					fi ? pstr(p, p->function[fi->index]->name) : NULL;
+
+				if (asprintf(&frames[n], "%s%s", name && *name ? name : "[unknown]",
+					     kernel  ? "_[k]"
+					     : l > 0 ? "_[i]"
+						     : "") < 0)
+					goto out;
+				n++;
+			}
+		}
+		if (n == 0) {
+			if (grow((void **)&frames, &cap_frames, 1, sizeof(*frames)))
+				goto out;
+			frames[n++] = strdup("[unknown]");
+			if (!frames[0])
+				goto out;
+		}
+		ret = report_input_add_stack(in, (const char *const *)frames, n, w);
+		for (size_t f = 0; f < n; f++)
+			free(frames[f]);
+		n = 0;
+		if (ret)
+			goto out;
+		ret = -ENOMEM;
+		if (is_cpu_ns)
+			cpu_ns += w;
+	}
+	if (is_cpu_ns)
+		in->cpu_seconds = cpu_ns / 1e9;
+	ret = 0;
+out:
+	for (size_t f = 0; f < n; f++)
+		free(frames[f]);
+	free(names);
+	free(frames);
+	free(loc_ids);
+	free(fn_ids);
+	free(map_ids);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	return ret;
+}

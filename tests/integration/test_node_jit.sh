@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test_node_jit.sh: JavaScript frames on the real node. An HTTP server whose handler runs
+# handleRequest -> renderPage -> computeChecksum under ab's load: with --perf-basic-prof, >= 80% of
+# the samples are under handleRequest and the JS chain is in order below the event loop, JS frames
+# are "name (file.js:LINE)_[j]" and green in the SVG; NODE_OPTIONS=--perf-basic-prof works the
+# same. Without a perf map the JIT frames are unwound through by frame pointer ("[jit]"), the
+# stacks stay complete and the summary says once how to get names. dump shows the JS frames of the
+# main thread and of worker_threads; leaks attributes Buffers' native backing stores to the JS
+# function that keeps them.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/node_lib.sh"
+require_root_bpf
+[ -x "$NODE" ] || { fail "no node at $NODE"; finish; }
+command -v ab >/dev/null || { fail "ab (apache2-utils) is not installed"; finish; }
+
+HANDLE=$(js_frame handleRequest)
+RENDER=$(js_frame renderPage)
+CHECKSUM=$(js_frame computeChecksum)
+
+# share FOLDED ERE: samples whose stack matches ERE, per cent of all samples (integer).
+share() {
+	awk -v re="$2" '{ n = $NF; t += n; if ($0 ~ re) m += n } END { print t ? int(m * 100 / t) : 0 }' "$1"
+}
+
+# record_server WHAT OUT [NODE_FLAGS...]: starts the server, warms it up under ab for 2 s, then
+# records 3 s of it under load into OUT.folded and OUT.svg.
+record_server() {
+	local what=$1 out=$2 port
+	shift 2
+	start_node server "$@" || return 1
+	port=$(awk '/^port/ {print $2}' "$WORK/node-server.out")
+	ab -q -k -c 2 -t 7 "http://127.0.0.1:$port/" >"$WORK/ab.out" 2>&1 &
+	CHILDREN+=("$!")
+	sleep 2
+	expect_exit 0 "$what: record" "$SMOLDER" record -p "$NODE_PID" -d 3 -o "$out.folded" \
+		-o "$out.svg"
+	cp "$WORK/err" "$out.err"
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+
+# With --perf-basic-prof: the handler's share and the chain.
+record_server "--perf-basic-prof" "$WORK/named" --perf-basic-prof
+s=$(share "$WORK/named.folded" ";$HANDLE;")
+[ "$s" -ge 80 ] && pass "$s% of samples under handleRequest" ||
+	fail "only $s% of samples under handleRequest (need 80%)"
+checksum=$(share "$WORK/named.folded" ";$CHECKSUM( |;)")
+chain=$(share "$WORK/named.folded" ";uv_run;.*;$HANDLE;$RENDER;$CHECKSUM( |;)")
+[ "$checksum" -gt 0 ] && [ "$chain" -ge $((checksum * 95 / 100)) ] &&
+	pass "JS chain uv_run ... handleRequest;renderPage;computeChecksum in order ($chain% of $checksum%)" ||
+	fail "JS chain in order in $chain% of samples, computeChecksum in $checksum%"
+grep -q '(JIT)</title>' "$WORK/named.svg" || fail "SVG does not mark JIT frames"
+grep -q '_\[j\]' "$WORK/named.svg" && fail "SVG shows the _[j] suffix"
+grep -q 'JIT code without names' "$WORK/named.err" && fail "hint printed although names were found"
+
+# The same through NODE_OPTIONS.
+NODE_OPTIONS=--perf-basic-prof record_server "NODE_OPTIONS" "$WORK/env"
+s=$(share "$WORK/env.folded" ";$HANDLE;$RENDER;$CHECKSUM( |;)")
+[ "$s" -ge 50 ] && pass "NODE_OPTIONS=--perf-basic-prof: JS chain in $s%" ||
+	fail "NODE_OPTIONS=--perf-basic-prof: JS chain in only $s% of samples"
+
+# Without a perf map: unwound through by frame pointer, unnamed, one hint.
+record_server "no perf map" "$WORK/anon"
+s=$(share "$WORK/anon.folded" ";uv_run;.*;Builtins_JSEntry;.*\\[jit\\]")
+[ "$s" -ge 80 ] && pass "no perf map: $s% of samples through [jit] frames below uv_run" ||
+	fail "no perf map: only $s% of samples reach uv_run through [jit] frames"
+grep -qE '_\[j\]' "$WORK/anon.folded" && fail "no perf map but named JS frames"
+n=$(grep -c 'start node with --perf-basic-prof' "$WORK/anon.err")
+[ "$n" -eq 1 ] && pass "hint printed once" || fail "hint printed $n times: $(cat "$WORK/anon.err")"
+
+# dump: JS frames of the main thread (busy loop) and of two worker_threads.
+frame_re() { echo "^  #[0-9]+ 0x[0-9a-f]+ $1 \\("; }
+start_node busy --perf-basic-prof && {
+	expect_exit 0 "dump busy" "$SMOLDER" dump -p "$NODE_PID"
+	block=$(awk -v t="Thread $NODE_PID " 'index($0, t) == 1 {on = 1; next} /^Thread / {on = 0} on' "$WORK/out")
+	echo "$block" | grep -qE "$(frame_re '(turn|handleRequest|renderPage|computeChecksum)')" &&
+		pass "dump: JS frames in the main thread" ||
+		fail "dump: no JS frame in the main thread: $(echo "$block" | head -12)"
+	echo "$block" | grep -qE "$(frame_re uv_run)" || fail "dump: main thread does not reach uv_run"
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+start_node workers --perf-basic-prof && {
+	sleep 1
+	expect_exit 0 "dump workers" "$SMOLDER" dump -p "$NODE_PID"
+	n=$(awk '/^Thread / {t = $0} /^  #[0-9]+ 0x[0-9a-f]+ (turn|handleRequest|renderPage|computeChecksum) \(/ {print t}' "$WORK/out" | sort -u | wc -l)
+	[ "$n" -ge 2 ] && pass "dump: JS frames in $n worker threads" ||
+		fail "dump: JS frames in $n threads (expected the 2 workers): $(head -c 1500 "$WORK/out")"
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+
+# leaks: the Buffers retainBuffers keeps are a leak whose stack holds retainBuffers.
+start_node buffers --perf-basic-prof && {
+	expect_exit 0 "leaks buffers" "$SMOLDER" leaks -p "$NODE_PID" -d 4 -o "$WORK/leaks.json"
+	python3 - "$WORK/leaks.json" <<'PY' && pass "leak site held by retainBuffers" || fail "no leak site under retainBuffers"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+for s in d["sites"]:
+    st = s["stack"]
+    if s["verdict"] == "leak" and s["outstanding_bytes"] >= 1 << 20 and \
+            any(re.fullmatch(r"retainBuffers \(node_app\.js:\d+\)_\[j\]", f) for f in st) and \
+            "uv_run" in st:
+        sys.exit(0)
+for s in d["sites"][:3]:
+    print(s["verdict"], s["outstanding_bytes"], s["stack"], file=sys.stderr)
+sys.exit(1)
+PY
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+finish

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test_python_record.sh: `smolder record` on CPython with Python frames read in eBPF, under
+# Debian's python3 (3.11, static, stripped) and every pyenv build 3.8-3.13 on the machine (a
+# missing one is skipped with the reason). Fixture tests/fixtures/python/cpu_phases.py: a known
+# CPU split, the chain in order, C frames under the Python line, a recursion past the walk's
+# limit (marked truncated), a thread started after attach; JSON totals; --native, --function;
+# offsets that do not validate fall back to native frames with a message.
+. "$(dirname "$0")/lib.sh"
+require_root_bpf
+: "${SOURCE_DIR:?}"
+CHECK="$SOURCE_DIR/tests/integration/python_record_check.py"
+# The fixture runs from $WORK so that its frames read "func (cpu_phases.py:LINE)", whatever the
+# checkout's path.
+cp "$SOURCE_DIR/tests/fixtures/python/cpu_phases.py" "$WORK/"
+PYENV_ROOT=${PYENV_ROOT:-/root/.pyenv}
+
+# run_python LABEL PYTHON SECONDS MODE [SMOLDER ARGS...]: profiles the fixture under PYTHON.
+run_python() {
+	local label=$1 python=$2 seconds=$3 mode=$4 fifo pid
+	fifo="$WORK/stdin.$label"
+	shift 4
+	rm -f "$fifo" && mkfifo "$fifo"
+	(cd "$WORK" && exec "$python" cpu_phases.py --deep 250 --late 1.5 <"$fifo" >"$WORK/$label.out" 2>&1) &
+	pid=$!
+	CHILDREN+=("$pid")
+	exec 9>"$fifo" # holds the fixture's stdin open; closing it ends the fixture
+	for _ in $(seq 100); do grep -q ready "$WORK/$label.out" 2>/dev/null && break; sleep 0.1; done
+	# The fixture's python is the subshell's exec'd child: the pid is the interpreter itself.
+	"$SMOLDER" record -p "$pid" -d "$seconds" -F 999 "$@" -o "$WORK/$label.folded" \
+		-o "$WORK/$label.json" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
+	RECORD_EXIT=$?
+	exec 9>&-
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	if [ "$RECORD_EXIT" -ne 0 ]; then
+		fail "$label: record exit $RECORD_EXIT: $(head -c 400 "$WORK/$label.rec.err")"
+		return
+	fi
+	[ "$mode" = none ] && return
+	if /usr/bin/python3 "$CHECK" "$WORK/$label.folded" "$WORK/$label.json" "$mode" \
+		>"$WORK/$label.check" 2>&1; then
+		pass "$label: $(grep -c '^ok' "$WORK/$label.check") checks"
+	else
+		fail "$label: $(grep -v '^ok' "$WORK/$label.check" | head -5 | tr '\n' ' ')"
+	fi
+}
+
+run_python debian-3.11 /usr/bin/python3 5 lines
+for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+	python=$(ls -d "$PYENV_ROOT"/versions/"$v".*/bin/python3 2>/dev/null | head -1)
+	if [ -z "$python" ]; then
+		echo "skip: Python $v: no pyenv build under $PYENV_ROOT/versions"
+		continue
+	fi
+	run_python "pyenv-$v" "$python" 4 lines
+done
+run_python native /usr/bin/python3 4 native --native
+run_python function /usr/bin/python3 4 function --function
+
+# Offsets that do not validate: one line saying so, and native frames only (never wrong names).
+SMOLDER_PYTHON_OFFSET=tstate_interp=8 run_python badoffsets /usr/bin/python3 1 none
+if grep -q "offsets did not validate" "$WORK/badoffsets.rec.err" &&
+	! grep -q "cpu_phases.py" "$WORK/badoffsets.folded"; then
+	pass "offsets that do not validate: message and native frames only"
+else
+	fail "bad offsets: $(head -c 300 "$WORK/badoffsets.rec.err")"
+fi
+finish
