@@ -39,6 +39,15 @@ struct attached_object {
 	uint64_t dev, inode;
 };
 
+#define MAX_PENDING_SNAPSHOTS 256
+/* Frames of an interned stack: the walked ones, or with Python frames spliced in, more. */
+#define STACK_MAX_FRAMES (SMOLDER_ALLOC_MAX_FRAMES * 2 + 16)
+
+struct pending_snapshot {
+	uint64_t key;	    /* the snapshot's stack key */
+	uint32_t prefix_id; /* its interned (partial, truncated) stack */
+};
+
 struct alloc_tracker {
 	pid_t pid;
 	struct memleak_bpf *skel;
@@ -52,6 +61,9 @@ struct alloc_tracker {
 
 	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
 	struct stack_table *stacks;
+	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
+	 * both, owned here, so a frame value means one thing for the whole run. */
+	struct frame_names *names;
 	struct u64_map key_to_stack; /* kernel stack key -> stack id */
 	uint32_t *stack_flags;	     /* per stack id */
 	size_t cap_flags;
@@ -60,10 +72,16 @@ struct alloc_tracker {
 	char **alloc_names; /* allocator function names shown as leaf frames, by alloc_id - 1 */
 	size_t n_alloc_names;
 
-	uint64_t snapshots_unwound, rules_installed;
+	/* Snapshots whose stack copy ran out before the walk did (deep paths, big frames): their
+	 * stack is only a prefix of the call path, which the kernel walker, reading live memory
+	 * with the rules just learned, walks further at the next allocation. Such a key is given
+	 * the first full stack that extends its prefix, so one call path stays one site. */
+	struct pending_snapshot *pending;
+	size_t n_pending;
+
+	uint64_t snapshots_unwound, rules_installed, snapshots_merged;
 	/* Python targets (alloc_tracker_set_python): allocation stacks with Python frames. */
 	struct python_runtime *python; /* borrowed */
-	struct frame_names *names;     /* borrowed */
 	unsigned python_options;       /* enum mixed_stack_options */
 	struct mixed_stack_stats python_stats;
 	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
@@ -76,18 +94,26 @@ struct alloc_tracker {
 static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t alloc_id,
 			uint32_t flags, uint32_t *id)
 {
-	uint64_t frames[SMOLDER_ALLOC_MAX_FRAMES + 1];
+	uint64_t frames[STACK_MAX_FRAMES + 2];
+	uint32_t k = 0;
 	int err;
 
-	if (alloc_id && alloc_id <= t->n_alloc_names) {
-		if (n > SMOLDER_ALLOC_MAX_FRAMES)
-			n = SMOLDER_ALLOC_MAX_FRAMES;
-		frames[0] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
-		memcpy(frames + 1, ips, n * sizeof(frames[0]));
-		ips = frames;
-		n++;
+	if (n > STACK_MAX_FRAMES)
+		n = STACK_MAX_FRAMES;
+	if (alloc_id && alloc_id <= t->n_alloc_names)
+		frames[k++] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
+	if (n)
+		memcpy(frames + k, ips, n * sizeof(frames[0]));
+	k += n;
+	/* A walk that did not reach the thread's root ends in the [truncated] marker (frame.h),
+	 * which every output shows as the stack's root. */
+	if (flags & ALLOC_SITE_TRUNCATED) {
+		err = frame_names_truncated(t->names, &frames[k]);
+		if (err)
+			return err;
+		k++;
 	}
-	err = stack_table_add(t->stacks, ips, n, id);
+	err = stack_table_add(t->stacks, frames, k, id);
 
 	if (err)
 		return err;
@@ -152,6 +178,62 @@ static uint8_t learn_rule(struct alloc_tracker *t, uint64_t ip, bool exact, bool
 	return k.kind;
 }
 
+/* True when stack id extends the prefix stack: the prefix's frames (without its [truncated]
+ * marker) begin the other, which is longer. */
+static bool stack_extends(const struct alloc_tracker *t, uint32_t prefix_id, uint32_t id)
+{
+	uint32_t np, n;
+	const uint64_t *prefix = stack_table_get(t->stacks, prefix_id, &np);
+	const uint64_t *frames = stack_table_get(t->stacks, id, &n);
+
+	if (!prefix || !frames || id == prefix_id || np < 2 || n < np)
+		return false;
+	np--; /* the marker */
+	return memcmp(prefix, frames, np * sizeof(*prefix)) == 0;
+}
+
+/* Gives pending snapshot i the full stack id: its key's allocations count there from now on. */
+static void pending_resolve(struct alloc_tracker *t, size_t i, uint32_t id)
+{
+	if (u64_map_put(&t->key_to_stack, t->pending[i].key, id) == 0)
+		t->snapshots_merged++;
+	t->pending[i] = t->pending[--t->n_pending];
+}
+
+/* A full stack was announced: the pending snapshots it extends are that call path. */
+static void pending_match(struct alloc_tracker *t, uint32_t id)
+{
+	for (size_t i = 0; i < t->n_pending;) {
+		if (stack_extends(t, t->pending[i].prefix_id, id))
+			pending_resolve(t, i, id);
+		else
+			i++;
+	}
+}
+
+/* A snapshot's copy ran out: resolve it against the stacks known already (its path was announced
+ * before, by another thread), or remember it for the stacks still to come. */
+static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_id)
+{
+	uint32_t count = stack_table_count(t->stacks);
+
+	for (uint32_t id = 0; id < count; id++) {
+		if (stack_extends(t, prefix_id, id)) {
+			if (u64_map_put(&t->key_to_stack, key, id) == 0)
+				t->snapshots_merged++;
+			return;
+		}
+	}
+	if (!t->pending) {
+		t->pending = calloc(MAX_PENDING_SNAPSHOTS, sizeof(*t->pending));
+		if (!t->pending)
+			return; /* the prefix stays a site of its own */
+	}
+	if (t->n_pending == MAX_PENDING_SNAPSHOTS)
+		memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
+	t->pending[t->n_pending++] = (struct pending_snapshot){key, prefix_id};
+}
+
 static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
 {
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
@@ -160,7 +242,10 @@ static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_r
 
 	if (err)
 		return err;
-	return u64_map_put(&t->key_to_stack, rec->key, id);
+	err = u64_map_put(&t->key_to_stack, rec->key, id);
+	if (!err && t->n_pending)
+		pending_match(t, id);
+	return err;
 }
 
 /* The kernel walk stopped at an address without a rule: the shared unwinder finishes the stack over
@@ -182,7 +267,7 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
 	};
 	struct unwind_result res;
-	bool exact = !us.ip_is_return, truncated = true;
+	bool exact = !us.ip_is_return, truncated = true, cut_by_copy = false;
 	int err;
 
 	if (n > SMOLDER_ALLOC_MAX_FRAMES - 1)
@@ -203,18 +288,26 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 			truncated = false;
 		if (kind != SMOLDER_RULE_NORMAL && kind != SMOLDER_RULE_SIGRETURN)
 			break;
+		/* Every frame stepped by a rule the kernel has too, and the copy ended: the
+		 * kernel walker will go on where this walk could not. */
+		if (i + 1 == res.n && (res.flags & UNWIND_TRUNCATED) &&
+		    n < SMOLDER_ALLOC_MAX_FRAMES)
+			cut_by_copy = true;
 	}
 	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
-	return u64_map_put(&t->key_to_stack, snap->key, id);
+	err = u64_map_put(&t->key_to_stack, snap->key, id);
+	if (!err && cut_by_copy)
+		pending_add(t, snap->key, id);
+	return err;
 }
 
 /* A new (native stack, Python frames) key: the native stack (announced before it) with the Python
  * frames spliced in place of the interpreter's frames. */
 static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_stack_record *rec)
 {
-	uint64_t native[SMOLDER_ALLOC_MAX_FRAMES + 1], out[SMOLDER_ALLOC_MAX_FRAMES * 2 + 16];
+	uint64_t native[SMOLDER_ALLOC_MAX_FRAMES + 2], out[STACK_MAX_FRAMES];
 	uint64_t native_id;
 	const uint64_t *frames;
 	uint32_t n_native, id, flags;
@@ -226,11 +319,14 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 		t->python_orphans++;
 		return u64_map_put(&t->key_to_stack, rec->key, t->unavailable_id);
 	}
-	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 1)
-		n_native = SMOLDER_ALLOC_MAX_FRAMES + 1;
+	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 2)
+		n_native = SMOLDER_ALLOC_MAX_FRAMES + 2;
 	/* Copied: interning the result may move the table's storage. */
 	memcpy(native, frames, n_native * sizeof(native[0]));
 	flags = t->stack_flags[native_id];
+	/* stack_intern appends the [truncated] marker again: splice the frames without it. */
+	if (n_native && frame_names_is_truncated(t->names, native[n_native - 1]))
+		n_native--;
 	n = mixed_stack_splice(
 		t->python, t->names, rec->frames,
 		rec->nr < SMOLDER_PYTHON_MAX_FRAMES ? rec->nr : SMOLDER_PYTHON_MAX_FRAMES,
@@ -247,14 +343,17 @@ int alloc_tracker_set_python(struct alloc_tracker *t, struct python_runtime *rt,
 			     struct frame_names *names, unsigned options)
 {
 	struct smolder_python_config cfg, *live = &t->skel->bss->python_config;
-	int ret = python_runtime_bpf_config(rt, &cfg);
+	int ret;
+
+	if (names != t->names)
+		return -EINVAL; /* frames interned elsewhere would mean other names here */
+	ret = python_runtime_bpf_config(rt, &cfg);
 
 	if (ret == 0)
 		ret = mixed_stack_walk_window(&cfg);
 	if (ret < 0)
 		return ret;
 	t->python = rt;
-	t->names = names;
 	t->python_options = options;
 	/* Publish the version last: the programs test it before reading the rest. */
 	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
@@ -308,7 +407,8 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		goto fail;
 	}
 	t->stacks = stack_table_new();
-	if (!t->stacks) {
+	t->names = frame_names_new();
+	if (!t->stacks || !t->names) {
 		err = -errno;
 		goto fail;
 	}
@@ -366,8 +466,10 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
 	stack_table_free(t->stacks);
+	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
 	free(t->stack_flags);
+	free(t->pending);
 	free(t->objects);
 	free(t->site_values);
 	for (size_t i = 0; i < t->n_alloc_names; i++)
@@ -684,6 +786,14 @@ static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
 {
 	uint64_t id;
 
+	/* A pending snapshot reported under its prefix stays there: a site must not lose counts
+	 * it has shown. */
+	for (size_t i = 0; i < t->n_pending; i++) {
+		if (t->pending[i].key == key) {
+			t->pending[i] = t->pending[--t->n_pending];
+			break;
+		}
+	}
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
 	/* Announcement lost or not consumed yet: drain the ring buffer once, then give up. */
@@ -859,6 +969,11 @@ void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *t)
 {
 	return t->stacks;
+}
+
+struct frame_names *alloc_tracker_names(struct alloc_tracker *t)
+{
+	return t->names;
 }
 
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *t, uint32_t stack_id)

@@ -627,12 +627,6 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 					err, errlen,
 					"'%s': JUnit XML is written by smolder check, not %s",
 					o->outputs[k].path, cli_command_name(o->command));
-			else if (o->outputs[k].format == OUTPUT_FORMAT_PPROF ||
-				 o->outputs[k].format == OUTPUT_FORMAT_SPEEDSCOPE)
-				return cli_error(err, errlen,
-						 "'%s': %s output is not available yet",
-						 o->outputs[k].path,
-						 cli_output_format_name(o->outputs[k].format));
 		return 0;
 	case CLI_CMD_DUMP:
 		if (npos)

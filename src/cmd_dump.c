@@ -201,15 +201,43 @@ static const uint64_t *dump_frames(const struct dump_thread *d, size_t *n)
 	return d->ips;
 }
 
+/* Why a stack did not reach its thread's root; NULL when it did. Every other stop is named too:
+ * a stack is shown as complete only when the unwind info marked its root. */
 static const char *dump_incomplete_reason(uint32_t flags)
 {
+	if (flags & UNWIND_COMPLETE)
+		return NULL;
 	if (flags & UNWIND_TRUNCATED)
 		return "stack copy ended";
 	if (flags & UNWIND_NO_INFO)
 		return "no unwind information";
 	if (flags & UNWIND_MAX_DEPTH)
 		return "frame limit reached";
-	return NULL;
+	return "the stack contradicts its unwind information";
+}
+
+/* Resolves every thread's frames in a child process first (symbolizer_resolve_isolated): a crash
+ * in libdw names one address module+0xOFFSET instead of losing the dump. */
+static void dump_resolve_isolated(struct dump_context *ctx)
+{
+	size_t total = 0, k = 0, n;
+	uint64_t *all;
+
+	for (size_t i = 0; i < ctx->n; i++) {
+		dump_frames(&ctx->threads[i], &n);
+		total += n;
+	}
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		return;
+	for (size_t i = 0; i < ctx->n; i++) {
+		const uint64_t *ips = dump_frames(&ctx->threads[i], &n);
+
+		memcpy(all + k, ips, n * sizeof(*all));
+		k += n;
+	}
+	symbolizer_resolve_isolated(ctx->symbolizer, all, k);
+	free(all);
 }
 
 static void dump_print_text(struct dump_context *ctx, FILE *fp)
@@ -283,7 +311,7 @@ static void dump_print_text(struct dump_context *ctx, FILE *fp)
 			}
 		}
 		why = dump_incomplete_reason(d->result.flags);
-		if (why && !(d->result.flags & UNWIND_COMPLETE))
+		if (why)
 			fprintf(fp, "  (stack incomplete: %s)\n", why);
 		if (d->python_truncated)
 			fprintf(fp, "  (Python stack incomplete: frame chain cut short)\n");
@@ -537,6 +565,7 @@ int cmd_dump(const struct cli_options *opts)
 		rc = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	dump_resolve_isolated(&ctx);
 	if (opts->json) {
 		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	} else {

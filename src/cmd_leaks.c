@@ -6,6 +6,8 @@
 #include "smolder/leak_report.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
+#include "smolder/pprof.h"
+#include "smolder/speedscope.h"
 #include "smolder/session.h"
 #include "smolder/symbolizer.h"
 
@@ -47,6 +49,12 @@ static int write_outputs(const struct leak_report *report, const struct cli_outp
 		case OUTPUT_FORMAT_JSON:
 			err = leak_report_write_json(report, f.fp);
 			break;
+		case OUTPUT_FORMAT_PPROF:
+			err = pprof_write_leaks(report, f.fp);
+			break;
+		case OUTPUT_FORMAT_SPEEDSCOPE:
+			err = speedscope_write_leaks(report, f.fp);
+			break;
 		case OUTPUT_FORMAT_SVG:
 			err = leak_report_write_flamegraph(report, f.fp, growth, true);
 			break;
@@ -64,7 +72,9 @@ static int write_outputs(const struct leak_report *report, const struct cli_outp
 			status = SMOLDER_EXIT_INTERNAL;
 		} else if (strcmp(outs[i].path, "-") != 0) {
 			log_info("wrote %s%s", outs[i].path,
-				 outs[i].format == OUTPUT_FORMAT_JSON ? ""
+				 outs[i].format != OUTPUT_FORMAT_SVG &&
+						 outs[i].format != OUTPUT_FORMAT_FOLDED
+					 ? ""
 				 : growth ? " (memory growth flame graph)"
 					  : " (outstanding memory flame graph)");
 		}

@@ -45,7 +45,7 @@ struct cpu_collector {
 	uint64_t ips[CPU_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
 	/* Python targets: named frames, the runtime, and the spliced stack. */
-	struct frame_names *names;
+	struct frame_names *names; /* the profile's (not owned) */
 	struct python_runtime *python;
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[CPU_MAX_USER_FRAMES];
@@ -69,7 +69,6 @@ void cpu_collector_free(struct cpu_collector *cc)
 	ptrace_sampler_free(cc->ptrace_sampler);
 	cpu_profile_free(cc->profile);
 	python_runtime_free(cc->python);
-	frame_names_free(cc->names);
 	free(cc);
 }
 
@@ -242,9 +241,8 @@ static void cpu_collector_open_python(struct cpu_collector *cc, struct session *
 	struct smolder_python_config cfg;
 	int ret;
 
-	cc->names = frame_names_new();
-	if (!cc->names)
-		return;
+	/* The profile's registry: its [truncated] marker and the Python frames share it. */
+	cc->names = cpu_profile_names(cc->profile);
 	cc->python = python_runtime_open(s->pid, cc->names);
 	if (!cc->python) {
 		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
@@ -384,7 +382,7 @@ static void cpu_collector_ptrace_stats(struct cpu_collector *cc, struct sampler_
 
 const struct frame_names *cpu_collector_names(const struct cpu_collector *cc)
 {
-	return cc->names;
+	return cpu_profile_names(cc->profile);
 }
 
 struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct session *s,

@@ -2,6 +2,7 @@
  * dense array of (stack, thread) cells found through an open-addressing hash, so adding a sample
  * costs one stack intern and one probe. */
 #include "smolder/cpu_profile.h"
+#include "smolder/frame_names.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct cpu_profile {
 	struct cpu_profile_thread *threads;
 	size_t n_threads, cap_threads;
 	struct cpu_profile_totals totals;
+	struct frame_names *names; /* the [truncated] marker, interpreted frames */
 	uint64_t frames[CPU_PROFILE_MAX_FRAMES];
 };
 
@@ -36,7 +38,8 @@ struct cpu_profile *cpu_profile_new(pid_t pid)
 		return NULL;
 	profile->pid = pid;
 	profile->stacks = stack_table_new();
-	if (!profile->stacks)
+	profile->names = frame_names_new();
+	if (!profile->stacks || !profile->names)
 		goto fail;
 	profile->n_slots = 1024;
 	profile->slots = calloc(profile->n_slots, sizeof(*profile->slots));
@@ -59,6 +62,7 @@ void cpu_profile_free(struct cpu_profile *profile)
 	free(profile->slots);
 	free(profile->entries);
 	stack_table_free(profile->stacks);
+	frame_names_free(profile->names);
 	free(profile);
 }
 
@@ -169,10 +173,21 @@ int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user
 	uint32_t n = 0, stack_id;
 	int ret;
 
-	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES; i++)
+	/* One slot stays free for the [truncated] marker. */
+	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES - 1; i++)
 		profile->frames[n++] = kernel_ips[i];
-	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES; i++)
+	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES - 1; i++)
 		profile->frames[n++] = user_ips[i];
+	if (n < n_kernel + n_user)
+		flags &= ~CPU_PROFILE_SAMPLE_COMPLETE;
+	/* A user stack that did not reach its thread's root ends in the marker: outputs then root
+	 * it at [truncated] instead of at whatever frame the walk stopped in. */
+	if (n_user && !(flags & CPU_PROFILE_SAMPLE_COMPLETE)) {
+		ret = frame_names_truncated(profile->names, &profile->frames[n]);
+		if (ret)
+			return ret;
+		n++;
+	}
 	ret = stack_table_add(profile->stacks, profile->frames, n, &stack_id);
 	if (ret)
 		return ret;
@@ -189,6 +204,11 @@ int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user
 	else
 		profile->totals.truncated++;
 	return 0;
+}
+
+struct frame_names *cpu_profile_names(struct cpu_profile *profile)
+{
+	return profile->names;
 }
 
 void cpu_profile_add_lost(struct cpu_profile *profile, uint64_t n)

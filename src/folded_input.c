@@ -1,13 +1,59 @@
 /* folded_input.c: loads folded-stack input for the flamegraph and diff commands and reports what
- * was skipped; the parser itself (flamegraph/folded.c) never prints. */
+ * was skipped; the parser itself (flamegraph/folded.c) never prints. Input that starts like JSON or
+ * gzip (or is named .pb) is one of smolder's reports or pprof: report_input reads it and its
+ * stacks are used, so diff and flamegraph take folded, JSON and pprof alike. */
 #include "smolder/folded_input.h"
 #include "smolder/cli.h"
 #include "smolder/log.h"
+#include "smolder/report_input.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Reads the rest of in (its first byte pushed back) through report_input. */
+static int load_structured(FILE *in, const char *name, struct folded_profile **out)
+{
+	struct report_input *report = NULL;
+	char err[512], *buf = NULL, chunk[65536];
+	size_t len = 0, n;
+	FILE *mem = open_memstream(&buf, &len);
+	int ret;
+
+	if (!mem) {
+		log_error("out of memory reading %s", name);
+		return -ENOMEM;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		fwrite(chunk, 1, n, mem);
+	ret = ferror(in) ? -EIO : 0;
+	if (fclose(mem) && !ret)
+		ret = -ENOMEM;
+	if (ret) {
+		free(buf);
+		log_error("cannot read %s", name);
+		return ret;
+	}
+	ret = report_input_parse(buf, len, name, &report, err, sizeof(err));
+	free(buf);
+	if (ret) {
+		log_error("%s", err);
+		return ret;
+	}
+	if (!(report->total > 0)) {
+		log_error("%s: a %s without stacks", name, report_kind_name(report->kind));
+		report_input_free(report);
+		return -ENODATA;
+	}
+	*out = report_input_to_folded(report);
+	ret = *out ? 0 : -ENOMEM;
+	if (ret)
+		log_error("out of memory reading %s", name);
+	report_input_free(report);
+	return ret;
+}
 
 int folded_input_load(const char *path, struct folded_profile **out)
 {
@@ -32,6 +78,19 @@ int folded_input_load(const char *path, struct folded_profile **out)
 		log_error("%s is a directory, not a file of folded stacks", path);
 		fclose(in);
 		return -EISDIR;
+	}
+	{
+		int c = getc(in);
+		unsigned char first = (unsigned char)c;
+
+		if (c != EOF)
+			ungetc(c, in);
+		if (c != EOF && report_input_is_structured(&first, 1, is_stdin ? NULL : path)) {
+			err = load_structured(in, name, out);
+			if (!is_stdin)
+				fclose(in);
+			return err;
+		}
 	}
 	p = folded_profile_new();
 	if (!p) {

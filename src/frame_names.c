@@ -206,6 +206,20 @@ size_t frame_names_format(const struct frame_names *names, uint64_t frame, char 
 	return n;
 }
 
+int frame_names_truncated(struct frame_names *names, uint64_t *frame)
+{
+	return frame_names_intern(names, FRAME_KIND_MARKER, FRAME_MARKER_TRUNCATED, NULL, 0, frame);
+}
+
+bool frame_names_is_truncated(const struct frame_names *names, uint64_t frame)
+{
+	struct named_frame nf;
+
+	return names && frame_kind(frame) == FRAME_KIND_MARKER &&
+	       frame_names_get(names, frame, &nf) == 0 && !nf.file &&
+	       strcmp(nf.function, FRAME_MARKER_TRUNCATED) == 0;
+}
+
 size_t frame_names_count(const struct frame_names *names)
 {
 	return names ? names->count : 0;

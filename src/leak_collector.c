@@ -30,7 +30,7 @@ struct leak_collector {
 	struct leak_report report;
 	struct u64_map site_index;     /* (stack id << 1 | mmap) -> index in report.sites */
 	uint64_t heap_bytes;	       /* outstanding heap bytes at the last snapshot */
-	struct frame_names *names;     /* Python targets: named frames */
+	struct frame_names *names;     /* the tracker's named frames (not owned) */
 	struct python_runtime *python; /* NULL unless the target runs CPython */
 };
 
@@ -56,7 +56,6 @@ void leak_collector_free(struct leak_collector *lc)
 		return;
 	alloc_tracker_free(lc->tracker);
 	python_runtime_free(lc->python);
-	frame_names_free(lc->names);
 	leak_report_release(&lc->report);
 	u64_map_release(&lc->site_index);
 	free(lc);
@@ -283,9 +282,7 @@ static void open_python(struct leak_collector *lc, struct session *s)
 			   (lc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
 	int ret;
 
-	lc->names = frame_names_new();
-	if (!lc->names)
-		return;
+	lc->names = alloc_tracker_names(lc->tracker);
 	lc->python = python_runtime_open(s->pid, lc->names);
 	if (!lc->python) {
 		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)

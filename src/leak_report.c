@@ -153,8 +153,34 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 			   struct symbolizer *sym)
 {
 	const struct stack_table *stacks = alloc_tracker_stacks(tracker);
+	uint64_t *all = NULL;
+	size_t n_all = 0, cap_all = 0;
 	char buf[512];
 
+	/* Every caller frame resolved in a child process first: a crash in libdw names one
+	 * address module+0xOFFSET instead of losing the report (symbolizer_resolve_isolated). */
+	for (size_t i = 0; sym && i < r->n_sites; i++) {
+		uint32_t n;
+		const uint64_t *ips = stack_table_get(stacks, r->sites[i].stack_id, &n);
+
+		for (uint32_t k = 0; ips && k < n; k++) {
+			if (frame_is_named(ips[k]) || alloc_tracker_frame_name(tracker, ips[k]))
+				continue;
+			if (n_all == cap_all) {
+				uint64_t *v =
+					realloc(all, (cap_all ? cap_all * 2 : 256) * sizeof(*v));
+
+				if (!v)
+					break;
+				all = v;
+				cap_all = cap_all ? cap_all * 2 : 256;
+			}
+			all[n_all++] = ips[k] - 1;
+		}
+	}
+	if (n_all)
+		symbolizer_resolve_isolated(sym, all, n_all);
+	free(all);
 	for (size_t i = 0; i < r->n_sites; i++) {
 		struct leak_site *s = &r->sites[i];
 		uint32_t n;
@@ -211,14 +237,6 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 					return;
 			}
 		}
-		if (s->flags & ALLOC_SITE_TRUNCATED && s->n_frames < cap) {
-			/* Keep the root honest: the walk did not reach the thread's entry. */
-			memmove(s->frames + 1, s->frames, s->n_frames * sizeof(char *));
-			memmove(s->locations + 1, s->locations, s->n_frames * sizeof(char *));
-			s->frames[0] = strdup("[truncated]");
-			s->locations[0] = NULL;
-			s->n_frames++;
-		}
 	}
 }
 
@@ -271,6 +289,15 @@ static uint64_t lost_events(const struct leak_report *r)
 	       r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] + r->stats[SMOLDER_STAT_MMAP_TABLE_FULL];
 }
 
+static size_t truncated_sites(const struct leak_report *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_sites; i++)
+		n += !!(r->sites[i].flags & ALLOC_SITE_TRUNCATED);
+	return n;
+}
+
 static void totals(const struct leak_report *r, bool mmap, uint64_t *bytes, uint64_t *allocs)
 {
 	*bytes = *allocs = 0;
@@ -304,8 +331,10 @@ static void text_site(const struct leak_site *s, size_t rank, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	/* The root frame says whether the stack is whole: keep it visible. */
 	if (s->n_frames > 8)
-		fprintf(out, "      ... %zu more\n", s->n_frames - 8);
+		fprintf(out, "      ... %zu more%s\n", s->n_frames - 8,
+			(s->flags & ALLOC_SITE_TRUNCATED) ? ", from [truncated]" : "");
 }
 
 int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_sites)
@@ -386,6 +415,10 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 		(unsigned long long)r->stats[SMOLDER_STAT_MMAP_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_RINGBUF_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
+	fprintf(out,
+		"Stacks: %zu of %zu sites truncated (the walk stopped before the thread's root, at "
+		"most %d frames: rooted at [truncated])\n",
+		truncated_sites(r), r->n_sites, SMOLDER_ALLOC_MAX_FRAMES);
 	fprintf(out,
 		"Probes: %zu allocator functions in %zu objects (%zu at emulated instructions)\n",
 		r->probe_points, r->probe_objects, r->probe_emulated);
@@ -503,6 +536,8 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	}
 	json_key(&w, "unwind_rules_learned");
 	json_uint(&w, r->rules_installed);
+	json_key(&w, "truncated_sites");
+	json_uint(&w, truncated_sites(r));
 	if (r->python_version[0]) {
 		json_key(&w, "python");
 		json_object_begin(&w);

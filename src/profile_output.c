@@ -20,22 +20,26 @@
 #include "smolder/mixed_stack.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
+#include "smolder/pprof.h"
+#include "smolder/speedscope.h"
 #include "smolder/symbolizer.h"
 #include "smolder/text_sanitize.h"
 
 #define PROFILE_NAME_MAX 512
 
-/* The names one address resolves to, innermost first. */
-struct address_names {
-	uint64_t addr;
-	uint32_t first; /* index into names */
-	uint32_t n;
-	uint32_t unknown; /* frames without a function name */
-};
-
 struct folded_line {
 	char *text;
 	uint64_t weight;
+	bool truncated; /* the stack ends in the [truncated] marker (the same text always does) */
+};
+
+struct address_cache {
+	struct profile_address *addrs;
+	size_t n_addrs, cap_addrs;
+	uint32_t *slots;
+	size_t n_slots;
+	struct profile_frame_info *names; /* frames of all addresses; addrs[i] owns a range */
+	size_t n_names, cap_names;
 };
 
 struct profile_folded {
@@ -43,15 +47,13 @@ struct profile_folded {
 	size_t n_lines, cap_lines;
 	uint32_t *slots; /* line index + 1; 0 = empty */
 	size_t n_slots;
-};
-
-struct address_cache {
-	struct address_names *addrs;
-	size_t n_addrs, cap_addrs;
-	uint32_t *slots;
-	size_t n_slots;
-	char **names;
-	size_t n_names, cap_names;
+	/* The address-level profile the lines were folded from, for exporters that keep addresses,
+	 * mappings and source lines (pprof). */
+	struct address_cache cache;
+	struct profile_sample *samples;
+	size_t n_samples, cap_samples;
+	uint32_t *sample_addrs; /* address indices, leaf first, samples[i].first.. */
+	size_t n_sample_addrs, cap_sample_addrs;
 };
 
 static uint64_t profile_hash_u64(uint64_t h)
@@ -123,32 +125,61 @@ static long address_cache_intern(struct address_cache *cache, uint64_t addr)
 	if (grow_array((void **)&cache->addrs, &cache->cap_addrs, cache->n_addrs + 1,
 		       sizeof(*cache->addrs)))
 		return -ENOMEM;
-	cache->addrs[cache->n_addrs] = (struct address_names){.addr = addr};
+	cache->addrs[cache->n_addrs] = (struct profile_address){.addr = addr};
 	cache->slots[s] = (uint32_t)++cache->n_addrs;
 	return (long)cache->n_addrs - 1;
 }
 
-static int address_cache_add_name(struct address_cache *cache, const char *name)
+static char *dup_or_null(const char *s)
 {
-	char *copy;
+	return s ? strdup(s) : NULL;
+}
+
+static int address_cache_add_name(struct address_cache *cache, const char *name,
+				  const struct symbol_frame *frame)
+{
+	struct profile_frame_info *info;
 
 	if (grow_array((void **)&cache->names, &cache->cap_names, cache->n_names + 1,
 		       sizeof(*cache->names)))
 		return -ENOMEM;
-	copy = strdup(name);
-	if (!copy)
+	info = &cache->names[cache->n_names];
+	memset(info, 0, sizeof(*info));
+	info->name = strdup(name);
+	if (frame) {
+		info->function = dup_or_null(frame->function);
+		info->file = dup_or_null(frame->file);
+		info->line = frame->line;
+		info->inlined = frame->flags & SYMBOL_FRAME_INLINED;
+		if ((frame->function && !info->function) || (frame->file && !info->file)) {
+			free(info->function);
+			free(info->file);
+			free(info->name);
+			return -ENOMEM;
+		}
+	}
+	if (!info->name) {
+		free(info->function);
+		free(info->file);
 		return -ENOMEM;
-	cache->names[cache->n_names++] = copy;
+	}
+	cache->n_names++;
 	return 0;
 }
 
 static void address_cache_release(struct address_cache *cache)
 {
-	for (size_t i = 0; i < cache->n_names; i++)
-		free(cache->names[i]);
+	for (size_t i = 0; i < cache->n_names; i++) {
+		free(cache->names[i].name);
+		free(cache->names[i].function);
+		free(cache->names[i].file);
+	}
 	free(cache->names);
+	for (size_t i = 0; i < cache->n_addrs; i++)
+		free(cache->addrs[i].module_path);
 	free(cache->addrs);
 	free(cache->slots);
+	memset(cache, 0, sizeof(*cache));
 }
 
 static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym,
@@ -165,12 +196,24 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 	}
 	free(all);
 	for (size_t i = 0; i < cache->n_addrs; i++) {
-		struct address_names *a = &cache->addrs[i];
+		struct profile_address *a = &cache->addrs[i];
 		const struct symbol_frame *frames = NULL;
+		struct symbol_module_info mi;
 		size_t n = 0;
 		int ret;
 
 		a->first = (uint32_t)cache->n_names;
+		a->kernel = cpu_profile_is_kernel_address(a->addr);
+		if (sym && frame_is_user(a->addr) && symbolizer_module_at(sym, a->addr, &mi) == 0 &&
+		    mi.path) {
+			a->module_path = strdup(mi.path);
+			if (!a->module_path)
+				return -ENOMEM;
+			memcpy(a->build_id, mi.build_id, sizeof(a->build_id));
+			a->map_start = mi.start;
+			a->map_end = mi.end;
+			a->map_offset = mi.file_offset;
+		}
 		if (frame_is_named(a->addr)) {
 			/* Python functions and markers: named by their registry, not by
 			 * address. */
@@ -178,7 +221,7 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 				snprintf(buf, sizeof(buf), "[unknown]");
 				a->unknown = 1;
 			}
-			ret = address_cache_add_name(cache, buf);
+			ret = address_cache_add_name(cache, buf, NULL);
 			if (ret)
 				return ret;
 			a->n = 1;
@@ -190,7 +233,7 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 			snprintf(buf, sizeof(buf), "0x%" PRIx64 "%s",
 				 frame_is_user(a->addr) ? frame_user_address(a->addr) : a->addr,
 				 cpu_profile_is_kernel_address(a->addr) ? "_[k]" : "");
-			ret = address_cache_add_name(cache, buf);
+			ret = address_cache_add_name(cache, buf, NULL);
 			if (ret)
 				return ret;
 			a->n = 1;
@@ -201,7 +244,7 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 			symbol_frame_format(&frames[f], buf, sizeof(buf));
 			if (!buf[0])
 				snprintf(buf, sizeof(buf), "[unknown]");
-			ret = address_cache_add_name(cache, buf);
+			ret = address_cache_add_name(cache, buf, &frames[f]);
 			if (ret)
 				return ret;
 			if (!frames[f].function)
@@ -212,7 +255,8 @@ static int address_cache_resolve(struct address_cache *cache, struct symbolizer 
 	return 0;
 }
 
-static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight)
+static int folded_add(struct profile_folded *folded, const char *text, uint64_t weight,
+		      bool truncated)
 {
 	uint64_t h = profile_hash_string(text);
 	size_t s;
@@ -239,6 +283,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 
 		if (strcmp(line->text, text) == 0) {
 			line->weight += weight;
+			line->truncated |= truncated;
 			return 0;
 		}
 		s = (s + 1) & (folded->n_slots - 1);
@@ -250,6 +295,7 @@ static int folded_add(struct profile_folded *folded, const char *text, uint64_t 
 	if (!folded->lines[folded->n_lines].text)
 		return -ENOMEM;
 	folded->lines[folded->n_lines].weight = weight;
+	folded->lines[folded->n_lines].truncated = truncated;
 	folded->slots[s] = (uint32_t)++folded->n_lines;
 	return 0;
 }
@@ -258,11 +304,64 @@ void profile_folded_free(struct profile_folded *folded)
 {
 	if (!folded)
 		return;
+	address_cache_release(&folded->cache);
+	free(folded->samples);
+	free(folded->sample_addrs);
 	for (size_t i = 0; i < folded->n_lines; i++)
 		free(folded->lines[i].text);
 	free(folded->lines);
 	free(folded->slots);
 	free(folded);
+}
+
+static void thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
+			 size_t len);
+
+/* Keeps one weighted address stack (indices into the cache, leaf first). */
+static int sample_add(struct profile_folded *folded, const uint32_t *indices, uint32_t n,
+		      int32_t tid, uint64_t weight)
+{
+	if (grow_array((void **)&folded->sample_addrs, &folded->cap_sample_addrs,
+		       folded->n_sample_addrs + n, sizeof(*folded->sample_addrs)) ||
+	    grow_array((void **)&folded->samples, &folded->cap_samples, folded->n_samples + 1,
+		       sizeof(*folded->samples)))
+		return -ENOMEM;
+	memcpy(folded->sample_addrs + folded->n_sample_addrs, indices, n * sizeof(*indices));
+	folded->samples[folded->n_samples++] = (struct profile_sample){
+		.first = (uint32_t)folded->n_sample_addrs, .n = n, .tid = tid, .weight = weight};
+	folded->n_sample_addrs += n;
+	return 0;
+}
+
+const struct profile_sample *profile_folded_samples(const struct profile_folded *folded, size_t *n,
+						    const uint32_t **addr_indices)
+{
+	*n = folded->n_samples;
+	*addr_indices = folded->sample_addrs;
+	return folded->samples;
+}
+
+const struct profile_address *profile_folded_addresses(const struct profile_folded *folded,
+						       size_t *n,
+						       const struct profile_frame_info **frames)
+{
+	*n = folded->cache.n_addrs;
+	*frames = folded->cache.names;
+	return folded->cache.addrs;
+}
+
+void profile_thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
+			  size_t len)
+{
+	thread_frame(opts, tid, buf, len);
+}
+
+const char *profile_folded_line(const struct profile_folded *folded, size_t i, uint64_t *weight)
+{
+	if (i >= folded->n_lines)
+		return NULL;
+	*weight = folded->lines[i].weight;
+	return folded->lines[i].text;
 }
 
 /* Appends s (and a ';' before it unless first) to the growing line. */
@@ -307,8 +406,8 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 					   const struct profile_output_options *opts,
 					   struct profile_output_stats *stats)
 {
-	struct address_cache cache = {0};
 	struct profile_folded *folded;
+	struct address_cache *cache;
 	uint32_t *indices = NULL;
 	size_t cap_indices = 0, line_cap = 0;
 	char *line = NULL;
@@ -319,6 +418,7 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	folded = calloc(1, sizeof(*folded));
 	if (!folded)
 		return NULL;
+	cache = &folded->cache;
 
 	/* Pass 1: every unique address, then one symbolizer call each. */
 	for (size_t i = 0; i < n; i++) {
@@ -328,18 +428,18 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		for (uint32_t f = 0; frames && f < depth; f++) {
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			if (address_cache_intern(&cache, frames[f]) < 0)
+			if (address_cache_intern(cache, frames[f]) < 0)
 				goto fail;
 		}
 	}
 	start = profile_now();
-	ret = address_cache_resolve(&cache, sym, opts->names);
+	ret = address_cache_resolve(cache, sym, opts->names);
 	stats->symbolize_seconds = profile_now() - start;
 	if (ret)
 		goto fail;
-	stats->unique_addresses = cache.n_addrs;
-	for (size_t i = 0; i < cache.n_addrs; i++)
-		if (cache.addrs[i].unknown)
+	stats->unique_addresses = cache->n_addrs;
+	for (size_t i = 0; i < cache->n_addrs; i++)
+		if (cache->addrs[i].unknown)
 			stats->unknown_addresses++;
 
 	/* Pass 2: lines root first. */
@@ -359,7 +459,7 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			idx = address_cache_intern(&cache, frames[f]);
+			idx = address_cache_intern(cache, frames[f]);
 			if (idx < 0)
 				goto fail;
 			indices[n_idx++] = (uint32_t)idx;
@@ -370,18 +470,22 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 				goto fail;
 		}
 		for (uint32_t k = n_idx; k-- > 0;) {
-			const struct address_names *a = &cache.addrs[indices[k]];
+			const struct profile_address *a = &cache->addrs[indices[k]];
 
 			/* Names are innermost first: the containing function comes last. */
 			for (uint32_t j = a->n; j-- > 0;)
 				if (line_append(&line, &line_len, &line_cap,
-						cache.names[a->first + j]))
+						cache->names[a->first + j].name))
 					goto fail;
 			unknown += a->unknown;
 		}
 		if (line_len == 0 && line_append(&line, &line_len, &line_cap, "[unknown]"))
 			goto fail;
-		if (folded_add(folded, line, weights[i].weight))
+		/* The outermost frame says whether the stack reached its root. */
+		if (folded_add(folded, line, weights[i].weight,
+			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
+			goto fail;
+		if (sample_add(folded, indices, n_idx, weights[i].tid, weights[i].weight))
 			goto fail;
 		stats->unknown_frames += unknown * weights[i].weight;
 		stats->total_weight += (double)weights[i].weight;
@@ -389,13 +493,11 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	stats->folded_stacks = folded->n_lines;
 	free(line);
 	free(indices);
-	address_cache_release(&cache);
 	return folded;
 
 fail:
 	free(line);
 	free(indices);
-	address_cache_release(&cache);
 	profile_folded_free(folded);
 	errno = -ret > 0 ? -ret : ENOMEM;
 	return NULL;
@@ -517,6 +619,9 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_array_end(&w);
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
+		/* Its root frame is then "[truncated]", not the thread's entry. */
+		json_key(&w, "truncated");
+		json_bool(&w, order[i]->truncated);
 		json_object_end(&w);
 		free(copy);
 	}
@@ -629,6 +734,12 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 			break;
 		case OUTPUT_FORMAT_JSON:
 			ret = profile_json_write(folded, out.fp, opts, meta);
+			break;
+		case OUTPUT_FORMAT_PPROF:
+			ret = pprof_write_cpu(folded, opts, meta, out.fp);
+			break;
+		case OUTPUT_FORMAT_SPEEDSCOPE:
+			ret = speedscope_write_cpu(folded, meta, out.fp);
 			break;
 		default:
 			ret = folded_profile_write(graph, out.fp);

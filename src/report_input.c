@@ -144,7 +144,8 @@ bool report_input_is_structured(const void *data, size_t len, const char *name)
 	const unsigned char *b = data;
 	const char *p = skip_space(data, (const char *)data + len);
 
-	if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+	/* A caller that peeked one byte sees gzip's first magic byte only. */
+	if (len >= 1 && b[0] == 0x1f && (len == 1 || b[1] == 0x8b))
 		return true;
 	if (p < (const char *)data + len && *p == '{')
 		return true;

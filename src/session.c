@@ -132,10 +132,10 @@ int session_start(struct session *s)
 		return SMOLDER_EXIT_INTERNAL;
 	}
 	s->rc_ready = true;
-	/* Launch mode: a target may exec, allocate and exit within a millisecond; the unwinder must
-	 * exist when it execs so that its maps can be read at once (session_open_models). */
-	if (s->launched)
-		s->unwinder = unwinder_new(s->pid);
+	/* The unwinder exists before any probe fires: the allocation tracker's first stack-learning
+	 * snapshots need it. Launch mode: a target may exec, allocate and exit within a
+	 * millisecond; its maps are read again right after exec (session_open_models). */
+	s->unwinder = unwinder_new(s->pid);
 	for (size_t i = 0; i < s->n_collectors; i++) {
 		struct session_collector *c = &s->collectors[i];
 

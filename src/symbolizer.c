@@ -681,6 +681,36 @@ const struct sym_module *symbolizer_find_module(const struct symbolizer *sym, ui
 		mod = find_in(sym->gens[k - 1].table, sym->gens[k - 1].n, addr, file_offset);
 	return mod ? mod : find_in(sym->table, sym->ntable, addr, file_offset);
 }
+int symbolizer_module_at(const struct symbolizer *sym, uint64_t frame,
+			 struct symbol_module_info *info)
+{
+	const struct sym_module *mod;
+	uint64_t addr;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	uint64_t offset;
+	int n;
+
+	memset(info, 0, sizeof(*info));
+	if (!sym || !frame_is_user(frame))
+		return -ENOENT;
+	addr = frame_user_address(frame);
+	mod = symbolizer_find_module(sym, addr, frame_user_generation(frame), &offset);
+	if (!mod)
+		return -ENOENT;
+	info->path = mod->obj->path;
+	for (size_t i = 0; i < mod->nmaps; i++) {
+		if (addr >= mod->maps[i].start && addr < mod->maps[i].end) {
+			info->start = mod->maps[i].start;
+			info->end = mod->maps[i].end;
+			info->file_offset = mod->maps[i].offset;
+		}
+	}
+	n = mod->obj->dwfl_mod ? dwfl_module_build_id(mod->obj->dwfl_mod, &bits, &vaddr) : 0;
+	for (int i = 0; i < n && i < 64; i++)
+		snprintf(info->build_id + 2 * i, 3, "%02x", bits[i]);
+	return 0;
+}
 
 int symbolizer_push_frame(struct frame_vec *out, const struct symbol_frame *frame)
 {

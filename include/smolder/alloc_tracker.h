@@ -91,8 +91,14 @@ void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *sna
 			      uint64_t *rules_installed);
 
 /* Interned stacks: the allocator pseudo frame (heap sites), then return addresses, innermost
- * caller first. The table belongs to the tracker. */
+ * caller first, then the [truncated] marker when the walk stopped short. The table belongs to the
+ * tracker. */
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *tracker);
+/* The registry of the stacks' named frames: a stack whose walk did not reach the thread's root
+ * (ALLOC_SITE_TRUNCATED) ends in its [truncated] marker; Python frames are interned here too
+ * (python_runtime_open takes it). Owned by the tracker. */
+struct frame_names;
+struct frame_names *alloc_tracker_names(struct alloc_tracker *tracker);
 /* Stacks of heap allocations start with a pseudo frame naming the allocator function called
  * (malloc, operator new(unsigned long), ...): ALLOC_TRACKER_FRAME_ALLOCATOR | id. Its name, or NULL
  * for an ordinary frame; the string belongs to the tracker. */
@@ -101,12 +107,13 @@ const char *alloc_tracker_frame_name(const struct alloc_tracker *tracker, uint64
 /* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
 /* A CPython target: from now on the BPF program reads each allocating thread's Python frames, and
- * stacks carry them in place of the interpreter's frames (named frames interned in names; rt and
- * names are borrowed and must outlive the tracker). options: enum mixed_stack_options. 0 or
+ * stacks carry them in place of the interpreter's frames (named frames interned in names, which
+ * must be alloc_tracker_names(tracker), else -EINVAL; rt is borrowed and must outlive the
+ * tracker). options: enum mixed_stack_options. 0 or
  * -errno (the walk's offsets do not fit: stacks stay native). */
 int alloc_tracker_set_python(struct alloc_tracker *tracker, struct python_runtime *rt,
 			     struct frame_names *names, unsigned options);
-/* The registry of the named frames in the stacks, NULL when the target is not Python. */
+/* The registry of the named frames in the stacks (the same as alloc_tracker_names). */
 const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *tracker);
 /* Python counters; *orphans: Python stacks whose native stack was lost (shown unavailable). */
 void alloc_tracker_python_stats(const struct alloc_tracker *tracker,

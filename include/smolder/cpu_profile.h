@@ -11,6 +11,8 @@
 
 #include "smolder/stack_table.h"
 
+struct frame_names;
+
 struct cpu_profile;
 
 /* Flags of one sample, passed to cpu_profile_add. */
@@ -50,6 +52,10 @@ void cpu_profile_free(struct cpu_profile *profile);
  * cpu_profile_sample_flags. Returns 0 or -ENOMEM. */
 int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user_ips,
 		    uint32_t n_user, const uint64_t *kernel_ips, uint32_t n_kernel, uint32_t flags);
+/* The registry of the profile's named frames (the [truncated] marker cpu_profile_add appends to a
+ * user stack without CPU_PROFILE_SAMPLE_COMPLETE, and interpreted frames: callers intern those here
+ * too, so a frame value means one thing for the whole run). Owned by the profile. */
+struct frame_names *cpu_profile_names(struct cpu_profile *profile);
 /* Counts n samples lost before they reached the profile. */
 void cpu_profile_add_lost(struct cpu_profile *profile, uint64_t n);
 void cpu_profile_set_unknown_frames(struct cpu_profile *profile, uint64_t n);

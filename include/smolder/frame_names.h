@@ -5,6 +5,7 @@
 #ifndef SMOLDER_FRAME_NAMES_H
 #define SMOLDER_FRAME_NAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,18 @@ int frame_names_get(const struct frame_names *names, uint64_t frame, struct name
  * "function"; sanitised by text_sanitize.h's folded convention. Returns the length
  * written (truncated to len-1), 0 for an unknown frame. */
 size_t frame_names_format(const struct frame_names *names, uint64_t frame, char *buf, size_t len);
+
+/* The marker a stack that did not reach its thread's root ends with, as its outermost frame: at a
+ * frame limit, when the stack copy ran out, at a frame without unwind information. record, leaks,
+ * dump and profile append it; outputs show it as the stack's root frame and flag the stack as
+ * truncated (JSON), so a partial stack is never presented as a complete one. */
+#define FRAME_MARKER_TRUNCATED "[truncated]"
+
+/* The FRAME_MARKER_TRUNCATED marker of this registry (interned on first use) in *frame. 0 or
+ * -ENOMEM. */
+int frame_names_truncated(struct frame_names *names, uint64_t *frame);
+/* True when frame is this registry's FRAME_MARKER_TRUNCATED marker. NULL-safe. */
+bool frame_names_is_truncated(const struct frame_names *names, uint64_t frame);
 
 /* Number of interned frames and bytes held, for accounting. */
 size_t frame_names_count(const struct frame_names *names);

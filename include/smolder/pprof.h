@@ -10,6 +10,10 @@
 
 struct pprof_builder;
 struct report_input;
+struct profile_folded;
+struct profile_output_options;
+struct profile_output_meta;
+struct leak_report;
 
 /* One source line of a location: function name and file:line (file NULL, line 0 when unknown). */
 struct pprof_line {
@@ -46,6 +50,16 @@ int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, siz
 			 const int64_t *values);
 /* Serialises, gzips and writes the profile to fp. 0 or -errno. */
 int pprof_builder_write(const struct pprof_builder *b, FILE *fp);
+
+/* A CPU profile (record) as pprof: sample types samples/count and cpu/nanoseconds (samples times
+ * the sampling period), one location per address with its mapping (file, build id) and its
+ * lines (function, file:line; inlined calls as extra lines). Returns 0 or -errno. */
+int pprof_write_cpu(const struct profile_folded *folded, const struct profile_output_options *opts,
+		    const struct profile_output_meta *meta, FILE *fp);
+/* A leak report as pprof: inuse_space/bytes (default), inuse_objects/count and
+ * growth_space/bytes (gained during the run) per allocation site; locations by function and
+ * file:line (the tracker keeps no addresses). Returns 0 or -errno. */
+int pprof_write_leaks(const struct leak_report *report, FILE *fp);
 
 /* Decodes an uncompressed profile into in's stacks (the default sample type's values; inlined
  * frames get "_[i]", kernel frames "_[k]", like folded stacks), countname and cpu_seconds.

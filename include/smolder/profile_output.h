@@ -14,6 +14,7 @@
 #include "smolder/cli.h"
 #include "smolder/stack_table.h"
 
+struct frame_names;
 struct symbolizer;
 struct profile_folded;
 struct frame_names;
@@ -37,7 +38,8 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
-	/* Registry of the named frames (Python functions, markers) in the stacks; NULL: none. */
+	/* Registry of the stacks' named frames (frame.h: markers such as [truncated], interpreted
+	 * functions); NULL when the stacks hold addresses only. */
 	const struct frame_names *names;
 };
 
@@ -73,6 +75,43 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 					   const struct profile_output_options *opts,
 					   struct profile_output_stats *stats);
 void profile_folded_free(struct profile_folded *folded);
+
+/* The address-level profile behind the folded lines, for exporters that keep addresses, mappings
+ * and source lines (pprof). Everything belongs to the folded profile. */
+struct profile_frame_info {
+	char *name;	/* as in folded stacks ("f_[i]", "module+0x1f", ...) */
+	char *function; /* demangled; NULL when unknown */
+	char *file;	/* source file; NULL when unknown */
+	uint32_t line;
+	bool inlined;
+};
+
+struct profile_address {
+	uint64_t addr;
+	uint32_t first, n; /* its frames in the frame array, innermost first */
+	uint32_t unknown;  /* frames without a function name */
+	bool kernel;
+	char *module_path; /* NULL: kernel, JIT or unmapped */
+	char build_id[129];
+	uint64_t map_start, map_end, map_offset;
+};
+
+struct profile_sample {
+	uint32_t first, n; /* address indices (leaf first) in the index array */
+	int32_t tid;
+	uint64_t weight;
+};
+
+const struct profile_sample *profile_folded_samples(const struct profile_folded *folded, size_t *n,
+						    const uint32_t **addr_indices);
+const struct profile_address *profile_folded_addresses(const struct profile_folded *folded,
+						       size_t *n,
+						       const struct profile_frame_info **frames);
+/* Line i of the merged folded profile and its weight; NULL past the end. */
+const char *profile_folded_line(const struct profile_folded *folded, size_t i, uint64_t *weight);
+/* The --threads root frame of a thread, as folded lines carry it. */
+void profile_thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
+			  size_t len);
 
 /* Writes folded as "root;...;leaf WEIGHT" lines, sorted, to fp. Returns 0 or -EIO. */
 int profile_folded_write(const struct profile_folded *folded, FILE *fp);

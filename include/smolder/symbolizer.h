@@ -73,6 +73,19 @@ int symbolizer_resolve_isolated(struct symbolizer *sym, const uint64_t *frames, 
  * folded convention. Returns the length written (truncated to len-1). */
 size_t symbol_frame_format(const struct symbol_frame *frame, char *buf, size_t len);
 
+/* The object mapped at an address, for exporters that keep mappings (pprof). */
+struct symbol_module_info {
+	const char *path;     /* as in the maps; owned by the symbolizer */
+	char build_id[129];   /* hex; "" when the object has none or could not be read */
+	uint64_t start, end;  /* the mapping holding the address */
+	uint64_t file_offset; /* file offset of start */
+};
+
+/* Fills info for the user object mapped at addr. Returns 0, or -ENOENT for an address in no
+ * known object (kernel, JIT, unmapped). */
+int symbolizer_module_at(const struct symbolizer *sym, uint64_t frame,
+			 struct symbol_module_info *info);
+
 struct symbolizer_stats {
 	uint64_t addresses;   /* unique addresses resolved */
 	uint64_t unknown;     /* of them, without a function name */

@@ -9,7 +9,8 @@ NODE_APP="$SOURCE_DIR/tests/fixtures/js/node_app.js"
 start_node() {
 	local shape=$1 i
 	shift
-	"$NODE" "$@" "$NODE_APP" "$shape" >"$WORK/node-$shape.out" 2>&1 &
+	# In $WORK: node --perf-basic-prof writes isolate-*-v8.log files into its working directory.
+	(cd "$WORK" && exec "$NODE" "$@" "$NODE_APP" "$shape") >"$WORK/node-$shape.out" 2>&1 &
 	NODE_PID=$!
 	CHILDREN+=("$NODE_PID")
 	for i in $(seq 1 200); do

@@ -44,9 +44,9 @@ PY
 
 start_py cpu && {
 	sleep 0.5
-	expect_exit 0 "record" "$SMOLDER" record -p "$PY_PID" -d 2 -o "$WORK/cpu.folded" -o "$WORK/cpu.json"
+	expect_exit 0 "record" "$SMOLDER" record -p "$PY_PID" -d 3 -o "$WORK/cpu.folded" -o "$WORK/cpu.json"
 	read -r complete samples < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["complete"], t["samples"])' "$WORK/cpu.json")
-	[ "$samples" -ge 50 ] && [ $((complete * 100)) -ge $((samples * 95)) ] &&
+	[ "$samples" -ge 20 ] && [ $((complete * 100)) -ge $((samples * 95)) ] &&
 		pass "record: $complete of $samples stacks complete" ||
 		fail "record: $complete of $samples stacks complete (< 95% or too few samples)"
 	n=$(awk '/handle_request \(perf_target\.py\)_\[j\];(.*;)?render_page \(perf_target\.py\)_\[j\];(.*;)?compute_checksum \(perf_target\.py\)_\[j\]/ {s += $NF} END {print s + 0}' "$WORK/cpu.folded")

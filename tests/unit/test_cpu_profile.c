@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "smolder/cpu_profile.h"
+#include "smolder/frame_names.h"
 
 static uint64_t count_of(const struct cpu_profile *p, uint32_t stack_id, int32_t tid)
 {
@@ -48,12 +49,20 @@ static void test_aggregate(void **state)
 	assert_int_equal(n_entries, 4);
 	assert_int_equal(count_of(p, e[0].stack_id, 100), 5);
 	assert_int_equal(count_of(p, e[0].stack_id, 101), 1);
-	/* Kernel leaf first, then the user stack. */
+	/* Kernel leaf first, then the user stack, which did not reach its root: the [truncated]
+	 * marker is its outermost frame. */
 	frames = stack_table_get(cpu_profile_stacks(p), e[2].stack_id, &n);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_true(frames[0] == kernel[0] && frames[1] == kernel[1] && frames[2] == user[0]);
 	assert_true(cpu_profile_is_kernel_address(frames[0]));
 	assert_false(cpu_profile_is_kernel_address(frames[2]));
+	assert_true(frame_names_is_truncated(cpu_profile_names(p), frames[3]));
+	/* Complete stacks and kernel-only ones carry no marker. */
+	frames = stack_table_get(cpu_profile_stacks(p), e[0].stack_id, &n);
+	assert_int_equal(n, 3);
+	assert_false(frame_names_is_truncated(cpu_profile_names(p), frames[2]));
+	frames = stack_table_get(cpu_profile_stacks(p), e[3].stack_id, &n);
+	assert_int_equal(n, 2);
 
 	cpu_profile_get_totals(p, &t);
 	assert_int_equal(t.samples, 8);

@@ -114,12 +114,44 @@ static void test_many(void **state)
 	frame_names_free(names);
 }
 
+/* The [truncated] marker: one frame value per registry, recognised only as itself. */
+static void test_truncated_marker(void **state)
+{
+	struct frame_names *names = frame_names_new();
+	uint64_t t1, t2, other, python;
+	char buf[64];
+
+	(void)state;
+	assert_non_null(names);
+	assert_false(frame_names_is_truncated(names, 0));
+	assert_int_equal(frame_names_truncated(names, &t1), 0);
+	assert_int_equal(frame_names_truncated(names, &t2), 0);
+	assert_true(t1 == t2);
+	assert_int_equal(frame_kind(t1), FRAME_KIND_MARKER);
+	assert_true(frame_names_is_truncated(names, t1));
+	assert_int_equal(
+		frame_names_intern(names, FRAME_KIND_MARKER, "[python truncated]", NULL, 0, &other),
+		0);
+	assert_false(frame_names_is_truncated(names, other));
+	/* Same text, another kind: a Python function that happens to be called "[truncated]". */
+	assert_int_equal(frame_names_intern(names, FRAME_KIND_PYTHON, FRAME_MARKER_TRUNCATED, NULL,
+					    0, &python),
+			 0);
+	assert_false(frame_names_is_truncated(names, python));
+	assert_false(frame_names_is_truncated(names, frame_user(0x401000, 0)));
+	assert_false(frame_names_is_truncated(NULL, t1));
+	assert_true(frame_names_format(names, t1, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "[truncated]");
+	frame_names_free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_intern),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_truncated_marker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -401,7 +401,8 @@ static void test_write_text(void **state)
 			      "      main (server.c:10)\n");
 	/* At most 8 frames per site. */
 	assert_contains(text, "      slow_leaf\n      f8\n");
-	assert_contains(text, "      f2\n      ... 2 more\n");
+	/* ... and the hidden root of a truncated stack is still named. */
+	assert_contains(text, "      f2\n      ... 2 more, from [truncated]\n");
 	assert_lacks(text, "      f1\n");
 	/* The mmap site in its own section, after the heap sites. */
 	a = strstr(text, "Anonymous mmap sites:\n  #1 leak    64.0 KiB/s (225 MiB/h)");

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "smolder/frame_names.h"
 #include "smolder/profile_output.h"
 #include "smolder/symbolizer.h"
 
@@ -142,11 +143,65 @@ static void test_symbolized_and_files(void **state)
 	symbolizer_free(sym);
 }
 
+/* A truncated stack (outermost frame the [truncated] marker) folds with "[truncated]" as its root
+ * and is flagged in JSON; a complete one is not; named frames come from the registry. */
+static void test_truncated_marker(void **state)
+{
+	struct frame_names *names = frame_names_new();
+	struct stack_table *t = stack_table_new();
+	struct profile_output_options o = {0};
+	struct profile_output_meta meta = {.pid = 1, .command = "t", .samples = 5};
+	struct profile_output_stats st;
+	struct profile_weight w[2];
+	struct profile_folded *f;
+	struct cli_output out;
+	uint64_t cut[3] = {0x1003, 0x2003, 0}, whole[2] = {0x1003, 0x3003};
+	char dir[] = "/tmp/test_profile_output.XXXXXX", path[128];
+	char *text;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(names);
+	assert_int_equal(frame_names_truncated(names, &cut[2]), 0);
+	assert_int_equal(stack_table_add(t, cut, 3, &w[0].stack_id), 0);
+	assert_int_equal(stack_table_add(t, whole, 2, &w[1].stack_id), 0);
+	w[0].tid = w[1].tid = 1;
+	w[0].weight = 3;
+	w[1].weight = 2;
+	o.names = names;
+	f = profile_output_fold(t, w, 2, NULL, &o, &st);
+	assert_non_null(f);
+	text = folded_text(f);
+	assert_string_equal(text, "0x3003;0x1003 2\n[truncated];0x2003;0x1003 3\n");
+	free(text);
+	/* A marker is not an unknown address. */
+	assert_int_equal(st.unknown_addresses, 3);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	out = (struct cli_output){path, OUTPUT_FORMAT_JSON};
+	assert_int_equal(profile_output_write(f, &out, 1, &o, &meta), 0);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	text = calloc(1, 4096);
+	assert_true(fread(text, 1, 4095, fp) > 0);
+	fclose(fp);
+	assert_non_null(strstr(text, "\"count\": 3,\n      \"truncated\": true"));
+	assert_non_null(strstr(text, "\"count\": 2,\n      \"truncated\": false"));
+	free(text);
+	unlink(path);
+	rmdir(dir);
+	profile_folded_free(f);
+	stack_table_free(t);
+	frame_names_free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_raw_fold),
 		cmocka_unit_test(test_symbolized_and_files),
+		cmocka_unit_test(test_truncated_marker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

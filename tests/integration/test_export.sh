@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# test_export.sh: pprof and speedscope outputs of real record and leaks runs, read back by the real
+# readers. pprof: Debian's `go tool pprof` (offline: -symbolize=none, GOTOOLCHAIN=local, its
+# HOME/GOPATH/GOCACHE in the test's directory): -top gives the same total and names as the folded
+# output of the same run, -traces the same call paths, -raw exactly the same stacks and weights
+# (pprof_compare.py), file:line and the fixture's build id. speedscope: validated against the
+# file-format schema shipped by the npm package `speedscope`, with ajv (npm), both installed into
+# the build tree on first use; a broken file must fail the same validator. Then diff, flamegraph
+# and check read the pprof files as input.
+source "$(dirname "$0")/lib.sh"
+require_root_bpf
+HERE=$(cd "$(dirname "$0")" && pwd)
+command -v go >/dev/null || { echo "FAIL: go missing (apt-get install golang-go)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "FAIL: npm missing (apt-get install npm)" >&2; exit 1; }
+W="$FIXTURES/check_workload"
+cd "$WORK" || exit 1
+export HOME="$WORK/home" GOPATH="$WORK/home/go" GOCACHE="$WORK/home/gocache" GOTOOLCHAIN=local \
+	GOFLAGS= GOPROXY=off
+mkdir -p "$HOME"
+pprof() { go tool pprof -symbolize=none "$@"; }
+
+"$SMOLDER" record -F 499 -o cpu.folded -o cpu.pb.gz -o cpu.speedscope.json -o cpu.json -- \
+	"$W" 20000 >/dev/null 2>record.err || fail "record: $(tail -n 2 record.err)"
+total=$(awk '{s += $NF} END {print s}' cpu.folded)
+[ "${total:-0}" -gt 100 ] && pass "record: $total samples" || fail "record: only ${total:-0} samples"
+
+# -top: same total, the fixture's functions
+pprof -sample_index=samples -top cpu.pb.gz >top.txt 2>&1 || fail "pprof -top: $(head -c 300 top.txt)"
+grep -q "Total samples = $total\b" top.txt && pass "pprof -top total = folded total ($total)" ||
+	fail "pprof -top total: $(grep 'Total samples' top.txt)"
+for f in parse_input compute_result handle_operation main; do
+	grep -q " $f\$" top.txt && pass "pprof -top names $f" || fail "pprof -top lacks $f"
+done
+grep -q '^Type: cpu$' <(pprof -top cpu.pb.gz 2>&1) && pass "default sample type cpu" ||
+	fail "default sample type is not cpu"
+ns_total=$(pprof -unit=ns -top cpu.pb.gz 2>&1 | sed -n 's/.*Total samples = \([0-9]*\)ns.*/\1/p')
+[ "${ns_total:-0}" -eq $((total * (1000000000 / 499))) ] &&
+	pass "cpu nanoseconds = samples x period" || fail "cpu ns total ${ns_total:-?}"
+
+# -traces: every call path of the folded output is there, leaf first
+pprof -sample_index=samples -traces cpu.pb.gz >traces.txt 2>&1
+if awk '/^-+\+-+$/ {if (n) print s; s = ""; n = 0; started = 1; next}
+	started && NF {sub(/ \(inline\)$/, ""); name = $NF; if ($0 ~ /^ *[0-9]/) name = $2
+		s = n ? name ";" s : name; n++}
+	END {if (n) print s}' traces.txt | sort -u >traces.paths &&
+	sed -E 's/ [0-9]+$//; s/_\[[ki]\]//g' cpu.folded | sort -u >folded.paths &&
+	cmp -s traces.paths folded.paths; then
+	pass "pprof -traces: the same $(wc -l <folded.paths) call paths as folded"
+else
+	fail "pprof -traces paths differ: $(diff traces.paths folded.paths | head -5)"
+fi
+
+# -raw: exactly the same stacks and weights
+pprof -raw cpu.pb.gz >cpu.raw 2>&1
+python3 "$HERE/pprof_compare.py" cpu.raw cpu.folded 0 >cmp.txt && pass "pprof -raw: $(cat cmp.txt)" ||
+	fail "pprof -raw vs folded: $(cat cmp.txt)"
+build_id=$(readelf -n "$W" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+grep -q "check_workload $build_id" cpu.raw && pass "mapping names the fixture with its build id" ||
+	fail "no mapping with build id $build_id: $(grep -A3 Mappings cpu.raw)"
+pprof -sample_index=samples -lines -top cpu.pb.gz 2>&1 | grep -Eq 'compute_result .*check_workload\.c:[0-9]+' &&
+	pass "file:line (check_workload.c) in pprof -lines" || fail "no file:line for compute_result"
+
+# leaks: outstanding bytes and growth
+"$SMOLDER" leaks -i 250ms -o mem.folded -o mem.pb.gz -o mem.speedscope.json -- "$W" 2000 1000 \
+	>/dev/null 2>leaks.err || fail "leaks: $(tail -n 2 leaks.err)"
+pprof -raw mem.pb.gz >mem.raw 2>&1
+python3 "$HERE/pprof_compare.py" mem.raw mem.folded 0 >cmp.txt &&
+	pass "leaks pprof -raw inuse_space: $(cat cmp.txt)" || fail "leaks pprof vs folded: $(cat cmp.txt)"
+mtotal=$(awk '{s += $NF} END {print s}' mem.folded)
+pprof -unit=B -top mem.pb.gz 2>&1 | grep -q "Total samples = ${mtotal}B" &&
+	pass "leaks pprof -top total = $mtotal bytes" || fail "leaks -top total (want $mtotal)"
+objects=$(pprof -sample_index=inuse_objects -top mem.pb.gz 2>&1 | sed -n 's/.*Total samples = \([0-9]*\) *$/\1/p')
+# 2000 operations each leave one block
+[ "${objects:-0}" -ge 2000 ] && pass "leaks pprof inuse_objects: $objects objects" ||
+	fail "inuse_objects total ${objects:-?}"
+grow=$(pprof -sample_index=growth_space -unit=B -top mem.pb.gz 2>&1 | sed -n 's/.*Total samples = \([0-9]*\)B.*/\1/p')
+# 2000 operations leak 256 B each; growth excludes what the first snapshot already held
+[ "${grow:-0}" -ge 256000 ] && [ "${grow:-0}" -le 512000 ] && pass "growth_space ${grow} B (<= 512000)" ||
+	fail "growth_space ${grow:-?} B"
+
+# speedscope: the npm package's schema, validated by ajv; a broken file must fail
+NPM_DIR="${BUILD_DIR:-$WORK}/npm-cache"
+if [ ! -f "$NPM_DIR/node_modules/speedscope/dist/release/file-format-schema.json" ] ||
+	[ ! -d "$NPM_DIR/node_modules/ajv" ]; then
+	mkdir -p "$NPM_DIR"
+	npm install --no-audit --no-fund --prefix "$NPM_DIR" speedscope@1 ajv@8 >"$WORK/npm.log" 2>&1 ||
+		fail "npm install speedscope ajv: $(tail -n 3 "$WORK/npm.log")"
+fi
+SCHEMA="$NPM_DIR/node_modules/speedscope/dist/release/file-format-schema.json"
+validate() {
+	NODE_PATH="$NPM_DIR/node_modules" node - "$SCHEMA" "$1" <<'JS'
+const Ajv = require("ajv");
+const fs = require("fs");
+const ajv = new Ajv({allErrors: true, strict: false});
+const validate = ajv.compile(JSON.parse(fs.readFileSync(process.argv[2])));
+const data = JSON.parse(fs.readFileSync(process.argv[3]));
+if (!validate(data)) { console.log(JSON.stringify(validate.errors).slice(0, 400)); process.exit(1); }
+const p = data.profiles[0];
+const sum = p.weights.reduce((a, b) => a + b, 0);
+console.log(`${p.samples.length} stacks, ${data.shared.frames.length} frames, ${p.unit} ${sum}`);
+JS
+}
+for f in cpu mem; do
+	validate "$f.speedscope.json" >v.txt 2>&1 && pass "$f.speedscope.json valid: $(cat v.txt)" ||
+		fail "$f.speedscope.json: $(cat v.txt)"
+done
+grep -q "nanoseconds $((total * (1000000000 / 499)))\$" <(validate cpu.speedscope.json) &&
+	pass "speedscope CPU weights = samples x period" || fail "speedscope CPU weights: $(validate cpu.speedscope.json)"
+grep -q "bytes $mtotal\$" <(validate mem.speedscope.json) && pass "speedscope bytes = folded bytes" ||
+	fail "speedscope bytes: $(validate mem.speedscope.json)"
+sed 's/"type":"sampled"/"type":"sample"/' cpu.speedscope.json >broken.speedscope.json
+validate broken.speedscope.json >/dev/null 2>&1 && fail "validator accepted a broken file" ||
+	pass "validator rejects a broken file"
+
+# pprof as input: flamegraph, diff and check read it like folded and JSON
+expect_exit 0 "flamegraph reads pprof" "$SMOLDER" flamegraph mem.pb.gz -o back.folded
+cmp -s <(sort back.folded) <(sort mem.folded) && pass "pprof -> folded: identical to the run's folded" ||
+	fail "pprof -> folded differs: $(diff <(sort back.folded) <(sort mem.folded) | head -3)"
+expect_exit 0 "diff reads folded and pprof" "$SMOLDER" diff cpu.folded cpu.pb.gz -o d.svg --normalize
+expect_exit 0 "diff reads JSON and pprof" "$SMOLDER" diff cpu.json cpu.pb.gz -o d2.svg --normalize
+printf '{"checks": [{"metric": "function_share", "function": "compute_result", "max": 0.9}]}' >b.json
+expect_exit 0 "check reads pprof" "$SMOLDER" check cpu.pb.gz --budget b.json
+grep -q '^function_share\[compute_result\] .* pass$' "$WORK/out" && pass "share from pprof" ||
+	fail "check on pprof: $(cat "$WORK/out")"
+head -c 200 cpu.pb.gz >cut.pb.gz
+expect_exit 1 "truncated pprof" "$SMOLDER" check cut.pb.gz --budget b.json
+grep -q 'corrupt gzip' "$WORK/err" && pass "truncated pprof: one clear line" || fail "truncated: $(cat "$WORK/err")"
+finish
