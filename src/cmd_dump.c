@@ -57,6 +57,7 @@ struct dump_context {
 	struct symbolizer *symbolizer;
 	struct frame_names *names;
 	struct python_runtime *python;
+	bool keep_native; /* --native: the interpreter's own frames stay */
 	struct python_thread *py_threads; /* read while stopped */
 	size_t n_py_threads;
 	int py_error;		/* -errno from reading the chains */
@@ -181,7 +182,7 @@ static int dump_merge_python(struct dump_context *ctx)
 		/* The unwinder's addresses are user lookup addresses below 2^47: frame values of
 		 * generation 0. */
 		d->n_merged = python_runtime_merge(ctx->python, d->ips, d->result.n, named, flags,
-						   p->n_frames, false, d->merged, cap);
+						   p->n_frames, ctx->keep_native, d->merged, cap);
 		d->python_truncated = p->truncated;
 		if (python_runtime_thread_name(ctx->python, p->pthread_id, d->py_name,
 					       sizeof(d->py_name)))
@@ -458,7 +459,7 @@ static void dump_context_release(struct dump_context *ctx)
 
 int cmd_dump(const struct cli_options *opts)
 {
-	struct dump_context ctx = {.pid = opts->pid};
+	struct dump_context ctx = {.pid = opts->pid, .keep_native = opts->native};
 	struct ptrace_session session;
 	uint8_t *scratch = NULL;
 	char err[512];

@@ -86,6 +86,8 @@ int cmd_leaks(const struct cli_options *opts)
 {
 	struct session_options so = {
 		.pid = opts->pid,
+		.pids = opts->pids,
+		.n_pids = opts->n_pids,
 		.launch_argv = opts->launch_argv,
 		.duration_ns = opts->duration_ns,
 		.interval_ns = opts->interval_ns,

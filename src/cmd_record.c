@@ -28,7 +28,6 @@ static int record_flush(struct cpu_collector *cc, struct session *s, const struc
 		.colors = "hot",
 		.thread_name = cpu_collector_thread_name,
 		.thread_name_ctx = cc,
-		.names = cpu_collector_names(cc),
 	};
 	struct profile_output_meta meta;
 	struct profile_folded *folded;
@@ -60,14 +59,20 @@ int cmd_record(const struct cli_options *opts)
 {
 	struct session_options so = {
 		.pid = opts->pid,
+		.pids = opts->pids,
+		.n_pids = opts->n_pids,
 		.launch_argv = opts->launch_argv,
 		.duration_ns = opts->duration_ns,
 		.launch_end = SESSION_LAUNCH_WAIT,
+		/* The CPU collector resolves each sample in its own process's model. */
+		.no_shared_models = true,
 	};
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.no_kernel = opts->no_kernel,
 		.backend = opts->backend,
+		.children = opts->children,
+		.merge_processes = opts->merge_processes,
 		.native = opts->native,
 		.python_by_function = opts->python_by_function,
 	};

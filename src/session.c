@@ -38,10 +38,14 @@ int session_open(struct session *s, const struct session_options *opts)
 		s->opts.interval_ns = 1000000000ULL;
 	if (!opts->launch_argv) {
 		s->pid = opts->pid;
-		rc = target_check(s->pid, err, sizeof(err));
-		if (rc != SMOLDER_EXIT_OK)
-			log_error("%s", err);
-		return rc;
+		for (size_t i = 0; i < (opts->n_pids ? opts->n_pids : 1); i++) {
+			rc = target_check(opts->n_pids ? opts->pids[i] : s->pid, err, sizeof(err));
+			if (rc != SMOLDER_EXIT_OK) {
+				log_error("%s", err);
+				return rc;
+			}
+		}
+		return SMOLDER_EXIT_OK;
 	}
 	rc = target_launch_prepare(opts->launch_argv, &s->launch);
 	if (rc < 0) {
@@ -90,6 +94,16 @@ static void session_open_models(struct session *s)
 {
 	char why[256];
 
+	if (s->opts.no_shared_models) {
+		if (target_files_check(s->pid, why, sizeof(why)) != 0)
+			log_warn(
+				"%s: cannot read its files (/proc/%d/root), so stacks will stop at "
+				"their first frame and frames will be addresses, not names",
+				why, s->pid);
+		if (target_comm(s->pid, s->comm, sizeof(s->comm)) != 0)
+			snprintf(s->comm, sizeof(s->comm), "%d", s->pid);
+		return;
+	}
 	/* Launch mode made it before exec: read the program's maps now, before a short-lived target
 	 * is gone (its last maps are kept for the records still queued). */
 	if (s->unwinder)
@@ -132,10 +146,19 @@ int session_start(struct session *s)
 		return SMOLDER_EXIT_INTERNAL;
 	}
 	s->rc_ready = true;
+	/* With a -p list the run lasts until every listed process has exited. */
+	for (size_t i = 1; !s->launched && i < s->opts.n_pids; i++) {
+		rc = run_control_watch(&s->rc, s->opts.pids[i]);
+		if (rc < 0) {
+			log_error("watching PID %d: %s", (int)s->opts.pids[i], strerror(-rc));
+			return SMOLDER_EXIT_INTERNAL;
+		}
+	}
 	/* The unwinder exists before any probe fires: the allocation tracker's first stack-learning
 	 * snapshots need it. Launch mode: a target may exec, allocate and exit within a
 	 * millisecond; its maps are read again right after exec (session_open_models). */
-	s->unwinder = unwinder_new(s->pid);
+	if (!s->opts.no_shared_models)
+		s->unwinder = unwinder_new(s->pid);
 	for (size_t i = 0; i < s->n_collectors; i++) {
 		struct session_collector *c = &s->collectors[i];
 

@@ -23,8 +23,10 @@ struct cpu_collector_options {
 	int frequency_hz;
 	bool no_kernel;
 	enum sample_backend backend;
-	bool native;		 /* --native: keep interpreter-internal native frames */
-	bool python_by_function; /* --function: Python frames without the executing line */
+	bool native;		    /* --native: keep interpreter-internal native frames */
+	bool python_by_function;    /* --function: Python frames without the executing line */
+	enum cli_children children; /* FOLLOW: forked children join (eBPF backend) */
+	bool merge_processes;	    /* one root frame per command, not per process */
 };
 
 /* A collector for opts (copied). NULL and errno on failure; free with cpu_collector_free. */
@@ -45,11 +47,12 @@ struct cpu_profile *cpu_collector_profile(struct cpu_collector *cc);
  * it as profile_output_options.names. Owned by the collector. */
 const struct frame_names *cpu_collector_names(const struct cpu_collector *cc);
 
-/* After the run: reads the drop counters, folds the profile through the session's symbolizer
- * with oo (title, --threads, ...), logs the summary and fills meta for the JSON writer. Returns
- * the folded profile (caller frees with profile_folded_free) or NULL and errno. */
+/* After the run: reads the drop counters, folds the profile through each process's symbolizer
+ * with oo (title, --threads, ...; its names and process fields are filled here), logs the summary
+ * and fills meta for the JSON writer (meta's tables belong to the collector). Returns the folded
+ * profile (caller frees with profile_folded_free) or NULL and errno. */
 struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct session *s,
-					    const struct profile_output_options *oo,
+					    struct profile_output_options *oo,
 					    struct profile_output_meta *meta);
 /* Thread name callback for profile_output_options (ctx: the collector). */
 const char *cpu_collector_thread_name(void *ctx, int32_t tid);

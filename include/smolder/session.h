@@ -48,11 +48,16 @@ struct session_collector {
 };
 
 struct session_options {
-	pid_t pid;	      /* -p; 0 when launching */
+	pid_t pid;	   /* -p (the first of pids); 0 when launching */
+	const pid_t *pids; /* -p PID,PID,...: every one is checked and watched */
+	size_t n_pids;
 	char **launch_argv;   /* -- CMD ARGS..., or NULL */
 	uint64_t duration_ns; /* 0 = until Ctrl-C or target exit */
 	uint64_t interval_ns; /* tick period; 0 = 1 s */
 	enum session_launch_end launch_end;
+	/* No session-wide unwinder and symbolizer (record: the CPU collector keeps one model per
+	 * process in its process_table); the leak collector needs them. */
+	bool no_shared_models;
 };
 
 struct session {

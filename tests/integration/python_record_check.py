@@ -91,7 +91,14 @@ else:
           "Python frames carry the executing line")
 
 with open(report) as fp:
-    py = json.load(fp)["totals"].get("python", {})
+    rec = json.load(fp)
+py = rec["totals"].get("python", {})
+marked = [(st["stack"], st.get("python_frames", [])) for st in rec["stacks"]]
+check(any(idx for _, idx in marked) and
+      all(set(idx) == {i for i, f in enumerate(stack) if PY.match(f)} for stack, idx in marked),
+      "JSON python_frames mark exactly the Python frames")
+svg = open(report[: -len(".json")] + ".svg", encoding="utf-8").read()
+check("(Python)" in svg, "SVG: Python frames drawn as their own kind")
 check(py.get("stacks", 0) > 0 and py.get("frames", 0) > 0, f"JSON totals.python: {py}")
 check(py.get("chains_truncated", 0) > 0, "JSON totals.python counts the truncated chains")
 sys.exit(1 if failed else 0)

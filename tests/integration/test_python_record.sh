@@ -27,7 +27,7 @@ run_python() {
 	for _ in $(seq 100); do grep -q ready "$WORK/$label.out" 2>/dev/null && break; sleep 0.1; done
 	# The fixture's python is the subshell's exec'd child: the pid is the interpreter itself.
 	"$SMOLDER" record -p "$pid" -d "$seconds" -F 999 "$@" -o "$WORK/$label.folded" \
-		-o "$WORK/$label.json" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
+		-o "$WORK/$label.json" -o "$WORK/$label.svg" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
 	RECORD_EXIT=$?
 	exec 9>&-
 	kill "$pid" 2>/dev/null
