@@ -13,8 +13,9 @@ set -euo pipefail
 #   test:  what the test suite runs: xmllint, clang's fuzzer runtime, glibc's debug symbols,
 #          chromium for the browser check of the flame graph, golang-go (go tool pprof) and npm
 #          (speedscope's schema) for the export formats, and the real servers and load tools of
-#          the smoke tests (redis, nginx, ab, wrk, perl, python3, node); python3.11-dbg (the
-#          symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped python3.11).
+#          the smoke and process-tree tests (redis, nginx, ab, wrk, perl, python3, node, gunicorn,
+#          uvicorn); python3.11-dbg (the symbol of _PyEval_EvalFrameDefault.cold in Debian's
+#          stripped python3.11).
 #   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine).
 declare -A SET_PACKAGES=(
 	[build]="build-essential cmake pkg-config clang llvm libbpf-dev bpftool linux-libc-dev
@@ -24,7 +25,7 @@ declare -A SET_PACKAGES=(
 	[demo]="procps iproute2"
 	[test]="git clang-format libclang-rt-14-dev libxml2-utils libxml2-dev libc6-dbg binutils
 		procps psmisc iproute2 curl python3 python3.11-dbg perl wrk apache2-utils
-		redis-server redis-tools nginx-light chromium golang-go"
+		redis-server redis-tools nginx-light chromium golang-go python3-gunicorn python3-uvicorn"
 	[bench]="linux-perf bpftrace heaptrack hyperfine"
 )
 list_only=0

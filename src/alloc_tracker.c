@@ -43,8 +43,13 @@ struct attached_object {
 /* Frames of an interned stack: the walked ones, or with Python frames spliced in, more. */
 #define STACK_MAX_FRAMES (SMOLDER_ALLOC_MAX_FRAMES * 2 + 16)
 
+/* How long a pending snapshot's key is left out of the samples, waiting for its full stack: its
+ * bytes are missing from at most this much of the series; then it is reported at its prefix. */
+#define PENDING_MAX_NS 2000000000ull
+
 struct pending_snapshot {
 	uint64_t key;	    /* the snapshot's stack key */
+	uint64_t since_ns;  /* CLOCK_MONOTONIC when it was seen */
 	uint32_t prefix_id; /* its interned (partial, truncated) stack */
 };
 
@@ -85,6 +90,12 @@ struct alloc_tracker {
 	unsigned python_options;       /* enum mixed_stack_options */
 	struct mixed_stack_stats python_stats;
 	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
+
+	/* exec: the old image's live blocks, closed at the exec (SMOLDER_REC_EXEC), are counted as
+	 * freed per stack key here (the kernel's per-CPU counters are not written from user space).
+	 */
+	struct u64_map exec_freed_bytes, exec_freed_count;
+	struct alloc_tracker_exec_stats exec;
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
@@ -211,6 +222,14 @@ static void pending_match(struct alloc_tracker *t, uint32_t id)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* A snapshot's copy ran out: resolve it against the stacks known already (its path was announced
  * before, by another thread), or remember it for the stacks still to come. */
 static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_id)
@@ -231,14 +250,30 @@ static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_i
 	}
 	if (t->n_pending == MAX_PENDING_SNAPSHOTS)
 		memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
-	t->pending[t->n_pending++] = (struct pending_snapshot){key, prefix_id};
+	t->pending[t->n_pending++] = (struct pending_snapshot){
+		.key = key, .since_ns = mono_ns(), .prefix_id = prefix_id};
+}
+
+/* Stamps return addresses with the unwinder's maps generation (frame.h): the symbolizer then
+ * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
+static void stamp_generation(const struct alloc_tracker *t, uint64_t *frames, uint32_t n)
+{
+	uint32_t gen = t->unwinder ? unwinder_generation(t->unwinder) : 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		frames[i] = frame_user(frames[i], gen);
 }
 
 static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
 {
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
 	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
-	int err = stack_intern(t, (const uint64_t *)rec->ips, n, rec->alloc_id, flags, &id);
+	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	int err;
+
+	memcpy(ips, rec->ips, n * sizeof(ips[0]));
+	stamp_generation(t, ips, n);
+	err = stack_intern(t, ips, n, rec->alloc_id, flags, &id);
 
 	if (err)
 		return err;
@@ -294,6 +329,7 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		    n < SMOLDER_ALLOC_MAX_FRAMES)
 			cut_by_copy = true;
 	}
+	stamp_generation(t, ips, n);
 	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
@@ -375,6 +411,74 @@ void alloc_tracker_python_stats(const struct alloc_tracker *t, struct mixed_stac
 	*orphans = t->python_orphans;
 }
 
+/* Deletes every key of a BPF hash map (the map is small: rules, known stacks). */
+static void map_clear(int fd)
+{
+	uint64_t key, next;
+
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	}
+}
+
+/* Removes the blocks of map fd allocated before exec_ns (the old image's, gone with it) and counts
+ * them as freed at their stack keys. */
+static void exec_close_books(struct alloc_tracker *t, int fd, uint64_t exec_ns, bool mmap)
+{
+	uint64_t key, next, *prev = NULL, bytes, count;
+	struct smolder_alloc_info info;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &info) || info.time_ns >= exec_ns) {
+			prev = &key;
+			continue;
+		}
+		/* A deleted key cannot be the iteration's cursor: start over (the new image's
+		 * entries, skipped on the way, are few when this runs). */
+		if (bpf_map_delete_elem(fd, &key) == 0) {
+			if (!u64_map_get(&t->exec_freed_bytes, info.stack_key, &bytes))
+				bytes = 0;
+			if (!u64_map_get(&t->exec_freed_count, info.stack_key, &count))
+				count = 0;
+			if (u64_map_put(&t->exec_freed_bytes, info.stack_key, bytes + info.size) ||
+			    u64_map_put(&t->exec_freed_count, info.stack_key, count + 1))
+				t->exec.unaccounted++;
+			if (mmap) {
+				t->exec.mmap_bytes += info.size;
+				t->exec.mmaps++;
+			} else {
+				t->exec.heap_bytes += info.size;
+				t->exec.allocs++;
+			}
+		}
+		prev = NULL;
+	}
+}
+
+/* The target exec'ed: close the old image's books (its live blocks died: counted, never a leak or
+ * a plateau), forget the unwind rules and stacks learned from its code (the kernel walker relearns
+ * them for the new image), and re-read the maps (a new maps generation: old stacks keep the old
+ * image's names, new ones get the new image's). Probes on shared objects stay (they are per file
+ * and pid); the new image's own objects are scanned at the next alloc_tracker_attach. */
+static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_record *rec)
+{
+	t->exec.execs++;
+	t->exec.last_ns = rec->time_ns;
+	exec_close_books(t, bpf_map__fd(t->skel->maps.allocs), rec->time_ns, false);
+	exec_close_books(t, bpf_map__fd(t->skel->maps.mmaps), rec->time_ns, true);
+	map_clear(bpf_map__fd(t->skel->maps.rules));
+	map_clear(bpf_map__fd(t->skel->maps.known_stacks));
+	t->n_pending = 0;
+	if (t->unwinder)
+		unwinder_refresh_maps(t->unwinder);
+	log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of the old image closed",
+		 (int)t->pid, (unsigned long long)t->exec.allocs,
+		 (unsigned long long)t->exec.heap_bytes);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct alloc_tracker *t = ctx;
@@ -385,6 +489,10 @@ static int on_record(void *ctx, void *data, size_t size)
 	memcpy(&kind, data, sizeof(kind));
 	if (kind == SMOLDER_REC_STACK && size >= sizeof(struct smolder_stack_record))
 		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+	if (kind == SMOLDER_REC_EXEC && size >= sizeof(struct smolder_exec_record)) {
+		on_exec_record(t, data);
+		return 0;
+	}
 	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
 		return on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_PY_STACK && size >= sizeof(struct smolder_py_stack_record))
@@ -468,6 +576,8 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	stack_table_free(t->stacks);
 	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
+	u64_map_release(&t->exec_freed_bytes);
+	u64_map_release(&t->exec_freed_count);
 	free(t->stack_flags);
 	free(t->pending);
 	free(t->objects);
@@ -666,10 +776,18 @@ static int attach_tracepoints(struct alloc_tracker *t)
 {
 	struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
 				     t->skel->progs.munmap_enter};
+	struct bpf_link *exec_link;
 	int err;
 
 	if (t->tracepoints_attached)
 		return 0;
+	exec_link = bpf_program__attach(t->skel->progs.exec_event);
+	if (!exec_link)
+		log_warn("leaks: cannot attach the exec tracepoint: %s; an exec of the target will "
+			 "not be noticed",
+			 strerror(errno));
+	else if ((err = link_add(t, exec_link)))
+		return err;
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		struct bpf_link *link = bpf_program__attach(tps[i]);
 
@@ -782,17 +900,22 @@ int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
-static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
+#define KEY_DEFERRED UINT32_MAX
+
+/* The stack id of a kernel key. With defer, a pending snapshot's key younger than PENDING_MAX_NS
+ * gives KEY_DEFERRED (left out of this sample: its full stack may still come, and a site must not
+ * lose counts it has shown); otherwise a pending key is settled at its prefix for good. */
+static uint32_t key_stack_defer(struct alloc_tracker *t, uint64_t key, bool defer)
 {
 	uint64_t id;
 
-	/* A pending snapshot reported under its prefix stays there: a site must not lose counts
-	 * it has shown. */
 	for (size_t i = 0; i < t->n_pending; i++) {
-		if (t->pending[i].key == key) {
-			t->pending[i] = t->pending[--t->n_pending];
-			break;
-		}
+		if (t->pending[i].key != key)
+			continue;
+		if (defer && mono_ns() - t->pending[i].since_ns < PENDING_MAX_NS)
+			return KEY_DEFERRED;
+		t->pending[i] = t->pending[--t->n_pending];
+		break;
 	}
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
@@ -801,6 +924,17 @@ static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
 	return t->unavailable_id;
+}
+
+static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
+{
+	return key_stack_defer(t, key, false);
+}
+
+void alloc_tracker_settle(struct alloc_tracker *t)
+{
+	ring_buffer__consume(t->ringbuf);
+	t->n_pending = 0;
 }
 
 /* Accumulates into samples, merging entries with the same (stack, mmap). */
@@ -857,8 +991,24 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 			c.free_bytes += t->site_values[cpu].free_bytes;
 			c.free_count += t->site_values[cpu].free_count;
 		}
-		id = key_stack(t, key);
+		if (t->exec.execs) {
+			uint64_t bytes, count;
+
+			if (u64_map_get(&t->exec_freed_bytes, key, &bytes))
+				c.free_bytes += bytes;
+			if (u64_map_get(&t->exec_freed_count, key, &count))
+				c.free_count += count;
+		}
+		id = key_stack_defer(t, key, true);
+		if (id == KEY_DEFERRED)
+			continue;
 		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
+		if (t->exec.execs) {
+			uint64_t closed;
+
+			if (u64_map_get(&t->exec_freed_count, key, &closed))
+				flags |= ALLOC_SITE_EXEC_CLOSED;
+		}
 		flags |= alloc_tracker_stack_flags(t, id);
 		s = acc_get(&acc, id, flags);
 		if (!s) {
@@ -969,6 +1119,17 @@ void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *t)
 {
 	return t->stacks;
+}
+
+void alloc_tracker_exec_stats(const struct alloc_tracker *t, struct alloc_tracker_exec_stats *stats)
+{
+	*stats = t->exec;
+}
+
+void alloc_tracker_set_maps_listener(struct alloc_tracker *t, unwinder_maps_listener *fn, void *arg)
+{
+	if (t->unwinder)
+		unwinder_set_maps_listener(t->unwinder, fn, arg);
 }
 
 struct frame_names *alloc_tracker_names(struct alloc_tracker *t)

@@ -352,14 +352,17 @@ static void cpu_collector_open_python(struct cpu_collector *cc, struct session *
  * the Python runtime is looked for in the new program; the samples taken meanwhile are consumed
  * in order (those before the exec stay with the pre-exec model). The ptrace backend has no exec
  * events: the session's wait on /proc/PID/exe is all there is. */
-static void cpu_collector_wait_for_exec(struct cpu_collector *cc, struct session *s)
+static int cpu_collector_wait_exec(void *ctx, struct session *s)
 {
-	if (!s->launched || !cc->sampler)
-		return;
+	struct cpu_collector *cc = ctx;
+
+	if (!cc->sampler)
+		return -EOPNOTSUPP;
 	for (int i = 0; i < 200 && !cc->exec_seen; i++) {
 		if (sampler_poll(cc->sampler, 5) < 0 || (kill(s->pid, 0) != 0 && errno == ESRCH))
-			return;
+			break;
 	}
+	return 0;
 }
 
 /* The target runs its program: the given processes' models are made now, while they surely live;
@@ -368,7 +371,6 @@ static int cpu_collector_start(void *ctx, struct session *s)
 {
 	struct cpu_collector *cc = ctx;
 
-	cpu_collector_wait_for_exec(cc, s);
 	for (size_t i = 0; i < (s->launched ? 1 : s->opts.n_pids); i++) {
 		pid_t pid = s->launched ? s->pid : s->opts.pids[i];
 		struct process_model *m = process_table_get(cc->processes, pid);
@@ -434,6 +436,7 @@ void cpu_collector_plug(struct cpu_collector *cc, struct session_collector *out)
 		.name = "CPU sampler",
 		.ctx = cc,
 		.attach = cpu_collector_attach,
+		.wait_exec = cpu_collector_wait_exec,
 		.start = cpu_collector_start,
 		.fd = cpu_collector_fd,
 		.poll = cpu_collector_poll,

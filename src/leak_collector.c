@@ -326,6 +326,15 @@ static void python_totals(struct leak_collector *lc)
 		 (unsigned long long)rs.code_unreadable, (unsigned long long)r->python_orphans);
 }
 
+/* Each maps generation of the target goes to the symbolizer (alloc_tracker_set_maps_listener). */
+static void leak_collector_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
 static int leak_collector_start(void *ctx, struct session *s)
 {
 	struct leak_collector *lc = ctx;
@@ -333,6 +342,10 @@ static int leak_collector_start(void *ctx, struct session *s)
 	int rc;
 
 	alloc_tracker_set_unwinder(lc->tracker, s->unwinder);
+	/* Stack frames carry the maps generation they were walked in: each generation's objects
+	 * are opened while mapped (dlopen after attach, exec), and named as they were. */
+	if (s->symbolizer)
+		alloc_tracker_set_maps_listener(lc->tracker, leak_collector_on_maps, s->symbolizer);
 	if (s->launched) {
 		rc = alloc_tracker_attach(lc->tracker);
 		if (rc < 0 && rc != -ESRCH && rc != -ENOENT)
@@ -399,12 +412,22 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 
 	r->duration_s = s->duration_s;
 	r->stop_reason = run_control_reason_name(s->stop);
+	alloc_tracker_settle(lc->tracker);
 	take_sample(lc, s->pid, r->duration_s);
 	if (lc->opts.min_age_s > 0 && apply_min_age(lc))
 		log_warn(
 			"--min-age: cannot read the allocation table; totals include young blocks");
 	alloc_tracker_stats(lc->tracker, r->stats);
 	alloc_tracker_user_stats(lc->tracker, &r->snapshots_unwound, &r->rules_installed);
+	alloc_tracker_exec_stats(lc->tracker, &r->exec);
+	if (r->exec.execs) {
+		/* The summary names the program running now; the exec line says what it was. */
+		snprintf(r->command_before_exec, sizeof(r->command_before_exec), "%s", r->command);
+		target_comm(s->pid, r->command, sizeof(r->command));
+		r->exec_at_s = r->exec.last_ns > s->rc.start_ns
+				       ? (double)(r->exec.last_ns - s->rc.start_ns) / 1e9
+				       : 0;
+	}
 	alloc_tracker_probe_counts(lc->tracker, &r->probe_objects, &r->probe_points,
 				   &r->probe_emulated);
 	leak_report_analyse(r);

@@ -88,6 +88,19 @@ static void session_wait_for_exec(pid_t pid)
 	}
 }
 
+/* An exec event from a collector says when the child has exec'd, also for a command whose binary
+ * is smolder's own (same /proc/PID/exe); without one, the path is watched. */
+static void session_wait_exec(struct session *s)
+{
+	for (size_t i = 0; i < s->n_collectors; i++) {
+		struct session_collector *c = &s->collectors[i];
+
+		if (c->wait_exec && c->wait_exec(c->ctx, s) == 0)
+			return;
+	}
+	session_wait_for_exec(s->pid);
+}
+
 /* The unwinder and symbolizer, once for every collector. Failures degrade the outputs (raw
  * addresses, leaf-only stacks); they do not end the run. */
 static void session_open_models(struct session *s)
@@ -170,7 +183,7 @@ int session_start(struct session *s)
 			log_error("cannot start %s: the child went away", s->opts.launch_argv[0]);
 			return SMOLDER_EXIT_TARGET;
 		}
-		session_wait_for_exec(s->pid);
+		session_wait_exec(s);
 	} else if (kill(s->pid, 0) != 0 && errno == ESRCH) {
 		log_error("PID %d exited before smolder could attach", s->pid);
 		return SMOLDER_EXIT_TARGET;

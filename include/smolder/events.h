@@ -241,6 +241,15 @@ enum smolder_alloc_record {
 	SMOLDER_REC_SNAPSHOT =
 		2, /* the walk met an unknown return address: registers + stack copy */
 	SMOLDER_REC_PY_STACK = 3, /* a new (native stack, Python frames) key */
+	SMOLDER_REC_EXEC = 4,	  /* the target exec'ed: its old image's memory is gone */
+};
+
+/* The target called exec (sched_process_exec). Everything allocated before time_ns died with the
+ * old image; return addresses learned from it mean nothing in the new one. */
+struct smolder_exec_record {
+	__u32 kind; /* SMOLDER_REC_EXEC */
+	__u32 pad0;
+	__u64 time_ns; /* bpf_ktime_get_ns, the clock of smolder_alloc_info.time_ns */
 };
 
 struct smolder_stack_record {
@@ -316,6 +325,7 @@ enum smolder_alloc_stat {
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_exec_record) == 16, "exec record layout");
 _Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
 	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");

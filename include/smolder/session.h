@@ -35,6 +35,9 @@ struct session_collector {
 	void *ctx;
 	/* Before the target runs: launch mode holds the child before exec (attach by path). */
 	int (*attach)(void *ctx, struct session *session);
+	/* Launch mode, the child released: waits (bounded) until it has exec'd, by events in order
+	 * with the collector's records. -EOPNOTSUPP: the session waits on /proc/PID/exe instead. */
+	int (*wait_exec)(void *ctx, struct session *session);
 	/* The target runs its program and the shared models are open; t = 0 of the run. */
 	int (*start)(void *ctx, struct session *session);
 	/* An fd that is readable when records wait (epoll), or -1: then poll is the loop's wait. */

@@ -54,10 +54,10 @@ s = sites[0]
 assert s["stack"][0] == "[truncated]" and s["stack_truncated"], s["stack"][:3]
 assert s["stack"][-2:] == ["deep_bottom", "malloc"], s["stack"][-3:]
 assert len(s["stack"]) == 50, len(s["stack"])
-assert r["totals"]["truncated_sites"] >= 1' "$WORK/leaks.json"; then
+assert r["totals"]["truncated_sites"] >= 1' "$WORK/leaks.json" 2>"$WORK/py.err"; then
 	pass "leaks: one site for the deep path, rooted at [truncated]"
 else
-	fail "leaks: deep path not one truncated site"
+	fail "leaks: deep path not one truncated site: $(tail -1 "$WORK/py.err")"
 fi
 grep -q '^\[heap\];\[truncated\];deep_recurse;' "$WORK/leaks.folded" ||
 	fail "leaks: flame graph stack not rooted at [truncated]: $(cut -c1-120 "$WORK/leaks.folded")"
