@@ -58,6 +58,8 @@ struct cpu_collector {
 	/* Python targets: named frames, the runtime, and the spliced stack. */
 	struct frame_names *names; /* the profile's (not owned) */
 	struct python_runtime *python;
+	bool python_pending;	     /* python_runtime_open said EAGAIN: a Python not started yet */
+	uint64_t python_next_try_ns; /* when to try again */
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[CPU_MAX_USER_FRAMES];
 };
@@ -327,8 +329,13 @@ static void cpu_collector_open_python(struct cpu_collector *cc, struct session *
 	/* The profile's registry: its [truncated] marker and the Python frames share it. */
 	cc->names = cpu_profile_names(cc->profile);
 	cc->python = python_runtime_open(s->pid, cc->names);
+	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
+	 * a thread state: cpu_collector_poll tries again (python_runtime_open is silent until
+	 * then). */
+	cc->python_pending = !cc->python && errno == EAGAIN;
 	if (!cc->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
+		    errno != EAGAIN)
 			log_warn("Python runtime of PID %d: %s; native frames only", s->pid,
 				 strerror(errno));
 		return;
@@ -406,13 +413,24 @@ static int cpu_collector_poll(void *ctx, struct session *s, int timeout_ms)
 			  : ptrace_sampler_poll(cc->ptrace_sampler, timeout_ms);
 	if (ret < 0)
 		return ret;
+	/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then every
+	 * second. */
+	if (cc->python_pending && now >= cc->python_next_try_ns) {
+		struct process_model *m = process_table_get(cc->processes, s->pid);
+
+		cc->python_next_try_ns =
+			now + (now - s->rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL);
+		cpu_collector_open_python(cc, s);
+		/* The runtime belongs to the image running now. */
+		if (cc->python && m)
+			cc->python_exec = m->exec_count;
+	}
 	/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open them while
 	 * the processes are alive; all of them once a second. */
 	all = now >= cc->next_refresh_ns;
 	if (all)
 		cc->next_refresh_ns = now + 1000000000ULL;
 	process_table_refresh(cc->processes, all);
-	(void)s;
 	return 0;
 }
 
