@@ -78,7 +78,7 @@ struct alloc_tracker {
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
+	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
 	struct stack_table *stacks;
 	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
 	 * both, owned here, so a frame value means one thing for the whole run. */
@@ -272,7 +272,7 @@ static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_i
  * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
 static void stamp_generation(const struct alloc_tracker *t, uint64_t *frames, uint32_t n)
 {
-	uint32_t gen = unwinder_generation(t->unwinder);
+	uint32_t gen = t->unwinder ? unwinder_generation(t->unwinder) : 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		frames[i] = frame_user(frames[i], gen);
@@ -323,7 +323,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	err = t->unwinder
+		      ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
+		      : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
@@ -484,7 +486,8 @@ static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_re
 	map_clear(bpf_map__fd(t->skel->maps.rules));
 	map_clear(bpf_map__fd(t->skel->maps.known_stacks));
 	t->n_pending = 0;
-	unwinder_refresh_maps(t->unwinder);
+	if (t->unwinder)
+		unwinder_refresh_maps(t->unwinder);
 	log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of the old image closed",
 		 (int)t->pid, (unsigned long long)t->exec.allocs,
 		 (unsigned long long)t->exec.heap_bytes);
@@ -582,8 +585,7 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	}
 	t->stacks = stack_table_new();
 	t->names = frame_names_new();
-	t->unwinder = unwinder_new(opts->pid);
-	if (!t->stacks || !t->names || !t->unwinder) {
+	if (!t->stacks || !t->names) {
 		err = -errno;
 		goto fail;
 	}
@@ -638,7 +640,6 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
@@ -1039,7 +1040,7 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 		goto out;
 	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
 	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
-	if (maps.n > 0)
+	if (maps.n > 0 && t->unwinder)
 		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
@@ -1055,6 +1056,16 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, 
 	*objects = t->n_probe_objects;
 	*points = t->n_points;
 	*emulated = t->n_emulated;
+}
+
+int alloc_tracker_fd(const struct alloc_tracker *t)
+{
+	return ring_buffer__epoll_fd(t->ringbuf);
+}
+
+void alloc_tracker_set_unwinder(struct alloc_tracker *t, struct unwinder *unwinder)
+{
+	t->unwinder = unwinder;
 }
 
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
@@ -1294,7 +1305,8 @@ void alloc_tracker_exec_stats(const struct alloc_tracker *t, struct alloc_tracke
 
 void alloc_tracker_set_maps_listener(struct alloc_tracker *t, unwinder_maps_listener *fn, void *arg)
 {
-	unwinder_set_maps_listener(t->unwinder, fn, arg);
+	if (t->unwinder)
+		unwinder_set_maps_listener(t->unwinder, fn, arg);
 }
 
 struct frame_names *alloc_tracker_names(struct alloc_tracker *t)

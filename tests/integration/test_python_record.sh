@@ -40,6 +40,12 @@ run_python() {
 	if /usr/bin/python3 "$CHECK" "$WORK/$label.folded" "$WORK/$label.json" "$mode" \
 		>"$WORK/$label.check" 2>&1; then
 		pass "$label: $(grep -c '^ok' "$WORK/$label.check") checks"
+	elif [ -z "${RETRIED:-}" ] && [ "$(grep -v '^ok' "$WORK/$label.check")" = \
+		"$(grep '^FAIL: [0-9]* samples in cpu_loop' "$WORK/$label.check")" ]; then
+		# Only the sample count fell short: the shared machine gave the fixture too little CPU
+		# for the shares to mean anything. Once more, three times longer.
+		echo "retry: $label: $(grep '^FAIL' "$WORK/$label.check")"
+		RETRIED=1 run_python "$label" "$python" $((seconds * 3)) "$mode" "$@"
 	else
 		fail "$label: $(grep -v '^ok' "$WORK/$label.check" | head -5 | tr '\n' ' ')"
 	fi
