@@ -301,6 +301,12 @@ static int parse_folded(struct report_input *in, const char *data, size_t len, c
 
 	if (!p)
 		return -ENOMEM;
+	/* Text holds no NUL; a frame with one would be cut short when read back below. */
+	if (memchr(data, '\0', len)) {
+		ret = input_error(err, errlen, "%s: binary data (a NUL byte), not a report",
+				  in->name);
+		goto out;
+	}
 	fp = fmemopen((void *)data, len ? len : 1, "r");
 	if (!fp)
 		goto out;
@@ -339,6 +345,8 @@ static int parse_folded(struct report_input *in, const char *data, size_t len, c
 			continue;
 		*space = '\0';
 		count = strtod(space + 1, NULL);
+		if (!(count > 0) || !isfinite(count))
+			continue;
 		for (frame = strtok_r(line, ";", &fsave); frame;
 		     frame = strtok_r(NULL, ";", &fsave)) {
 			if (n == cap) {

@@ -208,6 +208,21 @@ static bool python_candidate(const char *path)
 	return strstr(base, "python") != NULL;
 }
 
+/* A python3 executable whose libpython is not mapped yet: a process just exec'd (launch mode),
+ * before the dynamic loader ran. */
+static bool python_not_loaded_yet(const struct proc_maps *maps)
+{
+	const char *exe = maps->n ? maps->maps[0].path : "", *base = strrchr(exe, '/');
+
+	base = base ? base + 1 : exe;
+	if (strncmp(base, "python3", 7))
+		return false;
+	for (size_t i = 0; i < maps->n; i++)
+		if (strstr(maps->maps[i].path, "libpython"))
+			return false;
+	return true;
+}
+
 /* Finds the object holding _PyRuntime and _PyEval_EvalFrameDefault among the target's
  * mappings whose name says python, then the main executable (an embedding program). Fills the
  * runtime's addresses, version and text ranges. Returns 0, -ENOENT or -errno. */
@@ -308,7 +323,7 @@ static int python_find_object(struct python_runtime *rt, const struct proc_maps 
 			return 0;
 		}
 	}
-	return -ENOENT;
+	return python_not_loaded_yet(maps) ? -EAGAIN : -ENOENT;
 }
 
 /* ---- offsets ---- */
@@ -952,8 +967,9 @@ size_t python_runtime_merge(const struct python_runtime *rt, const uint64_t *nat
 			}
 			continue;
 		}
-		if (!keep_native && python_runtime_is_internal(rt, addr) &&
-		    !python_runtime_is_eval_frame(rt, addr))
+		/* An eval frame left without Python frames (sampled while it was entering its
+		 * first frame) is interpreter code like the rest: dropped unless keep_native. */
+		if (!keep_native && python_runtime_is_internal(rt, addr))
 			continue;
 		out[n++] = f;
 	}
