@@ -497,6 +497,24 @@ int BPF_KPROBE(delete_enter, __u64 ptr)
 
 /* ---- anonymous mappings ---- */
 
+/* ---- exec ---- */
+
+/* The target replaced its image: tell user space, which closes the old image's books (its live
+ * blocks died) and forgets the unwind rules and stacks learned from its code. */
+SEC("tracepoint/sched/sched_process_exec")
+int exec_event(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct smolder_exec_record rec = {.kind = SMOLDER_REC_EXEC};
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	rec.time_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), BPF_RB_FORCE_WAKEUP))
+		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* profile.bpf.c: the CPU sampler. Runs on a cpu-clock perf event per CPU (or per task where those
- * fire), keeps only the target's threads, and sends per sample the user registers, a copy of the
- * user stack from sp up to the end of the stack mapping (bounded by the configured copy size), and
- * the kernel stack. Every path that loses data is counted in the stats map. */
+ * fire), keeps only the threads of the target processes (target_set.bpf.h), and sends per sample
+ * the user registers, a copy of the user stack from sp up to the end of the stack mapping (bounded
+ * by the configured copy size), and the kernel stack. Every path that loses data is counted in the
+ * stats map. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -18,8 +19,7 @@ struct smolder_python_config python_config = {};
 
 #include "python_walk.bpf.h"
 
-/* Set by user space before load. */
-const volatile __u32 target_tgid = 0;
+/* Set by user space before load. The targets themselves are in the target set's map. */
 const volatile __u32 stack_copy_size = SMOLDER_STACK_COPY_DEFAULT;
 const volatile __u8 collect_kernel = 1;
 /* Wake the consumer only when this much data is waiting; it also polls on a timer. A wakeup per
@@ -68,6 +68,21 @@ static __always_inline void stat_inc(__u32 index)
 {
 	stat_add(index, 1);
 }
+
+/* Tracepoint programs can be interrupted on their CPU by the sampler's timer: atomic. */
+static __always_inline void stat_inc_atomic(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&stats, &index);
+
+	if (value)
+		__sync_fetch_and_add(value, 1);
+}
+
+#define target_set_stat(index)	   stat_inc_atomic(index)
+#define TARGET_SET_STAT_FULL	   SMOLDER_SAMPLER_STAT_TARGETS_FULL
+#define TARGET_SET_STAT_EVENT_LOST SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST
+#define TARGET_SET_STAT_FOLLOWED   SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED
+#include "target_set.bpf.h"
 
 struct vma_bound {
 	__u64 start, end;
@@ -176,7 +191,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	__u64 ip, sp, bp;
 	bool kernel_mode;
 
-	if (tgid != target_tgid || tid == 0)
+	if (tid == 0 || !target_set_has(tgid))
 		return 0;
 	stat_inc(SMOLDER_SAMPLER_STAT_SAMPLES);
 
@@ -322,7 +337,7 @@ int code_mmap_enter(struct trace_event_raw_sys_enter *ctx)
 	__u32 tid = (__u32)id;
 	__u64 len = ctx->args[1];
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has((__u32)(id >> 32)))
 		return 0;
 	if (!(ctx->args[2] & CODE_PROT_EXEC) || (int)ctx->args[4] < 0)
 		return 0;
@@ -339,7 +354,7 @@ int code_mmap_exit(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)id;
 	__u64 *len;
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has((__u32)(id >> 32)))
 		return 0;
 	len = bpf_map_lookup_elem(&pending_code_maps, &tid);
 	if (!len)
@@ -350,6 +365,7 @@ int code_mmap_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	rec.kind = SMOLDER_EVENT_CODE_MAPPED;
 	rec.tid = tid;
+	rec.tgid = (__u32)(id >> 32);
 	rec.time_ns = bpf_ktime_get_ns();
 	rec.addr = (__u64)ctx->ret;
 	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))

@@ -20,9 +20,15 @@
 #ifndef SMOLDER_PYTHON_WALK_BPF_H
 #define SMOLDER_PYTHON_WALK_BPF_H
 
+/* 3.11+ keep a thread's frames in its data stack, each caller below its callee: one read of the
+ * memory from the start of a frame's page up to the frame serves the callers that sit in the same
+ * page (about twenty frames of ordinary functions), instead of one read each. */
+#define PYTHON_WINDOW 4096
+
 struct python_walk_buf {
 	/* One frame's bytes; 8 bytes of slack so that a u64 field at any in-range offset loads. */
 	__u8 read[SMOLDER_PYTHON_FRAME_READ + 8];
+	__u8 window[PYTHON_WINDOW + SMOLDER_PYTHON_FRAME_READ];
 	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
 };
 
@@ -35,10 +41,13 @@ struct {
 
 struct python_walk_state {
 	struct python_walk_buf *buf;
-	__u64 frame; /* next frame to read, 0 at the end of the chain */
-	__u64 hash;  /* of the frames written (code, instruction, flags) */
-	__u32 n;     /* frames written */
-	__u32 flags; /* enum smolder_python_walk_flags */
+	__u64 frame;   /* next frame to read, 0 at the end of the chain */
+	__u64 hash;    /* of the frames written (code, instruction, flags) */
+	__u64 win_lo;  /* address of window[0] */
+	__u32 win_len; /* bytes valid in window, 0: none */
+	__u32 n;       /* frames written */
+	__u32 flags;   /* enum smolder_python_walk_flags */
+	__u32 pad0;
 };
 
 static __always_inline __u64 python_hash_mix(__u64 h, __u64 v)
@@ -52,6 +61,35 @@ static __always_inline __u64 python_hash_mix(__u64 h, __u64 v)
 static __always_inline __u64 python_field_u64(struct python_walk_buf *buf, __u32 off)
 {
 	return *(__u64 *)(buf->read + (off & (SMOLDER_PYTHON_FRAME_READ - 1)));
+}
+
+/* Reads size bytes at addr into buf->read: from the window when it holds them (3.11+), else with
+ * a new window or, when the bytes cross a page end or for 3.8-3.10's heap-allocated frame objects,
+ * one read of its own. Returns 0 or the helper's error. */
+static __always_inline long python_read_frame(struct python_walk_state *st,
+					      struct python_walk_buf *buf, __u64 addr, __u32 size)
+{
+	__u64 end = addr + size, lo, off, len;
+
+	if (!(python_config.flags & SMOLDER_PY_INSTR_POINTER))
+		return bpf_probe_read_user(buf->read, size, (void *)addr);
+	if (!(st->win_len && addr >= st->win_lo && end <= st->win_lo + st->win_len)) {
+		lo = addr & ~(__u64)(PYTHON_WINDOW - 1);
+		len = end - lo;
+		__asm__ volatile("" : "+r"(len));
+		if (len > PYTHON_WINDOW || len == 0)
+			return bpf_probe_read_user(buf->read, size, (void *)addr);
+		st->win_len = 0;
+		if (bpf_probe_read_user(buf->window, len & (2 * PYTHON_WINDOW - 1), (void *)lo))
+			return bpf_probe_read_user(buf->read, size, (void *)addr);
+		st->win_lo = lo;
+		st->win_len = len;
+	}
+	off = addr - st->win_lo;
+	__asm__ volatile("" : "+r"(off));
+	if (off >= PYTHON_WINDOW)
+		return -1;
+	return bpf_probe_read_kernel(buf->read, size, buf->window + (off & (PYTHON_WINDOW - 1)));
 }
 
 static long python_walk_step(__u32 index, void *data)
@@ -70,8 +108,7 @@ static long python_walk_step(__u32 index, void *data)
 		return 1;
 	}
 	if (size == 0 || size > SMOLDER_PYTHON_FRAME_READ ||
-	    bpf_probe_read_user(buf->read, size,
-				(void *)(frame + python_config.frame_read_offset))) {
+	    python_read_frame(st, buf, frame + python_config.frame_read_offset, size)) {
 		st->flags |= SMOLDER_PYWALK_READ_FAILED;
 		return 1;
 	}

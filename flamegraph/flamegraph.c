@@ -20,7 +20,7 @@
 
 /* From the folded name's suffix: "_[k]" kernel, "_[i]" inlined, "_[j]" a JIT-compiled language's
  * function (JavaScript, Python), flamegraph.pl's conventions. */
-enum frame_kind { FRAME_USER = 0, FRAME_KERNEL, FRAME_INLINED, FRAME_JIT };
+enum frame_kind { FRAME_USER = 0, FRAME_KERNEL, FRAME_INLINED, FRAME_JIT, FRAME_PYTHON };
 
 void flamegraph_options_init(struct flamegraph_options *o)
 {
@@ -296,6 +296,10 @@ static void palette_color(enum flamegraph_palette pal, enum frame_kind kind, uin
 		r = 220 + (int)(30 * v1), g = 200 + (int)(30 * v2), b = 60 + (int)(40 * v3);
 	} else if (kind == FRAME_INLINED) {
 		r = 40 + (int)(40 * v1), g = 200 + (int)(30 * v2), b = 130 + (int)(40 * v3);
+	} else if (kind == FRAME_PYTHON) {
+		/* Yellow in every palette: the Python code, apart from the native frames under and
+		 * around it. */
+		r = 225 + (int)(30 * v1), g = 195 + (int)(35 * v2), b = 40 + (int)(50 * v3);
 	} else if (kind == FRAME_JIT && pal == FLAMEGRAPH_PALETTE_MEM) {
 		r = 170 + (int)(40 * v1), g = 110 + (int)(40 * v2), b = 210 + (int)(40 * v3);
 	} else if (kind == FRAME_JIT) {
@@ -309,6 +313,29 @@ static void palette_color(enum flamegraph_palette pal, enum frame_kind kind, uin
 		r = 205 + (int)(50 * v3), g = (int)(230 * v1), b = (int)(55 * v2);
 	}
 	snprintf(color, 8, "#%02x%02x%02x", r & 0xff, g & 0xff, b & 0xff);
+}
+
+bool flamegraph_frame_is_python(const char *name, size_t len)
+{
+	const char *open = NULL;
+	size_t i = len;
+
+	/* "qualname (file.py:LINE)" or "qualname (file.py)": smolder's Python frames. */
+	if (len < 7 || name[len - 1] != ')')
+		return false;
+	i = len - 1;
+	while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+		i--;
+	if (i < len - 1 && i > 0 && name[i - 1] == ':')
+		i--;
+	if (i < 4 || memcmp(name + i - 3, ".py", 3) != 0)
+		return false;
+	for (size_t k = i - 3; k-- > 1;)
+		if (name[k] == '(' && name[k - 1] == ' ') {
+			open = name + k;
+			break;
+		}
+	return open != NULL;
 }
 
 static int name_info_get(const struct folded_profile *p, const struct flamegraph_options *o,
@@ -329,8 +356,10 @@ static int name_info_get(const struct folded_profile *p, const struct flamegraph
 		ni->kind = FRAME_INLINED;
 	else if (len > 4 && !memcmp(s + len - 4, "_[j]", 4))
 		ni->kind = FRAME_JIT;
+	else if (flamegraph_frame_is_python(s, len))
+		ni->kind = FRAME_PYTHON;
 	palette_color(o->palette, ni->kind, name_hash(s, len), ni->color);
-	if (ni->kind != FRAME_USER)
+	if (ni->kind != FRAME_USER && ni->kind != FRAME_PYTHON)
 		len -= 4;
 	ni->label = malloc(len * 3 + 1);
 	if (!ni->label)
@@ -657,6 +686,8 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 			ob_str(ob, " (inlined)");
 		else if (ni->kind == FRAME_JIT)
 			ob_str(ob, " (JIT)");
+		else if (ni->kind == FRAME_PYTHON)
+			ob_str(ob, " (Python)");
 		if (ov) {
 			double before = ov->before[it->node];
 			double change =

@@ -81,4 +81,8 @@ size_t flamegraph_diff_removed_stacks(const struct flamegraph_diff *d, double *b
  * functions and stacks that exist only in BEFORE. Returns 0 or -EIO. */
 int flamegraph_diff_write_summary(const struct flamegraph_diff *d, size_t max_rows, FILE *out);
 
+/* True for a Python frame as smolder names it, "qualname (file.py:LINE)" or "qualname (file.py)":
+ * drawn in its own colour, and marked in smolder's JSON. */
+bool flamegraph_frame_is_python(const char *name, size_t len);
+
 #endif

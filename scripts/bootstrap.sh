@@ -13,9 +13,11 @@ set -euo pipefail
 #   test:  what the test suite runs: xmllint, clang's fuzzer runtime, glibc's debug symbols,
 #          chromium for the browser check of the flame graph, golang-go (go tool pprof) and npm
 #          (speedscope's schema) for the export formats, and the real servers and load tools of
-#          the smoke tests (redis, nginx, ab, wrk, perl, python3, node); python3.11-dbg (the
-#          symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped python3.11).
-#   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine).
+#          the smoke and process-tree tests (redis, nginx, ab, wrk, perl, python3, node, gunicorn,
+#          uvicorn); python3.11-dbg (the symbol of _PyEval_EvalFrameDefault.cold in Debian's
+#          stripped python3.11).
+#   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine; strace for
+#          leaks_setup_teardown.sh).
 declare -A SET_PACKAGES=(
 	[build]="build-essential cmake pkg-config clang llvm libbpf-dev bpftool linux-libc-dev
 		libelf-dev libdw-dev elfutils libunwind-dev libjemalloc-dev zlib1g-dev liblzma-dev
@@ -24,8 +26,8 @@ declare -A SET_PACKAGES=(
 	[demo]="procps iproute2"
 	[test]="git clang-format libclang-rt-14-dev libxml2-utils libxml2-dev libc6-dbg binutils
 		procps psmisc iproute2 curl python3 python3.11-dbg perl wrk apache2-utils
-		redis-server redis-tools nginx-light chromium golang-go"
-	[bench]="linux-perf bpftrace heaptrack hyperfine"
+		redis-server redis-tools nginx-light chromium golang-go python3-gunicorn python3-uvicorn"
+	[bench]="linux-perf bpftrace heaptrack hyperfine strace"
 )
 list_only=0
 if [ "${1:-}" = --list ]; then # print the packages of the sets, one per line; install nothing

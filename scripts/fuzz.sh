@@ -39,6 +39,10 @@ seeds=$work/unwind-seeds
 mkdir -p "$seeds" "$work/unwind"
 cc -O2 -g -fomit-frame-pointer -Itests/fixtures -o "$seeds/eh_frame" tests/fixtures/record_bigframe.c
 strip --strip-debug "$seeds/eh_frame"
+# .eh_frame without .eh_frame_hdr (as gcc -static links): the unwinder indexes .eh_frame itself.
+cc -O2 -g -fomit-frame-pointer -Itests/fixtures -Wl,--no-eh-frame-hdr -o "$seeds/no_eh_frame_hdr" \
+	tests/fixtures/record_bigframe.c
+strip --strip-debug "$seeds/no_eh_frame_hdr"
 cc -O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables -Itests/fixtures \
 	-o "$work/debug_frame_full" tests/fixtures/record_bigframe.c
 # Keep .debug_frame, drop the other debug sections: a small seed that still exercises it.

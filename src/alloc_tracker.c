@@ -18,12 +18,15 @@
 #include "memleak.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,10 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define DEFAULT_MAX_ALLOCS (1u << 21)
 #define DEFAULT_MAX_SITES  (1u << 16)
+/* BPF_TRACE_UPROBE_MULTI and BPF_F_UPROBE_MULTI_RETURN (Linux 6.6): Debian 12's headers and libbpf
+ * 1.1 predate them. */
+#define ATTACH_UPROBE_MULTI 48
+#define UPROBE_MULTI_RETURN 1u
 
 struct attached_object {
 	uint64_t dev, inode;
@@ -43,8 +50,13 @@ struct attached_object {
 /* Frames of an interned stack: the walked ones, or with Python frames spliced in, more. */
 #define STACK_MAX_FRAMES (SMOLDER_ALLOC_MAX_FRAMES * 2 + 16)
 
+/* How long a pending snapshot's key is left out of the samples, waiting for its full stack: its
+ * bytes are missing from at most this much of the series; then it is reported at its prefix. */
+#define PENDING_MAX_NS 2000000000ull
+
 struct pending_snapshot {
 	uint64_t key;	    /* the snapshot's stack key */
+	uint64_t since_ns;  /* CLOCK_MONOTONIC when it was seen */
 	uint32_t prefix_id; /* its interned (partial, truncated) stack */
 };
 
@@ -54,12 +66,19 @@ struct alloc_tracker {
 	struct ring_buffer *ringbuf;
 	struct bpf_link **links;
 	size_t n_links, cap_links;
+	/* With uprobe_multi links (Linux 6.6+): one link per program and object instead of one per
+	 * probe point. Removing a uprobe waits for an RCU grace period (about 0.1 s here, one after
+	 * another under the kernel's event mutex): the 20 single links of a plain C target took 2 s
+	 * at the end of every run; a multi link waits once for all its points. */
+	bool multi;
+	int *multi_fds;
+	size_t n_multi_fds;
 	struct attached_object *objects; /* objects scanned (with or without allocator functions) */
 	size_t n_objects;
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
+	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
 	struct stack_table *stacks;
 	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
 	 * both, owned here, so a frame value means one thing for the whole run. */
@@ -85,6 +104,12 @@ struct alloc_tracker {
 	unsigned python_options;       /* enum mixed_stack_options */
 	struct mixed_stack_stats python_stats;
 	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
+
+	/* exec: the old image's live blocks, closed at the exec (SMOLDER_REC_EXEC), are counted as
+	 * freed per stack key here (the kernel's per-CPU counters are not written from user space).
+	 */
+	struct u64_map exec_freed_bytes, exec_freed_count;
+	struct alloc_tracker_exec_stats exec;
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
@@ -211,6 +236,14 @@ static void pending_match(struct alloc_tracker *t, uint32_t id)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* A snapshot's copy ran out: resolve it against the stacks known already (its path was announced
  * before, by another thread), or remember it for the stacks still to come. */
 static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_id)
@@ -231,14 +264,30 @@ static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_i
 	}
 	if (t->n_pending == MAX_PENDING_SNAPSHOTS)
 		memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
-	t->pending[t->n_pending++] = (struct pending_snapshot){key, prefix_id};
+	t->pending[t->n_pending++] = (struct pending_snapshot){
+		.key = key, .since_ns = mono_ns(), .prefix_id = prefix_id};
+}
+
+/* Stamps return addresses with the unwinder's maps generation (frame.h): the symbolizer then
+ * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
+static void stamp_generation(const struct alloc_tracker *t, uint64_t *frames, uint32_t n)
+{
+	uint32_t gen = t->unwinder ? unwinder_generation(t->unwinder) : 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		frames[i] = frame_user(frames[i], gen);
 }
 
 static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
 {
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
 	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
-	int err = stack_intern(t, (const uint64_t *)rec->ips, n, rec->alloc_id, flags, &id);
+	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	int err;
+
+	memcpy(ips, rec->ips, n * sizeof(ips[0]));
+	stamp_generation(t, ips, n);
+	err = stack_intern(t, ips, n, rec->alloc_id, flags, &id);
 
 	if (err)
 		return err;
@@ -274,7 +323,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	err = t->unwinder
+		      ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
+		      : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
@@ -292,6 +343,7 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		    n < SMOLDER_ALLOC_MAX_FRAMES)
 			cut_by_copy = true;
 	}
+	stamp_generation(t, ips, n);
 	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
 	if (err)
 		return err;
@@ -373,6 +425,74 @@ void alloc_tracker_python_stats(const struct alloc_tracker *t, struct mixed_stac
 	*orphans = t->python_orphans;
 }
 
+/* Deletes every key of a BPF hash map (the map is small: rules, known stacks). */
+static void map_clear(int fd)
+{
+	uint64_t key, next;
+
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	}
+}
+
+/* Removes the blocks of map fd allocated before exec_ns (the old image's, gone with it) and counts
+ * them as freed at their stack keys. */
+static void exec_close_books(struct alloc_tracker *t, int fd, uint64_t exec_ns, bool mmap)
+{
+	uint64_t key, next, *prev = NULL, bytes, count;
+	struct smolder_alloc_info info;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &info) || info.time_ns >= exec_ns) {
+			prev = &key;
+			continue;
+		}
+		/* A deleted key cannot be the iteration's cursor: start over (the new image's
+		 * entries, skipped on the way, are few when this runs). */
+		if (bpf_map_delete_elem(fd, &key) == 0) {
+			if (!u64_map_get(&t->exec_freed_bytes, info.stack_key, &bytes))
+				bytes = 0;
+			if (!u64_map_get(&t->exec_freed_count, info.stack_key, &count))
+				count = 0;
+			if (u64_map_put(&t->exec_freed_bytes, info.stack_key, bytes + info.size) ||
+			    u64_map_put(&t->exec_freed_count, info.stack_key, count + 1))
+				t->exec.unaccounted++;
+			if (mmap) {
+				t->exec.mmap_bytes += info.size;
+				t->exec.mmaps++;
+			} else {
+				t->exec.heap_bytes += info.size;
+				t->exec.allocs++;
+			}
+		}
+		prev = NULL;
+	}
+}
+
+/* The target exec'ed: close the old image's books (its live blocks died: counted, never a leak or
+ * a plateau), forget the unwind rules and stacks learned from its code (the kernel walker relearns
+ * them for the new image), and re-read the maps (a new maps generation: old stacks keep the old
+ * image's names, new ones get the new image's). Probes on shared objects stay (they are per file
+ * and pid); the new image's own objects are scanned at the next alloc_tracker_attach. */
+static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_record *rec)
+{
+	t->exec.execs++;
+	t->exec.last_ns = rec->time_ns;
+	exec_close_books(t, bpf_map__fd(t->skel->maps.allocs), rec->time_ns, false);
+	exec_close_books(t, bpf_map__fd(t->skel->maps.mmaps), rec->time_ns, true);
+	map_clear(bpf_map__fd(t->skel->maps.rules));
+	map_clear(bpf_map__fd(t->skel->maps.known_stacks));
+	t->n_pending = 0;
+	if (t->unwinder)
+		unwinder_refresh_maps(t->unwinder);
+	log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of the old image closed",
+		 (int)t->pid, (unsigned long long)t->exec.allocs,
+		 (unsigned long long)t->exec.heap_bytes);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct alloc_tracker *t = ctx;
@@ -383,11 +503,70 @@ static int on_record(void *ctx, void *data, size_t size)
 	memcpy(&kind, data, sizeof(kind));
 	if (kind == SMOLDER_REC_STACK && size >= sizeof(struct smolder_stack_record))
 		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+	if (kind == SMOLDER_REC_EXEC && size >= sizeof(struct smolder_exec_record)) {
+		on_exec_record(t, data);
+		return 0;
+	}
 	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
 		return on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_PY_STACK && size >= sizeof(struct smolder_py_stack_record))
 		return on_py_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	return 0;
+}
+
+/* True when the running kernel has uprobe_multi links: its BTF lists BPF_TRACE_UPROBE_MULTI in
+ * enum bpf_attach_type. A kernel without them may still load the programs typed for them (older
+ * kernels do not check a kprobe program's attach type) and fail only at attach, so this is asked
+ * before choosing. */
+static bool kernel_has_uprobe_multi(void)
+{
+	const char *env = getenv("SMOLDER_UPROBE_MULTI"); /* "0": per-function uprobes (tests) */
+	const struct btf_type *type;
+	bool found = false;
+	struct btf *btf;
+	int id;
+
+	if (env && strcmp(env, "0") == 0)
+		return false;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	type = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; type && i < btf_vlen(type) && !found; i++) {
+		const char *name = btf__name_by_offset(btf, btf_enum(type)[i].name_off);
+
+		found = name && strcmp(name, "BPF_TRACE_UPROBE_MULTI") == 0;
+	}
+	btf__free(btf);
+	return found;
+}
+
+/* Opens, sizes and loads the BPF program into t->skel; multi: its uprobe programs for
+ * uprobe_multi links. 0 or -errno. */
+static int skeleton_load(struct alloc_tracker *t, const struct alloc_tracker_options *opts,
+			 bool multi)
+{
+	t->skel = memleak_bpf__open();
+	if (!t->skel)
+		return -errno;
+	t->skel->rodata->target_tgid = (uint32_t)opts->pid;
+	bpf_map__set_max_entries(t->skel->maps.allocs,
+				 opts->max_allocs ? opts->max_allocs : DEFAULT_MAX_ALLOCS);
+	bpf_map__set_max_entries(t->skel->maps.sites,
+				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
+	bpf_map__set_max_entries(t->skel->maps.known_stacks,
+				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
+	if (multi) {
+		struct bpf_program *progs[] = {
+			t->skel->progs.alloc_enter_prog, t->skel->progs.alloc_return,
+			t->skel->progs.free_enter, t->skel->progs.delete_enter};
+
+		for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+			bpf_program__set_expected_attach_type(progs[i], ATTACH_UPROBE_MULTI);
+	}
+	t->multi = multi;
+	return memleak_bpf__load(t->skel);
 }
 
 struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts)
@@ -406,27 +585,21 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	}
 	t->stacks = stack_table_new();
 	t->names = frame_names_new();
-	t->unwinder = unwinder_new(opts->pid);
-	if (!t->stacks || !t->names || !t->unwinder) {
+	if (!t->stacks || !t->names) {
 		err = -errno;
 		goto fail;
 	}
 	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
-	t->skel = memleak_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		goto fail;
+	/* uprobe_multi programs where the kernel has them (6.6+); should their load fail all the
+	 * same, the per-function uprobes. */
+	err = skeleton_load(t, opts, kernel_has_uprobe_multi());
+	if (err && t->multi) {
+		memleak_bpf__destroy(t->skel);
+		t->skel = NULL;
+		err = skeleton_load(t, opts, false);
 	}
-	t->skel->rodata->target_tgid = (uint32_t)opts->pid;
-	bpf_map__set_max_entries(t->skel->maps.allocs,
-				 opts->max_allocs ? opts->max_allocs : DEFAULT_MAX_ALLOCS);
-	bpf_map__set_max_entries(t->skel->maps.sites,
-				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
-	bpf_map__set_max_entries(t->skel->maps.known_stacks,
-				 opts->max_sites ? opts->max_sites : DEFAULT_MAX_SITES);
-	err = memleak_bpf__load(t->skel);
 	if (err)
 		goto fail;
 	/* Site key 0 collects what cannot get its own entry; it must exist before any probe. */
@@ -459,15 +632,19 @@ void alloc_tracker_free(struct alloc_tracker *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < t->n_multi_fds; i++)
+		close(t->multi_fds[i]);
+	free(t->multi_fds);
 	for (size_t i = 0; i < t->n_links; i++)
 		bpf_link__destroy(t->links[i]);
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
+	u64_map_release(&t->exec_freed_bytes);
+	u64_map_release(&t->exec_freed_count);
 	free(t->stack_flags);
 	free(t->pending);
 	free(t->objects);
@@ -595,6 +772,90 @@ static bool object_seen(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
 	return false;
 }
 
+/* BPF_LINK_CREATE's uprobe_multi attributes (union bpf_attr.link_create, Linux 6.6). */
+struct link_create_uprobe_multi {
+	uint32_t prog_fd, target_fd, attach_type, flags;
+	uint64_t path, offsets, ref_ctr_offsets, cookies;
+	uint32_t cnt, multi_flags, pid;
+};
+
+/* One uprobe_multi link of prog on offsets[0..cnt) of path for the target; its fd is kept in
+ * multi_fds. 0 or -errno. */
+static int multi_link(struct alloc_tracker *t, struct bpf_program *prog, const char *path,
+		      const uint64_t *offsets, const uint64_t *cookies, uint32_t cnt,
+		      uint32_t flags)
+{
+	union bpf_attr attr;
+	struct link_create_uprobe_multi a = {
+		.prog_fd = (uint32_t)bpf_program__fd(prog),
+		.attach_type = ATTACH_UPROBE_MULTI,
+		.path = (uint64_t)(uintptr_t)path,
+		.offsets = (uint64_t)(uintptr_t)offsets,
+		.cookies = (uint64_t)(uintptr_t)cookies,
+		.cnt = cnt,
+		.multi_flags = flags,
+		.pid = (uint32_t)t->pid,
+	};
+	int *grown, fd;
+
+	_Static_assert(sizeof(a) <= sizeof(attr), "uprobe_multi attributes fit union bpf_attr");
+	if (cnt == 0)
+		return 0;
+	grown = realloc(t->multi_fds, (t->n_multi_fds + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	t->multi_fds = grown;
+	memset(&attr, 0, sizeof(attr));
+	memcpy(&attr, &a, sizeof(a));
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		return -errno;
+	t->multi_fds[t->n_multi_fds++] = fd;
+	return 0;
+}
+
+/* attach_file with uprobe_multi links: the return probes first (a call that enters after the
+ * entry probe is live must come back through ours), then the entries, one link per program. */
+static int attach_set_multi(struct alloc_tracker *t, const char *path,
+			    const struct alloc_probe_set *set)
+{
+	struct memleak_bpf *sk = t->skel;
+	/* Offsets per link: [0] returns, [1] allocating entries, [2] free, [3] delete; [4] holds
+	 * the cookies of [1]. */
+	struct bpf_program *progs[4] = {sk->progs.alloc_return, sk->progs.alloc_enter_prog,
+					sk->progs.free_enter, sk->progs.delete_enter};
+	size_t stride = set->n + 1;
+	uint64_t *block = calloc(5 * stride, sizeof(uint64_t)), *cookies;
+	uint32_t n[4] = {0};
+	int err = 0;
+
+	if (!block)
+		return -ENOMEM;
+	cookies = block + 4 * stride;
+	for (size_t i = 0; i < set->n && !err; i++) {
+		const struct alloc_probe_point *p = &set->points[i];
+		uint32_t id = 0, k;
+
+		if (p->retprobe)
+			block[n[0]++] = p->file_offset;
+		if (p->kind == SMOLDER_ALLOC_FREE) {
+			k = p->is_delete ? 3 : 2;
+			block[k * stride + n[k]++] = p->file_offset;
+			continue;
+		}
+		err = alloc_name_id(t, p->name, &id);
+		if (id > SMOLDER_ALLOC_COOKIE_ID)
+			id = 0; /* more names than the cookie holds: no leaf frame */
+		cookies[n[1]] = id | (uint64_t)p->kind << SMOLDER_ALLOC_COOKIE_KIND_SHIFT;
+		block[stride + n[1]++] = p->file_offset;
+	}
+	for (uint32_t k = 0; k < 4 && !err; k++)
+		err = multi_link(t, progs[k], path, block + k * stride, k == 1 ? cookies : NULL,
+				 n[k], k == 0 ? UPROBE_MULTI_RETURN : 0);
+	free(block);
+	return err;
+}
+
 /* Probes the allocator functions of one object: symbols read from scan_path (or name when that
  * fails), uprobes attached through attach_path. Returns the points attached or -errno. */
 static int attach_file(struct alloc_tracker *t, const char *scan_path, const char *attach_path,
@@ -614,6 +875,26 @@ static int attach_file(struct alloc_tracker *t, const char *scan_path, const cha
 	if (err) {
 		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));
 		return 0;
+	}
+	if (t->multi && set.n) {
+		err = attach_set_multi(t, attach_path, &set);
+		if (err) {
+			log_warn("leaks: cannot probe the allocator functions of %s: %s", name,
+				 strerror(-err));
+			alloc_probe_set_release(&set);
+			return err == -EPERM || err == -EACCES ? err : 0;
+		}
+		for (size_t i = 0; i < set.n; i++)
+			log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, name,
+				  set.points[i].probe_delta,
+				  set.points[i].emulated ? "emulated" : "single-stepped");
+		for (size_t i = 0; i < set.n; i++)
+			t->n_emulated += set.points[i].emulated;
+		t->n_points += set.n;
+		t->n_probe_objects++;
+		attached = (int)set.n;
+		alloc_probe_set_release(&set);
+		return attached;
 	}
 	for (size_t i = 0; i < set.n; i++) {
 		err = attach_point(t, attach_path, &set.points[i]);
@@ -666,10 +947,24 @@ static int attach_tracepoints(struct alloc_tracker *t)
 {
 	struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
 				     t->skel->progs.munmap_enter};
+	struct bpf_link *exec_link;
 	int err;
 
 	if (t->tracepoints_attached)
 		return 0;
+	exec_link = bpf_program__attach(t->skel->progs.exec_event);
+	if (!exec_link) {
+		err = -errno;
+		/* A privilege gap is the caller's to name (uprobe_multi links need less than
+		 * tracepoints: leaks needs both). */
+		if (err == -EPERM || err == -EACCES)
+			return err;
+		log_warn("leaks: cannot attach the exec tracepoint: %s; an exec of the target will "
+			 "not be noticed",
+			 strerror(-err));
+	} else if ((err = link_add(t, exec_link))) {
+		return err;
+	}
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		struct bpf_link *link = bpf_program__attach(tps[i]);
 
@@ -745,7 +1040,7 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 		goto out;
 	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
 	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
-	if (maps.n > 0)
+	if (maps.n > 0 && t->unwinder)
 		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
@@ -763,6 +1058,16 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, 
 	*emulated = t->n_emulated;
 }
 
+int alloc_tracker_fd(const struct alloc_tracker *t)
+{
+	return ring_buffer__epoll_fd(t->ringbuf);
+}
+
+void alloc_tracker_set_unwinder(struct alloc_tracker *t, struct unwinder *unwinder)
+{
+	t->unwinder = unwinder;
+}
+
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 {
 	int n = ring_buffer__poll(t->ringbuf, timeout_ms);
@@ -772,17 +1077,22 @@ int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
-static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
+#define KEY_DEFERRED UINT32_MAX
+
+/* The stack id of a kernel key. With defer, a pending snapshot's key younger than PENDING_MAX_NS
+ * gives KEY_DEFERRED (left out of this sample: its full stack may still come, and a site must not
+ * lose counts it has shown); otherwise a pending key is settled at its prefix for good. */
+static uint32_t key_stack_defer(struct alloc_tracker *t, uint64_t key, bool defer)
 {
 	uint64_t id;
 
-	/* A pending snapshot reported under its prefix stays there: a site must not lose counts
-	 * it has shown. */
 	for (size_t i = 0; i < t->n_pending; i++) {
-		if (t->pending[i].key == key) {
-			t->pending[i] = t->pending[--t->n_pending];
-			break;
-		}
+		if (t->pending[i].key != key)
+			continue;
+		if (defer && mono_ns() - t->pending[i].since_ns < PENDING_MAX_NS)
+			return KEY_DEFERRED;
+		t->pending[i] = t->pending[--t->n_pending];
+		break;
 	}
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
@@ -791,6 +1101,17 @@ static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
 	return t->unavailable_id;
+}
+
+static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
+{
+	return key_stack_defer(t, key, false);
+}
+
+void alloc_tracker_settle(struct alloc_tracker *t)
+{
+	ring_buffer__consume(t->ringbuf);
+	t->n_pending = 0;
 }
 
 /* Accumulates into samples, merging entries with the same (stack, mmap). */
@@ -847,8 +1168,24 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 			c.free_bytes += t->site_values[cpu].free_bytes;
 			c.free_count += t->site_values[cpu].free_count;
 		}
-		id = key_stack(t, key);
+		if (t->exec.execs) {
+			uint64_t bytes, count;
+
+			if (u64_map_get(&t->exec_freed_bytes, key, &bytes))
+				c.free_bytes += bytes;
+			if (u64_map_get(&t->exec_freed_count, key, &count))
+				c.free_count += count;
+		}
+		id = key_stack_defer(t, key, true);
+		if (id == KEY_DEFERRED)
+			continue;
 		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
+		if (t->exec.execs) {
+			uint64_t closed;
+
+			if (u64_map_get(&t->exec_freed_count, key, &closed))
+				flags |= ALLOC_SITE_EXEC_CLOSED;
+		}
 		flags |= alloc_tracker_stack_flags(t, id);
 		s = acc_get(&acc, id, flags);
 		if (!s) {
@@ -959,6 +1296,17 @@ void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots
 const struct stack_table *alloc_tracker_stacks(const struct alloc_tracker *t)
 {
 	return t->stacks;
+}
+
+void alloc_tracker_exec_stats(const struct alloc_tracker *t, struct alloc_tracker_exec_stats *stats)
+{
+	*stats = t->exec;
+}
+
+void alloc_tracker_set_maps_listener(struct alloc_tracker *t, unwinder_maps_listener *fn, void *arg)
+{
+	if (t->unwinder)
+		unwinder_set_maps_listener(t->unwinder, fn, arg);
 }
 
 struct frame_names *alloc_tracker_names(struct alloc_tracker *t)

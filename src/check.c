@@ -366,17 +366,24 @@ int check_metric_value(const struct report_input *in, const struct check_spec *s
 			v = pts[0].v;
 			for (size_t i = 1; i < n; i++)
 				v = fmax(v, pts[i].v);
-		} else if (spec->metric == CHECK_RSS_GROWTH_PER_OP) {
-			v = ops > 0 ? (pts[n - 1].v - pts[0].v) / ops : NAN;
 		} else if (in->kind == REPORT_KIND_LEAKS &&
 			   isfinite(jnum(in->json, "rss_growth_bytes_per_s"))) {
 			v = jnum(in->json, "rss_growth_bytes_per_s");
 		} else if (growth_theil_sen(pts, n, &v, &intercept)) {
 			v = NAN;
 		}
+		/* Per operation: the robust rate over the run's length, not last - first (a
+		 * launched target's first sample can predate its exec, and one spike would decide).
+		 */
+		if (spec->metric == CHECK_RSS_GROWTH_PER_OP) {
+			double length =
+				isfinite(in->duration_s) ? in->duration_s : pts[n - 1].t - pts[0].t;
+
+			v = ops > 0 && length > 0 ? v * length / ops : NAN;
+		}
 		if (isnan(v))
 			snprintf(err, errlen, "%s",
-				 spec->metric == CHECK_RSS_GROWTH_PER_OP
+				 spec->metric == CHECK_RSS_GROWTH_PER_OP && !(ops > 0)
 					 ? "no operation count (--ops N)"
 					 : "RSS series too short for a rate");
 		break;

@@ -33,14 +33,18 @@ static const char *const cli_help_overview =
 	"            6 internal error\n";
 
 static const char *const cli_help_record =
-	"usage: smolder record (-p PID | -- CMD ARGS...) [-F HZ] [-d DURATION] [-o FILE]...\n"
+	"usage: smolder record (-p PID[,PID...] | -- CMD ARGS...) [-F HZ] [-d DURATION]\n"
+	"                      [-o FILE]... [--children | --no-children] [--merge-processes]\n"
 	"                      [--no-kernel] [--threads] [--backend bpf|ptrace|auto]\n"
 	"                      [--native] [--function]\n"
 	"\n"
 	"Sample on-CPU stacks of a process and write folded stacks or a flame graph.\n"
 	"\n"
-	"  -p, --pid PID        attach to a running process\n"
+	"  -p, --pid PID[,PID]  attach to running processes\n"
 	"  -- CMD ARGS...       launch CMD and profile it from its first instruction\n"
+	"      --children       also every descendant of the -p processes, present and future\n"
+	"      --no-children    launch mode: only CMD itself (default: CMD and its children)\n"
+	"      --merge-processes  one root frame per command, not per process\n"
 	"  -F, --frequency HZ   samples per second per CPU (default 99, max 10000)\n"
 	"  -d, --duration D     stop after D (30, 30s, 5m, 2h); default: Ctrl-C or target exit\n"
 	"  -o, --output FILE    .folded/.txt folded stacks, .svg flame graph, .json, .pb.gz "
@@ -75,11 +79,11 @@ static const char *const cli_help_leaks =
 	"example: smolder leaks -p 1234 -d 2h -o leaks.json -o leaks.svg\n";
 
 static const char *const cli_help_dump =
-	"usage: smolder dump -p PID [--json] [--native]\n"
+	"usage: smolder dump -p PID[,PID...] [--json] [--native]\n"
 	"\n"
 	"Stop every thread briefly with ptrace, print its stack, and let it run again.\n"
 	"\n"
-	"  -p, --pid PID   the process\n"
+	"  -p, --pid PID   the process (a comma-separated list: each in turn)\n"
 	"      --json      machine-readable output\n"
 	"      --native    Python targets: keep the interpreter's own native frames\n";
 
@@ -343,6 +347,9 @@ enum cli_opt_id {
 	OPT_MINWIDTH,
 	OPT_NORMALIZE,
 	OPT_FAIL_ON,
+	OPT_CHILDREN,
+	OPT_NO_CHILDREN,
+	OPT_MERGE_PROCESSES,
 	OPT_NATIVE,
 	OPT_FUNCTION,
 	OPT_BASELINE,
@@ -383,6 +390,9 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_MINWIDTH, 0, "minwidth", 1, CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_NORMALIZE, 0, "normalize", 0, CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_FAIL_ON, 0, "fail-on", 1, CMD_BIT(CLI_CMD_DIFF)},
+	{OPT_CHILDREN, 0, "children", 0, CMD_BIT(CLI_CMD_RECORD)},
+	{OPT_NO_CHILDREN, 0, "no-children", 0, CMD_BIT(CLI_CMD_RECORD)},
+	{OPT_MERGE_PROCESSES, 0, "merge-processes", 0, CMD_BIT(CLI_CMD_RECORD)},
 	{OPT_NATIVE, 0, "native", 0, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
 	{OPT_FUNCTION, 0, "function", 0, CMD_TARGET},
 	{OPT_BASELINE, 0, "baseline", 1, CMD_BIT(CLI_CMD_CHECK)},
@@ -422,11 +432,49 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 	int rc;
 
 	switch (id) {
-	case OPT_PID:
-		if (cli_parse_long(arg, 1, 4194304, &l))
-			return cli_error(err, errlen, "invalid PID '%s' (a positive process id)",
+	case OPT_PID: {
+		/* A comma-separated list; -p may also repeat. */
+		const char *p = arg;
+
+		do {
+			char one[16];
+			size_t n = strcspn(p, ",");
+
+			if (n == 0 || n >= sizeof(one))
+				return cli_error(err, errlen,
+						 "invalid PID list '%s' (PID or PID,PID,...)", arg);
+			memcpy(one, p, n);
+			one[n] = '\0';
+			if (cli_parse_long(one, 1, 4194304, &l))
+				return cli_error(err, errlen,
+						 "invalid PID '%s' (a positive process id)", one);
+			if (o->n_pids == CLI_MAX_PIDS)
+				return cli_error(err, errlen, "too many PIDs (at most %d)",
+						 CLI_MAX_PIDS);
+			for (size_t i = 0; i < o->n_pids; i++)
+				if (o->pids[i] == (pid_t)l)
+					return cli_error(err, errlen, "PID %ld given twice", l);
+			o->pids[o->n_pids++] = (pid_t)l;
+			p += n;
+		} while (*p && *++p);
+		if (arg[0] && arg[strlen(arg) - 1] == ',')
+			return cli_error(err, errlen, "invalid PID list '%s' (PID or PID,PID,...)",
 					 arg);
-		o->pid = (pid_t)l;
+		o->pid = o->pids[0];
+		return 0;
+	}
+	case OPT_CHILDREN:
+	case OPT_NO_CHILDREN: {
+		enum cli_children want =
+			id == OPT_CHILDREN ? CLI_CHILDREN_FOLLOW : CLI_CHILDREN_NONE;
+
+		if (o->children != CLI_CHILDREN_DEFAULT && o->children != want)
+			return cli_error(err, errlen, "--children and --no-children contradict");
+		o->children = want;
+		return 0;
+	}
+	case OPT_MERGE_PROCESSES:
+		o->merge_processes = true;
 		return 0;
 	case OPT_FREQ:
 		if (cli_parse_long(arg, 1, 10000, &l))
@@ -618,6 +666,14 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 					 cli_command_name(o->command));
 		if (o->pid && o->launch_argv)
 			return cli_error(err, errlen, "-p PID and -- CMD cannot be used together");
+		if (o->command == CLI_CMD_LEAKS && o->n_pids > 1)
+			return cli_error(err, errlen,
+					 "leaks takes one PID (process lists: record and dump)");
+		/* perf's default: a launched command is followed into its children. */
+		if (o->children == CLI_CHILDREN_DEFAULT)
+			o->children = o->launch_argv && o->command == CLI_CMD_RECORD
+					      ? CLI_CHILDREN_FOLLOW
+					      : CLI_CHILDREN_NONE;
 		if (o->command == CLI_CMD_LEAKS && o->duration_ns &&
 		    o->interval_ns > o->duration_ns)
 			return cli_error(err, errlen, "interval is longer than the duration");

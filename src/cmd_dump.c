@@ -57,6 +57,7 @@ struct dump_context {
 	struct symbolizer *symbolizer;
 	struct frame_names *names;
 	struct python_runtime *python;
+	bool keep_native;		  /* --native: the interpreter's own frames stay */
 	struct python_thread *py_threads; /* read while stopped */
 	size_t n_py_threads;
 	int py_error;		/* -errno from reading the chains */
@@ -181,7 +182,7 @@ static int dump_merge_python(struct dump_context *ctx)
 		/* The unwinder's addresses are user lookup addresses below 2^47: frame values of
 		 * generation 0. */
 		d->n_merged = python_runtime_merge(ctx->python, d->ips, d->result.n, named, flags,
-						   p->n_frames, false, d->merged, cap);
+						   p->n_frames, ctx->keep_native, d->merged, cap);
 		d->python_truncated = p->truncated;
 		if (python_runtime_thread_name(ctx->python, p->pthread_id, d->py_name,
 					       sizeof(d->py_name)))
@@ -456,38 +457,38 @@ static void dump_context_release(struct dump_context *ctx)
 	symbolizer_free(ctx->symbolizer);
 }
 
-int cmd_dump(const struct cli_options *opts)
+/* Dumps one process. With a process list, header prints "Process PID (COMMAND)" before its
+ * threads (text), and the JSON documents go into one array (the caller writes the brackets). */
+static int dump_process(const struct cli_options *opts, pid_t pid, bool header, size_t *printed)
 {
-	struct dump_context ctx = {.pid = opts->pid};
+	struct dump_context ctx = {.pid = pid, .keep_native = opts->native};
 	struct ptrace_session session;
 	uint8_t *scratch = NULL;
 	char err[512];
 	int rc;
 
-	rc = target_check(opts->pid, err, sizeof(err));
+	rc = target_check(pid, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		return rc;
 	}
-	rc = ptrace_attach_check(opts->pid, err, sizeof(err));
+	rc = ptrace_attach_check(pid, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		return rc;
 	}
-	if (target_comm(opts->pid, ctx.command, sizeof(ctx.command)) < 0)
+	if (target_comm(pid, ctx.command, sizeof(ctx.command)) < 0)
 		snprintf(ctx.command, sizeof(ctx.command), "?");
 	/* Everything slow (reading maps, opening ELF files) happens before the target stops. */
-	ctx.unwinder = unwinder_new(opts->pid);
+	ctx.unwinder = unwinder_new(pid);
 	if (!ctx.unwinder) {
-		log_error("cannot set up unwinding for PID %d: %s", (int)opts->pid,
-			  strerror(errno));
+		log_error("cannot set up unwinding for PID %d: %s", (int)pid, strerror(errno));
 		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
-	ctx.symbolizer = symbolizer_new(opts->pid);
+	ctx.symbolizer = symbolizer_new(pid);
 	if (!ctx.symbolizer) {
-		log_error("cannot set up symbolization for PID %d: %s", (int)opts->pid,
-			  strerror(errno));
+		log_error("cannot set up symbolization for PID %d: %s", (int)pid, strerror(errno));
 		rc = errno == ESRCH ? SMOLDER_EXIT_TARGET : SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
@@ -499,7 +500,7 @@ int cmd_dump(const struct cli_options *opts)
 		rc = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
-	ctx.python = python_runtime_open(opts->pid, ctx.names);
+	ctx.python = python_runtime_open(pid, ctx.names);
 	if (!ctx.python && errno != ENOENT && errno != EPROTO)
 		log_info("no Python frames: %s", strerror(errno));
 	scratch = malloc(DUMP_STACK_CAP);
@@ -510,7 +511,7 @@ int cmd_dump(const struct cli_options *opts)
 	}
 
 	ptrace_guard_install();
-	ptrace_session_init(&session, opts->pid);
+	ptrace_session_init(&session, pid);
 	rc = ptrace_session_stop(&session, PTRACE_STOP_ALL, DUMP_STOP_TIMEOUT_MS, err, sizeof(err));
 	if (rc) {
 		ptrace_session_release(&session);
@@ -538,16 +539,15 @@ int cmd_dump(const struct cli_options *opts)
 		for (size_t i = 0; i < ctx.n; i++)
 			copied += ctx.threads[i].snap.stack_len > 0;
 		if (!copied) {
-			log_error("process %d exited during the dump", (int)opts->pid);
+			log_error("process %d exited during the dump", (int)pid);
 			rc = SMOLDER_EXIT_TARGET;
 			goto out;
 		}
 		log_warn("process %d exited during the dump; showing the stacks copied before",
-			 (int)opts->pid);
+			 (int)pid);
 	}
-	log_info("target %d stopped for %.2f ms (%zu thread%s%s)", (int)opts->pid, ctx.stopped_ms,
-		 ctx.n, ctx.n == 1 ? "" : "s",
-		 ctx.target_was_stopped ? ", left stopped as found" : "");
+	log_info("target %d stopped for %.2f ms (%zu thread%s%s)", (int)pid, ctx.stopped_ms, ctx.n,
+		 ctx.n == 1 ? "" : "s", ctx.target_was_stopped ? ", left stopped as found" : "");
 	if (ctx.vanished)
 		log_info("%zu thread(s) exited while smolder attached", ctx.vanished);
 	if (ctx.not_stopped)
@@ -567,11 +567,19 @@ int cmd_dump(const struct cli_options *opts)
 	}
 	dump_resolve_isolated(&ctx);
 	if (opts->json) {
+		if (header && *printed)
+			fputs(",\n", stdout);
 		rc = dump_print_json(&ctx, stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	} else {
+		if (header) {
+			fprintf(stdout, "%sProcess %d (", *printed ? "\n" : "", (int)pid);
+			text_sanitize_fputs(ctx.command, stdout, 0);
+			fputs(")\n", stdout);
+		}
 		dump_print_text(&ctx, stdout);
 		rc = fflush(stdout) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 	}
+	(*printed)++;
 	if (rc)
 		log_error("writing the dump failed: %s", strerror(errno));
 	else if (symbolizer_jit_hint(ctx.symbolizer))
@@ -580,4 +588,36 @@ out:
 	free(scratch);
 	dump_context_release(&ctx);
 	return rc;
+}
+
+int cmd_dump(const struct cli_options *opts)
+{
+	bool many = opts->n_pids > 1;
+	size_t printed = 0;
+	char err[512];
+	int rc, first_rc = SMOLDER_EXIT_OK;
+
+	/* Every PID is checked before any process is stopped. */
+	for (size_t i = 0; i < opts->n_pids; i++) {
+		rc = target_check(opts->pids[i], err, sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			return rc;
+		}
+	}
+	if (many && opts->json)
+		fputs("[\n", stdout);
+	/* One process at a time: each is stopped only for its own copy. A process that fails
+	 * (exited meanwhile) does not keep the others from being dumped. */
+	for (size_t i = 0; i < (opts->n_pids ? opts->n_pids : 1); i++) {
+		rc = dump_process(opts, opts->n_pids ? opts->pids[i] : opts->pid, many, &printed);
+		if (rc && !first_rc)
+			first_rc = rc;
+	}
+	if (many && opts->json) {
+		fputs("]\n", stdout);
+		if (fflush(stdout) && !first_rc)
+			first_rc = SMOLDER_EXIT_INTERNAL;
+	}
+	return first_rc;
 }

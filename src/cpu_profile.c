@@ -170,13 +170,21 @@ static struct cpu_profile_thread *cpu_profile_add_thread(struct cpu_profile *pro
 int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user_ips,
 		    uint32_t n_user, const uint64_t *kernel_ips, uint32_t n_kernel, uint32_t flags)
 {
+	return cpu_profile_add_rooted(profile, 0, tid, user_ips, n_user, kernel_ips, n_kernel,
+				      flags);
+}
+
+int cpu_profile_add_rooted(struct cpu_profile *profile, uint64_t root, pid_t tid,
+			   const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
+			   uint32_t n_kernel, uint32_t flags)
+{
 	uint32_t n = 0, stack_id;
 	int ret;
 
-	/* One slot stays free for the [truncated] marker. */
-	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES - 1; i++)
+	/* Two slots stay free: the [truncated] marker and the process root. */
+	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES - 2; i++)
 		profile->frames[n++] = kernel_ips[i];
-	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES - 1; i++)
+	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES - 2; i++)
 		profile->frames[n++] = user_ips[i];
 	if (n < n_kernel + n_user)
 		flags &= ~CPU_PROFILE_SAMPLE_COMPLETE;
@@ -188,6 +196,9 @@ int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user
 			return ret;
 		n++;
 	}
+	/* The process root is outermost, above the marker: "COMMAND [PID];[truncated];...". */
+	if (root)
+		profile->frames[n++] = root;
 	ret = stack_table_add(profile->stacks, profile->frames, n, &stack_id);
 	if (ret)
 		return ret;

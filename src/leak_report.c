@@ -102,6 +102,12 @@ void leak_report_analyse(struct leak_report *r)
 
 		params.turnover_bytes = (double)(s->alloc_bytes_last - s->alloc_bytes_first);
 		growth_analyze(&s->series, &params, &s->growth);
+		/* Emptied by an exec (its blocks died with the old image): allocated and released,
+		 * whatever its curve looked like before; never a leak or a plateau. */
+		if ((s->flags & ALLOC_SITE_EXEC_CLOSED) && s->outstanding_bytes == 0) {
+			s->growth.verdict = GROWTH_CHURN;
+			s->growth.rate = 0;
+		}
 	}
 	params.turnover_bytes = 0;
 	params.min_growth_bytes = 1 << 20;
@@ -222,6 +228,19 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 				continue;
 			}
 			nf = sym ? symbolizer_resolve(sym, ips[k] - 1, &frames) : 0;
+			if (nf == 0) {
+				/* No symbolizer: the address, never a silently missing frame. */
+				snprintf(buf, sizeof(buf), "0x%llx",
+					 (unsigned long long)frame_user_address(ips[k] - 1));
+				s->unknown_frames++;
+				if (!site_push(s, &cap, strdup(buf), NULL))
+					return;
+				continue;
+			}
+			/* A frame in no known object (code mapped after the last look at the maps,
+			 * or not code at all) is counted: such a stack is not shown as complete. */
+			if (!frames[nf - 1].function && !frames[nf - 1].module)
+				s->unknown_frames++;
 			for (size_t j = nf; j-- > 0;) {
 				char *name = frame_name(&frames[j], buf, sizeof(buf)),
 				     *location = NULL;
@@ -415,6 +434,14 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 		(unsigned long long)r->stats[SMOLDER_STAT_MMAP_TABLE_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_RINGBUF_FULL],
 		(unsigned long long)r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
+	if (r->exec.execs)
+		fprintf(out,
+			"exec: the target exec'd %llu time(s) (last at %.1f s, was %s); the old "
+			"image's %llu allocations (%llu bytes) and %llu mappings (%llu bytes) died "
+			"with it and were closed, not counted as outstanding\n",
+			(unsigned long long)r->exec.execs, r->exec_at_s, r->command_before_exec,
+			(unsigned long long)r->exec.allocs, (unsigned long long)r->exec.heap_bytes,
+			(unsigned long long)r->exec.mmaps, (unsigned long long)r->exec.mmap_bytes);
 	fprintf(out,
 		"Stacks: %zu of %zu sites truncated (the walk stopped before the thread's root, at "
 		"most %d frames: rooted at [truncated])\n",
@@ -486,6 +513,14 @@ static void json_sites(struct json_writer *w, const struct leak_report *r, bool 
 		json_double(w, round(s->growth.confidence * 1000) / 1000);
 		json_key(w, "stack_truncated");
 		json_bool(w, s->flags & ALLOC_SITE_TRUNCATED);
+		/* Complete: walked to the thread's root and every frame in a known object. */
+		json_key(w, "closed_by_exec");
+		json_bool(w, s->flags & ALLOC_SITE_EXEC_CLOSED);
+		json_key(w, "unknown_frames");
+		json_uint(w, s->unknown_frames);
+		json_key(w, "stack_complete");
+		json_bool(w, !(s->flags & (ALLOC_SITE_TRUNCATED | ALLOC_SITE_UNAVAILABLE)) &&
+				     s->unknown_frames == 0);
 		json_key(w, "series");
 		json_series(w, &s->series, "bytes");
 		json_object_end(w);
@@ -538,6 +573,16 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	json_uint(&w, r->rules_installed);
 	json_key(&w, "truncated_sites");
 	json_uint(&w, truncated_sites(r));
+	json_key(&w, "execs");
+	json_uint(&w, r->exec.execs);
+	json_key(&w, "exec_closed_allocs");
+	json_uint(&w, r->exec.allocs);
+	json_key(&w, "exec_closed_bytes");
+	json_uint(&w, r->exec.heap_bytes);
+	json_key(&w, "exec_closed_mmaps");
+	json_uint(&w, r->exec.mmaps);
+	json_key(&w, "exec_closed_mmap_bytes");
+	json_uint(&w, r->exec.mmap_bytes);
 	if (r->python_version[0]) {
 		json_key(&w, "python");
 		json_object_begin(&w);

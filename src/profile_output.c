@@ -20,6 +20,7 @@
 #include "smolder/mixed_stack.h"
 #include "smolder/log.h"
 #include "smolder/output_file.h"
+#include "smolder/process_table.h"
 #include "smolder/pprof.h"
 #include "smolder/speedscope.h"
 #include "smolder/symbolizer.h"
@@ -94,7 +95,13 @@ static int grow_array(void **array, size_t *cap, size_t need, size_t elem)
 }
 
 /* Returns the index of addr in the cache, adding it (unresolved) when new; -ENOMEM. */
-static long address_cache_intern(struct address_cache *cache, uint64_t addr)
+static uint64_t address_key(uint64_t addr, const struct symbolizer *sym)
+{
+	return profile_hash_u64(addr ^ profile_hash_u64((uint64_t)(uintptr_t)sym));
+}
+
+/* One address means one thing per process: the cache is keyed by (address, symbolizer). */
+static long address_cache_intern(struct address_cache *cache, uint64_t addr, struct symbolizer *sym)
 {
 	size_t s;
 
@@ -105,7 +112,7 @@ static long address_cache_intern(struct address_cache *cache, uint64_t addr)
 		if (!slots)
 			return -ENOMEM;
 		for (size_t i = 0; i < cache->n_addrs; i++) {
-			s = profile_hash_u64(cache->addrs[i].addr) & (n_slots - 1);
+			s = address_key(cache->addrs[i].addr, cache->addrs[i].sym) & (n_slots - 1);
 			while (slots[s])
 				s = (s + 1) & (n_slots - 1);
 			slots[s] = (uint32_t)i + 1;
@@ -114,18 +121,18 @@ static long address_cache_intern(struct address_cache *cache, uint64_t addr)
 		cache->slots = slots;
 		cache->n_slots = n_slots;
 	}
-	s = profile_hash_u64(addr) & (cache->n_slots - 1);
+	s = address_key(addr, sym) & (cache->n_slots - 1);
 	while (cache->slots[s]) {
 		uint32_t i = cache->slots[s] - 1;
 
-		if (cache->addrs[i].addr == addr)
+		if (cache->addrs[i].addr == addr && cache->addrs[i].sym == sym)
 			return i;
 		s = (s + 1) & (cache->n_slots - 1);
 	}
 	if (grow_array((void **)&cache->addrs, &cache->cap_addrs, cache->n_addrs + 1,
 		       sizeof(*cache->addrs)))
 		return -ENOMEM;
-	cache->addrs[cache->n_addrs] = (struct profile_address){.addr = addr};
+	cache->addrs[cache->n_addrs] = (struct profile_address){.addr = addr, .sym = sym};
 	cache->slots[s] = (uint32_t)++cache->n_addrs;
 	return (long)cache->n_addrs - 1;
 }
@@ -182,21 +189,38 @@ static void address_cache_release(struct address_cache *cache)
 	memset(cache, 0, sizeof(*cache));
 }
 
-static int address_cache_resolve(struct address_cache *cache, struct symbolizer *sym,
-				 const struct frame_names *names)
+/* Resolves every address with its process's symbolizer: in a child process first, one batch per
+ * symbolizer, so a crash in libdw must not lose the profile. */
+static void address_cache_resolve_isolated(struct address_cache *cache)
+{
+	uint64_t *batch = malloc((cache->n_addrs ? cache->n_addrs : 1) * sizeof(*batch));
+	bool *done = calloc(cache->n_addrs + 1, sizeof(*done));
+
+	for (size_t i = 0; batch && done && i < cache->n_addrs; i++) {
+		struct symbolizer *sym = cache->addrs[i].sym;
+		size_t n = 0;
+
+		if (done[i] || !sym)
+			continue;
+		for (size_t j = i; j < cache->n_addrs; j++)
+			if (!done[j] && cache->addrs[j].sym == sym) {
+				batch[n++] = cache->addrs[j].addr;
+				done[j] = true;
+			}
+		symbolizer_resolve_isolated(sym, batch, n);
+	}
+	free(done);
+	free(batch);
+}
+
+static int address_cache_resolve(struct address_cache *cache, const struct frame_names *names)
 {
 	char buf[PROFILE_NAME_MAX];
-	uint64_t *all = malloc((cache->n_addrs ? cache->n_addrs : 1) * sizeof(*all));
 
-	/* In a child process first: a crash in libdw must not lose the profile. */
-	if (all && sym) {
-		for (size_t i = 0; i < cache->n_addrs; i++)
-			all[i] = cache->addrs[i].addr;
-		symbolizer_resolve_isolated(sym, all, cache->n_addrs);
-	}
-	free(all);
+	address_cache_resolve_isolated(cache);
 	for (size_t i = 0; i < cache->n_addrs; i++) {
 		struct profile_address *a = &cache->addrs[i];
+		struct symbolizer *sym = a->sym;
 		const struct symbol_frame *frames = NULL;
 		struct symbol_module_info mi;
 		size_t n = 0;
@@ -392,6 +416,33 @@ static void thread_frame(const struct profile_output_options *opts, int32_t tid,
 	text_sanitize_inplace(buf, TEXT_SANITIZE_FOLDED);
 }
 
+/* The process a stack belongs to: its outermost frame is a process root of opts->processes.
+ * *depth is then reduced to the frames below the root. */
+static const struct process_model *stack_process(const struct profile_output_options *opts,
+						 const uint64_t *frames, uint32_t *depth)
+{
+	const struct process_model *model;
+
+	if (!frames || *depth == 0 || !opts->processes)
+		return NULL;
+	model = process_table_find_root(opts->processes, frames[*depth - 1]);
+	if (model)
+		(*depth)--;
+	return model;
+}
+
+/* "COMMAND [PID]", or "COMMAND" when same-command processes are merged. */
+static void process_frame(const struct profile_output_options *opts,
+			  const struct process_model *model, char *buf, size_t len)
+{
+	if (opts->merge_processes)
+		snprintf(buf, len, "%s", model->comm);
+	else
+		snprintf(buf, len, "%s [%d]", model->comm, (int)model->pid);
+	/* Process names are set by the target: keep them from breaking the format. */
+	text_sanitize_inplace(buf, TEXT_SANITIZE_FOLDED);
+}
+
 static double profile_now(void)
 {
 	struct timespec ts;
@@ -424,16 +475,18 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t depth;
 		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+		const struct process_model *model = stack_process(opts, frames, &depth);
+		struct symbolizer *stack_sym = model ? model->symbolizer : sym;
 
 		for (uint32_t f = 0; frames && f < depth; f++) {
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			if (address_cache_intern(cache, frames[f]) < 0)
+			if (address_cache_intern(cache, frames[f], stack_sym) < 0)
 				goto fail;
 		}
 	}
 	start = profile_now();
-	ret = address_cache_resolve(cache, sym, opts->names);
+	ret = address_cache_resolve(cache, opts->names);
 	stats->symbolize_seconds = profile_now() - start;
 	if (ret)
 		goto fail;
@@ -446,9 +499,11 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t depth, n_idx = 0;
 		const uint64_t *frames = stack_table_get(stacks, weights[i].stack_id, &depth);
+		const struct process_model *model = stack_process(opts, frames, &depth);
+		struct symbolizer *stack_sym = model ? model->symbolizer : sym;
 		size_t line_len = 0;
 		uint64_t unknown = 0;
-		char tbuf[64];
+		char tbuf[96];
 
 		if (!frames || weights[i].weight == 0)
 			continue;
@@ -459,10 +514,15 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 
 			if (opts->no_kernel && cpu_profile_is_kernel_address(frames[f]))
 				continue;
-			idx = address_cache_intern(cache, frames[f]);
+			idx = address_cache_intern(cache, frames[f], stack_sym);
 			if (idx < 0)
 				goto fail;
 			indices[n_idx++] = (uint32_t)idx;
+		}
+		if (model && opts->process_roots) {
+			process_frame(opts, model, tbuf, sizeof(tbuf));
+			if (line_append(&line, &line_len, &line_cap, tbuf))
+				goto fail;
 		}
 		if (opts->threads) {
 			thread_frame(opts, weights[i].tid, tbuf, sizeof(tbuf));
@@ -601,6 +661,21 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_double(&w, meta->cpu_time_s);
 	}
 	json_object_end(&w);
+	if (meta->n_processes) {
+		json_key(&w, "processes");
+		json_array_begin(&w);
+		for (size_t i = 0; i < meta->n_processes; i++) {
+			json_object_begin(&w);
+			json_key(&w, "pid");
+			json_int(&w, meta->processes[i].pid);
+			json_key(&w, "command");
+			json_string(&w, meta->processes[i].command);
+			json_key(&w, opts->countname ? opts->countname : "samples");
+			json_uint(&w, meta->processes[i].weight);
+			json_object_end(&w);
+		}
+		json_array_end(&w);
+	}
 	json_key(&w, "stacks");
 	json_array_begin(&w);
 	for (size_t i = 0; i < folded->n_lines; i++) {
@@ -611,12 +686,34 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 			free(order);
 			return -ENOMEM;
 		}
+		size_t n_frames = 0, n_python = 0;
+
 		json_object_begin(&w);
 		json_key(&w, "stack");
 		json_array_begin(&w);
-		for (frame = strtok_r(copy, ";", &save); frame; frame = strtok_r(NULL, ";", &save))
+		for (frame = strtok_r(copy, ";", &save); frame;
+		     frame = strtok_r(NULL, ";", &save)) {
 			json_string(&w, frame);
+			n_python += flamegraph_frame_is_python(frame, strlen(frame));
+		}
 		json_array_end(&w);
+		if (n_python) {
+			/* Which frames are Python functions: their indexes in "stack". */
+			json_key(&w, "python_frames");
+			json_array_begin(&w);
+			free(copy);
+			copy = strdup(order[i]->text);
+			if (!copy) {
+				free(order);
+				return -ENOMEM;
+			}
+			save = NULL;
+			for (frame = strtok_r(copy, ";", &save); frame;
+			     frame = strtok_r(NULL, ";", &save), n_frames++)
+				if (flamegraph_frame_is_python(frame, strlen(frame)))
+					json_uint(&w, n_frames);
+			json_array_end(&w);
+		}
 		json_key(&w, "count");
 		json_uint(&w, order[i]->weight);
 		/* Its root frame is then "[truncated]", not the thread's entry. */

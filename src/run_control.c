@@ -52,18 +52,38 @@ int run_control_init(struct run_control *rc, pid_t pid, uint64_t duration_ns)
 	return 0;
 }
 
+static bool run_control_pidfd_gone(int pidfd)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* The run ends when every watched process has exited. */
 static bool run_control_target_gone(struct run_control *rc)
 {
-	struct pollfd pfd;
+	bool gone = false;
 
-	if (rc->pidfd >= 0) {
-		pfd.fd = rc->pidfd;
-		pfd.events = POLLIN;
-		return poll(&pfd, 1, 0) > 0;
-	}
-	if (rc->target_pid > 0)
-		return kill(rc->target_pid, 0) != 0 && errno == ESRCH;
-	return false;
+	if (rc->pidfd >= 0)
+		gone = run_control_pidfd_gone(rc->pidfd);
+	else if (rc->target_pid > 0)
+		gone = kill(rc->target_pid, 0) != 0 && errno == ESRCH;
+	for (size_t i = 0; gone && i < rc->n_more; i++)
+		gone = run_control_pidfd_gone(rc->more_pidfds[i]);
+	return gone;
+}
+
+int run_control_watch(struct run_control *rc, pid_t pid)
+{
+	int fd;
+
+	if (rc->n_more == RUN_CONTROL_MAX_WATCHED)
+		return -E2BIG;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? 0 : -errno; /* gone already: nothing to wait for */
+	rc->more_pidfds[rc->n_more++] = fd;
+	return 0;
 }
 
 enum run_stop run_control_check(struct run_control *rc)
@@ -106,6 +126,9 @@ enum run_stop run_control_wait(struct run_control *rc, int timeout_ms)
 		pfds[n].fd = rc->pidfd;
 		pfds[n++].events = POLLIN;
 	} else if (rc->target_pid > 0 && (timeout_ms < 0 || timeout_ms > 200)) {
+		timeout_ms = 200; /* poll kill(pid, 0) often enough */
+	}
+	if (rc->n_more && (timeout_ms < 0 || timeout_ms > 200)) {
 		timeout_ms = 200; /* poll kill(pid, 0) often enough */
 	}
 	poll(pfds, (nfds_t)n, timeout_ms);
@@ -152,6 +175,9 @@ void run_control_release(struct run_control *rc)
 	}
 	if (rc->pidfd >= 0)
 		close(rc->pidfd);
+	for (size_t i = 0; i < rc->n_more; i++)
+		close(rc->more_pidfds[i]);
+	rc->n_more = 0;
 	rc->signal_fd = -1;
 	rc->pidfd = -1;
 }

@@ -26,13 +26,16 @@ struct sampler {
 	struct ring_buffer *ringbuf;
 	int *event_fds;
 	struct bpf_link **links;
+	struct bpf_link *tree_links[3]; /* fork, exec, exit tracepoints (target_set.bpf.h) */
 	size_t n_events;
 	sampler_sample_fn fn;
-	void (*on_code_mapped)(void *ctx);
+	sampler_process_fn process_fn;
+	void (*on_code_mapped)(void *ctx, pid_t tgid);
 	void *ctx;
 	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
 	uint64_t received;
 	uint64_t malformed;
+	uint64_t process_events;
 	uint32_t ringbuf_bytes;
 	bool stopped;
 };
@@ -94,11 +97,20 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 {
 	struct sampler *sampler = ctx;
 	const struct smolder_cpu_sample *sample = data;
+	const struct smolder_process_event *ev = data;
 
+	if (size >= sizeof(*ev) &&
+	    (ev->kind == SMOLDER_EVENT_FORK || ev->kind == SMOLDER_EVENT_EXEC ||
+	     ev->kind == SMOLDER_EVENT_EXIT)) {
+		sampler->process_events++;
+		return sampler->process_fn ? sampler->process_fn(sampler->ctx, ev) : 0;
+	}
 	if (size >= sizeof(struct smolder_code_mapped) &&
 	    sample->kind == SMOLDER_EVENT_CODE_MAPPED) {
+		const struct smolder_code_mapped *cm = data;
+
 		if (sampler->on_code_mapped)
-			sampler->on_code_mapped(sampler->ctx);
+			sampler->on_code_mapped(sampler->ctx, (pid_t)cm->tgid);
 		return 0;
 	}
 	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
@@ -243,6 +255,39 @@ static int sampler_open_cpu_events(struct sampler *sampler, struct perf_event_at
 	return ret;
 }
 
+int sampler_add_target(struct sampler *sampler, pid_t pid)
+{
+	uint32_t tgid = (uint32_t)pid, parent = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(sampler->skel->maps.targets), &tgid, &parent,
+				BPF_ANY) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Attaches the target set's fork, exec and exit tracepoints. exec and exit are needed even for
+ * one process: an exec replaces the mappings samples are unwound with. */
+static int sampler_attach_tree(struct sampler *sampler, char *err, size_t errlen)
+{
+	struct bpf_program *progs[3] = {
+		sampler->skel->progs.target_set_fork,
+		sampler->skel->progs.target_set_exec,
+		sampler->skel->progs.target_set_exit,
+	};
+
+	for (size_t i = 0; i < 3; i++) {
+		sampler->tree_links[i] = bpf_program__attach(progs[i]);
+		if (!sampler->tree_links[i]) {
+			int ret = -errno;
+
+			sampler_describe_errno(-ret, "attaching the process tracepoints", err,
+					       errlen);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_fn fn, void *ctx,
 			    char *err, size_t errlen)
 {
@@ -282,6 +327,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	if (!sampler)
 		return NULL;
 	sampler->fn = fn;
+	sampler->process_fn = o.process_fn;
 	sampler->ctx = ctx;
 	sampler->on_code_mapped = o.on_code_mapped;
 
@@ -291,7 +337,7 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		sampler_describe_errno(-ret, "opening the BPF program", err, errlen);
 		goto fail;
 	}
-	sampler->skel->rodata->target_tgid = o.pid;
+	sampler->skel->rodata->follow_children = o.follow_children;
 	sampler->skel->rodata->stack_copy_size = o.stack_copy_size;
 	sampler->skel->rodata->collect_kernel = o.kernel_stacks;
 
@@ -327,6 +373,18 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		sampler_describe_errno(-ret, "loading the BPF program", err, errlen);
 		goto fail;
 	}
+	/* The targets first, then the fork tracepoint: a child forked from here on is followed;
+	 * the caller adds descendants that existed before (sampler_add_target). */
+	ret = sampler_add_target(sampler, o.pid);
+	for (size_t i = 0; !ret && i < o.n_pids; i++)
+		ret = sampler_add_target(sampler, o.pids[i]);
+	if (ret) {
+		snprintf(err, errlen, "adding the target to the BPF map: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = sampler_attach_tree(sampler, err, errlen);
+	if (ret)
+		goto fail;
 	sampler->ringbuf = ring_buffer__new(bpf_map__fd(sampler->skel->maps.events),
 					    sampler_handle_record, sampler, NULL);
 	if (!sampler->ringbuf) {
@@ -394,6 +452,10 @@ void sampler_stop(struct sampler *sampler)
 		sampler->code_links[i] = NULL;
 	}
 	sampler->n_events = 0;
+	for (size_t i = 0; i < 3; i++) {
+		bpf_link__destroy(sampler->tree_links[i]);
+		sampler->tree_links[i] = NULL;
+	}
 	sampler->stopped = true;
 }
 
@@ -422,6 +484,11 @@ int sampler_poll(struct sampler *sampler, int timeout_ms)
 	return ring_buffer__consume(sampler->ringbuf);
 }
 
+int sampler_fd(const struct sampler *sampler)
+{
+	return ring_buffer__epoll_fd(sampler->ringbuf);
+}
+
 int sampler_drain(struct sampler *sampler)
 {
 	int ret = ring_buffer__consume(sampler->ringbuf);
@@ -438,6 +505,7 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 	memset(stats, 0, sizeof(*stats));
 	stats->received = sampler->received;
 	stats->malformed = sampler->malformed;
+	stats->process_events = sampler->process_events;
 	stats->ringbuf_bytes = sampler->ringbuf_bytes;
 	if (n_possible <= 0)
 		return -ENODEV;
@@ -483,6 +551,15 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 			break;
 		case SMOLDER_SAMPLER_STAT_NO_USER_REGS:
 			stats->no_user_regs = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_TARGETS_FULL:
+			stats->targets_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST:
+			stats->process_events_lost = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED:
+			stats->forks_followed = sum;
 			break;
 		case SMOLDER_SAMPLER_STAT_PY_WALKS:
 			stats->python_walks = sum;

@@ -441,3 +441,93 @@ int target_launch_exit_code(const struct target_launch *launch)
 		return 128 + WTERMSIG(launch->wait_status);
 	return SMOLDER_EXIT_INTERNAL;
 }
+
+/* The parent of pid from /proc/PID/stat (the field after the parenthesised name, which may itself
+ * hold spaces and parentheses). Returns the ppid or -errno. */
+static int target_parent(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	int n, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = target_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		return -EINVAL;
+	return ppid;
+}
+
+int target_descendants(const pid_t *roots, size_t n_roots, pid_t **out, size_t *n_out)
+{
+	pid_t *pids = NULL, *parents = NULL, *found = NULL;
+	size_t n = 0, cap = 0, n_found = 0;
+	struct dirent *de;
+	bool grew = true;
+	DIR *dir;
+	int ret = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		int ppid;
+
+		if (pid <= 0 || (ppid = target_parent(pid)) <= 0)
+			continue; /* not a process, gone, or a child of the kernel */
+		if (n == cap) {
+			size_t grown_cap = cap ? cap * 2 : 256;
+			pid_t *a = realloc(pids, grown_cap * sizeof(*a));
+			pid_t *b = a ? realloc(parents, grown_cap * sizeof(*b)) : NULL;
+
+			if (a)
+				pids = a;
+			if (!b) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			parents = b;
+			cap = grown_cap;
+		}
+		pids[n] = pid;
+		parents[n++] = (pid_t)ppid;
+	}
+	found = calloc(n + 1, sizeof(*found));
+	if (!found) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Grow the set until no process has a parent in it: a few passes for real trees. */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			bool in_set = false, parent_in = false;
+
+			for (size_t r = 0; r < n_roots; r++) {
+				in_set |= roots[r] == pids[i];
+				parent_in |= roots[r] == parents[i];
+			}
+			for (size_t f = 0; f < n_found && !(in_set && parent_in); f++) {
+				in_set |= found[f] == pids[i];
+				parent_in |= found[f] == parents[i];
+			}
+			if (parent_in && !in_set) {
+				found[n_found++] = pids[i];
+				grew = true;
+			}
+		}
+	}
+	*out = found;
+	*n_out = n_found;
+	found = NULL;
+out:
+	closedir(dir);
+	free(found);
+	free(pids);
+	free(parents);
+	return ret;
+}

@@ -11,9 +11,11 @@
 #include <sys/types.h>
 
 #include "smolder/events.h"
+#include "smolder/unwinder.h"
 
 struct alloc_tracker;
 struct stack_table;
+struct unwinder;
 struct python_runtime;
 struct frame_names;
 struct mixed_stack_stats;
@@ -47,10 +49,19 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *obj
  */
 int alloc_tracker_poll(struct alloc_tracker *tracker, int timeout_ms);
 
+/* The ring buffer's epoll fd (readable when records wait), for one event loop over several
+ * sources. */
+int alloc_tracker_fd(const struct alloc_tracker *tracker);
+/* The unwinder that learns stack rules for the kernel walker and finishes snapshots: the
+ * session's, borrowed (set once the target runs its program). Until it is set, snapshots end
+ * their stacks at the kernel walk's last frame. */
+void alloc_tracker_set_unwinder(struct alloc_tracker *tracker, struct unwinder *unwinder);
+
 enum alloc_site_flags {
 	ALLOC_SITE_MMAP = 1,	    /* anonymous mmap, not heap */
 	ALLOC_SITE_TRUNCATED = 2,   /* stack walk did not reach the thread's root */
 	ALLOC_SITE_UNAVAILABLE = 4, /* stack lost (throttled, table or ring buffer full) */
+	ALLOC_SITE_EXEC_CLOSED = 8, /* blocks of it died with an exec of the target (closed) */
 };
 
 /* One stack's counters at one instant; several kernel keys may add up into one stack. */
@@ -67,6 +78,10 @@ struct alloc_site_sample {
  * (stack, heap|mmap). 0 or -errno. */
 int alloc_tracker_sample(struct alloc_tracker *tracker, struct alloc_site_sample **samples,
 			 size_t *n);
+
+/* Before the last sample: stacks still waiting for the full stack of their call path (a learning
+ * snapshot cut by its copy, left out of samples for up to 2 s) are settled where they are. */
+void alloc_tracker_settle(struct alloc_tracker *tracker);
 
 /* Walks every live allocation (heap and mmap) older than min_age_ns at now_ns (CLOCK_MONOTONIC),
  * calling fn with its site. For --min-age; costs one pass over the allocation table. 0 or -errno.
@@ -109,6 +124,24 @@ const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *
 /* Python counters; *orphans: Python stacks whose native stack was lost (shown unavailable). */
 void alloc_tracker_python_stats(const struct alloc_tracker *tracker,
 				struct mixed_stack_stats *stats, uint64_t *orphans);
+/* exec of the target during the run (SMOLDER_REC_EXEC): the old image's live blocks were closed
+ * then, counted as freed at their sites (they are not leaks) and here. */
+struct alloc_tracker_exec_stats {
+	uint64_t execs;
+	uint64_t last_ns;	     /* CLOCK_MONOTONIC time of the last exec */
+	uint64_t allocs, heap_bytes; /* heap blocks of the old image(s) */
+	uint64_t mmaps, mmap_bytes;  /* anonymous mappings of the old image(s) */
+	uint64_t unaccounted;	     /* closed blocks whose site could not be adjusted (memory) */
+};
+void alloc_tracker_exec_stats(const struct alloc_tracker *tracker,
+			      struct alloc_tracker_exec_stats *stats);
+
+/* Calls fn with each maps generation of the target (unwinder_set_maps_listener), at once with the
+ * current one: stack frames carry their generation (frame.h), so a symbolizer fed by fn names them
+ * with the objects mapped when they were walked (dlopen, exec). */
+void alloc_tracker_set_maps_listener(struct alloc_tracker *tracker, unwinder_maps_listener *fn,
+				     void *arg);
+
 /* Bytes held by the tracker in user space. */
 size_t alloc_tracker_memory(const struct alloc_tracker *tracker);
 

@@ -48,6 +48,14 @@ enum sample_backend {
 };
 
 #define CLI_MAX_OUTPUTS 16
+#define CLI_MAX_PIDS	64
+
+/* Whether descendants of the targets are followed. */
+enum cli_children {
+	CLI_CHILDREN_DEFAULT = 0, /* resolved by cli_parse: FOLLOW in launch mode, NONE with -p */
+	CLI_CHILDREN_FOLLOW,	  /* --children */
+	CLI_CHILDREN_NONE,	  /* --no-children */
+};
 
 struct cli_output {
 	const char *path; /* "-" means stdout */
@@ -60,7 +68,11 @@ struct cli_options {
 	int verbosity;		   /* 0 default, +1 per -v, -1 for -q */
 
 	/* record / leaks / dump: the target */
-	pid_t pid;		     /* 0 when launching */
+	pid_t pid;		  /* 0 when launching; else pids[0] */
+	pid_t pids[CLI_MAX_PIDS]; /* -p PID,PID,... (in the order given) */
+	size_t n_pids;
+	enum cli_children children;  /* never DEFAULT after cli_parse */
+	bool merge_processes;	     /* --merge-processes */
 	char **launch_argv;	     /* after "--", NULL-terminated; borrowed from argv */
 	int frequency_hz;	     /* -F, default 99 */
 	uint64_t duration_ns;	     /* -d, 0 = until Ctrl-C or target exit */

@@ -52,6 +52,11 @@ void cpu_profile_free(struct cpu_profile *profile);
  * cpu_profile_sample_flags. Returns 0 or -ENOMEM. */
 int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user_ips,
 		    uint32_t n_user, const uint64_t *kernel_ips, uint32_t n_kernel, uint32_t flags);
+/* cpu_profile_add with a named root frame (frame.h; 0: none) stored as the stack's outermost
+ * frame, after the user frames: the process root ("COMMAND [PID]") of a multi-process profile. */
+int cpu_profile_add_rooted(struct cpu_profile *profile, uint64_t root, pid_t tid,
+			   const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
+			   uint32_t n_kernel, uint32_t flags);
 /* The registry of the profile's named frames (the [truncated] marker cpu_profile_add appends to a
  * user stack without CPU_PROFILE_SAMPLE_COMPLETE, and interpreted frames: callers intern those here
  * too, so a frame value means one thing for the whole run). Owned by the profile. */

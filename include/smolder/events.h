@@ -21,6 +21,24 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_MUNMAP = 5,
 	SMOLDER_EVENT_EXEC = 6,
 	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
+	SMOLDER_EVENT_FORK = 8,
+	SMOLDER_EVENT_EXIT = 9,
+};
+
+/* Process trees (bpf/target_set.bpf.h): the BPF programs keep the set of target processes in a
+ * hash map of tgids; with children followed, sched_process_fork adds every new process whose
+ * parent is in the set, and sched_process_exit removes a process when its last thread exits. */
+#define SMOLDER_MAX_TARGETS 65536
+
+/* A target process forked, exec'd or exited: sent in order with the samples, so the consumer
+ * knows which samples were taken before an exec (old mappings) and which after. */
+struct smolder_process_event {
+	__u32 kind;	   /* SMOLDER_EVENT_FORK, SMOLDER_EVENT_EXEC or SMOLDER_EVENT_EXIT */
+	__u32 tgid;	   /* the process (FORK: the new child) */
+	__u32 parent_tgid; /* FORK: the parent; otherwise 0 */
+	__u32 _pad;
+	__u64 time_ns;		     /* bpf_ktime_get_ns */
+	char comm[SMOLDER_COMM_LEN]; /* after exec: the new program's name */
 };
 
 /* CPU sampler (bpf/profile.bpf.c). The user stack is copied from sp up to the end of the stack
@@ -96,10 +114,12 @@ static inline __u32 smolder_python_offset(__u32 user_stack_len)
 struct smolder_code_mapped {
 	__u32 kind; /* SMOLDER_EVENT_CODE_MAPPED */
 	__u32 tid;
+	__u32 tgid; /* the process that mapped it (process trees: one of several) */
+	__u32 _pad;
 	__u64 time_ns;
 	__u64 addr, len;
 };
-_Static_assert(sizeof(struct smolder_code_mapped) == 32, "smolder_code_mapped layout");
+_Static_assert(sizeof(struct smolder_code_mapped) == 40, "smolder_code_mapped layout");
 
 /* Per-CPU counters of the sampler (stats map index). */
 enum smolder_sampler_stat {
@@ -123,6 +143,9 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_CODE_MAPPED,	  /* code-mapped notices sent */
 	SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST,	  /* code-mapped notices lost (ring buffer full,
 						     pending table full) */
+	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
+	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
+	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
@@ -130,6 +153,7 @@ enum smolder_sampler_stat {
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
+_Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
@@ -217,6 +241,15 @@ enum smolder_alloc_record {
 	SMOLDER_REC_SNAPSHOT =
 		2, /* the walk met an unknown return address: registers + stack copy */
 	SMOLDER_REC_PY_STACK = 3, /* a new (native stack, Python frames) key */
+	SMOLDER_REC_EXEC = 4,	  /* the target exec'ed: its old image's memory is gone */
+};
+
+/* The target called exec (sched_process_exec). Everything allocated before time_ns died with the
+ * old image; return addresses learned from it mean nothing in the new one. */
+struct smolder_exec_record {
+	__u32 kind; /* SMOLDER_REC_EXEC */
+	__u32 pad0;
+	__u64 time_ns; /* bpf_ktime_get_ns, the clock of smolder_alloc_info.time_ns */
 };
 
 struct smolder_stack_record {
@@ -292,6 +325,7 @@ enum smolder_alloc_stat {
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_exec_record) == 16, "exec record layout");
 _Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
 	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "smolder/alloc_tracker.h"
 #include "smolder/events.h"
 #include "smolder/growth.h"
 
@@ -20,6 +21,7 @@ struct leak_site {
 	char **frames;	  /* names, root first (owned) */
 	char **locations; /* "file:line" or NULL per frame (owned) */
 	size_t n_frames;
+	uint32_t unknown_frames;     /* frames in no known object (after symbolization) */
 	struct growth_series series; /* outstanding bytes over time */
 	uint64_t outstanding_bytes;  /* at the end (after --min-age filtering) */
 	uint64_t outstanding_allocs;
@@ -41,6 +43,11 @@ struct leak_report {
 	struct growth_result rss_growth;
 	uint64_t stats[SMOLDER_STAT_MAX];
 	uint64_t snapshots_unwound, rules_installed;
+	/* exec during the run: the old image's blocks closed then (not leaks), its command name and
+	 * when (seconds into the run) the last exec happened. */
+	struct alloc_tracker_exec_stats exec;
+	char command_before_exec[64];
+	double exec_at_s;
 	size_t probe_objects, probe_points, probe_emulated;
 	uint64_t tool_memory_bytes;
 	bool complete;

@@ -17,7 +17,7 @@
 struct frame_names;
 struct symbolizer;
 struct profile_folded;
-struct frame_names;
+struct process_table;
 struct mixed_stack_stats;
 
 /* One weighted stack. The stack's frames in the stack_table are leaf first (kernel frames, if any,
@@ -38,9 +38,21 @@ struct profile_output_options {
 	/* Thread name for the --threads frame; NULL or a NULL result gives "TID". */
 	const char *(*thread_name)(void *ctx, int32_t tid);
 	void *thread_name_ctx;
+	/* Stacks whose outermost frame is a process root of this table are resolved with that
+	 * process's symbolizer (the sym argument of profile_output_fold is for the others). */
+	const struct process_table *processes;
+	bool process_roots;   /* write the process root frame "COMMAND [PID]" */
+	bool merge_processes; /* ... as "COMMAND" only, merging same-command processes */
 	/* Registry of the stacks' named frames (frame.h: markers such as [truncated], interpreted
 	 * functions); NULL when the stacks hold addresses only. */
 	const struct frame_names *names;
+};
+
+/* One process's share, for the JSON report's "processes" table. */
+struct profile_process {
+	pid_t pid;
+	const char *command;
+	uint64_t weight;
 };
 
 struct profile_output_stats {
@@ -62,6 +74,8 @@ struct profile_output_meta {
 	uint64_t lost;
 	uint64_t complete;
 	uint64_t truncated;
+	const struct profile_process *processes; /* per-process table; none when n_processes 0 */
+	size_t n_processes;
 	const char *python_version;		/* the target's CPython ("3.11"), NULL if none */
 	const struct mixed_stack_stats *python; /* Python frame counters, NULL if none */
 	double cpu_time_s; /* the target's CPU seconds during the run (kernel accounting); NAN */
@@ -88,6 +102,8 @@ struct profile_frame_info {
 
 struct profile_address {
 	uint64_t addr;
+	struct symbolizer
+		*sym;	   /* its process's symbolizer (an address means one thing per process) */
 	uint32_t first, n; /* its frames in the frame array, innermost first */
 	uint32_t unknown;  /* frames without a function name */
 	bool kernel;

@@ -13,18 +13,26 @@
 
 struct sampler;
 
+/* Called for each fork (of a followed child), exec and exit of a target process, in order with
+ * the samples. Return 0 to continue, a negative errno to stop polling. */
+typedef int (*sampler_process_fn)(void *ctx, const struct smolder_process_event *event);
+
 struct sampler_options {
-	pid_t pid;		  /* target tgid */
-	int frequency_hz;	  /* samples per second per CPU the target runs on */
-	uint32_t stack_copy_size; /* bytes of user stack copied at most; 0 = default */
-	bool kernel_stacks;	  /* collect kernel stacks */
-	bool per_task_events;	  /* pid=TID, cpu=-1 events with inherit, for machines where they
-				     fire (not this one: see DESIGN.md) */
-	uint32_t ringbuf_bytes;	  /* 0 = sized from frequency, CPUs and copy size */
-	/* Called (with the sample callback's ctx), in order among the samples, when the target
-	 * has mapped executable code from a file (dlopen): samples after it may run code that
+	pid_t pid;	   /* target tgid (the first of pids) */
+	const pid_t *pids; /* more targets (may repeat pid); NULL when n_pids is 0 */
+	size_t n_pids;
+	bool follow_children;	       /* add processes forked by targets (eBPF backend only) */
+	sampler_process_fn process_fn; /* NULL: process events are counted and ignored */
+	int frequency_hz;	       /* samples per second per CPU the target runs on */
+	uint32_t stack_copy_size;      /* bytes of user stack copied at most; 0 = default */
+	bool kernel_stacks;	       /* collect kernel stacks */
+	bool per_task_events;	/* pid=TID, cpu=-1 events with inherit, for machines where they
+				   fire (not this one: see DESIGN.md) */
+	uint32_t ringbuf_bytes; /* 0 = sized from frequency, CPUs and copy size */
+	/* Called (with the sample callback's ctx), in order among the samples, when target process
+	 * tgid has mapped executable code from a file (dlopen): samples after it may run code that
 	 * was not there before. NULL: not traced. */
-	void (*on_code_mapped)(void *ctx);
+	void (*on_code_mapped)(void *ctx, pid_t tgid);
 };
 
 /* Called for every record, from sampler_poll's thread. size is the record's length (header plus
@@ -50,6 +58,10 @@ struct sampler_stats {
 	uint64_t code_mapped_lost;    /* such notices lost */
 	uint64_t received;	      /* records delivered to the callback */
 	uint64_t malformed;	      /* records rejected by user space (bad length) */
+	uint64_t process_events;      /* fork/exec/exit records received */
+	uint64_t process_events_lost; /* fork/exec/exit records lost (ring buffer full) */
+	uint64_t targets_full;	      /* children not followed: target map full */
+	uint64_t forks_followed;      /* children added to the target set in BPF */
 	uint32_t cpus;		      /* perf events opened */
 	uint32_t ringbuf_bytes;	      /* ring buffer size chosen */
 };
@@ -58,6 +70,8 @@ struct sampler_stats {
  * (naming the capability or sysctl for EPERM/EACCES). Free with sampler_free. */
 struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_fn fn, void *ctx,
 			    char *err, size_t errlen);
+/* Adds process pid to the targets sampled (a descendant found after attach). 0 or -errno. */
+int sampler_add_target(struct sampler *sampler, pid_t pid);
 /* Stops and frees everything. NULL-safe. */
 void sampler_free(struct sampler *sampler);
 
@@ -65,6 +79,9 @@ void sampler_free(struct sampler *sampler);
  * waiting. Returns records consumed or -errno
  * (-EINTR is returned as 0). */
 int sampler_poll(struct sampler *sampler, int timeout_ms);
+/* An fd that polls readable when records wait (the ring buffer's epoll fd), for one event loop
+ * over several sources; consume with sampler_poll(sampler, 0). */
+int sampler_fd(const struct sampler *sampler);
 /* Stops sampling (closes the perf events) so that a final drain terminates. Idempotent. */
 void sampler_stop(struct sampler *sampler);
 /* Delivers every record still in the ring buffer. Returns records consumed or -errno. */

@@ -42,6 +42,10 @@ int target_comm(pid_t pid, char *buf, size_t len);
 /* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */
 int target_thread_name(pid_t pid, pid_t tid, char *buf, size_t len);
 
+/* Every living descendant of roots[0..n_roots) (children, their children, ...), read from the
+ * ppid fields of /proc. *out (free with free) gets n_out pids, roots excluded. 0 or -errno. */
+int target_descendants(const pid_t *roots, size_t n_roots, pid_t **out, size_t *n_out);
+
 struct target_memory {
 	uint64_t rss_bytes;  /* VmRSS */
 	uint64_t anon_bytes; /* RssAnon */

@@ -54,13 +54,28 @@ s = sites[0]
 assert s["stack"][0] == "[truncated]" and s["stack_truncated"], s["stack"][:3]
 assert s["stack"][-2:] == ["deep_bottom", "malloc"], s["stack"][-3:]
 assert len(s["stack"]) == 50, len(s["stack"])
-assert r["totals"]["truncated_sites"] >= 1' "$WORK/leaks.json"; then
+assert r["totals"]["truncated_sites"] >= 1' "$WORK/leaks.json" 2>"$WORK/py.err"; then
 	pass "leaks: one site for the deep path, rooted at [truncated]"
 else
-	fail "leaks: deep path not one truncated site"
+	fail "leaks: deep path not one truncated site: $(tail -1 "$WORK/py.err")"
 fi
 grep -q '^\[heap\];\[truncated\];deep_recurse;' "$WORK/leaks.folded" ||
 	fail "leaks: flame graph stack not rooted at [truncated]: $(cut -c1-120 "$WORK/leaks.folded")"
 grep -q '^Stacks: [1-9][0-9]* of [0-9]* sites truncated' "$WORK/leaks.txt" ||
 	fail "leaks: summary does not count truncated sites"
+# Threads created and ended all the time: a sample of an exiting thread whose walk did not reach
+# clone3 must not be rooted at start_thread (or wherever it stopped). Every root is a thread's
+# real entry or [truncated].
+start_fixture thread_churn 30
+churn=$FIXTURE_PID
+sleep 0.5
+"$SMOLDER" record -p "$churn" -d 2 -F 499 -o "$WORK/churn.folded" 2>"$WORK/churn.err" ||
+	fail "record thread_churn exited $?: $(tail -3 "$WORK/churn.err")"
+roots=$(sed 's/ [0-9]*$//' "$WORK/churn.folded" | cut -d';' -f1 | sort -u | tr '\n' ' ')
+if [ -s "$WORK/churn.folded" ] && ! sed 's/ [0-9]*$//' "$WORK/churn.folded" | cut -d';' -f1 |
+	grep -qvx -e _start -e clone3 -e '\[truncated\]'; then
+	pass "record thread_churn: every stack rooted at _start, clone3 or [truncated] ($roots)"
+else
+	fail "record thread_churn: roots $roots"
+fi
 exit $((FAILURES > 0))

@@ -27,7 +27,7 @@ run_python() {
 	for _ in $(seq 100); do grep -q ready "$WORK/$label.out" 2>/dev/null && break; sleep 0.1; done
 	# The fixture's python is the subshell's exec'd child: the pid is the interpreter itself.
 	"$SMOLDER" record -p "$pid" -d "$seconds" -F 999 "$@" -o "$WORK/$label.folded" \
-		-o "$WORK/$label.json" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
+		-o "$WORK/$label.json" -o "$WORK/$label.svg" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
 	RECORD_EXIT=$?
 	exec 9>&-
 	kill "$pid" 2>/dev/null
@@ -40,6 +40,12 @@ run_python() {
 	if /usr/bin/python3 "$CHECK" "$WORK/$label.folded" "$WORK/$label.json" "$mode" \
 		>"$WORK/$label.check" 2>&1; then
 		pass "$label: $(grep -c '^ok' "$WORK/$label.check") checks"
+	elif [ -z "${RETRIED:-}" ] && [ "$(grep -v '^ok' "$WORK/$label.check")" = \
+		"$(grep '^FAIL: [0-9]* samples in cpu_loop' "$WORK/$label.check")" ]; then
+		# Only the sample count fell short: the shared machine gave the fixture too little CPU
+		# for the shares to mean anything. Once more, three times longer.
+		echo "retry: $label: $(grep '^FAIL' "$WORK/$label.check")"
+		RETRIED=1 run_python "$label" "$python" $((seconds * 3)) "$mode" "$@"
 	else
 		fail "$label: $(grep -v '^ok' "$WORK/$label.check" | head -5 | tr '\n' ' ')"
 	fi
@@ -56,6 +62,28 @@ for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 done
 run_python native /usr/bin/python3 4 native --native
 run_python function /usr/bin/python3 4 function --function
+
+# dump --native keeps the interpreter's frames that a plain dump replaces or drops.
+rm -f "$WORK/stdin.dump" && mkfifo "$WORK/stdin.dump"
+(cd "$WORK" && exec /usr/bin/python3 cpu_phases.py <"$WORK/stdin.dump" >"$WORK/dump.out" 2>&1) &
+dpid=$!
+CHILDREN+=("$dpid")
+exec 9>"$WORK/stdin.dump"
+for _ in $(seq 100); do grep -q ready "$WORK/dump.out" 2>/dev/null && break; sleep 0.1; done
+"$SMOLDER" dump -p "$dpid" >"$WORK/dump.txt" 2>/dev/null
+"$SMOLDER" dump --native -p "$dpid" >"$WORK/dump-native.txt" 2>/dev/null
+exec 9>&-
+kill "$dpid" 2>/dev/null
+wait "$dpid" 2>/dev/null
+# The function field of a frame line: "  #N 0xADDR FUNCTION (file:line)".
+interp() { awk '$1 ~ /^#[0-9]+$/ && $3 ~ /^(_PyEval_EvalFrameDefault|PyObject_Vectorcall|_PyObject_VectorcallTstate)$/' "$1" | wc -l; }
+pyframes() { awk '$1 ~ /^#[0-9]+$/ && $3 == "cpu_loop"' "$1" | wc -l; }
+if [ "$(interp "$WORK/dump.txt")" -eq 0 ] && [ "$(interp "$WORK/dump-native.txt")" -gt 0 ] &&
+	[ "$(pyframes "$WORK/dump.txt")" -gt 0 ] && [ "$(pyframes "$WORK/dump-native.txt")" -gt 0 ]; then
+	pass "dump --native keeps interpreter frames ($(interp "$WORK/dump-native.txt")), plain dump drops them"
+else
+	fail "dump --native: interpreter frames $(interp "$WORK/dump.txt") plain, $(interp "$WORK/dump-native.txt") native; cpu_loop $(pyframes "$WORK/dump.txt")/$(pyframes "$WORK/dump-native.txt")"
+fi
 
 # Offsets that do not validate: one line saying so, and native frames only (never wrong names).
 SMOLDER_PYTHON_OFFSET=tstate_interp=8 run_python badoffsets /usr/bin/python3 1 none

@@ -209,6 +209,15 @@ static void test_runtime(void **state)
 		n = python_runtime_merge(rt, native, 2, py, flags, 3, false, out, 16);
 		assert_int_equal(n, 4);
 		assert_int_equal(out[3], py[2]);
+		/* More eval frames than groups: the one left over is dropped (kept with --native). */
+		n = python_runtime_merge(rt, native, 6, py, flags, 2, false, out, 16);
+		assert_int_equal(n, 4);
+		assert_int_equal(out[1], py[0]);
+		assert_int_equal(out[2], py[1]);
+		assert_int_equal(out[3], native[5]);
+		n = python_runtime_merge(rt, native, 6, py, flags, 2, true, out, 16);
+		assert_int_equal(n, 7);
+		assert_int_equal(out[4], eval);
 		/* cap is respected */
 		assert_int_equal(python_runtime_merge(rt, native, 6, py, flags, 3, false, out, 2),
 				 2);

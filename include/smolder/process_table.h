@@ -1,0 +1,72 @@
+/* process_table.h: the processes of a recording (one target, a list of PIDs, or a whole tree) and
+ * each one's model of its address space: unwinder, symbolizer, name and root frame. A model is
+ * created the first time a process shows up (its first sample, or its first after an exec) and
+ * kept after the process exits or execs,
+ * for the samples still queued and for symbolization at the end. One pid can have several models
+ * in a run: one per program it ran (exec). Each model has its own root frame (FRAME_KIND_PROCESS,
+ * "COMMAND [PID]"), so a stack says which model unwinds and symbolizes it. */
+#ifndef SMOLDER_PROCESS_TABLE_H
+#define SMOLDER_PROCESS_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct frame_names;
+struct unwinder;
+struct symbolizer;
+struct process_table;
+
+/* One program run by one process. */
+struct process_model {
+	pid_t pid;
+	uint32_t exec_count;	       /* execs seen before this model: 0 for the first */
+	char comm[64];		       /* process name when the model was made (after its exec) */
+	uint64_t root_frame;	       /* FRAME_KIND_PROCESS frame naming this model */
+	struct unwinder *unwinder;     /* NULL when the process could not be read */
+	struct symbolizer *symbolizer; /* NULL when the process could not be read */
+	bool borrowed;		       /* unwinder/symbolizer are the fork parent's (not owned) */
+	bool exited;
+	uint64_t last_map_refreshes; /* unwinder refreshes already passed on to the symbolizer */
+};
+
+/* An empty table interning root frames in names (borrowed, outlives the table). NULL and errno. */
+struct process_table *process_table_new(struct frame_names *names);
+/* Frees every model. NULL-safe. */
+void process_table_free(struct process_table *table);
+
+/* The current model of pid, made now (maps and files read, name read) when pid has none. A
+ * process that cannot be read any more (exited) gets a model without unwinder and symbolizer,
+ * or its fork parent's when the fork was seen (same address space, no exec since). NULL and
+ * errno only when out of memory. Owned by the table. */
+struct process_model *process_table_get(struct process_table *table, pid_t pid);
+
+/* The current model of pid, or NULL when it has none (never made, or made obsolete by an exec
+ * or exit): never makes one. */
+struct process_model *process_table_find(const struct process_table *table, pid_t pid);
+
+/* pid exec'd: its current model is kept for what was sampled before, and the next
+ * process_table_get makes a new one for the new program (at its first sample: an exec'd process
+ * that is never sampled costs nothing). 0 or -ENOMEM. */
+int process_table_exec(struct process_table *table, pid_t pid);
+/* child was forked by parent: a child that exits before it is read falls back to parent's model.
+ * 0 or -ENOMEM. */
+int process_table_fork(struct process_table *table, pid_t child, pid_t parent);
+/* pid exited: its models stop re-reading maps, and a later process_table_get of pid (a new
+ * process that reused it) makes a new model. */
+void process_table_exit(struct process_table *table, pid_t pid);
+
+/* Passes new mappings the unwinders found (dlopen, exec) on to the symbolizers; with all, every
+ * live model's symbolizer re-reads its maps. */
+void process_table_refresh(struct process_table *table, bool all);
+
+/* The model a root frame names, or NULL. */
+const struct process_model *process_table_find_root(const struct process_table *table,
+						    uint64_t frame);
+/* Models in creation order: *n gets the count. Owned by the table. */
+struct process_model *const *process_table_models(const struct process_table *table, size_t *n);
+/* Distinct pids seen. */
+size_t process_table_pid_count(const struct process_table *table);
+
+#endif

@@ -1,0 +1,256 @@
+/* process_table.c: per-process models of a recording. Models live in one array in creation order
+ * (never removed during a run: samples of an exited process may still be queued, and symbols are
+ * resolved at the end); a pid maps to its current model, a root frame to any model. */
+#include "smolder/process_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smolder/frame.h"
+#include "smolder/frame_names.h"
+#include "smolder/log.h"
+#include "smolder/symbolizer.h"
+#include "smolder/target.h"
+#include "smolder/u64_map.h"
+#include "smolder/unwinder.h"
+
+struct process_table {
+	struct frame_names *names;
+	struct process_model **models;
+	size_t n_models, cap_models;
+	struct u64_map current; /* pid -> index of its current model + 1 (0: none any more) */
+	struct u64_map roots;	/* root frame -> index of its model */
+	struct u64_map parents; /* child pid -> parent pid, from fork events */
+	struct u64_map execs;	/* pid -> execs seen, for the pid's next model */
+	struct u64_map seen;	/* pids that have had a model, to count them */
+	size_t n_pids;
+};
+
+struct process_table *process_table_new(struct frame_names *names)
+{
+	struct process_table *table;
+
+	if (!names) {
+		errno = EINVAL;
+		return NULL;
+	}
+	table = calloc(1, sizeof(*table));
+	if (!table)
+		return NULL;
+	table->names = names;
+	return table;
+}
+
+void process_table_free(struct process_table *table)
+{
+	if (!table)
+		return;
+	for (size_t i = 0; i < table->n_models; i++) {
+		struct process_model *m = table->models[i];
+
+		if (!m->borrowed) {
+			symbolizer_free(m->symbolizer);
+			unwinder_free(m->unwinder);
+		}
+		free(m);
+	}
+	free(table->models);
+	u64_map_release(&table->current);
+	u64_map_release(&table->roots);
+	u64_map_release(&table->parents);
+	u64_map_release(&table->execs);
+	u64_map_release(&table->seen);
+	free(table);
+}
+
+static struct process_model *process_table_current(const struct process_table *table, pid_t pid)
+{
+	uint64_t index;
+
+	if (!u64_map_get(&table->current, (uint64_t)pid, &index) || index == 0)
+		return NULL;
+	return table->models[index - 1];
+}
+
+static void process_model_on_maps(void *arg, uint32_t generation, const struct proc_maps *maps)
+{
+	int err = symbolizer_add_maps(arg, generation, maps);
+
+	if (err)
+		log_debug("symbolizer: maps generation %u: %s", generation, strerror(-err));
+}
+
+/* Reads pid's mappings and files now. A process already gone borrows its fork parent's model:
+ * until it execs, a child maps what its parent mapped. */
+static void process_model_open(struct process_table *table, struct process_model *m)
+{
+	struct process_model *parent;
+	uint64_t parent_pid;
+
+	m->unwinder = unwinder_new(m->pid);
+	if (m->unwinder)
+		m->symbolizer = symbolizer_new(m->pid);
+	if (m->unwinder && m->symbolizer) {
+		/* Frames carry the unwinder's maps generation: the symbolizer keeps each
+		 * generation's mappings, so code unloaded during the run keeps its names. */
+		unwinder_set_maps_listener(m->unwinder, process_model_on_maps, m->symbolizer);
+		return;
+	}
+	log_debug("process %d: cannot read its mappings (%s)", (int)m->pid, strerror(errno));
+	unwinder_free(m->unwinder);
+	m->unwinder = NULL;
+	if (m->exec_count == 0 && u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid) &&
+	    (parent = process_table_current(table, (pid_t)parent_pid)) && parent->unwinder) {
+		symbolizer_free(m->symbolizer);
+		m->symbolizer = parent->symbolizer;
+		m->unwinder = parent->unwinder;
+		m->borrowed = true;
+		if (!m->comm[0])
+			snprintf(m->comm, sizeof(m->comm), "%s", parent->comm);
+	}
+}
+
+static struct process_model *process_table_create(struct process_table *table, pid_t pid,
+						  uint32_t exec_count)
+{
+	struct process_model *m;
+	char name[96];
+	bool new_pid = !u64_map_get(&table->seen, (uint64_t)pid, &(uint64_t){0});
+
+	if (table->n_models == table->cap_models) {
+		size_t cap = table->cap_models ? table->cap_models * 2 : 16;
+		struct process_model **grown = realloc(table->models, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		table->models = grown;
+		table->cap_models = cap;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->pid = pid;
+	m->exec_count = exec_count;
+	if (target_comm(pid, m->comm, sizeof(m->comm)) != 0)
+		m->comm[0] = '\0';
+	process_model_open(table, m);
+	if (!m->comm[0])
+		snprintf(m->comm, sizeof(m->comm), "[exited]");
+	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
+	/* The model's index keeps the root frames of one pid apart (a program that execs itself,
+	 * a pid reused): the line of a frame without a file is not printed. */
+	if (frame_names_intern(table->names, FRAME_KIND_PROCESS, name, NULL,
+			       (uint32_t)table->n_models, &m->root_frame) != 0 ||
+	    u64_map_put(&table->roots, m->root_frame, table->n_models) != 0 ||
+	    u64_map_put(&table->current, (uint64_t)pid, table->n_models + 1) != 0) {
+		if (!m->borrowed) {
+			symbolizer_free(m->symbolizer);
+			unwinder_free(m->unwinder);
+		}
+		free(m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	table->models[table->n_models++] = m;
+	if (new_pid && u64_map_put(&table->seen, (uint64_t)pid, 1) == 0)
+		table->n_pids++;
+	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
+		  m->borrowed	? " (parent's mappings)"
+		  : m->unwinder ? ""
+				: " (unreadable)");
+	return m;
+}
+
+struct process_model *process_table_find(const struct process_table *table, pid_t pid)
+{
+	return process_table_current(table, pid);
+}
+
+struct process_model *process_table_get(struct process_table *table, pid_t pid)
+{
+	struct process_model *m = process_table_current(table, pid);
+	uint64_t execs = 0;
+
+	if (m)
+		return m;
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs);
+}
+
+/* The new program's model is made at its first sample, not here: a tree that forks and execs
+ * short-lived helpers (a shell, a build) would pay a model per exec (~15 ms of CPU: maps, ELF
+ * files, DWARF index) for processes that are never sampled. */
+int process_table_exec(struct process_table *table, pid_t pid)
+{
+	struct process_model *old = process_table_current(table, pid);
+	uint64_t execs = 0;
+
+	if (old)
+		old->exited = true; /* its program is gone: no more map refreshes */
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	if (old && old->exec_count + 1 > execs)
+		execs = old->exec_count;
+	if (u64_map_put(&table->execs, (uint64_t)pid, execs + 1) != 0)
+		return -ENOMEM;
+	return u64_map_put(&table->current, (uint64_t)pid, 0);
+}
+
+int process_table_fork(struct process_table *table, pid_t child, pid_t parent)
+{
+	return u64_map_put(&table->parents, (uint64_t)child, (uint64_t)parent);
+}
+
+void process_table_exit(struct process_table *table, pid_t pid)
+{
+	struct process_model *m = process_table_current(table, pid);
+
+	if (!m)
+		return;
+	m->exited = true;
+	/* The exit record follows the process's last sample in the ring buffer: a later sample of
+	 * this pid is a new process that reused it, and gets a model of its own. (A failed put
+	 * leaves the old model current: only that reuse would be misattributed.) */
+	u64_map_put(&table->current, (uint64_t)pid, 0);
+	u64_map_put(&table->parents, (uint64_t)pid, 0);
+	u64_map_put(&table->execs, (uint64_t)pid, 0);
+}
+
+void process_table_refresh(struct process_table *table, bool all)
+{
+	for (size_t i = 0; i < table->n_models; i++) {
+		struct process_model *m = table->models[i];
+		struct unwinder_stats st;
+
+		if (m->exited || m->borrowed || !m->unwinder || !m->symbolizer)
+			continue;
+		unwinder_get_stats(m->unwinder, &st);
+		if (all || st.map_refreshes != m->last_map_refreshes) {
+			m->last_map_refreshes = st.map_refreshes;
+			symbolizer_refresh(m->symbolizer);
+		}
+	}
+}
+
+const struct process_model *process_table_find_root(const struct process_table *table,
+						    uint64_t frame)
+{
+	uint64_t index;
+
+	if (!table || frame_kind(frame) != FRAME_KIND_PROCESS ||
+	    !u64_map_get(&table->roots, frame, &index) || index >= table->n_models)
+		return NULL;
+	return table->models[index];
+}
+
+struct process_model *const *process_table_models(const struct process_table *table, size_t *n)
+{
+	*n = table->n_models;
+	return table->models;
+}
+
+size_t process_table_pid_count(const struct process_table *table)
+{
+	return table->n_pids;
+}

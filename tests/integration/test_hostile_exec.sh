@@ -1,0 +1,33 @@
+#!/bin/bash
+# test_hostile_exec: the target execs during `smolder leaks`. The old image's blocks died with it:
+# they must be closed and counted (not left "outstanding", a plateau), the exec must be reported,
+# and the new image's sites must be named with the new image's code (not [unknown] or truncated
+# through the old image's unwind rules).
+source "$(dirname "$0")/lib.sh"
+require_root_bpf
+
+start_fixture leak_exec 2.5
+sleep 0.3
+"$SMOLDER" leaks -p "$FIXTURE_PID" -d 6 -i 0.5 -o "$WORK/leaks.json" >"$WORK/leaks.txt" \
+	2>"$WORK/leaks.err" || fail "leaks exited $?: $(tail -3 "$WORK/leaks.err")"
+grep -q 'leak_exec after' "$WORK/leak_exec.out" || fail "the fixture did not exec"
+if python3 -c '
+import json, sys; r = json.load(open(sys.argv[1])); t = r["totals"]
+assert t["execs"] == 1, t["execs"]
+assert t["exec_closed_allocs"] >= 20 and t["exec_closed_bytes"] >= 20 * 4096, t
+before = [s for s in r["sites"] if "before_store" in s["stack"]]
+assert before, "no before_store site"
+for s in before:
+    assert s["outstanding_bytes"] == 0 and s["verdict"] not in ("leak", "plateau"), s
+after = max((s for s in r["sites"] if "after_store" in s["stack"]), key=lambda s: s["outstanding_bytes"])
+assert after["stack"][-3:] == ["run_for", "after_store", "malloc"], after["stack"]
+assert after["stack"][0] == "_start" and after["stack_complete"], after["stack"]
+assert "[unknown]" not in after["stack"], after["stack"]
+assert r["command"] == "leak_exec", r["command"]' "$WORK/leaks.json" 2>"$WORK/py.err"; then
+	pass "leaks: old image closed (not outstanding), new image named and complete"
+else
+	fail "leaks across exec: $(cat "$WORK/py.err") $(grep -o '"exec[a-z_]*": [0-9]*' "$WORK/leaks.json" | tr '\n' ' ')"
+fi
+grep -q "^exec: the target exec'd 1 time" "$WORK/leaks.txt" ||
+	fail "the summary does not say the target exec'd"
+exit $((FAILURES > 0))

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# test_record_tree.sh: `smolder record` on process trees with real eBPF: a launched `sh -c` whose
+# child does the work (children followed by default, --no-children restricts), the launch of a
+# command whose binary is smolder's own (exec noticed by its event, not by the path), a Python
+# multiprocessing pool, gunicorn with 2 sync workers under wrk attached by master PID with
+# --children while --max-requests replaces workers during the run, --merge-processes, gunicorn's
+# UvicornWorker, nginx master + 2 workers by -p list (and dump of all three), a target in its own
+# PID and mount namespace, and that no process of a tree is left stopped or traced.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/record_lib.sh"
+require_root_bpf
+
+# share_of FOLDED ROOT_RE FRAME: percentage (integer) of all samples whose stack starts with a
+# root frame matching ROOT_RE (awk ERE on the first frame) and holds the frame FRAME.
+share_of() {
+	awk -v root="$2" -v frame="$3" '
+	{ n = $NF; total += n; line = $0; sub(/ [0-9]+$/, "", line); k = split(line, f, ";")
+	  if (f[1] !~ root) next
+	  for (i = 2; i <= k; i++) if (f[i] == frame) { hit += n; break } }
+	END { print total ? int(100 * hit / total) : 0 }' "$1"
+}
+
+# roots FOLDED: the distinct first frames with their sample counts, most first.
+roots() {
+	awk '{ n = $NF; line = $0; sub(/ [0-9]+$/, "", line); split(line, f, ";"); c[f[1]] += n }
+	END { for (r in c) print c[r], r }' "$1" | sort -rn
+}
+
+# not_stopped PID...: none of the processes is stopped (T/t) or has a tracer.
+not_stopped() {
+	local p state tracer
+	for p in "$@"; do
+		[ -r "/proc/$p/status" ] || continue
+		state=$(awk '/^State:/ { print $2 }' "/proc/$p/status")
+		tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$p/status")
+		if [ "$state" = T ] || [ "$state" = t ] || [ "$tracer" != 0 ]; then
+			fail "PID $p left stopped or traced (state $state, tracer $tracer)"
+			return
+		fi
+	done
+	pass "no process of the tree left stopped or traced ($# checked)"
+}
+
+# --- launch mode: sh -c runs the job as its child; the child's functions dominate --------------
+"$SMOLDER" record -F 499 -o "$WORK/sh.folded" -o "$WORK/sh.json" -- \
+	sh -c "\"$FIXTURES/bench_spin\" 3 >/dev/null; true" 2>"$WORK/sh.err"
+code=$?
+[ "$code" -eq 0 ] || fail "launch sh -c: exit $code: $(head -c 400 "$WORK/sh.err")"
+expect_folded_file "$WORK/sh.folded"
+share=$(share_of "$WORK/sh.folded" '^bench_spin \[[0-9]+\]$' bench_leaf)
+total=$(folded_total "$WORK/sh.folded")
+if [ "$total" -ge 50 ] && [ "$share" -ge 80 ]; then
+	pass "launch sh -c: the child's bench_leaf holds $share% of $total samples"
+else
+	fail "launch sh -c: bench_leaf under bench_spin [PID] holds $share% of $total samples (want >= 80% of >= 50)"
+	roots "$WORK/sh.folded" | head -5 >&2
+fi
+bad=$(awk '{ split($0, f, ";"); if (f[1] !~ /^[^;]+ \[[0-9]+\]$/) n++ } END { print n + 0 }' \
+	"$WORK/sh.folded")
+[ "$bad" -eq 0 ] && pass "launch sh -c: every stack starts with COMMAND [PID]" ||
+	fail "launch sh -c: $bad stacks without a process root"
+python3 - "$WORK/sh.json" <<'EOF' || fail "launch sh -c: JSON processes table wrong"
+import json, sys
+d = json.load(open(sys.argv[1]))
+procs = d["processes"]
+assert any(p["command"] == "bench_spin" and p["samples"] > 0 for p in procs), procs
+assert sum(p["samples"] for p in procs) == d["totals"]["samples"], (procs, d["totals"])
+EOF
+
+# --no-children: only sh itself, which waits.
+"$SMOLDER" record -F 499 --no-children -o "$WORK/noch.folded" -- \
+	sh -c "\"$FIXTURES/bench_spin\" 1 >/dev/null; true" 2>"$WORK/noch.err"
+if grep -q bench_leaf "$WORK/noch.folded" 2>/dev/null; then
+	fail "--no-children: the child's frames were sampled"
+else
+	pass "--no-children: the child was not followed"
+fi
+
+# --- launch mode: a Python multiprocessing pool; its forked workers do the work ------------------
+cat >"$WORK/pool.py" <<'EOF'
+import multiprocessing
+
+def burn(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+if __name__ == "__main__":
+    with multiprocessing.Pool(2) as pool:
+        pool.map(burn, [1500000] * 8)
+EOF
+"$SMOLDER" record -F 499 -o "$WORK/pool.json" -- python3 "$WORK/pool.py" 2>"$WORK/pool.err"
+code=$?
+[ "$code" -eq 0 ] || fail "multiprocessing pool: exit $code: $(head -c 400 "$WORK/pool.err")"
+python3 - "$WORK/pool.json" <<'EOF' >"$WORK/pool.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+procs = d["processes"]
+workers = [p for p in procs if p["pid"] != d["pid"] and p["samples"] > 0]
+total = sum(p["samples"] for p in procs)
+print("processes:", [(p["pid"], p["samples"]) for p in procs])
+assert len(workers) >= 2, "fewer than 2 pool workers sampled"
+assert sum(p["samples"] for p in workers) * 100 >= total * 60, "workers hold < 60% of the samples"
+EOF
+if [ $? -eq 0 ]; then
+	pass "multiprocessing pool: $(tr '\n' ' ' <"$WORK/pool.check")"
+else
+	fail "multiprocessing pool: $(tr '\n' ' ' <"$WORK/pool.check")"
+fi
+
+# --- launching smolder's own binary: the exec is seen by its event ------------------------------
+perl "$SOURCE_DIR/scripts/bench/gen_folded.pl" 60000 >"$WORK/big.folded" 2>/dev/null
+"$SMOLDER" record -F 999 -o "$WORK/own.folded" -- "$SMOLDER" flamegraph "$WORK/big.folded" \
+	-o "$WORK/big.svg" 2>"$WORK/own.err"
+code=$?
+[ "$code" -eq 0 ] || fail "launch of smolder itself: exit $code: $(head -c 400 "$WORK/own.err")"
+read -r unknown total < <(awk '{ n = $NF; t += n; if ($0 ~ /(^|;)\[unknown\]( |;)/ || $0 ~ /^0x/) u += n }
+	END { print u + 0, t + 0 }' "$WORK/own.folded")
+named=$(share_of "$WORK/own.folded" '.' cmd_flamegraph)
+if [ "$total" -ge 20 ] && [ $((unknown * 10)) -le "$total" ] && [ "$named" -ge 80 ]; then
+	pass "launch of smolder itself: $named% of $total samples under cmd_flamegraph, $unknown unknown"
+else
+	fail "launch of smolder itself: $unknown of $total samples unknown, $named% under cmd_flamegraph"
+fi
+
+# --- gunicorn, 2 sync workers under wrk, workers replaced during the run -------------------------
+port=$((20000 + RANDOM % 20000))
+cat >"$WORK/app.py" <<'EOF'
+def burn_request(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+def app(environ, start_response):
+    body = str(burn_request(20000)).encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+EOF
+(cd "$WORK" && exec gunicorn -w 2 --max-requests 400 --max-requests-jitter 50 -b "127.0.0.1:$port" \
+	app:app >"$WORK/gunicorn.log" 2>&1) &
+master=$!
+CHILDREN+=("$master")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+before=$(pgrep -P "$master" | sort | tr '\n' ' ')
+wrk -t2 -c4 -d30s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1 &
+wrk_pid=$!
+CHILDREN+=("$wrk_pid")
+sleep 0.5
+"$SMOLDER" record -p "$master" --children -F 499 -d 5 -o "$WORK/gunicorn.folded" \
+	-o "$WORK/gunicorn.json" 2>"$WORK/gunicorn.err"
+code=$?
+[ "$code" -eq 0 ] || fail "gunicorn --children: exit $code: $(head -c 400 "$WORK/gunicorn.err")"
+python3 - "$WORK/gunicorn.json" "$master" "$before" <<'EOF' >"$WORK/gunicorn.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+master, before = int(sys.argv[2]), {int(p) for p in sys.argv[3].split()}
+workers = [p for p in d["processes"] if p["pid"] != master and p["samples"] > 0]
+total = sum(p["samples"] for p in workers)
+print("workers:", [(p["pid"], p["samples"]) for p in workers], "before:", sorted(before))
+assert len(workers) >= 2, "fewer than 2 workers sampled"
+# Two workers serve at any time: none holds more than 85% of the workers' samples.
+assert all(p["samples"] * 100 <= total * 85 for p in workers), "one worker has nearly all samples"
+new = [p["pid"] for p in workers if p["pid"] not in before]
+assert new, "no worker forked during the run was sampled (--max-requests replaces them)"
+print("forked during the run and sampled:", new)
+EOF
+if [ $? -eq 0 ]; then
+	pass "gunicorn: $(tr '\n' ' ' <"$WORK/gunicorn.check")"
+else
+	fail "gunicorn: $(tr '\n' ' ' <"$WORK/gunicorn.check")"
+fi
+burn=$(share_of "$WORK/gunicorn.folded" '^gunicorn \[[0-9]+\]$' burn_request)
+if grep -q 'burn_request' "$WORK/gunicorn.folded"; then
+	pass "gunicorn: burn_request in $burn% of the samples"
+else
+	# Python frames are spliced for the first given process only (see README): the workers'
+	# stacks are native; they must still be rooted at their process.
+	share=$(share_of "$WORK/gunicorn.folded" '^gunicorn \[[0-9]+\]$' _PyEval_EvalFrameDefault)
+	[ "$share" -ge 30 ] && pass "gunicorn: workers' interpreter frames in $share% of the samples" ||
+		fail "gunicorn: interpreter frames in only $share% of the samples under gunicorn roots"
+fi
+
+"$SMOLDER" record -p "$master" --children --merge-processes -F 499 -d 2 \
+	-o "$WORK/merged.folded" 2>"$WORK/merged.err"
+nroots=$(roots "$WORK/merged.folded" | grep -c ' gunicorn$')
+bad=$(roots "$WORK/merged.folded" | grep -c '\[[0-9]*\]$')
+[ "$nroots" -eq 1 ] && [ "$bad" -eq 0 ] && pass "--merge-processes: one gunicorn root" ||
+	fail "--merge-processes: roots $(roots "$WORK/merged.folded" | head -4 | tr '\n' ' ')"
+kill "$wrk_pid" 2>/dev/null
+tree_pids=("$master" $(pgrep -P "$master"))
+not_stopped "${tree_pids[@]}"
+kill -TERM "$master" 2>/dev/null
+wait "$master" 2>/dev/null
+
+# --- gunicorn with uvicorn.workers.UvicornWorker (asyncio workers), 2 workers, by --children ------
+port=$((20000 + RANDOM % 20000))
+cat >"$WORK/asgi.py" <<'EOF'
+def burn_request(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = str(burn_request(20000)).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+EOF
+(cd "$WORK" && exec gunicorn -w 2 -k uvicorn.workers.UvicornWorker -b "127.0.0.1:$port" \
+	asgi:app >"$WORK/uvicorn.log" 2>&1) &
+uv_master=$!
+CHILDREN+=("$uv_master")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+uv_workers=$(pgrep -P "$uv_master" | tr '\n' ' ')
+# A new connection per request: keep-alive connections would all stay with the worker that
+# accepted them first, and the test is about smolder seeing both workers, not the balancing.
+wrk -t2 -c4 -d8s -H "Connection: close" "http://127.0.0.1:$port/" >/dev/null 2>&1 &
+wrk_pid=$!
+CHILDREN+=("$wrk_pid")
+sleep 0.3
+"$SMOLDER" record -p "$uv_master" --children -F 499 -d 4 -o "$WORK/uvicorn.json" \
+	2>"$WORK/uvicorn.err"
+code=$?
+[ "$code" -eq 0 ] || fail "uvicorn workers: exit $code: $(head -c 400 "$WORK/uvicorn.err")"
+python3 - "$WORK/uvicorn.json" "$uv_workers" <<'EOF' >"$WORK/uvicorn.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {int(p) for p in sys.argv[2].split()}
+seen = {p["pid"]: p["samples"] for p in d["processes"]}
+total = sum(seen.get(p, 0) for p in want)
+print("workers:", {p: seen.get(p, 0) for p in want})
+assert len(want) == 2, "gunicorn did not start 2 uvicorn workers"
+assert all(seen.get(p, 0) * 100 >= total * 5 for p in want), "a worker has < 5% of the samples"
+EOF
+if [ $? -eq 0 ]; then
+	pass "uvicorn workers: $(tr '\n' ' ' <"$WORK/uvicorn.check")"
+else
+	fail "uvicorn workers: $(tr '\n' ' ' <"$WORK/uvicorn.check")"
+fi
+kill "$wrk_pid" 2>/dev/null
+not_stopped "$uv_master" $uv_workers
+kill -TERM "$uv_master" 2>/dev/null
+wait "$uv_master" 2>/dev/null
+
+# --- nginx master + 2 workers, by -p list ---------------------------------------------------------
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/html"
+head -c 200000 /dev/urandom >"$WORK/nginx/html/blob"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx/tmp/body;
+	proxy_temp_path $WORK/nginx/tmp/proxy;
+	fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+	uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+	scgi_temp_path $WORK/nginx/tmp/scgi;
+	gzip on; gzip_types *; gzip_comp_level 9; gzip_min_length 0;
+	server { listen 127.0.0.1:$port; root $WORK/nginx/html; }
+}
+EOF
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx.log" 2>&1 &
+ngx=$!
+CHILDREN+=("$ngx")
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/blob" >/dev/null && break; sleep 0.1; done
+ngx_workers=$(pgrep -P "$ngx" | tr '\n' ',' | sed 's/,$//')
+wrk -t2 -c8 -d6s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/blob" >/dev/null 2>&1 &
+wrk_pid=$!
+CHILDREN+=("$wrk_pid")
+sleep 0.3
+"$SMOLDER" record -p "$ngx,$ngx_workers" -F 499 -d 4 -o "$WORK/nginx.folded" \
+	-o "$WORK/nginx.json" 2>"$WORK/nginx.err"
+code=$?
+[ "$code" -eq 0 ] || fail "nginx -p list: exit $code: $(head -c 400 "$WORK/nginx.err")"
+python3 - "$WORK/nginx.json" "$ngx_workers" <<'EOF' >"$WORK/nginx.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {int(p) for p in sys.argv[2].split(",")}
+seen = {p["pid"]: p["samples"] for p in d["processes"]}
+print("workers:", {p: seen.get(p, 0) for p in want})
+assert len(want) == 2, "nginx did not start 2 workers"
+assert all(seen.get(p, 0) > 0 for p in want), "a worker has no samples"
+EOF
+if [ $? -eq 0 ]; then
+	pass "nginx: $(tr '\n' ' ' <"$WORK/nginx.check")"
+else
+	fail "nginx: $(tr '\n' ' ' <"$WORK/nginx.check")"
+fi
+grep -q 'deflate' "$WORK/nginx.folded" && pass "nginx: gzip work (deflate) in the workers' stacks" ||
+	fail "nginx: no deflate frames in the workers' stacks"
+# dump of the whole server: a process header before each process's threads.
+"$SMOLDER" dump -p "$ngx,$ngx_workers" >"$WORK/nginx.dump" 2>"$WORK/nginx.dump.err"
+code=$?
+n=$(grep -c '^Process [0-9]* (nginx)$' "$WORK/nginx.dump")
+[ "$code" -eq 0 ] && [ "$n" -eq 3 ] && pass "dump -p list: 3 nginx process headers" ||
+	fail "dump -p list: exit $code, $n process headers: $(head -c 300 "$WORK/nginx.dump.err")"
+kill "$wrk_pid" 2>/dev/null
+not_stopped "$ngx" ${ngx_workers//,/ }
+kill -QUIT "$ngx" 2>/dev/null
+wait "$ngx" 2>/dev/null
+
+# --- a target in its own PID and mount namespace, given by its host PID --------------------------
+# The binary lives on a tmpfs mounted only inside the namespace: the host sees it only through
+# /proc/PID/map_files and /proc/PID/root.
+cp "$FIXTURES/bench_spin" "$WORK/bench_spin_ns"
+unshare --pid --mount --fork sh -c "mkdir -p /mnt/smolder-ns && mount -t tmpfs none /mnt/smolder-ns &&
+	cp '$WORK/bench_spin_ns' /mnt/smolder-ns/spin && exec /mnt/smolder-ns/spin 30" \
+	>"$WORK/ns.out" 2>&1 &
+ns_shell=$!
+CHILDREN+=("$ns_shell")
+ns_pid=""
+for _ in $(seq 100); do
+	# unshare's child is the namespace's init, which execs the fixture.
+	for p in $(pgrep -P "$ns_shell"); do
+		[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "/mnt/smolder-ns/spin 30 " ] && ns_pid=$p
+	done
+	[ -n "$ns_pid" ] && break
+	sleep 0.1
+done
+if [ -z "$ns_pid" ] || [ -e /mnt/smolder-ns/spin ]; then
+	fail "namespace: the fixture did not start in its own mount namespace"
+else
+	nspid=$(awk '/^NSpid:/ { print $NF }' "/proc/$ns_pid/status")
+	"$SMOLDER" record -p "$ns_pid" -F 499 -d 2 -o "$WORK/ns.folded" 2>"$WORK/ns.err"
+	code=$?
+	if [ "$code" -ne 0 ]; then
+		fail "namespace: exit $code: $(head -c 400 "$WORK/ns.err")"
+	else
+		expect_chain "$WORK/ns.folded" bench_leaf \
+			"${ROOT_THREAD}bench_worker;bench_middle;bench_leaf$" 30
+	fi
+	[ "$nspid" = 1 ] && pass "namespace: host PID $ns_pid is PID $nspid inside" ||
+		fail "namespace: NSpid of $ns_pid is '$nspid', expected 1"
+fi
+kill "$ns_shell" 2>/dev/null
+wait "$ns_shell" 2>/dev/null
+
+# Bad -p lists are usage errors before anything starts.
+expect_exit 1 "-p with an empty element" "$SMOLDER" record -p "1,,2" -d 1
+expect_exit 1 "-p with a PID twice" "$SMOLDER" record -p "1,1" -d 1
+expect_exit 1 "--children with --no-children" "$SMOLDER" record -p 1 --children --no-children
+expect_exit 2 "-p list with a missing PID" "$SMOLDER" record -p "$$,4000000" -d 1
+
+finish
