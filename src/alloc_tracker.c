@@ -18,6 +18,7 @@
 #include "memleak.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -513,6 +514,34 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* True when the running kernel has uprobe_multi links: its BTF lists BPF_TRACE_UPROBE_MULTI in
+ * enum bpf_attach_type. A kernel without them may still load the programs typed for them (older
+ * kernels do not check a kprobe program's attach type) and fail only at attach, so this is asked
+ * before choosing. */
+static bool kernel_has_uprobe_multi(void)
+{
+	const char *env = getenv("SMOLDER_UPROBE_MULTI"); /* "0": per-function uprobes (tests) */
+	const struct btf_type *type;
+	bool found = false;
+	struct btf *btf;
+	int id;
+
+	if (env && strcmp(env, "0") == 0)
+		return false;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	type = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; type && i < btf_vlen(type) && !found; i++) {
+		const char *name = btf__name_by_offset(btf, btf_enum(type)[i].name_off);
+
+		found = name && strcmp(name, "BPF_TRACE_UPROBE_MULTI") == 0;
+	}
+	btf__free(btf);
+	return found;
+}
+
 /* Opens, sizes and loads the BPF program into t->skel; multi: its uprobe programs for
  * uprobe_multi links. 0 or -errno. */
 static int skeleton_load(struct alloc_tracker *t, const struct alloc_tracker_options *opts,
@@ -563,9 +592,10 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
-	/* uprobe_multi programs first; a kernel without them (before 6.6) refuses the load. */
-	err = skeleton_load(t, opts, true);
-	if (err) {
+	/* uprobe_multi programs where the kernel has them (6.6+); should their load fail all the
+	 * same, the per-function uprobes. */
+	err = skeleton_load(t, opts, kernel_has_uprobe_multi());
+	if (err && t->multi) {
 		memleak_bpf__destroy(t->skel);
 		t->skel = NULL;
 		err = skeleton_load(t, opts, false);

@@ -32,6 +32,8 @@ struct leak_collector {
 	uint64_t heap_bytes;	       /* outstanding heap bytes at the last snapshot */
 	struct frame_names *names;     /* the tracker's named frames (not owned) */
 	struct python_runtime *python; /* NULL unless the target runs CPython */
+	bool python_pending;	       /* python_runtime_open said EAGAIN: not started yet */
+	uint64_t python_next_try_ns;
 };
 
 struct leak_collector *leak_collector_new(const struct leak_collector_options *opts)
@@ -284,8 +286,13 @@ static void open_python(struct leak_collector *lc, struct session *s)
 
 	lc->names = alloc_tracker_names(lc->tracker);
 	lc->python = python_runtime_open(s->pid, lc->names);
+	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
+	 * a thread state: leak_collector_poll tries again (python_runtime_open is silent until
+	 * then). */
+	lc->python_pending = !lc->python && errno == EAGAIN;
 	if (!lc->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH)
+		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
+		    errno != EAGAIN)
 			log_warn("Python runtime of pid %d: %s; native frames only", (int)s->pid,
 				 strerror(errno));
 		return;
@@ -375,8 +382,15 @@ static int leak_collector_fd(void *ctx)
 static int leak_collector_poll(void *ctx, struct session *s, int timeout_ms)
 {
 	struct leak_collector *lc = ctx;
+	uint64_t now = run_control_now_ns();
 
-	(void)s;
+	/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then every
+	 * second. */
+	if (lc->python_pending && now >= lc->python_next_try_ns) {
+		lc->python_next_try_ns =
+			now + (now - s->rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL);
+		open_python(lc, s);
+	}
 	return alloc_tracker_poll(lc->tracker, timeout_ms);
 }
 

@@ -36,8 +36,9 @@ struct python_runtime_stats {
  * interpreter. Named frames are interned in names (borrowed; must outlive the runtime).
  * NULL and errno: ENOENT not a CPython 3.8-3.13 process; EPROTO the offsets did not validate
  * (logged once with the reason; the caller profiles native-only); ESRCH the process is gone;
- * EAGAIN not yet: a python3 executable whose libpython is not loaded yet, or an interpreter
- * without a thread state yet (a process just launched): try again later.
+ * EAGAIN not yet (a process just launched): smolder's fork before its exec, a python3
+ * executable whose libpython is not loaded yet, or an interpreter without a thread state yet;
+ * try again later.
  * Test-only: SMOLDER_PYTHON_OFFSET=NAME=VALUE overrides one table offset (tstate_interp, ...). */
 struct python_runtime *python_runtime_open(pid_t pid, struct frame_names *names);
 /* NULL-safe. */
