@@ -18,6 +18,7 @@
 #include "memleak.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -77,7 +78,7 @@ struct alloc_tracker {
 	size_t n_probe_objects, n_points, n_emulated;
 	bool tracepoints_attached;
 
-	struct unwinder *unwinder; /* rules for the kernel walker, and snapshot unwinding */
+	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
 	struct stack_table *stacks;
 	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
 	 * both, owned here, so a frame value means one thing for the whole run. */
@@ -271,7 +272,7 @@ static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_i
  * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
 static void stamp_generation(const struct alloc_tracker *t, uint64_t *frames, uint32_t n)
 {
-	uint32_t gen = unwinder_generation(t->unwinder);
+	uint32_t gen = t->unwinder ? unwinder_generation(t->unwinder) : 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		frames[i] = frame_user(frames[i], gen);
@@ -322,7 +323,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res);
+	err = t->unwinder
+		      ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
+		      : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
@@ -483,7 +486,8 @@ static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_re
 	map_clear(bpf_map__fd(t->skel->maps.rules));
 	map_clear(bpf_map__fd(t->skel->maps.known_stacks));
 	t->n_pending = 0;
-	unwinder_refresh_maps(t->unwinder);
+	if (t->unwinder)
+		unwinder_refresh_maps(t->unwinder);
 	log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of the old image closed",
 		 (int)t->pid, (unsigned long long)t->exec.allocs,
 		 (unsigned long long)t->exec.heap_bytes);
@@ -508,6 +512,34 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (kind == SMOLDER_REC_PY_STACK && size >= sizeof(struct smolder_py_stack_record))
 		return on_py_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	return 0;
+}
+
+/* True when the running kernel has uprobe_multi links: its BTF lists BPF_TRACE_UPROBE_MULTI in
+ * enum bpf_attach_type. A kernel without them may still load the programs typed for them (older
+ * kernels do not check a kprobe program's attach type) and fail only at attach, so this is asked
+ * before choosing. */
+static bool kernel_has_uprobe_multi(void)
+{
+	const char *env = getenv("SMOLDER_UPROBE_MULTI"); /* "0": per-function uprobes (tests) */
+	const struct btf_type *type;
+	bool found = false;
+	struct btf *btf;
+	int id;
+
+	if (env && strcmp(env, "0") == 0)
+		return false;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	type = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; type && i < btf_vlen(type) && !found; i++) {
+		const char *name = btf__name_by_offset(btf, btf_enum(type)[i].name_off);
+
+		found = name && strcmp(name, "BPF_TRACE_UPROBE_MULTI") == 0;
+	}
+	btf__free(btf);
+	return found;
 }
 
 /* Opens, sizes and loads the BPF program into t->skel; multi: its uprobe programs for
@@ -553,17 +585,17 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 	}
 	t->stacks = stack_table_new();
 	t->names = frame_names_new();
-	t->unwinder = unwinder_new(opts->pid);
-	if (!t->stacks || !t->names || !t->unwinder) {
+	if (!t->stacks || !t->names) {
 		err = -errno;
 		goto fail;
 	}
 	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
-	/* uprobe_multi programs first; a kernel without them (before 6.6) refuses the load. */
-	err = skeleton_load(t, opts, true);
-	if (err) {
+	/* uprobe_multi programs where the kernel has them (6.6+); should their load fail all the
+	 * same, the per-function uprobes. */
+	err = skeleton_load(t, opts, kernel_has_uprobe_multi());
+	if (err && t->multi) {
 		memleak_bpf__destroy(t->skel);
 		t->skel = NULL;
 		err = skeleton_load(t, opts, false);
@@ -608,7 +640,6 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
-	unwinder_free(t->unwinder);
 	stack_table_free(t->stacks);
 	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
@@ -1009,7 +1040,7 @@ int alloc_tracker_attach(struct alloc_tracker *t)
 		goto out;
 	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
 	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
-	if (maps.n > 0)
+	if (maps.n > 0 && t->unwinder)
 		unwinder_refresh_maps(t->unwinder);
 	err = total;
 	if (first && t->n_points == 0)
@@ -1025,6 +1056,16 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, 
 	*objects = t->n_probe_objects;
 	*points = t->n_points;
 	*emulated = t->n_emulated;
+}
+
+int alloc_tracker_fd(const struct alloc_tracker *t)
+{
+	return ring_buffer__epoll_fd(t->ringbuf);
+}
+
+void alloc_tracker_set_unwinder(struct alloc_tracker *t, struct unwinder *unwinder)
+{
+	t->unwinder = unwinder;
 }
 
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
@@ -1264,7 +1305,8 @@ void alloc_tracker_exec_stats(const struct alloc_tracker *t, struct alloc_tracke
 
 void alloc_tracker_set_maps_listener(struct alloc_tracker *t, unwinder_maps_listener *fn, void *arg)
 {
-	unwinder_set_maps_listener(t->unwinder, fn, arg);
+	if (t->unwinder)
+		unwinder_set_maps_listener(t->unwinder, fn, arg);
 }
 
 struct frame_names *alloc_tracker_names(struct alloc_tracker *t)

@@ -23,6 +23,8 @@ struct process_table {
 	struct u64_map current; /* pid -> index of its current model + 1 (0: none any more) */
 	struct u64_map roots;	/* root frame -> index of its model */
 	struct u64_map parents; /* child pid -> parent pid, from fork events */
+	struct u64_map execs;	/* pid -> execs seen, for the pid's next model */
+	struct u64_map seen;	/* pids that have had a model, to count them */
 	size_t n_pids;
 };
 
@@ -58,6 +60,8 @@ void process_table_free(struct process_table *table)
 	u64_map_release(&table->current);
 	u64_map_release(&table->roots);
 	u64_map_release(&table->parents);
+	u64_map_release(&table->execs);
+	u64_map_release(&table->seen);
 	free(table);
 }
 
@@ -113,7 +117,7 @@ static struct process_model *process_table_create(struct process_table *table, p
 {
 	struct process_model *m;
 	char name[96];
-	bool new_pid = !u64_map_get(&table->current, (uint64_t)pid, &(uint64_t){0});
+	bool new_pid = !u64_map_get(&table->seen, (uint64_t)pid, &(uint64_t){0});
 
 	if (table->n_models == table->cap_models) {
 		size_t cap = table->cap_models ? table->cap_models * 2 : 16;
@@ -135,9 +139,10 @@ static struct process_model *process_table_create(struct process_table *table, p
 	if (!m->comm[0])
 		snprintf(m->comm, sizeof(m->comm), "[exited]");
 	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
-	/* The exec count keeps the models of one pid apart when a program execs itself. */
-	if (frame_names_intern(table->names, FRAME_KIND_PROCESS, name, NULL, exec_count,
-			       &m->root_frame) != 0 ||
+	/* The model's index keeps the root frames of one pid apart (a program that execs itself,
+	 * a pid reused): the line of a frame without a file is not printed. */
+	if (frame_names_intern(table->names, FRAME_KIND_PROCESS, name, NULL,
+			       (uint32_t)table->n_models, &m->root_frame) != 0 ||
 	    u64_map_put(&table->roots, m->root_frame, table->n_models) != 0 ||
 	    u64_map_put(&table->current, (uint64_t)pid, table->n_models + 1) != 0) {
 		if (!m->borrowed) {
@@ -149,7 +154,7 @@ static struct process_model *process_table_create(struct process_table *table, p
 		return NULL;
 	}
 	table->models[table->n_models++] = m;
-	if (new_pid)
+	if (new_pid && u64_map_put(&table->seen, (uint64_t)pid, 1) == 0)
 		table->n_pids++;
 	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
 		  m->borrowed	? " (parent's mappings)"
@@ -158,20 +163,38 @@ static struct process_model *process_table_create(struct process_table *table, p
 	return m;
 }
 
+struct process_model *process_table_find(const struct process_table *table, pid_t pid)
+{
+	return process_table_current(table, pid);
+}
+
 struct process_model *process_table_get(struct process_table *table, pid_t pid)
 {
 	struct process_model *m = process_table_current(table, pid);
+	uint64_t execs = 0;
 
-	return m ? m : process_table_create(table, pid, 0);
+	if (m)
+		return m;
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs);
 }
 
+/* The new program's model is made at its first sample, not here: a tree that forks and execs
+ * short-lived helpers (a shell, a build) would pay a model per exec (~15 ms of CPU: maps, ELF
+ * files, DWARF index) for processes that are never sampled. */
 int process_table_exec(struct process_table *table, pid_t pid)
 {
 	struct process_model *old = process_table_current(table, pid);
+	uint64_t execs = 0;
 
 	if (old)
 		old->exited = true; /* its program is gone: no more map refreshes */
-	return process_table_create(table, pid, old ? old->exec_count + 1 : 1) ? 0 : -ENOMEM;
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	if (old && old->exec_count + 1 > execs)
+		execs = old->exec_count;
+	if (u64_map_put(&table->execs, (uint64_t)pid, execs + 1) != 0)
+		return -ENOMEM;
+	return u64_map_put(&table->current, (uint64_t)pid, 0);
 }
 
 int process_table_fork(struct process_table *table, pid_t child, pid_t parent)
@@ -183,8 +206,15 @@ void process_table_exit(struct process_table *table, pid_t pid)
 {
 	struct process_model *m = process_table_current(table, pid);
 
-	if (m)
-		m->exited = true;
+	if (!m)
+		return;
+	m->exited = true;
+	/* The exit record follows the process's last sample in the ring buffer: a later sample of
+	 * this pid is a new process that reused it, and gets a model of its own. (A failed put
+	 * leaves the old model current: only that reuse would be misattributed.) */
+	u64_map_put(&table->current, (uint64_t)pid, 0);
+	u64_map_put(&table->parents, (uint64_t)pid, 0);
+	u64_map_put(&table->execs, (uint64_t)pid, 0);
 }
 
 void process_table_refresh(struct process_table *table, bool all)

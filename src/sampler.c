@@ -484,6 +484,11 @@ int sampler_poll(struct sampler *sampler, int timeout_ms)
 	return ring_buffer__consume(sampler->ringbuf);
 }
 
+int sampler_fd(const struct sampler *sampler)
+{
+	return ring_buffer__epoll_fd(sampler->ringbuf);
+}
+
 int sampler_drain(struct sampler *sampler)
 {
 	int ret = ring_buffer__consume(sampler->ringbuf);

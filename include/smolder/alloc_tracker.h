@@ -15,6 +15,7 @@
 
 struct alloc_tracker;
 struct stack_table;
+struct unwinder;
 struct python_runtime;
 struct frame_names;
 struct mixed_stack_stats;
@@ -47,6 +48,14 @@ void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *obj
 /* Consumes ring buffer records (new stacks, learning snapshots) for up to timeout_ms. 0 or -errno.
  */
 int alloc_tracker_poll(struct alloc_tracker *tracker, int timeout_ms);
+
+/* The ring buffer's epoll fd (readable when records wait), for one event loop over several
+ * sources. */
+int alloc_tracker_fd(const struct alloc_tracker *tracker);
+/* The unwinder that learns stack rules for the kernel walker and finishes snapshots: the
+ * session's, borrowed (set once the target runs its program). Until it is set, snapshots end
+ * their stacks at the kernel walk's last frame. */
+void alloc_tracker_set_unwinder(struct alloc_tracker *tracker, struct unwinder *unwinder);
 
 enum alloc_site_flags {
 	ALLOC_SITE_MMAP = 1,	    /* anonymous mmap, not heap */

@@ -1,7 +1,7 @@
 /* process_table.h: the processes of a recording (one target, a list of PIDs, or a whole tree) and
  * each one's model of its address space: unwinder, symbolizer, name and root frame. A model is
- * created the first time a process shows up (a sample, or an exec, which is reported at once so
- * the new program's files are opened while it runs) and kept after the process exits or execs,
+ * created the first time a process shows up (its first sample, or its first after an exec) and
+ * kept after the process exits or execs,
  * for the samples still queued and for symbolization at the end. One pid can have several models
  * in a run: one per program it ran (exec). Each model has its own root frame (FRAME_KIND_PROCESS,
  * "COMMAND [PID]"), so a stack says which model unwinds and symbolizes it. */
@@ -42,13 +42,19 @@ void process_table_free(struct process_table *table);
  * errno only when out of memory. Owned by the table. */
 struct process_model *process_table_get(struct process_table *table, pid_t pid);
 
-/* pid exec'd: its current model is kept for what was sampled before, and a new one is made now
- * (the process runs the new program). 0 or -ENOMEM. */
+/* The current model of pid, or NULL when it has none (never made, or made obsolete by an exec
+ * or exit): never makes one. */
+struct process_model *process_table_find(const struct process_table *table, pid_t pid);
+
+/* pid exec'd: its current model is kept for what was sampled before, and the next
+ * process_table_get makes a new one for the new program (at its first sample: an exec'd process
+ * that is never sampled costs nothing). 0 or -ENOMEM. */
 int process_table_exec(struct process_table *table, pid_t pid);
 /* child was forked by parent: a child that exits before it is read falls back to parent's model.
  * 0 or -ENOMEM. */
 int process_table_fork(struct process_table *table, pid_t child, pid_t parent);
-/* pid exited: its models stop re-reading maps. */
+/* pid exited: its models stop re-reading maps, and a later process_table_get of pid (a new
+ * process that reused it) makes a new model. */
 void process_table_exit(struct process_table *table, pid_t pid);
 
 /* Passes new mappings the unwinders found (dlopen, exec) on to the symbolizers; with all, every

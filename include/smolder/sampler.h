@@ -79,6 +79,9 @@ void sampler_free(struct sampler *sampler);
  * waiting. Returns records consumed or -errno
  * (-EINTR is returned as 0). */
 int sampler_poll(struct sampler *sampler, int timeout_ms);
+/* An fd that polls readable when records wait (the ring buffer's epoll fd), for one event loop
+ * over several sources; consume with sampler_poll(sampler, 0). */
+int sampler_fd(const struct sampler *sampler);
 /* Stops sampling (closes the perf events) so that a final drain terminates. Idempotent. */
 void sampler_stop(struct sampler *sampler);
 /* Delivers every record still in the ring buffer. Returns records consumed or -errno. */

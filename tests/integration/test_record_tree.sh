@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_record_tree.sh: `smolder record` on process trees with real eBPF: a launched `sh -c` whose
 # child does the work (children followed by default, --no-children restricts), the launch of a
-# command whose binary is smolder's own (exec noticed by its event, not by the path), gunicorn
-# with 2 sync workers under wrk attached by master PID with --children while --max-requests
-# replaces workers during the run, --merge-processes, nginx master + 2 workers by -p list, and
-# that no process of a tree is left stopped or traced.
+# command whose binary is smolder's own (exec noticed by its event, not by the path), a Python
+# multiprocessing pool, gunicorn with 2 sync workers under wrk attached by master PID with
+# --children while --max-requests replaces workers during the run, --merge-processes, gunicorn's
+# UvicornWorker, nginx master + 2 workers by -p list (and dump of all three), a target in its own
+# PID and mount namespace, and that no process of a tree is left stopped or traced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
@@ -192,6 +193,58 @@ tree_pids=("$master" $(pgrep -P "$master"))
 not_stopped "${tree_pids[@]}"
 kill -TERM "$master" 2>/dev/null
 wait "$master" 2>/dev/null
+
+# --- gunicorn with uvicorn.workers.UvicornWorker (asyncio workers), 2 workers, by --children ------
+port=$((20000 + RANDOM % 20000))
+cat >"$WORK/asgi.py" <<'EOF'
+def burn_request(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = str(burn_request(20000)).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+EOF
+(cd "$WORK" && exec gunicorn -w 2 -k uvicorn.workers.UvicornWorker -b "127.0.0.1:$port" \
+	asgi:app >"$WORK/uvicorn.log" 2>&1) &
+uv_master=$!
+CHILDREN+=("$uv_master")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+uv_workers=$(pgrep -P "$uv_master" | tr '\n' ' ')
+# A new connection per request: keep-alive connections would all stay with the worker that
+# accepted them first, and the test is about smolder seeing both workers, not the balancing.
+wrk -t2 -c4 -d8s -H "Connection: close" "http://127.0.0.1:$port/" >/dev/null 2>&1 &
+wrk_pid=$!
+CHILDREN+=("$wrk_pid")
+sleep 0.3
+"$SMOLDER" record -p "$uv_master" --children -F 499 -d 4 -o "$WORK/uvicorn.json" \
+	2>"$WORK/uvicorn.err"
+code=$?
+[ "$code" -eq 0 ] || fail "uvicorn workers: exit $code: $(head -c 400 "$WORK/uvicorn.err")"
+python3 - "$WORK/uvicorn.json" "$uv_workers" <<'EOF' >"$WORK/uvicorn.check" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {int(p) for p in sys.argv[2].split()}
+seen = {p["pid"]: p["samples"] for p in d["processes"]}
+total = sum(seen.get(p, 0) for p in want)
+print("workers:", {p: seen.get(p, 0) for p in want})
+assert len(want) == 2, "gunicorn did not start 2 uvicorn workers"
+assert all(seen.get(p, 0) * 100 >= total * 5 for p in want), "a worker has < 5% of the samples"
+EOF
+if [ $? -eq 0 ]; then
+	pass "uvicorn workers: $(tr '\n' ' ' <"$WORK/uvicorn.check")"
+else
+	fail "uvicorn workers: $(tr '\n' ' ' <"$WORK/uvicorn.check")"
+fi
+kill "$wrk_pid" 2>/dev/null
+not_stopped "$uv_master" $uv_workers
+kill -TERM "$uv_master" 2>/dev/null
+wait "$uv_master" 2>/dev/null
 
 # --- nginx master + 2 workers, by -p list ---------------------------------------------------------
 port=$((20000 + RANDOM % 20000))

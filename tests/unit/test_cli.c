@@ -125,6 +125,45 @@ static void test_launch_mode(void **state)
 	assert_int_equal(o.pid, 0);
 }
 
+/* -p lists, --children / --no-children and their defaults, --merge-processes. */
+static void test_process_trees(void **state)
+{
+	struct cli_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "record", "-p", "10,20,30", "-p", "40", NULL), 0);
+	assert_int_equal(o.n_pids, 4);
+	assert_int_equal(o.pid, 10);
+	assert_int_equal(o.pids[2], 30);
+	assert_int_equal(o.pids[3], 40);
+	assert_int_equal(o.children, CLI_CHILDREN_NONE); /* -p: the given processes only */
+	assert_false(o.merge_processes);
+	assert_int_equal(
+		parse(&o, err, "record", "-p", "7", "--children", "--merge-processes", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_FOLLOW);
+	assert_true(o.merge_processes);
+	/* Launch mode follows children by default, as perf does. */
+	assert_int_equal(parse(&o, err, "record", "--", "sh", "-c", "true", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_FOLLOW);
+	assert_int_equal(parse(&o, err, "record", "--no-children", "--", "sh", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_NONE);
+
+	assert_int_equal(parse(&o, err, "record", "-p", "1,,2", NULL), -EINVAL);
+	assert_non_null(strstr(err, "PID list"));
+	assert_int_equal(parse(&o, err, "record", "-p", "1,", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "record", "-p", ",1", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "record", "-p", "1,x", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "record", "-p", "5,5", NULL), -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(parse(&o, err, "record", "-p", "1", "--children", "--no-children", NULL),
+			 -EINVAL);
+	assert_non_null(strstr(err, "contradict"));
+	assert_int_equal(parse(&o, err, "leaks", "-p", "1,2", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "dump", "-p", "1,2", NULL), 0);
+	assert_int_equal(o.n_pids, 2);
+}
+
 static void test_errors(void **state)
 {
 	struct cli_options o;
@@ -246,11 +285,12 @@ static void test_check_command(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_units),	cmocka_unit_test(test_duration_rejects),
-		cmocka_unit_test(test_output_formats),	cmocka_unit_test(test_record_options),
-		cmocka_unit_test(test_defaults),	cmocka_unit_test(test_launch_mode),
-		cmocka_unit_test(test_errors),		cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_flamegraph_diff), cmocka_unit_test(test_check_command),
+		cmocka_unit_test(test_duration_units),	 cmocka_unit_test(test_duration_rejects),
+		cmocka_unit_test(test_output_formats),	 cmocka_unit_test(test_record_options),
+		cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_launch_mode),
+		cmocka_unit_test(test_process_trees),	 cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_help_and_version), cmocka_unit_test(test_flamegraph_diff),
+		cmocka_unit_test(test_check_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
