@@ -21,6 +21,7 @@ static const char *const cli_help_overview =
 	"  flamegraph  render folded stacks as an interactive SVG\n"
 	"  diff        compare two profiles; differential flame graph, CI gate\n"
 	"  check       gate a report on budgets and baselines (CI); JUnit XML\n"
+	"  profile     CPU, memory growth and a resource timeline during a load test\n"
 	"\n"
 	"global options:\n"
 	"  -h, --help     this help (smolder COMMAND --help for a command)\n"
@@ -145,9 +146,25 @@ static const char *const cli_help_check =
 	"example: smolder check current.json --baseline main.json --max-regression 10 -o "
 	"junit.xml\n";
 
+static const char *const cli_help_profile =
+	"usage: smolder profile (-p PID | -- CMD ARGS...) [--during 'LOAD CMD'] [-d DURATION]\n"
+	"                       [-F HZ] [-i INTERVAL] [--ops N] [--no-memory] [-o FILE]...\n"
+	"\n"
+	"One attach: on-CPU stacks, allocation growth and a resource timeline from /proc.\n"
+	"\n"
+	"  --during CMD     run CMD with sh -c once attached; the run ends when it exits\n"
+	"  --ops N          operations done during the run: per-operation figures\n"
+	"                   (without it: parsed from wrk, ab or redis-benchmark output)\n"
+	"  --no-memory      no allocation tracking (its cost)\n"
+	"  -i, --interval T timeline and memory snapshot period (default 1s)\n"
+	"  -o, --output F   .json report, .folded/.svg on-CPU flame graph\n"
+	"                   (default: smolder-PID-TIME.json)\n";
+
 const char *cli_help_text(enum cli_command command)
 {
 	switch (command) {
+	case CLI_CMD_PROFILE:
+		return cli_help_profile;
 	case CLI_CMD_RECORD:
 		return cli_help_record;
 	case CLI_CMD_LEAKS:
@@ -180,6 +197,8 @@ const char *cli_command_name(enum cli_command command)
 		return "diff";
 	case CLI_CMD_CHECK:
 		return "check";
+	case CLI_CMD_PROFILE:
+		return "profile";
 	case CLI_CMD_HELP:
 		return "help";
 	case CLI_CMD_VERSION:
@@ -356,6 +375,9 @@ enum cli_opt_id {
 	OPT_BUDGET,
 	OPT_MAX_REGRESSION,
 	OPT_OPS,
+	OPT_DURING,
+	OPT_NO_MEMORY,
+	OPT_NO_OFF_CPU,
 };
 
 struct cli_opt_spec {
@@ -367,13 +389,13 @@ struct cli_opt_spec {
 };
 
 #define CMD_BIT(c) (1u << (c))
-#define CMD_TARGET (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS))
+#define CMD_TARGET (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE))
 
 static const struct cli_opt_spec cli_opts[] = {
 	{OPT_PID, 'p', "pid", 1, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
-	{OPT_FREQ, 'F', "frequency", 1, CMD_BIT(CLI_CMD_RECORD)},
+	{OPT_FREQ, 'F', "frequency", 1, CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_PROFILE)},
 	{OPT_DURATION, 'd', "duration", 1, CMD_TARGET},
-	{OPT_INTERVAL, 'i', "interval", 1, CMD_BIT(CLI_CMD_LEAKS)},
+	{OPT_INTERVAL, 'i', "interval", 1, CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE)},
 	{OPT_OUTPUT, 'o', "output", 1,
 	 CMD_TARGET | CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF) | CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_NO_KERNEL, 0, "no-kernel", 0, CMD_BIT(CLI_CMD_RECORD)},
@@ -398,7 +420,10 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_BASELINE, 0, "baseline", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_BUDGET, 0, "budget", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_MAX_REGRESSION, 0, "max-regression", 1, CMD_BIT(CLI_CMD_CHECK)},
-	{OPT_OPS, 0, "ops", 1, CMD_BIT(CLI_CMD_CHECK)},
+	{OPT_OPS, 0, "ops", 1, CMD_BIT(CLI_CMD_CHECK) | CMD_BIT(CLI_CMD_PROFILE)},
+	{OPT_DURING, 0, "during", 1, CMD_BIT(CLI_CMD_PROFILE)},
+	{OPT_NO_MEMORY, 0, "no-memory", 0, CMD_BIT(CLI_CMD_PROFILE)},
+	{OPT_NO_OFF_CPU, 0, "no-off-cpu", 0, CMD_BIT(CLI_CMD_PROFILE)},
 };
 
 static void cli_defaults(struct cli_options *o)
@@ -417,7 +442,8 @@ static void cli_defaults(struct cli_options *o)
 static enum cli_command cli_lookup_command(const char *name)
 {
 	static const enum cli_command all[] = {CLI_CMD_RECORD,	   CLI_CMD_LEAKS, CLI_CMD_DUMP,
-					       CLI_CMD_FLAMEGRAPH, CLI_CMD_DIFF,  CLI_CMD_CHECK};
+					       CLI_CMD_FLAMEGRAPH, CLI_CMD_DIFF,  CLI_CMD_CHECK,
+					       CLI_CMD_PROFILE};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(name, cli_command_name(all[i])) == 0)
@@ -599,6 +625,17 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		if (cli_parse_double(arg, 1, 1e18, &o->ops))
 			return cli_error(err, errlen, "invalid --ops '%s' (a count >= 1)", arg);
 		return 0;
+	case OPT_DURING:
+		if (!*arg)
+			return cli_error(err, errlen, "--during needs a command");
+		o->during = arg;
+		return 0;
+	case OPT_NO_MEMORY:
+		o->no_memory = true;
+		return 0;
+	case OPT_NO_OFF_CPU:
+		o->no_off_cpu = true;
+		return 0;
 	}
 	return cli_error(err, errlen, "internal: unhandled option");
 }
@@ -654,6 +691,7 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 	switch (o->command) {
 	case CLI_CMD_RECORD:
 	case CLI_CMD_LEAKS:
+	case CLI_CMD_PROFILE:
 		if (npos)
 			return cli_error(err, errlen,
 					 "unexpected argument '%s' (a command to launch "
@@ -666,15 +704,23 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 					 cli_command_name(o->command));
 		if (o->pid && o->launch_argv)
 			return cli_error(err, errlen, "-p PID and -- CMD cannot be used together");
-		if (o->command == CLI_CMD_LEAKS && o->n_pids > 1)
+		if (o->command != CLI_CMD_RECORD && o->n_pids > 1)
 			return cli_error(err, errlen,
-					 "leaks takes one PID (process lists: record and dump)");
+					 "%s takes one PID (process lists: record and dump)",
+					 cli_command_name(o->command));
+		for (size_t k = 0; o->command == CLI_CMD_PROFILE && k < o->n_outputs; k++)
+			if (o->outputs[k].format != OUTPUT_FORMAT_JSON &&
+			    o->outputs[k].format != OUTPUT_FORMAT_FOLDED &&
+			    o->outputs[k].format != OUTPUT_FORMAT_SVG)
+				return cli_error(err, errlen,
+						 "'%s': profile writes .json, .folded and .svg",
+						 o->outputs[k].path);
 		/* perf's default: a launched command is followed into its children. */
 		if (o->children == CLI_CHILDREN_DEFAULT)
 			o->children = o->launch_argv && o->command == CLI_CMD_RECORD
 					      ? CLI_CHILDREN_FOLLOW
 					      : CLI_CHILDREN_NONE;
-		if (o->command == CLI_CMD_LEAKS && o->duration_ns &&
+		if (o->command != CLI_CMD_RECORD && o->duration_ns &&
 		    o->interval_ns > o->duration_ns)
 			return cli_error(err, errlen, "interval is longer than the duration");
 		for (size_t k = 0; k < o->n_outputs; k++)
@@ -793,7 +839,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o, char *err, size_t er
 		const char *a = argv[i];
 
 		if (!strcmp(a, "--")) {
-			if (o->command != CLI_CMD_RECORD && o->command != CLI_CMD_LEAKS) {
+			if (o->command != CLI_CMD_RECORD && o->command != CLI_CMD_LEAKS &&
+			    o->command != CLI_CMD_PROFILE) {
 				for (i++; i < argc; i++)
 					positional[npos++] = argv[i];
 				break;

@@ -63,6 +63,9 @@ int main(int argc, char **argv)
 	case CLI_CMD_DIFF:
 		rc = cmd_diff(&opts);
 		break;
+	case CLI_CMD_PROFILE:
+		rc = cmd_profile(&opts);
+		break;
 	case CLI_CMD_CHECK:
 		rc = cmd_check(&opts);
 		break;

@@ -207,12 +207,12 @@ int session_start(struct session *s)
 	for (size_t i = 0; i < s->n_collectors; i++) {
 		struct session_collector *c = &s->collectors[i];
 
-		if (c->fd && (rc = session_epoll_add(s, c->fd(c->ctx))) < 0) {
-			log_error("epoll: %s", strerror(-rc));
-			return SMOLDER_EXIT_INTERNAL;
-		}
 		if (c->start && (rc = c->start(c->ctx, s)) < 0) {
 			log_error("starting %s: %s", c->name, strerror(-rc));
+			return SMOLDER_EXIT_INTERNAL;
+		}
+		if (c->fd && (rc = session_epoll_add(s, c->fd(c->ctx))) < 0) {
+			log_error("epoll: %s", strerror(-rc));
 			return SMOLDER_EXIT_INTERNAL;
 		}
 	}
@@ -278,7 +278,7 @@ int session_run(struct session *s)
 	int blocking = session_blocking_collector(s), code = SMOLDER_EXIT_OK, rc;
 	double t;
 
-	while (run_control_check(&s->rc) == RUN_CONTINUE) {
+	while (!s->stop_requested && run_control_check(&s->rc) == RUN_CONTINUE) {
 		uint64_t now = run_control_now_ns(), wait_ns;
 
 		if (now >= next) {
@@ -317,7 +317,9 @@ int session_run(struct session *s)
 			symbolizer_refresh(s->symbolizer);
 		}
 	}
-	s->stop = s->rc.reason != RUN_CONTINUE ? s->rc.reason : RUN_STOP_SIGNAL;
+	s->stop = s->rc.reason != RUN_CONTINUE ? s->rc.reason
+		  : s->stop_requested	       ? RUN_STOP_DURATION
+					       : RUN_STOP_SIGNAL;
 	/* Late mappings seen by the unwinder while the target may still be alive. */
 	if (s->symbolizer)
 		symbolizer_refresh(s->symbolizer);
@@ -333,6 +335,11 @@ int session_run(struct session *s)
 		}
 	}
 	return code;
+}
+
+void session_request_stop(struct session *s, const char *reason)
+{
+	s->stop_requested = reason;
 }
 
 double session_elapsed(const struct session *s)

@@ -29,6 +29,7 @@ enum cli_command {
 	CLI_CMD_FLAMEGRAPH,
 	CLI_CMD_DIFF,
 	CLI_CMD_CHECK,
+	CLI_CMD_PROFILE,
 };
 
 enum output_format {
@@ -102,6 +103,11 @@ struct cli_options {
 	const char *after;
 	bool normalize;
 	double fail_on; /* percentage points; < 0 = off */
+
+	/* profile */
+	const char *during; /* --during 'LOAD CMD' (sh -c) */
+	bool no_memory;	    /* --no-memory */
+	bool no_off_cpu;    /* --no-off-cpu */
 
 	/* check */
 	const char *current;			/* the report under test */

@@ -7,6 +7,7 @@
 
 int cmd_record(const struct cli_options *opts);
 int cmd_leaks(const struct cli_options *opts);
+int cmd_profile(const struct cli_options *opts);
 int cmd_dump(const struct cli_options *opts);
 int cmd_flamegraph(const struct cli_options *opts);
 int cmd_diff(const struct cli_options *opts);

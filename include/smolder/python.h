@@ -36,8 +36,9 @@ struct python_runtime_stats {
  * interpreter. Named frames are interned in names (borrowed; must outlive the runtime).
  * NULL and errno: ENOENT not a CPython 3.8-3.13 process; EPROTO the offsets did not validate
  * (logged once with the reason; the caller profiles native-only); ESRCH the process is gone;
- * EAGAIN not yet: a python3 executable whose libpython is not loaded yet, or an interpreter
- * without a thread state yet (a process just launched): try again later.
+ * EAGAIN not yet (a process just launched): smolder's fork before its exec, a python3
+ * executable whose libpython is not loaded yet, or an interpreter without a thread state yet;
+ * try again later.
  * Test-only: SMOLDER_PYTHON_OFFSET=NAME=VALUE overrides one table offset (tstate_interp, ...). */
 struct python_runtime *python_runtime_open(pid_t pid, struct frame_names *names);
 /* NULL-safe. */
@@ -101,9 +102,9 @@ int python_runtime_thread_name(struct python_runtime *rt, uint64_t pthread_id, c
  * py: named Python frames (python_runtime_frame), newest first, with their flags (an ENTRY frame
  * ends the group that one _PyEval_EvalFrameDefault frame runs). Each eval frame is replaced by
  * its group, newest group at the leafmost eval frame; other interpreter frames (and eval frames
- * left without a group) are dropped unless keep_native. Groups left over when the native stack ran out of eval frames (a native
- * stack cut short) are appended at the root end. Writes at most cap values to out; returns how
- * many (the stack is cut at cap, the caller marks it). */
+ * left without a group) are dropped unless keep_native. Groups left over when the native stack ran
+ * out of eval frames (a native stack cut short) are appended at the root end. Writes at most cap
+ * values to out; returns how many (the stack is cut at cap, the caller marks it). */
 size_t python_runtime_merge(const struct python_runtime *rt, const uint64_t *native,
 			    size_t n_native, const uint64_t *py, const uint32_t *py_flags,
 			    size_t n_py, bool keep_native, uint64_t *out, size_t cap);

@@ -79,6 +79,7 @@ struct session {
 	size_t n_collectors;
 	uint64_t last_map_refreshes;
 	int epoll_fd;
+	const char *stop_requested; /* session_request_stop's reason, or NULL */
 };
 
 /* Finds the target: checks -p PID, or forks the launch command held before exec. Returns a smolder
@@ -92,6 +93,9 @@ int session_start(struct session *s);
 /* The event loop, until -d, a signal or the target's exit; then every collector's stop. Returns a
  * smolder exit code. */
 int session_run(struct session *s);
+/* A collector ends the run (profile: the load command finished); reason is static text. The
+ * loop stops at its next turn, stop is RUN_STOP_DURATION. */
+void session_request_stop(struct session *s, const char *reason);
 /* Seconds since the run started. */
 double session_elapsed(const struct session *s);
 /* After the outputs: ends or waits for a launched target per opts.launch_end. Returns code, or in

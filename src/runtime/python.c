@@ -208,12 +208,19 @@ static bool python_candidate(const char *path)
 	return strstr(base, "python") != NULL;
 }
 
-/* A python3 executable whose libpython is not mapped yet: a process just exec'd (launch mode),
- * before the dynamic loader ran. */
+/* Launch mode, too early: smolder's own fork not yet exec'd, or a python3 executable whose
+ * libpython is not mapped yet (the dynamic loader has not run). */
 static bool python_not_loaded_yet(const struct proc_maps *maps)
 {
 	const char *exe = maps->n ? maps->maps[0].path : "", *base = strrchr(exe, '/');
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
+	if (n > 0) {
+		self[n] = '\0';
+		if (!strcmp(self, exe))
+			return true;
+	}
 	base = base ? base + 1 : exe;
 	if (strncmp(base, "python3", 7))
 		return false;
@@ -518,6 +525,7 @@ struct python_runtime *python_runtime_open(pid_t pid, struct frame_names *names)
 	const struct python_offsets *table;
 	const char *override;
 	char why[256] = "", path[64];
+	uint64_t interp = 0, threads = 0;
 	ssize_t n;
 	int rc, minor;
 
@@ -547,6 +555,14 @@ struct python_runtime *python_runtime_open(pid_t pid, struct frame_names *names)
 		snprintf(why, sizeof(why), "no _Py_DebugOffsets for 3.13 at _PyRuntime");
 		rc = -EPROTO;
 		goto fail_why;
+	}
+	/* Before the interpreter has a thread state, the loader may still be relocating
+	 * libpython (PyCode_Type's member table holds pointers): not yet, rather than wrong. */
+	if (python_read_u64(rt, rt->runtime_addr + rt->off.runtime_interp_head, &interp) ||
+	    !interp || python_read_u64(rt, interp + rt->off.interp_threads_head, &threads) ||
+	    !threads) {
+		rc = -EAGAIN;
+		goto fail;
 	}
 	if (python_code_members(rt)) {
 		snprintf(why, sizeof(why),
