@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +222,8 @@ static bool python_not_loaded_yet(const struct proc_maps *maps)
 		if (!strcmp(self, exe))
 			return true;
 	}
+	if (!maps->n)
+		return true; /* read during the exec */
 	base = base ? base + 1 : exe;
 	if (strncmp(base, "python3", 7))
 		return false;
@@ -592,6 +595,10 @@ fail_why:
 fail:
 	if (rt->target_gone)
 		rc = -ESRCH;
+	/* A process still there that could not be read is in the middle of its exec: not yet. */
+	if (rc == -ESRCH && kill(pid, 0) == 0)
+		rc = -EAGAIN;
+	log_debug("python: PID %d: %s", (int)pid, strerror(-rc));
 	python_runtime_free(rt);
 	errno = -rc;
 	return NULL;
