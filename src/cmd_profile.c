@@ -340,7 +340,7 @@ static void load_read_tail(struct profile_run *run)
 }
 
 /* Operations done, from the load tool's summary anywhere in its output (redis-benchmark prints
- * one per test, far above its tail): wrk "N requests in", ab "Complete requests: N",
+ * one per test, far above its tail): wrk and demo_load "N requests in", ab "Complete requests: N",
  * redis-benchmark "N requests completed in" (summed). NAN when none matches or unreadable. */
 static double ops_from_output(int fd)
 {
@@ -358,11 +358,21 @@ static double ops_from_output(int fd)
 	rewind(fp);
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long long n;
-		char word[32];
+		char *at = strstr(line, " requests in ");
 
-		if (sscanf(line, " %llu requests in %31s", &n, word) == 2 ||
-		    sscanf(line, "Complete requests: %llu", &n) == 1 ||
-		    sscanf(line, " %llu requests completed in %31s", &n, word) == 2) {
+		if (!at)
+			at = strstr(line, " requests completed in ");
+		if (at) {
+			/* The count right before the phrase ("demo_load: 123 requests in"). */
+			char *start = at;
+
+			while (start > line && start[-1] >= '0' && start[-1] <= '9')
+				start--;
+			if (start < at && sscanf(start, "%llu", &n) == 1) {
+				total += (double)n;
+				found = true;
+			}
+		} else if (sscanf(line, "Complete requests: %llu", &n) == 1) {
 			total += (double)n;
 			found = true;
 		}
