@@ -11,6 +11,8 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +120,13 @@ static int program_interpreter(const char *program, char *interp, size_t len)
 	return err;
 }
 
-/* Runs `interp --list program` and returns its stdout (malloc'd), or NULL. */
+#define LIST_TIMEOUT_MS 10000
+
+/* Runs `interp --list program` and returns its stdout (malloc'd), or NULL (also when it gives no
+ * answer within LIST_TIMEOUT_MS: it is killed). */
 static char *run_list(const char *interp, const char *program)
 {
-	int pipefd[2], status;
+	int pipefd[2], status = -1;
 	size_t used = 0, cap = 4096;
 	char *buf = malloc(cap);
 	pid_t pid;
@@ -147,9 +152,27 @@ static char *run_list(const char *interp, const char *program)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	for (;;) {
+	for (int waited_ms = 0;;) {
+		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
 		ssize_t n;
+		int ready;
 
+		/* Bounded: PT_INTERP names whatever the program says, and a loader that never
+		 * answers must not hold the launch forever. */
+		ready = poll(&pfd, 1, 100);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0) {
+			waited_ms += 100;
+			if (waited_ms < LIST_TIMEOUT_MS)
+				continue;
+			log_warn("%s --list %s: no answer in %d s; probing the system C library "
+				 "only",
+				 interp, program, LIST_TIMEOUT_MS / 1000);
+			kill(pid, SIGKILL);
+			used = 0;
+			break;
+		}
 		if (used + 1 == cap) {
 			char *grown = cap < LIST_MAX_BYTES ? realloc(buf, cap * 2) : NULL;
 
@@ -166,8 +189,12 @@ static char *run_list(const char *interp, const char *program)
 		used += (size_t)n;
 	}
 	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* A loader that closed its output but lingers is killed after 2 s more. */
+	for (int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
+		if (i == 200)
+			kill(pid, SIGKILL);
+		usleep(10000);
+	}
 	buf[used] = '\0';
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		free(buf);

@@ -2,6 +2,7 @@
  * forked and held on a pipe before exec, so probes are in place before its first instruction. */
 #include "smolder/target.h"
 #include "smolder/cli.h"
+#include "smolder/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -397,6 +398,8 @@ static void reap_traced_threads(pid_t pid)
 
 int target_launch_wait(struct target_launch *launch, bool block)
 {
+	uint64_t waited_ms = 0;
+	bool killed = false;
 	pid_t r;
 
 	if (launch->reaped)
@@ -417,7 +420,24 @@ int target_launch_wait(struct target_launch *launch, bool block)
 		if (r != 0 || !block)
 			break;
 		reap_traced_threads(launch->pid);
+		/* Bounded: a child that ignores SIGTERM is killed after the grace period; one that
+		 * does not die even then (uninterruptible sleep) is left to init. */
+		if (waited_ms == TARGET_LAUNCH_GRACE_MS && !killed) {
+			log_warn("launched PID %d still running %.0f s after it was told to stop: "
+				 "killing it",
+				 (int)launch->pid, TARGET_LAUNCH_GRACE_MS / 1000.0);
+			kill(launch->pid, SIGKILL);
+			killed = true;
+			waited_ms = 0;
+		} else if (waited_ms == TARGET_LAUNCH_GRACE_MS) {
+			log_warn("launched PID %d did not exit after SIGKILL (uninterruptible "
+				 "sleep?): "
+				 "not waiting for it",
+				 (int)launch->pid);
+			return -ETIMEDOUT;
+		}
 		nanosleep(&pause, NULL);
+		waited_ms += 5;
 	}
 	if (r < 0)
 		return -errno;

@@ -71,7 +71,11 @@ int target_launch_prepare(char **argv, struct target_launch *launch);
 int target_launch_release(struct target_launch *launch);
 /* Sends sig to the launched child (forwarding Ctrl-C / SIGTERM). */
 int target_launch_signal(struct target_launch *launch, int sig);
-/* Waits for the child (blocking when block is true). Returns 1 when reaped, 0 if still running. */
+/* How long a blocking target_launch_wait waits before SIGKILL, and after it before giving up. */
+#define TARGET_LAUNCH_GRACE_MS 5000
+/* Waits for the child. block: until it exits, but at most TARGET_LAUNCH_GRACE_MS before killing
+ * it (SIGKILL, with a warning) and as long again after that (-ETIMEDOUT: a child stuck in
+ * uninterruptible sleep). Returns 1 when reaped, 0 if still running (block false), or -errno. */
 int target_launch_wait(struct target_launch *launch, bool block);
 /* The exit code smolder should return for the child's wait status (128+sig for signals). */
 int target_launch_exit_code(const struct target_launch *launch);

@@ -33,15 +33,19 @@ start_service() {
 	for _ in $(seq 100); do grep -q ready "$work/svc.out" && return; sleep 0.05; done
 }
 
-# prog_stats: "RUN_TIME_NS RUN_CNT" of the loaded profile_sample program(s).
+# prog_stats PID: "RUN_TIME_NS RUN_CNT" of the profile_sample program(s) smolder PID holds (its
+# fds' prog_id in /proc/PID/fdinfo): other smolder runs on the machine load their own.
 prog_stats() {
+	local ids
+	ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u | tr '\n' ' ')
 	bpftool prog show -j | python3 -c '
 import json, sys
+ids = {int(x) for x in sys.argv[1].split()}
 t = c = 0
 for p in json.load(sys.stdin):
-    if p.get("name") == "profile_sample":
+    if p.get("name") == "profile_sample" and p.get("id") in ids:
         t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)'
+print(t, c)' "$ids"
 }
 
 # bpf_cost CMD...: runs smolder record at 999 Hz on the already started $SVC and prints the BPF
@@ -50,9 +54,9 @@ bpf_cost() {
 	"$smolder" record -q -p "$SVC" -F 999 -d "$secs" -o "$work/cost.folded" &
 	local rec=$!
 	sleep 1.5
-	read -r t0 c0 < <(prog_stats)
+	read -r t0 c0 < <(prog_stats "$rec")
 	sleep $((secs - 3))
-	read -r t1 c1 < <(prog_stats)
+	read -r t1 c1 < <(prog_stats "$rec")
 	wait "$rec" || true
 	awk -v t="$((t1 - t0))" -v c="$((c1 - c0))" 'BEGIN { if (c) printf "%.2f us over %d samples", t / c / 1000, c; else print "no samples" }'
 }
