@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# demo.sh: sets up the machine, builds smolder, starts the bundled demo service under load, profiles
-# its CPU (flame graph) and its memory growth (leak report) at the same time, and prints where the
-# results are. Run as root. DEMO_SECONDS (default 30) sets the length of the profile.
+# demo.sh: sets up the machine, builds smolder, starts the bundled demo service and profiles it with
+# one `smolder profile --during` run while demo_load drives it (CPU, allocation growth, /proc
+# timeline, per-request figures), then prints the findings and where the report is. Run as root.
+# DEMO_SECONDS (default 30) sets the length of the load. Packages: bootstrap sets build and demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${DEMO_SECONDS:-30}
@@ -14,9 +15,7 @@ cmake --build build -j2 >/dev/null
 mkdir -p "$out"
 
 server=""
-load=""
 stop_all() {
-	[ -n "$load" ] && kill "$load" 2>/dev/null
 	[ -n "$server" ] && kill "$server" 2>/dev/null
 	wait 2>/dev/null || true
 }
@@ -27,29 +26,19 @@ while ss -ltn "sport = :$port" | grep -q LISTEN; do port=$((port + 1)); done
 build/tests/fixtures/demo_server "$port" 4 >"$out/demo-server.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
-echo "demo: demo_server pid $server on 127.0.0.1:$port; load for $((seconds + 8)) s"
-build/tests/fixtures/demo_load "$port" $((seconds + 8)) 4 >"$out/demo-load.log" 2>&1 &
-load=$!
-sleep 2 # let the service warm up: its cache fills, as in a real deployment
+echo "demo: demo_server pid $server on 127.0.0.1:$port"
 
-build/smolder record -p "$server" -d "$seconds" -o "$out/demo-cpu.svg" -o "$out/demo-cpu.folded" &
-record=$!
-build/smolder leaks -p "$server" -d "$seconds" -o "$out/demo-leaks.json" -o "$out/demo-leaks.svg" \
-	>"$out/demo-leaks.txt" &
-leaks=$!
+# One run: CPU stacks, allocation growth and the /proc timeline while demo_load drives the service
+# for $seconds s; the run ends with the load command, whose request count gives per-request figures.
 rc=0
-wait "$record" || rc=$?
-wait "$leaks" || rc=$?
-wait "$load" || true
-load=""
-cat "$out/demo-load.log"
-echo
-head -n 30 "$out/demo-leaks.txt" || true
+build/smolder profile -p "$server" \
+	--during "build/tests/fixtures/demo_load $port $seconds 4" \
+	-o "$out/demo-profile.json" -o "$out/demo-cpu.svg" -o "$out/demo-cpu.folded" || rc=$?
+echo "findings:"
+grep -o '"text": "[^"]*"' "$out/demo-profile.json" | sed 's/^"text": "/  - /; s/"$//' || true
 echo
 echo "demo: results"
-echo "  CPU flame graph:     $out/demo-cpu.svg"
-echo "  CPU folded stacks:   $out/demo-cpu.folded"
-echo "  leak report (JSON):  $out/demo-leaks.json"
-echo "  leak report (text):  $out/demo-leaks.txt"
-echo "  memory flame graph:  $out/demo-leaks.svg"
+echo "  profile report (JSON): $out/demo-profile.json"
+echo "  CPU flame graph:       $out/demo-cpu.svg"
+echo "  CPU folded stacks:     $out/demo-cpu.folded"
 exit $rc

@@ -339,25 +339,45 @@ static void load_read_tail(struct profile_run *run)
 	run->load_tail[n > 0 ? n : 0] = '\0';
 }
 
-/* Operations done, from the load tool's summary: wrk "N requests in", ab "Complete requests: N",
- * redis-benchmark "N requests completed in" (one per test, summed). NAN when none matches. */
-static double ops_from_output(const char *text)
+/* Operations done, from the load tool's summary anywhere in its output (redis-benchmark prints
+ * one per test, far above its tail): wrk and demo_load "N requests in", ab "Complete requests: N",
+ * redis-benchmark "N requests completed in" (summed). NAN when none matches or unreadable. */
+static double ops_from_output(int fd)
 {
 	double total = 0;
 	bool found = false;
+	char line[512];
+	int copy = fd >= 0 ? dup(fd) : -1;
+	FILE *fp = copy >= 0 ? fdopen(copy, "r") : NULL;
 
-	for (const char *line = text; line && *line;
-	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	if (!fp) {
+		if (copy >= 0)
+			close(copy);
+		return NAN;
+	}
+	rewind(fp);
+	while (fgets(line, sizeof(line), fp)) {
 		unsigned long long n;
-		char word[32];
+		char *at = strstr(line, " requests in ");
 
-		if (sscanf(line, " %llu requests in %31s", &n, word) == 2 ||
-		    sscanf(line, "Complete requests: %llu", &n) == 1 ||
-		    sscanf(line, " %llu requests completed in %31s", &n, word) == 2) {
+		if (!at)
+			at = strstr(line, " requests completed in ");
+		if (at) {
+			/* The count right before the phrase ("demo_load: 123 requests in"). */
+			char *start = at;
+
+			while (start > line && start[-1] >= '0' && start[-1] <= '9')
+				start--;
+			if (start < at && sscanf(start, "%llu", &n) == 1) {
+				total += (double)n;
+				found = true;
+			}
+		} else if (sscanf(line, "Complete requests: %llu", &n) == 1) {
 			total += (double)n;
 			found = true;
 		}
 	}
+	fclose(fp);
 	return found ? total : NAN;
 }
 
@@ -914,7 +934,7 @@ int cmd_profile(const struct cli_options *opts)
 	if (run->leaks)
 		fig.mem = leak_collector_finish(run->leaks, &s);
 	load_read_tail(run);
-	fig.ops = !isnan(opts->ops) ? opts->ops : ops_from_output(run->load_tail);
+	fig.ops = !isnan(opts->ops) ? opts->ops : ops_from_output(run->load_out_fd);
 	if (!isnan(fig.ops))
 		log_info("operations: %.0f%s", fig.ops,
 			 isnan(opts->ops) ? " (from the load output)" : "");

@@ -1,5 +1,6 @@
 /* python_internal.h: what the CPython runtime's files share (python.c, python_offsets.c,
- * python_threads.c): the per-version offsets and the open runtime. Not a public interface. */
+ * python_code.c, python_threads.c): the per-version offsets and the open runtime. Not a public
+ * interface. */
 #ifndef SMOLDER_PYTHON_INTERNAL_H
 #define SMOLDER_PYTHON_INTERNAL_H
 
@@ -11,7 +12,8 @@
 #include "smolder/python.h"
 #include "smolder/u64_map.h"
 
-#define PY_NO_OFFSET SMOLDER_PY_NO_OFFSET
+#define PY_NO_OFFSET	   SMOLDER_PY_NO_OFFSET
+#define PY_CODE_HEADER_MAX 512 /* bytes of a code object read per lookup */
 
 /* Byte offsets into CPython's structures for one minor version (x86-64). The code object's
  * fields are filled at open from PyCode_Type.tp_members in the target. */
@@ -59,6 +61,9 @@ struct python_runtime {
 	bool target_gone;
 	struct python_runtime_stats stats;
 };
+
+/* Frees the code-object cache (python_code.c). */
+void python_code_cache_free(struct python_runtime *rt);
 
 /* Reads a str object as UTF-8 (malloc'd into *out). Returns 0, -EFAULT or -ENOMEM. */
 int python_read_str(struct python_runtime *rt, uint64_t addr, char **out);

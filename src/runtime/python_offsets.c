@@ -123,8 +123,8 @@ static const struct python_offsets python_tables[] = {
 	 .unicode_ascii_data = 40,
 	 .unicode_compact_data = 56},
 	/* 3.13: tstate->current_frame; f_executable 0, instr_ptr 56; the thread state lives in a
-	 * static TLS variable, and autoTSSkey (_PyRuntime + 2160, pyenv 3.13.0's DWARF) is bound for
-	 * every thread too (bind_gilstate_tstate): the BPF walk reads that, as on 3.8-3.12.
+	 * static TLS variable, and autoTSSkey (_PyRuntime + 2160, pyenv 3.13.0's DWARF) is bound
+	 * for every thread too (bind_gilstate_tstate): the BPF walk reads that, as on 3.8-3.12.
 	 * Overwritten from _Py_DebugOffsets at open. */
 	{.minor = 13,
 	 .runtime_interp_head = N,

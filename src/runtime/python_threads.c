@@ -141,10 +141,10 @@ int python_runtime_read_threads(struct python_runtime *rt, struct python_thread 
  *     key, value}; else {key, value}), dk_nentries at 24, indices at 32.
  *   split tables: value i in ma_values (3.13: after an 8-byte header).
  *   instance dict: 3.8-3.10 at tp_dictoffset (PyTypeObject+288); 3.11 managed: dict at -24,
- *     values at -32; 3.12: -24 holds the dict, or the values - 1 (odd: tagged); 3.13: dict at -24, or
- *     inline values at tp_basicsize ({capacity, size, embedded, valid}, then the values). The
- *     keys of values without a dict are the type's ht_cached_keys.
- *   int: digits (30-bit, u32) at 24; 3.8-3.11 ob_size at 16, 3.12+ lv_tag at 16 (count << 3). */
+ *     values at -32; 3.12: -24 holds the dict, or the values - 1 (odd: tagged); 3.13: dict at -24,
+ * or inline values at tp_basicsize ({capacity, size, embedded, valid}, then the values). The keys
+ * of values without a dict are the type's ht_cached_keys. int: digits (30-bit, u32) at 24; 3.8-3.11
+ * ob_size at 16, 3.12+ lv_tag at 16 (count << 3). */
 
 #define PY_DICT_MAX_ENTRIES 65536
 
