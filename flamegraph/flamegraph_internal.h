@@ -24,8 +24,8 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 			   FILE *out);
 
 /* Sanitises bytes for XML text and the diff summary: invalid UTF-8, characters XML 1.0 forbids,
- * DEL, C1 controls and bidi overrides become U+FFFD, tab/CR/LF become spaces. OUT needs 3 * len bytes. Returns the output length; the number of
- * code points goes to *codepoints if not NULL. */
+ * DEL, C1 controls and bidi overrides become U+FFFD, tab/CR/LF become spaces. OUT needs 3 * len
+ * bytes. Returns the output length; the number of code points goes to *codepoints if not NULL. */
 size_t flamegraph_sanitize_utf8(const char *in, size_t len, char *out, size_t *codepoints);
 
 #endif

@@ -26,9 +26,10 @@ struct unwind_elf {
 	size_t n_loads;
 	uint64_t text_lo, text_hi; /* link-time vaddr range of the executable PT_LOADs */
 	/* Binary-search table of {initial_loc, fde} int32 pairs relative to hdr_vaddr (link-time
-	 * vaddrs); has_table false without one. Normally the linker's .eh_frame_hdr; an object linked
-	 * without one (gcc -static does not pass --eh-frame-hdr) gets the same table built from its
-	 * .eh_frame section (synthetic_table, malloc'ed; hdr_vaddr is then the section's address). */
+	 * vaddrs); has_table false without one. Normally the linker's .eh_frame_hdr; an object
+	 * linked without one (gcc -static does not pass --eh-frame-hdr) gets the same table built
+	 * from its .eh_frame section (synthetic_table, malloc'ed; hdr_vaddr is then the section's
+	 * address). */
 	bool has_table;
 	uint64_t hdr_vaddr;   /* the table's data-relative base */
 	uint64_t table_vaddr; /* first {initial_loc, fde} entry (file-backed table only) */

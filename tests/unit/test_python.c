@@ -209,7 +209,8 @@ static void test_runtime(void **state)
 		n = python_runtime_merge(rt, native, 2, py, flags, 3, false, out, 16);
 		assert_int_equal(n, 4);
 		assert_int_equal(out[3], py[2]);
-		/* More eval frames than groups: the one left over is dropped (kept with --native). */
+		/* More eval frames than groups: the one left over is dropped (kept with --native).
+		 */
 		n = python_runtime_merge(rt, native, 6, py, flags, 2, false, out, 16);
 		assert_int_equal(n, 4);
 		assert_int_equal(out[1], py[0]);
