@@ -8,6 +8,7 @@
 #include "smolder/check.h"
 #include "smolder/growth.h"
 #include "smolder/report_input.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -49,7 +50,7 @@ static int check_error(char *err, size_t errlen, int ret, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	text_sanitize_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return ret;
 }

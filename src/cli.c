@@ -1,6 +1,7 @@
 /* cli.c: the command line of DESIGN.md: subcommands, options, durations, output formats, help. */
 #include "smolder/cli.h"
 #include "smolder/output_file.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <math.h>
@@ -308,7 +309,7 @@ static int cli_error(char *err, size_t errlen, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	text_sanitize_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }

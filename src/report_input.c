@@ -6,6 +6,7 @@
 #include "smolder/report_input.h"
 #include "smolder/cli.h"
 #include "smolder/pprof.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,7 @@ static int input_error(char *err, size_t errlen, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	text_sanitize_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
@@ -139,6 +140,17 @@ static const char *skip_space(const char *p, const char *end)
 	return p;
 }
 
+/* A JSON object starts '{' then a key or '}'. A folded line may start with '{' too (a frame named
+ * "{closure}"), so one byte is not enough to tell; a caller that peeked one byte gets true and
+ * asks again with the whole input. */
+static bool looks_like_json(const char *p, const char *end)
+{
+	if (p >= end || *p != '{')
+		return false;
+	p = skip_space(p + 1, end);
+	return p == end || *p == '"' || *p == '}';
+}
+
 bool report_input_is_structured(const void *data, size_t len, const char *name)
 {
 	const unsigned char *b = data;
@@ -147,7 +159,7 @@ bool report_input_is_structured(const void *data, size_t len, const char *name)
 	/* A caller that peeked one byte sees gzip's first magic byte only. */
 	if (len >= 1 && b[0] == 0x1f && (len == 1 || b[1] == 0x8b))
 		return true;
-	if (p < (const char *)data + len && *p == '{')
+	if (looks_like_json(p, (const char *)data + len))
 		return true;
 	return has_suffix(name, ".pb");
 }
@@ -451,7 +463,7 @@ int report_input_parse(const void *data, size_t len, const char *name, struct re
 			ret = pprof_read(raw, raw_len, in, err, errlen);
 			free(raw);
 		}
-	} else if (p < (const char *)data + len && *p == '{') {
+	} else if (looks_like_json(p, (const char *)data + len)) {
 		ret = parse_json(in, data, len, err, errlen);
 	} else if (has_suffix(name, ".pb")) {
 		ret = pprof_read(data, len, in, err, errlen);

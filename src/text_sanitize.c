@@ -118,3 +118,11 @@ int text_sanitize_fputs(const char *s, FILE *fp, unsigned flags)
 	}
 	return 0;
 }
+
+void text_sanitize_vformat(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	if (!buf || !len)
+		return;
+	vsnprintf(buf, len, fmt, ap);
+	text_sanitize_inplace(buf, 0);
+}

@@ -11,6 +11,7 @@
 #ifndef SMOLDER_TEXT_SANITIZE_H
 #define SMOLDER_TEXT_SANITIZE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -24,5 +25,9 @@ size_t text_sanitize_append(char *buf, size_t len, size_t n, const char *src, un
 char *text_sanitize_inplace(char *s, unsigned flags);
 /* Writes s sanitised to fp (no length limit). Returns 0 or -EIO. */
 int text_sanitize_fputs(const char *s, FILE *fp, unsigned flags);
+/* Formats a one-line error message into buf (len bytes) and sanitises it, so a name read from an
+ * input file (a JSON key with "\n" in it, say) can never split the line or reach a terminal raw. */
+void text_sanitize_vformat(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

@@ -3,6 +3,7 @@
  * input comes from anywhere (fuzzed by fuzz/fuzz_report.c). */
 #include "smolder/pprof.h"
 #include "smolder/report_input.h"
+#include "smolder/text_sanitize.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,7 +41,7 @@ static int read_error(char *err, size_t errlen, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	text_sanitize_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }

@@ -2,8 +2,9 @@
 """pprof_compare.py RAW FOLDED VALUE_INDEX: checks that `go tool pprof -raw` output (the real
 pprof reader's view of a profile) holds the same stacks with the same weights as smolder's folded
 output of the same run. Frames are compared without smolder's _[k]/_[i] suffixes; pprof's lines
-of one location are innermost first, so they are reversed like its locations. Exits 1 with the
-first difference."""
+of one location are innermost first, so they are reversed like its locations. Named frames
+([truncated], interpreter functions) have no mapping, and pprof prints no "M=" for them. Exits 1
+with the first difference."""
 import collections
 import re
 import sys
@@ -33,7 +34,7 @@ def read_raw(path, index):
                 ids = [int(v) for v in m.group(2).split()]
                 samples.append((values[index], ids))
         elif section == "locations":
-            m = re.match(r"^\s*(\d+): 0x[0-9a-f]+ M=\d+ (.*) (\S*):(-?\d+) s=\d+$", line)
+            m = re.match(r"^\s*(\d+): 0x[0-9a-f]+ (?:M=\d+ )?(.*) (\S*):(-?\d+) s=\d+$", line)
             if m:
                 current = int(m.group(1))
                 locations[current] = [m.group(2)]

@@ -90,6 +90,11 @@ grep -q 'alert(1)</script>' hostile.svg && fail "raw script text in SVG" || pass
 grep -q '&lt;/script&gt;&lt;script&gt;alert(1)' hostile.svg && pass "hostile name kept as text" ||
 	fail "hostile name missing"
 
+# a folded file whose first frame starts with '{' is folded stacks, not broken JSON
+printf '{closure};work 3\nmain;work 2\n' >brace.folded
+expect_exit 0 "folded starting with '{'" "$SMOLDER" flamegraph brace.folded -o brace.svg
+well_formed brace.svg "folded starting with '{'"
+
 for seed in 1 2 3 4 5; do
 	# random bytes per frame, newlines removed; a count on each line
 	head -c 20000 /dev/urandom | tr '\n' 'x' | fold -w 300 | sed 's/$/ 7/' >random$seed.folded
