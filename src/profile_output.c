@@ -340,10 +340,12 @@ void profile_folded_free(struct profile_folded *folded)
 
 static void thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
 			 size_t len);
+static void process_frame(const struct profile_output_options *opts,
+			  const struct process_model *model, char *buf, size_t len);
 
 /* Keeps one weighted address stack (indices into the cache, leaf first). */
 static int sample_add(struct profile_folded *folded, const uint32_t *indices, uint32_t n,
-		      int32_t tid, uint64_t weight)
+		      int32_t tid, const struct process_model *process, uint64_t weight)
 {
 	if (grow_array((void **)&folded->sample_addrs, &folded->cap_sample_addrs,
 		       folded->n_sample_addrs + n, sizeof(*folded->sample_addrs)) ||
@@ -351,8 +353,12 @@ static int sample_add(struct profile_folded *folded, const uint32_t *indices, ui
 		       sizeof(*folded->samples)))
 		return -ENOMEM;
 	memcpy(folded->sample_addrs + folded->n_sample_addrs, indices, n * sizeof(*indices));
-	folded->samples[folded->n_samples++] = (struct profile_sample){
-		.first = (uint32_t)folded->n_sample_addrs, .n = n, .tid = tid, .weight = weight};
+	folded->samples[folded->n_samples++] =
+		(struct profile_sample){.first = (uint32_t)folded->n_sample_addrs,
+					.n = n,
+					.tid = tid,
+					.process = process,
+					.weight = weight};
 	folded->n_sample_addrs += n;
 	return 0;
 }
@@ -378,6 +384,12 @@ void profile_thread_frame(const struct profile_output_options *opts, int32_t tid
 			  size_t len)
 {
 	thread_frame(opts, tid, buf, len);
+}
+
+void profile_process_frame(const struct profile_output_options *opts,
+			   const struct process_model *model, char *buf, size_t len)
+{
+	process_frame(opts, model, buf, len);
 }
 
 const char *profile_folded_line(const struct profile_folded *folded, size_t i, uint64_t *weight)
@@ -545,7 +557,8 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		if (folded_add(folded, line, weights[i].weight,
 			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
 			goto fail;
-		if (sample_add(folded, indices, n_idx, weights[i].tid, weights[i].weight))
+		if (sample_add(folded, indices, n_idx, weights[i].tid,
+			       model && opts->process_roots ? model : NULL, weights[i].weight))
 			goto fail;
 		stats->unknown_frames += unknown * weights[i].weight;
 		stats->total_weight += (double)weights[i].weight;
