@@ -1,0 +1,45 @@
+/* load_command.h: the --during load command of `smolder profile`: a session collector that runs
+ * sh -c COMMAND in its own process group once the target is profiled, ends the run when it exits
+ * (its pidfd wakes the loop), keeps the tail of its output for the report and counts the
+ * operations it reports (wrk, ab, redis-benchmark, demo_load summaries). */
+#ifndef SMOLDER_LOAD_COMMAND_H
+#define SMOLDER_LOAD_COMMAND_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct session;
+struct session_collector;
+
+#define LOAD_TAIL_BYTES 2048
+
+struct load_command {
+	const char *command;   /* borrowed (the options') */
+	pid_t pid;	       /* of sh; 0 before start */
+	int out_fd;	       /* unlinked temporary file with its stdout and stderr, or -1 */
+	int pidfd;	       /* readable when it exits, or -1 */
+	bool done;	       /* reaped: status and end_s are valid */
+	int status;	       /* exit status, or 128 + signal */
+	double start_s, end_s; /* seconds into the run */
+	char tail[LOAD_TAIL_BYTES + 1]; /* after load_command_read_tail */
+};
+
+/* A load command for sh -c command (borrowed: it must outlive the object). NULL with errno set;
+ * free with load_command_free. */
+struct load_command *load_command_new(const char *command);
+/* Ends a command still running (SIGTERM to its group, reaped), closes its files. NULL-safe. */
+void load_command_free(struct load_command *lc);
+/* Fills plug: start forks the command, poll reaps it and requests the session's stop, stop ends
+ * it when the run ended first. */
+void load_command_plug(struct load_command *lc, struct session_collector *plug);
+/* Reads the last LOAD_TAIL_BYTES of its output into lc->tail. */
+void load_command_read_tail(struct load_command *lc);
+/* Operations the command reported in its output (NAN when none or unreadable). */
+double load_command_ops(const struct load_command *lc);
+/* Operations from a load tool's output read from fp (from its start): the sum of wrk and
+ * demo_load "N requests in", redis-benchmark "N requests completed in" (one per test) and ab
+ * "Complete requests: N". NAN when no line matches. */
+double load_command_parse_ops(FILE *fp);
+
+#endif

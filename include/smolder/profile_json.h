@@ -1,0 +1,36 @@
+/* profile_json.h: the profile JSON report of `smolder profile` (DESIGN.md contract): run facts,
+ * load command, operations and per-operation figures, on-CPU function shares, memory sites,
+ * timeline, findings, drops and smolder's own cost. */
+#ifndef SMOLDER_PROFILE_JSON_H
+#define SMOLDER_PROFILE_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct session;
+struct timeline;
+struct load_command;
+struct leak_report;
+struct profile_folded;
+
+/* The figures of one run, gathered by cmd_profile once the collectors finished. */
+struct profile_figures {
+	double ops;		 /* operations done (NAN: unknown) */
+	double cpu_s;		 /* on-CPU seconds of the target */
+	uint64_t samples, lost;	 /* on-CPU samples kept and lost */
+	struct leak_report *mem; /* NULL with --no-memory */
+};
+
+/* Everything the report is written from (all borrowed). */
+struct profile_json_input {
+	const struct session *session;
+	const struct timeline *timeline;
+	const struct load_command *load; /* NULL without --during */
+	const struct profile_figures *fig;
+	const struct profile_folded *folded; /* on-CPU stacks */
+};
+
+/* Writes the profile JSON report to fp. 0 or -errno (-ENOMEM, or the writer's I/O error). */
+int profile_json_write(FILE *fp, const struct profile_json_input *in);
+
+#endif

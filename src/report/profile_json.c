@@ -1,0 +1,414 @@
+/* profile_json.c: the profile JSON report of `smolder profile` (see profile_json.h): function
+ * shares from the folded on-CPU stacks, memory totals and sites, per-operation figures, the
+ * timeline, and findings (the hottest function, leaking sites, RSS growth). */
+#include "smolder/profile_json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "smolder/json_writer.h"
+#include "smolder/leak_report.h"
+#include "smolder/load_command.h"
+#include "smolder/profile_output.h"
+#include "smolder/session.h"
+#include "smolder/timeline.h"
+#include "smolder/u64_map.h"
+
+#define PROFILE_TOP_FUNCS 50
+
+struct func_share {
+	char *name;
+	uint64_t self, total, last_line;
+};
+
+struct func_table {
+	struct func_share *items;
+	size_t n, cap;
+	struct u64_map index; /* name hash -> index (collisions fall back to a scan) */
+};
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct func_share *func_get(struct func_table *t, const char *name, size_t len)
+{
+	uint64_t h = name_hash(name, len), idx;
+
+	if (u64_map_get(&t->index, h, &idx) && strlen(t->items[idx].name) == len &&
+	    memcmp(t->items[idx].name, name, len) == 0)
+		return &t->items[idx];
+	for (size_t i = 0; i < t->n; i++) /* hash collision: rare */
+		if (strlen(t->items[i].name) == len && memcmp(t->items[i].name, name, len) == 0)
+			return &t->items[i];
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct func_share *grown = realloc(t->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		t->items = grown;
+		t->cap = cap;
+	}
+	t->items[t->n] = (struct func_share){.name = strndup(name, len), .last_line = UINT64_MAX};
+	if (!t->items[t->n].name || u64_map_put(&t->index, h, t->n))
+		return NULL;
+	return &t->items[t->n++];
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct func_share *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return x->self < y->self ? 1 : x->self > y->self ? -1 : 0;
+}
+
+/* Self and total weight per function over the folded lines: total once per stack holding it,
+ * self as the leaf. 0 or -ENOMEM. */
+static int func_table_fill(struct func_table *t, const struct profile_folded *folded, uint64_t *sum)
+{
+	const char *line;
+	uint64_t w;
+
+	*sum = 0;
+	for (size_t i = 0; (line = profile_folded_line(folded, i, &w)); i++) {
+		const char *p = line;
+
+		*sum += w;
+		while (*p) {
+			const char *end = strchr(p, ';');
+			size_t len = end ? (size_t)(end - p) : strlen(p);
+			struct func_share *f = func_get(t, p, len);
+
+			if (!f)
+				return -ENOMEM;
+			if (f->last_line != i) {
+				f->total += w;
+				f->last_line = i;
+			}
+			if (!end)
+				f->self += w;
+			p = end ? end + 1 : p + len;
+		}
+	}
+	qsort(t->items, t->n, sizeof(*t->items), func_cmp);
+	return 0;
+}
+
+static void func_table_release(struct func_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->items[i].name);
+	free(t->items);
+	u64_map_release(&t->index);
+}
+
+static bool is_marker(const char *name)
+{
+	return name[0] == '[' || strcmp(name, "_start") == 0 || strcmp(name, "main") == 0 ||
+	       strcmp(name, "__libc_start_main") == 0 ||
+	       strcmp(name, "__libc_start_call_main") == 0 || strcmp(name, "start_thread") == 0 ||
+	       strcmp(name, "clone3") == 0 || strstr(name, "_[k]") != NULL;
+}
+
+static void write_findings(struct json_writer *w, const struct func_table *ft, uint64_t sum,
+			   const struct timeline *tl, const struct profile_figures *fig,
+			   double duration)
+{
+	char text[512], a[64], b[64];
+
+	json_key(w, "findings");
+	json_array_begin(w);
+	/* The function with the most self time that is not a root or marker frame. */
+	const struct func_share *hot = NULL;
+
+	for (size_t i = 0; sum && i < ft->n; i++)
+		if (!is_marker(ft->items[i].name) && (!hot || ft->items[i].self > hot->self))
+			hot = &ft->items[i];
+	for (size_t shown = 0; hot && shown < 1 && (double)hot->total / (double)sum >= 0.05;
+	     shown++) {
+		const struct func_share *f = hot;
+
+		snprintf(text, sizeof(text), "%.0f%% of CPU in %s (%.0f%% in itself)",
+			 100.0 * (double)f->total / (double)sum, f->name,
+			 100.0 * (double)f->self / (double)sum);
+		json_object_begin(w);
+		json_key(w, "kind");
+		json_string(w, "cpu");
+		json_key(w, "text");
+		json_string(w, text);
+		json_object_end(w);
+	}
+	for (size_t i = 0; fig->mem && i < fig->mem->n_sites && i < 3; i++) {
+		const struct leak_site *site = &fig->mem->sites[i];
+		const char *fn = site->n_frames ? site->frames[site->n_frames - 1] : "?";
+
+		if (site->growth.verdict != GROWTH_LEAK)
+			continue;
+		/* The caller of the allocator names the site. */
+		if (site->n_frames >= 2)
+			fn = site->frames[site->n_frames - 2];
+		growth_format_rate(site->growth.rate, a, sizeof(a));
+		if (!isnan(fig->ops) && fig->ops > 0)
+			snprintf(text, sizeof(text), "%s leaks %s per operation (%s)", fn,
+				 growth_format_bytes(
+					 (double)(site->outstanding_bytes - site->first_bytes) /
+						 fig->ops,
+					 b, sizeof(b)),
+				 a);
+		else
+			snprintf(text, sizeof(text), "%s leaks %s", fn, a);
+		json_object_begin(w);
+		json_key(w, "kind");
+		json_string(w, "memory");
+		json_key(w, "text");
+		json_string(w, text);
+		json_object_end(w);
+	}
+	if (tl->n_points >= 2 && duration > 0) {
+		double grew = timeline_rss_growth(tl);
+
+		if (grew > 1024 * 1024) {
+			snprintf(text, sizeof(text), "RSS grew %s in %.0f s (%s/min)",
+				 growth_format_bytes(grew, a, sizeof(a)), duration,
+				 growth_format_bytes(grew / duration * 60, b, sizeof(b)));
+			json_object_begin(w);
+			json_key(w, "kind");
+			json_string(w, "rss");
+			json_key(w, "text");
+			json_string(w, text);
+			json_object_end(w);
+		}
+	}
+	json_array_end(w);
+}
+
+static void write_timeline(struct json_writer *w, const struct timeline *tl)
+{
+	json_key(w, "timeline");
+	json_array_begin(w);
+	for (size_t i = 0; i < tl->n_points; i++) {
+		const struct timeline_point *p = &tl->points[i];
+
+		json_object_begin(w);
+		json_key(w, "t");
+		json_double(w, p->t);
+		json_key(w, "cpu_user_pct");
+		json_double(w, p->cpu_user_pct);
+		json_key(w, "cpu_sys_pct");
+		json_double(w, p->cpu_sys_pct);
+		json_key(w, "rss_bytes");
+		json_uint(w, p->rss_bytes);
+		json_key(w, "rss_anon_bytes");
+		json_uint(w, p->anon_bytes);
+		json_key(w, "rss_file_bytes");
+		json_uint(w, p->file_bytes);
+		json_key(w, "heap_bytes");
+		json_uint(w, p->heap_bytes);
+		json_key(w, "threads");
+		json_uint(w, p->threads);
+		json_key(w, "fds");
+		json_uint(w, p->fds);
+		json_key(w, "read_bytes");
+		json_uint(w, p->read_bytes);
+		json_key(w, "write_bytes");
+		json_uint(w, p->write_bytes);
+		json_key(w, "net_rx_bytes");
+		json_uint(w, p->net_rx_bytes);
+		json_key(w, "net_tx_bytes");
+		json_uint(w, p->net_tx_bytes);
+		json_key(w, "ctx_voluntary");
+		json_uint(w, p->ctx_voluntary);
+		json_key(w, "ctx_involuntary");
+		json_uint(w, p->ctx_involuntary);
+		json_key(w, "minor_faults");
+		json_uint(w, p->minor_faults);
+		json_key(w, "major_faults");
+		json_uint(w, p->major_faults);
+		json_key(w, "host_cpu_pct");
+		json_double(w, p->host_cpu_pct);
+		json_key(w, "mem_available_bytes");
+		json_uint(w, p->mem_available);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
+int profile_json_write(FILE *fp, const struct profile_json_input *in)
+{
+	const struct session *s = in->session;
+	const struct timeline *tl = in->timeline;
+	const struct load_command *lc = in->load;
+	const struct profile_figures *fig = in->fig;
+	struct func_table ft = {0};
+	struct json_writer w;
+	uint64_t sum = 0, leaked = 0, allocs = 0, outstanding = 0;
+	double rss_growth = 0;
+	struct rusage self;
+	int err = func_table_fill(&ft, in->folded, &sum);
+
+	if (err) {
+		func_table_release(&ft);
+		return err;
+	}
+	if (fig->mem) {
+		for (size_t i = 0; i < fig->mem->n_sites; i++) {
+			const struct leak_site *site = &fig->mem->sites[i];
+
+			outstanding += site->outstanding_bytes;
+			allocs += site->alloc_count_last;
+			if (site->growth.verdict == GROWTH_LEAK &&
+			    site->outstanding_bytes > site->first_bytes)
+				leaked += site->outstanding_bytes - site->first_bytes;
+		}
+	}
+	rss_growth = timeline_rss_growth(tl);
+	json_writer_init(&w, fp, true);
+	json_object_begin(&w);
+	json_key(&w, "pid");
+	json_int(&w, s->pid);
+	json_key(&w, "command");
+	json_string(&w, s->comm);
+	json_key(&w, "duration_s");
+	json_double(&w, s->duration_s);
+	json_key(&w, "interval_s");
+	json_double(&w, (double)s->opts.interval_ns / 1e9);
+	json_key(&w, "stop_reason");
+	json_string(&w, s->stop_requested ? s->stop_requested : run_control_reason_name(s->stop));
+	if (lc) {
+		json_key(&w, "load");
+		json_object_begin(&w);
+		json_key(&w, "command");
+		json_string(&w, lc->command);
+		json_key(&w, "exit_status");
+		if (lc->done)
+			json_int(&w, lc->status);
+		else
+			json_null(&w);
+		json_key(&w, "start_s");
+		json_double(&w, lc->start_s);
+		json_key(&w, "end_s");
+		json_double(&w, lc->done ? lc->end_s : s->duration_s);
+		json_key(&w, "output_tail");
+		json_string(&w, lc->tail);
+		json_object_end(&w);
+	}
+	json_key(&w, "ops");
+	if (isnan(fig->ops))
+		json_null(&w);
+	else
+		json_double(&w, fig->ops);
+	if (!isnan(fig->ops) && fig->ops > 0) {
+		json_key(&w, "per_op");
+		json_object_begin(&w);
+		json_key(&w, "cpu_s");
+		json_double(&w, fig->cpu_s / fig->ops);
+		if (fig->mem) {
+			json_key(&w, "allocations");
+			json_double(&w, (double)allocs / fig->ops);
+			json_key(&w, "leaked_bytes");
+			json_double(&w, (double)leaked / fig->ops);
+			json_key(&w, "leaked_bytes_per_100_ops");
+			json_double(&w, (double)leaked / fig->ops * 100);
+		}
+		json_key(&w, "rss_growth_bytes");
+		json_double(&w, rss_growth / fig->ops);
+		json_object_end(&w);
+	}
+	json_key(&w, "cpu");
+	json_object_begin(&w);
+	json_key(&w, "samples");
+	json_uint(&w, fig->samples);
+	json_key(&w, "cpu_s");
+	json_double(&w, fig->cpu_s);
+	json_key(&w, "functions");
+	json_array_begin(&w);
+	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
+		json_object_begin(&w);
+		json_key(&w, "name");
+		json_string(&w, ft.items[i].name);
+		json_key(&w, "self");
+		json_double(&w, (double)ft.items[i].self / (double)sum);
+		json_key(&w, "total");
+		json_double(&w, (double)ft.items[i].total / (double)sum);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	json_object_end(&w);
+	if (fig->mem) {
+		json_key(&w, "memory");
+		json_object_begin(&w);
+		json_key(&w, "totals");
+		json_object_begin(&w);
+		json_key(&w, "outstanding_bytes");
+		json_uint(&w, outstanding);
+		json_key(&w, "tracked_allocs");
+		json_uint(&w, fig->mem->stats[SMOLDER_STAT_ALLOCS]);
+		json_key(&w, "leaked_bytes");
+		json_uint(&w, leaked);
+		json_object_end(&w);
+		json_key(&w, "sites");
+		json_array_begin(&w);
+		for (size_t i = 0; i < fig->mem->n_sites && i < 100; i++) {
+			const struct leak_site *site = &fig->mem->sites[i];
+
+			json_object_begin(&w);
+			json_key(&w, "stack");
+			json_array_begin(&w);
+			for (size_t k = 0; k < site->n_frames; k++)
+				json_string(&w, site->frames[k]);
+			json_array_end(&w);
+			json_key(&w, "outstanding_bytes");
+			json_uint(&w, site->outstanding_bytes);
+			json_key(&w, "growth_bytes_per_s");
+			json_double(&w, site->growth.rate);
+			json_key(&w, "verdict");
+			json_string(&w, growth_verdict_name(site->growth.verdict));
+			json_key(&w, "confidence");
+			json_double(&w, site->growth.confidence);
+			json_object_end(&w);
+		}
+		json_array_end(&w);
+		json_object_end(&w);
+	}
+	write_timeline(&w, tl);
+	write_findings(&w, &ft, sum, tl, fig, s->duration_s);
+	json_key(&w, "dropped");
+	json_object_begin(&w);
+	json_key(&w, "cpu_samples");
+	json_uint(&w, fig->lost);
+	if (fig->mem) {
+		json_key(&w, "allocations");
+		json_uint(&w, fig->mem->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] +
+				      fig->mem->stats[SMOLDER_STAT_THREAD_TABLE_FULL]);
+		json_key(&w, "stacks");
+		json_uint(&w, fig->mem->stats[SMOLDER_STAT_RINGBUF_FULL] +
+				      fig->mem->stats[SMOLDER_STAT_STACK_TABLE_FULL] +
+				      fig->mem->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED]);
+	}
+	json_object_end(&w);
+	/* How it was measured: smolder's own cost. */
+	getrusage(RUSAGE_SELF, &self);
+	json_key(&w, "smolder");
+	json_object_begin(&w);
+	json_key(&w, "cpu_s");
+	json_double(&w, (double)self.ru_utime.tv_sec + (double)self.ru_utime.tv_usec / 1e6 +
+				(double)self.ru_stime.tv_sec + (double)self.ru_stime.tv_usec / 1e6);
+	json_key(&w, "max_rss_bytes");
+	json_uint(&w, (uint64_t)self.ru_maxrss * 1024);
+	json_object_end(&w);
+	json_object_end(&w);
+	func_table_release(&ft);
+	return json_writer_finish(&w);
+}
