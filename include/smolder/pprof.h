@@ -14,6 +14,7 @@ struct profile_folded;
 struct profile_output_options;
 struct profile_output_meta;
 struct leak_report;
+struct report_parts;
 
 /* One source line of a location: function name and file:line (file NULL, line 0 when unknown). */
 struct pprof_line {
@@ -54,25 +55,12 @@ int pprof_builder_label(struct pprof_builder *b, const char *key, const char *st
 /* Serialises, gzips and writes the profile to fp. 0 or -errno. */
 int pprof_builder_write(const struct pprof_builder *b, FILE *fp);
 
-/* The parts of one run for pprof, each optional (NULL: absent). Sample types follow the parts:
- * cpu: samples/count and cpu/nanoseconds (samples times the period of meta's frequency);
- * off_cpu: off_cpu/nanoseconds (weights times off_cpu_unit_ns); memory: inuse_space/bytes,
- * inuse_objects/count and growth_space/bytes. The default type is the first part's. */
-struct pprof_parts {
-	const char *tool; /* "record", "leaks", "profile": named in the comment */
-	const struct profile_folded *cpu;
-	const struct profile_output_options *cpu_opts;
-	const struct profile_folded *off_cpu;
-	const struct profile_output_options *off_cpu_opts;
-	int64_t off_cpu_unit_ns; /* nanoseconds per off-CPU weight unit (1000: microseconds) */
-	const struct leak_report *memory;
-	const struct profile_output_meta *meta; /* pid, command, frequency, duration; may be NULL
-						 * with memory only */
-};
-
-/* Writes the parts as one gzipped pprof profile. Returns 0 or -errno (-EINVAL: no part). */
-int pprof_write_parts(const struct pprof_parts *parts, FILE *fp);
-
+/* Writes a run's parts (report_parts.h) as one gzipped pprof profile whose sample types follow
+ * the parts: cpu: samples/count and cpu/nanoseconds (samples times the period of meta's
+ * frequency); off_cpu: off_cpu/nanoseconds; memory: inuse_space/bytes, inuse_objects/count and
+ * growth_space/bytes. The default type is the first part's. Returns 0 or -errno (-EINVAL: no
+ * part). */
+int pprof_write_parts(const struct report_parts *parts, FILE *fp);
 /* A CPU profile (record) as pprof: sample types samples/count and cpu/nanoseconds (samples times
  * the sampling period), one location per address with its mapping (file, build id) and its
  * lines (function, file:line; inlined calls as extra lines). Returns 0 or -errno. */

@@ -139,6 +139,12 @@ void profile_process_frame(const struct profile_output_options *opts,
 /* Writes folded as "root;...;leaf WEIGHT" lines, sorted, to fp. Returns 0 or -EIO. */
 int profile_folded_write(const struct profile_folded *folded, FILE *fp);
 
+/* Writes folded's flame graph: .svg (format OUTPUT_FORMAT_SVG) or merged folded lines (any
+ * other). Returns 0 or -errno. */
+int profile_output_write_graph(const struct profile_folded *folded, enum output_format format,
+			       FILE *fp, const struct profile_output_options *opts,
+			       const struct profile_output_meta *meta);
+
 /* Writes every output (format by cli_output, "-" = stdout) through temporary files renamed into
  * place. All outputs are attempted; returns 0 or the first -errno, with a one-line reason logged
  * for each failure. */

@@ -11,6 +11,7 @@
 #include "smolder/pprof.h"
 #include "smolder/process_table.h"
 #include "smolder/profile_output.h"
+#include "smolder/report_parts.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -323,7 +324,7 @@ static int memory_samples(struct pprof_builder *b, const struct leak_report *r,
 	return ret;
 }
 
-static int declare_types(struct pprof_builder *b, const struct pprof_parts *parts,
+static int declare_types(struct pprof_builder *b, const struct report_parts *parts,
 			 struct value_slots *v)
 {
 	int ret = 0;
@@ -360,7 +361,7 @@ static int declare_types(struct pprof_builder *b, const struct pprof_parts *part
 							      : "inuse_space");
 }
 
-int pprof_write_parts(const struct pprof_parts *parts, FILE *fp)
+int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 {
 	struct pprof_builder *b = pprof_builder_new();
 	struct folded_part cpu = {.folded = parts->cpu, .opts = parts->cpu_opts};
@@ -421,7 +422,7 @@ out:
 int pprof_write_cpu(const struct profile_folded *folded, const struct profile_output_options *opts,
 		    const struct profile_output_meta *meta, FILE *fp)
 {
-	struct pprof_parts parts = {
+	struct report_parts parts = {
 		.tool = "record", .cpu = folded, .cpu_opts = opts, .meta = meta};
 
 	return pprof_write_parts(&parts, fp);
@@ -429,7 +430,7 @@ int pprof_write_cpu(const struct profile_folded *folded, const struct profile_ou
 
 int pprof_write_leaks(const struct leak_report *report, FILE *fp)
 {
-	struct pprof_parts parts = {.tool = "leaks", .memory = report};
+	struct report_parts parts = {.tool = "leaks", .memory = report};
 
 	return pprof_write_parts(&parts, fp);
 }
