@@ -723,12 +723,12 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 			return cli_error(err, errlen,
 					 "--ops and --ops-probe contradict (one count)");
 		for (size_t k = 0; o->command == CLI_CMD_PROFILE && k < o->n_outputs; k++)
-			if (o->outputs[k].format != OUTPUT_FORMAT_JSON &&
-			    o->outputs[k].format != OUTPUT_FORMAT_FOLDED &&
-			    o->outputs[k].format != OUTPUT_FORMAT_SVG)
-				return cli_error(err, errlen,
-						 "'%s': profile writes .json, .folded and .svg",
-						 o->outputs[k].path);
+			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
+				return cli_error(
+					err, errlen,
+					"'%s': profile writes .json, .folded, .svg, .pb.gz "
+					"and .speedscope.json",
+					o->outputs[k].path);
 		/* perf's default: a launched command is followed into its children. */
 		if (o->children == CLI_CHILDREN_DEFAULT)
 			o->children = o->launch_argv && o->command == CLI_CMD_RECORD

@@ -1,9 +1,10 @@
 /* cmd_profile.c: `smolder profile`: one session with the CPU and allocation collectors, a resource
  * timeline read from /proc every interval, and an optional load command (--during, run with
  * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
- * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops) and
- * the on-CPU flame graph (.folded/.svg). This file holds option handling and the session glue;
- * the collectors are timeline.c and load_command.c, the JSON writer report/profile_json.c.
+ * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
+ * on-CPU flame graph (.folded/.svg), and pprof / speedscope files holding every part of the run.
+ * This file holds option handling and the session glue; the collectors are timeline.c and
+ * load_command.c, the JSON writer report/profile_json.c.
  *
  * Operations: --ops N, else --ops-probe's call count (over the load window when there is one),
  * else the count parsed from the load tool's output. */
@@ -23,42 +24,71 @@
 #include "smolder/ops_probe.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_json.h"
+#include "smolder/pprof.h"
 #include "smolder/profile_output.h"
+#include "smolder/report_outputs.h"
+#include "smolder/report_parts.h"
 #include "smolder/session.h"
+#include "smolder/speedscope.h"
 #include "smolder/timeline.h"
 
-/* Writes the JSON report(s) and the on-CPU flame graph(s). Returns a smolder exit code. */
+/* Everything profile's outputs are written from. */
+struct profile_outputs {
+	const struct profile_json_input *in;
+	const struct profile_output_options *oo;
+	const struct profile_output_meta *meta;
+	const struct report_parts *parts; /* for pprof and speedscope */
+};
+
+static int profile_write_json(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return profile_json_write(fp, ((struct profile_outputs *)ctx)->in);
+}
+
+/* .folded / .svg: the on-CPU flame graph. */
+static int profile_write_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return profile_output_write_graph(p->in->folded, out->format, fp, p->oo, p->meta);
+}
+
+static int profile_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return pprof_write_parts(((struct profile_outputs *)ctx)->parts, fp);
+}
+
+static int profile_write_speedscope(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return speedscope_write_parts(((struct profile_outputs *)ctx)->parts, fp);
+}
+
+/* Writes every output; returns a smolder exit code. */
 static int profile_write(const struct profile_json_input *in, const struct cli_output *outs,
 			 size_t n_outs, const struct profile_output_options *oo,
 			 const struct profile_output_meta *meta)
 {
-	int status = SMOLDER_EXIT_OK;
+	/* pprof and speedscope hold every part of the run: on-CPU samples and memory; off-CPU
+	 * time goes in parts.off_cpu (report_parts.h) once profile collects it. */
+	struct report_parts parts = {.tool = "profile",
+				     .cpu = in->folded,
+				     .cpu_opts = oo,
+				     .memory = in->fig->mem,
+				     .meta = meta};
+	struct profile_outputs p = {.in = in, .oo = oo, .meta = meta, .parts = &parts};
+	struct report_writers w = {
+		.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_graph,
+			      [OUTPUT_FORMAT_SVG] = profile_write_graph,
+			      [OUTPUT_FORMAT_JSON] = profile_write_json,
+			      [OUTPUT_FORMAT_PPROF] = profile_write_pprof,
+			      [OUTPUT_FORMAT_SPEEDSCOPE] = profile_write_speedscope},
+		.ctx = &p,
+	};
 
-	for (size_t i = 0; i < n_outs; i++) {
-		struct output_file f = {0};
-		int err;
-
-		if (outs[i].format != OUTPUT_FORMAT_JSON) {
-			if (profile_output_write(in->folded, &outs[i], 1, oo, meta))
-				status = SMOLDER_EXIT_INTERNAL;
-			continue;
-		}
-		err = output_file_open(&f, outs[i].path);
-		if (!err)
-			err = profile_json_write(f.fp, in);
-		if (!err)
-			err = output_file_commit(&f);
-		else if (f.fp)
-			output_file_abort(&f);
-		if (err) {
-			log_error("cannot write %s: %s", outs[i].path,
-				  strerror(err < 0 ? -err : EIO));
-			status = SMOLDER_EXIT_INTERNAL;
-		} else {
-			log_info("wrote %s", outs[i].path);
-		}
-	}
-	return status;
+	return report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 }
 
 /* The operation count: --ops; else the probe's calls during the load window (the whole run
