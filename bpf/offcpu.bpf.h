@@ -113,7 +113,8 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 	t->out_kstack = -1;
 	/* Preempted: the kernel stack is the preemption path, nothing to learn from it. */
 	if (collect_kernel && state != SMOLDER_OFFCPU_RUNNABLE) {
-		long id = bpf_get_stackid(ctx, &offcpu_kstacks, 0);
+		/* Skip this program and bpf_trace_run4: the stack starts at __schedule. */
+		long id = bpf_get_stackid(ctx, &offcpu_kstacks, 2 & BPF_F_SKIP_FIELD_MASK);
 
 		if (id < 0)
 			stat_inc_atomic(SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED);

@@ -96,8 +96,10 @@ struct cpu_profile *cpu_collector_profile(struct cpu_collector *cc)
 
 /* An off-CPU record, unwound like a sample (cc->ips holds its user frames): its kernel stack was
  * stored by id at switch-out; the off-CPU collector keeps it, weighted by the blocked time. */
-static int cpu_collector_on_offcpu(struct cpu_collector *cc, const struct smolder_cpu_sample *sample,
-				   const struct process_model *model, uint32_t n_user, uint32_t flags)
+static int cpu_collector_on_offcpu(struct cpu_collector *cc,
+				   const struct smolder_cpu_sample *sample,
+				   const struct process_model *model, uint32_t n_user,
+				   uint32_t flags)
 {
 	int n_kernel = 0;
 
@@ -304,9 +306,9 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	cc->profile = cpu_profile_new(s->pid);
 	/* Process roots share the profile's named-frame registry. */
 	cc->processes = cc->profile ? process_table_new(cpu_profile_names(cc->profile)) : NULL;
-	if (!cc->processes || (cc->opts.off_cpu &&
-				offcpu_collector_open(cc->opts.off_cpu, s->pid,
-						      cpu_profile_names(cc->profile)) != 0)) {
+	if (!cc->processes ||
+	    (cc->opts.off_cpu && offcpu_collector_open(cc->opts.off_cpu, s->pid,
+						       cpu_profile_names(cc->profile)) != 0)) {
 		log_error("out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}

@@ -181,8 +181,8 @@ static void offcpu_on_thread(void *ctx, int32_t tid, const struct smolder_offcpu
 		n_kernel = 0;
 	for (int i = 1; i < n_kernel; i++)
 		kernel[i] -= 1; /* return addresses: look up the call */
-	if (cpu_profile_add_weighted(oc->profile, 0, oc->state_frames[state], tid, &oc->end_frame, 1,
-				     kernel, (uint32_t)n_kernel, CPU_PROFILE_SAMPLE_COMPLETE,
+	if (cpu_profile_add_weighted(oc->profile, 0, oc->state_frames[state], tid, &oc->end_frame,
+				     1, kernel, (uint32_t)n_kernel, CPU_PROFILE_SAMPLE_COMPLETE,
 				     offcpu_us(oc->end_ns - rec->out_ns)))
 		oc->add_errors++;
 }
@@ -216,6 +216,24 @@ static const char *offcpu_strip(const char *name)
 	}
 }
 
+/* Copies name without its inlined-frame suffix "_[i]". */
+static void offcpu_copy_name(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= 4 && strcmp(name + n - 4, "_[i]") == 0)
+		n -= 4;
+	snprintf(buf, len, "%.*s", (int)n, name);
+}
+
+/* Waits for work or for another thread to end (joins, condition variables, semaphores): futex
+ * waits that are not contention, left out of the lock finding. */
+static bool offcpu_is_idle_wait(const char *blocked_in)
+{
+	return strstr(blocked_in, "join") || strstr(blocked_in, "cond_") ||
+	       strstr(blocked_in, "sem_") || strstr(blocked_in, "barrier");
+}
+
 bool offcpu_blocking_point(const char *const *names, size_t n, char *blocked_in, char *under,
 			   size_t len)
 {
@@ -239,12 +257,12 @@ bool offcpu_blocking_point(const char *const *names, size_t n, char *blocked_in,
 		return false;
 	if (last_lib == n)
 		last_lib = first; /* no library run: the leaf itself blocked */
-	snprintf(blocked_in, len, "%s", offcpu_strip(names[last_lib]));
+	offcpu_copy_name(blocked_in, len, offcpu_strip(names[last_lib]));
 	under[0] = '\0';
 	for (size_t i = last_lib + 1; i < n; i++) {
 		if (names[i][0] == '[')
 			continue;
-		snprintf(under, len, "%s", names[i]);
+		offcpu_copy_name(under, len, names[i]);
 		break;
 	}
 	return true;
@@ -306,7 +324,8 @@ static void offcpu_finding(struct offcpu_collector *oc, double duration_s)
 					state = st;
 		if (state != SMOLDER_OFFCPU_LOCK && state != SMOLDER_OFFCPU_IO)
 			continue;
-		if (!offcpu_blocking_point(names, n, in, under, sizeof(in)))
+		if (!offcpu_blocking_point(names, n, in, under, sizeof(in)) ||
+		    (state == SMOLDER_OFFCPU_LOCK && offcpu_is_idle_wait(in)))
 			continue;
 		for (size_t j = 0; j < n_keys && !k; j++)
 			if (keys[j].state == state && strcmp(keys[j].blocked_in, in) == 0 &&
@@ -358,8 +377,9 @@ static void offcpu_finding(struct offcpu_collector *oc, double duration_s)
 				 best->n_tids == 8 ? "+" : "");
 	}
 	snprintf(oc->report.finding, sizeof(oc->report.finding),
-		 "%s spent %.0f%% of their time blocked in %s%s%s (%s, %.2f s)", who, 100.0 * share,
-		 best->blocked_in, best->under[0] ? " under " : "", best->under,
+		 "%s spent %.0f%% of %s time blocked in %s%s%s (%s, %.2f s)", who, 100.0 * share,
+		 best->n_tids == 1 ? "its" : "their", best->blocked_in,
+		 best->under[0] ? " under " : "", best->under,
 		 best->state == SMOLDER_OFFCPU_LOCK ? "lock wait" : "I/O wait",
 		 (double)best->weight / 1e6);
 out:
@@ -423,12 +443,13 @@ const struct offcpu_report *offcpu_collector_finish(struct offcpu_collector *oc,
 	fo.countname = "us";
 	fo.colors = "io";
 	profile_folded_free(oc->folded);
-	oc->folded = profile_output_fold(cpu_profile_stacks(oc->profile), weights, n, NULL, &fo,
-					 &os);
+	oc->folded =
+		profile_output_fold(cpu_profile_stacks(oc->profile), weights, n, NULL, &fo, &os);
 	free(weights);
 	if (!oc->folded)
 		return NULL;
 	r->folded = oc->folded;
+	r->opts = fo;
 	offcpu_finding(oc, duration_s);
 	log_info("off-CPU: %.2f s (sleep %.2f, I/O %.2f, lock %.2f, runnable %.2f) in %" PRIu64
 		 " blocks; %" PRIu64 " stacks kept (blocks >= %.3f ms, shorter ones sampled), "

@@ -32,7 +32,7 @@ struct sampler {
 	sampler_process_fn process_fn;
 	void (*on_code_mapped)(void *ctx, pid_t tgid);
 	void *ctx;
-	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
+	struct bpf_link *code_links[2];	  /* mmap entry and exit tracepoints */
 	struct bpf_link *offcpu_links[2]; /* sched_switch, sys_exit (offcpu.bpf.h) */
 	uint64_t received;
 	uint64_t malformed;
@@ -115,7 +115,8 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (size < sizeof(*sample) ||
-	    (sample->kind != SMOLDER_EVENT_CPU_SAMPLE && sample->kind != SMOLDER_EVENT_OFFCPU_SAMPLE) ||
+	    (sample->kind != SMOLDER_EVENT_CPU_SAMPLE &&
+	     sample->kind != SMOLDER_EVENT_OFFCPU_SAMPLE) ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
 	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
 	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||

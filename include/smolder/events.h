@@ -183,7 +183,7 @@ enum smolder_offcpu_state {
 #define SMOLDER_OFFCPU_SYSCALL_FUTEX	    202	       /* x86-64 */
 #define SMOLDER_TASK_INTERRUPTIBLE	    0x1
 #define SMOLDER_TASK_UNINTERRUPTIBLE	    0x2
-#define SMOLDER_TASK_DEAD		    0x80 /* the thread's last switch-out */
+#define SMOLDER_TASK_DEAD		    0x80	  /* the thread's last switch-out */
 #define SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS	    1000000000ULL /* keeps the weight math in 64 bits */
 
 /* Per-state totals, summed in BPF for every block (per-CPU array indexed by state). */
@@ -194,12 +194,12 @@ struct smolder_offcpu_total {
 
 /* Per-thread off-CPU record (offcpu_threads map value, keyed by tid). */
 struct smolder_offcpu_thread {
-	__u64 out_ns;		    /* switch-out time; 0 while on CPU */
+	__u64 out_ns; /* switch-out time; 0 while on CPU */
 	__u32 tgid;
-	__u32 out_state;	    /* enum smolder_offcpu_state of the current block */
-	__s32 out_kstack;	    /* kernel stack id at switch-out */
-	__u32 pending_state;	    /* the block awaiting its user stack */
-	__u64 pending_ns;	    /* its sampled weight; 0: none */
+	__u32 out_state;     /* enum smolder_offcpu_state of the current block */
+	__s32 out_kstack;    /* kernel stack id at switch-out */
+	__u32 pending_state; /* the block awaiting its user stack */
+	__u64 pending_ns;    /* its sampled weight; 0: none */
 	__s32 pending_kstack;
 	__u32 _pad;
 	__u64 pending_ip, pending_sp; /* the user context it blocked in (pt_regs at switch-out) */
@@ -230,7 +230,8 @@ static inline __u64 smolder_offcpu_weight(__u64 d, __u64 t, __u32 r)
 		return 0;
 	if (t == 0 || d >= t)
 		return d;
-	/* r / 2^32 < d / t, in integers: d < 2^32 * ... kept exact by comparing r * t < d * 2^32. */
+	/* r / 2^32 < d / t, in integers: d < 2^32 * ... kept exact by comparing r * t < d * 2^32.
+	 */
 	return (__u64)r * t < (d << 32) ? t : 0;
 }
 

@@ -26,21 +26,22 @@ struct offcpu_thread_total {
 
 /* What the JSON report and the outputs are written from (owned by the collector). */
 struct offcpu_report {
-	double seconds;					 /* every state */
+	double seconds;					  /* every state */
 	double state_seconds[SMOLDER_OFFCPU_STATE_COUNT]; /* exact (every block, from BPF) */
 	double still_blocked_s; /* of them, blocks not over at the end of the run */
 	uint64_t blocks;
-	uint64_t min_block_ns;	  /* sampling threshold of the stacks */
-	uint64_t records;	  /* off-CPU records received */
-	uint64_t records_lost;	  /* ring buffer full */
-	uint64_t no_user_stack;	  /* records without a user stack (no syscall exit) */
-	uint64_t no_switch_out;	  /* switch-ins not measured */
-	uint64_t threads_full;	  /* switch-outs not recorded: map full */
-	uint64_t kstack_failed;	  /* kernel stacks not stored */
-	uint64_t sampled_out;	  /* short blocks without a record (their time is in the totals) */
+	uint64_t min_block_ns;	/* sampling threshold of the stacks */
+	uint64_t records;	/* off-CPU records received */
+	uint64_t records_lost;	/* ring buffer full */
+	uint64_t no_user_stack; /* records without a user stack (no syscall exit) */
+	uint64_t no_switch_out; /* switch-ins not measured */
+	uint64_t threads_full;	/* switch-outs not recorded: map full */
+	uint64_t kstack_failed; /* kernel stacks not stored */
+	uint64_t sampled_out;	/* short blocks without a record (their time is in the totals) */
 	struct offcpu_thread_total *threads; /* most blocked first */
 	size_t n_threads;
 	const struct profile_folded *folded; /* time-weighted stacks (microseconds), or NULL */
+	struct profile_output_options opts;  /* how they were folded (title, unit, palette) */
 	char finding[512];		     /* the blocked-time finding, "" when none */
 };
 

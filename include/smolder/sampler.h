@@ -44,28 +44,28 @@ struct sampler_options {
 typedef int (*sampler_sample_fn)(void *ctx, const struct smolder_cpu_sample *sample, size_t size);
 
 struct sampler_stats {
-	uint64_t samples;	      /* target samples seen by the BPF program */
-	uint64_t sent;		      /* records written to the ring buffer */
-	uint64_t ringbuf_full;	      /* records dropped because the ring buffer was full */
-	uint64_t stack_copy_failed;   /* samples sent without any user stack bytes */
-	uint64_t stack_clipped;	      /* copies stopped by the copy size before the mapping end */
-	uint64_t stack_partial;	      /* copies stopped early at a page that is not present */
-	uint64_t no_vma;	      /* stack mapping not found */
-	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
-	uint64_t no_user_regs;	      /* samples without user registers */
-	uint64_t python_walks;	      /* samples whose Python frame chain was read */
-	uint64_t python_no_tstate;    /* samples of threads without a Python thread state */
-	uint64_t python_truncated;    /* chains cut at the frame limit */
-	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
-	uint64_t python_frames;	      /* Python frames sent */
-	uint64_t code_mapped;	      /* notices of code mapped from files */
-	uint64_t code_mapped_lost;    /* such notices lost */
-	uint64_t received;	      /* records delivered to the callback */
-	uint64_t malformed;	      /* records rejected by user space (bad length) */
-	uint64_t process_events;      /* fork/exec/exit records received */
-	uint64_t process_events_lost; /* fork/exec/exit records lost (ring buffer full) */
-	uint64_t targets_full;	      /* children not followed: target map full */
-	uint64_t forks_followed;      /* children added to the target set in BPF */
+	uint64_t samples;	       /* target samples seen by the BPF program */
+	uint64_t sent;		       /* records written to the ring buffer */
+	uint64_t ringbuf_full;	       /* records dropped because the ring buffer was full */
+	uint64_t stack_copy_failed;    /* samples sent without any user stack bytes */
+	uint64_t stack_clipped;	       /* copies stopped by the copy size before the mapping end */
+	uint64_t stack_partial;	       /* copies stopped early at a page that is not present */
+	uint64_t no_vma;	       /* stack mapping not found */
+	uint64_t kernel_stack_failed;  /* bpf_get_stack failures */
+	uint64_t no_user_regs;	       /* samples without user registers */
+	uint64_t python_walks;	       /* samples whose Python frame chain was read */
+	uint64_t python_no_tstate;     /* samples of threads without a Python thread state */
+	uint64_t python_truncated;     /* chains cut at the frame limit */
+	uint64_t python_read_failed;   /* chains cut by an unreadable frame */
+	uint64_t python_frames;	       /* Python frames sent */
+	uint64_t code_mapped;	       /* notices of code mapped from files */
+	uint64_t code_mapped_lost;     /* such notices lost */
+	uint64_t received;	       /* records delivered to the callback */
+	uint64_t malformed;	       /* records rejected by user space (bad length) */
+	uint64_t process_events;       /* fork/exec/exit records received */
+	uint64_t process_events_lost;  /* fork/exec/exit records lost (ring buffer full) */
+	uint64_t targets_full;	       /* children not followed: target map full */
+	uint64_t forks_followed;       /* children added to the target set in BPF */
 	uint64_t offcpu_blocks;	       /* off-CPU: blocks measured (switch-ins) */
 	uint64_t offcpu_no_switch_out; /* switch-ins without a switch-out record */
 	uint64_t offcpu_threads_full;  /* switch-outs not recorded: thread map full */
@@ -75,7 +75,7 @@ struct sampler_stats {
 	uint64_t offcpu_no_user_stack; /* records sent without a user stack */
 	uint64_t offcpu_kstack_failed; /* kernel stacks not stored (stack map full) */
 	uint32_t cpus;		       /* perf events opened */
-	uint32_t ringbuf_bytes;	      /* ring buffer size chosen */
+	uint32_t ringbuf_bytes;	       /* ring buffer size chosen */
 };
 
 /* Loads, attaches and starts sampling pid. NULL and errno on failure, with a one-line reason in err
