@@ -4,6 +4,7 @@
 #ifndef SMOLDER_PROFILE_JSON_H
 #define SMOLDER_PROFILE_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,7 @@ struct profile_folded;
 struct profile_figures {
 	double ops;		 /* operations done (NAN: unknown) */
 	double cpu_s;		 /* on-CPU seconds of the target */
+	bool cpu_measured;	 /* cpu_s from the kernel's accounting, not from samples */
 	uint64_t samples, lost;	 /* on-CPU samples kept and lost */
 	struct leak_report *mem; /* NULL with --no-memory */
 };
