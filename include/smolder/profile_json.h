@@ -19,6 +19,7 @@ struct profile_figures {
 	double ops;		    /* operations done (NAN: unknown) */
 	const char *ops_source;	    /* "option", "probe", "load_output" or NULL */
 	double cpu_s;		    /* on-CPU seconds of the target over the run */
+	bool cpu_measured;	    /* cpu_s from the kernel's accounting, not from samples */
 	uint64_t samples, lost;	    /* on-CPU samples kept and lost */
 	struct leak_report *mem;    /* NULL with --no-memory */
 	bool ops_probe;		    /* --ops-probe was used */
