@@ -57,8 +57,9 @@ void process_table_free(struct process_table *table)
 		if (!m->borrowed) {
 			symbolizer_free(m->symbolizer);
 			unwinder_free(m->unwinder);
-			python_runtime_free(m->python);
 		}
+		if (!m->python_borrowed)
+			python_runtime_free(m->python);
 		free(m);
 	}
 	free(table->models);
@@ -139,11 +140,12 @@ static void process_python_examine(struct process_table *table, struct process_m
 	uint64_t parent_pid;
 	int err;
 
-	if (m->borrowed) {
+	if (m->borrowed && !m->adopted) {
 		/* Gone before it was read: its parent's mappings, and its parent's interpreter. */
 		if (u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid))
 			parent = process_table_current(table, (pid_t)parent_pid);
 		m->python = parent ? parent->python : NULL;
+		m->python_borrowed = true;
 		m->python_state = m->python ? PROCESS_PYTHON_FOUND : PROCESS_PYTHON_NONE;
 		return;
 	}
@@ -210,7 +212,7 @@ size_t process_table_python_stats(const struct process_table *table,
 		const struct process_model *m = table->models[i];
 		struct python_runtime_stats rs;
 
-		if (!m->python || m->borrowed)
+		if (!m->python || m->python_borrowed)
 			continue;
 		python_runtime_stats(m->python, &rs);
 		sum->frames_named += rs.frames_named;
@@ -228,8 +230,11 @@ size_t process_table_python_stats(const struct process_table *table,
 	return n;
 }
 
+/* A new current model of pid: its own unwinder and symbolizer read now, or (uw or sym given) the
+ * caller's, borrowed. */
 static struct process_model *process_table_create(struct process_table *table, pid_t pid,
-						  uint32_t exec_count)
+						  uint32_t exec_count, struct unwinder *uw,
+						  struct symbolizer *sym)
 {
 	struct process_model *m;
 	char name[96];
@@ -251,7 +256,16 @@ static struct process_model *process_table_create(struct process_table *table, p
 	m->exec_count = exec_count;
 	if (target_comm(pid, m->comm, sizeof(m->comm)) != 0)
 		m->comm[0] = '\0';
-	process_model_open(table, m);
+	if (uw || sym) {
+		m->unwinder = uw;
+		m->symbolizer = sym;
+		m->borrowed = true;
+		m->adopted = true;
+		if (uw && sym)
+			unwinder_set_maps_listener(uw, process_model_on_maps, sym);
+	} else {
+		process_model_open(table, m);
+	}
 	if (!m->comm[0])
 		snprintf(m->comm, sizeof(m->comm), "[exited]");
 	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
@@ -278,7 +292,8 @@ static struct process_model *process_table_create(struct process_table *table, p
 		process_python_examine(table, m);
 	}
 	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
-		  m->borrowed	? " (parent's mappings)"
+		  m->adopted	? " (the session's models)"
+		  : m->borrowed ? " (parent's mappings)"
 		  : m->unwinder ? ""
 				: " (unreadable)");
 	return m;
@@ -297,7 +312,19 @@ struct process_model *process_table_get(struct process_table *table, pid_t pid)
 	if (m)
 		return m;
 	u64_map_get(&table->execs, (uint64_t)pid, &execs);
-	return process_table_create(table, pid, (uint32_t)execs);
+	return process_table_create(table, pid, (uint32_t)execs, NULL, NULL);
+}
+
+struct process_model *process_table_adopt(struct process_table *table, pid_t pid,
+					  struct unwinder *uw, struct symbolizer *sym)
+{
+	struct process_model *m = process_table_current(table, pid);
+	uint64_t execs = 0;
+
+	if (m || (!uw && !sym))
+		return m ? m : process_table_get(table, pid);
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs, uw, sym);
 }
 
 /* The new program's model is made at its first sample, not here: a tree that forks and execs
