@@ -42,9 +42,10 @@ struct process_model {
 	bool exited;
 	uint64_t last_map_refreshes; /* unwinder refreshes already passed on to the symbolizer */
 	/* This program's CPython runtime, when the table looks for Python: owned by the model
-	 * unless borrowed (then its fork parent's). Frames of this model's samples are named with
-	 * it. */
+	 * unless python_borrowed (its fork parent's, for a child gone before it was read). Frames
+	 * of this model's samples are named with it. */
 	struct python_runtime *python;
+	bool python_borrowed;
 	enum process_python python_state;
 	uint64_t python_since_ns;    /* when the model was made (the retry schedule) */
 	uint64_t python_next_try_ns; /* PENDING: when to try again */
