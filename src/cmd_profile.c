@@ -325,6 +325,7 @@ int cmd_profile(const struct cli_options *opts)
 	}
 	fig.samples = meta.samples;
 	fig.lost = meta.lost;
+	fig.cpu_measured = !isnan(meta.cpu_time_s);
 	fig.cpu_s = !isnan(meta.cpu_time_s) ? meta.cpu_time_s
 					    : (double)meta.samples / (double)opts->frequency_hz;
 	if (lc)

@@ -463,6 +463,10 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	json_uint(&w, fig->samples);
 	json_key(&w, "cpu_s");
 	json_double(&w, fig->cpu_s);
+	/* true: the kernel's accounting of the target (no counting noise); false: samples / rate.
+	 */
+	json_key(&w, "cpu_s_measured");
+	json_bool(&w, fig->cpu_measured);
 	json_key(&w, "functions");
 	json_array_begin(&w);
 	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
