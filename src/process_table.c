@@ -113,7 +113,8 @@ static void process_model_open(struct process_table *table, struct process_model
 }
 
 static struct process_model *process_table_create(struct process_table *table, pid_t pid,
-						  uint32_t exec_count)
+						  uint32_t exec_count, struct unwinder *unwinder,
+						  struct symbolizer *symbolizer)
 {
 	struct process_model *m;
 	char name[96];
@@ -135,7 +136,13 @@ static struct process_model *process_table_create(struct process_table *table, p
 	m->exec_count = exec_count;
 	if (target_comm(pid, m->comm, sizeof(m->comm)) != 0)
 		m->comm[0] = '\0';
-	process_model_open(table, m);
+	if (unwinder || symbolizer) {
+		m->unwinder = unwinder;
+		m->symbolizer = symbolizer;
+		m->borrowed = true;
+	} else {
+		process_model_open(table, m);
+	}
 	if (!m->comm[0])
 		snprintf(m->comm, sizeof(m->comm), "[exited]");
 	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
@@ -176,7 +183,22 @@ struct process_model *process_table_get(struct process_table *table, pid_t pid)
 	if (m)
 		return m;
 	u64_map_get(&table->execs, (uint64_t)pid, &execs);
-	return process_table_create(table, pid, (uint32_t)execs);
+	return process_table_create(table, pid, (uint32_t)execs, NULL, NULL);
+}
+
+struct process_model *process_table_adopt(struct process_table *table, pid_t pid,
+					  struct unwinder *unwinder, struct symbolizer *symbolizer)
+{
+	uint64_t execs = 0;
+
+	if (process_table_current(table, pid)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	if (!unwinder && !symbolizer)
+		return process_table_get(table, pid);
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs, unwinder, symbolizer);
 }
 
 /* The new program's model is made at its first sample, not here: a tree that forks and execs

@@ -42,6 +42,12 @@ void process_table_free(struct process_table *table);
  * errno only when out of memory. Owned by the table. */
 struct process_model *process_table_get(struct process_table *table, pid_t pid);
 
+/* Makes pid's current model from an unwinder and symbolizer opened elsewhere (the session's, for
+ * its first target: launch mode opens them before exec), borrowed: they must outlive the table.
+ * Returns the model (owned by the table), or NULL and errno (ENOMEM; EEXIST when pid has one). */
+struct process_model *process_table_adopt(struct process_table *table, pid_t pid,
+					  struct unwinder *unwinder, struct symbolizer *symbolizer);
+
 /* The current model of pid, or NULL when it has none (never made, or made obsolete by an exec
  * or exit): never makes one. */
 struct process_model *process_table_find(const struct process_table *table, pid_t pid);
