@@ -249,9 +249,9 @@ struct link_create_uprobe_multi {
 };
 
 /* One uprobe_multi link of prog on offsets[0..cnt) of path for pid; its fd is kept. 0 or -errno. */
-static int multi_link(struct alloc_probes *p, pid_t pid, struct bpf_program *prog,
-		      const char *path, const uint64_t *offsets, const uint64_t *cookies,
-		      uint32_t cnt, uint32_t flags)
+static int multi_link(struct alloc_probes *p, pid_t pid, struct bpf_program *prog, const char *path,
+		      const uint64_t *offsets, const uint64_t *cookies, uint32_t cnt,
+		      uint32_t flags)
 {
 	union bpf_attr attr;
 	struct link_create_uprobe_multi a = {

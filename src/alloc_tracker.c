@@ -64,8 +64,8 @@ struct alloc_tracker {
 	/* Per process (a -p list, followed children, exec'd programs): the model whose unwinder
 	 * learns the rules of its stacks and whose root frame ends them. Borrowed. */
 	struct process_table *processes;
-	pid_t launched_pid;	 /* its first exec is the launch itself, not a new program */
-	bool launch_exec_seen;	 /* that exec's record arrived */
+	pid_t launched_pid;	   /* its first exec is the launch itself, not a new program */
+	bool launch_exec_seen;	   /* that exec's record arrived */
 	struct unwinder *unwinder; /* without a process table: the one process's (borrowed) */
 	struct stack_table *stacks;
 	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
@@ -458,8 +458,10 @@ static bool map_add(struct u64_map *map, uint64_t key, uint64_t value)
 }
 
 /* Closes books: removes process tgid's blocks of map fd allocated before before_ns (an exec: the
- * old image's, gone with it; an exit: all of them) and counts them as freed at their stack keys,
- * marked with how (flag). One pass with batched lookups, then the deletions. */
+ * old image's, gone with it; an exit: all of them) and marks their stack keys with how (flag). An
+ * exec's are counted as freed at their keys (the process lives on without them); an exit's are
+ * not: the exited process's sites keep what it held when it exited (its stack keys are its own
+ * and never change again), as a leak checker reports what a program still held at its exit. */
 static void close_books(struct alloc_tracker *t, int fd, uint32_t tgid, uint64_t before_ns,
 			bool mmap, uint32_t flag, struct alloc_tracker_closed *closed)
 {
@@ -487,9 +489,10 @@ static void close_books(struct alloc_tracker *t, int fd, uint32_t tgid, uint64_t
 				continue; /* freed meanwhile */
 			f = 0;
 			u64_map_get(&t->closed_flags, vals[i].stack_key, &f);
-			if (!map_add(&t->closed_bytes, vals[i].stack_key, vals[i].size) ||
-			    !map_add(&t->closed_count, vals[i].stack_key, 1) ||
-			    u64_map_put(&t->closed_flags, vals[i].stack_key, f | flag))
+			if (u64_map_put(&t->closed_flags, vals[i].stack_key, f | flag) ||
+			    (flag == ALLOC_SITE_EXEC_CLOSED &&
+			     (!map_add(&t->closed_bytes, vals[i].stack_key, vals[i].size) ||
+			      !map_add(&t->closed_count, vals[i].stack_key, 1))))
 				closed->unaccounted++;
 			if (mmap) {
 				closed->mmap_bytes += vals[i].size;
@@ -539,17 +542,18 @@ static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_re
 			unwinder_refresh_maps(tracker_unwinder(t, m));
 	}
 	if (!launch)
-		log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of old images closed so far",
-		 (int)pid, (unsigned long long)t->exec.closed.allocs,
-		 (unsigned long long)t->exec.closed.heap_bytes);
+		log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of old images closed "
+			 "so far",
+			 (int)pid, (unsigned long long)t->exec.closed.allocs,
+			 (unsigned long long)t->exec.closed.heap_bytes);
 }
 
 /* A followed child was forked, or a target exited (bpf/target_set.bpf.h). A child's books start
  * empty at the fork (its copy of the parent's heap is in nobody's books under its pid); it gets
  * its own probes now, on the objects it maps, so its allocations are seen from here on (those made
  * between the fork and this attach are not: counted as frees of untracked memory if freed). An
- * exited process's blocks died with it: its books are closed (counted, never a leak or a
- * plateau), its model kept for the stacks already seen. */
+ * exited process's books are closed: its blocks leave the kernel's table (counted), its sites keep
+ * what it held at its exit (close_books), its model stays for the stacks already seen. */
 static void on_process_event(struct alloc_tracker *t, const struct smolder_process_event *ev)
 {
 	pid_t pid = (pid_t)ev->tgid;

@@ -8,7 +8,8 @@
  * the same command on the same call path (same-command workers: the stack's frames without its
  * root, plus the command), and keeps each process's own series as its breakdown. Stacks are
  * compared by address: forks of one parent (pre-fork workers, multiprocessing) share their
- * mappings and add up; processes of one program started apart (other addresses) make a site each. */
+ * mappings and add up; processes of one program started apart (other addresses) make a site each.
+ */
 #include "smolder/leak_collector.h"
 
 #include <errno.h>
@@ -230,8 +231,12 @@ static int take_sample(struct leak_collector *lc, pid_t pid, double t)
 			p->first_bytes = samples[i].outstanding_bytes;
 			p->alloc_bytes_first = samples[i].alloc_bytes;
 		}
+		/* An exited process's series ends at its exit (its value there is final: it
+		 * still counts in its site's sum, which keeps what the command's processes
+		 * leaked, also across recycled workers). */
+		if (!(p->flags & ALLOC_SITE_EXIT_CLOSED))
+			growth_series_add(&p->series, t, (double)samples[i].outstanding_bytes);
 		p->flags |= samples[i].flags;
-		growth_series_add(&p->series, t, (double)samples[i].outstanding_bytes);
 		p->outstanding_bytes = samples[i].outstanding_bytes;
 		p->outstanding_allocs = samples[i].outstanding_allocs;
 		p->alloc_bytes_last = samples[i].alloc_bytes;

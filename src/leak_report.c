@@ -107,11 +107,12 @@ static int process_compare(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : (x->stack_id > y->stack_id);
 }
 
-/* Blocks closed by an exec or an exit died with their image: allocated and released, whatever the
- * curve looked like before; never a leak or a plateau once nothing of them is left. */
+/* Blocks closed by an exec died with the old image: allocated and released, whatever the curve
+ * looked like before; never a leak or a plateau once nothing of them is left. (An exit keeps what
+ * the process held at its exit: its series ends there and is judged as it was.) */
 static void closed_verdict(uint32_t flags, uint64_t outstanding, struct growth_result *g)
 {
-	if ((flags & (ALLOC_SITE_EXEC_CLOSED | ALLOC_SITE_EXIT_CLOSED)) && outstanding == 0) {
+	if ((flags & ALLOC_SITE_EXEC_CLOSED) && outstanding == 0) {
 		g->verdict = GROWTH_CHURN;
 		g->rate = 0;
 	}
@@ -557,12 +558,15 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 			"image's %llu allocations (%llu bytes) and %llu mappings (%llu bytes) died "
 			"with it and were closed, not counted as outstanding\n",
 			(unsigned long long)r->exec.execs, r->exec_at_s, r->command_before_exec,
-			(unsigned long long)r->exec.closed.allocs, (unsigned long long)r->exec.closed.heap_bytes,
-			(unsigned long long)r->exec.closed.mmaps, (unsigned long long)r->exec.closed.mmap_bytes);
+			(unsigned long long)r->exec.closed.allocs,
+			(unsigned long long)r->exec.closed.heap_bytes,
+			(unsigned long long)r->exec.closed.mmaps,
+			(unsigned long long)r->exec.closed.mmap_bytes);
 	if (r->tree.exits)
 		fprintf(out,
 			"exit: %llu target process(es) exited; their %llu allocations (%llu bytes) "
-			"and %llu mappings (%llu bytes) died with them and were closed, not counted "
+			"and %llu mappings (%llu bytes) died with them and were closed, not "
+			"counted "
 			"as outstanding\n",
 			(unsigned long long)r->tree.exits,
 			(unsigned long long)r->tree.exit_closed.allocs,
@@ -836,14 +840,15 @@ int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool gr
 				continue;
 			if (r->n_processes > 1) {
 				if (sp)
-					snprintf(root, sizeof(root), "%s [%d]", s->command, sp->pid);
+					snprintf(root, sizeof(root), "%s [%d]", s->command,
+						 sp->pid);
 				else
 					snprintf(root, sizeof(root), "%s", s->command);
 				frames[n++] = root;
 			}
 			frames[n++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
-			for (size_t k = 0; k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]);
-			     k++)
+			for (size_t k = 0;
+			     k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]); k++)
 				frames[n++] = s->frames[k];
 			err = folded_profile_add(p, frames, n, w);
 		}

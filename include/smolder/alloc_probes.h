@@ -40,8 +40,7 @@ int alloc_probes_attach_process(struct alloc_probes *probes, pid_t pid);
 /* Launch mode: probes the objects at paths for pid (not yet exec'd: a probe on a file applies
  * when the file is mapped, the pid filter holds across exec). Returns the points attached or
  * -errno. */
-int alloc_probes_attach_paths(struct alloc_probes *probes, pid_t pid, char *const *paths,
-			      size_t n);
+int alloc_probes_attach_paths(struct alloc_probes *probes, pid_t pid, char *const *paths, size_t n);
 /* pid exited: its maps are not read again. Its links stay until alloc_probes_free (closing one
  * waits for a grace period; the event loop must not). */
 void alloc_probes_forget(struct alloc_probes *probes, pid_t pid);

@@ -28,8 +28,8 @@ struct alloc_tracker_options {
 	const pid_t *pids; /* more targets (-p A,B,C); may repeat pid */
 	size_t n_pids;
 	bool follow_children; /* children forked by a target join the set (at the fork) */
-	uint32_t max_allocs; /* live allocations tracked; 0 = default (2M) */
-	uint32_t max_sites;  /* distinct stack keys; 0 = default (64K) */
+	uint32_t max_allocs;  /* live allocations tracked; 0 = default (2M) */
+	uint32_t max_sites;   /* distinct stack keys; 0 = default (64K) */
 };
 
 /* Loads the BPF program sized by opts. NULL and errno on failure: EPERM/EACCES for missing
@@ -76,10 +76,10 @@ int alloc_tracker_fd(const struct alloc_tracker *tracker);
 void alloc_tracker_set_unwinder(struct alloc_tracker *tracker, struct unwinder *unwinder);
 
 enum alloc_site_flags {
-	ALLOC_SITE_MMAP = 1,	    /* anonymous mmap, not heap */
-	ALLOC_SITE_TRUNCATED = 2,   /* stack walk did not reach the thread's root */
-	ALLOC_SITE_UNAVAILABLE = 4, /* stack lost (throttled, table or ring buffer full) */
-	ALLOC_SITE_EXEC_CLOSED = 8, /* blocks of it died with an exec of the target (closed) */
+	ALLOC_SITE_MMAP = 1,	     /* anonymous mmap, not heap */
+	ALLOC_SITE_TRUNCATED = 2,    /* stack walk did not reach the thread's root */
+	ALLOC_SITE_UNAVAILABLE = 4,  /* stack lost (throttled, table or ring buffer full) */
+	ALLOC_SITE_EXEC_CLOSED = 8,  /* blocks of it died with an exec of the target (closed) */
 	ALLOC_SITE_EXIT_CLOSED = 16, /* blocks of it died with the exit of their process (closed) */
 };
 

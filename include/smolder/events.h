@@ -265,8 +265,8 @@ enum smolder_alloc_record {
 /* The target called exec (sched_process_exec). Everything allocated before time_ns died with the
  * old image; return addresses learned from it mean nothing in the new one. */
 struct smolder_exec_record {
-	__u32 kind; /* SMOLDER_REC_EXEC */
-	__u32 tgid; /* the process that exec'd */
+	__u32 kind;    /* SMOLDER_REC_EXEC */
+	__u32 tgid;    /* the process that exec'd */
 	__u64 time_ns; /* bpf_ktime_get_ns, the clock of smolder_alloc_info.time_ns */
 };
 

@@ -31,9 +31,9 @@ struct leak_site_process {
  * workers of a tree add up; a single target is one process). */
 struct leak_site {
 	uint32_t stack_id; /* a member's stack (names the frames) */
-	uint32_t flags;	  /* enum alloc_site_flags */
-	char **frames;	  /* names, root first (owned) */
-	char **locations; /* "file:line" or NULL per frame (owned) */
+	uint32_t flags;	   /* enum alloc_site_flags */
+	char **frames;	   /* names, root first (owned) */
+	char **locations;  /* "file:line" or NULL per frame (owned) */
 	size_t n_frames;
 	uint32_t unknown_frames;     /* frames in no known object (after symbolization) */
 	struct growth_series series; /* outstanding bytes over time */
