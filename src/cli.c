@@ -152,11 +152,15 @@ static const char *const cli_help_check =
 	"junit.xml\n";
 
 static const char *const cli_help_profile =
-	"usage: smolder profile (-p PID | -- CMD ARGS...) [--during 'LOAD CMD'] [-d DURATION]\n"
-	"                       [-F HZ] [-i INTERVAL] [--ops N] [--no-memory] [-o FILE]...\n"
+	"usage: smolder profile (-p PID[,PID...] | -- CMD ARGS...) [--during 'LOAD CMD']\n"
+	"                       [-d DURATION] [-F HZ] [-i INTERVAL] [--ops N] [--no-memory]\n"
+	"                       [--children | --no-children] [--merge-processes] [-o FILE]...\n"
 	"\n"
 	"One attach: on-CPU stacks, allocation growth and a resource timeline from /proc.\n"
 	"\n"
+	"  --children       also every descendant of the -p processes, present and future\n"
+	"  --no-children    launch mode: only CMD itself (default: CMD and its children)\n"
+	"  --merge-processes  one root frame per command, not per process\n"
 	"  --during CMD     run CMD with sh -c once attached; the run ends when it exits\n"
 	"  --ops N          operations done during the run: per-operation figures\n"
 	"                   (without it: parsed from wrk, ab or redis-benchmark output)\n"
@@ -396,7 +400,7 @@ struct cli_opt_spec {
 #define CMD_BIT(c) (1u << (c))
 #define CMD_TARGET (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE))
 /* Commands that take process trees: -p lists, --children, --merge-processes. */
-#define CMD_TREE (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS))
+#define CMD_TREE (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE))
 
 static const struct cli_opt_spec cli_opts[] = {
 	{OPT_PID, 'p', "pid", 1, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},

@@ -605,8 +605,7 @@ static void json_series(struct json_writer *w, const struct growth_series *s, co
 	json_array_end(w);
 }
 
-/* Per process of a site: pid, its own outstanding bytes, rate and verdict. */
-static void json_site_processes(struct json_writer *w, const struct leak_site *s)
+void leak_report_json_site_processes(struct json_writer *w, const struct leak_site *s)
 {
 	json_array_begin(w);
 	for (size_t k = 0; k < s->n_procs; k++) {
@@ -662,7 +661,7 @@ static void json_sites(struct json_writer *w, const struct leak_report *r, bool 
 		json_key(w, "command");
 		json_string(w, s->command);
 		json_key(w, "processes");
-		json_site_processes(w, s);
+		leak_report_json_site_processes(w, s);
 		json_key(w, "outstanding_bytes");
 		json_uint(w, s->outstanding_bytes);
 		json_key(w, "outstanding_allocs");

@@ -106,6 +106,11 @@ int leak_report_write_json(const struct leak_report *report, FILE *out);
 int leak_report_write_flamegraph(const struct leak_report *report, FILE *out, bool growth,
 				 bool svg);
 
+/* A site's per-process breakdown as a JSON array: [{pid, outstanding_bytes, outstanding_allocs,
+ * allocated_bytes, growth_bytes_per_s, verdict, closed_by_exit}] (profile's report shares it). */
+struct json_writer;
+void leak_report_json_site_processes(struct json_writer *w, const struct leak_site *site);
+
 /* True when an output path selects the growth flame graph: NAME.growth.svg / NAME.growth.folded. */
 bool leak_report_path_is_growth(const char *path);
 

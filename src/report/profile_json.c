@@ -366,9 +366,19 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 			json_object_begin(&w);
 			json_key(&w, "stack");
 			json_array_begin(&w);
+			/* Process trees: the site adds up its command's processes (leak_report.h).
+			 */
+			if (fig->mem->n_processes > 1)
+				json_string(&w, site->command);
 			for (size_t k = 0; k < site->n_frames; k++)
 				json_string(&w, site->frames[k]);
 			json_array_end(&w);
+			if (fig->mem->n_processes > 1) {
+				json_key(&w, "command");
+				json_string(&w, site->command);
+				json_key(&w, "processes");
+				leak_report_json_site_processes(&w, site);
+			}
 			json_key(&w, "outstanding_bytes");
 			json_uint(&w, site->outstanding_bytes);
 			json_key(&w, "growth_bytes_per_s");

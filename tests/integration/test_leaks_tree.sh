@@ -4,7 +4,8 @@
 # per-process breakdown, a child's copy of its parent's heap not its leak (the parent's 16 MiB
 # stays whole in the parent's books while the children free half of their copies); workers exiting
 # and replaced during the run; a child exec'ing another program (probed and named in its own
-# model); a Python multiprocessing pool whose workers leak; nothing left traced or stopped.
+# model); a Python multiprocessing pool whose workers leak; nothing left traced or stopped;
+# `profile` on a launched tree.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -152,4 +153,25 @@ else
 	fail "pool: $(cat "$WORK/py.err")"
 fi
 check_untraced "$POOL" "${WORKERS[@]}"
+
+# 4. profile follows a launched command's children too: CPU samples of the workers, their leak
+# with the per-process breakdown in the memory section.
+"$SMOLDER" profile -d 4 -o "$WORK/p.json" -o "$WORK/p.folded" -- "$FIXTURES/leak_tree" 2 40960 \
+	>"$WORK/p.txt" 2>"$WORK/p.err" || fail "profile exited $?: $(tail -3 "$WORK/p.err")"
+if python3 - "$WORK/p.json" <<'PY' 2>"$WORK/py.err"; then
+import json, sys
+d = json.load(open(sys.argv[1]))
+leak = [s for s in d["memory"]["sites"] if "worker_leak" in s["stack"]]
+assert len(leak) == 1 and leak[0]["verdict"] == "leak", leak
+assert leak[0]["stack"][0] == "leak_tree" and len(leak[0]["processes"]) == 2, leak[0]
+assert d["pid"] not in [p["pid"] for p in leak[0]["processes"]], leak[0]["processes"]
+print("ok")
+PY
+	pass "profile: the launched tree's workers' leak with the breakdown"
+else
+	fail "profile: $(cat "$WORK/py.err")"
+fi
+[ "$(cut -d';' -f1 "$WORK/p.folded" | sort -u | wc -l)" -ge 3 ] &&
+	pass "profile: on-CPU stacks rooted at 3 or more processes" ||
+	fail "profile: folded roots: $(cut -d';' -f1 "$WORK/p.folded" | sort -u | tr '\n' ' ')"
 finish
