@@ -68,6 +68,10 @@ static __always_inline void layout_fork(__u32 parent, __u32 child)
 		stat_inc(SMOLDER_STAT_LAYOUTS_FULL);
 }
 
+/* Python configs are per process (python_configs, python_walk.bpf.h), written by user space. */
+#include "python_walk.bpf.h"
+
+/* After python_walk.bpf.h: the set copies a followed child's Python config at its fork. */
 #define TARGET_SET_STAT_FULL			    SMOLDER_STAT_TARGETS_FULL
 #define TARGET_SET_STAT_EVENT_LOST		    SMOLDER_STAT_PROCESS_EVENT_LOST
 #define TARGET_SET_STAT_FOLLOWED		    SMOLDER_STAT_FORKS_FOLLOWED
@@ -75,11 +79,6 @@ static __always_inline void layout_fork(__u32 parent, __u32 child)
 #define target_set_on_fork(parent_tgid, child_tgid) layout_fork(parent_tgid, child_tgid)
 #define target_set_on_exit(tgid)		    bpf_map_delete_elem(&layouts, &(tgid))
 #include "target_set.bpf.h"
-
-/* Written by user space once the target is known to run Python (python_walk.bpf.h). */
-struct smolder_python_config python_config = {};
-
-#include "python_walk.bpf.h"
 
 /* The allocation's key with the thread's Python frames folded in: an allocation made by Python code
  * is attributed to the Python line that made it. The walk runs whenever the thread has a Python
@@ -95,11 +94,14 @@ static __always_inline __u64 python_stack_key(__u64 native_key, __u32 tgid)
 	__u8 one = 1;
 	long err;
 
-	if (python_config.version == 0 || native_key == SMOLDER_STACK_KEY_NONE)
+	if (native_key == SMOLDER_STACK_KEY_NONE)
 		return native_key;
-	buf = python_walk(bpf_get_current_task_btf(), &n, &flags, &hash);
-	if (!buf)
+	buf = python_walk(bpf_get_current_task_btf(), tgid, &n, &flags, &hash);
+	if (!buf) {
+		if (flags & SMOLDER_PYWALK_NO_CONFIG)
+			stat_inc(SMOLDER_STAT_PY_NO_CONFIG);
 		return native_key;
+	}
 	if (flags & SMOLDER_PYWALK_NO_TSTATE) {
 		stat_inc(SMOLDER_STAT_PY_NO_TSTATE);
 		return native_key;
@@ -557,6 +559,7 @@ int exec_event(void *ctx)
 	layout = (__u32)__sync_fetch_and_add(&layout_seq, 1);
 	if (bpf_map_update_elem(&layouts, &tgid, &layout, BPF_ANY))
 		stat_inc(SMOLDER_STAT_LAYOUTS_FULL);
+	python_config_forget(tgid); /* a new program: user space examines it again */
 	st = thread_get(0);
 	if (st)
 		st->walk.n = 0;

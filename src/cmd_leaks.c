@@ -7,6 +7,7 @@
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/pprof.h"
+#include "smolder/report_outputs.h"
 #include "smolder/speedscope.h"
 #include "smolder/session.h"
 #include "smolder/symbolizer.h"
@@ -30,56 +31,53 @@ static int default_output(pid_t pid, char *path, size_t len)
 	return SMOLDER_EXIT_OK;
 }
 
-static int write_outputs(const struct leak_report *report, const struct cli_output *outs,
-			 size_t n_outs)
+static int leaks_write_json(void *ctx, const struct cli_output *out, FILE *fp)
 {
-	int status = SMOLDER_EXIT_OK;
+	(void)out;
+	return leak_report_write_json(ctx, fp);
+}
 
-	for (size_t i = 0; i < n_outs; i++) {
-		struct output_file f = {0};
-		bool growth = leak_report_path_is_growth(outs[i].path);
-		int err = output_file_open(&f, outs[i].path);
+static int leaks_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return pprof_write_leaks(ctx, fp);
+}
 
-		if (err) {
-			log_error("cannot write %s: %s", outs[i].path, strerror(-err));
-			status = SMOLDER_EXIT_INTERNAL;
-			continue;
-		}
-		switch (outs[i].format) {
-		case OUTPUT_FORMAT_JSON:
-			err = leak_report_write_json(report, f.fp);
-			break;
-		case OUTPUT_FORMAT_PPROF:
-			err = pprof_write_leaks(report, f.fp);
-			break;
-		case OUTPUT_FORMAT_SPEEDSCOPE:
-			err = speedscope_write_leaks(report, f.fp);
-			break;
-		case OUTPUT_FORMAT_SVG:
-			err = leak_report_write_flamegraph(report, f.fp, growth, true);
-			break;
-		default:
-			err = leak_report_write_flamegraph(report, f.fp, growth, false);
-			break;
-		}
-		if (!err)
-			err = output_file_commit(&f);
-		else
-			output_file_abort(&f);
-		if (err) {
-			log_error("cannot write %s: %s", outs[i].path,
-				  strerror(err < 0 ? -err : EIO));
-			status = SMOLDER_EXIT_INTERNAL;
-		} else if (strcmp(outs[i].path, "-") != 0) {
-			log_info("wrote %s%s", outs[i].path,
-				 outs[i].format != OUTPUT_FORMAT_SVG &&
-						 outs[i].format != OUTPUT_FORMAT_FOLDED
-					 ? ""
-				 : growth ? " (memory growth flame graph)"
-					  : " (outstanding memory flame graph)");
-		}
-	}
-	return status;
+static int leaks_write_speedscope(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return speedscope_write_leaks(ctx, fp);
+}
+
+/* NAME.growth.svg / NAME.growth.folded: bytes gained during the run; else outstanding bytes. */
+static int leaks_write_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	return leak_report_write_flamegraph(ctx, fp, leak_report_path_is_growth(out->path),
+					    out->format == OUTPUT_FORMAT_SVG);
+}
+
+static const char *leaks_describe(void *ctx, const struct cli_output *out)
+{
+	(void)ctx;
+	if (out->format != OUTPUT_FORMAT_SVG && out->format != OUTPUT_FORMAT_FOLDED)
+		return NULL;
+	return leak_report_path_is_growth(out->path) ? " (memory growth flame graph)"
+						     : " (outstanding memory flame graph)";
+}
+
+static int write_outputs(struct leak_report *report, const struct cli_output *outs, size_t n_outs)
+{
+	struct report_writers w = {
+		.by_format = {[OUTPUT_FORMAT_FOLDED] = leaks_write_graph,
+			      [OUTPUT_FORMAT_SVG] = leaks_write_graph,
+			      [OUTPUT_FORMAT_JSON] = leaks_write_json,
+			      [OUTPUT_FORMAT_PPROF] = leaks_write_pprof,
+			      [OUTPUT_FORMAT_SPEEDSCOPE] = leaks_write_speedscope},
+		.ctx = report,
+		.describe = leaks_describe,
+	};
+
+	return report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 }
 
 int cmd_leaks(const struct cli_options *opts)

@@ -1,11 +1,13 @@
 /* cmd_profile.c: `smolder profile`: one session with the CPU and allocation collectors, a resource
  * timeline read from /proc every interval, and an optional load command (--during, run with
  * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
- * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops) and
- * the on-CPU flame graph (.folded/.svg). This file holds option handling and the session glue;
- * the collectors are timeline.c and load_command.c, the JSON writer report/profile_json.c.
+ * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
+ * on-CPU flame graph (.folded/.svg), and pprof / speedscope files holding every part of the run.
+ * This file holds option handling and the session glue; the collectors are timeline.c and
+ * load_command.c, the JSON writer report/profile_json.c.
  *
- * Not done yet (see README): off-CPU time, the HTML report, $PORT in launch mode, --ops-probe. */
+ * Operations: --ops N, else --ops-probe's call count (over the load window when there is one),
+ * else the count parsed from the load tool's output. */
 #include "smolder/commands.h"
 
 #include <errno.h>
@@ -19,44 +21,175 @@
 #include "smolder/leak_collector.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
+#include "smolder/offcpu_collector.h"
+#include "smolder/ops_probe.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_json.h"
+#include "smolder/pprof.h"
 #include "smolder/profile_output.h"
+#include "smolder/report_outputs.h"
+#include "smolder/report_parts.h"
 #include "smolder/session.h"
+#include "smolder/speedscope.h"
 #include "smolder/timeline.h"
 
-/* Writes the JSON report(s) and the on-CPU flame graph(s). Returns a smolder exit code. */
+/* Everything profile's outputs are written from. */
+struct profile_outputs {
+	const struct profile_json_input *in;
+	const struct profile_output_options *oo;
+	const struct profile_output_meta *meta;
+	const struct report_parts *parts; /* for pprof and speedscope */
+};
+
+static int profile_write_json(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return profile_json_write(fp, ((struct profile_outputs *)ctx)->in);
+}
+
+/* .folded / .svg: the on-CPU flame graph. */
+static int profile_write_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return profile_output_write_graph(p->in->folded, out->format, fp, p->oo, p->meta);
+}
+
+/* X.offcpu.folded / X.offcpu.svg beside X.folded / X.svg: the off-CPU flame graph, in us. */
+static int profile_write_off_cpu_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return profile_output_write_graph(p->in->fig->off_cpu->folded, out->format, fp,
+					  &p->in->fig->off_cpu->opts, p->meta);
+}
+
+/* The off-CPU graph's path for a graph output: ".offcpu" before the extension. NULL: none (stdout,
+ * other formats). Caller frees. */
+static char *profile_off_cpu_path(const struct cli_output *out)
+{
+	const char *dot;
+	char *path;
+	size_t stem;
+
+	if ((out->format != OUTPUT_FORMAT_FOLDED && out->format != OUTPUT_FORMAT_SVG) ||
+	    strcmp(out->path, "-") == 0)
+		return NULL;
+	dot = strrchr(out->path, '.');
+	if (!dot || strchr(dot, '/'))
+		dot = out->path + strlen(out->path);
+	stem = (size_t)(dot - out->path);
+	path = malloc(strlen(out->path) + sizeof(".offcpu"));
+	if (path)
+		sprintf(path, "%.*s.offcpu%s", (int)stem, out->path, dot);
+	return path;
+}
+
+static int profile_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return pprof_write_parts(((struct profile_outputs *)ctx)->parts, fp);
+}
+
+static int profile_write_speedscope(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return speedscope_write_parts(((struct profile_outputs *)ctx)->parts, fp);
+}
+
+/* Writes every output; returns a smolder exit code. */
 static int profile_write(const struct profile_json_input *in, const struct cli_output *outs,
 			 size_t n_outs, const struct profile_output_options *oo,
 			 const struct profile_output_meta *meta)
 {
-	int status = SMOLDER_EXIT_OK;
+	/* pprof and speedscope hold every part of the run: on-CPU samples, off-CPU time (us) and
+	 * memory. */
+	const struct offcpu_report *off = in->fig->off_cpu;
+	struct report_parts parts = {.tool = "profile",
+				     .cpu = in->folded,
+				     .cpu_opts = oo,
+				     .off_cpu = off ? off->folded : NULL,
+				     .off_cpu_opts = off ? &off->opts : NULL,
+				     .off_cpu_unit_ns = 1000,
+				     .memory = in->fig->mem,
+				     .meta = meta};
+	struct profile_outputs p = {.in = in, .oo = oo, .meta = meta, .parts = &parts};
+	struct report_writers w = {
+		.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_graph,
+			      [OUTPUT_FORMAT_SVG] = profile_write_graph,
+			      [OUTPUT_FORMAT_JSON] = profile_write_json,
+			      [OUTPUT_FORMAT_PPROF] = profile_write_pprof,
+			      [OUTPUT_FORMAT_SPEEDSCOPE] = profile_write_speedscope},
+		.ctx = &p,
+	};
 
-	for (size_t i = 0; i < n_outs; i++) {
-		struct output_file f = {0};
-		int err;
+	int status =
+		report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 
-		if (outs[i].format != OUTPUT_FORMAT_JSON) {
-			if (profile_output_write(in->folded, &outs[i], 1, oo, meta))
-				status = SMOLDER_EXIT_INTERNAL;
+	for (size_t i = 0; off && off->folded && i < n_outs; i++) {
+		struct report_writers ow = {
+			.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_off_cpu_graph,
+				      [OUTPUT_FORMAT_SVG] = profile_write_off_cpu_graph},
+			.ctx = &p,
+		};
+		struct cli_output o = outs[i];
+		char *path = profile_off_cpu_path(&outs[i]);
+
+		if (!path)
 			continue;
-		}
-		err = output_file_open(&f, outs[i].path);
-		if (!err)
-			err = profile_json_write(f.fp, in);
-		if (!err)
-			err = output_file_commit(&f);
-		else if (f.fp)
-			output_file_abort(&f);
-		if (err) {
-			log_error("cannot write %s: %s", outs[i].path,
-				  strerror(err < 0 ? -err : EIO));
+		o.path = path;
+		if (report_outputs_write(&ow, &o, 1))
 			status = SMOLDER_EXIT_INTERNAL;
-		} else {
-			log_info("wrote %s", outs[i].path);
-		}
+		free(path);
 	}
 	return status;
+}
+
+/* The operation count: --ops; else the probe's calls during the load window (the whole run
+ * without one, or when the target was gone at its end); else the load tool's summary. */
+static void profile_count_ops(const struct cli_options *opts, const struct load_command *lc,
+			      struct ops_probe *probe, struct profile_figures *fig)
+{
+	uint64_t calls;
+
+	fig->ops = NAN;
+	if (!isnan(opts->ops)) {
+		fig->ops = opts->ops;
+		fig->ops_source = "option";
+	} else if (probe) {
+		fig->ops_probe = true;
+		fig->ops_probe_dropped = ops_probe_dropped(probe);
+		if (lc && lc->started && lc->at_start.ops_valid && lc->at_end.ops_valid)
+			fig->ops = (double)(lc->at_end.ops - lc->at_start.ops);
+		else if (ops_probe_count(probe, &calls) == 0)
+			fig->ops = (double)calls;
+		fig->ops_source = "probe";
+	} else if (lc) {
+		fig->ops = load_command_ops(lc);
+		fig->ops_source = isnan(fig->ops) ? NULL : "load_output";
+	}
+}
+
+/* SMOLDER_OFFCPU_MIN_BLOCK_US: blocks at least this long keep their stack unsampled (default
+ * 1000 us; shorter ones are sampled, weight-preserving). Returns a smolder exit code. */
+static int profile_off_cpu_threshold(uint64_t *min_block_ns)
+{
+	const char *env = getenv("SMOLDER_OFFCPU_MIN_BLOCK_US");
+	char *end;
+	unsigned long long us;
+
+	*min_block_ns = 0;
+	if (!env || !*env)
+		return SMOLDER_EXIT_OK;
+	errno = 0;
+	us = strtoull(env, &end, 10);
+	if (errno || *end || us == 0 || us * 1000 > SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS) {
+		log_error("SMOLDER_OFFCPU_MIN_BLOCK_US=%s: expected microseconds from 1 to %llu",
+			  env, SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS / 1000);
+		return SMOLDER_EXIT_USAGE;
+	}
+	*min_block_ns = us * 1000;
+	return SMOLDER_EXIT_OK;
 }
 
 int cmd_profile(const struct cli_options *opts)
@@ -89,9 +222,11 @@ int cmd_profile(const struct cli_options *opts)
 	};
 	struct session_collector plug;
 	struct cpu_collector *cc = NULL;
+	struct offcpu_collector *off = NULL; /* NULL with --no-off-cpu */
 	struct leak_collector *leaks = NULL; /* NULL with --no-memory */
 	struct timeline *tl = NULL;
 	struct load_command *lc = NULL; /* NULL without --during */
+	struct ops_probe *probe = NULL; /* NULL without --ops-probe */
 	struct profile_folded *folded = NULL;
 	struct profile_output_meta meta;
 	struct profile_figures fig = {.ops = NAN};
@@ -125,16 +260,25 @@ int cmd_profile(const struct cli_options *opts)
 		outs = &def;
 		n_outs = 1;
 	}
-	if (!opts->no_off_cpu)
-		log_info("off-CPU time is not collected yet (profile collects on-CPU samples, "
-			 "allocations and the /proc timeline)");
+	if (!opts->no_off_cpu) {
+		uint64_t min_block_ns = 0;
+
+		status = profile_off_cpu_threshold(&min_block_ns);
+		if (status)
+			goto out;
+		off = offcpu_collector_new(min_block_ns);
+		co.off_cpu = off;
+	}
 	cc = cpu_collector_new(&co);
 	if (!opts->no_memory)
 		leaks = leak_collector_new(&lo);
 	tl = timeline_new(0, leaks);
 	if (opts->during)
 		lc = load_command_new(opts->during);
-	if (!cc || (!opts->no_memory && !leaks) || !tl || (opts->during && !lc)) {
+	if (opts->ops_probe)
+		probe = ops_probe_new(opts->ops_probe);
+	if (!cc || (!opts->no_memory && !leaks) || (!opts->no_off_cpu && !off) || !tl ||
+	    (opts->during && !lc) || (opts->ops_probe && !probe)) {
 		log_error("out of memory");
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
@@ -147,7 +291,15 @@ int cmd_profile(const struct cli_options *opts)
 	}
 	timeline_plug(tl, &plug);
 	session_add(&s, &plug);
+	if (probe) {
+		/* Before the load command: its attach resolves the function first. */
+		ops_probe_plug(probe, &plug);
+		session_add(&s, &plug);
+	}
 	if (lc) {
+		if (probe)
+			load_command_set_counter(
+				lc, &(struct load_counter){.ctx = probe, .read = ops_probe_count});
 		load_command_plug(lc, &plug);
 		session_add(&s, &plug);
 	}
@@ -158,36 +310,49 @@ int cmd_profile(const struct cli_options *opts)
 		 opts->during ? " during the load command" : "");
 	run_status = session_run(&s);
 
+	/* Memory first: its last snapshot is taken now, next to the load window's end and the
+	 * probe's count, before symbolizing the CPU samples takes its time. */
+	if (leaks)
+		fig.mem = leak_collector_finish(leaks, &s);
+	profile_count_ops(opts, lc, probe, &fig);
 	folded = cpu_collector_finish(cc, &s, &oo, &meta);
 	if (!folded) {
 		log_error("folding the profile: %s", strerror(errno));
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	if (off) {
+		fig.off_cpu = cpu_collector_finish_off_cpu(cc, &s, &oo);
+		if (!fig.off_cpu)
+			log_warn("off-CPU time: %s; left out of the report", strerror(errno));
+	}
 	fig.samples = meta.samples;
 	fig.lost = meta.lost;
+	fig.cpu_measured = !isnan(meta.cpu_time_s);
 	fig.cpu_s = !isnan(meta.cpu_time_s) ? meta.cpu_time_s
 					    : (double)meta.samples / (double)opts->frequency_hz;
-	if (leaks)
-		fig.mem = leak_collector_finish(leaks, &s);
 	if (lc)
 		load_command_read_tail(lc);
-	fig.ops = !isnan(opts->ops) ? opts->ops : lc ? load_command_ops(lc) : NAN;
 	if (!isnan(fig.ops))
-		log_info("operations: %.0f%s", fig.ops,
-			 isnan(opts->ops) ? " (from the load output)" : "");
+		log_info("operations: %.0f (%s)", fig.ops, fig.ops_source);
 	in = (struct profile_json_input){
 		.session = &s, .timeline = tl, .load = lc, .fig = &fig, .folded = folded};
 	status = profile_write(&in, outs, n_outs, &oo, &meta);
 	if (status == SMOLDER_EXIT_OK)
 		status = run_status;
+	/* The load command could not start (the target never listened): what was collected is
+	 * written, the exit code says the run did not happen as asked. */
+	if (status == SMOLDER_EXIT_OK && lc && lc->failure)
+		status = lc->failure;
 	status = session_finish(&s, status);
 out:
 	profile_folded_free(folded);
 	cpu_collector_free(cc);
+	offcpu_collector_free(off);
 	leak_collector_free(leaks);
 	session_release(&s);
 	load_command_free(lc);
+	ops_probe_free(probe);
 	timeline_free(tl);
 	return status;
 }

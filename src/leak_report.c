@@ -92,6 +92,11 @@ static void site_release(struct leak_site *s)
 	}
 	free(s->frames);
 	free(s->locations);
+	for (size_t k = 0; s->source_files && k < s->n_addresses; k++)
+		free(s->source_files[k]);
+	free(s->addresses);
+	free(s->modules);
+	free(s->source_files);
 	growth_series_release(&s->series);
 	for (size_t k = 0; k < s->n_procs; k++)
 		growth_series_release(&s->procs[k].series);
@@ -206,6 +211,67 @@ fail:
 	return false;
 }
 
+/* Index + 1 of the object holding frame in r->modules, added when new; 0 when none or no memory. */
+static uint32_t report_module(struct leak_report *r, struct symbolizer *sym, uint64_t frame)
+{
+	struct symbol_module_info mi;
+	struct leak_module *m;
+
+	if (!sym || symbolizer_module_at(sym, frame, &mi) != 0 || !mi.path)
+		return 0;
+	for (size_t i = 0; i < r->n_modules; i++)
+		if (r->modules[i].start == mi.start && !strcmp(r->modules[i].path, mi.path))
+			return (uint32_t)i + 1;
+	m = realloc(r->modules, (r->n_modules + 1) * sizeof(*m));
+	if (!m)
+		return 0;
+	r->modules = m;
+	m = &r->modules[r->n_modules];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(mi.path);
+	if (!m->path)
+		return 0;
+	memcpy(m->build_id, mi.build_id, sizeof(m->build_id));
+	m->start = mi.start;
+	m->end = mi.end;
+	m->offset = mi.file_offset;
+	return (uint32_t)++r->n_modules;
+}
+
+/* Frames [first, n_frames) of s were named from the lookup address frame, frames[nf - 1] the
+ * first of them (pprof keeps the address, its object and full source paths). Best effort:
+ * without memory the site simply has no addresses. */
+static void site_set_address(struct leak_report *r, struct leak_site *s, size_t first,
+			     uint64_t frame, struct symbolizer *sym,
+			     const struct symbol_frame *frames, size_t nf)
+{
+	uint64_t *a = realloc(s->addresses, s->n_frames * sizeof(*a));
+	uint32_t *m, module;
+	char **files;
+
+	if (!a)
+		return;
+	s->addresses = a;
+	m = realloc(s->modules, s->n_frames * sizeof(*m));
+	if (!m)
+		return;
+	s->modules = m;
+	files = realloc(s->source_files, s->n_frames * sizeof(*files));
+	if (!files)
+		return;
+	s->source_files = files;
+	module = report_module(r, sym, frame);
+	for (size_t k = s->n_addresses; k < s->n_frames; k++) {
+		bool mine = k >= first && k - first < nf;
+		const char *file = mine ? frames[nf - 1 - (k - first)].file : NULL;
+
+		a[k] = mine ? frame_user_address(frame) : 0;
+		m[k] = mine ? module : 0;
+		files[k] = file ? strdup(file) : NULL;
+	}
+	s->n_addresses = s->n_frames;
+}
+
 /* The symbolizer of the process a stack is rooted at (its model's), else fallback. */
 static struct symbolizer *stack_symbolizer(const struct stack_table *stacks, uint32_t stack_id,
 					   struct symbolizer *fallback,
@@ -283,7 +349,7 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 		uint32_t n;
 		const uint64_t *ips = stack_table_get(stacks, s->stack_id, &n);
 		struct symbolizer *sym = stack_symbolizer(stacks, s->stack_id, fallback, processes);
-		size_t cap = 0;
+		size_t cap = 0, first;
 
 		if (!ips || n == 0) {
 			s->frames = calloc(1, sizeof(char *));
@@ -336,6 +402,7 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 			 * or not code at all) is counted: such a stack is not shown as complete. */
 			if (!frames[nf - 1].function && !frames[nf - 1].module)
 				s->unknown_frames++;
+			first = s->n_frames;
 			for (size_t j = nf; j-- > 0;) {
 				char *name = frame_name(&frames[j], buf, sizeof(buf)),
 				     *location = NULL;
@@ -350,6 +417,7 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 				if (!site_push(s, &cap, name, location))
 					return;
 			}
+			site_set_address(r, s, first, ips[k] - 1, sym, frames, nf);
 		}
 	}
 }
@@ -363,6 +431,11 @@ void leak_report_release(struct leak_report *r)
 	free(r->sites);
 	r->sites = NULL;
 	r->n_sites = r->cap_sites = 0;
+	for (size_t i = 0; i < r->n_modules; i++)
+		free(r->modules[i].path);
+	free(r->modules);
+	r->modules = NULL;
+	r->n_modules = 0;
 	growth_series_release(&r->rss);
 	growth_series_release(&r->anon);
 }
@@ -393,6 +466,7 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_PY_NO_TSTATE] = "python_no_thread_state",
 	[SMOLDER_STAT_PY_TRUNCATED] = "python_chains_truncated",
 	[SMOLDER_STAT_PY_READ_FAILED] = "python_chains_unreadable",
+	[SMOLDER_STAT_PY_NO_CONFIG] = "python_process_not_examined",
 	[SMOLDER_STAT_TARGETS_FULL] = "children_not_followed_target_map_full",
 	[SMOLDER_STAT_PROCESS_EVENT_LOST] = "lost_process_events",
 	[SMOLDER_STAT_FORKS_FOLLOWED] = "children_followed",

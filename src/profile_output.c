@@ -21,6 +21,7 @@
 #include "smolder/log.h"
 #include "smolder/output_file.h"
 #include "smolder/process_table.h"
+#include "smolder/report_outputs.h"
 #include "smolder/pprof.h"
 #include "smolder/speedscope.h"
 #include "smolder/symbolizer.h"
@@ -340,10 +341,12 @@ void profile_folded_free(struct profile_folded *folded)
 
 static void thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
 			 size_t len);
+static void process_frame(const struct profile_output_options *opts,
+			  const struct process_model *model, char *buf, size_t len);
 
 /* Keeps one weighted address stack (indices into the cache, leaf first). */
 static int sample_add(struct profile_folded *folded, const uint32_t *indices, uint32_t n,
-		      int32_t tid, uint64_t weight)
+		      int32_t tid, const struct process_model *process, uint64_t weight)
 {
 	if (grow_array((void **)&folded->sample_addrs, &folded->cap_sample_addrs,
 		       folded->n_sample_addrs + n, sizeof(*folded->sample_addrs)) ||
@@ -351,8 +354,12 @@ static int sample_add(struct profile_folded *folded, const uint32_t *indices, ui
 		       sizeof(*folded->samples)))
 		return -ENOMEM;
 	memcpy(folded->sample_addrs + folded->n_sample_addrs, indices, n * sizeof(*indices));
-	folded->samples[folded->n_samples++] = (struct profile_sample){
-		.first = (uint32_t)folded->n_sample_addrs, .n = n, .tid = tid, .weight = weight};
+	folded->samples[folded->n_samples++] =
+		(struct profile_sample){.first = (uint32_t)folded->n_sample_addrs,
+					.n = n,
+					.tid = tid,
+					.process = process,
+					.weight = weight};
 	folded->n_sample_addrs += n;
 	return 0;
 }
@@ -378,6 +385,12 @@ void profile_thread_frame(const struct profile_output_options *opts, int32_t tid
 			  size_t len)
 {
 	thread_frame(opts, tid, buf, len);
+}
+
+void profile_process_frame(const struct profile_output_options *opts,
+			   const struct process_model *model, char *buf, size_t len)
+{
+	process_frame(opts, model, buf, len);
 }
 
 const char *profile_folded_line(const struct profile_folded *folded, size_t i, uint64_t *weight)
@@ -545,7 +558,8 @@ struct profile_folded *profile_output_fold(const struct stack_table *stacks,
 		if (folded_add(folded, line, weights[i].weight,
 			       depth && frame_names_is_truncated(opts->names, frames[depth - 1])))
 			goto fail;
-		if (sample_add(folded, indices, n_idx, weights[i].tid, weights[i].weight))
+		if (sample_add(folded, indices, n_idx, weights[i].tid,
+			       model && opts->process_roots ? model : NULL, weights[i].weight))
 			goto fail;
 		stats->unknown_frames += unknown * weights[i].weight;
 		stats->total_weight += (double)weights[i].weight;
@@ -804,58 +818,88 @@ static int profile_svg_write(const struct folded_profile *p, FILE *fp,
 	return ret;
 }
 
+int profile_output_write_graph(const struct profile_folded *folded, enum output_format format,
+			       FILE *fp, const struct profile_output_options *opts,
+			       const struct profile_output_meta *meta)
+{
+	struct folded_profile *graph = profile_to_folded(folded);
+	int ret;
+
+	if (!graph)
+		return -ENOMEM;
+	ret = format == OUTPUT_FORMAT_SVG ? profile_svg_write(graph, fp, opts, meta)
+					  : folded_profile_write(graph, fp);
+	folded_profile_free(graph);
+	return ret;
+}
+
+/* record's outputs: the folded profile, its flame graph built once for .folded and .svg. */
+struct record_outputs {
+	const struct profile_folded *folded;
+	struct folded_profile *graph;
+	const struct profile_output_options *opts;
+	const struct profile_output_meta *meta;
+};
+
+static int record_write_folded(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	(void)out;
+	return folded_profile_write(((struct record_outputs *)ctx)->graph, fp);
+}
+
+static int record_write_svg(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct record_outputs *r = ctx;
+
+	(void)out;
+	return profile_svg_write(r->graph, fp, r->opts, r->meta);
+}
+
+static int record_write_json(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct record_outputs *r = ctx;
+
+	(void)out;
+	return profile_json_write(r->folded, fp, r->opts, r->meta);
+}
+
+static int record_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct record_outputs *r = ctx;
+
+	(void)out;
+	return pprof_write_cpu(r->folded, r->opts, r->meta, fp);
+}
+
+static int record_write_speedscope(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct record_outputs *r = ctx;
+
+	(void)out;
+	return speedscope_write_cpu(r->folded, r->meta, fp);
+}
+
 int profile_output_write(const struct profile_folded *folded, const struct cli_output *outputs,
 			 size_t n_outputs, const struct profile_output_options *opts,
 			 const struct profile_output_meta *meta)
 {
-	struct folded_profile *graph = profile_to_folded(folded);
-	int first_err = 0;
+	struct record_outputs r = {
+		.folded = folded, .graph = profile_to_folded(folded), .opts = opts, .meta = meta};
+	struct report_writers w = {
+		.by_format = {[OUTPUT_FORMAT_FOLDED] = record_write_folded,
+			      [OUTPUT_FORMAT_SVG] = record_write_svg,
+			      [OUTPUT_FORMAT_JSON] = record_write_json,
+			      [OUTPUT_FORMAT_PPROF] = record_write_pprof,
+			      [OUTPUT_FORMAT_SPEEDSCOPE] = record_write_speedscope},
+		.ctx = &r,
+	};
+	int ret;
 
-	if (!graph) {
+	if (!r.graph) {
 		log_error("cannot build the folded profile: %s", strerror(errno));
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n_outputs; i++) {
-		struct output_file out = {0};
-		int ret = output_file_open(&out, outputs[i].path);
-
-		if (ret) {
-			log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
-			if (!first_err)
-				first_err = ret;
-			continue;
-		}
-		switch (outputs[i].format) {
-		case OUTPUT_FORMAT_SVG:
-			ret = profile_svg_write(graph, out.fp, opts, meta);
-			break;
-		case OUTPUT_FORMAT_JSON:
-			ret = profile_json_write(folded, out.fp, opts, meta);
-			break;
-		case OUTPUT_FORMAT_PPROF:
-			ret = pprof_write_cpu(folded, opts, meta, out.fp);
-			break;
-		case OUTPUT_FORMAT_SPEEDSCOPE:
-			ret = speedscope_write_cpu(folded, meta, out.fp);
-			break;
-		default:
-			ret = folded_profile_write(graph, out.fp);
-			break;
-		}
-		if (ret) {
-			output_file_abort(&out);
-			log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
-		} else {
-			ret = output_file_commit(&out);
-			if (ret)
-				log_error("cannot write %s: %s", outputs[i].path, strerror(-ret));
-			else if (strcmp(outputs[i].path, "-") != 0)
-				log_info("wrote %s",
-					 outputs[i].path); /* only once it is in place */
-		}
-		if (ret && !first_err)
-			first_err = ret;
-	}
-	folded_profile_free(graph);
-	return first_err;
+	ret = report_outputs_write(&w, outputs, n_outputs);
+	folded_profile_free(r.graph);
+	return ret;
 }

@@ -40,6 +40,7 @@ enum output_format {
 	OUTPUT_FORMAT_PPROF,	  /* .pb.gz */
 	OUTPUT_FORMAT_SPEEDSCOPE, /* .speedscope.json */
 	OUTPUT_FORMAT_JUNIT,	  /* .xml (check) */
+	OUTPUT_FORMAT_COUNT,	  /* keep last: the number of formats */
 };
 
 enum sample_backend {
@@ -116,6 +117,7 @@ struct cli_options {
 	const char *budget;	   /* --budget FILE */
 	double max_regression_pct; /* --max-regression; NAN = not given */
 	double ops;		   /* --ops; NAN = not given */
+	const char *ops_probe;	   /* --ops-probe [LIB:]FUNCTION (profile) */
 };
 
 /* Parses argv into opts (defaults filled in). Returns 0, or -EINVAL with a one-line message in err.

@@ -27,6 +27,13 @@ struct leak_site_process {
 	struct growth_result growth;
 };
 
+/* An object mapped in the target, for exporters that keep mappings (pprof). */
+struct leak_module {
+	char *path; /* as in the maps (owned) */
+	char build_id[129];
+	uint64_t start, end, offset;
+};
+
 /* A site: one call path of one command, over every process running that command (same-command
  * workers of a tree add up; a single target is one process). */
 struct leak_site {
@@ -35,6 +42,14 @@ struct leak_site {
 	char **frames;	   /* names, root first (owned) */
 	char **locations;  /* "file:line" or NULL per frame (owned) */
 	size_t n_frames;
+	/* Per frame (the first n_addresses; later ones 0): the lookup address it was named from,
+	 * frames of one address (inlined calls and their function) consecutive, 0 for named frames
+	 * and the allocator; its object, index + 1 into the report's modules (0: none); and its
+	 * source file's full path (locations hold base names). */
+	uint64_t *addresses;
+	uint32_t *modules;
+	char **source_files; /* full source path per frame, NULL when unknown (owned) */
+	size_t n_addresses;
 	uint32_t unknown_frames;     /* frames in no known object (after symbolization) */
 	struct growth_series series; /* outstanding bytes over time */
 	uint64_t outstanding_bytes;  /* at the end (after --min-age filtering) */
@@ -68,6 +83,8 @@ struct leak_report {
 	size_t probe_objects, probe_points, probe_emulated;
 	uint64_t tool_memory_bytes;
 	bool complete;
+	struct leak_module *modules; /* objects the sites' addresses lie in */
+	size_t n_modules;
 	/* Python targets: the interpreter's version ("" otherwise), Python frames named and not
 	 * (code objects unreadable or stale), Python stacks whose native part was lost, and mmap
 	 * sites that are pymalloc arenas. */

@@ -14,6 +14,7 @@ struct profile_folded;
 struct profile_output_options;
 struct profile_output_meta;
 struct leak_report;
+struct report_parts;
 
 /* One source line of a location: function name and file:line (file NULL, line 0 when unknown). */
 struct pprof_line {
@@ -48,9 +49,18 @@ uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, ui
 /* Adds a sample: locations leaf first, one value per declared sample type. 0 or -errno. */
 int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, size_t n,
 			 const int64_t *values);
+/* Adds a label to the last sample added: a string (str != NULL) or a number. pprof shows them
+ * with -tags and filters by them (-tagfocus). 0 or -errno. */
+int pprof_builder_label(struct pprof_builder *b, const char *key, const char *str, int64_t num);
 /* Serialises, gzips and writes the profile to fp. 0 or -errno. */
 int pprof_builder_write(const struct pprof_builder *b, FILE *fp);
 
+/* Writes a run's parts (report_parts.h) as one gzipped pprof profile whose sample types follow
+ * the parts: cpu: samples/count and cpu/nanoseconds (samples times the period of meta's
+ * frequency); off_cpu: off_cpu/nanoseconds; memory: inuse_space/bytes, inuse_objects/count and
+ * growth_space/bytes. The default type is the first part's. Returns 0 or -errno (-EINVAL: no
+ * part). */
+int pprof_write_parts(const struct report_parts *parts, FILE *fp);
 /* A CPU profile (record) as pprof: sample types samples/count and cpu/nanoseconds (samples times
  * the sampling period), one location per address with its mapping (file, build id) and its
  * lines (function, file:line; inlined calls as extra lines). Returns 0 or -errno. */

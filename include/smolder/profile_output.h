@@ -18,6 +18,7 @@ struct frame_names;
 struct symbolizer;
 struct profile_folded;
 struct process_table;
+struct process_model;
 struct mixed_stack_stats;
 
 /* One weighted stack. The stack's frames in the stack_table are leaf first (kernel frames, if any,
@@ -115,6 +116,8 @@ struct profile_address {
 struct profile_sample {
 	uint32_t first, n; /* address indices (leaf first) in the index array */
 	int32_t tid;
+	/* Its process, when folded lines carry a process root frame (opts->process_roots). */
+	const struct process_model *process;
 	uint64_t weight;
 };
 
@@ -129,8 +132,18 @@ const char *profile_folded_line(const struct profile_folded *folded, size_t i, u
 void profile_thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
 			  size_t len);
 
+/* The process root frame of a model, as folded lines carry it ("COMMAND [PID]" or "COMMAND"). */
+void profile_process_frame(const struct profile_output_options *opts,
+			   const struct process_model *model, char *buf, size_t len);
+
 /* Writes folded as "root;...;leaf WEIGHT" lines, sorted, to fp. Returns 0 or -EIO. */
 int profile_folded_write(const struct profile_folded *folded, FILE *fp);
+
+/* Writes folded's flame graph: .svg (format OUTPUT_FORMAT_SVG) or merged folded lines (any
+ * other). Returns 0 or -errno. */
+int profile_output_write_graph(const struct profile_folded *folded, enum output_format format,
+			       FILE *fp, const struct profile_output_options *opts,
+			       const struct profile_output_meta *meta);
 
 /* Writes every output (format by cli_output, "-" = stdout) through temporary files renamed into
  * place. All outputs are attempted; returns 0 or the first -errno, with a one-line reason logged

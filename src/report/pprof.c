@@ -13,14 +13,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "pprof_table.h"
 #include "profile.pb-c.h"
-
-/* string -> index; open addressing over a growing table. */
-struct intern_map {
-	char **keys;
-	uint64_t *values;
-	size_t n, cap;
-};
 
 struct pb_location {
 	uint64_t mapping_id, address;
@@ -41,10 +35,14 @@ struct pb_line {
 	int64_t line;
 };
 
+struct pb_label {
+	int64_t key, str, num;
+};
+
 struct pprof_builder {
 	char **strings;
 	size_t n_strings, cap_strings;
-	struct intern_map string_ids, function_ids, mapping_ids, location_ids;
+	struct pprof_intern string_ids, function_ids, mapping_ids, location_ids;
 	struct pb_function *functions;
 	size_t n_functions, cap_functions;
 	struct pb_mapping *mappings;
@@ -60,96 +58,14 @@ struct pprof_builder {
 	size_t *sample_first, *sample_n; /* per sample */
 	int64_t *sample_values;		 /* n_types per sample */
 	size_t n_samples, cap_samples;
+	struct pb_label *labels; /* all samples' labels, concatenated */
+	size_t n_labels, cap_labels;
+	size_t *label_first, *label_n; /* per sample (cap_samples) */
 	int64_t period_type, period_unit, period, default_type;
 	int64_t time_nanos, duration_nanos;
 	int64_t *comments;
 	size_t n_comments;
 };
-
-static int grow(void **array, size_t *cap, size_t need, size_t elem)
-{
-	size_t n;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	p = realloc(*array, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*array = p;
-	*cap = n;
-	return 0;
-}
-
-static uint64_t hash_bytes(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
-static void intern_map_release(struct intern_map *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys ? m->keys[i] : NULL);
-	free(m->keys);
-	free(m->values);
-}
-
-/* Finds key; when absent and value != 0, inserts it with value. Returns the value, 0 when absent
- * (or on allocation failure while inserting: *failed set). */
-static uint64_t intern_map_get(struct intern_map *m, const char *key, uint64_t value, bool *failed)
-{
-	size_t s;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		char **keys = calloc(cap, sizeof(*keys));
-		uint64_t *values = calloc(cap, sizeof(*values));
-
-		if (!keys || !values) {
-			free(keys);
-			free(values);
-			*failed = true;
-			return 0;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			s = hash_bytes(m->keys[i]) & (cap - 1);
-			while (keys[s])
-				s = (s + 1) & (cap - 1);
-			keys[s] = m->keys[i];
-			values[s] = m->values[i];
-		}
-		free(m->keys);
-		free(m->values);
-		m->keys = keys;
-		m->values = values;
-		m->cap = cap;
-	}
-	s = hash_bytes(key) & (m->cap - 1);
-	while (m->keys[s]) {
-		if (!strcmp(m->keys[s], key))
-			return m->values[s];
-		s = (s + 1) & (m->cap - 1);
-	}
-	if (!value)
-		return 0;
-	m->keys[s] = strdup(key);
-	if (!m->keys[s]) {
-		*failed = true;
-		return 0;
-	}
-	m->values[s] = value;
-	m->n++;
-	return value;
-}
 
 /* Index of s in the string table (0 is ""), -1 on allocation failure. */
 static int64_t string_id(struct pprof_builder *b, const char *s)
@@ -159,15 +75,16 @@ static int64_t string_id(struct pprof_builder *b, const char *s)
 
 	if (!s || !*s)
 		return 0;
-	id = intern_map_get(&b->string_ids, s, 0, &failed);
+	id = pprof_intern_get(&b->string_ids, s, 0, &failed);
 	if (id)
 		return (int64_t)id;
-	if (grow((void **)&b->strings, &b->cap_strings, b->n_strings + 1, sizeof(*b->strings)))
+	if (pprof_grow((void **)&b->strings, &b->cap_strings, b->n_strings + 1,
+		       sizeof(*b->strings)))
 		return -1;
 	b->strings[b->n_strings] = strdup(s);
 	if (!b->strings[b->n_strings])
 		return -1;
-	id = intern_map_get(&b->string_ids, s, b->n_strings, &failed);
+	id = pprof_intern_get(&b->string_ids, s, b->n_strings, &failed);
 	if (failed) {
 		free(b->strings[b->n_strings]);
 		return -1;
@@ -200,10 +117,10 @@ void pprof_builder_free(struct pprof_builder *b)
 	for (size_t i = 0; i < b->n_strings; i++)
 		free(b->strings[i]);
 	free(b->strings);
-	intern_map_release(&b->string_ids);
-	intern_map_release(&b->function_ids);
-	intern_map_release(&b->mapping_ids);
-	intern_map_release(&b->location_ids);
+	pprof_intern_release(&b->string_ids);
+	pprof_intern_release(&b->function_ids);
+	pprof_intern_release(&b->mapping_ids);
+	pprof_intern_release(&b->location_ids);
 	free(b->functions);
 	free(b->mappings);
 	free(b->locations);
@@ -213,6 +130,9 @@ void pprof_builder_free(struct pprof_builder *b)
 	free(b->sample_first);
 	free(b->sample_n);
 	free(b->sample_values);
+	free(b->labels);
+	free(b->label_first);
+	free(b->label_n);
 	free(b->comments);
 	free(b);
 }
@@ -279,26 +199,33 @@ int pprof_builder_comment(struct pprof_builder *b, const char *text)
 uint64_t pprof_builder_mapping(struct pprof_builder *b, uint64_t start, uint64_t limit,
 			       uint64_t offset, const char *file, const char *build_id)
 {
-	char key[96];
+	char *key;
 	bool failed = false;
-	uint64_t id;
+	uint64_t id = 0;
 	int64_t f, bid;
 
-	snprintf(key, sizeof(key), "%" PRIx64 ":%" PRIx64 ":%" PRIx64, start, limit, offset);
-	id = intern_map_get(&b->mapping_ids, key, 0, &failed);
+	/* Two processes may map different files at one address: the file is part of the key. */
+	if (asprintf(&key, "%" PRIx64 ":%" PRIx64 ":%" PRIx64 ":%s", start, limit, offset,
+		     file ? file : "") < 0)
+		return 0;
+	id = pprof_intern_get(&b->mapping_ids, key, 0, &failed);
 	if (id)
-		return id;
+		goto out;
 	f = string_id(b, file);
 	bid = string_id(b, build_id);
 	if (f < 0 || bid < 0 ||
-	    grow((void **)&b->mappings, &b->cap_mappings, b->n_mappings + 1, sizeof(*b->mappings)))
-		return 0;
+	    pprof_grow((void **)&b->mappings, &b->cap_mappings, b->n_mappings + 1,
+		       sizeof(*b->mappings)))
+		goto out;
 	b->mappings[b->n_mappings] = (struct pb_mapping){
 		.start = start, .limit = limit, .offset = offset, .file = f, .build_id = bid};
-	id = intern_map_get(&b->mapping_ids, key, b->n_mappings + 1, &failed);
+	id = pprof_intern_get(&b->mapping_ids, key, b->n_mappings + 1, &failed);
 	if (failed)
-		return 0;
-	b->n_mappings++;
+		id = 0;
+	else
+		b->n_mappings++;
+out:
+	free(key);
 	return id;
 }
 
@@ -311,17 +238,17 @@ static uint64_t function_id(struct pprof_builder *b, const char *name, const cha
 
 	if (asprintf(&key, "%s\x01%s", name ? name : "", file ? file : "") < 0)
 		return 0;
-	id = intern_map_get(&b->function_ids, key, 0, &failed);
+	id = pprof_intern_get(&b->function_ids, key, 0, &failed);
 	if (id)
 		goto out;
 	n = string_id(b, name);
 	f = string_id(b, file);
 	if (n < 0 || f < 0 ||
-	    grow((void **)&b->functions, &b->cap_functions, b->n_functions + 1,
-		 sizeof(*b->functions)))
+	    pprof_grow((void **)&b->functions, &b->cap_functions, b->n_functions + 1,
+		       sizeof(*b->functions)))
 		goto out;
 	b->functions[b->n_functions] = (struct pb_function){.name = n, .file = f};
-	id = intern_map_get(&b->function_ids, key, b->n_functions + 1, &failed);
+	id = pprof_intern_get(&b->function_ids, key, b->n_functions + 1, &failed);
 	if (!failed)
 		b->n_functions++;
 out:
@@ -351,12 +278,12 @@ uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, ui
 	}
 	if (fclose(k) || !key)
 		goto out;
-	id = intern_map_get(&b->location_ids, key, 0, &failed);
+	id = pprof_intern_get(&b->location_ids, key, 0, &failed);
 	if (id)
 		goto out;
-	if (grow((void **)&b->locations, &b->cap_locations, b->n_locations + 1,
-		 sizeof(*b->locations)) ||
-	    grow((void **)&b->lines, &b->cap_lines, b->n_lines + n_lines, sizeof(*b->lines)))
+	if (pprof_grow((void **)&b->locations, &b->cap_locations, b->n_locations + 1,
+		       sizeof(*b->locations)) ||
+	    pprof_grow((void **)&b->lines, &b->cap_lines, b->n_lines + n_lines, sizeof(*b->lines)))
 		goto out;
 	for (size_t i = 0; i < n_lines; i++) {
 		uint64_t fid = function_id(b, lines[i].function, lines[i].file);
@@ -370,7 +297,7 @@ uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, ui
 							    .address = address,
 							    .first_line = b->n_lines,
 							    .n_lines = n_lines};
-	id = intern_map_get(&b->location_ids, key, b->n_locations + 1, &failed);
+	id = pprof_intern_get(&b->location_ids, key, b->n_locations + 1, &failed);
 	if (failed) {
 		id = 0;
 		goto out;
@@ -389,8 +316,8 @@ int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, siz
 
 	if (!b->n_types)
 		return -EINVAL;
-	if (grow((void **)&b->sample_locs, &b->cap_sample_locs, b->n_sample_locs + n,
-		 sizeof(*b->sample_locs)))
+	if (pprof_grow((void **)&b->sample_locs, &b->cap_sample_locs, b->n_sample_locs + n,
+		       sizeof(*b->sample_locs)))
 		return -ENOMEM;
 	if (b->n_samples == b->cap_samples) {
 		size_t ncap = cap ? cap * 2 : 64;
@@ -408,14 +335,38 @@ int pprof_builder_sample(struct pprof_builder *b, const uint64_t *locations, siz
 		if (!v)
 			return -ENOMEM;
 		b->sample_values = v;
+		first = realloc(b->label_first, ncap * sizeof(*first));
+		if (!first)
+			return -ENOMEM;
+		b->label_first = first;
+		first = realloc(b->label_n, ncap * sizeof(*first));
+		if (!first)
+			return -ENOMEM;
+		b->label_n = first;
 		b->cap_samples = ncap;
 	}
+	b->label_first[b->n_samples] = b->n_labels;
+	b->label_n[b->n_samples] = 0;
 	memcpy(b->sample_locs + b->n_sample_locs, locations, n * sizeof(*locations));
 	b->sample_first[b->n_samples] = b->n_sample_locs;
 	b->sample_n[b->n_samples] = n;
 	memcpy(b->sample_values + b->n_samples * b->n_types, values, b->n_types * sizeof(*values));
 	b->n_sample_locs += n;
 	b->n_samples++;
+	return 0;
+}
+
+int pprof_builder_label(struct pprof_builder *b, const char *key, const char *str, int64_t num)
+{
+	int64_t k = string_id(b, key), v = str ? string_id(b, str) : 0;
+
+	if (!b->n_samples || !key || !*key)
+		return -EINVAL;
+	if (k < 0 || v < 0 ||
+	    pprof_grow((void **)&b->labels, &b->cap_labels, b->n_labels + 1, sizeof(*b->labels)))
+		return -ENOMEM;
+	b->labels[b->n_labels++] = (struct pb_label){.key = k, .str = v, .num = str ? 0 : num};
+	b->label_n[b->n_samples - 1]++;
 	return 0;
 }
 
@@ -451,6 +402,7 @@ int pprof_builder_write(const struct pprof_builder *b, FILE *fp)
 	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
 	Perftools__Profiles__ValueType *types = NULL, **type_ptrs = NULL, period_type;
 	Perftools__Profiles__Sample *samples = NULL, **sample_ptrs = NULL;
+	Perftools__Profiles__Label *labels = NULL, **label_ptrs = NULL;
 	Perftools__Profiles__Mapping *mappings = NULL, **mapping_ptrs = NULL;
 	Perftools__Profiles__Location *locs = NULL, **loc_ptrs = NULL;
 	Perftools__Profiles__Line *lines = NULL, **line_ptrs = NULL;
@@ -463,6 +415,8 @@ int pprof_builder_write(const struct pprof_builder *b, FILE *fp)
 	type_ptrs = calloc(b->n_types + 1, sizeof(*type_ptrs));
 	samples = calloc(b->n_samples + 1, sizeof(*samples));
 	sample_ptrs = calloc(b->n_samples + 1, sizeof(*sample_ptrs));
+	labels = calloc(b->n_labels + 1, sizeof(*labels));
+	label_ptrs = calloc(b->n_labels + 1, sizeof(*label_ptrs));
 	mappings = calloc(b->n_mappings + 1, sizeof(*mappings));
 	mapping_ptrs = calloc(b->n_mappings + 1, sizeof(*mapping_ptrs));
 	locs = calloc(b->n_locations + 1, sizeof(*locs));
@@ -471,8 +425,9 @@ int pprof_builder_write(const struct pprof_builder *b, FILE *fp)
 	line_ptrs = calloc(b->n_lines + 1, sizeof(*line_ptrs));
 	funcs = calloc(b->n_functions + 1, sizeof(*funcs));
 	func_ptrs = calloc(b->n_functions + 1, sizeof(*func_ptrs));
-	if (!types || !type_ptrs || !samples || !sample_ptrs || !mappings || !mapping_ptrs ||
-	    !locs || !loc_ptrs || !lines || !line_ptrs || !funcs || !func_ptrs)
+	if (!types || !type_ptrs || !samples || !sample_ptrs || !labels || !label_ptrs ||
+	    !mappings || !mapping_ptrs || !locs || !loc_ptrs || !lines || !line_ptrs || !funcs ||
+	    !func_ptrs)
 		goto out;
 	for (size_t i = 0; i < b->n_types; i++) {
 		perftools__profiles__value_type__init(&types[i]);
@@ -486,7 +441,16 @@ int pprof_builder_write(const struct pprof_builder *b, FILE *fp)
 		samples[i].location_id = b->sample_locs + b->sample_first[i];
 		samples[i].n_value = b->n_types;
 		samples[i].value = b->sample_values + i * b->n_types;
+		samples[i].n_label = b->label_n[i];
+		samples[i].label = label_ptrs + b->label_first[i];
 		sample_ptrs[i] = &samples[i];
+	}
+	for (size_t i = 0; i < b->n_labels; i++) {
+		perftools__profiles__label__init(&labels[i]);
+		labels[i].key = b->labels[i].key;
+		labels[i].str = b->labels[i].str;
+		labels[i].num = b->labels[i].num;
+		label_ptrs[i] = &labels[i];
 	}
 	for (size_t i = 0; i < b->n_mappings; i++) {
 		const struct pb_mapping *m = &b->mappings[i];
@@ -565,6 +529,8 @@ out:
 	free(type_ptrs);
 	free(samples);
 	free(sample_ptrs);
+	free(labels);
+	free(label_ptrs);
 	free(mappings);
 	free(mapping_ptrs);
 	free(locs);

@@ -13,25 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pprof_table.h"
 #include "profile.pb-c.h"
-
-static int grow(void **array, size_t *cap, size_t need, size_t elem)
-{
-	size_t n;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	p = realloc(*array, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*array = p;
-	*cap = n;
-	return 0;
-}
 
 static int read_error(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -44,38 +27,6 @@ static int read_error(char *err, size_t errlen, const char *fmt, ...)
 	text_sanitize_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-struct id_index {
-	uint64_t id;
-	size_t index;
-};
-
-static int id_index_cmp(const void *a, const void *b)
-{
-	const struct id_index *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static const struct id_index *id_find(const struct id_index *v, size_t n, uint64_t id)
-{
-	struct id_index key = {.id = id};
-
-	return n ? bsearch(&key, v, n, sizeof(*v), id_index_cmp) : NULL;
-}
-
-static struct id_index *id_table(size_t n, uint64_t (*get)(const void *, size_t), const void *ctx)
-{
-	struct id_index *v = calloc(n ? n : 1, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		v[i] = (struct id_index){.id = get(ctx, i), .index = i};
-	if (n > 1)
-		qsort(v, n, sizeof(*v), id_index_cmp);
-	return v;
 }
 
 static uint64_t location_id_of(const void *p, size_t i)
@@ -96,13 +47,13 @@ static uint64_t mapping_id_of(const void *p, size_t i)
 /* string_table[i], or NULL when i is out of range. */
 static const char *pstr(const Perftools__Profiles__Profile *p, int64_t i)
 {
-	return i >= 0 && (size_t)i < p->n_string_table ? p->string_table[i] : NULL;
+	return pprof_string_at(p->string_table, p->n_string_table, i);
 }
 
 int pprof_read(const void *data, size_t len, struct report_input *in, char *err, size_t errlen)
 {
 	Perftools__Profiles__Profile *p;
-	struct id_index *loc_ids = NULL, *fn_ids = NULL, *map_ids = NULL;
+	struct pprof_id_index *loc_ids = NULL, *fn_ids = NULL, *map_ids = NULL;
 	char **frames = NULL, *names = NULL;
 	size_t cap_frames = 0, type_index, n = 0;
 	const char *type, *unit;
@@ -142,9 +93,9 @@ int pprof_read(const void *data, size_t len, struct report_input *in, char *err,
 	if (p->duration_nanos > 0)
 		in->duration_s = (double)p->duration_nanos / 1e9;
 
-	loc_ids = id_table(p->n_location, location_id_of, p);
-	fn_ids = id_table(p->n_function, function_id_of, p);
-	map_ids = id_table(p->n_mapping, mapping_id_of, p);
+	loc_ids = pprof_id_table(p->n_location, location_id_of, p);
+	fn_ids = pprof_id_table(p->n_function, function_id_of, p);
+	map_ids = pprof_id_table(p->n_mapping, mapping_id_of, p);
 	if (!loc_ids || !fn_ids || !map_ids)
 		goto out;
 	for (size_t s = 0; s < p->n_sample; s++) {
@@ -162,8 +113,8 @@ int pprof_read(const void *data, size_t len, struct report_input *in, char *err,
 			continue;
 		/* Root first: locations are leaf first, lines innermost first. */
 		for (size_t k = sm->n_location_id; k-- > 0;) {
-			const struct id_index *li =
-				id_find(loc_ids, p->n_location, sm->location_id[k]);
+			const struct pprof_id_index *li =
+				pprof_id_find(loc_ids, p->n_location, sm->location_id[k]);
 			const Perftools__Profiles__Location *loc;
 			const char *map_file = NULL;
 			bool kernel;
@@ -177,16 +128,16 @@ int pprof_read(const void *data, size_t len, struct report_input *in, char *err,
 			}
 			loc = p->location[li->index];
 			if (loc->mapping_id) {
-				const struct id_index *mi =
-					id_find(map_ids, p->n_mapping, loc->mapping_id);
+				const struct pprof_id_index *mi =
+					pprof_id_find(map_ids, p->n_mapping, loc->mapping_id);
 
 				if (mi)
 					map_file = pstr(p, p->mapping[mi->index]->filename);
 			}
 			kernel = map_file && (!strcmp(map_file, "[kernel]") ||
 					      !strncmp(map_file, "[kernel.kallsyms]", 17));
-			if (grow((void **)&frames, &cap_frames, n + loc->n_line + 1,
-				 sizeof(*frames)))
+			if (pprof_grow((void **)&frames, &cap_frames, n + loc->n_line + 1,
+				       sizeof(*frames)))
 				goto out;
 			if (loc->n_line == 0) {
 				if (asprintf(&frames[n], "%s+0x%" PRIx64,
@@ -196,8 +147,8 @@ int pprof_read(const void *data, size_t len, struct report_input *in, char *err,
 				n++;
 			}
 			for (size_t l = loc->n_line; l-- > 0;) {
-				const struct id_index *fi =
-					id_find(fn_ids, p->n_function, loc->line[l]->function_id);
+				const struct pprof_id_index *fi = pprof_id_find(
+					fn_ids, p->n_function, loc->line[l]->function_id);
 				const char *name =
 					fi ? pstr(p, p->function[fi->index]->name) : NULL;
 
@@ -210,7 +161,7 @@ int pprof_read(const void *data, size_t len, struct report_input *in, char *err,
 			}
 		}
 		if (n == 0) {
-			if (grow((void **)&frames, &cap_frames, 1, sizeof(*frames)))
+			if (pprof_grow((void **)&frames, &cap_frames, 1, sizeof(*frames)))
 				goto out;
 			frames[n++] = strdup("[unknown]");
 			if (!frames[0])

@@ -13,6 +13,7 @@
 #include "smolder/json_writer.h"
 #include "smolder/leak_report.h"
 #include "smolder/load_command.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/profile_output.h"
 #include "smolder/session.h"
 #include "smolder/timeline.h"
@@ -162,10 +163,8 @@ static void write_findings(struct json_writer *w, const struct func_table *ft, u
 		growth_format_rate(site->growth.rate, a, sizeof(a));
 		if (!isnan(fig->ops) && fig->ops > 0)
 			snprintf(text, sizeof(text), "%s leaks %s per operation (%s)", fn,
-				 growth_format_bytes(
-					 (double)(site->outstanding_bytes - site->first_bytes) /
-						 fig->ops,
-					 b, sizeof(b)),
+				 growth_format_bytes((double)site->outstanding_bytes / fig->ops, b,
+						     sizeof(b)),
 				 a);
 		else
 			snprintf(text, sizeof(text), "%s leaks %s", fn, a);
@@ -191,7 +190,91 @@ static void write_findings(struct json_writer *w, const struct func_table *ft, u
 			json_object_end(w);
 		}
 	}
+	if (fig->off_cpu && fig->off_cpu->finding[0]) {
+		json_object_begin(w);
+		json_key(w, "kind");
+		json_string(w, "off_cpu");
+		json_key(w, "text");
+		json_string(w, fig->off_cpu->finding);
+		json_object_end(w);
+	}
 	json_array_end(w);
+}
+
+/* "off_cpu": exact seconds per state and per thread (from the BPF totals), and function shares
+ * of the time-weighted stacks (blocks >= min_block_us kept, shorter ones sampled). */
+static int write_off_cpu(struct json_writer *w, const struct offcpu_report *r)
+{
+	struct func_table ft = {0};
+	uint64_t sum = 0;
+	int err = r->folded ? func_table_fill(&ft, r->folded, &sum) : 0;
+
+	if (err) {
+		func_table_release(&ft);
+		return err;
+	}
+	json_key(w, "off_cpu");
+	json_object_begin(w);
+	json_key(w, "seconds");
+	json_double(w, r->seconds);
+	json_key(w, "by_state");
+	json_object_begin(w);
+	for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++) {
+		json_key(w, offcpu_state_name(st));
+		json_double(w, r->state_seconds[st]);
+	}
+	json_object_end(w);
+	json_key(w, "still_blocked_s");
+	json_double(w, r->still_blocked_s);
+	json_key(w, "blocks");
+	json_uint(w, r->blocks);
+	json_key(w, "stacks_min_block_us");
+	json_double(w, (double)r->min_block_ns / 1e3);
+	json_key(w, "records");
+	json_uint(w, r->records);
+	json_key(w, "threads");
+	json_array_begin(w);
+	for (size_t i = 0; i < r->n_threads && i < 100; i++) {
+		const struct offcpu_thread_total *t = &r->threads[i];
+		double total = 0;
+
+		for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++)
+			total += t->seconds[st];
+		json_object_begin(w);
+		json_key(w, "tid");
+		json_int(w, t->tid);
+		json_key(w, "name");
+		json_string(w, t->name);
+		json_key(w, "seconds");
+		json_double(w, total);
+		json_key(w, "by_state");
+		json_object_begin(w);
+		for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++) {
+			json_key(w, offcpu_state_name(st));
+			json_double(w, t->seconds[st]);
+		}
+		json_object_end(w);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "functions");
+	json_array_begin(w);
+	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
+		json_object_begin(w);
+		json_key(w, "name");
+		json_string(w, ft.items[i].name);
+		json_key(w, "self");
+		json_double(w, (double)ft.items[i].self / (double)sum);
+		json_key(w, "total");
+		json_double(w, (double)ft.items[i].total / (double)sum);
+		json_key(w, "seconds");
+		json_double(w, (double)ft.items[i].total / 1e6);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_object_end(w);
+	func_table_release(&ft);
+	return 0;
 }
 
 static void write_timeline(struct json_writer *w, const struct timeline *tl)
@@ -245,6 +328,31 @@ static void write_timeline(struct json_writer *w, const struct timeline *tl)
 	json_array_end(w);
 }
 
+/* The span per-operation CPU and RSS figures are measured over. */
+struct profile_per_op {
+	const char *window; /* "load": the load command's run; "run": the whole run */
+	double window_s, cpu_s, rss_growth;
+};
+
+/* The load window when the load command ran and the target could be read at both ends; else
+ * the run (its CPU accounting, the timeline's RSS growth). */
+static void profile_per_op_window(const struct profile_json_input *in, struct profile_per_op *po)
+{
+	const struct load_command *lc = in->load;
+
+	po->window = "run";
+	po->window_s = in->session->duration_s;
+	po->cpu_s = in->fig->cpu_s;
+	po->rss_growth = timeline_rss_growth(in->timeline);
+	if (!lc || !lc->started || !isfinite(lc->at_start.cpu_s) || !isfinite(lc->at_end.cpu_s) ||
+	    !lc->at_start.rss_valid || !lc->at_end.rss_valid)
+		return;
+	po->window = "load";
+	po->window_s = (lc->done ? lc->end_s : in->session->duration_s) - lc->start_s;
+	po->cpu_s = lc->at_end.cpu_s - lc->at_start.cpu_s;
+	po->rss_growth = (double)lc->at_end.rss_bytes - (double)lc->at_start.rss_bytes;
+}
+
 int profile_json_write(FILE *fp, const struct profile_json_input *in)
 {
 	const struct session *s = in->session;
@@ -253,8 +361,8 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	const struct profile_figures *fig = in->fig;
 	struct func_table ft = {0};
 	struct json_writer w;
-	uint64_t sum = 0, leaked = 0, allocs = 0, outstanding = 0;
-	double rss_growth = 0;
+	uint64_t sum = 0, leaked = 0, allocs = 0, outstanding = 0, heap = 0;
+	struct profile_per_op po;
 	struct rusage self;
 	int err = func_table_fill(&ft, in->folded, &sum);
 
@@ -268,12 +376,17 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 
 			outstanding += site->outstanding_bytes;
 			allocs += site->alloc_count_last;
-			if (site->growth.verdict == GROWTH_LEAK &&
-			    site->outstanding_bytes > site->first_bytes)
-				leaked += site->outstanding_bytes - site->first_bytes;
+			/* The tracker sees only allocations made since it attached, so what is
+			 * outstanding at the end was allocated during the run and not freed.
+			 * Leaked: that, at sites judged `leak` (a cache that levelled off is not a
+			 * leak). */
+			if (!(site->flags & ALLOC_SITE_MMAP))
+				heap += site->outstanding_bytes;
+			if (site->growth.verdict == GROWTH_LEAK)
+				leaked += site->outstanding_bytes;
 		}
 	}
-	rss_growth = timeline_rss_growth(tl);
+	profile_per_op_window(in, &po);
 	json_writer_init(&w, fp, true);
 	json_object_begin(&w);
 	json_key(&w, "pid");
@@ -300,6 +413,11 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_double(&w, lc->start_s);
 		json_key(&w, "end_s");
 		json_double(&w, lc->done ? lc->end_s : s->duration_s);
+		json_key(&w, "port");
+		if (lc->port)
+			json_uint(&w, lc->port);
+		else
+			json_null(&w);
 		json_key(&w, "output_tail");
 		json_string(&w, lc->tail);
 		json_object_end(&w);
@@ -309,11 +427,22 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_null(&w);
 	else
 		json_double(&w, fig->ops);
+	json_key(&w, "ops_source");
+	if (fig->ops_source)
+		json_string(&w, fig->ops_source);
+	else
+		json_null(&w);
 	if (!isnan(fig->ops) && fig->ops > 0) {
 		json_key(&w, "per_op");
 		json_object_begin(&w);
+		/* CPU and RSS over the load window when there is one (what the load tool's count
+		 * covers); allocations and leaks over the run (the tracker's whole series). */
+		json_key(&w, "window");
+		json_string(&w, po.window);
+		json_key(&w, "window_s");
+		json_double(&w, po.window_s);
 		json_key(&w, "cpu_s");
-		json_double(&w, fig->cpu_s / fig->ops);
+		json_double(&w, po.cpu_s / fig->ops);
 		if (fig->mem) {
 			json_key(&w, "allocations");
 			json_double(&w, (double)allocs / fig->ops);
@@ -321,9 +450,11 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 			json_double(&w, (double)leaked / fig->ops);
 			json_key(&w, "leaked_bytes_per_100_ops");
 			json_double(&w, (double)leaked / fig->ops * 100);
+			json_key(&w, "heap_growth_bytes");
+			json_double(&w, (double)heap / fig->ops);
 		}
 		json_key(&w, "rss_growth_bytes");
-		json_double(&w, rss_growth / fig->ops);
+		json_double(&w, po.rss_growth / fig->ops);
 		json_object_end(&w);
 	}
 	json_key(&w, "cpu");
@@ -332,6 +463,10 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	json_uint(&w, fig->samples);
 	json_key(&w, "cpu_s");
 	json_double(&w, fig->cpu_s);
+	/* true: the kernel's accounting of the target (no counting noise); false: samples / rate.
+	 */
+	json_key(&w, "cpu_s_measured");
+	json_bool(&w, fig->cpu_measured);
 	json_key(&w, "functions");
 	json_array_begin(&w);
 	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
@@ -346,6 +481,13 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	}
 	json_array_end(&w);
 	json_object_end(&w);
+	if (fig->off_cpu) {
+		err = write_off_cpu(&w, fig->off_cpu);
+		if (err) {
+			func_table_release(&ft);
+			return err;
+		}
+	}
 	if (fig->mem) {
 		json_key(&w, "memory");
 		json_object_begin(&w);
@@ -398,6 +540,21 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	json_object_begin(&w);
 	json_key(&w, "cpu_samples");
 	json_uint(&w, fig->lost);
+	if (fig->ops_probe) {
+		json_key(&w, "ops_probe_calls");
+		json_uint(&w, fig->ops_probe_dropped);
+	}
+	if (fig->off_cpu) {
+		/* Records lost lose a stack, not time: the per-state seconds count every block. */
+		json_key(&w, "off_cpu_records");
+		json_uint(&w, fig->off_cpu->records_lost);
+		json_key(&w, "off_cpu_no_user_stack");
+		json_uint(&w, fig->off_cpu->no_user_stack);
+		json_key(&w, "off_cpu_unmeasured_blocks");
+		json_uint(&w, fig->off_cpu->no_switch_out + fig->off_cpu->threads_full);
+		json_key(&w, "off_cpu_kernel_stacks");
+		json_uint(&w, fig->off_cpu->kstack_failed);
+	}
 	if (fig->mem) {
 		json_key(&w, "allocations");
 		json_uint(&w, fig->mem->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] +

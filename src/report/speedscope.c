@@ -1,16 +1,19 @@
 /* speedscope.c: speedscope's file format, version 0.0.1 of its schema: {"$schema", "shared":
  * {"frames": [{"name", "file"?, "line"?}]}, "profiles": [{"type": "sampled", "name", "unit",
  * "startValue", "endValue", "samples": [[frame index, root first]], "weights"}], "name",
- * "activeProfileIndex", "exporter"}. Frames are interned by name. */
+ * "activeProfileIndex", "exporter"}. Frames are interned by name and shared by the profiles: one
+ * per part of the run (on-CPU, off-CPU, outstanding memory, memory growth). */
 #include "smolder/speedscope.h"
 #include "smolder/alloc_tracker.h"
 #include "smolder/json_writer.h"
 #include "smolder/leak_report.h"
 #include "smolder/profile_output.h"
 #include "smolder/report_input.h"
+#include "smolder/report_parts.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,28 +98,79 @@ static void frame_source(struct json_writer *w, const char *name)
 	json_int(w, line);
 }
 
-int speedscope_write(const struct report_stack *stacks, size_t n, const char *name,
-		     const char *unit, double scale, FILE *fp)
+/* Interns every frame of the profiles' stacks; indices[p][i][k] is frame k of stack i. */
+static int intern_frames(struct frame_map *m, const struct speedscope_profile *profiles, size_t n,
+			 long ***indices)
+{
+	for (size_t p = 0; p < n; p++) {
+		const struct speedscope_profile *prof = &profiles[p];
+
+		indices[p] = calloc(prof->n_stacks ? prof->n_stacks : 1, sizeof(long *));
+		if (!indices[p])
+			return -ENOMEM;
+		for (size_t i = 0; i < prof->n_stacks; i++) {
+			const struct report_stack *st = &prof->stacks[i];
+
+			indices[p][i] = calloc(st->n_frames ? st->n_frames : 1, sizeof(long));
+			if (!indices[p][i])
+				return -ENOMEM;
+			for (size_t k = 0; k < st->n_frames; k++) {
+				indices[p][i][k] = frame_index(m, st->frames[k]);
+				if (indices[p][i][k] < 0)
+					return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static void write_profile(struct json_writer *w, const struct speedscope_profile *prof,
+			  long **indices)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < prof->n_stacks; i++)
+		total += prof->stacks[i].weight * prof->scale;
+	json_object_begin(w);
+	json_key(w, "type");
+	json_string(w, "sampled");
+	json_key(w, "name");
+	json_string(w, prof->name);
+	json_key(w, "unit");
+	json_string(w, prof->unit);
+	json_key(w, "startValue");
+	json_int(w, 0);
+	json_key(w, "endValue");
+	json_double(w, total);
+	json_key(w, "samples");
+	json_array_begin(w);
+	for (size_t i = 0; i < prof->n_stacks; i++) {
+		json_array_begin(w);
+		for (size_t k = 0; k < prof->stacks[i].n_frames; k++)
+			json_int(w, indices[i][k]);
+		json_array_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "weights");
+	json_array_begin(w);
+	for (size_t i = 0; i < prof->n_stacks; i++)
+		json_double(w, prof->stacks[i].weight * prof->scale);
+	json_array_end(w);
+	json_object_end(w);
+}
+
+int speedscope_write_profiles(const struct speedscope_profile *profiles, size_t n, const char *name,
+			      FILE *fp)
 {
 	struct frame_map m = {0};
 	struct json_writer w;
-	long **indices = calloc(n ? n : 1, sizeof(*indices));
-	double total = 0;
+	long ***indices = calloc(n ? n : 1, sizeof(*indices));
 	int ret = -ENOMEM;
 
 	if (!indices)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		indices[i] = calloc(stacks[i].n_frames ? stacks[i].n_frames : 1, sizeof(long));
-		if (!indices[i])
-			goto out;
-		for (size_t k = 0; k < stacks[i].n_frames; k++) {
-			indices[i][k] = frame_index(&m, stacks[i].frames[k]);
-			if (indices[i][k] < 0)
-				goto out;
-		}
-		total += stacks[i].weight * scale;
-	}
+	if (intern_frames(&m, profiles, n, indices))
+		goto out;
 	json_writer_init(&w, fp, false);
 	json_object_begin(&w);
 	json_key(&w, "$schema");
@@ -136,32 +190,8 @@ int speedscope_write(const struct report_stack *stacks, size_t n, const char *na
 	json_object_end(&w);
 	json_key(&w, "profiles");
 	json_array_begin(&w);
-	json_object_begin(&w);
-	json_key(&w, "type");
-	json_string(&w, "sampled");
-	json_key(&w, "name");
-	json_string(&w, name);
-	json_key(&w, "unit");
-	json_string(&w, unit);
-	json_key(&w, "startValue");
-	json_int(&w, 0);
-	json_key(&w, "endValue");
-	json_double(&w, total);
-	json_key(&w, "samples");
-	json_array_begin(&w);
-	for (size_t i = 0; i < n; i++) {
-		json_array_begin(&w);
-		for (size_t k = 0; k < stacks[i].n_frames; k++)
-			json_int(&w, indices[i][k]);
-		json_array_end(&w);
-	}
-	json_array_end(&w);
-	json_key(&w, "weights");
-	json_array_begin(&w);
-	for (size_t i = 0; i < n; i++)
-		json_double(&w, stacks[i].weight * scale);
-	json_array_end(&w);
-	json_object_end(&w);
+	for (size_t p = 0; p < n; p++)
+		write_profile(&w, &profiles[p], indices[p]);
 	json_array_end(&w);
 	json_key(&w, "name");
 	json_string(&w, name);
@@ -172,106 +202,190 @@ int speedscope_write(const struct report_stack *stacks, size_t n, const char *na
 	json_object_end(&w);
 	ret = json_writer_finish(&w);
 out:
-	for (size_t i = 0; i < n; i++)
-		free(indices[i]);
+	for (size_t p = 0; p < n; p++) {
+		for (size_t i = 0; indices[p] && i < profiles[p].n_stacks; i++)
+			free(indices[p][i]);
+		free(indices[p]);
+	}
 	free(indices);
 	free(m.names);
 	free(m.slots);
 	return ret;
 }
 
-static void stacks_release(struct report_stack *stacks, size_t n)
+int speedscope_write(const struct report_stack *stacks, size_t n, const char *name,
+		     const char *unit, double scale, FILE *fp)
 {
+	struct speedscope_profile prof = {
+		.name = name, .unit = unit, .scale = scale, .stacks = stacks, .n_stacks = n};
+
+	return speedscope_write_profiles(&prof, 1, name, fp);
+}
+
+/* Stacks of one part, their frames pointing into copies (folded lines split at ';') or into
+ * the leak report. */
+struct part_stacks {
+	struct report_stack *stacks;
+	size_t n, cap;
+	char **copies;
+	size_t n_copies;
+};
+
+static void part_stacks_release(struct part_stacks *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->stacks[i].frames);
+	free(p->stacks);
+	for (size_t i = 0; i < p->n_copies; i++)
+		free(p->copies[i]);
+	free(p->copies);
+	memset(p, 0, sizeof(*p));
+}
+
+static struct report_stack *part_stacks_next(struct part_stacks *p, size_t n_frames)
+{
+	struct report_stack *st;
+
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 256;
+		struct report_stack *s = realloc(p->stacks, ncap * sizeof(*s));
+		char **c = realloc(p->copies, ncap * sizeof(*c));
+
+		if (s)
+			p->stacks = s;
+		if (c)
+			p->copies = c;
+		if (!s || !c)
+			return NULL;
+		p->cap = ncap;
+	}
+	st = &p->stacks[p->n];
+	memset(st, 0, sizeof(*st));
+	st->frames = calloc(n_frames ? n_frames : 1, sizeof(char *));
+	if (!st->frames)
+		return NULL;
+	p->n++;
+	return st;
+}
+
+/* The folded profile's merged lines, exactly as the .folded output has them (process and thread
+ * roots included). */
+static int folded_part(const struct profile_folded *folded, struct part_stacks *p)
+{
+	uint64_t weight;
+	const char *line;
+
+	for (size_t i = 0; (line = profile_folded_line(folded, i, &weight)); i++) {
+		char *copy, *frame, *save = NULL;
+		struct report_stack *st;
+		size_t frames = 1;
+
+		for (const char *c = line; *c; c++)
+			frames += *c == ';';
+		st = part_stacks_next(p, frames);
+		copy = strdup(line);
+		if (!st || !copy) {
+			free(copy);
+			return -ENOMEM;
+		}
+		p->copies[p->n_copies++] = copy;
+		for (frame = strtok_r(copy, ";", &save); frame; frame = strtok_r(NULL, ";", &save))
+			st->frames[st->n_frames++] = frame;
+		st->weight = (double)weight;
+	}
+	return 0;
+}
+
+/* Heap and mmap sites rooted like the memory flame graphs: bytes outstanding at the end
+ * (growth false) or gained during the run (growth true). */
+static int memory_part(const struct leak_report *r, bool growth, struct part_stacks *p)
+{
+	for (size_t i = 0; i < r->n_sites; i++) {
+		const struct leak_site *s = &r->sites[i];
+		double w = growth ? (double)s->outstanding_bytes - (double)s->first_bytes
+				  : (double)s->outstanding_bytes;
+		struct report_stack *st;
+
+		if (!(w > 0) || s->n_frames == 0)
+			continue;
+		st = part_stacks_next(p, s->n_frames + 1);
+		if (!st)
+			return -ENOMEM;
+		st->frames[0] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
+		memcpy(st->frames + 1, s->frames, s->n_frames * sizeof(char *));
+		st->n_frames = s->n_frames + 1;
+		st->weight = w;
+	}
+	return 0;
+}
+
+int speedscope_write_parts(const struct report_parts *parts, FILE *fp)
+{
+	const struct profile_output_meta *meta = parts->meta;
+	const char *command = meta && meta->command ? meta->command
+			      : parts->memory	    ? parts->memory->command
+						    : "?";
+	int pid = meta ? (int)meta->pid : parts->memory ? parts->memory->pid : 0;
+	struct part_stacks stacks[4] = {0};
+	struct speedscope_profile profiles[4];
+	char names[4][160], title[200];
+	size_t n = 0;
+	int ret = 0;
+
+	if (parts->cpu) {
+		int freq = meta ? meta->frequency_hz : 0;
+
+		ret = folded_part(parts->cpu, &stacks[n]);
+		snprintf(names[n], sizeof(names[n]), "On-CPU: %s (PID %d)", command, pid);
+		/* Samples times the integral period, as pprof has it. */
+		profiles[n] = (struct speedscope_profile){
+			.name = names[n],
+			.unit = freq > 0 ? "nanoseconds" : "none",
+			.scale = freq > 0 ? (double)(1000000000LL / freq) : 1};
+		n++;
+	}
+	if (!ret && parts->off_cpu) {
+		ret = folded_part(parts->off_cpu, &stacks[n]);
+		snprintf(names[n], sizeof(names[n]), "Off-CPU: %s (PID %d)", command, pid);
+		profiles[n] = (struct speedscope_profile){
+			.name = names[n],
+			.unit = "nanoseconds",
+			.scale = (double)(parts->off_cpu_unit_ns > 0 ? parts->off_cpu_unit_ns : 1)};
+		n++;
+	}
+	for (int growth = 0; !ret && parts->memory && growth < 2; growth++) {
+		ret = memory_part(parts->memory, growth, &stacks[n]);
+		snprintf(names[n], sizeof(names[n]), "%s: %s (PID %d)",
+			 growth ? "Memory growth during the run" : "Outstanding memory", command,
+			 pid);
+		profiles[n] =
+			(struct speedscope_profile){.name = names[n], .unit = "bytes", .scale = 1};
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		profiles[i].stacks = stacks[i].stacks;
+		profiles[i].n_stacks = stacks[i].n;
+	}
+	snprintf(title, sizeof(title), "smolder %s: %s (PID %d)",
+		 parts->tool ? parts->tool : "profile", command, pid);
+	if (!ret)
+		ret = n ? speedscope_write_profiles(profiles, n, title, fp) : -EINVAL;
 	for (size_t i = 0; i < n; i++)
-		free(stacks[i].frames);
-	free(stacks);
+		part_stacks_release(&stacks[i]);
+	return ret;
 }
 
 int speedscope_write_cpu(const struct profile_folded *folded,
 			 const struct profile_output_meta *meta, FILE *fp)
 {
-	struct report_stack *stacks = NULL;
-	char **copies = NULL, title[160];
-	size_t n = 0, cap = 0;
-	uint64_t weight;
-	const char *line;
-	int ret = -ENOMEM;
+	struct report_parts parts = {.tool = "record", .cpu = folded, .meta = meta};
 
-	/* Folded lines split at ';' (names never hold one). */
-	for (size_t i = 0; (line = profile_folded_line(folded, i, &weight)); i++) {
-		char *copy, *frame, *save = NULL;
-		size_t frames = 1;
-
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct report_stack *s = realloc(stacks, ncap * sizeof(*s));
-			char **c = realloc(copies, ncap * sizeof(*c));
-
-			if (s)
-				stacks = s;
-			if (c)
-				copies = c;
-			if (!s || !c)
-				goto out;
-			cap = ncap;
-		}
-		for (const char *p = line; *p; p++)
-			frames += *p == ';';
-		copy = strdup(line);
-		stacks[n].frames = calloc(frames, sizeof(char *));
-		copies[n] = copy;
-		if (!copy || !stacks[n].frames) {
-			free(stacks[n].frames);
-			free(copy);
-			goto out;
-		}
-		stacks[n].n_frames = 0;
-		for (frame = strtok_r(copy, ";", &save); frame; frame = strtok_r(NULL, ";", &save))
-			stacks[n].frames[stacks[n].n_frames++] = frame;
-		stacks[n].weight = (double)weight;
-		n++;
-	}
-	snprintf(title, sizeof(title), "CPU: %s (PID %d)", meta->command ? meta->command : "?",
-		 (int)meta->pid);
-	if (meta->frequency_hz > 0)
-		ret = speedscope_write(stacks, n, title, "nanoseconds",
-				       (double)(1000000000LL / meta->frequency_hz), fp);
-	else
-		ret = speedscope_write(stacks, n, title, "none", 1, fp);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(copies[i]);
-	free(copies);
-	stacks_release(stacks, n);
-	return ret;
+	return speedscope_write_parts(&parts, fp);
 }
 
 int speedscope_write_leaks(const struct leak_report *r, FILE *fp)
 {
-	struct report_stack *stacks = calloc(r->n_sites + 1, sizeof(*stacks));
-	char title[160];
-	size_t n = 0;
-	int ret = -ENOMEM;
+	struct report_parts parts = {.tool = "leaks", .memory = r};
 
-	if (!stacks)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->n_sites; i++) {
-		const struct leak_site *s = &r->sites[i];
-
-		if (s->outstanding_bytes == 0 || s->n_frames == 0)
-			continue;
-		stacks[n].frames = calloc(s->n_frames + 1, sizeof(char *));
-		if (!stacks[n].frames)
-			goto out;
-		stacks[n].frames[0] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
-		memcpy(stacks[n].frames + 1, s->frames, s->n_frames * sizeof(char *));
-		stacks[n].n_frames = s->n_frames + 1;
-		stacks[n].weight = (double)s->outstanding_bytes;
-		n++;
-	}
-	snprintf(title, sizeof(title), "Outstanding memory: %s (PID %d)", r->command, r->pid);
-	ret = speedscope_write(stacks, n, title, "bytes", 1, fp);
-out:
-	stacks_release(stacks, n);
-	return ret;
+	return speedscope_write_parts(&parts, fp);
 }
