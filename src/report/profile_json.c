@@ -410,7 +410,7 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_key(&w, "command");
 		json_string(&w, lc->command);
 		json_key(&w, "exit_status");
-		if (lc->done)
+		if (lc->done && lc->started) /* a command held for $PORT never ran */
 			json_int(&w, lc->status);
 		else
 			json_null(&w);
