@@ -18,6 +18,7 @@ struct profile_figures {
 	double ops;		 /* operations done (NAN: unknown) */
 	double cpu_s;		 /* on-CPU seconds of the target */
 	uint64_t samples, lost;	 /* on-CPU samples kept and lost */
+	int frequency_hz;	 /* on-CPU sampling rate */
 	struct leak_report *mem; /* NULL with --no-memory */
 };
 
