@@ -13,10 +13,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Written by user space after attach, when the target is known to run Python (see
- * python_walk.bpf.h); all zero (SMOLDER_PYTHON_OFF) otherwise. */
-struct smolder_python_config python_config = {};
-
+/* Python configs are per process (python_configs, python_walk.bpf.h), written by user space as it
+ * examines each process. */
 #include "python_walk.bpf.h"
 
 /* Set by user space before load. The targets themselves are in the target set's map. */
@@ -140,9 +138,14 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 	__u32 n = 0, flags = 0;
 	__u64 off, size, hash;
 
-	buf = python_walk(task, &n, &flags, &hash);
-	if (!buf)
+	buf = python_walk(task, sample->tgid, &n, &flags, &hash);
+	if (!buf) {
+		if (flags & SMOLDER_PYWALK_NO_CONFIG) {
+			sample->python_flags = flags;
+			stat_inc(SMOLDER_SAMPLER_STAT_PY_NO_CONFIG);
+		}
 		return len;
+	}
 	sample->python_flags = flags;
 	if (flags & SMOLDER_PYWALK_NO_TSTATE) {
 		stat_inc(SMOLDER_SAMPLER_STAT_PY_NO_TSTATE);

@@ -283,7 +283,10 @@ static bool all_have(const struct report_input *current, struct report_input *co
 int check_budget_add_defaults(struct check_budget *b, const struct report_input *current,
 			      struct report_input *const *baselines, size_t n_baselines)
 {
-	/* Per-operation forms replace the raw totals when an operation count is known. */
+	/* Per-operation forms replace the raw totals when an operation count is known, and the
+	 * per-second rates too: bytes leaked per second are bytes per operation times operations
+	 * per second, and the second factor measures how busy the machine was (same-build profile
+	 * runs' leak rates varied 20% here while their leak per operation varied 0.3%). */
 	static const struct {
 		enum check_metric metric, unless;
 	} defaults[] = {
@@ -292,7 +295,7 @@ int check_budget_add_defaults(struct check_budget *b, const struct report_input 
 		{CHECK_RSS_GROWTH_PER_S, CHECK_RSS_GROWTH_PER_OP},
 		{CHECK_LEAKED_PER_100_OPS, CHECK_METRIC_COUNT},
 		{CHECK_LEAKED_BYTES, CHECK_LEAKED_PER_100_OPS},
-		{CHECK_HEAP_LEAK_RATE, CHECK_METRIC_COUNT},
+		{CHECK_HEAP_LEAK_RATE, CHECK_LEAKED_PER_100_OPS},
 		{CHECK_CPU_PER_OP, CHECK_METRIC_COUNT},
 		{CHECK_CPU_SECONDS, CHECK_CPU_PER_OP},
 		{CHECK_OFF_CPU_SHARE, CHECK_METRIC_COUNT},

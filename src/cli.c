@@ -149,13 +149,16 @@ static const char *const cli_help_check =
 
 static const char *const cli_help_profile =
 	"usage: smolder profile (-p PID | -- CMD ARGS...) [--during 'LOAD CMD'] [-d DURATION]\n"
-	"                       [-F HZ] [-i INTERVAL] [--ops N] [--no-memory] [-o FILE]...\n"
+	"                       [-F HZ] [-i INTERVAL] [--ops N | --ops-probe FUNCTION]\n"
+	"                       [--no-memory] [-o FILE]...\n"
 	"\n"
 	"One attach: on-CPU stacks, allocation growth and a resource timeline from /proc.\n"
 	"\n"
-	"  --during CMD     run CMD with sh -c once attached; the run ends when it exits\n"
+	"  --during CMD     run CMD with sh -c once attached; the run ends when it exits;\n"
+	"                   a CMD using $PORT waits until the target listens on a TCP port\n"
 	"  --ops N          operations done during the run: per-operation figures\n"
 	"                   (without it: parsed from wrk, ab or redis-benchmark output)\n"
+	"  --ops-probe [LIB:]FUNCTION  count calls of a native function as operations\n"
 	"  --no-memory      no allocation tracking (its cost)\n"
 	"  -i, --interval T timeline and memory snapshot period (default 1s)\n"
 	"  -o, --output F   .html report, .json report, .folded/.svg on-CPU flame graph\n"
@@ -380,6 +383,7 @@ enum cli_opt_id {
 	OPT_BUDGET,
 	OPT_MAX_REGRESSION,
 	OPT_OPS,
+	OPT_OPS_PROBE,
 	OPT_DURING,
 	OPT_NO_MEMORY,
 	OPT_NO_OFF_CPU,
@@ -426,6 +430,7 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_BUDGET, 0, "budget", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_MAX_REGRESSION, 0, "max-regression", 1, CMD_BIT(CLI_CMD_CHECK)},
 	{OPT_OPS, 0, "ops", 1, CMD_BIT(CLI_CMD_CHECK) | CMD_BIT(CLI_CMD_PROFILE)},
+	{OPT_OPS_PROBE, 0, "ops-probe", 1, CMD_BIT(CLI_CMD_PROFILE)},
 	{OPT_DURING, 0, "during", 1, CMD_BIT(CLI_CMD_PROFILE)},
 	{OPT_NO_MEMORY, 0, "no-memory", 0, CMD_BIT(CLI_CMD_PROFILE)},
 	{OPT_NO_OFF_CPU, 0, "no-off-cpu", 0, CMD_BIT(CLI_CMD_PROFILE)},
@@ -630,6 +635,11 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		if (cli_parse_double(arg, 1, 1e18, &o->ops))
 			return cli_error(err, errlen, "invalid --ops '%s' (a count >= 1)", arg);
 		return 0;
+	case OPT_OPS_PROBE:
+		if (!*arg)
+			return cli_error(err, errlen, "--ops-probe needs a function name");
+		o->ops_probe = arg;
+		return 0;
 	case OPT_DURING:
 		if (!*arg)
 			return cli_error(err, errlen, "--during needs a command");
@@ -713,6 +723,9 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 			return cli_error(err, errlen,
 					 "%s takes one PID (process lists: record and dump)",
 					 cli_command_name(o->command));
+		if (o->ops_probe && !isnan(o->ops))
+			return cli_error(err, errlen,
+					 "--ops and --ops-probe contradict (one count)");
 		for (size_t k = 0; o->command == CLI_CMD_PROFILE && k < o->n_outputs; k++)
 			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
 				return cli_error(

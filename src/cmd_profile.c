@@ -7,7 +7,8 @@
  * This file holds option handling and the session glue; the collectors are timeline.c and
  * load_command.c, the JSON writer report/profile_json.c.
  *
- * Not done yet (see README): off-CPU time, $PORT in launch mode, --ops-probe. */
+ * Operations: --ops N, else --ops-probe's call count (over the load window when there is one),
+ * else the count parsed from the load tool's output. */
 #include "smolder/commands.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "smolder/leak_collector.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
+#include "smolder/ops_probe.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_json.h"
 #include "smolder/pprof.h"
@@ -128,6 +130,31 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 	return report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 }
 
+/* The operation count: --ops; else the probe's calls during the load window (the whole run
+ * without one, or when the target was gone at its end); else the load tool's summary. */
+static void profile_count_ops(const struct cli_options *opts, const struct load_command *lc,
+			      struct ops_probe *probe, struct profile_figures *fig)
+{
+	uint64_t calls;
+
+	fig->ops = NAN;
+	if (!isnan(opts->ops)) {
+		fig->ops = opts->ops;
+		fig->ops_source = "option";
+	} else if (probe) {
+		fig->ops_probe = true;
+		fig->ops_probe_dropped = ops_probe_dropped(probe);
+		if (lc && lc->started && lc->at_start.ops_valid && lc->at_end.ops_valid)
+			fig->ops = (double)(lc->at_end.ops - lc->at_start.ops);
+		else if (ops_probe_count(probe, &calls) == 0)
+			fig->ops = (double)calls;
+		fig->ops_source = "probe";
+	} else if (lc) {
+		fig->ops = load_command_ops(lc);
+		fig->ops_source = isnan(fig->ops) ? NULL : "load_output";
+	}
+}
+
 int cmd_profile(const struct cli_options *opts)
 {
 	struct session_options so = {
@@ -158,6 +185,7 @@ int cmd_profile(const struct cli_options *opts)
 	struct leak_collector *leaks = NULL; /* NULL with --no-memory */
 	struct timeline *tl = NULL;
 	struct load_command *lc = NULL; /* NULL without --during */
+	struct ops_probe *probe = NULL; /* NULL without --ops-probe */
 	struct profile_folded *folded = NULL;
 	struct profile_output_meta meta;
 	struct profile_figures fig = {.ops = NAN};
@@ -204,7 +232,10 @@ int cmd_profile(const struct cli_options *opts)
 	tl = timeline_new(0, leaks);
 	if (opts->during)
 		lc = load_command_new(opts->during);
-	if (!cc || (!opts->no_memory && !leaks) || !tl || (opts->during && !lc)) {
+	if (opts->ops_probe)
+		probe = ops_probe_new(opts->ops_probe);
+	if (!cc || (!opts->no_memory && !leaks) || !tl || (opts->during && !lc) ||
+	    (opts->ops_probe && !probe)) {
 		log_error("out of memory");
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
@@ -217,7 +248,15 @@ int cmd_profile(const struct cli_options *opts)
 	}
 	timeline_plug(tl, &plug);
 	session_add(&s, &plug);
+	if (probe) {
+		/* Before the load command: its attach resolves the function first. */
+		ops_probe_plug(probe, &plug);
+		session_add(&s, &plug);
+	}
 	if (lc) {
+		if (probe)
+			load_command_set_counter(
+				lc, &(struct load_counter){.ctx = probe, .read = ops_probe_count});
 		load_command_plug(lc, &plug);
 		session_add(&s, &plug);
 	}
@@ -228,6 +267,11 @@ int cmd_profile(const struct cli_options *opts)
 		 opts->during ? " during the load command" : "");
 	run_status = session_run(&s);
 
+	/* Memory first: its last snapshot is taken now, next to the load window's end and the
+	 * probe's count, before symbolizing the CPU samples takes its time. */
+	if (leaks)
+		fig.mem = leak_collector_finish(leaks, &s);
+	profile_count_ops(opts, lc, probe, &fig);
 	folded = cpu_collector_finish(cc, &s, &oo, &meta);
 	if (!folded) {
 		log_error("folding the profile: %s", strerror(errno));
@@ -237,21 +281,22 @@ int cmd_profile(const struct cli_options *opts)
 	fig.samples = meta.samples;
 	fig.frequency_hz = opts->frequency_hz;
 	fig.lost = meta.lost;
+	fig.cpu_measured = !isnan(meta.cpu_time_s);
 	fig.cpu_s = !isnan(meta.cpu_time_s) ? meta.cpu_time_s
 					    : (double)meta.samples / (double)opts->frequency_hz;
-	if (leaks)
-		fig.mem = leak_collector_finish(leaks, &s);
 	if (lc)
 		load_command_read_tail(lc);
-	fig.ops = !isnan(opts->ops) ? opts->ops : lc ? load_command_ops(lc) : NAN;
 	if (!isnan(fig.ops))
-		log_info("operations: %.0f%s", fig.ops,
-			 isnan(opts->ops) ? " (from the load output)" : "");
+		log_info("operations: %.0f (%s)", fig.ops, fig.ops_source);
 	in = (struct profile_json_input){
 		.session = &s, .timeline = tl, .load = lc, .fig = &fig, .folded = folded};
 	status = profile_write(&in, outs, n_outs, &oo, &meta);
 	if (status == SMOLDER_EXIT_OK)
 		status = run_status;
+	/* The load command could not start (the target never listened): what was collected is
+	 * written, the exit code says the run did not happen as asked. */
+	if (status == SMOLDER_EXIT_OK && lc && lc->failure)
+		status = lc->failure;
 	status = session_finish(&s, status);
 out:
 	profile_folded_free(folded);
@@ -259,6 +304,7 @@ out:
 	leak_collector_free(leaks);
 	session_release(&s);
 	load_command_free(lc);
+	ops_probe_free(probe);
 	timeline_free(tl);
 	return status;
 }

@@ -45,7 +45,6 @@ struct cpu_collector {
 	struct process_table *processes;
 	uint64_t model_errors; /* samples whose process model could not be made (no memory) */
 	bool exec_seen;	       /* launch mode: the launched process's exec event arrived */
-	uint32_t python_exec;  /* the exec count of the model the Python runtime belongs to */
 	struct profile_process *shares; /* per-process table of the last finish (owned) */
 	size_t n_shares;
 	uint64_t next_refresh_ns; /* every model's symbolizer re-reads its maps then */
@@ -55,11 +54,11 @@ struct cpu_collector {
 	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[CPU_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
-	/* Python targets: named frames, the runtime, and the spliced stack. */
-	struct frame_names *names; /* the profile's (not owned) */
-	struct python_runtime *python;
-	bool python_pending;	     /* python_runtime_open said EAGAIN: a Python not started yet */
-	uint64_t python_next_try_ns; /* when to try again */
+	/* Python targets: named frames and the spliced stack. Each process model has its own
+	 * runtime (process_table_enable_python), and BPF its own config per process. */
+	struct frame_names *names;     /* the profile's (not owned) */
+	const char *python_version;    /* of the last finish: the primary's, else the first found */
+	uint64_t python_config_errors; /* configs BPF could not take (map full) */
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[CPU_MAX_USER_FRAMES];
 };
@@ -80,7 +79,6 @@ void cpu_collector_free(struct cpu_collector *cc)
 		return;
 	sampler_free(cc->sampler);
 	ptrace_sampler_free(cc->ptrace_sampler);
-	python_runtime_free(cc->python);
 	free(cc->shares);
 	process_table_free(cc->processes);
 	cpu_profile_free(cc->profile);
@@ -142,16 +140,16 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
-	if (cc->python && n_user > 0 && tgid == cc->session->pid &&
-	    model->exec_count == cc->python_exec) {
-		/* The Python frames read at the same instant replace the interpreter's frames. */
+	if (model->python && n_user > 0) {
+		/* The Python frames read at the same instant replace the interpreter's frames,
+		 * named with this process's (this program's) runtime. */
 		const struct smolder_python_frame *py =
 			(const void *)(sample->user_stack +
 				       smolder_python_offset(sample->user_stack_len));
 		unsigned options = (cc->opts.native ? MIXED_STACK_KEEP_NATIVE : 0) |
 				   (cc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
 
-		n_user = (uint32_t)mixed_stack_splice(cc->python, cc->names, py,
+		n_user = (uint32_t)mixed_stack_splice(model->python, cc->names, py,
 						      sample->python_frames, sample->python_flags,
 						      cc->ips, n_user, options, cc->mixed,
 						      CPU_MAX_USER_FRAMES, &cc->python_stats);
@@ -189,7 +187,7 @@ static void cpu_collector_on_code_mapped(void *ctx, pid_t tgid)
 	struct cpu_collector *cc = ctx;
 	struct process_model *m = process_table_get(cc->processes, tgid);
 
-	if (m && m->unwinder && !m->borrowed)
+	if (m && m->unwinder && (!m->borrowed || m->adopted))
 		unwinder_refresh_maps(m->unwinder);
 }
 
@@ -220,6 +218,28 @@ static int cpu_collector_on_process(void *ctx, const struct smolder_process_even
 	if (ret < 0)
 		cc->model_errors++;
 	return 0;
+}
+
+/* A process model settled its Python state: its config goes to BPF (version 0 when it is not
+ * Python, so its samples stop counting as not examined). */
+static int cpu_collector_python_config(void *arg, const struct process_model *m)
+{
+	struct cpu_collector *cc = arg;
+	struct smolder_python_config cfg;
+	int ret = 0;
+
+	if (m->python)
+		ret = python_runtime_bpf_config(m->python, &cfg);
+	if (ret == 0)
+		ret = sampler_set_python(cc->sampler, m->pid, m->python ? &cfg : NULL);
+	if (ret < 0)
+		cc->python_config_errors++;
+	else if (m->python)
+		log_debug("PID %d: Python %s (%s): Python frames in place of the interpreter's%s",
+			  (int)m->pid, python_runtime_version(m->python),
+			  python_runtime_object(m->python),
+			  cc->opts.native ? " (--native: interpreter frames kept)" : "");
+	return ret;
 }
 
 /* --children on -p targets: the descendants living now join the set (the fork tracepoint,
@@ -279,14 +299,22 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		log_error("out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
+	/* The profile's registry: its [truncated] marker and the Python frames share it. */
+	cc->names = cpu_profile_names(cc->profile);
 	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
 	 * are biased on a loaded machine (check's cpu_s uses it). */
 	if (target_cpu_seconds(s->pid, &cc->cpu_start_s))
 		cc->cpu_start_s = NAN;
 	if (cc->opts.backend != SAMPLE_BACKEND_PTRACE) {
 		cc->sampler = sampler_new(&so, cpu_collector_on_sample, cc, err, sizeof(err));
-		if (cc->sampler)
+		if (cc->sampler) {
+			/* Every model looks for a CPython interpreter from its first sample on (a
+			 * launched python3 still starting is retried by poll). Before any sample:
+			 * the launched command's models may be made while start waits for its
+			 * exec. The ptrace backend reads no Python frames: not enabled there. */
+			process_table_enable_python(cc->processes, cpu_collector_python_config, cc);
 			return cpu_collector_add_descendants(cc, s);
+		}
 		code = sampler_exit_code(errno);
 		if (cc->opts.backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL)) {
@@ -319,42 +347,6 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	return SMOLDER_EXIT_OK;
 }
 
-/* A CPython target: its frames are read in BPF from now on and spliced into the native stacks.
- * Not Python, or offsets that do not validate (python_runtime_open says why): native only. */
-static void cpu_collector_open_python(struct cpu_collector *cc, struct session *s)
-{
-	struct smolder_python_config cfg;
-	int ret;
-
-	/* The profile's registry: its [truncated] marker and the Python frames share it. */
-	cc->names = cpu_profile_names(cc->profile);
-	cc->python = python_runtime_open(s->pid, cc->names);
-	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
-	 * a thread state: cpu_collector_poll tries again (python_runtime_open is silent until
-	 * then). */
-	cc->python_pending = !cc->python && errno == EAGAIN;
-	if (!cc->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
-		    errno != EAGAIN)
-			log_warn("Python runtime of PID %d: %s; native frames only", s->pid,
-				 strerror(errno));
-		return;
-	}
-	ret = python_runtime_bpf_config(cc->python, &cfg);
-	if (ret == 0 && cc->sampler)
-		ret = sampler_set_python(cc->sampler, &cfg);
-	if (ret < 0) {
-		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
-			 python_runtime_version(cc->python), strerror(-ret));
-		python_runtime_free(cc->python);
-		cc->python = NULL;
-		return;
-	}
-	log_debug("Python %s (%s): Python frames in place of the interpreter's%s",
-		  python_runtime_version(cc->python), python_runtime_object(cc->python),
-		  cc->opts.native ? " (--native: interpreter frames kept)" : "");
-}
-
 /* Launch mode: the child was released and is exec'ing. Waits (bounded) for its exec event, so
  * the Python runtime is looked for in the new program; the samples taken meanwhile are consumed
  * in order (those before the exec stay with the pre-exec model). The ptrace backend has no exec
@@ -380,17 +372,19 @@ static int cpu_collector_start(void *ctx, struct session *s)
 
 	for (size_t i = 0; i < (s->launched ? 1 : s->opts.n_pids); i++) {
 		pid_t pid = s->launched ? s->pid : s->opts.pids[i];
-		struct process_model *m = process_table_get(cc->processes, pid);
+		/* The session's models of its target (profile: shared with the allocation
+		 * collector) serve here too rather than a second set read for the same pid. */
+		struct process_model *m = pid == s->pid
+						  ? process_table_adopt(cc->processes, pid,
+									s->unwinder, s->symbolizer)
+						  : process_table_get(cc->processes, pid);
 
 		if (m && !m->unwinder)
 			log_warn(
 				"PID %d: cannot read its mappings (%s); its stacks will hold their "
 				"leaf only, as raw addresses",
 				(int)pid, strerror(errno));
-		if (m && pid == s->pid)
-			cc->python_exec = m->exec_count;
 	}
-	cpu_collector_open_python(cc, s);
 	return 0;
 }
 
@@ -413,18 +407,8 @@ static int cpu_collector_poll(void *ctx, struct session *s, int timeout_ms)
 			  : ptrace_sampler_poll(cc->ptrace_sampler, timeout_ms);
 	if (ret < 0)
 		return ret;
-	/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then every
-	 * second. */
-	if (cc->python_pending && now >= cc->python_next_try_ns) {
-		struct process_model *m = process_table_get(cc->processes, s->pid);
-
-		cc->python_next_try_ns =
-			now + (now - s->rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL);
-		cpu_collector_open_python(cc, s);
-		/* The runtime belongs to the image running now. */
-		if (cc->python && m)
-			cc->python_exec = m->exec_count;
-	}
+	/* Interpreters still starting (launch mode, an exec'd child): tried again when due. */
+	process_table_poll_python(cc->processes, now);
 	/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open them while
 	 * the processes are alive; all of them once a second. */
 	all = now >= cc->next_refresh_ns;
@@ -541,7 +525,10 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 				  const struct profile_output_stats *os)
 {
 	const struct process_model *primary;
+	struct python_runtime_stats rs;
 	struct cpu_profile_totals t;
+	const char *version;
+	size_t n_python;
 
 	cpu_profile_get_totals(cc->profile, &t);
 	log_info("recorded %.1f s of PID %d (%s) at %d Hz (%s)", s->duration_s, s->pid, s->comm,
@@ -573,20 +560,29 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 			 " fork/exec/exit events lost; %" PRIu64 " samples without a process model",
 			 process_table_pid_count(cc->processes), ss->forks_followed,
 			 ss->targets_full, ss->process_events_lost, cc->model_errors);
-	if (cc->python) {
+	n_python = process_table_python_stats(cc->processes, &rs, &version);
+	if (n_python) {
 		const struct mixed_stack_stats *p = &cc->python_stats;
-		struct python_runtime_stats rs;
+		char procs[48] = "";
 
-		python_runtime_stats(cc->python, &rs);
-		log_info("python %s: %" PRIu64 " stacks with Python frames, %" PRIu64
+		if (process_table_pid_count(cc->processes) > 1)
+			snprintf(procs, sizeof(procs), " (%zu process%s)", n_python,
+				 n_python == 1 ? "" : "es");
+		log_info("python %s%s: %" PRIu64 " stacks with Python frames, %" PRIu64
 			 " frames named; not read: %" PRIu64
 			 " samples without a thread state, %" PRIu64 " chains truncated, %" PRIu64
 			 " cut by an unreadable frame, %" PRIu64 " frames unnamed (%" PRIu64
-			 " stale, %" PRIu64 " unreadable code objects)",
-			 python_runtime_version(cc->python), p->stacks, p->frames, p->no_tstate,
-			 p->truncated, p->unreadable, p->frames_unnamed, rs.code_stale,
-			 rs.code_unreadable);
+			 " stale, %" PRIu64 " unreadable code objects), %" PRIu64
+			 " samples of processes not examined yet",
+			 cc->python_version ? cc->python_version : version, procs, p->stacks,
+			 p->frames, p->no_tstate, p->truncated, p->unreadable, p->frames_unnamed,
+			 rs.code_stale, rs.code_unreadable, ss->python_no_config);
 	}
+	if (cc->python_config_errors)
+		log_warn("python: %" PRIu64
+			 " processes' configs could not be handed to BPF (map of "
+			 "%d full?): their stacks are native",
+			 cc->python_config_errors, SMOLDER_MAX_PYTHON_PROCESSES);
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
@@ -628,10 +624,18 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		cpu_collector_ptrace_stats(cc, &ss);
 	cpu_profile_add_lost(cc->profile,
 			     ss.ringbuf_full + ss.malformed + cc->add_errors + cc->model_errors);
-	/* The run is named by the launched or first given process's last program. */
+	/* The run is named by the launched or first given process's last program; so is its
+	 * Python version when it runs Python, else the first Python process's. */
 	primary = cpu_collector_primary_model(cc, s);
 	if (primary)
 		snprintf(s->comm, sizeof(s->comm), "%s", primary->comm);
+	if (primary && primary->python)
+		cc->python_version = python_runtime_version(primary->python);
+	else {
+		struct python_runtime_stats rs;
+
+		process_table_python_stats(cc->processes, &rs, &cc->python_version);
+	}
 	oo->names = cpu_profile_names(cc->profile);
 	oo->processes = cc->processes;
 	/* A root frame per process only when there is more than one. */
@@ -666,8 +670,8 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
-		.python_version = cc->python ? python_runtime_version(cc->python) : NULL,
-		.python = cc->python ? &cc->python_stats : NULL,
+		.python_version = cc->python_version,
+		.python = cc->python_version ? &cc->python_stats : NULL,
 		.cpu_time_s = cpu_end_s - cc->cpu_start_s,
 		.processes = cc->shares,
 		.n_processes = cc->n_shares,

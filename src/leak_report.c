@@ -69,8 +69,11 @@ static void site_release(struct leak_site *s)
 	}
 	free(s->frames);
 	free(s->locations);
+	for (size_t k = 0; s->source_files && k < s->n_addresses; k++)
+		free(s->source_files[k]);
 	free(s->addresses);
 	free(s->modules);
+	free(s->source_files);
 	growth_series_release(&s->series);
 }
 
@@ -184,13 +187,16 @@ static uint32_t report_module(struct leak_report *r, struct symbolizer *sym, uin
 	return (uint32_t)++r->n_modules;
 }
 
-/* Frames [first, n_frames) of s were named from the lookup address frame (pprof keeps it, with
- * its object). Best effort: without memory the site simply has no addresses. */
+/* Frames [first, n_frames) of s were named from the lookup address frame, frames[nf - 1] the
+ * first of them (pprof keeps the address, its object and full source paths). Best effort:
+ * without memory the site simply has no addresses. */
 static void site_set_address(struct leak_report *r, struct leak_site *s, size_t first,
-			     uint64_t frame, struct symbolizer *sym)
+			     uint64_t frame, struct symbolizer *sym,
+			     const struct symbol_frame *frames, size_t nf)
 {
 	uint64_t *a = realloc(s->addresses, s->n_frames * sizeof(*a));
 	uint32_t *m, module;
+	char **files;
 
 	if (!a)
 		return;
@@ -199,12 +205,18 @@ static void site_set_address(struct leak_report *r, struct leak_site *s, size_t 
 	if (!m)
 		return;
 	s->modules = m;
+	files = realloc(s->source_files, s->n_frames * sizeof(*files));
+	if (!files)
+		return;
+	s->source_files = files;
 	module = report_module(r, sym, frame);
 	for (size_t k = s->n_addresses; k < s->n_frames; k++) {
-		bool mine = k >= first;
+		bool mine = k >= first && k - first < nf;
+		const char *file = mine ? frames[nf - 1 - (k - first)].file : NULL;
 
 		a[k] = mine ? frame_user_address(frame) : 0;
 		m[k] = mine ? module : 0;
+		files[k] = file ? strdup(file) : NULL;
 	}
 	s->n_addresses = s->n_frames;
 }
@@ -310,7 +322,7 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 				if (!site_push(s, &cap, name, location))
 					return;
 			}
-			site_set_address(r, s, first, ips[k] - 1, sym);
+			site_set_address(r, s, first, ips[k] - 1, sym, frames, nf);
 		}
 	}
 }
@@ -359,6 +371,7 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_PY_NO_TSTATE] = "python_no_thread_state",
 	[SMOLDER_STAT_PY_TRUNCATED] = "python_chains_truncated",
 	[SMOLDER_STAT_PY_READ_FAILED] = "python_chains_unreadable",
+	[SMOLDER_STAT_PY_NO_CONFIG] = "python_process_not_examined",
 };
 
 static uint64_t lost_events(const struct leak_report *r)

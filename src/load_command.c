@@ -1,9 +1,17 @@
 /* load_command.c: the --during load command collector of `smolder profile` (see load_command.h):
  * fork + sh -c in its own process group, output to an unlinked temporary file, pidfd in the event
- * loop, and the operation count parsed from the tool's summary. */
+ * loop, the $PORT wait, the load window's marks, and the operation count parsed from the tool's
+ * summary.
+ *
+ * The $PORT wait forks sh at start, held on a pipe: its pidfd is in the event loop from the
+ * beginning (the session adds collector fds once), and the loop's turns (at least every 100 ms)
+ * look for the port; when it appears, the port is written to the pipe and the child sets PORT and
+ * execs. The wait is bounded (LOAD_PORT_TIMEOUT_S): a service that never listens ends the run
+ * with exit 2, as one that exits before listening does. */
 #include "smolder/load_command.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,19 +20,53 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "smolder/cli.h"
 #include "smolder/log.h"
 #include "smolder/session.h"
+#include "smolder/target.h"
+#include "smolder/tcp_listen.h"
+
+#define LOAD_PORT_CHECK_S 0.05
 
 struct load_command *load_command_new(const char *command)
 {
 	struct load_command *lc = calloc(1, sizeof(*lc));
+	const char *env;
 
 	if (!lc)
 		return NULL;
 	lc->command = command;
 	lc->out_fd = -1;
 	lc->pidfd = -1;
+	lc->go_fd = -1;
+	lc->wants_port = load_command_wants_port(command);
+	lc->port_timeout_s = LOAD_PORT_TIMEOUT_S;
+	env = getenv("SMOLDER_PORT_TIMEOUT");
+	if (env && *env && strtod(env, NULL) > 0)
+		lc->port_timeout_s = strtod(env, NULL);
 	return lc;
+}
+
+bool load_command_wants_port(const char *command)
+{
+	return command && (strstr(command, "$PORT") || strstr(command, "${PORT}"));
+}
+
+void load_command_set_counter(struct load_command *lc, const struct load_counter *counter)
+{
+	lc->counter = *counter;
+}
+
+/* The target's CPU, RSS and operation count now: one end of the load window. */
+static void load_mark(const struct load_command *lc, pid_t pid, struct load_mark *m)
+{
+	struct target_memory mem;
+
+	if (target_cpu_seconds(pid, &m->cpu_s))
+		m->cpu_s = NAN;
+	m->rss_valid = target_memory(pid, &mem) == 0;
+	m->rss_bytes = m->rss_valid ? mem.rss_bytes : 0;
+	m->ops_valid = lc->counter.read && lc->counter.read(lc->counter.ctx, &m->ops) == 0;
 }
 
 void load_command_free(struct load_command *lc)
@@ -35,6 +77,8 @@ void load_command_free(struct load_command *lc)
 		kill(-lc->pid, SIGTERM);
 		waitpid(lc->pid, NULL, 0);
 	}
+	if (lc->go_fd >= 0)
+		close(lc->go_fd);
 	if (lc->out_fd >= 0)
 		close(lc->out_fd);
 	if (lc->pidfd >= 0)
@@ -42,12 +86,55 @@ void load_command_free(struct load_command *lc)
 	free(lc);
 }
 
+/* The command runs from now: the window's first mark. */
+static void load_started(struct load_command *lc, struct session *s)
+{
+	lc->started = true;
+	lc->start_s = session_elapsed(s);
+	load_mark(lc, s->pid, &lc->at_start);
+}
+
+/* The port is known: the held child gets it and execs. */
+static void load_release(struct load_command *lc, struct session *s, uint16_t port)
+{
+	char buf[8];
+	int len = snprintf(buf, sizeof(buf), "%u", (unsigned)port);
+
+	lc->port = port;
+	if (write(lc->go_fd, buf, (size_t)len) != len)
+		log_warn("load: cannot pass PORT to the command: %s", strerror(errno));
+	close(lc->go_fd);
+	lc->go_fd = -1;
+	load_started(lc, s);
+	log_info("load: PID %d listens on TCP port %u after %.1f s; started sh -c '%s' with "
+		 "PORT=%u",
+		 (int)s->pid, (unsigned)port, lc->start_s, lc->command, (unsigned)port);
+}
+
+/* The held child: waits for the port on fd, then PORT=port sh -c CMD. EOF without a port: the
+ * run ended first; it exits without running anything. */
+static void load_child_wait_port(int fd)
+{
+	char buf[8] = "";
+	ssize_t n, len = 0;
+
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(fd);
+	if (len <= 0)
+		_exit(125);
+	buf[len] = '\0';
+	setenv("PORT", buf, 1);
+}
+
 /* sh -c CMD in its own process group, output to an unlinked temporary file (its tail goes into
- * the report). */
+ * the report); with $PORT, held until the port is known. */
 static int load_start(void *ctx, struct session *s)
 {
 	struct load_command *lc = ctx;
 	char path[] = "/tmp/smolder-load-XXXXXX";
+	int go[2] = {-1, -1};
 	sigset_t none;
 	pid_t pid;
 
@@ -55,13 +142,26 @@ static int load_start(void *ctx, struct session *s)
 	if (lc->out_fd < 0)
 		return -errno;
 	unlink(path);
-	pid = fork();
-	if (pid < 0)
+	if (lc->wants_port && pipe2(go, O_CLOEXEC) != 0)
 		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		if (go[0] >= 0) {
+			close(go[0]);
+			close(go[1]);
+		}
+		return err;
+	}
 	if (pid == 0) {
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setpgid(0, 0);
+		if (go[0] >= 0) {
+			close(go[1]);
+			load_child_wait_port(go[0]);
+		}
 		dup2(lc->out_fd, STDOUT_FILENO);
 		dup2(lc->out_fd, STDERR_FILENO);
 		execl("/bin/sh", "sh", "-c", lc->command, (char *)NULL);
@@ -69,9 +169,42 @@ static int load_start(void *ctx, struct session *s)
 	}
 	lc->pid = pid;
 	lc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	lc->start_s = session_elapsed(s);
-	log_info("load: started sh -c '%s' (PID %d)", lc->command, (int)pid);
+	if (!lc->wants_port) {
+		load_started(lc, s);
+		log_info("load: started sh -c '%s' (PID %d)", lc->command, (int)pid);
+		return 0;
+	}
+	close(go[0]);
+	lc->go_fd = go[1];
+	log_info("load: waiting (up to %.0f s) for PID %d to listen on a TCP port for $PORT",
+		 lc->port_timeout_s, (int)s->pid);
 	return 0;
+}
+
+/* A loop turn while the command waits for $PORT: look for the port (every LOAD_PORT_CHECK_S),
+ * give up after the timeout. */
+static void load_check_port(struct load_command *lc, struct session *s)
+{
+	double now = session_elapsed(s);
+	int port;
+
+	if (now < lc->next_port_check_s)
+		return;
+	lc->next_port_check_s = now + LOAD_PORT_CHECK_S;
+	port = tcp_listen_port(s->pid);
+	if (port > 0) {
+		load_release(lc, s, (uint16_t)port);
+		return;
+	}
+	if (now < lc->port_timeout_s)
+		return;
+	log_error("PID %d did not listen on a TCP port within %.0f s, so the load command "
+		  "(which uses $PORT) was not run (SMOLDER_PORT_TIMEOUT=SECONDS waits longer)",
+		  (int)s->pid, lc->port_timeout_s);
+	lc->failure = SMOLDER_EXIT_TARGET;
+	close(lc->go_fd); /* the held child exits */
+	lc->go_fd = -1;
+	session_request_stop(s, "the target never listened on a TCP port");
 }
 
 static void load_reaped(struct load_command *lc, struct session *s, int status)
@@ -79,6 +212,8 @@ static void load_reaped(struct load_command *lc, struct session *s, int status)
 	lc->done = true;
 	lc->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	lc->end_s = session_elapsed(s);
+	if (lc->started)
+		load_mark(lc, s->pid, &lc->at_end);
 }
 
 static int load_fd(void *ctx)
@@ -95,8 +230,12 @@ static int load_poll(void *ctx, struct session *s, int timeout_ms)
 	int status;
 
 	(void)timeout_ms;
+	if (lc->go_fd >= 0)
+		load_check_port(lc, s);
 	if (lc->pid > 0 && !lc->done && waitpid(lc->pid, &status, WNOHANG) == lc->pid) {
 		load_reaped(lc, s, status);
+		if (!lc->started)
+			return 0; /* never ran: load_check_port said why */
 		log_info("load: finished with status %d after %.1f s", lc->status,
 			 lc->end_s - lc->start_s);
 		session_request_stop(s, "load command finished");
@@ -111,11 +250,33 @@ static int load_stop(void *ctx, struct session *s, double t)
 	int status;
 
 	(void)t;
+	if (lc->go_fd >= 0) {
+		/* Still waiting for the port: the target exited (or -d, Ctrl-C) first. */
+		if (s->stop == RUN_STOP_TARGET_EXIT) {
+			log_error("PID %d exited before it listened on a TCP port, so the load "
+				  "command (which uses $PORT) was not run",
+				  (int)s->pid);
+			lc->failure = SMOLDER_EXIT_TARGET;
+		} else {
+			log_warn("the run ended before PID %d listened on a TCP port: the load "
+				 "command was not run",
+				 (int)s->pid);
+		}
+		close(lc->go_fd);
+		lc->go_fd = -1;
+	}
 	if (lc->pid <= 0 || lc->done)
 		return 0;
+	/* The window ends now, while the target is still there to be read. */
+	if (lc->started)
+		load_mark(lc, s->pid, &lc->at_end);
 	kill(-lc->pid, SIGTERM);
-	if (waitpid(lc->pid, &status, 0) == lc->pid)
+	if (waitpid(lc->pid, &status, 0) == lc->pid) {
+		struct load_mark end = lc->at_end;
+
 		load_reaped(lc, s, status);
+		lc->at_end = end; /* the mark taken before SIGTERM */
+	}
 	return 0;
 }
 

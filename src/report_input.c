@@ -284,10 +284,17 @@ static int parse_json(struct report_input *in, const char *data, size_t len, cha
 			if (!(hz > 0))
 				hz = json_num(cpu, "frequency_hz");
 			samples = json_num(cpu, "samples");
-			if (isfinite(json_num(cpu, "seconds")))
+			if (isfinite(json_num(cpu, "cpu_s"))) {
+				/* The kernel's accounting when the report says so: no counting
+				 * noise to allow for. */
+				in->cpu_seconds = json_num(cpu, "cpu_s");
+				in->cpu_seconds_measured =
+					json_is_true(json_object_get(cpu, "cpu_s_measured"));
+			} else if (isfinite(json_num(cpu, "seconds"))) {
 				in->cpu_seconds = json_num(cpu, "seconds");
-			else if (hz > 0 && samples >= 0)
+			} else if (hz > 0 && samples >= 0) {
 				in->cpu_seconds = samples / hz;
+			}
 			return json_stacks(in, json_object_get(cpu, "stacks"), "count",
 					   "cpu.stacks", err, errlen);
 		}

@@ -353,6 +353,11 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	ret = bpf_map__set_max_entries(sampler->skel->maps.events, sampler->ringbuf_bytes);
 	if (!ret)
 		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch, n_possible);
+	/* One Python config per process of the set: the given ones, or a whole tree. */
+	if (!ret)
+		ret = bpf_map__set_max_entries(sampler->skel->maps.python_configs,
+					       o.follow_children ? SMOLDER_MAX_PYTHON_PROCESSES
+								 : (uint32_t)o.n_pids + 1);
 	if (ret) {
 		snprintf(err, errlen, "sizing BPF maps: %s", strerror(-ret));
 		goto fail;
@@ -576,6 +581,9 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
 			stats->python_frames = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_PY_NO_CONFIG:
+			stats->python_no_config = sum;
+			break;
 		case SMOLDER_SAMPLER_STAT_CODE_MAPPED:
 			stats->code_mapped = sum;
 			break;
@@ -590,22 +598,23 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 	return 0;
 }
 
-int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg)
+int sampler_set_python(struct sampler *sampler, pid_t pid, const struct smolder_python_config *cfg)
 {
-	struct smolder_python_config *live = &sampler->skel->bss->python_config;
+	struct smolder_python_config walk = {0};
+	uint32_t key = (uint32_t)pid;
+	int ret;
 
-	struct smolder_python_config walk = *cfg;
-	int ret = mixed_stack_walk_window(&walk);
-
-	if (ret < 0)
-		return ret;
-	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
-	 * then publish the version. */
-	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
-	memcpy((char *)live + sizeof(live->version), (const char *)&walk + sizeof(walk.version),
-	       sizeof(walk) - sizeof(walk.version));
-	__atomic_store_n(&live->version, walk.version, __ATOMIC_RELEASE);
-	return 0;
+	if (cfg) {
+		walk = *cfg;
+		ret = mixed_stack_walk_window(&walk);
+		if (ret < 0)
+			return ret;
+	}
+	/* One update replaces the whole entry: a walk on another CPU copies either the old or the
+	 * new one. */
+	ret = bpf_map__update_elem(sampler->skel->maps.python_configs, &key, sizeof(key), &walk,
+				   sizeof(walk), BPF_ANY);
+	return ret < 0 ? ret : 0;
 }
 
 int sampler_exit_code(int err)

@@ -118,6 +118,7 @@ struct cli_options {
 	const char *budget;	   /* --budget FILE */
 	double max_regression_pct; /* --max-regression; NAN = not given */
 	double ops;		   /* --ops; NAN = not given */
+	const char *ops_probe;	   /* --ops-probe [LIB:]FUNCTION (profile) */
 };
 
 /* Parses argv into opts (defaults filled in). Returns 0, or -EINVAL with a one-line message in err.

@@ -81,6 +81,7 @@ enum smolder_python_walk_flags {
 	SMOLDER_PYWALK_NO_TSTATE = 2,	/* no thread state (not a Python thread, or unreadable) */
 	SMOLDER_PYWALK_TRUNCATED = 4,	/* more than max_frames: outermost frames left out */
 	SMOLDER_PYWALK_READ_FAILED = 8, /* a frame could not be read: outer frames left out */
+	SMOLDER_PYWALK_NO_CONFIG = 16,	/* the process has no Python config yet: not walked */
 };
 
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
@@ -146,6 +147,8 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
 	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
 	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
+	SMOLDER_SAMPLER_STAT_PY_NO_CONFIG, /* samples of a process whose Python config is not known
+					      (not examined yet, or the config map full) */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
@@ -319,6 +322,7 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_PY_NO_TSTATE,	 /* allocations of threads without a Python thread state */
 	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
 	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
+	SMOLDER_STAT_PY_NO_CONFIG, /* allocations of a process whose Python config is not known */
 	SMOLDER_STAT_MAX,
 };
 
@@ -350,6 +354,13 @@ _Static_assert(sizeof(struct smolder_snapshot_record) ==
  * from interp_head_addr and match tstate_native_thread_id (3.11+) against the tid, or
  * tstate_thread_id (pthread_t, equal to the thread's fsbase on x86-64 glibc). */
 #define SMOLDER_PY_NO_OFFSET 0xffffffffu
+
+/* The BPF programs keep one config per process (hash map python_configs, tgid -> struct
+ * smolder_python_config): user space writes it when it has examined a process (version 0: not
+ * Python), sched_process_fork copies the parent's to a followed child (same interpreter at the
+ * same addresses), exec and exit delete it. Sized before load: this many entries when children
+ * are followed, the number of given processes otherwise. */
+#define SMOLDER_MAX_PYTHON_PROCESSES 8192
 
 enum smolder_python_flags {
 	/* frame_instr holds a pointer to a code unit (3.11+: prev_instr, 3.13: instr_ptr) rather

@@ -30,9 +30,11 @@ struct leak_site {
 	size_t n_frames;
 	/* Per frame (the first n_addresses; later ones 0): the lookup address it was named from,
 	 * frames of one address (inlined calls and their function) consecutive, 0 for named frames
-	 * and the allocator; and its object, index + 1 into the report's modules (0: none). */
+	 * and the allocator; its object, index + 1 into the report's modules (0: none); and its
+	 * source file's full path (locations hold base names). */
 	uint64_t *addresses;
 	uint32_t *modules;
+	char **source_files; /* full source path per frame, NULL when unknown (owned) */
 	size_t n_addresses;
 	uint32_t unknown_frames;     /* frames in no known object (after symbolization) */
 	struct growth_series series; /* outstanding bytes over time */

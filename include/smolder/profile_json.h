@@ -4,6 +4,7 @@
 #ifndef SMOLDER_PROFILE_JSON_H
 #define SMOLDER_PROFILE_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -15,11 +16,15 @@ struct profile_folded;
 
 /* The figures of one run, gathered by cmd_profile once the collectors finished. */
 struct profile_figures {
-	double ops;		 /* operations done (NAN: unknown) */
-	double cpu_s;		 /* on-CPU seconds of the target */
-	uint64_t samples, lost;	 /* on-CPU samples kept and lost */
-	int frequency_hz;	 /* on-CPU sampling rate */
-	struct leak_report *mem; /* NULL with --no-memory */
+	double ops;		    /* operations done (NAN: unknown) */
+	const char *ops_source;	    /* "option", "probe", "load_output" or NULL */
+	double cpu_s;		    /* on-CPU seconds of the target over the run */
+	bool cpu_measured;	    /* cpu_s from the kernel's accounting, not from samples */
+	uint64_t samples, lost;	    /* on-CPU samples kept and lost */
+	int frequency_hz;	    /* on-CPU sampling rate */
+	struct leak_report *mem;    /* NULL with --no-memory */
+	bool ops_probe;		    /* --ops-probe was used */
+	uint64_t ops_probe_dropped; /* its calls not counted */
 };
 
 /* Everything the report is written from (all borrowed). */

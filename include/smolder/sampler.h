@@ -54,6 +54,7 @@ struct sampler_stats {
 	uint64_t python_truncated;    /* chains cut at the frame limit */
 	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
 	uint64_t python_frames;	      /* Python frames sent */
+	uint64_t python_no_config;    /* samples of processes not examined yet (no config) */
 	uint64_t code_mapped;	      /* notices of code mapped from files */
 	uint64_t code_mapped_lost;    /* such notices lost */
 	uint64_t received;	      /* records delivered to the callback */
@@ -90,9 +91,10 @@ int sampler_drain(struct sampler *sampler);
 /* Sums the per-CPU BPF counters and the user-space ones. */
 int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats);
 
-/* Starts (or, with layout SMOLDER_PYTHON_OFF, stops) reading the Python frame chain at each
- * sample, with the offsets in cfg (copied). Returns 0 or -EINVAL for out-of-range sizes. */
-int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg);
+/* Process pid's Python config (copied into the BPF map python_configs): its samples get their
+ * Python frame chain read with these offsets; cfg NULL: pid was examined and is not Python. Returns
+ * 0, -EINVAL for out-of-range sizes, or the map update's -errno (-E2BIG: the map is full). */
+int sampler_set_python(struct sampler *sampler, pid_t pid, const struct smolder_python_config *cfg);
 
 /* The smolder exit code (enum smolder_exit) for an errno from sampler_new. */
 int sampler_exit_code(int err);

@@ -406,13 +406,15 @@ static void write_memory(struct html_out *o, const json_t *doc)
 			    "<table class=\"memory\"><thead><tr><th>#</th><th>Site</th>"
 			    "<th>Verdict</th><th>Growth</th><th>%s</th><th>Outstanding over "
 			    "time</th><th>Outstanding</th></tr></thead><tbody>\n",
-			    isnan(ops) ? "Grown in the run" : "Per operation");
+			    isnan(ops) ? "Growth &#215; duration" : "Outstanding per operation");
 	}
 	for (size_t i = 0; i < n && i < HTML_MAX_SITES && !o->err; i++) {
 		const json_t *site = json_array_get(sites, i);
 		const char *verdict = str(site, "verdict");
 		double rate = num(site, "growth_bytes_per_s", 0);
-		double grown = num(site, "growth_bytes", rate * duration);
+		/* As per_op.leaked_bytes: outstanding at the end over the operations (the tracker
+		 * sees only allocations made during the run). */
+		double held = num(site, "outstanding_bytes", 0);
 
 		html_printf(o, "<tr class=\"site\"><td class=\"n\">%zu</td><td>", i + 1);
 		write_site_name(o, site);
@@ -425,9 +427,10 @@ static void write_memory(struct html_out *o, const json_t *doc)
 		html_printf(o, "<td class=\"n\">%s/s</td>", html_bytes(rate, a, sizeof(a)));
 		if (!isnan(ops) && ops > 0)
 			html_printf(o, "<td class=\"n\">%s</td>",
-				    html_bytes(grown / ops, a, sizeof(a)));
+				    html_bytes(held / ops, a, sizeof(a)));
 		else
-			html_printf(o, "<td class=\"n\">%s</td>", html_bytes(grown, a, sizeof(a)));
+			html_printf(o, "<td class=\"n\">%s</td>",
+				    html_bytes(rate * duration, a, sizeof(a)));
 		html_raw(o, "<td>");
 		html_sparkline_write(o, json_object_get(site, "series"));
 		html_printf(o, "</td><td class=\"n\">%s</td></tr>\n",

@@ -228,7 +228,13 @@ static uint64_t site_location(struct pprof_builder *b, const struct leak_report 
 		snprintf(names[n], sizeof(names[n]), "%.*s", (int)len, s->frames[k]);
 		lines[n] = (struct pprof_line){.function = names[n]};
 		if (colon) {
-			snprintf(files[n], sizeof(files[n]), "%.*s", (int)(colon - loc), loc);
+			/* The full path when kept (as on-CPU locations have it), else the base
+			 * name of the location. */
+			if (k < s->n_addresses && s->source_files[k])
+				snprintf(files[n], sizeof(files[n]), "%s", s->source_files[k]);
+			else
+				snprintf(files[n], sizeof(files[n]), "%.*s", (int)(colon - loc),
+					 loc);
 			lines[n].file = files[n];
 			lines[n].line = strtoll(colon + 1, NULL, 10);
 		}

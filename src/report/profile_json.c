@@ -333,9 +333,9 @@ static void write_findings(struct json_writer *w, const struct func_table *ft, u
 	for (size_t i = 0; fig->mem && i < fig->mem->n_sites && i < 3; i++) {
 		const struct leak_site *site = &fig->mem->sites[i];
 		size_t k = site_function(fig->mem, site);
-		double grown = site->outstanding_bytes > site->first_bytes
-				       ? (double)(site->outstanding_bytes - site->first_bytes)
-				       : 0;
+		/* The tracker sees allocations made since it attached: all of them are the run's.
+		 */
+		double grown = (double)site->outstanding_bytes;
 		char where[300] = "";
 
 		if (site->growth.verdict != GROWTH_LEAK)
@@ -349,7 +349,9 @@ static void write_findings(struct json_writer *w, const struct func_table *ft, u
 			snprintf(found[n].text, sizeof(found[n].text),
 				 "%s%s leaks %s per operation (%s)",
 				 k < site->n_frames ? site->frames[k] : "?", where,
-				 growth_format_bytes(grown / fig->ops, b, sizeof(b)), a);
+				 growth_format_bytes((double)site->outstanding_bytes / fig->ops, b,
+						     sizeof(b)),
+				 a);
 		else
 			snprintf(found[n].text, sizeof(found[n].text), "%s%s leaks %s",
 				 k < site->n_frames ? site->frames[k] : "?", where, a);
@@ -435,6 +437,31 @@ static void write_timeline(struct json_writer *w, const struct timeline *tl)
 	json_array_end(w);
 }
 
+/* The span per-operation CPU and RSS figures are measured over. */
+struct profile_per_op {
+	const char *window; /* "load": the load command's run; "run": the whole run */
+	double window_s, cpu_s, rss_growth;
+};
+
+/* The load window when the load command ran and the target could be read at both ends; else
+ * the run (its CPU accounting, the timeline's RSS growth). */
+static void profile_per_op_window(const struct profile_json_input *in, struct profile_per_op *po)
+{
+	const struct load_command *lc = in->load;
+
+	po->window = "run";
+	po->window_s = in->session->duration_s;
+	po->cpu_s = in->fig->cpu_s;
+	po->rss_growth = timeline_rss_growth(in->timeline);
+	if (!lc || !lc->started || !isfinite(lc->at_start.cpu_s) || !isfinite(lc->at_end.cpu_s) ||
+	    !lc->at_start.rss_valid || !lc->at_end.rss_valid)
+		return;
+	po->window = "load";
+	po->window_s = (lc->done ? lc->end_s : in->session->duration_s) - lc->start_s;
+	po->cpu_s = lc->at_end.cpu_s - lc->at_start.cpu_s;
+	po->rss_growth = (double)lc->at_end.rss_bytes - (double)lc->at_start.rss_bytes;
+}
+
 int profile_json_write(FILE *fp, const struct profile_json_input *in)
 {
 	const struct session *s = in->session;
@@ -443,8 +470,8 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	const struct profile_figures *fig = in->fig;
 	struct func_table ft = {0};
 	struct json_writer w;
-	uint64_t sum = 0, leaked = 0, allocs = 0, outstanding = 0;
-	double rss_growth = 0;
+	uint64_t sum = 0, leaked = 0, allocs = 0, outstanding = 0, heap = 0;
+	struct profile_per_op po;
 	struct rusage self;
 	int err = func_table_fill(&ft, in->folded, &sum);
 
@@ -458,12 +485,17 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 
 			outstanding += site->outstanding_bytes;
 			allocs += site->alloc_count_last;
-			if (site->growth.verdict == GROWTH_LEAK &&
-			    site->outstanding_bytes > site->first_bytes)
-				leaked += site->outstanding_bytes - site->first_bytes;
+			/* The tracker sees only allocations made since it attached, so what is
+			 * outstanding at the end was allocated during the run and not freed.
+			 * Leaked: that, at sites judged `leak` (a cache that levelled off is not a
+			 * leak). */
+			if (!(site->flags & ALLOC_SITE_MMAP))
+				heap += site->outstanding_bytes;
+			if (site->growth.verdict == GROWTH_LEAK)
+				leaked += site->outstanding_bytes;
 		}
 	}
-	rss_growth = timeline_rss_growth(tl);
+	profile_per_op_window(in, &po);
 	json_writer_init(&w, fp, true);
 	json_object_begin(&w);
 	json_key(&w, "pid");
@@ -492,6 +524,11 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_double(&w, lc->start_s);
 		json_key(&w, "end_s");
 		json_double(&w, lc->done ? lc->end_s : s->duration_s);
+		json_key(&w, "port");
+		if (lc->port)
+			json_uint(&w, lc->port);
+		else
+			json_null(&w);
 		json_key(&w, "output_tail");
 		json_string(&w, lc->tail);
 		json_object_end(&w);
@@ -501,11 +538,22 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_null(&w);
 	else
 		json_double(&w, fig->ops);
+	json_key(&w, "ops_source");
+	if (fig->ops_source)
+		json_string(&w, fig->ops_source);
+	else
+		json_null(&w);
 	if (!isnan(fig->ops) && fig->ops > 0) {
 		json_key(&w, "per_op");
 		json_object_begin(&w);
+		/* CPU and RSS over the load window when there is one (what the load tool's count
+		 * covers); allocations and leaks over the run (the tracker's whole series). */
+		json_key(&w, "window");
+		json_string(&w, po.window);
+		json_key(&w, "window_s");
+		json_double(&w, po.window_s);
 		json_key(&w, "cpu_s");
-		json_double(&w, fig->cpu_s / fig->ops);
+		json_double(&w, po.cpu_s / fig->ops);
 		if (fig->mem) {
 			json_key(&w, "allocations");
 			json_double(&w, (double)allocs / fig->ops);
@@ -513,9 +561,11 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 			json_double(&w, (double)leaked / fig->ops);
 			json_key(&w, "leaked_bytes_per_100_ops");
 			json_double(&w, (double)leaked / fig->ops * 100);
+			json_key(&w, "heap_growth_bytes");
+			json_double(&w, (double)heap / fig->ops);
 		}
 		json_key(&w, "rss_growth_bytes");
-		json_double(&w, rss_growth / fig->ops);
+		json_double(&w, po.rss_growth / fig->ops);
 		json_object_end(&w);
 	}
 	json_key(&w, "cpu");
@@ -524,6 +574,10 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	json_uint(&w, fig->samples);
 	json_key(&w, "cpu_s");
 	json_double(&w, fig->cpu_s);
+	/* true: the kernel's accounting of the target (no counting noise); false: samples / rate.
+	 */
+	json_key(&w, "cpu_s_measured");
+	json_bool(&w, fig->cpu_measured);
 	json_key(&w, "functions");
 	json_array_begin(&w);
 	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
@@ -610,6 +664,10 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	json_object_begin(&w);
 	json_key(&w, "cpu_samples");
 	json_uint(&w, fig->lost);
+	if (fig->ops_probe) {
+		json_key(&w, "ops_probe_calls");
+		json_uint(&w, fig->ops_probe_dropped);
+	}
 	if (fig->mem) {
 		json_key(&w, "allocations");
 		json_uint(&w, fig->mem->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] +

@@ -3,7 +3,8 @@
 # readers. pprof: Debian's `go tool pprof` (offline: -symbolize=none, GOTOOLCHAIN=local, its
 # HOME/GOPATH/GOCACHE in the test's directory): -top gives the same total and names as the folded
 # output of the same run, -traces the same call paths, -raw exactly the same stacks and weights
-# (pprof_compare.py), file:line and the fixture's build id. speedscope: validated against the
+# (pprof_compare.py), file:line and the fixture's build id; the same for `profile` (on-CPU and memory
+# sample types in one file) and for a process tree (-p A,B: process roots and pid labels). speedscope: validated against the
 # file-format schema shipped by the npm package `speedscope`, with ajv (npm), both installed into
 # the build tree on first use; a broken file must fail the same validator. Then diff, flamegraph
 # and check read the pprof files as input.
@@ -78,6 +79,66 @@ grow=$(pprof -sample_index=growth_space -unit=B -top mem.pb.gz 2>&1 | sed -n 's/
 [ "${grow:-0}" -ge 256000 ] && [ "${grow:-0}" -le 512000 ] && pass "growth_space ${grow} B (<= 512000)" ||
 	fail "growth_space ${grow:-?} B"
 
+# profile: one pprof file with on-CPU and memory sample types, one speedscope file with a profile
+# per part. On-CPU stacks are those of the run's .folded, memory totals those of its JSON report.
+"$SMOLDER" profile -F 499 -i 250ms --ops 20000 -o prof.json -o prof.folded -o prof.pb.gz \
+	-o prof.speedscope.json -- "$W" 20000 >/dev/null 2>profile.err ||
+	fail "profile: $(tail -n 2 profile.err)"
+pprof -raw prof.pb.gz >prof.raw 2>&1
+grep -q '^samples/count cpu/nanoseconds\[dflt\] inuse_space/bytes inuse_objects/count growth_space/bytes$' prof.raw &&
+	pass "profile pprof sample types: on-CPU (default) and memory, with units" ||
+	fail "profile sample types: $(grep -A1 '^Samples:' prof.raw)"
+python3 "$HERE/pprof_compare.py" prof.raw prof.folded 0 >cmp.txt &&
+	pass "profile pprof -raw on-CPU samples: $(cat cmp.txt)" || fail "profile pprof vs folded: $(cat cmp.txt)"
+ptotal=$(awk '{s += $NF} END {print s}' prof.folded)
+pprof -sample_index=samples -top prof.pb.gz 2>&1 | grep -q "Total samples = $ptotal\b" &&
+	pass "profile pprof -top samples = folded total ($ptotal)" || fail "profile -top samples (want $ptotal)"
+read -r outstanding leaked < <(python3 -c 'import json; d = json.load(open("prof.json"))
+print(d["memory"]["totals"]["outstanding_bytes"], d["memory"]["totals"]["leaked_bytes"])')
+pprof -sample_index=inuse_space -unit=B -top prof.pb.gz 2>&1 | grep -q "Total samples = ${outstanding}B" &&
+	pass "profile pprof inuse_space = the report's outstanding bytes ($outstanding)" ||
+	fail "inuse_space: $(pprof -sample_index=inuse_space -unit=B -top prof.pb.gz 2>&1 | grep Total), want $outstanding"
+pgrow=$(pprof -sample_index=growth_space -unit=B -top prof.pb.gz 2>&1 | sed -n 's/.*Total samples = \([0-9]*\)B.*/\1/p')
+[ "${pgrow:-0}" -ge "${leaked:-1}" ] && [ "${pgrow:-0}" -le 5200000 ] &&
+	pass "profile growth_space $pgrow B (leak sites gained $leaked B; 20000 x 256 B leaked)" ||
+	fail "profile growth_space ${pgrow:-?} B, leak sites $leaked B"
+# the leak site through pprof's own reader: its stack, its source line, in the program's mapping
+pprof -sample_index=inuse_space -traces prof.pb.gz >mtraces.txt 2>&1
+grep -A3 -E '^ +[0-9.]+[kM]?B +malloc$' mtraces.txt | grep -q 'remember_result' &&
+	pass "pprof -traces: malloc under remember_result" || fail "memory traces: $(head -c 600 mtraces.txt)"
+# (file names are paths of the checkout: matched literally, not as patterns)
+grep -F ' M=1 remember_result ' prof.raw | grep -qF '/check_workload.c:' &&
+	! grep -F ' remember_result ' prof.raw | grep -vqF '/check_workload.c:' &&
+	pass "remember_result (memory and CPU): program's mapping, one full source path" ||
+	fail "no mapped remember_result location: $(grep remember_result prof.raw)"
+grep -q "^1: .*check_workload $build_id" prof.raw && pass "profile pprof: main mapping with build id" ||
+	fail "profile mapping: $(grep -A3 Mappings prof.raw)"
+
+# leaks pprof: allocation sites keep their addresses, mappings and build ids too
+grep -F ' M=1 remember_result ' mem.raw | grep -qF '/check_workload.c:' &&
+	grep -q "check_workload $build_id" mem.raw && pass "leaks pprof: mapped locations, build id" ||
+	fail "leaks mappings: $(grep -A4 Mappings mem.raw)"
+
+# process trees: -p A,B gives each stack a "COMMAND [PID]" root in folded, pprof and speedscope
+"$W" 100000000 2000 >/dev/null 2>&1 &
+A=$!
+"$W" 100000000 3000 >/dev/null 2>&1 &
+B=$!
+CHILDREN+=("$A" "$B")
+sleep 0.3
+"$SMOLDER" record -p "$A,$B" -d 2 -F 499 -o tree.folded -o tree.pb.gz -o tree.speedscope.json \
+	>/dev/null 2>tree.err || fail "record -p A,B: $(tail -n 2 tree.err)"
+kill "$A" "$B" 2>/dev/null
+grep -q "^check_workload \[$A\];" tree.folded && grep -q "^check_workload \[$B\];" tree.folded &&
+	pass "folded: both process roots" || fail "tree folded: $(head -3 tree.folded)"
+pprof -raw tree.pb.gz >tree.raw 2>&1
+python3 "$HERE/pprof_compare.py" tree.raw tree.folded 0 >cmp.txt &&
+	pass "pprof with process roots = folded: $(cat cmp.txt)" || fail "tree pprof vs folded: $(cat cmp.txt)"
+pprof -tags tree.pb.gz >tags.txt 2>&1
+grep -Eq "^ +[0-9.]+m?s \( *[0-9.]+%\): $A$" tags.txt && grep -Eq "^ +[0-9.]+m?s \( *[0-9.]+%\): $B$" tags.txt &&
+	grep -q ': check_workload$' tags.txt && pass "pprof labels pid (both) and command" ||
+	fail "pprof tags: $(head -c 400 tags.txt)"
+
 # speedscope: the npm package's schema, validated by ajv; a broken file must fail
 NPM_DIR="${BUILD_DIR:-$WORK}/npm-cache"
 if [ ! -f "$NPM_DIR/node_modules/speedscope/dist/release/file-format-schema.json" ] ||
@@ -100,10 +161,30 @@ const sum = p.weights.reduce((a, b) => a + b, 0);
 console.log(`${p.samples.length} stacks, ${data.shared.frames.length} frames, ${p.unit} ${sum}`);
 JS
 }
-for f in cpu mem; do
+for f in cpu mem prof tree; do
 	validate "$f.speedscope.json" >v.txt 2>&1 && pass "$f.speedscope.json valid: $(cat v.txt)" ||
 		fail "$f.speedscope.json: $(cat v.txt)"
 done
+# profile: one speedscope profile per part, weights as in the folded output and the report
+NODE_PATH="$NPM_DIR/node_modules" node - prof.speedscope.json tree.speedscope.json >parts.txt 2>&1 <<'JS'
+const fs = require("fs");
+for (const f of process.argv.slice(2)) {
+	const d = JSON.parse(fs.readFileSync(f));
+	for (const p of d.profiles)
+		console.log(`${f} ${p.name.split(":")[0]} ${p.unit} ${p.weights.reduce((a, b) => a + b, 0)}`);
+	if (f.startsWith("tree"))
+		for (const fr of d.shared.frames)
+			if (/^check_workload \[\d+\]$/.test(fr.name)) console.log(`${f} root ${fr.name}`);
+}
+JS
+grep -q "^prof.speedscope.json On-CPU nanoseconds $((ptotal * (1000000000 / 499)))\$" parts.txt &&
+	grep -q "^prof.speedscope.json Outstanding memory bytes $outstanding\$" parts.txt &&
+	grep -q "^prof.speedscope.json Memory growth during the run bytes " parts.txt &&
+	pass "profile speedscope: on-CPU, outstanding and growth profiles with the run's totals" ||
+	fail "profile speedscope parts: $(cat parts.txt)"
+grep -q "^tree.speedscope.json root check_workload \[$A\]\$" parts.txt &&
+	grep -q "^tree.speedscope.json root check_workload \[$B\]\$" parts.txt &&
+	pass "speedscope: both process roots" || fail "speedscope roots: $(cat parts.txt)"
 grep -q "nanoseconds $((total * (1000000000 / 499)))\$" <(validate cpu.speedscope.json) &&
 	pass "speedscope CPU weights = samples x period" || fail "speedscope CPU weights: $(validate cpu.speedscope.json)"
 grep -q "bytes $mtotal\$" <(validate mem.speedscope.json) && pass "speedscope bytes = folded bytes" ||
