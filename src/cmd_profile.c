@@ -196,7 +196,7 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 static void profile_count_ops(const struct cli_options *opts, const struct load_command *lc,
 			      struct ops_probe *probe, struct profile_figures *fig)
 {
-	uint64_t calls;
+	uint64_t calls, window;
 
 	fig->ops = NAN;
 	if (!isnan(opts->ops)) {
@@ -205,8 +205,8 @@ static void profile_count_ops(const struct cli_options *opts, const struct load_
 	} else if (probe) {
 		fig->ops_probe = true;
 		fig->ops_probe_dropped = ops_probe_dropped(probe);
-		if (lc && lc->started && lc->at_start.ops_valid && lc->at_end.ops_valid)
-			fig->ops = (double)(lc->at_end.ops - lc->at_start.ops);
+		if (load_command_count(lc, LOAD_COUNT_OPS, &window))
+			fig->ops = (double)window;
 		else if (ops_probe_count(probe, &calls) == 0)
 			fig->ops = (double)calls;
 		fig->ops_source = "probe";
@@ -346,7 +346,13 @@ int cmd_profile(const struct cli_options *opts)
 	if (lc) {
 		if (probe)
 			load_command_set_counter(
-				lc, &(struct load_counter){.ctx = probe, .read = ops_probe_count});
+				lc, LOAD_COUNT_OPS,
+				&(struct load_counter){.ctx = probe, .read = ops_probe_count});
+		if (leaks)
+			load_command_set_counter(
+				lc, LOAD_COUNT_ALLOCS,
+				&(struct load_counter){.ctx = leaks,
+						       .read = leak_collector_alloc_count});
 		load_command_plug(lc, &plug);
 		session_add(&s, &plug);
 	}

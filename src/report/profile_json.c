@@ -524,11 +524,13 @@ static void write_timeline(struct json_writer *w, const struct timeline *tl)
 struct profile_per_op {
 	const char *window; /* "load": the load command's run; "run": the whole run */
 	double window_s, cpu_s, rss_growth;
+	uint64_t allocs; /* allocations made in the window */
 };
 
 /* The load window when the load command ran and the target could be read at both ends; else
  * the run (its CPU accounting, the timeline's RSS growth). */
-static void profile_per_op_window(const struct profile_json_input *in, struct profile_per_op *po)
+static void profile_per_op_window(const struct profile_json_input *in, uint64_t run_allocs,
+				  struct profile_per_op *po)
 {
 	const struct load_command *lc = in->load;
 
@@ -536,6 +538,7 @@ static void profile_per_op_window(const struct profile_json_input *in, struct pr
 	po->window_s = in->session->duration_s;
 	po->cpu_s = in->fig->cpu_s;
 	po->rss_growth = timeline_rss_growth(in->timeline);
+	po->allocs = run_allocs;
 	if (!lc || !lc->started || !isfinite(lc->at_start.cpu_s) || !isfinite(lc->at_end.cpu_s) ||
 	    !lc->at_start.rss_valid || !lc->at_end.rss_valid)
 		return;
@@ -543,6 +546,8 @@ static void profile_per_op_window(const struct profile_json_input *in, struct pr
 	po->window_s = (lc->done ? lc->end_s : in->session->duration_s) - lc->start_s;
 	po->cpu_s = lc->at_end.cpu_s - lc->at_start.cpu_s;
 	po->rss_growth = (double)lc->at_end.rss_bytes - (double)lc->at_start.rss_bytes;
+	if (!load_command_count(lc, LOAD_COUNT_ALLOCS, &po->allocs))
+		po->allocs = run_allocs;
 }
 
 int profile_json_write(FILE *fp, const struct profile_json_input *in)
@@ -578,7 +583,7 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 				leaked += site->outstanding_bytes;
 		}
 	}
-	profile_per_op_window(in, &po);
+	profile_per_op_window(in, allocs, &po);
 	json_writer_init(&w, fp, true);
 	json_object_begin(&w);
 	json_key(&w, "pid");
@@ -629,8 +634,8 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	if (!isnan(fig->ops) && fig->ops > 0) {
 		json_key(&w, "per_op");
 		json_object_begin(&w);
-		/* CPU and RSS over the load window when there is one (what the load tool's count
-		 * covers); allocations and leaks over the run (the tracker's whole series). */
+		/* CPU, RSS and allocations over the load window when there is one (what the load
+		 * tool's count covers); leaks over the run (the tracker's whole series). */
 		json_key(&w, "window");
 		json_string(&w, po.window);
 		json_key(&w, "window_s");
@@ -639,7 +644,7 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 		json_double(&w, po.cpu_s / fig->ops);
 		if (fig->mem) {
 			json_key(&w, "allocations");
-			json_double(&w, (double)allocs / fig->ops);
+			json_double(&w, (double)po.allocs / fig->ops);
 			json_key(&w, "leaked_bytes");
 			json_double(&w, (double)leaked / fig->ops);
 			json_key(&w, "leaked_bytes_per_100_ops");
