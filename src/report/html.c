@@ -285,18 +285,25 @@ static void write_graph(struct html_out *o, const char *id, const char *heading,
 	html_raw(o, "</section>\n");
 }
 
-/* The memory flame graph: outstanding bytes by the sites' stacks (the JSON's top sites). */
-static struct folded_profile *memory_graph(const json_t *sites)
+/* The memory flame graph of the JSON's sites: by the bytes each gained during the run
+ * ("growth_bytes": outstanding at the end minus when first seen), which points at what grows
+ * rather than at arenas and stacks mapped once; by outstanding bytes when nothing grew. *by_growth
+ * says which. */
+static struct folded_profile *memory_graph(const json_t *sites, bool *by_growth)
 {
 	struct folded_profile *p = folded_profile_new();
 	const char **frames = NULL;
 
 	if (!p)
 		return NULL;
+	*by_growth = false;
+	for (size_t i = 0; i < json_array_size(sites); i++)
+		if (num(json_array_get(sites, i), "growth_bytes", 0) > 0)
+			*by_growth = true;
 	for (size_t i = 0; i < json_array_size(sites); i++) {
 		const json_t *site = json_array_get(sites, i),
 			     *stack = json_object_get(site, "stack");
-		double bytes = num(site, "outstanding_bytes", 0);
+		double bytes = num(site, *by_growth ? "growth_bytes" : "outstanding_bytes", 0);
 		size_t n = json_array_size(stack), k;
 
 		if (!(bytes > 0) || n == 0)
@@ -385,6 +392,7 @@ static void write_memory(struct html_out *o, const json_t *doc)
 	size_t n = json_array_size(sites);
 	struct flamegraph_options fo;
 	struct folded_profile *graph;
+	bool by_growth;
 	char a[32], b[32];
 
 	html_raw(o, "<section id=\"memory\"><h2>Memory growth</h2>\n");
@@ -439,13 +447,16 @@ static void write_memory(struct html_out *o, const json_t *doc)
 	if (n)
 		html_raw(o, "</tbody></table>\n");
 	html_raw(o, "</section>\n");
-	graph = memory_graph(sites);
+	graph = memory_graph(sites, &by_growth);
 	if (!graph) {
 		o->err = -ENOMEM;
 		return;
 	}
 	flamegraph_options_init(&fo);
-	fo.title = "Outstanding memory by allocation stack";
+	fo.title = by_growth ? "Memory growth by allocation stack"
+			     : "Outstanding memory by allocation stack";
+	fo.subtitle = by_growth ? "bytes each site gained during the run (the report's top sites)"
+				: "bytes outstanding at the end (the report's top sites)";
 	fo.countname = "bytes";
 	fo.palette = FLAMEGRAPH_PALETTE_MEM;
 	fo.minwidth = 0.5;

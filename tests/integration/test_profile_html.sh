@@ -99,7 +99,7 @@ def frames(prefix):
     return len(re.findall(r"<rect ", m.group(0))) if m else 0
 assert frames("cpu") >= 20, frames("cpu")
 assert frames("mem") >= 5, frames("mem")
-assert frames("offcpu") >= 5 or "Off-CPU" in page
+assert frames("offcpu") >= 5, frames("offcpu")  # the demo's threads block in accept and recv
 # memory table: one row per site (at most 30), a sparkline per site with a series
 sites = report["memory"]["sites"]
 rows = page.count('<tr class="site">')
@@ -117,7 +117,8 @@ fi
 
 # --- 2. in Chromium ---------------------------------------------------------------------------
 : >"$WORK/console"
-browse "file://$WORK/x.html?cpu-s=handle_&mem-s=audit_append" --dump-dom >"$WORK/search.html"
+browse "file://$WORK/x.html?cpu-s=handle_&mem-s=audit_append&offcpu-s=schedule" --dump-dom \
+	>"$WORK/search.html"
 [ -s "$WORK/search.html" ] || fail "no DOM dumped: $(tail -3 "$WORK/chromium.err")"
 cpu=$(grep -o '<text id="cpu-matched"[^>]*>Matched: [0-9.]*%' "$WORK/search.html" | grep -o '[0-9.]*%')
 mem=$(grep -o '<text id="mem-matched"[^>]*>Matched: [0-9.]*%' "$WORK/search.html" | grep -o '[0-9.]*%')
@@ -125,6 +126,9 @@ python3 -c "import sys; sys.exit(0 if float('${cpu%\%}' or 0) > 30 else 1)" 2>/d
 	pass "cpu-s= searches the on-CPU graph ($cpu in handle_*)" || fail "on-CPU search: '$cpu'"
 python3 -c "import sys; sys.exit(0 if float('${mem%\%}' or 0) > 0 else 1)" 2>/dev/null &&
 	pass "mem-s= searches the memory graph ($mem in audit_append)" || fail "memory search: '$mem'"
+off=$(grep -o '<text id="offcpu-matched"[^>]*>Matched: [0-9.]*%' "$WORK/search.html" | grep -o '[0-9.]*%')
+python3 -c "import sys; sys.exit(0 if float('${off%\%}' or 0) > 0 else 1)" 2>/dev/null &&
+	pass "offcpu-s= searches the off-CPU graph ($off of blocked time under schedule)" || fail "off-CPU search: '$off'"
 
 cat >"$WORK/events.html" <<HTML
 <html><body><pre id="out">pending</pre>
@@ -148,13 +152,16 @@ function events(d, out) {
 	}
 	function width(graph, name) { return g(graph, name).querySelector("rect").getAttribute("width"); }
 	out.push("rects cpu=" + d.querySelectorAll("#cpu-frames rect").length +
-		" mem=" + d.querySelectorAll("#mem-frames rect").length);
+		" mem=" + d.querySelectorAll("#mem-frames rect").length +
+		" offcpu=" + d.querySelectorAll("#offcpu-frames rect").length);
 	g("cpu", "handle_sort").dispatchEvent(new MouseEvent("click", {bubbles: true}));
 	out.push("cpu zoom=" + width("cpu", "handle_sort") + " cpu-unzoom=" +
 		d.getElementById("cpu-unzoom").getAttribute("class") + " mem-unzoom=" +
 		d.getElementById("mem-unzoom").getAttribute("class"));
 	g("mem", "audit_append").dispatchEvent(new MouseEvent("click", {bubbles: true}));
 	out.push("mem zoom=" + width("mem", "audit_append"));
+	g("offcpu", "schedule").dispatchEvent(new MouseEvent("click", {bubbles: true}));
+	out.push("offcpu zoom=" + width("offcpu", "schedule"));
 	g("cpu", "all").dispatchEvent(new MouseEvent("click", {bubbles: true}));
 	out.push("cpu reset=" + d.getElementById("cpu-unzoom").getAttribute("class") +
 		" mem still=" + width("mem", "audit_append"));
@@ -167,11 +174,13 @@ function events(d, out) {
 HTML
 browse "file://$WORK/events.html" --dump-dom >"$WORK/events.out"
 ev=$(grep -o '<pre id="out">[^<]*' "$WORK/events.out")
-echo "$ev" | grep -Eq 'rects cpu=[0-9]{2,} mem=[0-9]+' && pass "flame graphs render in the page" ||
+echo "$ev" | grep -Eq 'rects cpu=[0-9]{2,} mem=[0-9]+ offcpu=[0-9]{2,}' && pass "flame graphs render in the page" ||
 	fail "rects: $ev"
 echo "$ev" | grep -q 'cpu zoom=1180.00 cpu-unzoom= mem-unzoom=hide' &&
 	pass "click zooms the on-CPU graph only" || fail "cpu zoom: $ev"
 echo "$ev" | grep -q 'mem zoom=1180.00' && pass "click zooms the memory graph" || fail "mem zoom: $ev"
+echo "$ev" | grep -q 'offcpu zoom=1180.00' && pass "click zooms the off-CPU graph" ||
+	fail "off-CPU zoom: $ev"
 echo "$ev" | grep -q 'cpu reset=hide mem still=1180.00' &&
 	pass "reset of one graph leaves the other zoomed" || fail "reset: $ev"
 echo "$ev" | grep -Eq 'readout=t=[0-9.]+ s +user [0-9.]+% +sys [0-9.]+%' &&
