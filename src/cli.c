@@ -170,8 +170,8 @@ static const char *const cli_help_profile =
 	"  --ops-probe [LIB:]FUNCTION  count calls of a native function as operations\n"
 	"  --no-memory      no allocation tracking (its cost)\n"
 	"  -i, --interval T timeline and memory snapshot period (default 1s)\n"
-	"  -o, --output F   .json report, .folded/.svg on-CPU flame graph\n"
-	"                   (default: smolder-PID-TIME.json)\n";
+	"  -o, --output F   .html report, .json report, .folded/.svg on-CPU flame graph\n"
+	"                   (default: smolder-PID-TIME.html and .json)\n";
 
 const char *cli_help_text(enum cli_command command)
 {
@@ -290,6 +290,8 @@ enum output_format cli_output_format(const char *path)
 		return OUTPUT_FORMAT_SVG;
 	if (strcasecmp(dot, ".json") == 0)
 		return OUTPUT_FORMAT_JSON;
+	if (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0)
+		return OUTPUT_FORMAT_HTML;
 	return OUTPUT_FORMAT_UNKNOWN;
 }
 
@@ -308,6 +310,8 @@ const char *cli_output_format_name(enum output_format format)
 		return "speedscope";
 	case OUTPUT_FORMAT_JUNIT:
 		return "junit";
+	case OUTPUT_FORMAT_HTML:
+		return "html";
 	default:
 		return "unknown";
 	}
@@ -550,7 +554,7 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		if (o->outputs[o->n_outputs].format == OUTPUT_FORMAT_UNKNOWN)
 			return cli_error(err, errlen,
 					 "cannot tell the format of '%s': use .folded, .txt, .svg, "
-					 ".json, .pb.gz, .speedscope.json or .xml",
+					 ".json, .html, .pb.gz, .speedscope.json or .xml",
 					 arg);
 		o->n_outputs++;
 		return 0;
@@ -737,8 +741,8 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
 				return cli_error(
 					err, errlen,
-					"'%s': profile writes .json, .folded, .svg, .pb.gz "
-					"and .speedscope.json",
+					"'%s': profile writes .html, .json, .folded, .svg, "
+					".pb.gz and .speedscope.json",
 					o->outputs[k].path);
 		/* perf's default: a launched command is followed into its children. */
 		if (o->children == CLI_CHILDREN_DEFAULT)
@@ -748,12 +752,19 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 		if (o->command != CLI_CMD_RECORD && o->duration_ns &&
 		    o->interval_ns > o->duration_ns)
 			return cli_error(err, errlen, "interval is longer than the duration");
-		for (size_t k = 0; k < o->n_outputs; k++)
+		for (size_t k = 0; k < o->n_outputs; k++) {
 			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
 				return cli_error(
 					err, errlen,
 					"'%s': JUnit XML is written by smolder check, not %s",
 					o->outputs[k].path, cli_command_name(o->command));
+			if (o->outputs[k].format == OUTPUT_FORMAT_HTML &&
+			    o->command != CLI_CMD_PROFILE)
+				return cli_error(err, errlen,
+						 "'%s': the HTML report is written by smolder "
+						 "profile, not %s",
+						 o->outputs[k].path, cli_command_name(o->command));
+		}
 		return 0;
 	case CLI_CMD_DUMP:
 		if (npos)

@@ -101,6 +101,21 @@ struct alloc_tracker *leak_collector_tracker(struct leak_collector *lc)
 	return lc->tracker;
 }
 
+int leak_collector_alloc_count(void *ctx, uint64_t *count)
+{
+	struct leak_collector *lc = ctx;
+	uint64_t stats[SMOLDER_STAT_MAX];
+	int err;
+
+	if (!lc || !lc->tracker)
+		return -ENODEV;
+	err = alloc_tracker_stats(lc->tracker, stats);
+	if (err)
+		return err;
+	*count = stats[SMOLDER_STAT_ALLOCS] + stats[SMOLDER_STAT_ALLOC_TABLE_FULL];
+	return 0;
+}
+
 uint64_t leak_collector_heap_bytes(const struct leak_collector *lc)
 {
 	return lc->heap_bytes;

@@ -38,5 +38,8 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 struct alloc_tracker *leak_collector_tracker(struct leak_collector *lc);
 /* Heap bytes outstanding at the last snapshot (all sites, mmap excluded). */
 uint64_t leak_collector_heap_bytes(const struct leak_collector *lc);
+/* Heap allocations made since the tracker attached (tracked, or missed because its table was
+ * full), read now from its BPF counters; lc is a struct leak_collector. 0 or -errno. */
+int leak_collector_alloc_count(void *lc, uint64_t *count);
 
 #endif
