@@ -179,6 +179,9 @@ static int load_start(void *ctx, struct session *s)
 		execl("/bin/sh", "sh", "-c", lc->command, (char *)NULL);
 		_exit(127);
 	}
+	/* Also here: a kill(-pid) right after the fork must not miss a child that has not run
+	 * its own setpgid yet. */
+	setpgid(pid, pid);
 	lc->pid = pid;
 	lc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (!lc->wants_port) {

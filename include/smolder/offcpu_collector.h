@@ -45,6 +45,7 @@ struct offcpu_report {
 	const struct profile_folded *folded; /* time-weighted stacks (microseconds), or NULL */
 	struct profile_output_options opts;  /* how they were folded (title, unit, palette) */
 	char finding[512];		     /* the blocked-time finding, "" when none */
+	double finding_share; /* its threads' time blocked there, 0..1 (ranks the findings) */
 };
 
 /* A collector keeping stacks of blocks of at least min_block_ns unsampled (0: 1 ms default). NULL

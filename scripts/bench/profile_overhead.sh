@@ -53,8 +53,12 @@ run_mode() {
 		local extra=""
 		[ "$1" = profile-nomem ] && extra=--no-memory
 		[ "$1" = profile-probe ] && extra="--ops-probe route_request"
-		"$smolder" -q profile -p "$server" $extra -o "$tmp/p.json" \
-			--during "$wrk_cmd >$tmp/load.out" 2>/dev/null
+		rm -f "$tmp/p.json" "$tmp/load.out" # a failed run must not reuse the last one's
+		if ! "$smolder" -q profile -p "$server" $extra -o "$tmp/p.json" \
+			--during "$wrk_cmd >$tmp/load.out" 2>"$tmp/err"; then
+			echo "$1 failed: $(head -c 300 "$tmp/err")" >&2
+			return
+		fi
 		# run_mode runs in a command substitution: the cost goes through a file.
 		echo -n "$(smolder_cost "$tmp/p.json"); " >>"$tmp/cost.$1"
 		cat "$tmp/load.out" ;;

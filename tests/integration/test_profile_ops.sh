@@ -79,6 +79,9 @@ expect_exit 1 "--ops with --ops-probe" \
 SMOLDER_PORT_TIMEOUT=1 expect_exit 2 "\$PORT: the service never listens (SMOLDER_PORT_TIMEOUT=1)" \
 	"$SMOLDER" profile --no-memory -o "$WORK/np.json" --during 'echo $PORT' -- sleep 31.4159
 grep -q "did not listen on a TCP port within 1 s" "$WORK/err" || fail "timeout message: $(cat "$WORK/err")"
+# What was collected is still written; the command that never ran has no exit status.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["load"]["exit_status"] is None and d["load"]["port"] is None and "listened" in d["stop_reason"], d["load"]' \
+	"$WORK/np.json" 2>"$WORK/check" || fail "report after the timeout: $(cat "$WORK/check")"
 expect_exit 2 "\$PORT: the service exits before it listens" \
 	"$SMOLDER" profile --no-memory -o "$WORK/ex.json" --during 'echo $PORT' -- sleep 0.3
 grep -q "exited before it listened" "$WORK/err" || fail "exit message: $(cat "$WORK/err")"
