@@ -19,7 +19,8 @@ mkdir -p "$out"
 rc=0
 build/smolder profile --ops-probe route_request \
 	--during "build/tests/fixtures/demo_load \$PORT $seconds 4" \
-	-o "$out/demo-profile.json" -o "$out/demo-cpu.svg" -o "$out/demo-cpu.folded" \
+	-o "$out/demo-report.html" -o "$out/demo-profile.json" -o "$out/demo-cpu.svg" \
+	-o "$out/demo-cpu.folded" \
 	-- build/tests/fixtures/demo_server 0 4 >"$out/demo-server.log" || rc=$?
 echo "findings:"
 grep -o '"text": "[^"]*"' "$out/demo-profile.json" | sed 's/^"text": "/  - /; s/"$//' || true
@@ -36,6 +37,7 @@ if po:
 PY
 echo
 echo "demo: results"
+echo "  profile report (HTML): $out/demo-report.html   (open it in a browser)"
 echo "  profile report (JSON): $out/demo-profile.json"
 echo "  CPU flame graph:       $out/demo-cpu.svg"
 echo "  CPU folded stacks:     $out/demo-cpu.folded"
