@@ -3,7 +3,8 @@
 # the bundled demo service on a free port (demo_server 0), waits until it listens, and drives it
 # with demo_load on $PORT for DEMO_SECONDS (default 30) while collecting CPU stacks, allocation
 # growth, the /proc timeline and per-request figures (requests counted by a uprobe on the service's
-# request router). Then prints the findings and where the reports are. Run as root. Packages:
+# request router). Then prints the findings, per-request figures and where the reports are (the
+# HTML report, the JSON report, the on-CPU flame graph). Run as root. Packages:
 # bootstrap sets build and demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ if po:
 PY
 echo
 echo "demo: results"
-echo "  profile report (HTML): $out/demo-report.html   (open it in a browser)"
+echo "  report (HTML):         $out/demo-report.html"
 echo "  profile report (JSON): $out/demo-profile.json"
 echo "  CPU flame graph:       $out/demo-cpu.svg"
 echo "  CPU folded stacks:     $out/demo-cpu.folded"

@@ -252,12 +252,15 @@ int cmd_profile(const struct cli_options *opts)
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.backend = SAMPLE_BACKEND_BPF,
-		.children = CLI_CHILDREN_NONE,
+		.children = opts->children,
+		.merge_processes = opts->merge_processes,
 		.native = opts->native,
 		.python_by_function = opts->python_by_function,
 	};
 	struct leak_collector_options lo = {.native = opts->native,
-					    .python_by_function = opts->python_by_function};
+					    .python_by_function = opts->python_by_function,
+					    .children = opts->children == CLI_CHILDREN_FOLLOW,
+					    .merge_processes = opts->merge_processes};
 	struct profile_output_options oo = {
 		.title = "CPU",
 		.countname = "samples",

@@ -20,6 +20,8 @@ struct leak_collector_options {
 	double min_age_s;	 /* --min-age: outstanding totals count only older blocks */
 	bool native;		 /* --native: keep interpreter-internal native frames */
 	bool python_by_function; /* --function: Python frames without the executing line */
+	bool children;		 /* follow children of the targets (--children, launch default) */
+	bool merge_processes;	 /* --merge-processes: folded stacks rooted at COMMAND */
 };
 
 /* NULL and errno on failure; free with leak_collector_free. */

@@ -707,6 +707,10 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 			json_object_begin(&w);
 			json_key(&w, "stack");
 			json_array_begin(&w);
+			/* Process trees: the site adds up its command's processes (leak_report.h).
+			 */
+			if (fig->mem->n_processes > 1)
+				json_string(&w, site->command);
 			for (size_t k = 0; k < site->n_frames; k++)
 				json_string(&w, site->frames[k]);
 			json_array_end(&w);
@@ -714,6 +718,8 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 
 			json_key(&w, "locations");
 			json_array_begin(&w);
+			if (fig->mem->n_processes > 1)
+				json_string(&w, NULL); /* the command */
 			for (size_t k = 0; k < site->n_frames; k++)
 				json_string(&w, site->locations ? site->locations[k] : NULL);
 			json_array_end(&w);
@@ -723,6 +729,12 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 			json_key(&w, "location");
 			json_string(&w, fn < site->n_frames && site->locations ? site->locations[fn]
 									       : NULL);
+			if (fig->mem->n_processes > 1) {
+				json_key(&w, "command");
+				json_string(&w, site->command);
+				json_key(&w, "processes");
+				leak_report_json_site_processes(&w, site);
+			}
 			json_key(&w, "outstanding_bytes");
 			json_uint(&w, site->outstanding_bytes);
 			json_key(&w, "allocations");
