@@ -86,11 +86,6 @@ grep -q '^function_share\[compute_result\] .*FAIL$' "$WORK/out" && pass "functio
 	fail "function_share: $(cat "$WORK/out")"
 
 # bad input: exit 1 and one line naming the problem
-one_line() { # WHAT NEEDLE
-	if [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -qF -- "$2" "$WORK/err"; then pass "$1: one line"; else
-		fail "$1: stderr: $(cat "$WORK/err")"
-	fi
-}
 printf '{"checks": [{"metric": "cpu_s_per_op", "max": "fast"}]}' >bad1.json
 expect_exit 1 "budget with a non-numeric max" "$SMOLDER" check same1.json --budget bad1.json
 one_line "non-numeric max" "bad1.json"
