@@ -189,7 +189,7 @@ static void cpu_collector_on_code_mapped(void *ctx, pid_t tgid)
 	struct cpu_collector *cc = ctx;
 	struct process_model *m = process_table_get(cc->processes, tgid);
 
-	if (m && m->unwinder && !m->borrowed)
+	if (m && m->unwinder && (!m->borrowed || m->adopted))
 		unwinder_refresh_maps(m->unwinder);
 }
 
@@ -380,7 +380,12 @@ static int cpu_collector_start(void *ctx, struct session *s)
 
 	for (size_t i = 0; i < (s->launched ? 1 : s->opts.n_pids); i++) {
 		pid_t pid = s->launched ? s->pid : s->opts.pids[i];
-		struct process_model *m = process_table_get(cc->processes, pid);
+		/* The session's models of its target (profile: shared with the allocation
+		 * collector) serve here too rather than a second set read for the same pid. */
+		struct process_model *m = pid == s->pid
+						  ? process_table_adopt(cc->processes, pid,
+									s->unwinder, s->symbolizer)
+						  : process_table_get(cc->processes, pid);
 
 		if (m && !m->unwinder)
 			log_warn(

@@ -112,8 +112,11 @@ static void process_model_open(struct process_table *table, struct process_model
 	}
 }
 
+/* A new current model of pid: its own unwinder and symbolizer read now, or (uw or sym given) the
+ * caller's, borrowed. */
 static struct process_model *process_table_create(struct process_table *table, pid_t pid,
-						  uint32_t exec_count)
+						  uint32_t exec_count, struct unwinder *uw,
+						  struct symbolizer *sym)
 {
 	struct process_model *m;
 	char name[96];
@@ -135,7 +138,16 @@ static struct process_model *process_table_create(struct process_table *table, p
 	m->exec_count = exec_count;
 	if (target_comm(pid, m->comm, sizeof(m->comm)) != 0)
 		m->comm[0] = '\0';
-	process_model_open(table, m);
+	if (uw || sym) {
+		m->unwinder = uw;
+		m->symbolizer = sym;
+		m->borrowed = true;
+		m->adopted = true;
+		if (uw && sym)
+			unwinder_set_maps_listener(uw, process_model_on_maps, sym);
+	} else {
+		process_model_open(table, m);
+	}
 	if (!m->comm[0])
 		snprintf(m->comm, sizeof(m->comm), "[exited]");
 	snprintf(name, sizeof(name), "%s [%d]", m->comm, (int)pid);
@@ -157,7 +169,8 @@ static struct process_model *process_table_create(struct process_table *table, p
 	if (new_pid && u64_map_put(&table->seen, (uint64_t)pid, 1) == 0)
 		table->n_pids++;
 	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
-		  m->borrowed	? " (parent's mappings)"
+		  m->adopted	? " (the session's models)"
+		  : m->borrowed ? " (parent's mappings)"
 		  : m->unwinder ? ""
 				: " (unreadable)");
 	return m;
@@ -176,7 +189,19 @@ struct process_model *process_table_get(struct process_table *table, pid_t pid)
 	if (m)
 		return m;
 	u64_map_get(&table->execs, (uint64_t)pid, &execs);
-	return process_table_create(table, pid, (uint32_t)execs);
+	return process_table_create(table, pid, (uint32_t)execs, NULL, NULL);
+}
+
+struct process_model *process_table_adopt(struct process_table *table, pid_t pid,
+					  struct unwinder *uw, struct symbolizer *sym)
+{
+	struct process_model *m = process_table_current(table, pid);
+	uint64_t execs = 0;
+
+	if (m || (!uw && !sym))
+		return m ? m : process_table_get(table, pid);
+	u64_map_get(&table->execs, (uint64_t)pid, &execs);
+	return process_table_create(table, pid, (uint32_t)execs, uw, sym);
 }
 
 /* The new program's model is made at its first sample, not here: a tree that forks and execs

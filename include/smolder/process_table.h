@@ -26,7 +26,8 @@ struct process_model {
 	uint64_t root_frame;	       /* FRAME_KIND_PROCESS frame naming this model */
 	struct unwinder *unwinder;     /* NULL when the process could not be read */
 	struct symbolizer *symbolizer; /* NULL when the process could not be read */
-	bool borrowed;		       /* unwinder/symbolizer are the fork parent's (not owned) */
+	bool borrowed; /* unwinder/symbolizer not owned: the fork parent's, or adopted */
+	bool adopted;  /* they are the caller's models of this same process (process_table_adopt) */
 	bool exited;
 	uint64_t last_map_refreshes; /* unwinder refreshes already passed on to the symbolizer */
 };
@@ -41,6 +42,13 @@ void process_table_free(struct process_table *table);
  * or its fork parent's when the fork was seen (same address space, no exec since). NULL and
  * errno only when out of memory. Owned by the table. */
 struct process_model *process_table_get(struct process_table *table, pid_t pid);
+
+/* Like process_table_get, but a pid without a current model gets one made of uw and sym
+ * (borrowed: the caller's, e.g. the session's models of its target, which must outlive the table;
+ * their maps generations reach sym through uw's listener). One set of models per process, however
+ * many collectors read it. NULL and errno only when out of memory. */
+struct process_model *process_table_adopt(struct process_table *table, pid_t pid,
+					  struct unwinder *uw, struct symbolizer *sym);
 
 /* The current model of pid, or NULL when it has none (never made, or made obsolete by an exec
  * or exit): never makes one. */
