@@ -42,9 +42,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 #include "stack_walk.bpf.h"
 
-/* Written by user space once the target is known to run Python (python_walk.bpf.h). */
-struct smolder_python_config python_config = {};
-
+/* Python configs are per process (python_configs, python_walk.bpf.h), written by user space. */
 #include "python_walk.bpf.h"
 
 /* The allocation's key with the thread's Python frames folded in: an allocation made by Python code
@@ -61,11 +59,15 @@ static __always_inline __u64 python_stack_key(__u64 native_key)
 	__u8 one = 1;
 	long err;
 
-	if (python_config.version == 0 || native_key == SMOLDER_STACK_KEY_NONE)
+	if (native_key == SMOLDER_STACK_KEY_NONE)
 		return native_key;
-	buf = python_walk(bpf_get_current_task_btf(), &n, &flags, &hash);
-	if (!buf)
+	buf = python_walk(bpf_get_current_task_btf(), bpf_get_current_pid_tgid() >> 32, &n, &flags,
+			  &hash);
+	if (!buf) {
+		if (flags & SMOLDER_PYWALK_NO_CONFIG)
+			stat_inc(SMOLDER_STAT_PY_NO_CONFIG);
 		return native_key;
+	}
 	if (flags & SMOLDER_PYWALK_NO_TSTATE) {
 		stat_inc(SMOLDER_STAT_PY_NO_TSTATE);
 		return native_key;

@@ -8,6 +8,9 @@
  * other records; an exec wakes the consumer at once, so it reads the new program's mappings while
  * the process still runs.
  *
+ * A program that walks Python frames (python_walk.bpf.h included before this file) has its
+ * per-process Python configs follow the set: copied at fork, deleted at exec and exit.
+ *
  * The includer defines, before including this file: the ring buffer map `events`, and
  * target_set_stat(index) counting into its stats map; and the stat indices
  * TARGET_SET_STAT_FULL, TARGET_SET_STAT_EVENT_LOST and TARGET_SET_STAT_FOLLOWED. */
@@ -61,6 +64,9 @@ int BPF_PROG(target_set_fork, struct task_struct *parent, struct task_struct *ch
 		return 0;
 	}
 	target_set_stat(TARGET_SET_STAT_FOLLOWED);
+#ifdef SMOLDER_PYTHON_WALK_BPF_H
+	python_config_fork(parent_tgid, child_tgid);
+#endif
 	target_set_send(SMOLDER_EVENT_FORK, child_tgid, parent_tgid, child, 0);
 	return 0;
 }
@@ -72,6 +78,9 @@ int BPF_PROG(target_set_exec, struct task_struct *task, pid_t old_pid, struct li
 
 	if (!target_set_has(tgid))
 		return 0;
+#ifdef SMOLDER_PYTHON_WALK_BPF_H
+	python_config_forget(tgid);
+#endif
 	target_set_send(SMOLDER_EVENT_EXEC, tgid, 0, task, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
@@ -85,6 +94,9 @@ int BPF_PROG(target_set_exit, struct task_struct *task, bool group_dead)
 		return 0;
 	target_set_send(SMOLDER_EVENT_EXIT, tgid, 0, task, 0);
 	bpf_map_delete_elem(&targets, &tgid);
+#ifdef SMOLDER_PYTHON_WALK_BPF_H
+	python_config_forget(tgid);
+#endif
 	return 0;
 }
 

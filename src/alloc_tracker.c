@@ -390,27 +390,32 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 	return u64_map_put(&t->key_to_stack, rec->key, id);
 }
 
-int alloc_tracker_set_python(struct alloc_tracker *t, struct python_runtime *rt,
+int alloc_tracker_set_python(struct alloc_tracker *t, pid_t pid, struct python_runtime *rt,
 			     struct frame_names *names, unsigned options)
 {
-	struct smolder_python_config cfg, *live = &t->skel->bss->python_config;
-	int ret;
+	struct smolder_python_config cfg = {0};
+	uint32_t key = (uint32_t)pid;
+	int ret = 0;
 
 	if (names != t->names)
 		return -EINVAL; /* frames interned elsewhere would mean other names here */
-	ret = python_runtime_bpf_config(rt, &cfg);
-
-	if (ret == 0)
-		ret = mixed_stack_walk_window(&cfg);
+	if (rt) {
+		ret = python_runtime_bpf_config(rt, &cfg);
+		if (ret == 0)
+			ret = mixed_stack_walk_window(&cfg);
+		if (ret < 0)
+			return ret;
+	}
+	/* One update replaces the whole per-process entry (python_walk.bpf.h): a walk on another
+	 * CPU copies the old or the new one. rt NULL: examined, not Python (version 0). */
+	ret = bpf_map__update_elem(t->skel->maps.python_configs, &key, sizeof(key), &cfg,
+				   sizeof(cfg), BPF_ANY);
 	if (ret < 0)
 		return ret;
-	t->python = rt;
-	t->python_options = options;
-	/* Publish the version last: the programs test it before reading the rest. */
-	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
-	memcpy((char *)live + sizeof(live->version), (const char *)&cfg + sizeof(cfg.version),
-	       sizeof(cfg) - sizeof(cfg.version));
-	__atomic_store_n(&live->version, cfg.version, __ATOMIC_RELEASE);
+	if (rt) {
+		t->python = rt;
+		t->python_options = options;
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "smolder/leak_collector.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/ops_probe.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_json.h"
@@ -54,6 +55,36 @@ static int profile_write_graph(void *ctx, const struct cli_output *out, FILE *fp
 	return profile_output_write_graph(p->in->folded, out->format, fp, p->oo, p->meta);
 }
 
+/* X.offcpu.folded / X.offcpu.svg beside X.folded / X.svg: the off-CPU flame graph, in us. */
+static int profile_write_off_cpu_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return profile_output_write_graph(p->in->fig->off_cpu->folded, out->format, fp,
+					  &p->in->fig->off_cpu->opts, p->meta);
+}
+
+/* The off-CPU graph's path for a graph output: ".offcpu" before the extension. NULL: none (stdout,
+ * other formats). Caller frees. */
+static char *profile_off_cpu_path(const struct cli_output *out)
+{
+	const char *dot;
+	char *path;
+	size_t stem;
+
+	if ((out->format != OUTPUT_FORMAT_FOLDED && out->format != OUTPUT_FORMAT_SVG) ||
+	    strcmp(out->path, "-") == 0)
+		return NULL;
+	dot = strrchr(out->path, '.');
+	if (!dot || strchr(dot, '/'))
+		dot = out->path + strlen(out->path);
+	stem = (size_t)(dot - out->path);
+	path = malloc(strlen(out->path) + sizeof(".offcpu"));
+	if (path)
+		sprintf(path, "%.*s.offcpu%s", (int)stem, out->path, dot);
+	return path;
+}
+
 static int profile_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
 {
 	(void)out;
@@ -71,11 +102,15 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 			 size_t n_outs, const struct profile_output_options *oo,
 			 const struct profile_output_meta *meta)
 {
-	/* pprof and speedscope hold every part of the run: on-CPU samples and memory; off-CPU
-	 * time goes in parts.off_cpu (report_parts.h) once profile collects it. */
+	/* pprof and speedscope hold every part of the run: on-CPU samples, off-CPU time (us) and
+	 * memory. */
+	const struct offcpu_report *off = in->fig->off_cpu;
 	struct report_parts parts = {.tool = "profile",
 				     .cpu = in->folded,
 				     .cpu_opts = oo,
+				     .off_cpu = off ? off->folded : NULL,
+				     .off_cpu_opts = off ? &off->opts : NULL,
+				     .off_cpu_unit_ns = 1000,
 				     .memory = in->fig->mem,
 				     .meta = meta};
 	struct profile_outputs p = {.in = in, .oo = oo, .meta = meta, .parts = &parts};
@@ -88,7 +123,26 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 		.ctx = &p,
 	};
 
-	return report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+	int status =
+		report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+
+	for (size_t i = 0; off && off->folded && i < n_outs; i++) {
+		struct report_writers ow = {
+			.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_off_cpu_graph,
+				      [OUTPUT_FORMAT_SVG] = profile_write_off_cpu_graph},
+			.ctx = &p,
+		};
+		struct cli_output o = outs[i];
+		char *path = profile_off_cpu_path(&outs[i]);
+
+		if (!path)
+			continue;
+		o.path = path;
+		if (report_outputs_write(&ow, &o, 1))
+			status = SMOLDER_EXIT_INTERNAL;
+		free(path);
+	}
+	return status;
 }
 
 /* The operation count: --ops; else the probe's calls during the load window (the whole run
@@ -114,6 +168,28 @@ static void profile_count_ops(const struct cli_options *opts, const struct load_
 		fig->ops = load_command_ops(lc);
 		fig->ops_source = isnan(fig->ops) ? NULL : "load_output";
 	}
+}
+
+/* SMOLDER_OFFCPU_MIN_BLOCK_US: blocks at least this long keep their stack unsampled (default
+ * 1000 us; shorter ones are sampled, weight-preserving). Returns a smolder exit code. */
+static int profile_off_cpu_threshold(uint64_t *min_block_ns)
+{
+	const char *env = getenv("SMOLDER_OFFCPU_MIN_BLOCK_US");
+	char *end;
+	unsigned long long us;
+
+	*min_block_ns = 0;
+	if (!env || !*env)
+		return SMOLDER_EXIT_OK;
+	errno = 0;
+	us = strtoull(env, &end, 10);
+	if (errno || *end || us == 0 || us * 1000 > SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS) {
+		log_error("SMOLDER_OFFCPU_MIN_BLOCK_US=%s: expected microseconds from 1 to %llu",
+			  env, SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS / 1000);
+		return SMOLDER_EXIT_USAGE;
+	}
+	*min_block_ns = us * 1000;
+	return SMOLDER_EXIT_OK;
 }
 
 int cmd_profile(const struct cli_options *opts)
@@ -143,6 +219,7 @@ int cmd_profile(const struct cli_options *opts)
 	};
 	struct session_collector plug;
 	struct cpu_collector *cc = NULL;
+	struct offcpu_collector *off = NULL; /* NULL with --no-off-cpu */
 	struct leak_collector *leaks = NULL; /* NULL with --no-memory */
 	struct timeline *tl = NULL;
 	struct load_command *lc = NULL; /* NULL without --during */
@@ -180,9 +257,15 @@ int cmd_profile(const struct cli_options *opts)
 		outs = &def;
 		n_outs = 1;
 	}
-	if (!opts->no_off_cpu)
-		log_info("off-CPU time is not collected yet (profile collects on-CPU samples, "
-			 "allocations and the /proc timeline)");
+	if (!opts->no_off_cpu) {
+		uint64_t min_block_ns = 0;
+
+		status = profile_off_cpu_threshold(&min_block_ns);
+		if (status)
+			goto out;
+		off = offcpu_collector_new(min_block_ns);
+		co.off_cpu = off;
+	}
 	cc = cpu_collector_new(&co);
 	if (!opts->no_memory)
 		leaks = leak_collector_new(&lo);
@@ -191,8 +274,8 @@ int cmd_profile(const struct cli_options *opts)
 		lc = load_command_new(opts->during);
 	if (opts->ops_probe)
 		probe = ops_probe_new(opts->ops_probe);
-	if (!cc || (!opts->no_memory && !leaks) || !tl || (opts->during && !lc) ||
-	    (opts->ops_probe && !probe)) {
+	if (!cc || (!opts->no_memory && !leaks) || (!opts->no_off_cpu && !off) || !tl ||
+	    (opts->during && !lc) || (opts->ops_probe && !probe)) {
 		log_error("out of memory");
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
@@ -235,6 +318,11 @@ int cmd_profile(const struct cli_options *opts)
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	if (off) {
+		fig.off_cpu = cpu_collector_finish_off_cpu(cc, &s, &oo);
+		if (!fig.off_cpu)
+			log_warn("off-CPU time: %s; left out of the report", strerror(errno));
+	}
 	fig.samples = meta.samples;
 	fig.lost = meta.lost;
 	fig.cpu_measured = !isnan(meta.cpu_time_s);
@@ -257,6 +345,7 @@ int cmd_profile(const struct cli_options *opts)
 out:
 	profile_folded_free(folded);
 	cpu_collector_free(cc);
+	offcpu_collector_free(off);
 	leak_collector_free(leaks);
 	session_release(&s);
 	load_command_free(lc);

@@ -21,6 +21,7 @@
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
 #include "smolder/mixed_stack.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/proc_maps.h"
 #include "smolder/process_table.h"
 #include "smolder/python.h"
@@ -45,21 +46,21 @@ struct cpu_collector {
 	struct process_table *processes;
 	uint64_t model_errors; /* samples whose process model could not be made (no memory) */
 	bool exec_seen;	       /* launch mode: the launched process's exec event arrived */
-	uint32_t python_exec;  /* the exec count of the model the Python runtime belongs to */
 	struct profile_process *shares; /* per-process table of the last finish (owned) */
 	size_t n_shares;
 	uint64_t next_refresh_ns; /* every model's symbolizer re-reads its maps then */
 	uint64_t unwind_errors;
 	uint64_t add_errors;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	uint64_t stop_ns;     /* when the sampler was stopped (CLOCK_MONOTONIC) */
 	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[CPU_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
-	/* Python targets: named frames, the runtime, and the spliced stack. */
-	struct frame_names *names; /* the profile's (not owned) */
-	struct python_runtime *python;
-	bool python_pending;	     /* python_runtime_open said EAGAIN: a Python not started yet */
-	uint64_t python_next_try_ns; /* when to try again */
+	/* Python targets: named frames and the spliced stack. Each process model has its own
+	 * runtime (process_table_enable_python), and BPF its own config per process. */
+	struct frame_names *names;     /* the profile's (not owned) */
+	const char *python_version;    /* of the last finish: the primary's, else the first found */
+	uint64_t python_config_errors; /* configs BPF could not take (map full) */
 	struct mixed_stack_stats python_stats;
 	uint64_t mixed[CPU_MAX_USER_FRAMES];
 };
@@ -80,7 +81,6 @@ void cpu_collector_free(struct cpu_collector *cc)
 		return;
 	sampler_free(cc->sampler);
 	ptrace_sampler_free(cc->ptrace_sampler);
-	python_runtime_free(cc->python);
 	free(cc->shares);
 	process_table_free(cc->processes);
 	cpu_profile_free(cc->profile);
@@ -90,6 +90,30 @@ void cpu_collector_free(struct cpu_collector *cc)
 struct cpu_profile *cpu_collector_profile(struct cpu_collector *cc)
 {
 	return cc->profile;
+}
+
+/* An off-CPU record, unwound like a sample (cc->ips holds its user frames): its kernel stack was
+ * stored by id at switch-out; the off-CPU collector keeps it, weighted by the blocked time. */
+static int cpu_collector_on_offcpu(struct cpu_collector *cc,
+				   const struct smolder_cpu_sample *sample,
+				   const struct process_model *model, uint32_t n_user,
+				   uint32_t flags)
+{
+	int n_kernel = 0;
+
+	if (!cc->opts.off_cpu)
+		return 0;
+	if (cc->sampler && !cc->opts.no_kernel)
+		n_kernel = sampler_kernel_stack(cc->sampler, sample->offcpu_kernel_stack,
+						cc->kernel_ips, SMOLDER_MAX_KERNEL_FRAMES);
+	if (n_kernel < 0)
+		n_kernel = 0; /* evicted: the user stack still says where it blocked */
+	for (int i = 1; i < n_kernel; i++)
+		cc->kernel_ips[i] -= 1;
+	offcpu_collector_add(cc->opts.off_cpu, model->root_frame, (pid_t)sample->tid,
+			     (pid_t)sample->tgid, cc->ips, n_user, cc->kernel_ips,
+			     (uint32_t)n_kernel, flags, sample->offcpu_state, sample->offcpu_ns);
+	return 0;
 }
 
 int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, size_t size)
@@ -142,21 +166,23 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
-	if (cc->python && n_user > 0 && tgid == cc->session->pid &&
-	    model->exec_count == cc->python_exec) {
-		/* The Python frames read at the same instant replace the interpreter's frames. */
+	if (model->python && n_user > 0) {
+		/* The Python frames read at the same instant replace the interpreter's frames,
+		 * named with this process's (this program's) runtime. */
 		const struct smolder_python_frame *py =
 			(const void *)(sample->user_stack +
 				       smolder_python_offset(sample->user_stack_len));
 		unsigned options = (cc->opts.native ? MIXED_STACK_KEEP_NATIVE : 0) |
 				   (cc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
 
-		n_user = (uint32_t)mixed_stack_splice(cc->python, cc->names, py,
+		n_user = (uint32_t)mixed_stack_splice(model->python, cc->names, py,
 						      sample->python_frames, sample->python_flags,
 						      cc->ips, n_user, options, cc->mixed,
 						      CPU_MAX_USER_FRAMES, &cc->python_stats);
 		memcpy(cc->ips, cc->mixed, n_user * sizeof(cc->ips[0]));
 	}
+	if (sample->kind == SMOLDER_EVENT_OFFCPU_SAMPLE)
+		return cpu_collector_on_offcpu(cc, sample, model, n_user, flags);
 	/* bpf_get_stack gives return addresses for callers: look up the call instruction. */
 	for (uint32_t i = 0; i < sample->kernel_frames; i++)
 		cc->kernel_ips[i] = i == 0 ? sample->kernel_ips[0] : sample->kernel_ips[i] - 1;
@@ -222,6 +248,28 @@ static int cpu_collector_on_process(void *ctx, const struct smolder_process_even
 	return 0;
 }
 
+/* A process model settled its Python state: its config goes to BPF (version 0 when it is not
+ * Python, so its samples stop counting as not examined). */
+static int cpu_collector_python_config(void *arg, const struct process_model *m)
+{
+	struct cpu_collector *cc = arg;
+	struct smolder_python_config cfg;
+	int ret = 0;
+
+	if (m->python)
+		ret = python_runtime_bpf_config(m->python, &cfg);
+	if (ret == 0)
+		ret = sampler_set_python(cc->sampler, m->pid, m->python ? &cfg : NULL);
+	if (ret < 0)
+		cc->python_config_errors++;
+	else if (m->python)
+		log_debug("PID %d: Python %s (%s): Python frames in place of the interpreter's%s",
+			  (int)m->pid, python_runtime_version(m->python),
+			  python_runtime_object(m->python),
+			  cc->opts.native ? " (--native: interpreter frames kept)" : "");
+	return ret;
+}
+
 /* --children on -p targets: the descendants living now join the set (the fork tracepoint,
  * attached before this scan, adds the ones forked from now on). A process that has gone by then
  * is simply not sampled. Returns a smolder exit code. */
@@ -259,6 +307,9 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		.frequency_hz = cc->opts.frequency_hz,
 		.kernel_stacks = !cc->opts.no_kernel,
 		.on_code_mapped = cpu_collector_on_code_mapped,
+		.off_cpu = cc->opts.off_cpu != NULL,
+		.off_cpu_min_block_ns =
+			cc->opts.off_cpu ? offcpu_collector_min_block_ns(cc->opts.off_cpu) : 0,
 	};
 	bool tree = so.n_pids > 1 || so.follow_children;
 	char err[512] = "", bpf_err[512] = "";
@@ -275,18 +326,28 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	cc->profile = cpu_profile_new(s->pid);
 	/* Process roots share the profile's named-frame registry. */
 	cc->processes = cc->profile ? process_table_new(cpu_profile_names(cc->profile)) : NULL;
-	if (!cc->processes) {
+	if (!cc->processes ||
+	    (cc->opts.off_cpu && offcpu_collector_open(cc->opts.off_cpu, s->pid,
+						       cpu_profile_names(cc->profile)) != 0)) {
 		log_error("out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
+	/* The profile's registry: its [truncated] marker and the Python frames share it. */
+	cc->names = cpu_profile_names(cc->profile);
 	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
 	 * are biased on a loaded machine (check's cpu_s uses it). */
 	if (target_cpu_seconds(s->pid, &cc->cpu_start_s))
 		cc->cpu_start_s = NAN;
 	if (cc->opts.backend != SAMPLE_BACKEND_PTRACE) {
 		cc->sampler = sampler_new(&so, cpu_collector_on_sample, cc, err, sizeof(err));
-		if (cc->sampler)
+		if (cc->sampler) {
+			/* Every model looks for a CPython interpreter from its first sample on (a
+			 * launched python3 still starting is retried by poll). Before any sample:
+			 * the launched command's models may be made while start waits for its
+			 * exec. The ptrace backend reads no Python frames: not enabled there. */
+			process_table_enable_python(cc->processes, cpu_collector_python_config, cc);
 			return cpu_collector_add_descendants(cc, s);
+		}
 		code = sampler_exit_code(errno);
 		if (cc->opts.backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL)) {
@@ -317,42 +378,6 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		log_info("eBPF unavailable (%s): using the ptrace backend (--backend ptrace)%s",
 			 bpf_err, tree ? "; children are not followed" : "");
 	return SMOLDER_EXIT_OK;
-}
-
-/* A CPython target: its frames are read in BPF from now on and spliced into the native stacks.
- * Not Python, or offsets that do not validate (python_runtime_open says why): native only. */
-static void cpu_collector_open_python(struct cpu_collector *cc, struct session *s)
-{
-	struct smolder_python_config cfg;
-	int ret;
-
-	/* The profile's registry: its [truncated] marker and the Python frames share it. */
-	cc->names = cpu_profile_names(cc->profile);
-	cc->python = python_runtime_open(s->pid, cc->names);
-	/* A launched python3 is opened before its loader mapped libpython or its interpreter made
-	 * a thread state: cpu_collector_poll tries again (python_runtime_open is silent until
-	 * then). */
-	cc->python_pending = !cc->python && errno == EAGAIN;
-	if (!cc->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
-		    errno != EAGAIN)
-			log_warn("Python runtime of PID %d: %s; native frames only", s->pid,
-				 strerror(errno));
-		return;
-	}
-	ret = python_runtime_bpf_config(cc->python, &cfg);
-	if (ret == 0 && cc->sampler)
-		ret = sampler_set_python(cc->sampler, &cfg);
-	if (ret < 0) {
-		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
-			 python_runtime_version(cc->python), strerror(-ret));
-		python_runtime_free(cc->python);
-		cc->python = NULL;
-		return;
-	}
-	log_debug("Python %s (%s): Python frames in place of the interpreter's%s",
-		  python_runtime_version(cc->python), python_runtime_object(cc->python),
-		  cc->opts.native ? " (--native: interpreter frames kept)" : "");
 }
 
 /* Launch mode: the child was released and is exec'ing. Waits (bounded) for its exec event, so
@@ -392,10 +417,7 @@ static int cpu_collector_start(void *ctx, struct session *s)
 				"PID %d: cannot read its mappings (%s); its stacks will hold their "
 				"leaf only, as raw addresses",
 				(int)pid, strerror(errno));
-		if (m && pid == s->pid)
-			cc->python_exec = m->exec_count;
 	}
-	cpu_collector_open_python(cc, s);
 	return 0;
 }
 
@@ -418,18 +440,8 @@ static int cpu_collector_poll(void *ctx, struct session *s, int timeout_ms)
 			  : ptrace_sampler_poll(cc->ptrace_sampler, timeout_ms);
 	if (ret < 0)
 		return ret;
-	/* Every 100 ms for the first 5 s (interpreter start-up takes tens of ms), then every
-	 * second. */
-	if (cc->python_pending && now >= cc->python_next_try_ns) {
-		struct process_model *m = process_table_get(cc->processes, s->pid);
-
-		cc->python_next_try_ns =
-			now + (now - s->rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL);
-		cpu_collector_open_python(cc, s);
-		/* The runtime belongs to the image running now. */
-		if (cc->python && m)
-			cc->python_exec = m->exec_count;
-	}
+	/* Interpreters still starting (launch mode, an exec'd child): tried again when due. */
+	process_table_poll_python(cc->processes, now);
 	/* The unwinders noticed new mappings (dlopen, exec): let the symbolizers open them while
 	 * the processes are alive; all of them once a second. */
 	all = now >= cc->next_refresh_ns;
@@ -449,6 +461,7 @@ static int cpu_collector_stop(void *ctx, struct session *s, double t)
 	process_table_refresh(cc->processes, true);
 	if (!cc->sampler)
 		return 0;
+	cc->stop_ns = run_control_now_ns();
 	sampler_stop(cc->sampler);
 	return sampler_drain(cc->sampler) < 0 ? -EIO : 0;
 }
@@ -546,7 +559,10 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 				  const struct profile_output_stats *os)
 {
 	const struct process_model *primary;
+	struct python_runtime_stats rs;
 	struct cpu_profile_totals t;
+	const char *version;
+	size_t n_python;
 
 	cpu_profile_get_totals(cc->profile, &t);
 	log_info("recorded %.1f s of PID %d (%s) at %d Hz (%s)", s->duration_s, s->pid, s->comm,
@@ -578,20 +594,29 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 			 " fork/exec/exit events lost; %" PRIu64 " samples without a process model",
 			 process_table_pid_count(cc->processes), ss->forks_followed,
 			 ss->targets_full, ss->process_events_lost, cc->model_errors);
-	if (cc->python) {
+	n_python = process_table_python_stats(cc->processes, &rs, &version);
+	if (n_python) {
 		const struct mixed_stack_stats *p = &cc->python_stats;
-		struct python_runtime_stats rs;
+		char procs[48] = "";
 
-		python_runtime_stats(cc->python, &rs);
-		log_info("python %s: %" PRIu64 " stacks with Python frames, %" PRIu64
+		if (process_table_pid_count(cc->processes) > 1)
+			snprintf(procs, sizeof(procs), " (%zu process%s)", n_python,
+				 n_python == 1 ? "" : "es");
+		log_info("python %s%s: %" PRIu64 " stacks with Python frames, %" PRIu64
 			 " frames named; not read: %" PRIu64
 			 " samples without a thread state, %" PRIu64 " chains truncated, %" PRIu64
 			 " cut by an unreadable frame, %" PRIu64 " frames unnamed (%" PRIu64
-			 " stale, %" PRIu64 " unreadable code objects)",
-			 python_runtime_version(cc->python), p->stacks, p->frames, p->no_tstate,
-			 p->truncated, p->unreadable, p->frames_unnamed, rs.code_stale,
-			 rs.code_unreadable);
+			 " stale, %" PRIu64 " unreadable code objects), %" PRIu64
+			 " samples of processes not examined yet",
+			 cc->python_version ? cc->python_version : version, procs, p->stacks,
+			 p->frames, p->no_tstate, p->truncated, p->unreadable, p->frames_unnamed,
+			 rs.code_stale, rs.code_unreadable, ss->python_no_config);
 	}
+	if (cc->python_config_errors)
+		log_warn("python: %" PRIu64
+			 " processes' configs could not be handed to BPF (map of "
+			 "%d full?): their stacks are native",
+			 cc->python_config_errors, SMOLDER_MAX_PYTHON_PROCESSES);
 }
 
 /* The ptrace backend's statistics, and its cost in one line: the target is held at every tick. */
@@ -633,10 +658,18 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		cpu_collector_ptrace_stats(cc, &ss);
 	cpu_profile_add_lost(cc->profile,
 			     ss.ringbuf_full + ss.malformed + cc->add_errors + cc->model_errors);
-	/* The run is named by the launched or first given process's last program. */
+	/* The run is named by the launched or first given process's last program; so is its
+	 * Python version when it runs Python, else the first Python process's. */
 	primary = cpu_collector_primary_model(cc, s);
 	if (primary)
 		snprintf(s->comm, sizeof(s->comm), "%s", primary->comm);
+	if (primary && primary->python)
+		cc->python_version = python_runtime_version(primary->python);
+	else {
+		struct python_runtime_stats rs;
+
+		process_table_python_stats(cc->processes, &rs, &cc->python_version);
+	}
 	oo->names = cpu_profile_names(cc->profile);
 	oo->processes = cc->processes;
 	/* A root frame per process only when there is more than one. */
@@ -671,12 +704,25 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 		.lost = t.lost,
 		.complete = t.complete,
 		.truncated = t.truncated,
-		.python_version = cc->python ? python_runtime_version(cc->python) : NULL,
-		.python = cc->python ? &cc->python_stats : NULL,
+		.python_version = cc->python_version,
+		.python = cc->python_version ? &cc->python_stats : NULL,
 		.cpu_time_s = cpu_end_s - cc->cpu_start_s,
 		.processes = cc->shares,
 		.n_processes = cc->n_shares,
 	};
 	cpu_collector_summary(cc, s, &ss, &os);
 	return folded;
+}
+
+const struct offcpu_report *cpu_collector_finish_off_cpu(struct cpu_collector *cc,
+							 struct session *s,
+							 const struct profile_output_options *oo)
+{
+	if (!cc->opts.off_cpu || !cc->sampler) {
+		errno = ENODEV;
+		return NULL;
+	}
+	return offcpu_collector_finish(cc->opts.off_cpu, cc->sampler,
+				       cc->stop_ns ? cc->stop_ns : run_control_now_ns(),
+				       s->duration_s, oo);
 }

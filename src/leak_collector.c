@@ -291,13 +291,18 @@ static void open_python(struct leak_collector *lc, struct session *s)
 	 * then). */
 	lc->python_pending = !lc->python && errno == EAGAIN;
 	if (!lc->python) {
-		if (errno != ENOENT && errno != EPROTO && errno != ENOSYS && errno != ESRCH &&
-		    errno != EAGAIN)
+		ret = errno;
+		if (ret != ENOENT && ret != EPROTO && ret != ENOSYS && ret != ESRCH &&
+		    ret != EAGAIN)
 			log_warn("Python runtime of pid %d: %s; native frames only", (int)s->pid,
-				 strerror(errno));
+				 strerror(ret));
+		/* Examined: not Python (or not walkable), so its allocations do not count as
+		 * waiting for a config. */
+		if (ret != EAGAIN)
+			alloc_tracker_set_python(lc->tracker, s->pid, NULL, lc->names, options);
 		return;
 	}
-	ret = alloc_tracker_set_python(lc->tracker, lc->python, lc->names, options);
+	ret = alloc_tracker_set_python(lc->tracker, s->pid, lc->python, lc->names, options);
 	if (ret < 0) {
 		log_warn("Python %s: the frame walk cannot be set up (%s); native frames only",
 			 python_runtime_version(lc->python), strerror(-ret));

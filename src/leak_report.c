@@ -371,6 +371,7 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_PY_NO_TSTATE] = "python_no_thread_state",
 	[SMOLDER_STAT_PY_TRUNCATED] = "python_chains_truncated",
 	[SMOLDER_STAT_PY_READ_FAILED] = "python_chains_unreadable",
+	[SMOLDER_STAT_PY_NO_CONFIG] = "python_process_not_examined",
 };
 
 static uint64_t lost_events(const struct leak_report *r)

@@ -11,6 +11,8 @@
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
+#include "smolder/python.h"
+#include "smolder/run_control.h"
 #include "smolder/symbolizer.h"
 #include "smolder/target.h"
 #include "smolder/u64_map.h"
@@ -26,6 +28,8 @@ struct process_table {
 	struct u64_map execs;	/* pid -> execs seen, for the pid's next model */
 	struct u64_map seen;	/* pids that have had a model, to count them */
 	size_t n_pids;
+	process_python_fn python_fn; /* non-NULL: models look for CPython */
+	void *python_arg;
 };
 
 struct process_table *process_table_new(struct frame_names *names)
@@ -54,6 +58,8 @@ void process_table_free(struct process_table *table)
 			symbolizer_free(m->symbolizer);
 			unwinder_free(m->unwinder);
 		}
+		if (!m->python_borrowed)
+			python_runtime_free(m->python);
 		free(m);
 	}
 	free(table->models);
@@ -112,6 +118,118 @@ static void process_model_open(struct process_table *table, struct process_model
 	}
 }
 
+/* Hands m's settled state to the caller (BPF config); a refusal makes m native-only. */
+static void process_python_publish(struct process_table *table, struct process_model *m)
+{
+	int err = table->python_fn(table->python_arg, m);
+
+	if (err >= 0 || !m->python)
+		return;
+	log_warn("python %s in PID %d: the frame walk cannot be set up (%s); native frames only",
+		 python_runtime_version(m->python), (int)m->pid, strerror(-err));
+	python_runtime_free(m->python);
+	m->python = NULL;
+	m->python_state = PROCESS_PYTHON_NONE;
+}
+
+/* Looks for m's interpreter: a copy of its fork parent's (no exec since: same interpreter, same
+ * addresses), else opened from the process. */
+static void process_python_examine(struct process_table *table, struct process_model *m)
+{
+	struct process_model *parent = NULL;
+	uint64_t parent_pid;
+	int err;
+
+	if (m->borrowed && !m->adopted) {
+		/* Gone before it was read: its parent's mappings, and its parent's interpreter. */
+		if (u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid))
+			parent = process_table_current(table, (pid_t)parent_pid);
+		m->python = parent ? parent->python : NULL;
+		m->python_borrowed = true;
+		m->python_state = m->python ? PROCESS_PYTHON_FOUND : PROCESS_PYTHON_NONE;
+		return;
+	}
+	if (m->exec_count == 0 && u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid) &&
+	    (parent = process_table_current(table, (pid_t)parent_pid)) &&
+	    parent->python_state == PROCESS_PYTHON_FOUND) {
+		m->python = python_runtime_fork(parent->python, m->pid);
+		err = m->python ? 0 : errno;
+	} else {
+		m->python = python_runtime_open(m->pid, table->names);
+		err = m->python ? 0 : errno;
+	}
+	if (err == EAGAIN) {
+		m->python_state = PROCESS_PYTHON_PENDING;
+		return;
+	}
+	/* python_runtime_open said why for a Python whose offsets do not validate (EPROTO). */
+	if (err && err != ENOENT && err != EPROTO && err != ENOSYS && err != ESRCH)
+		log_warn("Python runtime of PID %d: %s; native frames only", (int)m->pid,
+			 strerror(err));
+	m->python_state = m->python ? PROCESS_PYTHON_FOUND : PROCESS_PYTHON_NONE;
+	if (m->python)
+		log_debug("process %d: python %s (%s)%s", (int)m->pid,
+			  python_runtime_version(m->python), python_runtime_object(m->python),
+			  parent && m->exec_count == 0 ? ", its fork parent's" : "");
+	if (!m->exited)
+		process_python_publish(table, m);
+}
+
+void process_table_enable_python(struct process_table *table, process_python_fn fn, void *arg)
+{
+	table->python_fn = fn;
+	table->python_arg = arg;
+}
+
+void process_table_poll_python(struct process_table *table, uint64_t now_ns)
+{
+	if (!table->python_fn)
+		return;
+	for (size_t i = 0; i < table->n_models; i++) {
+		struct process_model *m = table->models[i];
+
+		if (m->python_state != PROCESS_PYTHON_PENDING || now_ns < m->python_next_try_ns)
+			continue;
+		if (m->exited) {
+			m->python_state = PROCESS_PYTHON_NONE; /* gone before its interpreter ran */
+			continue;
+		}
+		m->python_next_try_ns =
+			now_ns + (now_ns - m->python_since_ns < 5000000000ULL ? 100000000ULL
+									      : 1000000000ULL);
+		process_python_examine(table, m);
+	}
+}
+
+size_t process_table_python_stats(const struct process_table *table,
+				  struct python_runtime_stats *sum, const char **version)
+{
+	size_t n = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	*version = NULL;
+	for (size_t i = 0; i < table->n_models; i++) {
+		const struct process_model *m = table->models[i];
+		struct python_runtime_stats rs;
+
+		if (!m->python || m->python_borrowed)
+			continue;
+		python_runtime_stats(m->python, &rs);
+		sum->frames_named += rs.frames_named;
+		sum->code_cache_hits += rs.code_cache_hits;
+		sum->code_stale += rs.code_stale;
+		sum->code_unreadable += rs.code_unreadable;
+		sum->code_unverified += rs.code_unverified;
+		sum->threads_read += rs.threads_read;
+		sum->threads_failed += rs.threads_failed;
+		sum->chains_truncated += rs.chains_truncated;
+		if (!*version)
+			*version = python_runtime_version(m->python);
+		n++;
+	}
+	return n;
+}
+
 /* A new current model of pid: its own unwinder and symbolizer read now, or (uw or sym given) the
  * caller's, borrowed. */
 static struct process_model *process_table_create(struct process_table *table, pid_t pid,
@@ -168,6 +286,11 @@ static struct process_model *process_table_create(struct process_table *table, p
 	table->models[table->n_models++] = m;
 	if (new_pid && u64_map_put(&table->seen, (uint64_t)pid, 1) == 0)
 		table->n_pids++;
+	if (table->python_fn) {
+		m->python_since_ns = run_control_now_ns();
+		m->python_next_try_ns = m->python_since_ns + 100000000ULL;
+		process_python_examine(table, m);
+	}
 	log_debug("process %d (%s): model %zu%s", (int)pid, m->comm, table->n_models - 1,
 		  m->adopted	? " (the session's models)"
 		  : m->borrowed ? " (parent's mappings)"

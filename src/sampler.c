@@ -32,7 +32,8 @@ struct sampler {
 	sampler_process_fn process_fn;
 	void (*on_code_mapped)(void *ctx, pid_t tgid);
 	void *ctx;
-	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
+	struct bpf_link *code_links[2];	  /* mmap entry and exit tracepoints */
+	struct bpf_link *offcpu_links[2]; /* sched_switch, sys_exit (offcpu.bpf.h) */
 	uint64_t received;
 	uint64_t malformed;
 	uint64_t process_events;
@@ -113,7 +114,9 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 			sampler->on_code_mapped(sampler->ctx, (pid_t)cm->tgid);
 		return 0;
 	}
-	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
+	if (size < sizeof(*sample) ||
+	    (sample->kind != SMOLDER_EVENT_CPU_SAMPLE &&
+	     sample->kind != SMOLDER_EVENT_OFFCPU_SAMPLE) ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
 	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
 	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||
@@ -340,6 +343,11 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	sampler->skel->rodata->follow_children = o.follow_children;
 	sampler->skel->rodata->stack_copy_size = o.stack_copy_size;
 	sampler->skel->rodata->collect_kernel = o.kernel_stacks;
+	/* The off-CPU programs are verified and loaded only when asked for. */
+	bpf_program__set_autoload(sampler->skel->progs.offcpu_switch, o.off_cpu);
+	bpf_program__set_autoload(sampler->skel->progs.offcpu_sys_exit, o.off_cpu);
+	if (o.off_cpu_min_block_ns)
+		sampler->skel->rodata->offcpu_min_block_ns = o.off_cpu_min_block_ns;
 
 	n_possible = libbpf_num_possible_cpus();
 	if (n_possible <= 0) {
@@ -350,9 +358,23 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	sampler->ringbuf_bytes =
 		o.ringbuf_bytes ? o.ringbuf_bytes : sampler_ringbuf_size(&o, n_possible);
 	sampler->skel->rodata->wakeup_bytes = sampler->ringbuf_bytes / 4;
+	sampler->skel->rodata->offcpu_slot_base = (uint32_t)n_possible;
 	ret = bpf_map__set_max_entries(sampler->skel->maps.events, sampler->ringbuf_bytes);
+	/* One slot per CPU for CPU samples and, with off-CPU time, one more for its records. */
 	if (!ret)
-		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch, n_possible);
+		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch,
+					       o.off_cpu ? 2 * n_possible : n_possible);
+	if (!ret && !o.off_cpu) {
+		/* Unused: keep their kernel memory small. */
+		ret = bpf_map__set_max_entries(sampler->skel->maps.offcpu_kstacks, 1);
+		if (!ret)
+			ret = bpf_map__set_max_entries(sampler->skel->maps.offcpu_threads, 1);
+	}
+	/* One Python config per process of the set: the given ones, or a whole tree. */
+	if (!ret)
+		ret = bpf_map__set_max_entries(sampler->skel->maps.python_configs,
+					       o.follow_children ? SMOLDER_MAX_PYTHON_PROCESSES
+								 : (uint32_t)o.n_pids + 1);
 	if (ret) {
 		snprintf(err, errlen, "sizing BPF maps: %s", strerror(-ret));
 		goto fail;
@@ -425,6 +447,17 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 				"be named as what replaced it",
 				strerror(errno));
 	}
+	if (o.off_cpu) {
+		sampler->offcpu_links[0] = bpf_program__attach(sampler->skel->progs.offcpu_switch);
+		sampler->offcpu_links[1] =
+			bpf_program__attach(sampler->skel->progs.offcpu_sys_exit);
+		if (!sampler->offcpu_links[0] || !sampler->offcpu_links[1]) {
+			ret = -errno;
+			sampler_describe_errno(-ret, "attaching the off-CPU tracepoints", err,
+					       errlen);
+			goto fail;
+		}
+	}
 	log_debug("sampler: %zu perf events at %d Hz, stack copy %u bytes, ring buffer %u bytes",
 		  sampler->n_events, o.frequency_hz, o.stack_copy_size, sampler->ringbuf_bytes);
 	return sampler;
@@ -450,6 +483,8 @@ void sampler_stop(struct sampler *sampler)
 	for (size_t i = 0; i < 2; i++) {
 		bpf_link__destroy(sampler->code_links[i]);
 		sampler->code_links[i] = NULL;
+		bpf_link__destroy(sampler->offcpu_links[i]);
+		sampler->offcpu_links[i] = NULL;
 	}
 	sampler->n_events = 0;
 	for (size_t i = 0; i < 3; i++) {
@@ -576,11 +611,38 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_PY_FRAMES:
 			stats->python_frames = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_PY_NO_CONFIG:
+			stats->python_no_config = sum;
+			break;
 		case SMOLDER_SAMPLER_STAT_CODE_MAPPED:
 			stats->code_mapped = sum;
 			break;
 		case SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST:
 			stats->code_mapped_lost = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_BLOCKS:
+			stats->offcpu_blocks = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_NO_SWITCH_OUT:
+			stats->offcpu_no_switch_out = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_THREADS_FULL:
+			stats->offcpu_threads_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_SAMPLED_OUT:
+			stats->offcpu_sampled_out = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_SENT:
+			stats->offcpu_sent = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_RINGBUF_FULL:
+			stats->offcpu_ringbuf_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_NO_USER_STACK:
+			stats->offcpu_no_user_stack = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED:
+			stats->offcpu_kstack_failed = sum;
 			break;
 		default:
 			break;
@@ -590,22 +652,83 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 	return 0;
 }
 
-int sampler_set_python(struct sampler *sampler, const struct smolder_python_config *cfg)
+int sampler_offcpu_totals(const struct sampler *sampler,
+			  struct smolder_offcpu_total totals[SMOLDER_OFFCPU_STATE_COUNT])
 {
-	struct smolder_python_config *live = &sampler->skel->bss->python_config;
+	int n_possible = libbpf_num_possible_cpus(), fd, ret = 0;
+	struct smolder_offcpu_total *values;
 
-	struct smolder_python_config walk = *cfg;
-	int ret = mixed_stack_walk_window(&walk);
+	memset(totals, 0, sizeof(*totals) * SMOLDER_OFFCPU_STATE_COUNT);
+	if (n_possible <= 0)
+		return -ENODEV;
+	values = calloc(n_possible, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	fd = bpf_map__fd(sampler->skel->maps.offcpu_totals);
+	for (uint32_t state = 0; state < SMOLDER_OFFCPU_STATE_COUNT; state++) {
+		if (bpf_map_lookup_elem(fd, &state, values) != 0) {
+			ret = -errno;
+			break;
+		}
+		for (int cpu = 0; cpu < n_possible; cpu++) {
+			totals[state].ns += values[cpu].ns;
+			totals[state].blocks += values[cpu].blocks;
+		}
+	}
+	free(values);
+	return ret;
+}
 
-	if (ret < 0)
-		return ret;
-	/* The program may be reading it on another CPU: switch the walk off, fill in the offsets,
-	 * then publish the version. */
-	__atomic_store_n(&live->version, 0, __ATOMIC_RELEASE);
-	memcpy((char *)live + sizeof(live->version), (const char *)&walk + sizeof(walk.version),
-	       sizeof(walk) - sizeof(walk.version));
-	__atomic_store_n(&live->version, walk.version, __ATOMIC_RELEASE);
-	return 0;
+int sampler_offcpu_threads(const struct sampler *sampler, sampler_offcpu_thread_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(sampler->skel->maps.offcpu_threads);
+	uint32_t key, next;
+	struct smolder_offcpu_thread t;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &t) != 0)
+			continue; /* evicted meanwhile */
+		fn(ctx, (int32_t)key, &t);
+	}
+	return 0; /* get_next_key fails with ENOENT past the last key */
+}
+
+int sampler_kernel_stack(const struct sampler *sampler, int32_t id, uint64_t *ips, uint32_t max)
+{
+	uint64_t frames[SMOLDER_MAX_KERNEL_FRAMES];
+	uint32_t n = 0;
+
+	if (id < 0)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(sampler->skel->maps.offcpu_kstacks), &id, frames) != 0)
+		return -errno;
+	while (n < SMOLDER_MAX_KERNEL_FRAMES && n < max && frames[n]) {
+		ips[n] = frames[n];
+		n++;
+	}
+	return (int)n;
+}
+
+int sampler_set_python(struct sampler *sampler, pid_t pid, const struct smolder_python_config *cfg)
+{
+	struct smolder_python_config walk = {0};
+	uint32_t key = (uint32_t)pid;
+	int ret;
+
+	if (cfg) {
+		walk = *cfg;
+		ret = mixed_stack_walk_window(&walk);
+		if (ret < 0)
+			return ret;
+	}
+	/* One update replaces the whole entry: a walk on another CPU copies either the old or the
+	 * new one. */
+	ret = bpf_map__update_elem(sampler->skel->maps.python_configs, &key, sizeof(key), &walk,
+				   sizeof(walk), BPF_ANY);
+	return ret < 0 ? ret : 0;
 }
 
 int sampler_exit_code(int err)

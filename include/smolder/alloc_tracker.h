@@ -112,12 +112,13 @@ struct frame_names *alloc_tracker_names(struct alloc_tracker *tracker);
 const char *alloc_tracker_frame_name(const struct alloc_tracker *tracker, uint64_t frame);
 /* Flags (ALLOC_SITE_TRUNCATED/UNAVAILABLE) of a stack id. */
 uint32_t alloc_tracker_stack_flags(const struct alloc_tracker *tracker, uint32_t stack_id);
-/* A CPython target: from now on the BPF program reads each allocating thread's Python frames, and
- * stacks carry them in place of the interpreter's frames (named frames interned in names, which
- * must be alloc_tracker_names(tracker), else -EINVAL; rt is borrowed and must outlive the
- * tracker). options: enum mixed_stack_options. 0 or
- * -errno (the walk's offsets do not fit: stacks stay native). */
-int alloc_tracker_set_python(struct alloc_tracker *tracker, struct python_runtime *rt,
+/* Process pid runs CPython rt: from now on the BPF program reads its allocating threads' Python
+ * frames (per-process config, python_walk.bpf.h), and stacks carry them in place of the
+ * interpreter's frames (named frames interned in names, which must be alloc_tracker_names(tracker),
+ * else -EINVAL; rt is borrowed and must outlive the tracker). rt NULL: pid was examined and is not
+ * Python (its allocations stop counting as "not examined"). options: enum mixed_stack_options.
+ * 0 or -errno (the walk's offsets do not fit, or the config map is full: stacks stay native). */
+int alloc_tracker_set_python(struct alloc_tracker *tracker, pid_t pid, struct python_runtime *rt,
 			     struct frame_names *names, unsigned options);
 /* The registry of the named frames in the stacks (the same as alloc_tracker_names). */
 const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *tracker);

@@ -23,6 +23,7 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
 	SMOLDER_EVENT_FORK = 8,
 	SMOLDER_EVENT_EXIT = 9,
+	SMOLDER_EVENT_OFFCPU_SAMPLE = 10, /* profile: blocked time, a smolder_cpu_sample record */
 };
 
 /* Process trees (bpf/target_set.bpf.h): the BPF programs keep the set of target processes in a
@@ -81,6 +82,7 @@ enum smolder_python_walk_flags {
 	SMOLDER_PYWALK_NO_TSTATE = 2,	/* no thread state (not a Python thread, or unreadable) */
 	SMOLDER_PYWALK_TRUNCATED = 4,	/* more than max_frames: outermost frames left out */
 	SMOLDER_PYWALK_READ_FAILED = 8, /* a frame could not be read: outer frames left out */
+	SMOLDER_PYWALK_NO_CONFIG = 16,	/* the process has no Python config yet: not walked */
 };
 
 /* One CPU sample. Sent as a variable-length record: the header, then user_stack_len bytes of user
@@ -97,6 +99,10 @@ struct smolder_cpu_sample {
 	__u32 kernel_frames;  /* entries in kernel_ips */
 	__u16 python_frames;  /* struct smolder_python_frame entries after the user stack */
 	__u16 python_flags;   /* enum smolder_python_walk_flags, 0 when no walk was configured */
+	/* Off-CPU records (kind SMOLDER_EVENT_OFFCPU_SAMPLE) only; zero in CPU samples. */
+	__u64 offcpu_ns;	   /* blocked time this record stands for (sampled weight) */
+	__u32 offcpu_state;	   /* enum smolder_offcpu_state */
+	__s32 offcpu_kernel_stack; /* id in the offcpu_kstacks stack map, or < 0: none */
 	__u64 kernel_ips[SMOLDER_MAX_KERNEL_FRAMES]; /* leaf first */
 	__u8 user_stack[]; /* then, at smolder_python_offset(user_stack_len), python frames */
 };
@@ -146,14 +152,99 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
 	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
 	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
+	SMOLDER_SAMPLER_STAT_PY_NO_CONFIG,  /* samples of a process whose Python config is not known
+					       (not examined yet, or the config map full) */
+	SMOLDER_SAMPLER_STAT_OFFCPU_BLOCKS, /* target switch-ins with a known switch-out */
+	SMOLDER_SAMPLER_STAT_OFFCPU_NO_SWITCH_OUT, /* switch-ins without a switch-out record
+						      (blocked since before attach, map full) */
+	SMOLDER_SAMPLER_STAT_OFFCPU_THREADS_FULL,  /* switch-out not recorded: thread map full */
+	SMOLDER_SAMPLER_STAT_OFFCPU_SAMPLED_OUT,   /* short blocks not chosen by the sampling */
+	SMOLDER_SAMPLER_STAT_OFFCPU_SENT,	   /* off-CPU records written */
+	SMOLDER_SAMPLER_STAT_OFFCPU_RINGBUF_FULL,  /* off-CPU records lost: ring buffer full */
+	SMOLDER_SAMPLER_STAT_OFFCPU_NO_USER_STACK, /* blocks sent without a user stack: no
+						      syscall exit in the blocking context */
+	SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED, /* bpf_get_stackid failed (map full) */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
+/* ---- Off-CPU time (bpf/offcpu.bpf.h, part of profile.bpf.c) ---- */
+
+/* Why a target thread was off CPU, from sched_switch. LOCK: blocked in the futex syscall (glibc
+ * mutexes, condition variables, joins, semaphores all wait there); IO: TASK_UNINTERRUPTIBLE (disk
+ * I/O, page faults on files, kernel mutexes); SLEEP: any other interruptible wait (nanosleep, poll,
+ * epoll_wait, read on a socket or pipe); RUNNABLE: switched out while still runnable (preempted),
+ * waiting for a CPU. */
+enum smolder_offcpu_state {
+	SMOLDER_OFFCPU_SLEEP = 0,
+	SMOLDER_OFFCPU_IO = 1,
+	SMOLDER_OFFCPU_LOCK = 2,
+	SMOLDER_OFFCPU_RUNNABLE = 3,
+	SMOLDER_OFFCPU_STATE_COUNT = 4,
+};
+
+#define SMOLDER_OFFCPU_MIN_BLOCK_DEFAULT_NS 1000000ULL /* 1 ms */
+#define SMOLDER_OFFCPU_SYSCALL_FUTEX	    202	       /* x86-64 */
+#define SMOLDER_TASK_INTERRUPTIBLE	    0x1
+#define SMOLDER_TASK_UNINTERRUPTIBLE	    0x2
+#define SMOLDER_TASK_DEAD		    0x80	  /* the thread's last switch-out */
+#define SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS	    1000000000ULL /* keeps the weight math in 64 bits */
+
+/* Per-state totals, summed in BPF for every block (per-CPU array indexed by state). */
+struct smolder_offcpu_total {
+	__u64 ns;
+	__u64 blocks;
+};
+
+/* Per-thread off-CPU record (offcpu_threads map value, keyed by tid). */
+struct smolder_offcpu_thread {
+	__u64 out_ns; /* switch-out time; 0 while on CPU */
+	__u32 tgid;
+	__u32 out_state;     /* enum smolder_offcpu_state of the current block */
+	__s32 out_kstack;    /* kernel stack id at switch-out */
+	__u32 pending_state; /* the block awaiting its user stack */
+	__u64 pending_ns;    /* its sampled weight; 0: none */
+	__s32 pending_kstack;
+	__u32 _pad;
+	__u64 pending_ip, pending_sp; /* the user context it blocked in (pt_regs at switch-out) */
+	__u64 out_ip, out_sp;
+	__u64 total_ns[SMOLDER_OFFCPU_STATE_COUNT]; /* whole blocked time of the thread, by state */
+};
+
+/* The state of a thread switched out with prev_state (not TASK_DEAD), preempt and the syscall nr
+ * it is in (pt_regs orig_ax; -1 or an exception's error code outside syscalls). */
+static inline __u32 smolder_offcpu_state_of(__u32 prev_state, int preempt, long syscall_nr)
+{
+	if (preempt || prev_state == 0) /* TASK_RUNNING */
+		return SMOLDER_OFFCPU_RUNNABLE;
+	if (syscall_nr == SMOLDER_OFFCPU_SYSCALL_FUTEX)
+		return SMOLDER_OFFCPU_LOCK;
+	if (prev_state & SMOLDER_TASK_UNINTERRUPTIBLE)
+		return SMOLDER_OFFCPU_IO;
+	return SMOLDER_OFFCPU_SLEEP;
+}
+
+/* Weight-preserving sampling of one block of d ns with threshold t ns and a uniform 32-bit random
+ * number r: a block of d >= t is always kept with weight d; a shorter one is kept with probability
+ * d/t and weight t, so the expected weight is d either way and the records a thread sends are
+ * bounded by its blocked time / t. Returns the weight, 0: not kept. */
+static inline __u64 smolder_offcpu_weight(__u64 d, __u64 t, __u32 r)
+{
+	if (d == 0)
+		return 0;
+	if (t == 0 || d >= t)
+		return d;
+	/* r / 2^32 < d / t, in integers: d < 2^32 * ... kept exact by comparing r * t < d * 2^32.
+	 */
+	return (__u64)r * t < (d << 32) ? t : 0;
+}
+
 #ifndef __bpf__
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
-_Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
+_Static_assert(sizeof(struct smolder_cpu_sample) == 80 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
 _Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
+_Static_assert(sizeof(struct smolder_offcpu_thread) == 104, "smolder_offcpu_thread layout");
+_Static_assert(sizeof(struct smolder_offcpu_total) == 16, "smolder_offcpu_total layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
@@ -319,6 +410,7 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_PY_NO_TSTATE,	 /* allocations of threads without a Python thread state */
 	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
 	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
+	SMOLDER_STAT_PY_NO_CONFIG, /* allocations of a process whose Python config is not known */
 	SMOLDER_STAT_MAX,
 };
 
@@ -350,6 +442,13 @@ _Static_assert(sizeof(struct smolder_snapshot_record) ==
  * from interp_head_addr and match tstate_native_thread_id (3.11+) against the tid, or
  * tstate_thread_id (pthread_t, equal to the thread's fsbase on x86-64 glibc). */
 #define SMOLDER_PY_NO_OFFSET 0xffffffffu
+
+/* The BPF programs keep one config per process (hash map python_configs, tgid -> struct
+ * smolder_python_config): user space writes it when it has examined a process (version 0: not
+ * Python), sched_process_fork copies the parent's to a followed child (same interpreter at the
+ * same addresses), exec and exit delete it. Sized before load: this many entries when children
+ * are followed, the number of given processes otherwise. */
+#define SMOLDER_MAX_PYTHON_PROCESSES 8192
 
 enum smolder_python_flags {
 	/* frame_instr holds a pointer to a code unit (3.11+: prev_instr, 3.13: instr_ptr) rather

@@ -13,10 +13,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "smolder/python.h"
+
 struct frame_names;
+struct python_runtime;
 struct unwinder;
 struct symbolizer;
 struct process_table;
+
+/* What the table knows of a model's CPython interpreter (process_table_enable_python). */
+enum process_python {
+	PROCESS_PYTHON_OFF = 0, /* not examined: the table does not look for Python */
+	PROCESS_PYTHON_PENDING, /* not yet (a launched interpreter starting): tried again */
+	PROCESS_PYTHON_NONE,	/* not CPython 3.8-3.13, or offsets that did not validate */
+	PROCESS_PYTHON_FOUND,	/* python holds its runtime */
+};
 
 /* One program run by one process. */
 struct process_model {
@@ -30,12 +41,39 @@ struct process_model {
 	bool adopted;  /* they are the caller's models of this same process (process_table_adopt) */
 	bool exited;
 	uint64_t last_map_refreshes; /* unwinder refreshes already passed on to the symbolizer */
+	/* This program's CPython runtime, when the table looks for Python: owned by the model
+	 * unless python_borrowed (its fork parent's, for a child gone before it was read). Frames
+	 * of this model's samples are named with it. */
+	struct python_runtime *python;
+	bool python_borrowed;
+	enum process_python python_state;
+	uint64_t python_since_ns;    /* when the model was made (the retry schedule) */
+	uint64_t python_next_try_ns; /* PENDING: when to try again */
 };
+
+/* Called when a model's Python state is settled (FOUND, or NONE after an attempt): the caller
+ * hands the process's config to BPF (m->python NULL: not Python). A negative return (the config
+ * cannot be set: map full, offsets too far apart) makes the model native-only (its runtime is
+ * freed, state NONE) and is logged. */
+typedef int (*process_python_fn)(void *arg, const struct process_model *m);
 
 /* An empty table interning root frames in names (borrowed, outlives the table). NULL and errno. */
 struct process_table *process_table_new(struct frame_names *names);
 /* Frees every model. NULL-safe. */
 void process_table_free(struct process_table *table);
+
+/* From now on every model made looks for a CPython interpreter in its process: a fork of a
+ * process whose interpreter is known copies it (python_runtime_fork: same addresses, nothing
+ * read), any other process is opened (python_runtime_open; "not yet" is retried by
+ * process_table_poll_python). fn (with arg) is told each settled result. */
+void process_table_enable_python(struct process_table *table, process_python_fn fn, void *arg);
+/* Tries the PENDING models of live processes again when due: every 100 ms during their first 5 s,
+ * then every second. now_ns: run_control_now_ns(). */
+void process_table_poll_python(struct process_table *table, uint64_t now_ns);
+/* Sums the counters of the runtimes the table owns; returns how many processes have one. The
+ * version of the first runtime found, or NULL, goes to *version (owned by the table). */
+size_t process_table_python_stats(const struct process_table *table,
+				  struct python_runtime_stats *sum, const char **version);
 
 /* The current model of pid, made now (maps and files read, name read) when pid has none. A
  * process that cannot be read any more (exited) gets a model without unwinder and symbolizer,

@@ -13,6 +13,7 @@
 #include "smolder/json_writer.h"
 #include "smolder/leak_report.h"
 #include "smolder/load_command.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/profile_output.h"
 #include "smolder/session.h"
 #include "smolder/timeline.h"
@@ -189,7 +190,91 @@ static void write_findings(struct json_writer *w, const struct func_table *ft, u
 			json_object_end(w);
 		}
 	}
+	if (fig->off_cpu && fig->off_cpu->finding[0]) {
+		json_object_begin(w);
+		json_key(w, "kind");
+		json_string(w, "off_cpu");
+		json_key(w, "text");
+		json_string(w, fig->off_cpu->finding);
+		json_object_end(w);
+	}
 	json_array_end(w);
+}
+
+/* "off_cpu": exact seconds per state and per thread (from the BPF totals), and function shares
+ * of the time-weighted stacks (blocks >= min_block_us kept, shorter ones sampled). */
+static int write_off_cpu(struct json_writer *w, const struct offcpu_report *r)
+{
+	struct func_table ft = {0};
+	uint64_t sum = 0;
+	int err = r->folded ? func_table_fill(&ft, r->folded, &sum) : 0;
+
+	if (err) {
+		func_table_release(&ft);
+		return err;
+	}
+	json_key(w, "off_cpu");
+	json_object_begin(w);
+	json_key(w, "seconds");
+	json_double(w, r->seconds);
+	json_key(w, "by_state");
+	json_object_begin(w);
+	for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++) {
+		json_key(w, offcpu_state_name(st));
+		json_double(w, r->state_seconds[st]);
+	}
+	json_object_end(w);
+	json_key(w, "still_blocked_s");
+	json_double(w, r->still_blocked_s);
+	json_key(w, "blocks");
+	json_uint(w, r->blocks);
+	json_key(w, "stacks_min_block_us");
+	json_double(w, (double)r->min_block_ns / 1e3);
+	json_key(w, "records");
+	json_uint(w, r->records);
+	json_key(w, "threads");
+	json_array_begin(w);
+	for (size_t i = 0; i < r->n_threads && i < 100; i++) {
+		const struct offcpu_thread_total *t = &r->threads[i];
+		double total = 0;
+
+		for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++)
+			total += t->seconds[st];
+		json_object_begin(w);
+		json_key(w, "tid");
+		json_int(w, t->tid);
+		json_key(w, "name");
+		json_string(w, t->name);
+		json_key(w, "seconds");
+		json_double(w, total);
+		json_key(w, "by_state");
+		json_object_begin(w);
+		for (uint32_t st = 0; st < SMOLDER_OFFCPU_STATE_COUNT; st++) {
+			json_key(w, offcpu_state_name(st));
+			json_double(w, t->seconds[st]);
+		}
+		json_object_end(w);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "functions");
+	json_array_begin(w);
+	for (size_t i = 0; sum && i < ft.n && i < PROFILE_TOP_FUNCS; i++) {
+		json_object_begin(w);
+		json_key(w, "name");
+		json_string(w, ft.items[i].name);
+		json_key(w, "self");
+		json_double(w, (double)ft.items[i].self / (double)sum);
+		json_key(w, "total");
+		json_double(w, (double)ft.items[i].total / (double)sum);
+		json_key(w, "seconds");
+		json_double(w, (double)ft.items[i].total / 1e6);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_object_end(w);
+	func_table_release(&ft);
+	return 0;
 }
 
 static void write_timeline(struct json_writer *w, const struct timeline *tl)
@@ -396,6 +481,13 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	}
 	json_array_end(&w);
 	json_object_end(&w);
+	if (fig->off_cpu) {
+		err = write_off_cpu(&w, fig->off_cpu);
+		if (err) {
+			func_table_release(&ft);
+			return err;
+		}
+	}
 	if (fig->mem) {
 		json_key(&w, "memory");
 		json_object_begin(&w);
@@ -441,6 +533,17 @@ int profile_json_write(FILE *fp, const struct profile_json_input *in)
 	if (fig->ops_probe) {
 		json_key(&w, "ops_probe_calls");
 		json_uint(&w, fig->ops_probe_dropped);
+	}
+	if (fig->off_cpu) {
+		/* Records lost lose a stack, not time: the per-state seconds count every block. */
+		json_key(&w, "off_cpu_records");
+		json_uint(&w, fig->off_cpu->records_lost);
+		json_key(&w, "off_cpu_no_user_stack");
+		json_uint(&w, fig->off_cpu->no_user_stack);
+		json_key(&w, "off_cpu_unmeasured_blocks");
+		json_uint(&w, fig->off_cpu->no_switch_out + fig->off_cpu->threads_full);
+		json_key(&w, "off_cpu_kernel_stacks");
+		json_uint(&w, fig->off_cpu->kstack_failed);
 	}
 	if (fig->mem) {
 		json_key(&w, "allocations");

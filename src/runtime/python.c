@@ -572,6 +572,40 @@ fail:
 	return NULL;
 }
 
+struct python_runtime *python_runtime_fork(const struct python_runtime *parent, pid_t child)
+{
+	struct python_runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return NULL;
+	/* The interpreter's addresses, version and offsets; not the code-object cache, whose
+	 * entries are checked against the memory of the process that filled it. */
+	rt->pid = child;
+	rt->names = parent->names;
+	memcpy(rt->version, parent->version, sizeof(rt->version));
+	memcpy(rt->object, parent->object, sizeof(rt->object));
+	memcpy(rt->cwd, parent->cwd, sizeof(rt->cwd));
+	rt->off = parent->off;
+	rt->runtime_addr = parent->runtime_addr;
+	rt->code_type_addr = parent->code_type_addr;
+	rt->interp = parent->interp;
+	rt->eval_lo = parent->eval_lo;
+	rt->eval_hi = parent->eval_hi;
+	rt->cold_lo = parent->cold_lo;
+	rt->cold_hi = parent->cold_hi;
+	if (parent->n_text_ranges) {
+		rt->text_ranges = malloc(parent->n_text_ranges * 2 * sizeof(*rt->text_ranges));
+		if (!rt->text_ranges) {
+			free(rt);
+			return NULL;
+		}
+		memcpy(rt->text_ranges, parent->text_ranges,
+		       parent->n_text_ranges * 2 * sizeof(*rt->text_ranges));
+		rt->n_text_ranges = parent->n_text_ranges;
+	}
+	return rt;
+}
+
 void python_runtime_free(struct python_runtime *rt)
 {
 	if (!rt)
