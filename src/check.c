@@ -36,7 +36,9 @@ static const struct {
 	[CHECK_HEAP_LEAK_RATE] = {"heap_leak_rate_bytes_per_s", CHECK_UNIT_BYTES_PER_S, 4 << 10},
 	[CHECK_CPU_SECONDS] = {"cpu_s", CHECK_UNIT_SECONDS, 0.05},
 	[CHECK_CPU_PER_OP] = {"cpu_s_per_op", CHECK_UNIT_SECONDS, 0},
-	[CHECK_OFF_CPU_SHARE] = {"off_cpu_share", CHECK_UNIT_SHARE, 0.02},
+	/* 5 points: a short run's share moves by a few stray blocks (26 ms of I/O wait made 2% of
+	 * a 1.3 s CPU-bound run). */
+	[CHECK_OFF_CPU_SHARE] = {"off_cpu_share", CHECK_UNIT_SHARE, 0.05},
 	[CHECK_FUNCTION_SHARE] = {"function_share", CHECK_UNIT_SHARE, 0.02},
 	[CHECK_FUNCTION_SELF_SHARE] = {"function_self_share", CHECK_UNIT_SHARE, 0.02},
 	[CHECK_DROPPED_RATIO] = {"dropped_ratio", CHECK_UNIT_SHARE, 0.001},
@@ -445,8 +447,16 @@ int check_metric_value(const struct report_input *in, const struct check_spec *s
 		}
 		break;
 	case CHECK_OFF_CPU_SHARE: {
-		double off = jnum(json_object_get(in->json, "off_cpu"), "seconds");
+		json_t *off_cpu = json_object_get(in->json, "off_cpu");
+		double off = jnum(off_cpu, "seconds");
+		double runnable = jnum(json_object_get(off_cpu, "by_state"), "runnable");
 		double on = cpu_seconds(in, ops);
+
+		/* Time blocked (sleep, I/O, locks), not time preempted while runnable: waiting
+		 * for a CPU measures the machine's load, not the program (a CPU-bound fixture's
+		 * share with it went 0.72-0.85 between same-build runs on the busy machine). */
+		if (isfinite(runnable) && runnable > 0 && runnable <= off)
+			off -= runnable;
 
 		if (in->kind != REPORT_KIND_PROFILE || !isfinite(off) || !isfinite(on)) {
 			snprintf(err, errlen, "%s has no off-CPU and on-CPU seconds",

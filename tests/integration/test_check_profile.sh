@@ -5,8 +5,9 @@
 # CHECK_LEAK_FACTOR=2 doubles its leak. The planted regressions must fail (exit 5) naming
 # cpu_s_per_op / leaked_bytes_per_100_ops; every same-build run must pass against the three
 # others with every default check (each run in turn: not flaky; a single baseline is not enough
-# for the leak verdicts of runs this short, see README "Noise"); a budget on a profile report holds or fails by its numbers;
-# malformed budgets and reports are exit 1 with one line.
+# for the leak verdicts of runs this short, see README "Noise"); a budget on a profile report
+# holds or fails by its numbers; off-CPU share gates; malformed budgets and reports are exit 1
+# with one line.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 W="$FIXTURES/check_workload"
@@ -88,6 +89,21 @@ expect_exit 5 "compute_result's share grows in the slow run" "$SMOLDER" check sl
 	--baseline same1.json --baseline same2.json --baseline same3.json --budget share.json
 grep -q '^function_share\[compute_result\] .*FAIL$' "$WORK/out" && pass "function_share row fails" ||
 	fail "function_share: $(cat "$WORK/out")"
+
+# off-CPU share: offcpu_mix's sleeper is off CPU ~70% of the time and its main thread waits in
+# pthread_join throughout, so far more than half of the threads' time is off CPU
+"$SMOLDER" profile -F 499 --no-memory -o off.json -- "$FIXTURES/offcpu_mix" 2 sleep >/dev/null \
+	2>off.err || fail "profile offcpu_mix: $(tail -n 2 off.err)"
+printf '{"checks": [{"metric": "off_cpu_share", "max": 0.5}]}' >off_budget.json
+expect_exit 5 "off_cpu_share over 0.5 fails" "$SMOLDER" check off.json --budget off_budget.json
+grep -q '^off_cpu_share .*FAIL$' "$WORK/out" && pass "off_cpu_share row fails" ||
+	fail "off_cpu_share: $(cat "$WORK/out")"
+printf '{"checks": [{"metric": "off_cpu_share", "max": 0.99}]}' >off_budget2.json
+expect_exit 0 "off_cpu_share under 0.99 holds" "$SMOLDER" check off.json --budget off_budget2.json
+python3 -c 'import json; d = json.load(open("off.json")); d.pop("off_cpu"); json.dump(d, open("nooff.json", "w"))'
+expect_exit 1 "off_cpu_share of a report without off-CPU data" "$SMOLDER" check nooff.json \
+	--budget off_budget.json
+one_line "no off-CPU data" "off_cpu_share"
 
 # bad input: exit 1 and one line naming the problem
 printf '{"checks": [{"metric": "cpu_s_per_op", "max": "fast"}]}' >bad1.json
