@@ -328,6 +328,9 @@ static int dropped_ratio(const struct report_input *in, double *value, char *err
 				  "tracked_allocs")))
 			seen += jnum(json_object_get(json_object_get(in->json, "memory"), "totals"),
 				     "tracked_allocs");
+		/* Off-CPU drops count blocks: the blocks measured are seen events too. */
+		if (isfinite(jnum(json_object_get(in->json, "off_cpu"), "blocks")))
+			seen += jnum(json_object_get(in->json, "off_cpu"), "blocks");
 		break;
 	default:
 		return check_error(err, errlen, -ENODATA, "%s do not count dropped events",
