@@ -209,14 +209,21 @@ int check_budget_parse(const char *text, size_t len, const char *name, struct ch
 	json_object_foreach(root, key, v)
 	{
 		if (strcmp(key, "checks") && strcmp(key, "max_regression_percent") &&
-		    strcmp(key, "ops") && strcmp(key, "description")) {
+		    strcmp(key, "ops") && strcmp(key, "description") && strcmp(key, "defaults")) {
 			ret = check_error(err, errlen, -EINVAL,
 					  "%s: unknown key \"%s\" (expected checks, "
-					  "max_regression_percent, ops, description)",
+					  "max_regression_percent, ops, defaults, description)",
 					  name, key);
 			goto out;
 		}
 	}
+	v = json_object_get(root, "defaults");
+	if (v && !json_is_boolean(v)) {
+		ret = check_error(err, errlen, -EINVAL, "%s: \"defaults\" must be true or false",
+				  name);
+		goto out;
+	}
+	b->no_defaults = v && json_is_false(v);
 	ret = budget_number(root, "max_regression_percent", name, &b->max_regression_pct, err,
 			    errlen);
 	if (!ret)
@@ -305,7 +312,8 @@ int check_budget_add_defaults(struct check_budget *b, const struct report_input 
 	bool added[CHECK_METRIC_COUNT] = {false};
 	struct check_spec *s;
 
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+	/* "defaults": false: only what the budget names, but never without the drop gate. */
+	for (size_t i = 0; !b->no_defaults && i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		enum check_metric m = defaults[i].metric;
 
 		if (budget_has(b, m) ||
