@@ -2,7 +2,8 @@
  * timeline read from /proc every interval, and an optional load command (--during, run with
  * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
  * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
- * on-CPU flame graph (.folded/.svg), and pprof / speedscope files holding every part of the run.
+ * on-CPU flame graph (.folded/.svg), pprof / speedscope files holding every part of the run, and
+ * the HTML report (report/html.c, drawn from the JSON document so the two always agree).
  * This file holds option handling and the session glue; the collectors are timeline.c and
  * load_command.c, the JSON writer report/profile_json.c.
  *
@@ -17,7 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "flamegraph.h"
 #include "smolder/cpu_collector.h"
+#include "smolder/html_report.h"
 #include "smolder/leak_collector.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
@@ -85,6 +88,48 @@ static char *profile_off_cpu_path(const struct cli_output *out)
 	return path;
 }
 
+/* .html: the JSON document rendered to memory first, so the page shows exactly its figures. */
+static int profile_write_html(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+	struct html_report_input hi = {.off_cpu_absent =
+					       "Off-CPU time was not collected in this run "
+					       "(--no-off-cpu, or its collector failed: "
+					       "see smolder's log)."};
+	const struct offcpu_report *off = p->in->fig->off_cpu;
+	struct folded_profile *cpu = NULL, *off_cpu = NULL;
+	char *json = NULL;
+	size_t json_len = 0;
+	FILE *mem = open_memstream(&json, &json_len);
+	int ret;
+
+	(void)out;
+	if (!mem)
+		return -errno;
+	ret = profile_json_write(mem, p->in);
+	if (fclose(mem) && !ret)
+		ret = -EIO;
+	if (ret)
+		goto out;
+	cpu = profile_folded_to_graph(p->in->folded);
+	if (off && off->folded)
+		off_cpu = profile_folded_to_graph(off->folded);
+	if (!cpu || (off && off->folded && !off_cpu)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	hi.off_cpu = off_cpu;
+	hi.json = json;
+	hi.json_len = json_len;
+	hi.cpu = cpu;
+	ret = html_report_write(fp, &hi);
+out:
+	folded_profile_free(off_cpu);
+	folded_profile_free(cpu);
+	free(json);
+	return ret;
+}
+
 static int profile_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
 {
 	(void)out;
@@ -118,6 +163,7 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 		.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_graph,
 			      [OUTPUT_FORMAT_SVG] = profile_write_graph,
 			      [OUTPUT_FORMAT_JSON] = profile_write_json,
+			      [OUTPUT_FORMAT_HTML] = profile_write_html,
 			      [OUTPUT_FORMAT_PPROF] = profile_write_pprof,
 			      [OUTPUT_FORMAT_SPEEDSCOPE] = profile_write_speedscope},
 		.ctx = &p,
@@ -150,7 +196,7 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 static void profile_count_ops(const struct cli_options *opts, const struct load_command *lc,
 			      struct ops_probe *probe, struct profile_figures *fig)
 {
-	uint64_t calls;
+	uint64_t calls, window;
 
 	fig->ops = NAN;
 	if (!isnan(opts->ops)) {
@@ -159,8 +205,8 @@ static void profile_count_ops(const struct cli_options *opts, const struct load_
 	} else if (probe) {
 		fig->ops_probe = true;
 		fig->ops_probe_dropped = ops_probe_dropped(probe);
-		if (lc && lc->started && lc->at_start.ops_valid && lc->at_end.ops_valid)
-			fig->ops = (double)(lc->at_end.ops - lc->at_start.ops);
+		if (load_command_count(lc, LOAD_COUNT_OPS, &window))
+			fig->ops = (double)window;
 		else if (ops_probe_count(probe, &calls) == 0)
 			fig->ops = (double)calls;
 		fig->ops_source = "probe";
@@ -206,12 +252,15 @@ int cmd_profile(const struct cli_options *opts)
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.backend = SAMPLE_BACKEND_BPF,
-		.children = CLI_CHILDREN_NONE,
+		.children = opts->children,
+		.merge_processes = opts->merge_processes,
 		.native = opts->native,
 		.python_by_function = opts->python_by_function,
 	};
 	struct leak_collector_options lo = {.native = opts->native,
-					    .python_by_function = opts->python_by_function};
+					    .python_by_function = opts->python_by_function,
+					    .children = opts->children == CLI_CHILDREN_FOLLOW,
+					    .merge_processes = opts->merge_processes};
 	struct profile_output_options oo = {
 		.title = "CPU",
 		.countname = "samples",
@@ -228,10 +277,10 @@ int cmd_profile(const struct cli_options *opts)
 	struct profile_output_meta meta;
 	struct profile_figures fig = {.ops = NAN};
 	struct profile_json_input in;
-	struct cli_output def;
+	struct cli_output def[2];
 	const struct cli_output *outs = opts->outputs;
 	size_t n_outs = opts->n_outputs;
-	char default_path[96], err[512];
+	char default_path[2][96], err[512];
 	struct session s;
 	int status, run_status;
 
@@ -243,19 +292,23 @@ int cmd_profile(const struct cli_options *opts)
 		time_t now = time(NULL);
 		struct tm tm;
 
+		/* The report and the JSON beside it (names printed as they are written). */
 		localtime_r(&now, &tm);
-		snprintf(default_path, sizeof(default_path),
-			 "smolder-%d-%04d%02d%02d-%02d%02d%02d.json", (int)s.pid, tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		if (output_file_check(default_path, err, sizeof(err)) != 0) {
-			log_error("%s", err);
-			status = SMOLDER_EXIT_USAGE;
-			goto out;
+		for (int k = 0; k < 2; k++) {
+			snprintf(default_path[k], sizeof(default_path[k]),
+				 "smolder-%d-%04d%02d%02d-%02d%02d%02d.%s", (int)s.pid,
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+				 tm.tm_min, tm.tm_sec, k ? "json" : "html");
+			if (output_file_check(default_path[k], err, sizeof(err)) != 0) {
+				log_error("%s", err);
+				status = SMOLDER_EXIT_USAGE;
+				goto out;
+			}
+			def[k].path = default_path[k];
+			def[k].format = k ? OUTPUT_FORMAT_JSON : OUTPUT_FORMAT_HTML;
 		}
-		def.path = default_path;
-		def.format = OUTPUT_FORMAT_JSON;
-		outs = &def;
-		n_outs = 1;
+		outs = def;
+		n_outs = 2;
 	}
 	if (!opts->no_off_cpu) {
 		uint64_t min_block_ns = 0;
@@ -296,7 +349,13 @@ int cmd_profile(const struct cli_options *opts)
 	if (lc) {
 		if (probe)
 			load_command_set_counter(
-				lc, &(struct load_counter){.ctx = probe, .read = ops_probe_count});
+				lc, LOAD_COUNT_OPS,
+				&(struct load_counter){.ctx = probe, .read = ops_probe_count});
+		if (leaks)
+			load_command_set_counter(
+				lc, LOAD_COUNT_ALLOCS,
+				&(struct load_counter){.ctx = leaks,
+						       .read = leak_collector_alloc_count});
 		load_command_plug(lc, &plug);
 		session_add(&s, &plug);
 	}
@@ -324,6 +383,7 @@ int cmd_profile(const struct cli_options *opts)
 			log_warn("off-CPU time: %s; left out of the report", strerror(errno));
 	}
 	fig.samples = meta.samples;
+	fig.frequency_hz = opts->frequency_hz;
 	fig.lost = meta.lost;
 	fig.cpu_measured = !isnan(meta.cpu_time_s);
 	fig.cpu_s = !isnan(meta.cpu_time_s) ? meta.cpu_time_s

@@ -290,6 +290,7 @@ static void offcpu_finding(struct offcpu_collector *oc, double duration_s)
 	double share;
 
 	oc->report.finding[0] = '\0';
+	oc->report.finding_share = 0;
 	if (!keys || !oc->folded || duration_s <= 0)
 		goto out;
 	samples = profile_folded_samples(oc->folded, &n_samples, &idx);
@@ -376,6 +377,7 @@ static void offcpu_finding(struct offcpu_collector *oc, double duration_s)
 			snprintf(who, sizeof(who), "%zu%s threads", best->n_tids,
 				 best->n_tids == 8 ? "+" : "");
 	}
+	oc->report.finding_share = share;
 	snprintf(oc->report.finding, sizeof(oc->report.finding),
 		 "%s spent %.0f%% of %s time blocked in %s%s%s (%s, %.2f s)", who, 100.0 * share,
 		 best->n_tids == 1 ? "its" : "their", best->blocked_in,
@@ -415,6 +417,8 @@ const struct offcpu_report *offcpu_collector_finish(struct offcpu_collector *oc,
 		r->kstack_failed = ss.offcpu_kstack_failed;
 		r->sampled_out = ss.offcpu_sampled_out;
 	}
+	if (sampler_offcpu_run_ns(sampler, &r->bpf_run_ns, &r->bpf_runs) < 0)
+		r->bpf_run_ns = r->bpf_runs = 0;
 	if (sampler_offcpu_totals(sampler, totals) == 0)
 		for (uint32_t s = 0; s < SMOLDER_OFFCPU_STATE_COUNT; s++) {
 			r->state_seconds[s] = (double)totals[s].ns / 1e9;

@@ -184,6 +184,7 @@ enum smolder_offcpu_state {
 
 #define SMOLDER_OFFCPU_MIN_BLOCK_DEFAULT_NS 1000000ULL /* 1 ms */
 #define SMOLDER_OFFCPU_SYSCALL_FUTEX	    202	       /* x86-64 */
+#define SMOLDER_OFFCPU_KSTACK_REUSE	    32 /* switch-outs a cached kernel stack serves */
 #define SMOLDER_TASK_INTERRUPTIBLE	    0x1
 #define SMOLDER_TASK_UNINTERRUPTIBLE	    0x2
 #define SMOLDER_TASK_DEAD		    0x80	  /* the thread's last switch-out */
@@ -208,6 +209,13 @@ struct smolder_offcpu_thread {
 	__u64 pending_ip, pending_sp; /* the user context it blocked in (pt_regs at switch-out) */
 	__u64 out_ip, out_sp;
 	__u64 total_ns[SMOLDER_OFFCPU_STATE_COUNT]; /* whole blocked time of the thread, by state */
+	/* The last kernel stack taken and the switch-out it was taken at (offcpu.bpf.h). */
+	__u64 kcache_ip, kcache_sp;
+	__s64 kcache_nr;
+	__s32 kcache_id;
+	__u32 kcache_uses;
+	__u32 kcache_state;
+	__u32 _pad2;
 };
 
 /* The state of a thread switched out with prev_state (not TASK_DEAD), preempt and the syscall nr
@@ -243,7 +251,7 @@ _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 80 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
 _Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
-_Static_assert(sizeof(struct smolder_offcpu_thread) == 104, "smolder_offcpu_thread layout");
+_Static_assert(sizeof(struct smolder_offcpu_thread) == 144, "smolder_offcpu_thread layout");
 _Static_assert(sizeof(struct smolder_offcpu_total) == 16, "smolder_offcpu_total layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
@@ -311,7 +319,25 @@ enum smolder_alloc_kind {
 #define SMOLDER_ALLOC_COOKIE_ID		0xffffu
 #define SMOLDER_ALLOC_COOKIE_KIND_SHIFT 16
 
-/* Live allocation: allocs map value, keyed by address. */
+/* Key of the allocs and mmaps maps: a block belongs to the process that allocated it, so a free in
+ * one process of a tree never matches another's block, and a child's copy of its parent's heap
+ * (fork) is in nobody's books under the child's tgid: its books start empty at the fork. */
+struct smolder_alloc_key {
+	__u32 tgid;
+	__u32 pad0;
+	__u64 addr;
+};
+
+/* Unwind rules map key: rules belong to an address-space layout (a program image: a process's
+ * exec starts a new one, a fork shares its parent's), so the processes of a tree running different
+ * programs never read each other's rules. */
+struct smolder_rule_key {
+	__u64 addr; /* return address, or with SMOLDER_RULE_KEY_EXACT an exact ip */
+	__u32 layout;
+	__u32 pad0;
+};
+
+/* Live allocation: allocs map value, keyed by (tgid, address). */
 struct smolder_alloc_info {
 	__u64 size;
 	__u64 time_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
@@ -338,8 +364,8 @@ enum smolder_alloc_record {
 /* The target called exec (sched_process_exec). Everything allocated before time_ns died with the
  * old image; return addresses learned from it mean nothing in the new one. */
 struct smolder_exec_record {
-	__u32 kind; /* SMOLDER_REC_EXEC */
-	__u32 pad0;
+	__u32 kind;    /* SMOLDER_REC_EXEC */
+	__u32 tgid;    /* the process that exec'd */
 	__u64 time_ns; /* bpf_ktime_get_ns, the clock of smolder_alloc_info.time_ns */
 };
 
@@ -349,6 +375,8 @@ struct smolder_stack_record {
 	__u64 key;
 	__u32 flags;	/* SMOLDER_STACK_F_* */
 	__u32 alloc_id; /* the allocator function called (uprobe cookie), 0 for mmap */
+	__u32 tgid;	/* the process that walked it (its model names the frames) */
+	__u32 layout;	/* its address-space layout (rules key) */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES]; /* return addresses, innermost caller first */
 };
 
@@ -366,6 +394,8 @@ struct smolder_snapshot_record {
 	__u32 flags;	 /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
 	__u32 alloc_id;	 /* as in smolder_stack_record */
+	__u32 tgid;	 /* as in smolder_stack_record */
+	__u32 layout;	 /* the rules learned from it are installed for this layout */
 	__u32 pad0;
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
@@ -379,7 +409,7 @@ struct smolder_py_stack_record {
 	__u64 key;  /* the allocation's stack key */
 	__u64 native_key;
 	__u32 walk_flags; /* enum smolder_python_walk_flags */
-	__u32 pad0;
+	__u32 tgid;	  /* the process whose frames these are */
 	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
 };
 
@@ -411,20 +441,26 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
 	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
 	SMOLDER_STAT_PY_NO_CONFIG, /* allocations of a process whose Python config is not known */
+	SMOLDER_STAT_TARGETS_FULL, /* a child not followed: target map full */
+	SMOLDER_STAT_PROCESS_EVENT_LOST, /* fork/exec/exit record lost: ring buffer full */
+	SMOLDER_STAT_FORKS_FOLLOWED,	 /* children added to the target set */
+	SMOLDER_STAT_LAYOUTS_FULL,	 /* a process without a layout entry (rules not found) */
 	SMOLDER_STAT_MAX,
 };
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_alloc_key) == 16, "alloc key layout");
+_Static_assert(sizeof(struct smolder_rule_key) == 16, "rule key layout");
 _Static_assert(sizeof(struct smolder_exec_record) == 16, "exec record layout");
 _Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
 	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");
-_Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
+_Static_assert(sizeof(struct smolder_stack_record) == 32 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
 _Static_assert(sizeof(struct smolder_snapshot_record) ==
-		       56 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
+		       64 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
 	       "snapshot record layout");
 #endif
 

@@ -38,11 +38,14 @@ struct offcpu_report {
 	uint64_t threads_full;	/* switch-outs not recorded: map full */
 	uint64_t kstack_failed; /* kernel stacks not stored */
 	uint64_t sampled_out;	/* short blocks without a record (their time is in the totals) */
+	uint64_t bpf_run_ns; /* time the off-CPU programs ran; 0 unless kernel.bpf_stats_enabled */
+	uint64_t bpf_runs;   /* their invocations (every switch and syscall exit of the machine) */
 	struct offcpu_thread_total *threads; /* most blocked first */
 	size_t n_threads;
 	const struct profile_folded *folded; /* time-weighted stacks (microseconds), or NULL */
 	struct profile_output_options opts;  /* how they were folded (title, unit, palette) */
 	char finding[512];		     /* the blocked-time finding, "" when none */
+	double finding_share; /* its threads' time blocked there, 0..1 (ranks the findings) */
 };
 
 /* A collector keeping stacks of blocks of at least min_block_ns unsampled (0: 1 ms default). NULL

@@ -22,6 +22,7 @@ struct profile_figures {
 	double cpu_s;		    /* on-CPU seconds of the target over the run */
 	bool cpu_measured;	    /* cpu_s from the kernel's accounting, not from samples */
 	uint64_t samples, lost;	    /* on-CPU samples kept and lost */
+	int frequency_hz;	    /* on-CPU sampling rate */
 	struct leak_report *mem;    /* NULL with --no-memory */
 	bool ops_probe;		    /* --ops-probe was used */
 	uint64_t ops_probe_dropped; /* its calls not counted */
