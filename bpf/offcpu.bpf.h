@@ -81,6 +81,7 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 	__u32 tid = prev->pid;
 	struct pt_regs *regs;
 	__u32 state;
+	long nr, id;
 
 	t = bpf_map_lookup_elem(&offcpu_threads, &tid);
 	if (prev_state & SMOLDER_TASK_DEAD) {
@@ -94,6 +95,7 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 		fresh.tgid = prev->tgid;
 		fresh.out_kstack = -1;
 		fresh.pending_kstack = -1;
+		fresh.kcache_id = -1;
 		if (bpf_map_update_elem(&offcpu_threads, &tid, &fresh, BPF_ANY) != 0) {
 			stat_inc_atomic(SMOLDER_SAMPLER_STAT_OFFCPU_THREADS_FULL);
 			return;
@@ -105,22 +107,41 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 		}
 	}
 	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-	state = smolder_offcpu_state_of(prev_state, preempt, BPF_CORE_READ(regs, orig_ax));
+	nr = BPF_CORE_READ(regs, orig_ax);
+	state = smolder_offcpu_state_of(prev_state, preempt, nr);
 	t->out_ns = now;
 	t->out_state = state;
 	t->out_ip = BPF_CORE_READ(regs, ip);
 	t->out_sp = BPF_CORE_READ(regs, sp);
 	t->out_kstack = -1;
 	/* Preempted: the kernel stack is the preemption path, nothing to learn from it. */
-	if (collect_kernel && state != SMOLDER_OFFCPU_RUNNABLE) {
-		/* Skip this program and bpf_trace_run4: the stack starts at __schedule. */
-		long id = bpf_get_stackid(ctx, &offcpu_kstacks, 2 & BPF_F_SKIP_FIELD_MASK);
-
-		if (id < 0)
-			stat_inc_atomic(SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED);
-		else
-			t->out_kstack = (__s32)id;
+	if (!collect_kernel || state == SMOLDER_OFFCPU_RUNNABLE)
+		return;
+	/* bpf_get_stackid costs ~1.1 us (measured, scripts/bench/offcpu_cost.sh), most of what a
+	 * switch costs here. A thread blocking again from the same user context (ip, sp), in the
+	 * same syscall and state, blocks through the same kernel path: its last stack is reused,
+	 * and taken afresh every SMOLDER_OFFCPU_KSTACK_REUSE switch-outs. */
+	if (t->kcache_id >= 0 && t->kcache_ip == t->out_ip && t->kcache_sp == t->out_sp &&
+	    t->kcache_nr == nr && t->kcache_state == state &&
+	    t->kcache_uses < SMOLDER_OFFCPU_KSTACK_REUSE) {
+		t->kcache_uses++;
+		t->out_kstack = t->kcache_id;
+		return;
 	}
+	/* Skip this program and bpf_trace_run4: the stack starts at __schedule. */
+	id = bpf_get_stackid(ctx, &offcpu_kstacks, 2 & BPF_F_SKIP_FIELD_MASK);
+	if (id < 0) {
+		stat_inc_atomic(SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED);
+		t->kcache_id = -1;
+		return;
+	}
+	t->out_kstack = (__s32)id;
+	t->kcache_id = (__s32)id;
+	t->kcache_ip = t->out_ip;
+	t->kcache_sp = t->out_sp;
+	t->kcache_nr = nr;
+	t->kcache_state = state;
+	t->kcache_uses = 1;
 }
 
 static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now)

@@ -417,6 +417,8 @@ const struct offcpu_report *offcpu_collector_finish(struct offcpu_collector *oc,
 		r->kstack_failed = ss.offcpu_kstack_failed;
 		r->sampled_out = ss.offcpu_sampled_out;
 	}
+	if (sampler_offcpu_run_ns(sampler, &r->bpf_run_ns, &r->bpf_runs) < 0)
+		r->bpf_run_ns = r->bpf_runs = 0;
 	if (sampler_offcpu_totals(sampler, totals) == 0)
 		for (uint32_t s = 0; s < SMOLDER_OFFCPU_STATE_COUNT; s++) {
 			r->state_seconds[s] = (double)totals[s].ns / 1e9;

@@ -138,7 +138,16 @@ static uint32_t sampler_ringbuf_size(const struct sampler_options *opts, int cpu
 	 * counts in smolder's RSS. */
 	uint64_t record = sizeof(struct smolder_cpu_sample) + 16 * 1024;
 	uint64_t want = record * (uint64_t)opts->frequency_hz * (uint64_t)cpus / 5;
+
+	uint64_t per_ms = opts->off_cpu_min_block_ns && opts->off_cpu_min_block_ns < 1000000
+				  ? 1000000 / opts->off_cpu_min_block_ns
+				  : 1;
 	uint32_t size = 512 * 1024;
+
+	/* Off-CPU records: at most blocked time / threshold per thread (1000/s per blocked thread
+	 * at 1 ms); room for two busy threads' worth per poll period (stacks of ~8 KiB). */
+	if (opts->off_cpu)
+		want += 2 * 1000 * 8192 / 5 * per_ms;
 
 	while (size < want && size < 8u * 1024 * 1024)
 		size *= 2;
@@ -694,6 +703,26 @@ int sampler_offcpu_threads(const struct sampler *sampler, sampler_offcpu_thread_
 		fn(ctx, (int32_t)key, &t);
 	}
 	return 0; /* get_next_key fails with ENOENT past the last key */
+}
+
+int sampler_offcpu_run_ns(const struct sampler *sampler, uint64_t *ns, uint64_t *runs)
+{
+	const struct bpf_program *progs[2] = {sampler->skel->progs.offcpu_switch,
+					      sampler->skel->progs.offcpu_sys_exit};
+
+	*ns = *runs = 0;
+	for (size_t i = 0; i < 2; i++) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_program__fd(progs[i]) < 0 ||
+		    bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len) != 0)
+			return -errno;
+		*ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+	return 0;
 }
 
 int sampler_kernel_stack(const struct sampler *sampler, int32_t id, uint64_t *ips, uint32_t max)

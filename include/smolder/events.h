@@ -184,6 +184,7 @@ enum smolder_offcpu_state {
 
 #define SMOLDER_OFFCPU_MIN_BLOCK_DEFAULT_NS 1000000ULL /* 1 ms */
 #define SMOLDER_OFFCPU_SYSCALL_FUTEX	    202	       /* x86-64 */
+#define SMOLDER_OFFCPU_KSTACK_REUSE	    32 /* switch-outs a cached kernel stack serves */
 #define SMOLDER_TASK_INTERRUPTIBLE	    0x1
 #define SMOLDER_TASK_UNINTERRUPTIBLE	    0x2
 #define SMOLDER_TASK_DEAD		    0x80	  /* the thread's last switch-out */
@@ -208,6 +209,13 @@ struct smolder_offcpu_thread {
 	__u64 pending_ip, pending_sp; /* the user context it blocked in (pt_regs at switch-out) */
 	__u64 out_ip, out_sp;
 	__u64 total_ns[SMOLDER_OFFCPU_STATE_COUNT]; /* whole blocked time of the thread, by state */
+	/* The last kernel stack taken and the switch-out it was taken at (offcpu.bpf.h). */
+	__u64 kcache_ip, kcache_sp;
+	__s64 kcache_nr;
+	__s32 kcache_id;
+	__u32 kcache_uses;
+	__u32 kcache_state;
+	__u32 _pad2;
 };
 
 /* The state of a thread switched out with prev_state (not TASK_DEAD), preempt and the syscall nr
@@ -243,7 +251,7 @@ _Static_assert(sizeof(__u64) == 8, "fixed-width types");
 _Static_assert(sizeof(struct smolder_cpu_sample) == 80 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
 _Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
-_Static_assert(sizeof(struct smolder_offcpu_thread) == 104, "smolder_offcpu_thread layout");
+_Static_assert(sizeof(struct smolder_offcpu_thread) == 144, "smolder_offcpu_thread layout");
 _Static_assert(sizeof(struct smolder_offcpu_total) == 16, "smolder_offcpu_total layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif

@@ -38,6 +38,8 @@ struct offcpu_report {
 	uint64_t threads_full;	/* switch-outs not recorded: map full */
 	uint64_t kstack_failed; /* kernel stacks not stored */
 	uint64_t sampled_out;	/* short blocks without a record (their time is in the totals) */
+	uint64_t bpf_run_ns; /* time the off-CPU programs ran; 0 unless kernel.bpf_stats_enabled */
+	uint64_t bpf_runs;   /* their invocations (every switch and syscall exit of the machine) */
 	struct offcpu_thread_total *threads; /* most blocked first */
 	size_t n_threads;
 	const struct profile_folded *folded; /* time-weighted stacks (microseconds), or NULL */

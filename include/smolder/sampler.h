@@ -117,6 +117,9 @@ typedef void (*sampler_offcpu_thread_fn)(void *ctx, int32_t tid,
 /* Calls fn for every thread record the off-CPU program holds (blocked time per state). 0 or
  * -errno. */
 int sampler_offcpu_threads(const struct sampler *sampler, sampler_offcpu_thread_fn fn, void *ctx);
+/* Time the off-CPU programs ran (run_time_ns, run_cnt of both), counted by the kernel only while
+ * the sysctl kernel.bpf_stats_enabled is 1 (else 0). 0 or -errno. */
+int sampler_offcpu_run_ns(const struct sampler *sampler, uint64_t *ns, uint64_t *runs);
 /* The kernel stack stored under id by the off-CPU program, leaf first, into ips (at most max).
  * Returns frames copied (0 for id < 0) or -errno. */
 int sampler_kernel_stack(const struct sampler *sampler, int32_t id, uint64_t *ips, uint32_t max);

@@ -424,6 +424,13 @@ static int write_off_cpu(struct json_writer *w, const struct offcpu_report *r)
 	json_double(w, (double)r->min_block_ns / 1e3);
 	json_key(w, "records");
 	json_uint(w, r->records);
+	if (r->bpf_runs && r->bpf_run_ns) {
+		/* Only with kernel.bpf_stats_enabled=1: what the programs cost, in the kernel. */
+		json_key(w, "bpf_run_ns");
+		json_uint(w, r->bpf_run_ns);
+		json_key(w, "bpf_runs");
+		json_uint(w, r->bpf_runs);
+	}
 	json_key(w, "threads");
 	json_array_begin(w);
 	for (size_t i = 0; i < r->n_threads && i < 100; i++) {
