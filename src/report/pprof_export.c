@@ -13,6 +13,8 @@
 #include "smolder/profile_output.h"
 #include "smolder/report_parts.h"
 
+#include "pprof_table.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -165,15 +167,9 @@ static int part_samples(struct pprof_builder *b, const struct folded_part *p, co
 		for (int j = 0; j < 2; j++)
 			if (slot[j] >= 0)
 				values[slot[j]] = (int64_t)s->weight * scale[j];
-		if (cap < s->n + 3) {
-			uint64_t *grown = realloc(stack, (s->n + 3) * sizeof(*stack));
-
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			stack = grown;
-			cap = s->n + 3;
+		if (pprof_grow((void **)&stack, &cap, s->n + 3, sizeof(*stack))) {
+			ret = -ENOMEM;
+			break;
 		}
 		for (uint32_t k = 0; k < s->n; k++)
 			stack[n++] = p->loc_ids[indices[s->first + k]];
@@ -301,15 +297,9 @@ static int memory_samples(struct pprof_builder *b, const struct leak_report *r,
 		values[v->inuse_space] = (int64_t)s->outstanding_bytes;
 		values[v->inuse_objects] = (int64_t)s->outstanding_allocs;
 		values[v->growth_space] = growth;
-		if (cap < s->n_frames + 1) {
-			uint64_t *grown = realloc(stack, (s->n_frames + 1) * sizeof(*stack));
-
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			stack = grown;
-			cap = s->n_frames + 1;
+		if (pprof_grow((void **)&stack, &cap, s->n_frames + 1, sizeof(*stack))) {
+			ret = -ENOMEM;
+			break;
 		}
 		/* Leaf first: walk locations from the leaf end. */
 		while (hi > 0 && !ret) {
