@@ -369,6 +369,7 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 	int freq = meta ? meta->frequency_hz : 0;
 	int64_t period = freq > 0 ? 1000000000LL / freq : 1;
 	double duration = meta ? meta->duration_s : parts->memory ? parts->memory->duration_s : 0;
+	int pid = meta ? (int)meta->pid : parts->memory ? parts->memory->pid : 0;
 	struct value_slots v;
 	uint64_t kernel_map = 0;
 	char comment[320];
@@ -384,9 +385,8 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 		goto out;
 	pprof_builder_duration(b, (int64_t)time(NULL) * 1000000000LL, (int64_t)(duration * 1e9));
 	snprintf(comment, sizeof(comment), "smolder %s of %s (PID %d)%s%s%s",
-		 parts->tool ? parts->tool : "profile", command,
-		 meta ? (int)meta->pid : parts->memory->pid, parts->cpu ? ": on-CPU samples" : "",
-		 parts->off_cpu ? ", off-CPU time" : "",
+		 parts->tool ? parts->tool : "profile", command, pid,
+		 parts->cpu ? ": on-CPU samples" : "", parts->off_cpu ? ", off-CPU time" : "",
 		 parts->memory ? ", heap bytes outstanding at the end and gained during the run"
 			       : "");
 	if (pprof_builder_comment(b, comment))
@@ -402,8 +402,10 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 	ret = part_samples(b, &cpu, (const int[2]){v.cpu_count, v.cpu_ns},
 			   (const int64_t[2]){1, period});
 	if (!ret)
-		ret = part_samples(b, &off, (const int[2]){v.off_cpu_ns, -1},
-				   (const int64_t[2]){parts->off_cpu_unit_ns, 0});
+		ret = part_samples(
+			b, &off, (const int[2]){v.off_cpu_ns, -1},
+			(const int64_t[2]){parts->off_cpu_unit_ns > 0 ? parts->off_cpu_unit_ns : 1,
+					   0});
 	if (!ret && parts->memory)
 		ret = memory_samples(b, parts->memory, &v);
 	if (!ret)
