@@ -86,9 +86,11 @@ struct folded_part {
 	uint64_t *loc_ids;
 };
 
-/* Interns the part's user locations: pass 0 those in the program, pass 1 the others. */
-static int part_user_locations(struct pprof_builder *b, struct folded_part *p, const char *command,
-			       int pass)
+/* Interns the part's locations, one pass at a time: 0 user addresses in the program, 1 the other
+ * user addresses (and named frames), 2 kernel addresses (in *kernel_map, made when first needed).
+ */
+static int part_locations(struct pprof_builder *b, struct folded_part *p, const char *command,
+			  int pass, uint64_t *kernel_map)
 {
 	const struct profile_frame_info *frames;
 	const struct profile_address *addrs;
@@ -100,34 +102,15 @@ static int part_user_locations(struct pprof_builder *b, struct folded_part *p, c
 	if (!p->loc_ids && !(p->loc_ids = calloc(n + 1, sizeof(*p->loc_ids))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (addrs[i].kernel || p->loc_ids[i] ||
+		if (p->loc_ids[i] || addrs[i].kernel != (pass == 2) ||
 		    (pass == 0 && !is_program(addrs[i].module_path, command)))
 			continue;
-		p->loc_ids[i] = address_location(b, &addrs[i], frames, 0);
-		if (!p->loc_ids[i])
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int part_kernel_locations(struct pprof_builder *b, struct folded_part *p,
-				 uint64_t *kernel_map)
-{
-	const struct profile_frame_info *frames;
-	const struct profile_address *addrs;
-	size_t n;
-
-	if (!p->folded)
-		return 0;
-	addrs = profile_folded_addresses(p->folded, &n, &frames);
-	for (size_t i = 0; i < n; i++) {
-		if (!addrs[i].kernel)
-			continue;
-		if (!*kernel_map)
+		if (pass == 2 && !*kernel_map)
 			*kernel_map = pprof_builder_mapping(b, KERNEL_MAPPING_START, UINT64_MAX, 0,
 							    "[kernel.kallsyms]", NULL);
-		p->loc_ids[i] =
-			*kernel_map ? address_location(b, &addrs[i], frames, *kernel_map) : 0;
+		if (pass == 2 && !*kernel_map)
+			return -ENOMEM;
+		p->loc_ids[i] = address_location(b, &addrs[i], frames, *kernel_map);
 		if (!p->loc_ids[i])
 			return -ENOMEM;
 	}
@@ -393,12 +376,14 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 		goto out;
 	/* pprof takes the first mapping for the main binary: the program's (its name starts with
 	 * the command, which the kernel truncates to 15 bytes), other objects, the kernel last. */
-	if (part_user_locations(b, &cpu, command, 0) || part_user_locations(b, &off, command, 0) ||
-	    (parts->memory && memory_program_mappings(b, parts->memory)) ||
-	    part_user_locations(b, &cpu, command, 1) || part_user_locations(b, &off, command, 1) ||
-	    part_kernel_locations(b, &cpu, &kernel_map) ||
-	    part_kernel_locations(b, &off, &kernel_map))
+	if (part_locations(b, &cpu, command, 0, &kernel_map) ||
+	    part_locations(b, &off, command, 0, &kernel_map) ||
+	    (parts->memory && memory_program_mappings(b, parts->memory)))
 		goto out;
+	for (int pass = 1; pass <= 2; pass++)
+		if (part_locations(b, &cpu, command, pass, &kernel_map) ||
+		    part_locations(b, &off, command, pass, &kernel_map))
+			goto out;
 	ret = part_samples(b, &cpu, (const int[2]){v.cpu_count, v.cpu_ns},
 			   (const int64_t[2]){1, period});
 	if (!ret)
