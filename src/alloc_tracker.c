@@ -376,6 +376,7 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 	uint64_t native_id;
 	const uint64_t *frames;
 	uint32_t n_native, id, flags;
+	struct python_runtime *rt;
 	size_t n;
 	int err;
 
@@ -384,10 +385,16 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 		t->python_orphans++;
 		return u64_map_put(&t->key_to_stack, rec->key, t->unavailable_id);
 	}
-	/* The runtime reads the code objects of its own process: another process of the tree
-	 * (a worker running the same interpreter) keeps its native stack, never names read from
-	 * the wrong memory. */
-	if (!t->python || (t->processes && (pid_t)rec->tgid != t->python_pid))
+	/* A runtime reads the code objects of its own process: another process of the tree (a
+	 * worker running the same interpreter) is named by its own model's runtime (a fork's copy
+	 * of its parent's), or keeps its native stack, never names read from the wrong memory. */
+	rt = t->python;
+	if (t->processes && (pid_t)rec->tgid != t->python_pid) {
+		const struct process_model *m = process_table_find(t->processes, (pid_t)rec->tgid);
+
+		rt = m ? m->python : NULL;
+	}
+	if (!rt)
 		return u64_map_put(&t->key_to_stack, rec->key, native_id);
 	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 2)
 		n_native = SMOLDER_ALLOC_MAX_FRAMES + 2;
@@ -400,7 +407,7 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 	if (n_native && frame_names_is_truncated(t->names, native[n_native - 1]))
 		n_native--;
 	n = mixed_stack_splice(
-		t->python, t->names, rec->frames,
+		rt, t->names, rec->frames,
 		rec->nr < SMOLDER_PYTHON_MAX_FRAMES ? rec->nr : SMOLDER_PYTHON_MAX_FRAMES,
 		rec->walk_flags, native, n_native,
 		t->python_options | ((rec->key & MMAP_KEY_BIT) ? MIXED_STACK_MMAP_SITE : 0), out,
@@ -433,11 +440,14 @@ int alloc_tracker_set_python(struct alloc_tracker *t, pid_t pid, struct python_r
 				   sizeof(cfg), BPF_ANY);
 	if (ret < 0)
 		return ret;
-	if (rt) {
+	/* The first target's runtime is the tracker's own; the other processes' are their
+	 * models' (process_table_enable_python), found by on_py_stack_record. */
+	if (rt && (pid == t->pid || !t->python)) {
 		t->python = rt;
 		t->python_pid = pid; /* its code objects are read from that process */
-		t->python_options = options;
 	}
+	if (rt)
+		t->python_options = options;
 	return 0;
 }
 

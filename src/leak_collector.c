@@ -52,6 +52,7 @@ struct leak_collector {
 	struct u64_map member_index; /* (stack id << 1 | mmap) -> site index << 32 | member */
 	struct tick_sum *tick;
 	size_t cap_tick;
+	pid_t first_pid; /* the session's target: its Python runtime is open_python's */
 	pid_t *rss_pids;
 	uint64_t heap_bytes;	       /* outstanding heap bytes at the last snapshot */
 	struct frame_names *names;     /* the tracker's named frames (not owned) */
@@ -384,6 +385,21 @@ static int tracker_error(int err, pid_t pid, bool attach)
 	return SMOLDER_EXIT_KERNEL;
 }
 
+/* A process of the tree other than the first: its model found (or not) its interpreter; its
+ * config goes to BPF (version 0: examined, not Python), and its stacks are named with its model's
+ * runtime (alloc_tracker.c). The first target's runtime is open_python's. */
+static int leak_collector_python_config(void *arg, const struct process_model *m)
+{
+	struct leak_collector *lc = arg;
+	unsigned options = (lc->opts.native ? MIXED_STACK_KEEP_NATIVE : 0) |
+			   (lc->opts.python_by_function ? MIXED_STACK_BY_FUNCTION : 0);
+
+	if (m->pid == lc->first_pid && !m->exec_count)
+		return 0;
+	return alloc_tracker_set_python(lc->tracker, m->pid, m->python,
+					alloc_tracker_names(lc->tracker), options);
+}
+
 /* --children on -p targets: the descendants living now join the set (the fork tracepoint,
  * attached by the first alloc_tracker_attach, adds the ones forked from now on) and are probed.
  * A process gone by then is simply not tracked. Returns probe points attached or -errno. */
@@ -462,6 +478,10 @@ static int leak_collector_attach(void *ctx, struct session *s)
 		return SMOLDER_EXIT_INTERNAL;
 	}
 	alloc_tracker_set_processes(lc->tracker, lc->processes, s->launched ? s->pid : 0);
+	lc->first_pid = s->pid;
+	/* Every other process of the tree looks for its interpreter when its model is made (a
+	 * forked worker copies its parent's runtime). */
+	process_table_enable_python(lc->processes, leak_collector_python_config, lc);
 	if (s->launched)
 		return attach_launch(lc, s);
 	rc = alloc_tracker_attach(lc->tracker);
@@ -608,6 +628,7 @@ static int leak_collector_poll(void *ctx, struct session *s, int timeout_ms)
 			now + (now - s->rc.start_ns < 5000000000ULL ? 100000000ULL : 1000000000ULL);
 		open_python(lc, s);
 	}
+	process_table_poll_python(lc->processes, now);
 	return alloc_tracker_poll(lc->tracker, timeout_ms);
 }
 

@@ -146,9 +146,11 @@ assert pids <= workers and len(pids) >= 2, (pids, workers)
 # 2 workers x ~50 blocks/s x 4 KiB (less the pool's own pauses)
 assert best["growth_bytes_per_s"] > 0.4 * 2 * 50 * 4096, best["growth_bytes_per_s"]
 assert all(p["verdict"] == "leak" for p in best["processes"]), best["processes"]
+# Each worker's own interpreter (a fork's copy of its parent's runtime) names its Python frames.
+assert any(f.startswith("keep_block (") and "leak_pool.py:" in f for f in best["stack"]), best["stack"]
 print("ok")
 PY
-	pass "pool: the workers' leak found, in each worker"
+	pass "pool: the workers' leak found in each worker, at their Python line"
 else
 	fail "pool: $(cat "$WORK/py.err")"
 fi

@@ -8,6 +8,7 @@
 #    the other alone, hovering a chart fills its readout; screenshots are saved.
 # 3. Hostile names: a target whose process and function names are HTML markup and a load command
 #    that prints a </script> tag: the page holds them only escaped, runs only its own script.
+# 4. Without -o: smolder-PID-TIME.html and .json, both names printed.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -231,5 +232,17 @@ browse "file://$WORK/events.html" --dump-dom >"$WORK/hevents.out"
 grep -q 'scripts=1 pwned=undefined' "$WORK/hevents.out" &&
 	pass "hostile names: only the page's script runs" ||
 	fail "hostile page: $(grep -o '<pre id="out">[^<]*' "$WORK/hevents.out")"
+
+# --- 4. no -o: the report and its JSON, names printed -----------------------------------------
+mkdir -p "$WORK/default"
+(cd "$WORK/default" && "$SMOLDER" profile -p "$FIXTURE_PID" -d 2 --no-memory) 2>"$WORK/d.err"
+page=$(ls "$WORK/default"/smolder-"$FIXTURE_PID"-*.html 2>/dev/null | head -1)
+if [ -s "$page" ] && [ -s "${page%.html}.json" ] &&
+	grep -q "wrote $(basename "$page")" "$WORK/d.err" &&
+	grep -q "wrote $(basename "${page%.html}.json")" "$WORK/d.err"; then
+	pass "no -o: $(basename "$page") and its .json written, names printed"
+else
+	fail "no -o: $(ls "$WORK/default"); $(tail -2 "$WORK/d.err")"
+fi
 
 finish
