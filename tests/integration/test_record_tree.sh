@@ -7,8 +7,9 @@
 # --children while --max-requests 50 replaces workers during the run (the app's Python functions
 # in every worker, new ones included), --merge-processes, gunicorn's UvicornWorker (Python
 # functions in both workers), nginx master + 2 workers by -p list (and dump of all three), targets
-# in their own PID and mount namespace (a native one; a Python process and its forked children),
-# and that no process of a tree is left stopped or traced.
+# in their own PID and mount namespace (a native one; a Python process and its forked children; a
+# node cluster whose workers' perf maps are in the namespace's own /tmp), and that no process of a
+# tree is left stopped or traced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
@@ -176,8 +177,10 @@ else
 	fail "launch of smolder itself: $unknown of $total samples unknown, $named% under cmd_flamegraph"
 fi
 
+# Ports below 32768, the start of the ephemeral range: wrk with a connection per request leaves
+# thousands of client ports in TIME-WAIT there, and a listener on one of them fails to bind.
 # --- gunicorn, 2 sync workers under wrk, workers replaced during the run -------------------------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 cat >"$WORK/app.py" <<'EOF'
 def burn_request(n):
     total = 0
@@ -202,7 +205,7 @@ wrk -t2 -c4 -d60s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1 &
 wrk_pid=$!
 CHILDREN+=("$wrk_pid")
 sleep 0.5
-"$SMOLDER" record -p "$master" --children -F 499 -d 5 -o "$WORK/gunicorn.folded" \
+"$SMOLDER" record -p "$master" --children -F 499 -d 3 -o "$WORK/gunicorn.folded" \
 	-o "$WORK/gunicorn.json" 2>"$WORK/gunicorn.err"
 code=$?
 [ "$code" -eq 0 ] || fail "gunicorn --children: exit $code: $(head -c 400 "$WORK/gunicorn.err")"
@@ -249,7 +252,7 @@ kill -TERM "$master" 2>/dev/null
 wait "$master" 2>/dev/null
 
 # --- gunicorn with uvicorn.workers.UvicornWorker (asyncio workers), 2 workers, by --children ------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 cat >"$WORK/asgi.py" <<'EOF'
 def burn_request(n):
     total = 0
@@ -309,7 +312,7 @@ kill -TERM "$uv_master" 2>/dev/null
 wait "$uv_master" 2>/dev/null
 
 # --- nginx master + 2 workers, by -p list ---------------------------------------------------------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/html"
 head -c 200000 /dev/urandom >"$WORK/nginx/html/blob"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -401,6 +404,9 @@ else
 	[ "$nspid" = 1 ] && pass "namespace: host PID $ns_pid is PID $nspid inside" ||
 		fail "namespace: NSpid of $ns_pid is '$nspid', expected 1"
 fi
+# The namespace's init ignores a SIGTERM from outside (it has no handler) and unshare waits for
+# it: SIGKILL the init, which ends the whole namespace.
+[ -n "$ns_pid" ] && kill -KILL "$ns_pid" 2>/dev/null
 kill "$ns_shell" 2>/dev/null
 wait "$ns_shell" 2>/dev/null
 
@@ -461,6 +467,64 @@ else
 	fi
 	not_stopped "$py_pid" $(pgrep -P "$py_pid")
 fi
+[ -n "$py_pid" ] && kill -KILL "$py_pid" 2>/dev/null # the namespace's init: see above
+kill "$ns_shell" 2>/dev/null
+wait "$ns_shell" 2>/dev/null
+
+# --- node cluster (2 workers) with --perf-basic-prof, in its own PID and mount namespace ---------
+# Each worker writes its own perf map, named by its namespaced PID, in a /tmp that only the
+# namespace sees: smolder reads /proc/HOSTPID/root/tmp/perf-NSPID.map per process.
+cat >"$WORK/cluster.js" <<'EOF'
+const cluster = require('cluster');
+const http = require('http');
+function computeChecksum(n) {
+  let h = 0;
+  for (let i = 0; i < n; i++) h = (h * 31 + i) | 0;
+  return h;
+}
+function handleRequest(req, res) {
+  res.end(String(computeChecksum(200000)));
+}
+if (cluster.isPrimary) {
+  for (let i = 0; i < 2; i++) cluster.fork();
+} else {
+  http.createServer(handleRequest).listen(Number(process.env.PORT));
+}
+EOF
+port=$((20000 + RANDOM % 12000))
+PORT=$port unshare --pid --mount --fork sh -c "mkdir -p /mnt/smolder-nsjs &&
+	mount -t tmpfs none /mnt/smolder-nsjs && cp '$WORK/cluster.js' /mnt/smolder-nsjs/ &&
+	mount -t tmpfs none /tmp && exec node --perf-basic-prof /mnt/smolder-nsjs/cluster.js" \
+	>"$WORK/nsnode.out" 2>&1 &
+ns_shell=$!
+CHILDREN+=("$ns_shell")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+node_primary=$(pgrep -P "$ns_shell" | head -1)
+node_workers=$([ -n "$node_primary" ] && pgrep -P "$node_primary" | tr '\n' ' ')
+if [ -z "$node_primary" ] || [ "$(echo $node_workers | wc -w)" -ne 2 ]; then
+	fail "node cluster: did not start 2 workers: $(head -c 300 "$WORK/nsnode.out")"
+else
+	wrk -t2 -c4 -d8s -H "Connection: close" "http://127.0.0.1:$port/" >/dev/null 2>&1 &
+	wrk_pid=$!
+	CHILDREN+=("$wrk_pid")
+	sleep 0.3
+	"$SMOLDER" record -p "$node_primary" --children -F 499 -d 3 -o "$WORK/nsnode.folded" \
+		2>"$WORK/nsnode.err"
+	code=$?
+	[ "$code" -eq 0 ] || fail "node cluster: exit $code: $(head -c 400 "$WORK/nsnode.err")"
+	for w in $node_workers; do
+		ns=$(awk '/^NSpid:/ { print $NF }' "/proc/$w/status")
+		[ -e "/proc/$w/root/tmp/perf-$ns.map" ] ||
+			fail "node cluster: no perf-$ns.map in the namespace's /tmp for worker $w"
+		share=$(share_of_prefix "$WORK/nsnode.folded" "^node \\[$w\\]\$" computeChecksum)
+		[ "$share" -ge 5 ] &&
+			pass "node cluster worker $w (PID $ns inside): computeChecksum in $share% of all samples" ||
+			fail "node cluster worker $w: computeChecksum (from its own perf map) in $share% of the samples"
+	done
+	kill "$wrk_pid" 2>/dev/null
+	not_stopped "$node_primary" $node_workers
+fi
+[ -n "$node_primary" ] && kill -KILL "$node_primary" 2>/dev/null # the namespace's init
 kill "$ns_shell" 2>/dev/null
 wait "$ns_shell" 2>/dev/null
 
