@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* memleak.bpf.c: allocation tracking for `smolder leaks`. Uprobes on the target's allocator keep
- * address -> (size, time, stack key) for every live block and per-stack-key counters; syscall
+/* memleak.bpf.c: allocation tracking for `smolder leaks`. Uprobes on the targets' allocator keep
+ * (process, address) -> (size, time, stack key) for every live block and per-stack-key counters
+ * (the key is per process, so each process of a tree has its own books and sites); syscall
  * tracepoints do the same for anonymous mmap/munmap. Stacks are walked here, in the kernel, with
  * unwind rules (CFA offsets per return address) that user space derives from DWARF CFI and installs
  * in the rules map: frame-pointer-less code (Debian's glibc) unwinds completely without copying the
@@ -14,8 +15,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by user space before load. */
-const volatile __u32 target_tgid = 0;
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define MAP_ANONYMOUS_FLAG 0x20
 #define MAP_SHARED_FLAG	   0x01
@@ -42,15 +41,51 @@ static __always_inline void stat_inc(__u32 idx)
 
 #include "stack_walk.bpf.h"
 
+/* Address-space layout per target process: the key of its unwind rules. A fork shares its parent's
+ * (same mappings until exec), an exec starts a new one; user space seeds the given processes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SMOLDER_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} layouts SEC(".maps");
+
+/* The next layout id an exec takes; user space sets it above the seeded ones before attach. */
+__u64 layout_seq = 1; /* 64-bit: clang 14 has no 32-bit fetch-and-add */
+
+static __always_inline __u32 layout_of(__u32 tgid)
+{
+	__u32 *l = bpf_map_lookup_elem(&layouts, &tgid);
+
+	return l ? *l : 0;
+}
+
+static __always_inline void layout_fork(__u32 parent, __u32 child)
+{
+	__u32 layout = layout_of(parent);
+
+	if (bpf_map_update_elem(&layouts, &child, &layout, BPF_ANY))
+		stat_inc(SMOLDER_STAT_LAYOUTS_FULL);
+}
+
 /* Python configs are per process (python_configs, python_walk.bpf.h), written by user space. */
 #include "python_walk.bpf.h"
+
+/* After python_walk.bpf.h: the set copies a followed child's Python config at its fork. */
+#define TARGET_SET_STAT_FULL			    SMOLDER_STAT_TARGETS_FULL
+#define TARGET_SET_STAT_EVENT_LOST		    SMOLDER_STAT_PROCESS_EVENT_LOST
+#define TARGET_SET_STAT_FOLLOWED		    SMOLDER_STAT_FORKS_FOLLOWED
+#define target_set_stat(index)			    stat_inc(index)
+#define target_set_on_fork(parent_tgid, child_tgid) layout_fork(parent_tgid, child_tgid)
+#define target_set_on_exit(tgid)		    bpf_map_delete_elem(&layouts, &(tgid))
+#include "target_set.bpf.h"
 
 /* The allocation's key with the thread's Python frames folded in: an allocation made by Python code
  * is attributed to the Python line that made it. The walk runs whenever the thread has a Python
  * frame chain, which is when the native stack holds the eval loop (a thread only has a current
  * frame inside _PyEval_EvalFrameDefault or in C code it called); threads without a thread state
  * cost three reads. A new key is announced with its frames, after the native key it extends. */
-static __always_inline __u64 python_stack_key(__u64 native_key)
+static __always_inline __u64 python_stack_key(__u64 native_key, __u32 tgid)
 {
 	struct smolder_py_stack_record *rec;
 	struct python_walk_buf *buf;
@@ -61,8 +96,7 @@ static __always_inline __u64 python_stack_key(__u64 native_key)
 
 	if (native_key == SMOLDER_STACK_KEY_NONE)
 		return native_key;
-	buf = python_walk(bpf_get_current_task_btf(), bpf_get_current_pid_tgid() >> 32, &n, &flags,
-			  &hash);
+	buf = python_walk(bpf_get_current_task_btf(), tgid, &n, &flags, &hash);
 	if (!buf) {
 		if (flags & SMOLDER_PYWALK_NO_CONFIG)
 			stat_inc(SMOLDER_STAT_PY_NO_CONFIG);
@@ -103,7 +137,7 @@ static __always_inline __u64 python_stack_key(__u64 native_key)
 	rec->key = key;
 	rec->native_key = native_key;
 	rec->walk_flags = flags;
-	rec->pad0 = 0;
+	rec->tgid = tgid;
 	if (n > SMOLDER_PYTHON_MAX_FRAMES)
 		n = SMOLDER_PYTHON_MAX_FRAMES;
 	size = (__u64)n * sizeof(struct smolder_python_frame);
@@ -139,14 +173,14 @@ struct thread_state {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 21); /* resized from options before load */
-	__type(key, __u64);
+	__type(key, struct smolder_alloc_key);
 	__type(value, struct smolder_alloc_info);
 } allocs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 16);
-	__type(key, __u64);
+	__type(key, struct smolder_alloc_key);
 	__type(value, struct smolder_alloc_info);
 } mmaps SEC(".maps");
 
@@ -227,16 +261,17 @@ static __always_inline struct thread_state *thread_get(int create)
 /* Records a new live block. An existing entry at the same address is a free we did not see (an
  * unprobed deallocation path): account it as freed before replacing it. Insert first, look up only
  * on a clash: one hash operation in the common case. */
-static __always_inline void track(__u64 addr, __u64 size, __u64 key, __u64 now)
+static __always_inline void track(__u32 tgid, __u64 addr, __u64 size, __u64 key, __u64 now)
 {
 	struct smolder_alloc_info info = {.size = size, .time_ns = now, .stack_key = key}, *old;
-	long err = bpf_map_update_elem(&allocs, &addr, &info, BPF_NOEXIST);
+	struct smolder_alloc_key k = {.tgid = tgid, .addr = addr};
+	long err = bpf_map_update_elem(&allocs, &k, &info, BPF_NOEXIST);
 
 	if (err == -17 /* EEXIST */) {
-		old = bpf_map_lookup_elem(&allocs, &addr);
+		old = bpf_map_lookup_elem(&allocs, &k);
 		if (old)
 			site_free(old->stack_key, old->size);
-		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
+		err = bpf_map_update_elem(&allocs, &k, &info, BPF_ANY);
 	}
 	if (err) {
 		stat_inc(SMOLDER_STAT_ALLOC_TABLE_FULL);
@@ -246,17 +281,20 @@ static __always_inline void track(__u64 addr, __u64 size, __u64 key, __u64 now)
 	stat_inc(SMOLDER_STAT_ALLOCS);
 }
 
-/* Removes a tracked block. Returns 1 and copies it to *out when it was tracked. */
-static __always_inline int untrack(__u64 addr, struct smolder_alloc_info *out)
+/* Removes a tracked block of process tgid. Returns 1 and copies it to *out when it was tracked. A
+ * block the process never allocated while tracked (before attach, or its parent's before the fork)
+ * is not in its books: counted, ignored. */
+static __always_inline int untrack(__u32 tgid, __u64 addr, struct smolder_alloc_info *out)
 {
-	struct smolder_alloc_info *info = bpf_map_lookup_elem(&allocs, &addr);
+	struct smolder_alloc_key k = {.tgid = tgid, .addr = addr};
+	struct smolder_alloc_info *info = bpf_map_lookup_elem(&allocs, &k);
 
 	if (!info) {
 		stat_inc(SMOLDER_STAT_FREE_UNKNOWN);
 		return 0;
 	}
 	*out = *info;
-	if (bpf_map_delete_elem(&allocs, &addr))
+	if (bpf_map_delete_elem(&allocs, &k))
 		return 0; /* a racing free of the same pointer took it */
 	site_free(out->stack_key, out->size);
 	stat_inc(SMOLDER_STAT_FREES);
@@ -271,13 +309,13 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 				       __u64 memptr, __u32 alloc_id)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tgid = (__u32)(id >> 32);
 	struct thread_state *st;
 	__u64 sp = PT_REGS_SP(ctx), ra = 0, now;
 
-	/* The attach-time pid filter already selects the target; this keeps a kernel that shares
+	/* The attach-time pid filter already selects the targets; this keeps a kernel that shares
 	 * one breakpoint among several tracers from leaking other processes' calls in. */
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(tgid))
 		return 0;
 	st = thread_get(1);
 	if (!st)
@@ -306,7 +344,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	if (kind == SMOLDER_ALLOC_REALLOC || kind == SMOLDER_ALLOC_REALLOCARRAY) {
 		/* Take the old block out now: once realloc frees it, another thread may get the
 		 * same address before our return probe runs. */
-		if (ptr_arg && untrack(ptr_arg, &st->moved))
+		if (ptr_arg && untrack(tgid, ptr_arg, &st->moved))
 			st->have_moved = 1;
 	}
 	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)sp)) {
@@ -315,8 +353,9 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u32 kind, __u64 si
 	}
 	/* alloc_id names the probed allocator function: it becomes the stack's leaf frame. */
 	if (!walk_cached(&st->walk, ra, sp + 8, PT_REGS_FP(ctx), alloc_id, &st->key))
-		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk);
-	st->key = python_stack_key(st->key);
+		st->key = walk_stack(ra, sp + 8, PT_REGS_FP(ctx), 0, 0, alloc_id, &st->walk, tgid,
+				     layout_of(tgid));
+	st->key = python_stack_key(st->key, tgid);
 	return 0;
 }
 
@@ -383,12 +422,13 @@ SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tgid = (__u32)(id >> 32);
 	struct thread_state *st;
 	struct smolder_alloc_info *info;
+	struct smolder_alloc_key k = {.tgid = tgid};
 	__u64 addr = ret, now;
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(tgid))
 		return 0;
 	st = thread_get(0);
 
@@ -410,7 +450,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		break;
 	case SMOLDER_ALLOC_XALLOCX:
 		/* In-place resize: the block keeps its site, its size becomes the returned one. */
-		info = bpf_map_lookup_elem(&allocs, &st->ptr_arg);
+		k.addr = st->ptr_arg;
+		info = bpf_map_lookup_elem(&allocs, &k);
 		if (info && ret) {
 			site_free(info->stack_key, info->size);
 			site_alloc(info->stack_key, ret);
@@ -421,7 +462,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	case SMOLDER_ALLOC_REALLOCARRAY:
 		if (!ret && st->have_moved && st->size != 0) {
 			/* Failed realloc: the old block is still live, put it back. */
-			track(st->ptr_arg, st->moved.size, st->moved.stack_key, st->moved.time_ns);
+			track(tgid, st->ptr_arg, st->moved.size, st->moved.stack_key,
+			      st->moved.time_ns);
 			st->have_moved = 0;
 			stat_inc(SMOLDER_STAT_ALLOC_FAILED);
 			return 0;
@@ -441,18 +483,18 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	}
 	if (st->last_delete == addr)
 		st->last_delete = 0;
-	track(addr, st->size, st->key, now);
+	track(tgid, addr, st->size, st->key, now);
 	return 0;
 }
 
 static __always_inline int free_common(__u64 ptr, int is_delete)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tgid = (__u32)(id >> 32);
 	struct thread_state *st;
 	struct smolder_alloc_info info;
 
-	if (!ptr || (__u32)(id >> 32) != target_tgid)
+	if (!ptr || !target_set_has(tgid))
 		return 0;
 	st = thread_get(0);
 	if (st) {
@@ -481,7 +523,7 @@ static __always_inline int free_common(__u64 ptr, int is_delete)
 			st->last_delete_ns = bpf_ktime_get_ns();
 		}
 	}
-	untrack(ptr, &info);
+	untrack(tgid, ptr, &info);
 	return 0;
 }
 
@@ -501,16 +543,26 @@ int BPF_KPROBE(delete_enter, __u64 ptr)
 
 /* ---- exec ---- */
 
-/* The target replaced its image: tell user space, which closes the old image's books (its live
- * blocks died) and forgets the unwind rules and stacks learned from its code. */
+/* A target replaced its image: it gets a new layout (rules and stack keys of the new image are
+ * new), the surviving thread's cached walk is forgotten, and user space is told, which closes the
+ * old image's books (its live blocks died). */
 SEC("tracepoint/sched/sched_process_exec")
 int exec_event(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct smolder_exec_record rec = {.kind = SMOLDER_REC_EXEC};
+	__u32 tgid = (__u32)(id >> 32), layout;
+	struct smolder_exec_record rec = {.kind = SMOLDER_REC_EXEC, .tgid = tgid};
+	struct thread_state *st;
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(tgid))
 		return 0;
+	layout = (__u32)__sync_fetch_and_add(&layout_seq, 1);
+	if (bpf_map_update_elem(&layouts, &tgid, &layout, BPF_ANY))
+		stat_inc(SMOLDER_STAT_LAYOUTS_FULL);
+	python_config_forget(tgid); /* a new program: user space examines it again */
+	st = thread_get(0);
+	if (st)
+		st->walk.n = 0;
 	rec.time_ns = bpf_ktime_get_ns();
 	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), BPF_RB_FORCE_WAKEUP))
 		stat_inc(SMOLDER_STAT_RINGBUF_FULL);
@@ -521,12 +573,13 @@ SEC("tracepoint/syscalls/sys_enter_mmap")
 int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = (__u32)(id >> 32);
 	struct thread_state *st;
 	struct task_struct *task;
 	struct pt_regs *regs;
 	__u64 flags = ctx->args[3];
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(tgid))
 		return 0;
 	if (!(flags & MAP_ANONYMOUS_FLAG) || (flags & MAP_SHARED_FLAG))
 		return 0;
@@ -537,9 +590,10 @@ int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st->mmap_len = ctx->args[1];
 	st->mmap_key = walk_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
-				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, 0, NULL);
+				  BPF_CORE_READ(regs, bp), 1, SMOLDER_STACK_F_MMAP, 0, NULL, tgid,
+				  layout_of(tgid));
 	/* pymalloc arenas are mmaps: the Python line that needed one names the site. */
-	st->mmap_key = python_stack_key(st->mmap_key);
+	st->mmap_key = python_stack_key(st->mmap_key, tgid);
 	return 0;
 }
 
@@ -547,11 +601,12 @@ SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = (__u32)(id >> 32);
 	struct smolder_alloc_info info = {};
+	struct smolder_alloc_key k = {.tgid = tgid, .addr = (__u64)ctx->ret};
 	struct thread_state *st;
-	__u64 addr = (__u64)ctx->ret;
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(tgid))
 		return 0;
 	st = thread_get(0);
 	if (!st || !st->mmap_len)
@@ -562,7 +617,7 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 	st->mmap_len = 0;
 	if (ctx->ret < 0)
 		return 0;
-	if (bpf_map_update_elem(&mmaps, &addr, &info, BPF_ANY)) {
+	if (bpf_map_update_elem(&mmaps, &k, &info, BPF_ANY)) {
 		stat_inc(SMOLDER_STAT_MMAP_TABLE_FULL);
 		return 0;
 	}
@@ -575,19 +630,20 @@ SEC("tracepoint/syscalls/sys_enter_munmap")
 int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 addr = ctx->args[0], len = ctx->args[1];
+	__u64 len = ctx->args[1];
+	struct smolder_alloc_key k = {.tgid = (__u32)(id >> 32), .addr = ctx->args[0]};
 	struct smolder_alloc_info *info, rest;
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (!target_set_has(k.tgid))
 		return 0;
 	len = (len + 4095) & ~4095ULL;
-	info = bpf_map_lookup_elem(&mmaps, &addr);
+	info = bpf_map_lookup_elem(&mmaps, &k);
 	if (!info) {
 		stat_inc(SMOLDER_STAT_MUNMAP_UNKNOWN);
 		return 0;
 	}
 	rest = *info;
-	bpf_map_delete_elem(&mmaps, &addr);
+	bpf_map_delete_elem(&mmaps, &k);
 	if (len >= rest.size) {
 		site_free(rest.stack_key, rest.size);
 		stat_inc(SMOLDER_STAT_MUNMAP);
@@ -596,8 +652,8 @@ int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 	/* Head unmapped: the tail stays tracked at its new start. */
 	site_free(rest.stack_key, len);
 	rest.size -= len;
-	addr += len;
-	bpf_map_update_elem(&mmaps, &addr, &rest, BPF_ANY);
+	k.addr += len;
+	bpf_map_update_elem(&mmaps, &k, &rest, BPF_ANY);
 	stat_inc(SMOLDER_STAT_MUNMAP_UNKNOWN);
 	return 0;
 }

@@ -48,7 +48,7 @@ struct sample_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* resized before load to the number of possible CPUs */
+	__uint(max_entries, 1); /* resized before load: 2 x the number of possible CPUs */
 	__type(key, __u32);
 	__type(value, struct sample_scratch);
 } scratch SEC(".maps");
@@ -179,78 +179,14 @@ static __always_inline __u32 python_sample_frames(struct task_struct *task,
 	return off + size;
 }
 
-SEC("perf_event")
-int profile_sample(struct bpf_perf_event_data *ctx)
+/* Copies the user stack from sp to the end of the stack mapping (at most stack_copy_size bytes)
+ * into sample, setting its flags and user_stack_len. Shared by the CPU sampler and the off-CPU
+ * records (offcpu.bpf.h): both run in the thread's own context. */
+static __always_inline void sample_copy_user_stack(struct task_struct *task, __u32 tid,
+						   struct smolder_cpu_sample *sample, __u64 sp)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	__u32 tid = (__u32)pid_tgid;
-	struct task_struct *task;
-	struct sample_scratch *scratch_slot;
-	struct smolder_cpu_sample *sample;
 	struct vma_bound bound = {};
-	__u32 cpu, len, chunk_index;
-	__u64 wakeup;
-	__u64 ip, sp, bp;
-	bool kernel_mode;
-
-	if (tid == 0 || !target_set_has(tgid))
-		return 0;
-	stat_inc(SMOLDER_SAMPLER_STAT_SAMPLES);
-
-	cpu = bpf_get_smp_processor_id();
-	scratch_slot = bpf_map_lookup_elem(&scratch, &cpu);
-	if (!scratch_slot) {
-		stat_inc(SMOLDER_SAMPLER_STAT_SCRATCH_MISSING);
-		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
-		return 0;
-	}
-	sample = (struct smolder_cpu_sample *)scratch_slot->data;
-	sample->kind = SMOLDER_EVENT_CPU_SAMPLE;
-	sample->tgid = tgid;
-	sample->tid = tid;
-	sample->cpu = cpu;
-	sample->time_ns = bpf_ktime_get_ns();
-	sample->flags = 0;
-	sample->user_stack_len = 0;
-	sample->kernel_frames = 0;
-	sample->python_frames = 0;
-	sample->python_flags = 0;
-
-	task = bpf_get_current_task_btf();
-	/* Ring 3 in cs: the sample interrupted user code and ctx holds its registers. Otherwise the
-	 * user registers are the ones saved on entry to the kernel. */
-	kernel_mode = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
-	if (!kernel_mode) {
-		ip = ctx->regs.ip;
-		sp = ctx->regs.sp;
-		bp = ctx->regs.bp;
-	} else {
-		struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
-		sample->flags |= SMOLDER_SAMPLE_KERNEL_MODE;
-		ip = BPF_CORE_READ(user_regs, ip);
-		sp = BPF_CORE_READ(user_regs, sp);
-		bp = BPF_CORE_READ(user_regs, bp);
-	}
-	sample->ip = ip;
-	sample->sp = sp;
-	sample->bp = bp;
-
-	if (kernel_mode && collect_kernel) {
-		long n = bpf_get_stack(ctx, sample->kernel_ips, sizeof(sample->kernel_ips), 0);
-
-		if (n < 0)
-			stat_inc(SMOLDER_SAMPLER_STAT_KERNEL_STACK_FAILED);
-		else
-			sample->kernel_frames = n / sizeof(__u64);
-	}
-
-	if (ip == 0 || sp == 0) {
-		sample->flags |= SMOLDER_SAMPLE_NO_USER_REGS;
-		stat_inc(SMOLDER_SAMPLER_STAT_NO_USER_REGS);
-		goto send;
-	}
+	__u32 len, chunk_index;
 
 	/* Copy from sp to the end of the stack mapping, at most stack_copy_size bytes: a thread's
 	 * live stack is usually far shorter than the copy size, and reading past the mapping's end
@@ -303,9 +239,15 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(SMOLDER_SAMPLER_STAT_STACK_PARTIAL);
 	if (sample->user_stack_len == 0)
 		stat_inc(SMOLDER_SAMPLER_STAT_STACK_COPY_FAILED);
+}
 
-send:
-	len = sample->user_stack_len;
+/* Appends the Python frames and writes the record into the ring buffer. Returns 0 or -1 (lost:
+ * ring buffer full; the caller counts it). */
+static __always_inline int sample_send(struct task_struct *task, struct smolder_cpu_sample *sample)
+{
+	__u32 len = sample->user_stack_len;
+	__u64 wakeup;
+
 	if (len > SMOLDER_STACK_COPY_MAX)
 		len = SMOLDER_STACK_COPY_MAX;
 	len = python_sample_frames(task, sample, len);
@@ -314,12 +256,104 @@ send:
 		len = SMOLDER_STACK_COPY_MAX;
 	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									       : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, wakeup) == 0)
+	return bpf_ringbuf_output(&events, sample, sizeof(*sample) + len, wakeup) == 0 ? 0 : -1;
+}
+
+/* A new record header in the scratch slot of this CPU (slot offset: the CPU sampler uses
+ * 0..ncpus-1, the off-CPU program ncpus..2*ncpus-1, so a sample taken while the off-CPU program
+ * runs on the same CPU cannot overwrite its record). NULL when the slot is missing. */
+static __always_inline struct smolder_cpu_sample *sample_begin(__u32 kind, __u32 slot_base,
+							       __u32 tgid, __u32 tid)
+{
+	struct sample_scratch *scratch_slot;
+	struct smolder_cpu_sample *sample;
+	__u32 cpu = bpf_get_smp_processor_id(), key = cpu + slot_base;
+
+	scratch_slot = bpf_map_lookup_elem(&scratch, &key);
+	if (!scratch_slot)
+		return NULL;
+	sample = (struct smolder_cpu_sample *)scratch_slot->data;
+	sample->kind = kind;
+	sample->tgid = tgid;
+	sample->tid = tid;
+	sample->cpu = cpu;
+	sample->time_ns = bpf_ktime_get_ns();
+	sample->flags = 0;
+	sample->user_stack_len = 0;
+	sample->kernel_frames = 0;
+	sample->python_frames = 0;
+	sample->python_flags = 0;
+	sample->offcpu_ns = 0;
+	sample->offcpu_state = 0;
+	sample->offcpu_kernel_stack = -1;
+	return sample;
+}
+
+SEC("perf_event")
+int profile_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u32 tid = (__u32)pid_tgid;
+	struct task_struct *task;
+	struct smolder_cpu_sample *sample;
+	__u64 ip, sp, bp;
+	bool kernel_mode;
+
+	if (tid == 0 || !target_set_has(tgid))
+		return 0;
+	stat_inc(SMOLDER_SAMPLER_STAT_SAMPLES);
+
+	sample = sample_begin(SMOLDER_EVENT_CPU_SAMPLE, 0, tgid, tid);
+	if (!sample) {
+		stat_inc(SMOLDER_SAMPLER_STAT_SCRATCH_MISSING);
+		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
+		return 0;
+	}
+
+	task = bpf_get_current_task_btf();
+	/* Ring 3 in cs: the sample interrupted user code and ctx holds its registers. Otherwise the
+	 * user registers are the ones saved on entry to the kernel. */
+	kernel_mode = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
+	if (!kernel_mode) {
+		ip = ctx->regs.ip;
+		sp = ctx->regs.sp;
+		bp = ctx->regs.bp;
+	} else {
+		struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		sample->flags |= SMOLDER_SAMPLE_KERNEL_MODE;
+		ip = BPF_CORE_READ(user_regs, ip);
+		sp = BPF_CORE_READ(user_regs, sp);
+		bp = BPF_CORE_READ(user_regs, bp);
+	}
+	sample->ip = ip;
+	sample->sp = sp;
+	sample->bp = bp;
+
+	if (kernel_mode && collect_kernel) {
+		long n = bpf_get_stack(ctx, sample->kernel_ips, sizeof(sample->kernel_ips), 0);
+
+		if (n < 0)
+			stat_inc(SMOLDER_SAMPLER_STAT_KERNEL_STACK_FAILED);
+		else
+			sample->kernel_frames = n / sizeof(__u64);
+	}
+
+	if (ip == 0 || sp == 0) {
+		sample->flags |= SMOLDER_SAMPLE_NO_USER_REGS;
+		stat_inc(SMOLDER_SAMPLER_STAT_NO_USER_REGS);
+	} else {
+		sample_copy_user_stack(task, tid, sample, sp);
+	}
+	if (sample_send(task, sample) == 0)
 		stat_inc(SMOLDER_SAMPLER_STAT_SENT);
 	else
 		stat_inc(SMOLDER_SAMPLER_STAT_RINGBUF_FULL);
 	return 0;
 }
+
+#include "offcpu.bpf.h"
 
 /* ---- code mapped from files (dlopen): notices for the maps generations ---- */
 

@@ -51,10 +51,12 @@ struct {
 	__type(value, __u8);
 } known_stacks SEC(".maps");
 
+/* Rules per (return address, layout): processes of a tree running different programs (an exec'd
+ * child) have different code at the same address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 18);
-	__type(key, __u64);
+	__type(key, struct smolder_rule_key);
 	__type(value, struct smolder_unwind_rule);
 } rules SEC(".maps");
 
@@ -109,7 +111,8 @@ static __always_inline int snapshot_allowed(void)
 /* Sends registers and a stack copy from sp for user space to unwind. Returns the snapshot key, or
  * SMOLDER_STACK_KEY_NONE when throttled or the ring buffer is full. */
 static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, __u64 ip, __u64 sp,
-					   __u64 bp, __u32 flags, __u32 alloc_id)
+					   __u64 bp, __u32 flags, __u32 alloc_id, __u32 tgid,
+					   __u32 layout)
 {
 	struct smolder_snapshot_record *snap;
 	__u32 copied = 0;
@@ -136,6 +139,8 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 	snap->bp = bp;
 	snap->flags = flags;
 	snap->alloc_id = alloc_id;
+	snap->tgid = tgid;
+	snap->layout = layout;
 	snap->pad0 = 0;
 	__builtin_memcpy(snap->ips, walked->ips, sizeof(snap->ips));
 	/* Copy in chunks so a stack shallower than the snapshot still yields what exists. */
@@ -200,17 +205,21 @@ static __always_inline int walk_cached(struct walk_cache *wc, __u64 ip, __u64 sp
 	return 1;
 }
 
-/* Walks the user stack from (ip, sp, bp) with the installed rules; exact marks ip as an interrupted
- * instruction (syscall leaf) rather than a return address. Returns the stack key. */
+/* Walks the user stack from (ip, sp, bp) with the rules installed for layout; exact marks ip as an
+ * interrupted instruction (syscall leaf) rather than a return address. Returns the stack key, which
+ * mixes in the process and its layout: the same addresses in two processes (forked workers) are
+ * two keys, each process's sites its own, and an exec makes new keys for the new image. */
 static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exact, __u32 flags,
-					__u32 alloc_id, struct walk_cache *wc)
+					__u32 alloc_id, struct walk_cache *wc, __u32 tgid,
+					__u32 layout)
 {
 	__u64 ip0 = ip, sp0 = sp, bp0 = bp, word;
 	__u32 zero = 0;
 	struct walk_scratch *ws = bpf_map_lookup_elem(&scratch, &zero);
 	struct smolder_stack_record *rec;
 	struct smolder_unwind_rule *rule;
-	__u64 h = 0xcbf29ce484222325ULL, rule_key, cfa, key, slot;
+	__u64 h = 0xcbf29ce484222325ULL, cfa, key, slot;
+	struct smolder_rule_key rule_key = {.layout = layout};
 	__u32 n = 0, truncated = 1, bp_known = 1;
 	__u8 one = 1;
 	long err;
@@ -234,13 +243,14 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 		n = i + 1;
 		rec->nr = n;
 		h = hash_mix(h, ip);
-		rule_key = ip;
+		rule_key.addr = ip;
 		if (exact)
-			rule_key |= SMOLDER_RULE_KEY_EXACT;
+			rule_key.addr |= SMOLDER_RULE_KEY_EXACT;
 		rule = bpf_map_lookup_elem(&rules, &rule_key);
 		if (!rule)
 			return send_snapshot(rec, ip, sp, bp,
-					     flags | (exact ? SMOLDER_STACK_F_EXACT : 0), alloc_id);
+					     flags | (exact ? SMOLDER_STACK_F_EXACT : 0), alloc_id,
+					     tgid, layout);
 		exact = 0;
 		if (rule->kind == SMOLDER_RULE_END) {
 			truncated = 0;
@@ -302,6 +312,7 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 		flags |= SMOLDER_STACK_F_TRUNCATED;
 	}
 	key = hash_mix(hash_mix(h, n + ((__u64)flags << 32)), alloc_id);
+	key = hash_mix(key, ((__u64)layout << 32) | tgid);
 	key &= ~(SMOLDER_STACK_KEY_SNAPSHOT | MMAP_KEY_BIT);
 	if (key == 0)
 		key = 1;
@@ -320,6 +331,8 @@ static __always_inline __u64 walk_stack(__u64 ip, __u64 sp, __u64 bp, __u32 exac
 	rec->key = key;
 	rec->flags = flags;
 	rec->alloc_id = alloc_id;
+	rec->tgid = tgid;
+	rec->layout = layout;
 	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0)) {
 		/* Forget it so the next allocation on this stack announces it again. */
 		bpf_map_delete_elem(&known_stacks, &key);

@@ -13,9 +13,19 @@
  *
  * The includer defines, before including this file: the ring buffer map `events`, and
  * target_set_stat(index) counting into its stats map; and the stat indices
- * TARGET_SET_STAT_FULL, TARGET_SET_STAT_EVENT_LOST and TARGET_SET_STAT_FOLLOWED. */
+ * TARGET_SET_STAT_FULL, TARGET_SET_STAT_EVENT_LOST and TARGET_SET_STAT_FOLLOWED. It may define
+ * target_set_on_fork(parent_tgid, child_tgid) and target_set_on_exit(tgid), run when a followed
+ * child joins the set and when a target leaves it (the allocation tracker keeps each process's
+ * address-space layout with them). */
 #ifndef SMOLDER_TARGET_SET_BPF_H
 #define SMOLDER_TARGET_SET_BPF_H
+
+#ifndef target_set_on_fork
+#define target_set_on_fork(parent_tgid, child_tgid) ((void)0)
+#endif
+#ifndef target_set_on_exit
+#define target_set_on_exit(tgid) ((void)0)
+#endif
 
 /* Set by user space before load: add children of targets as they are forked. */
 const volatile __u8 follow_children = 0;
@@ -67,6 +77,7 @@ int BPF_PROG(target_set_fork, struct task_struct *parent, struct task_struct *ch
 #ifdef SMOLDER_PYTHON_WALK_BPF_H
 	python_config_fork(parent_tgid, child_tgid);
 #endif
+	target_set_on_fork(parent_tgid, child_tgid);
 	target_set_send(SMOLDER_EVENT_FORK, child_tgid, parent_tgid, child, 0);
 	return 0;
 }
@@ -97,6 +108,7 @@ int BPF_PROG(target_set_exit, struct task_struct *task, bool group_dead)
 #ifdef SMOLDER_PYTHON_WALK_BPF_H
 	python_config_forget(tgid);
 #endif
+	target_set_on_exit(tgid);
 	return 0;
 }
 

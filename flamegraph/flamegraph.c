@@ -542,81 +542,153 @@ out:
 	return err;
 }
 
+/* Ids and style rules of one graph: bare in a standalone SVG; prefixed "ID-" and scoped to
+ * "#ID-svg" when embedded in a page with other graphs (an inline SVG's <style> is global). */
+struct graph_names {
+	char pre[48];	/* "" or "ID-" */
+	char scope[56]; /* "" or "#ID-svg " */
+};
+
+static int count_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Re-lays l out with at most max_frames frames: only frames wider than the (max_frames + 1)-th
+ * widest drawn one stay. A parent is never narrower than its child, so what stays is a tree. */
+static int layout_fit(const struct folded_profile *p, const struct folded_children *c,
+		      size_t max_frames, struct layout *l)
+{
+	double *w = malloc(l->count * sizeof(*w)), cut;
+
+	if (!w)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->count; i++)
+		w[i] = p->totals[l->items[i].node];
+	qsort(w, l->count, sizeof(*w), count_desc);
+	cut = w[max_frames];
+	free(w);
+	/* Strictly wider than the cut: ties at the cut go together. */
+	return layout_build(p, c, nextafter(cut, INFINITY), l);
+}
+
 static void write_header(struct out_buf *ob, const struct flamegraph_options *o,
 			 const struct render_overlay *ov, int height, int top, int y0)
 {
 	const char *title = o->title;
 	int fs = o->font_size, w = o->width;
+	struct graph_names gn = {"", ""};
+	const char *pre = gn.pre, *sc = gn.scope;
 
+	if (o->embed_id) {
+		snprintf(gn.pre, sizeof(gn.pre), "%s-", o->embed_id);
+		snprintf(gn.scope, sizeof(gn.scope), "#%s-svg ", o->embed_id);
+	}
 	if (!title)
 		title = ov	      ? "Differential Flame Graph"
 			: o->inverted ? "Icicle Graph"
 				      : "Flame Graph";
-	ob_str(ob, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
-	ob_printf(ob,
-		  "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-		  "xmlns=\"http://www.w3.org/2000/svg\" xmlns:sm=\"" SM_NS
-		  "\" onload=\"init(evt)\">\n",
-		  w, height, w, height);
+	if (!o->embed_id) {
+		ob_str(ob, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+		ob_printf(ob,
+			  "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+			  "xmlns=\"http://www.w3.org/2000/svg\" xmlns:sm=\"" SM_NS
+			  "\" onload=\"init(evt)\">\n",
+			  w, height, w, height);
+	} else {
+		/* In HTML the sm: attributes are plain attributes; the script reads both forms. */
+		ob_printf(ob,
+			  "<svg id=\"%ssvg\" class=\"smolder-flamegraph\" version=\"1.1\" "
+			  "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+			  "xmlns=\"http://www.w3.org/2000/svg\" xmlns:sm=\"" SM_NS
+			  "\" sm:prefix=\"%s\">\n",
+			  pre, w, height, w, height, pre);
+	}
 	ob_str(ob,
 	       "<!-- Flame graph by smolder. Click a frame to zoom, Ctrl-F or 'Search' to "
 	       "highlight by regex. URL parameters: s=REGEX, i=1 (ignore case), x=OFFSET&d=DEPTH "
-	       "(zoom). -->\n");
+	       "(zoom), each prefixed by the graph's id prefix when embedded in a page. -->\n");
 	ob_printf(ob,
 		  "<style type=\"text/css\">\n"
-		  "text { font-family: Verdana, \"DejaVu Sans\", sans-serif; font-size: %dpx; "
+		  "%stext { font-family: Verdana, \"DejaVu Sans\", sans-serif; font-size: %dpx; "
 		  "fill: #000; }\n"
-		  "#title { text-anchor: middle; font-size: %dpx; }\n"
-		  "#subtitle { text-anchor: middle; fill: #555; }\n"
-		  "#search, #ignorecase, #unzoom { cursor: pointer; opacity: 0.6; }\n"
-		  "#search:hover, #ignorecase:hover, #unzoom:hover, .on { opacity: 1; }\n"
-		  "#search.on, #ignorecase.on { fill: " HIGHLIGHT "; }\n"
-		  "#frames g { cursor: pointer; }\n"
-		  "#frames rect { rx: 2px; ry: 2px; }\n"
-		  "#frames g:hover rect { stroke: #000; stroke-width: 0.5; }\n"
-		  "#frames text { pointer-events: none; }\n"
-		  ".hide { display: none; }\n"
-		  ".parent { opacity: 0.5; }\n"
+		  "#%stitle { text-anchor: middle; font-size: %dpx; }\n"
+		  "#%ssubtitle { text-anchor: middle; fill: #555; }\n"
+		  "#%ssearch, #%signorecase, #%sunzoom { cursor: pointer; opacity: 0.6; }\n"
+		  "#%ssearch:hover, #%signorecase:hover, #%sunzoom:hover, %s.on { opacity: 1; }\n"
+		  "#%ssearch.on, #%signorecase.on { fill: " HIGHLIGHT "; }\n"
+		  "#%sframes g { cursor: pointer; }\n"
+		  "#%sframes rect { rx: 2px; ry: 2px; }\n"
+		  "#%sframes g:hover rect { stroke: #000; stroke-width: 0.5; }\n"
+		  "#%sframes text { pointer-events: none; }\n"
+		  "%s.hide { display: none; }\n"
+		  "%s.parent { opacity: 0.5; }\n"
 		  "</style>\n",
-		  fs, fs + 5);
-	ob_str(ob, "<script type=\"text/ecmascript\"><![CDATA[\n");
-	ob_mem(ob, (const char *)flamegraph_js, flamegraph_js_len);
-	ob_str(ob, "]]></script>\n");
+		  sc, fs, pre, fs + 5, pre, pre, pre, pre, pre, pre, pre, sc, pre, pre, pre, pre,
+		  pre, pre, sc, sc);
+	if (!o->embed_id) {
+		ob_str(ob, "<script type=\"text/ecmascript\"><![CDATA[\n");
+		ob_mem(ob, (const char *)flamegraph_js, flamegraph_js_len);
+		ob_str(ob, "]]></script>\n");
+	}
 	ob_printf(ob, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"%s\"/>\n", w, height,
 		  ov					 ? "#ffffff"
 		  : o->palette == FLAMEGRAPH_PALETTE_HOT ? "#f8f4ec"
 							 : "#f4f6f8");
-	ob_printf(ob, "<text id=\"title\" x=\"%d\" y=\"%d\">", w / 2, fs * 2);
+	ob_printf(ob, "<text id=\"%stitle\" x=\"%d\" y=\"%d\">", pre, w / 2, fs * 2);
 	ob_escaped_input(ob, title);
 	ob_str(ob, "</text>\n");
 	if (o->subtitle) {
-		ob_printf(ob, "<text id=\"subtitle\" x=\"%d\" y=\"%d\">", w / 2, fs * 2 + fs + 6);
+		ob_printf(ob, "<text id=\"%ssubtitle\" x=\"%d\" y=\"%d\">", pre, w / 2,
+			  fs * 2 + fs + 6);
 		ob_escaped_input(ob, o->subtitle);
 		ob_str(ob, "</text>\n");
 	}
-	ob_printf(ob, "<text id=\"unzoom\" class=\"hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n",
-		  XPAD, fs * 2);
-	ob_printf(ob, "<text id=\"search\" x=\"%d\" y=\"%d\">Search</text>\n", w - XPAD - 100,
+	ob_printf(ob, "<text id=\"%sunzoom\" class=\"hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n",
+		  pre, XPAD, fs * 2);
+	ob_printf(ob, "<text id=\"%ssearch\" x=\"%d\" y=\"%d\">Search</text>\n", pre,
+		  w - XPAD - 100, fs * 2);
+	ob_printf(ob, "<text id=\"%signorecase\" x=\"%d\" y=\"%d\">ic</text>\n", pre, w - XPAD - 16,
 		  fs * 2);
-	ob_printf(ob, "<text id=\"ignorecase\" x=\"%d\" y=\"%d\">ic</text>\n", w - XPAD - 16,
-		  fs * 2);
-	ob_printf(ob, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", XPAD,
+	ob_printf(ob, "<text id=\"%sdetails\" x=\"%d\" y=\"%d\"> </text>\n", pre, XPAD,
 		  height - fs / 2 - 4);
-	ob_printf(ob, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", w - XPAD - 160,
+	ob_printf(ob, "<text id=\"%smatched\" x=\"%d\" y=\"%d\"> </text>\n", pre, w - XPAD - 160,
 		  height - fs / 2 - 4);
 	ob_printf(
 		ob,
-		"<g id=\"frames\" sm:inverted=\"%d\" sm:fh=\"%d\" sm:y0=\"%d\" sm:xpad=\"%d\" "
+		"<g id=\"%sframes\" sm:inverted=\"%d\" sm:fh=\"%d\" sm:y0=\"%d\" sm:xpad=\"%d\" "
 		"sm:width=\"%d\" sm:fontsize=\"%d\" sm:fontwidth=\"%.2f\" sm:highlight=\"" HIGHLIGHT
 		"\" sm:top=\"%d\">\n",
-		o->inverted ? 1 : 0, o->frame_height, y0, XPAD, w, fs, FONT_WIDTH, top);
+		pre, o->inverted ? 1 : 0, o->frame_height, y0, XPAD, w, fs, FONT_WIDTH, top);
+}
+
+const char *flamegraph_script(size_t *len)
+{
+	*len = flamegraph_js_len;
+	return (const char *)flamegraph_js;
+}
+
+static bool embed_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 40 || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z')))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '_'))
+			return false;
+	return true;
 }
 
 static int options_check(const struct flamegraph_options *o)
 {
 	if (o->width < 100 || o->width > 1000000 || !(o->minwidth >= 0) || !isfinite(o->minwidth) ||
 	    o->frame_height < 4 || o->frame_height > 200 || o->font_size < 4 ||
-	    o->font_size > 100 || !o->countname || !*o->countname)
+	    o->font_size > 100 || !o->countname || !*o->countname ||
+	    (o->embed_id && !embed_id_valid(o->embed_id)))
 		return -EINVAL;
 	return 0;
 }
@@ -647,6 +719,8 @@ int flamegraph_render_tree(const struct folded_profile *p, const struct folded_c
 	ob->len = 0;
 	ob->err = 0;
 	err = layout_build(p, c, o->minwidth / scale, &l);
+	if (!err && o->max_frames && l.count > o->max_frames)
+		err = layout_fit(p, c, o->max_frames, &l);
 	if (err)
 		goto out;
 	top = fs * 3 + (o->subtitle ? fs + 6 : 0);

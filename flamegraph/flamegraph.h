@@ -27,6 +27,16 @@ struct flamegraph_options {
 	double minwidth;  /* frames narrower than this (px) are not drawn; default 0.1 */
 	int frame_height; /* px, default 16 */
 	int font_size;	  /* px, default 12 */
+	/* At most this many frames are drawn (0: no limit): minwidth is doubled until the graph
+	 * fits, so a huge profile gives a bounded file. Culled frames keep their count in parents.
+	 */
+	size_t max_frames;
+	/* NULL: a standalone SVG document with its script. Else an <svg> element for an HTML page
+	 * holding several graphs: no XML declaration, no script (the page includes
+	 * flamegraph_script() once and calls smolderFlameGraph(svg) per graph), and element ids,
+	 * style rules and URL parameters prefixed "EMBED_ID-" so graphs do not collide. Must match
+	 * [A-Za-z][A-Za-z0-9_]* (-EINVAL otherwise). */
+	const char *embed_id;
 };
 
 /* Fills o with the defaults above. */
@@ -39,6 +49,10 @@ int flamegraph_palette_parse(const char *name, enum flamegraph_palette *palette)
  * -EINVAL (empty profile, bad options), -ENOMEM or -EIO. */
 int flamegraph_render(const struct folded_profile *p, const struct flamegraph_options *o,
 		      FILE *out);
+
+/* The flame graphs' script (flamegraph.js) for a page embedding graphs (embed_id): defines
+ * smolderFlameGraph(svgElement). Static storage; *len gets its length. */
+const char *flamegraph_script(size_t *len);
 
 /* Differential flame graphs. Frame widths come from AFTER; a frame is red where its total grew
  * and blue where it shrank, more saturated the larger the change. With normalize, BEFORE is

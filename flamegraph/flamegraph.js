@@ -3,32 +3,59 @@
 // parameters (s=REGEX, i=1 ignore case, x=OFFSET&d=DEPTH zoom) so a view can be shared or
 // checked by a headless browser. It reads everything from the DOM: no profile data is ever
 // spliced into this script, so hostile frame names cannot reach it as code.
+// All state lives in one smolderFlameGraph(svg) call per graph, so an HTML page can hold several
+// graphs (rendered with an embed id): their element ids and URL parameters carry the prefix
+// given in the svg's sm:prefix attribute ("cpu-frames", "cpu-s=REGEX").
 "use strict";
+
+// A standalone SVG document: its onload handler.
+function init(evt) {
+	smolderFlameGraph(document.documentElement);
+}
+
+function smolderFlameGraph(svg) {
 var NS = "https://smolder.dev/ns/flamegraph";
 var cfg = {}, nodes = [], byElement = new Map();
 var details, matched, searchButton, icButton, unzoomButton;
 var zoomed = null, searchTerm = null, ignoreCase = false;
+var prefix = attr(svg, "prefix") || "";
+var embedded = prefix !== "";
 
-function num(el, name) {
-	return parseFloat(el.getAttributeNS(NS, name));
+// sm: attributes are namespaced in an SVG document, plain "sm:NAME" attributes in HTML.
+function attr(el, name) {
+	var v = el.getAttributeNS(NS, name);
+	return v === null ? el.getAttribute("sm:" + name) : v;
 }
 
-function init(evt) {
-	var frames = document.getElementById("frames");
+function num(el, name) {
+	return parseFloat(attr(el, name));
+}
+
+function byId(name) {
+	return svg.querySelector("#" + prefix + name);
+}
+
+// URL parameter names: prefixed when several graphs share a page.
+function key(name) {
+	return prefix + name;
+}
+
+(function () {
+	var frames = byId("frames");
 	var groups = frames.getElementsByTagName("g");
-	details = document.getElementById("details");
-	matched = document.getElementById("matched");
-	searchButton = document.getElementById("search");
-	icButton = document.getElementById("ignorecase");
-	unzoomButton = document.getElementById("unzoom");
-	cfg.inverted = frames.getAttributeNS(NS, "inverted") === "1";
+	details = byId("details");
+	matched = byId("matched");
+	searchButton = byId("search");
+	icButton = byId("ignorecase");
+	unzoomButton = byId("unzoom");
+	cfg.inverted = attr(frames, "inverted") === "1";
 	cfg.fh = num(frames, "fh");
 	cfg.y0 = num(frames, "y0");
 	cfg.xpad = num(frames, "xpad");
 	cfg.width = num(frames, "width");
 	cfg.fontsize = num(frames, "fontsize");
 	cfg.fontwidth = num(frames, "fontwidth");
-	cfg.highlight = frames.getAttributeNS(NS, "highlight");
+	cfg.highlight = attr(frames, "highlight");
 	for (var i = 0; i < groups.length; i++) {
 		var g = groups[i];
 		var rect = g.getElementsByTagName("rect")[0];
@@ -83,7 +110,8 @@ function init(evt) {
 			search(searchTerm);
 	});
 	window.addEventListener("keydown", function (e) {
-		if ((e.ctrlKey || e.metaKey) && e.key === "f") {
+		// On a page with several graphs Ctrl-F stays the browser's own find.
+		if (!embedded && (e.ctrlKey || e.metaKey) && e.key === "f") {
 			e.preventDefault();
 			searchPrompt();
 		} else if (e.key === "Escape") {
@@ -92,18 +120,19 @@ function init(evt) {
 	});
 
 	var params = new URLSearchParams(window.location.search);
-	if (params.get("i") === "1") {
+	if (params.get(key("i")) === "1") {
 		ignoreCase = true;
 		icButton.classList.add("on");
 	}
-	if (params.has("x") && params.has("d")) {
-		var target = findFrame(parseFloat(params.get("x")), parseInt(params.get("d"), 10));
+	if (params.has(key("x")) && params.has(key("d"))) {
+		var target = findFrame(parseFloat(params.get(key("x"))),
+			parseInt(params.get(key("d")), 10));
 		if (target && target.depth > 0)
 			zoom(target);
 	}
-	if (params.get("s"))
-		search(params.get("s"));
-}
+	if (params.get(key("s")))
+		search(params.get(key("s")));
+})();
 
 function frameOf(el) {
 	while (el && el.tagName !== "g")
@@ -214,7 +243,7 @@ function search(term) {
 	}
 	var pct = cfg.total > 0 ? (100 * covered) / cfg.total : 0;
 	matched.textContent = "Matched: " + pct.toFixed(2) + "%";
-	matched.setAttributeNS(NS, "sm:matched", String(spans.length));
+	matched.setAttribute("data-matched", String(spans.length));
 	searchButton.classList.add("on");
 	searchButton.textContent = "Reset Search";
 	updateUrl();
@@ -232,16 +261,20 @@ function resetSearch() {
 	updateUrl();
 }
 
-// Keeps the view in the URL so it can be shared; file:// pages may refuse, which is harmless.
+// Keeps the view in the URL so it can be shared (other graphs' parameters kept); file:// pages
+// may refuse, which is harmless.
 function updateUrl() {
-	var params = new URLSearchParams();
+	var params = new URLSearchParams(window.location.search);
+	["s", "i", "x", "d"].forEach(function (k) {
+		params.delete(key(k));
+	});
 	if (searchTerm !== null)
-		params.set("s", searchTerm);
+		params.set(key("s"), searchTerm);
 	if (ignoreCase)
-		params.set("i", "1");
+		params.set(key("i"), "1");
 	if (zoomed) {
-		params.set("x", String(zoomed.x));
-		params.set("d", String(zoomed.depth));
+		params.set(key("x"), String(zoomed.x));
+		params.set(key("d"), String(zoomed.depth));
 	}
 	var q = params.toString();
 	try {
@@ -249,4 +282,5 @@ function updateUrl() {
 	} catch (err) {
 		// not allowed for this document
 	}
+}
 }

@@ -3,7 +3,8 @@
 # the bundled demo service on a free port (demo_server 0), waits until it listens, and drives it
 # with demo_load on $PORT for DEMO_SECONDS (default 30) while collecting CPU stacks, allocation
 # growth, the /proc timeline and per-request figures (requests counted by a uprobe on the service's
-# request router). Then prints the findings and where the reports are. Run as root. Packages:
+# request router). Then prints the findings, per-request figures and where the reports are (the
+# HTML report, the JSON report, the on-CPU flame graph). Run as root. Packages:
 # bootstrap sets build and demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,8 @@ mkdir -p "$out"
 rc=0
 build/smolder profile --ops-probe route_request \
 	--during "build/tests/fixtures/demo_load \$PORT $seconds 4" \
-	-o "$out/demo-profile.json" -o "$out/demo-cpu.svg" -o "$out/demo-cpu.folded" \
+	-o "$out/demo-report.html" -o "$out/demo-profile.json" -o "$out/demo-cpu.svg" \
+	-o "$out/demo-cpu.folded" \
 	-- build/tests/fixtures/demo_server 0 4 >"$out/demo-server.log" || rc=$?
 echo "findings:"
 grep -o '"text": "[^"]*"' "$out/demo-profile.json" | sed 's/^"text": "/  - /; s/"$//' || true
@@ -36,6 +38,7 @@ if po:
 PY
 echo
 echo "demo: results"
+echo "  report (HTML):         $out/demo-report.html"
 echo "  profile report (JSON): $out/demo-profile.json"
 echo "  CPU flame graph:       $out/demo-cpu.svg"
 echo "  CPU folded stacks:     $out/demo-cpu.folded"

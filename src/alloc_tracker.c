@@ -1,15 +1,17 @@
 /* alloc_tracker.c: the user-space half of allocation tracking. The kernel side (memleak.bpf.c)
- * keeps every live block and per-stack-key counters; here we attach its programs to the allocator
- * functions found in each mapped object, teach its stack walker the unwind rules it asks for
- * (snapshots), intern the stacks it announces, and read the counters once per interval. Nothing
- * here runs per allocation, so the tool's cost does not grow with the target's allocation rate. */
+ * keeps every live block and per-stack-key counters per process; here we attach its programs to
+ * the allocator functions found in each mapped object of each target process (alloc_probes.c),
+ * teach its stack walker the unwind rules it asks for (snapshots, unwound in the process's own
+ * model), intern the stacks it announces under their process's root frame, keep the books through
+ * fork, exec and exit, and read the counters once per interval. Nothing here runs per allocation,
+ * so the tool's cost does not grow with the targets' allocation rate. */
 #include "smolder/alloc_tracker.h"
-#include "smolder/alloc_symbols.h"
+#include "smolder/alloc_probes.h"
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
 #include "smolder/mixed_stack.h"
-#include "smolder/proc_maps.h"
+#include "smolder/process_table.h"
 #include "smolder/python.h"
 #include "smolder/stack_table.h"
 #include "smolder/u64_map.h"
@@ -22,30 +24,17 @@
 #include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-
-/* libstdc++'s demangler (the Itanium C++ ABI entry point), as the symbolizer uses it. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define MMAP_KEY_BIT	   (1ULL << 62)
 #define DEFAULT_MAX_ALLOCS (1u << 21)
 #define DEFAULT_MAX_SITES  (1u << 16)
-/* BPF_TRACE_UPROBE_MULTI and BPF_F_UPROBE_MULTI_RETURN (Linux 6.6): Debian 12's headers and libbpf
- * 1.1 predate them. */
+/* BPF_TRACE_UPROBE_MULTI (Linux 6.6): Debian 12's headers and libbpf 1.1 predate it. */
 #define ATTACH_UPROBE_MULTI 48
-#define UPROBE_MULTI_RETURN 1u
-
-struct attached_object {
-	uint64_t dev, inode;
-};
 
 #define MAX_PENDING_SNAPSHOTS 256
 /* Frames of an interned stack: the walked ones, or with Python frames spliced in, more. */
@@ -62,24 +51,22 @@ struct pending_snapshot {
 };
 
 struct alloc_tracker {
-	pid_t pid;
+	pid_t pid; /* the first target (launch mode: the launched command) */
 	struct memleak_bpf *skel;
 	struct ring_buffer *ringbuf;
-	struct bpf_link **links;
+	struct bpf_link **links; /* tracepoints */
 	size_t n_links, cap_links;
-	/* With uprobe_multi links (Linux 6.6+): one link per program and object instead of one per
-	 * probe point. Removing a uprobe waits for an RCU grace period (about 0.1 s here, one after
-	 * another under the kernel's event mutex): the 20 single links of a plain C target took 2 s
-	 * at the end of every run; a multi link waits once for all its points. */
-	bool multi;
-	int *multi_fds;
-	size_t n_multi_fds;
-	struct attached_object *objects; /* objects scanned (with or without allocator functions) */
-	size_t n_objects;
-	size_t n_probe_objects, n_points, n_emulated;
-	bool tracepoints_attached;
+	bool multi; /* uprobe_multi links (Linux 6.6+) */
+	struct alloc_probes *probes;
+	bool tracepoints_attached, attached_once;
+	uint32_t next_layout; /* layout ids seeded for the processes added from user space */
 
-	struct unwinder *unwinder; /* borrowed: rules for the kernel walker, snapshot unwinding */
+	/* Per process (a -p list, followed children, exec'd programs): the model whose unwinder
+	 * learns the rules of its stacks and whose root frame ends them. Borrowed. */
+	struct process_table *processes;
+	pid_t launched_pid;	   /* its first exec is the launch itself, not a new program */
+	bool launch_exec_seen;	   /* that exec's record arrived */
+	struct unwinder *unwinder; /* without a process table: the one process's (borrowed) */
 	struct stack_table *stacks;
 	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
 	 * both, owned here, so a frame value means one thing for the whole run. */
@@ -88,9 +75,6 @@ struct alloc_tracker {
 	uint32_t *stack_flags;	     /* per stack id */
 	size_t cap_flags;
 	uint32_t unavailable_id; /* the empty stack: "[stack unavailable]" */
-
-	char **alloc_names; /* allocator function names shown as leaf frames, by alloc_id - 1 */
-	size_t n_alloc_names;
 
 	/* Snapshots whose stack copy ran out before the walk did (deep paths, big frames): their
 	 * stack is only a prefix of the call path, which the kernel walker, reading live memory
@@ -102,31 +86,50 @@ struct alloc_tracker {
 	uint64_t snapshots_unwound, rules_installed, snapshots_merged;
 	/* Python targets (alloc_tracker_set_python): allocation stacks with Python frames. */
 	struct python_runtime *python; /* borrowed */
+	pid_t python_pid;	       /* the process whose code objects it reads */
 	unsigned python_options;       /* enum mixed_stack_options */
 	struct mixed_stack_stats python_stats;
 	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
 
-	/* exec: the old image's live blocks, closed at the exec (SMOLDER_REC_EXEC), are counted as
-	 * freed per stack key here (the kernel's per-CPU counters are not written from user space).
-	 */
-	struct u64_map exec_freed_bytes, exec_freed_count;
+	/* exec and exit: the old image's (the exited process's) live blocks, closed then, are
+	 * counted as freed per stack key here (the kernel's per-CPU counters are not written from
+	 * user space); closed_flags says how (ALLOC_SITE_EXEC_CLOSED, ALLOC_SITE_EXIT_CLOSED). */
+	struct u64_map closed_bytes, closed_count, closed_flags;
 	struct alloc_tracker_exec_stats exec;
+	struct alloc_tracker_tree_stats tree;
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
 
-/* Interns a stack; with an alloc_id, the allocator function becomes its leaf frame (a pseudo
- * address alloc_tracker_frame_name resolves). */
-static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n, uint32_t alloc_id,
-			uint32_t flags, uint32_t *id)
+/* The current model of process tgid (made now, its maps read, when it has none), or NULL without a
+ * process table. */
+static struct process_model *tracker_model(struct alloc_tracker *t, uint32_t tgid)
 {
-	uint64_t frames[STACK_MAX_FRAMES + 2];
+	if (!t->processes || tgid == 0)
+		return NULL;
+	return process_table_get(t->processes, (pid_t)tgid);
+}
+
+/* The unwinder that knows model's mappings (the one process's without a process table). */
+static struct unwinder *tracker_unwinder(struct alloc_tracker *t, struct process_model *model)
+{
+	return t->processes ? (model ? model->unwinder : NULL) : t->unwinder;
+}
+
+/* Interns a stack; with an alloc_id, the allocator function becomes its leaf frame (a pseudo
+ * address alloc_tracker_frame_name resolves); with a model, its root frame ("COMMAND [PID]") ends
+ * it, outermost: the stack says which process's books it is in and which model names it. */
+static int stack_intern(struct alloc_tracker *t, const struct process_model *model,
+			const uint64_t *ips, uint32_t n, uint32_t alloc_id, uint32_t flags,
+			uint32_t *id)
+{
+	uint64_t frames[STACK_MAX_FRAMES + 3];
 	uint32_t k = 0;
 	int err;
 
 	if (n > STACK_MAX_FRAMES)
 		n = STACK_MAX_FRAMES;
-	if (alloc_id && alloc_id <= t->n_alloc_names)
+	if (alloc_id && alloc_probes_name(t->probes, alloc_id))
 		frames[k++] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
 	if (n)
 		memcpy(frames + k, ips, n * sizeof(frames[0]));
@@ -139,6 +142,8 @@ static int stack_intern(struct alloc_tracker *t, const uint64_t *ips, uint32_t n
 			return err;
 		k++;
 	}
+	if (model)
+		frames[k++] = model->root_frame;
 	err = stack_table_add(t->stacks, frames, k, id);
 
 	if (err)
@@ -190,13 +195,15 @@ static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_r
 
 /* Installs the rule for one frame of a snapshot walk and returns its kernel kind; *next_exact
  * says whether the caller frame resumes at an exact ip (after a signal frame). */
-static uint8_t learn_rule(struct alloc_tracker *t, uint64_t ip, bool exact, bool *next_exact)
+static uint8_t learn_rule(struct alloc_tracker *t, struct unwinder *unwinder, uint32_t layout,
+			  uint64_t ip, bool exact, bool *next_exact)
 {
 	struct unwind_rule rule;
 	struct smolder_unwind_rule k;
-	uint64_t key = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0);
+	struct smolder_rule_key key = {.addr = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0),
+				       .layout = layout};
 
-	unwinder_rule_at(t->unwinder, ip, exact, &rule);
+	unwinder_rule_at(unwinder, ip, exact, &rule);
 	rule_for_kernel(&rule, &k);
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0)
 		t->rules_installed++;
@@ -205,16 +212,20 @@ static uint8_t learn_rule(struct alloc_tracker *t, uint64_t ip, bool exact, bool
 }
 
 /* True when stack id extends the prefix stack: the prefix's frames (without its [truncated]
- * marker) begin the other, which is longer. */
+ * marker) begin the other, which is longer, and both end in the same process root (or none). */
 static bool stack_extends(const struct alloc_tracker *t, uint32_t prefix_id, uint32_t id)
 {
 	uint32_t np, n;
 	const uint64_t *prefix = stack_table_get(t->stacks, prefix_id, &np);
 	const uint64_t *frames = stack_table_get(t->stacks, id, &n);
+	bool rooted;
 
 	if (!prefix || !frames || id == prefix_id || np < 2 || n < np)
 		return false;
-	np--; /* the marker */
+	rooted = frame_kind(prefix[np - 1]) == FRAME_KIND_PROCESS;
+	if (rooted && (np < 3 || frames[n - 1] != prefix[np - 1]))
+		return false;
+	np -= rooted ? 2 : 1; /* the marker (and the root) */
 	return memcmp(prefix, frames, np * sizeof(*prefix)) == 0;
 }
 
@@ -271,9 +282,9 @@ static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_i
 
 /* Stamps return addresses with the unwinder's maps generation (frame.h): the symbolizer then
  * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
-static void stamp_generation(const struct alloc_tracker *t, uint64_t *frames, uint32_t n)
+static void stamp_generation(struct unwinder *unwinder, uint64_t *frames, uint32_t n)
 {
-	uint32_t gen = t->unwinder ? unwinder_generation(t->unwinder) : 0;
+	uint32_t gen = unwinder ? unwinder_generation(unwinder) : 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		frames[i] = frame_user(frames[i], gen);
@@ -284,11 +295,12 @@ static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_r
 	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
 	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
 	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
+	struct process_model *model = tracker_model(t, rec->tgid);
 	int err;
 
 	memcpy(ips, rec->ips, n * sizeof(ips[0]));
-	stamp_generation(t, ips, n);
-	err = stack_intern(t, ips, n, rec->alloc_id, flags, &id);
+	stamp_generation(tracker_unwinder(t, model), ips, n);
+	err = stack_intern(t, model, ips, n, rec->alloc_id, flags, &id);
 
 	if (err)
 		return err;
@@ -318,20 +330,21 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 	};
 	struct unwind_result res;
 	bool exact = !us.ip_is_return, truncated = true, cut_by_copy = false;
+	struct process_model *model = tracker_model(t, snap->tgid);
+	struct unwinder *unwinder = tracker_unwinder(t, model);
 	int err;
 
 	if (n > SMOLDER_ALLOC_MAX_FRAMES - 1)
 		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
 	memcpy(ips, snap->ips, n * sizeof(ips[0]));
 	t->snapshots_unwound++;
-	err = t->unwinder
-		      ? unwinder_unwind(t->unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
-		      : -ENODEV;
+	err = unwinder ? unwinder_unwind(unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
+		       : -ENODEV;
 	if (err)
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
 		uint64_t ip = exact ? found[i] : found[i] + 1;
-		uint8_t kind = learn_rule(t, ip, exact, &exact);
+		uint8_t kind = learn_rule(t, unwinder, snap->layout, ip, exact, &exact);
 
 		ips[n++] = ip;
 		if (kind == SMOLDER_RULE_END)
@@ -344,8 +357,9 @@ static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snap
 		    n < SMOLDER_ALLOC_MAX_FRAMES)
 			cut_by_copy = true;
 	}
-	stamp_generation(t, ips, n);
-	err = stack_intern(t, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0, &id);
+	stamp_generation(unwinder, ips, n);
+	err = stack_intern(t, model, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0,
+			   &id);
 	if (err)
 		return err;
 	err = u64_map_put(&t->key_to_stack, snap->key, id);
@@ -362,29 +376,43 @@ static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_s
 	uint64_t native_id;
 	const uint64_t *frames;
 	uint32_t n_native, id, flags;
+	struct python_runtime *rt;
 	size_t n;
 	int err;
 
-	if (!t->python || !u64_map_get(&t->key_to_stack, rec->native_key, &native_id) ||
+	if (!u64_map_get(&t->key_to_stack, rec->native_key, &native_id) ||
 	    !(frames = stack_table_get(t->stacks, (uint32_t)native_id, &n_native))) {
 		t->python_orphans++;
 		return u64_map_put(&t->key_to_stack, rec->key, t->unavailable_id);
 	}
+	/* A runtime reads the code objects of its own process: another process of the tree (a
+	 * worker running the same interpreter) is named by its own model's runtime (a fork's copy
+	 * of its parent's), or keeps its native stack, never names read from the wrong memory. */
+	rt = t->python;
+	if (t->processes && (pid_t)rec->tgid != t->python_pid) {
+		const struct process_model *m = process_table_find(t->processes, (pid_t)rec->tgid);
+
+		rt = m ? m->python : NULL;
+	}
+	if (!rt)
+		return u64_map_put(&t->key_to_stack, rec->key, native_id);
 	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 2)
 		n_native = SMOLDER_ALLOC_MAX_FRAMES + 2;
 	/* Copied: interning the result may move the table's storage. */
 	memcpy(native, frames, n_native * sizeof(native[0]));
 	flags = t->stack_flags[native_id];
 	/* stack_intern appends the [truncated] marker again: splice the frames without it. */
+	if (n_native && frame_kind(native[n_native - 1]) == FRAME_KIND_PROCESS)
+		n_native--; /* the root, appended again by stack_intern */
 	if (n_native && frame_names_is_truncated(t->names, native[n_native - 1]))
 		n_native--;
 	n = mixed_stack_splice(
-		t->python, t->names, rec->frames,
+		rt, t->names, rec->frames,
 		rec->nr < SMOLDER_PYTHON_MAX_FRAMES ? rec->nr : SMOLDER_PYTHON_MAX_FRAMES,
 		rec->walk_flags, native, n_native,
 		t->python_options | ((rec->key & MMAP_KEY_BIT) ? MIXED_STACK_MMAP_SITE : 0), out,
 		sizeof(out) / sizeof(out[0]), &t->python_stats);
-	err = stack_intern(t, out, (uint32_t)n, 0, flags, &id);
+	err = stack_intern(t, tracker_model(t, rec->tgid), out, (uint32_t)n, 0, flags, &id);
 	if (err)
 		return err;
 	return u64_map_put(&t->key_to_stack, rec->key, id);
@@ -412,10 +440,14 @@ int alloc_tracker_set_python(struct alloc_tracker *t, pid_t pid, struct python_r
 				   sizeof(cfg), BPF_ANY);
 	if (ret < 0)
 		return ret;
-	if (rt) {
+	/* The first target's runtime is the tracker's own; the other processes' are their
+	 * models' (process_table_enable_python), found by on_py_stack_record. */
+	if (rt && (pid == t->pid || !t->python)) {
 		t->python = rt;
-		t->python_options = options;
+		t->python_pid = pid; /* its code objects are read from that process */
 	}
+	if (rt)
+		t->python_options = options;
 	return 0;
 }
 
@@ -431,72 +463,141 @@ void alloc_tracker_python_stats(const struct alloc_tracker *t, struct mixed_stac
 	*orphans = t->python_orphans;
 }
 
-/* Deletes every key of a BPF hash map (the map is small: rules, known stacks). */
-static void map_clear(int fd)
+/* Adds value to key's entry of map (0 when absent). False when out of memory. */
+static bool map_add(struct u64_map *map, uint64_t key, uint64_t value)
 {
-	uint64_t key, next;
+	uint64_t old = 0;
 
-	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		key = next;
-		if (bpf_map_delete_elem(fd, &key))
-			break;
-	}
+	u64_map_get(map, key, &old);
+	return u64_map_put(map, key, old + value) == 0;
 }
 
-/* Removes the blocks of map fd allocated before exec_ns (the old image's, gone with it) and counts
- * them as freed at their stack keys. */
-static void exec_close_books(struct alloc_tracker *t, int fd, uint64_t exec_ns, bool mmap)
+/* Closes books: removes process tgid's blocks of map fd allocated before before_ns (an exec: the
+ * old image's, gone with it; an exit: all of them) and marks their stack keys with how (flag). An
+ * exec's are counted as freed at their keys (the process lives on without them); an exit's are
+ * not: the exited process's sites keep what it held when it exited (its stack keys are its own
+ * and never change again), as a leak checker reports what a program still held at its exit. */
+static void close_books(struct alloc_tracker *t, int fd, uint32_t tgid, uint64_t before_ns,
+			bool mmap, uint32_t flag, struct alloc_tracker_closed *closed)
 {
-	uint64_t key, next, *prev = NULL, bytes, count;
-	struct smolder_alloc_info info;
+	enum { BATCH = 4096 };
+	struct smolder_alloc_key *keys = malloc(BATCH * sizeof(*keys));
+	uint64_t in_batch = 0, out_batch; /* the hash map's bucket cursor */
+	struct smolder_alloc_info *vals = malloc(BATCH * sizeof(*vals));
+	bool first = true;
+	uint64_t f;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &info) || info.time_ns >= exec_ns) {
-			prev = &key;
-			continue;
-		}
-		/* A deleted key cannot be the iteration's cursor: start over (the new image's
-		 * entries, skipped on the way, are few when this runs). */
-		if (bpf_map_delete_elem(fd, &key) == 0) {
-			if (!u64_map_get(&t->exec_freed_bytes, info.stack_key, &bytes))
-				bytes = 0;
-			if (!u64_map_get(&t->exec_freed_count, info.stack_key, &count))
-				count = 0;
-			if (u64_map_put(&t->exec_freed_bytes, info.stack_key, bytes + info.size) ||
-			    u64_map_put(&t->exec_freed_count, info.stack_key, count + 1))
-				t->exec.unaccounted++;
+	if (!keys || !vals)
+		goto out;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+					       &count, &opts);
+
+		if (err && errno != ENOENT)
+			break;
+		for (__u32 i = 0; i < count; i++) {
+			if (keys[i].tgid != tgid || vals[i].time_ns >= before_ns)
+				continue;
+			if (bpf_map_delete_elem(fd, &keys[i]) != 0)
+				continue; /* freed meanwhile */
+			f = 0;
+			u64_map_get(&t->closed_flags, vals[i].stack_key, &f);
+			if (u64_map_put(&t->closed_flags, vals[i].stack_key, f | flag) ||
+			    (flag == ALLOC_SITE_EXEC_CLOSED &&
+			     (!map_add(&t->closed_bytes, vals[i].stack_key, vals[i].size) ||
+			      !map_add(&t->closed_count, vals[i].stack_key, 1))))
+				closed->unaccounted++;
 			if (mmap) {
-				t->exec.mmap_bytes += info.size;
-				t->exec.mmaps++;
+				closed->mmap_bytes += vals[i].size;
+				closed->mmaps++;
 			} else {
-				t->exec.heap_bytes += info.size;
-				t->exec.allocs++;
+				closed->heap_bytes += vals[i].size;
+				closed->allocs++;
 			}
 		}
-		prev = NULL;
+		if (err) /* ENOENT: that was the last batch */
+			break;
+		in_batch = out_batch;
+		first = false;
 	}
+out:
+	free(keys);
+	free(vals);
 }
 
-/* The target exec'ed: close the old image's books (its live blocks died: counted, never a leak or
- * a plateau), forget the unwind rules and stacks learned from its code (the kernel walker relearns
- * them for the new image), and re-read the maps (a new maps generation: old stacks keep the old
- * image's names, new ones get the new image's). Probes on shared objects stay (they are per file
- * and pid); the new image's own objects are scanned at the next alloc_tracker_attach. */
+/* A target exec'd: close the old image's books (its live blocks died: counted, never a leak or a
+ * plateau). The kernel gave the process a new layout, so the new image's stacks get new keys and
+ * its rules are learned afresh, while the old image's stacks keep their model (its names). The
+ * process's next model is made for the new program at its first stack; the new image's own
+ * objects are probed at the next alloc_tracker_attach (probes on shared objects, libc, stay: the
+ * pid filter holds across exec). A launched command's own exec (from smolder's held child into
+ * CMD) is the start of its run: its model, made before, is re-read instead. */
 static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_record *rec)
 {
+	pid_t pid = rec->tgid ? (pid_t)rec->tgid : t->pid;
+	struct process_model *m;
+	bool launch = pid == t->launched_pid && !t->launch_exec_seen;
+
 	t->exec.execs++;
 	t->exec.last_ns = rec->time_ns;
-	exec_close_books(t, bpf_map__fd(t->skel->maps.allocs), rec->time_ns, false);
-	exec_close_books(t, bpf_map__fd(t->skel->maps.mmaps), rec->time_ns, true);
-	map_clear(bpf_map__fd(t->skel->maps.rules));
-	map_clear(bpf_map__fd(t->skel->maps.known_stacks));
-	t->n_pending = 0;
-	if (t->unwinder)
-		unwinder_refresh_maps(t->unwinder);
-	log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of the old image closed",
-		 (int)t->pid, (unsigned long long)t->exec.allocs,
-		 (unsigned long long)t->exec.heap_bytes);
+	close_books(t, bpf_map__fd(t->skel->maps.allocs), (uint32_t)pid, rec->time_ns, false,
+		    ALLOC_SITE_EXEC_CLOSED, &t->exec.closed);
+	close_books(t, bpf_map__fd(t->skel->maps.mmaps), (uint32_t)pid, rec->time_ns, true,
+		    ALLOC_SITE_EXEC_CLOSED, &t->exec.closed);
+	if (launch)
+		t->launch_exec_seen = true;
+	if (t->processes && !launch) {
+		if (process_table_exec(t->processes, pid))
+			t->exec.closed.unaccounted++;
+	} else {
+		m = t->processes ? process_table_find(t->processes, pid) : NULL;
+		if (tracker_unwinder(t, m))
+			unwinder_refresh_maps(tracker_unwinder(t, m));
+	}
+	if (!launch)
+		log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of old images closed "
+			 "so far",
+			 (int)pid, (unsigned long long)t->exec.closed.allocs,
+			 (unsigned long long)t->exec.closed.heap_bytes);
+}
+
+/* A followed child was forked, or a target exited (bpf/target_set.bpf.h). A child's books start
+ * empty at the fork (its copy of the parent's heap is in nobody's books under its pid); it gets
+ * its own probes now, on the objects it maps, so its allocations are seen from here on (those made
+ * between the fork and this attach are not: counted as frees of untracked memory if freed). An
+ * exited process's books are closed: its blocks leave the kernel's table (counted), its sites keep
+ * what it held at its exit (close_books), its model stays for the stacks already seen. */
+static void on_process_event(struct alloc_tracker *t, const struct smolder_process_event *ev)
+{
+	pid_t pid = (pid_t)ev->tgid;
+	int err;
+
+	switch (ev->kind) {
+	case SMOLDER_EVENT_FORK:
+		t->tree.forks++;
+		if (t->processes)
+			process_table_fork(t->processes, pid, (pid_t)ev->parent_tgid);
+		err = alloc_probes_attach_process(t->probes, pid);
+		if (err < 0 && err != -ESRCH)
+			log_debug("leaks: cannot probe child %d: %s", (int)pid, strerror(-err));
+		if (err == -ESRCH)
+			t->tree.children_gone++;
+		break;
+	case SMOLDER_EVENT_EXIT:
+		t->tree.exits++;
+		close_books(t, bpf_map__fd(t->skel->maps.allocs), (uint32_t)pid, UINT64_MAX, false,
+			    ALLOC_SITE_EXIT_CLOSED, &t->tree.exit_closed);
+		close_books(t, bpf_map__fd(t->skel->maps.mmaps), (uint32_t)pid, UINT64_MAX, true,
+			    ALLOC_SITE_EXIT_CLOSED, &t->tree.exit_closed);
+		if (t->processes)
+			process_table_exit(t->processes, pid);
+		alloc_probes_forget(t->probes, pid);
+		break;
+	default:
+		break;
+	}
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -511,6 +612,11 @@ static int on_record(void *ctx, void *data, size_t size)
 		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_EXEC && size >= sizeof(struct smolder_exec_record)) {
 		on_exec_record(t, data);
+		return 0;
+	}
+	if ((kind == SMOLDER_EVENT_FORK || kind == SMOLDER_EVENT_EXIT) &&
+	    size >= sizeof(struct smolder_process_event)) {
+		on_process_event(t, data);
 		return 0;
 	}
 	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
@@ -556,7 +662,8 @@ static int skeleton_load(struct alloc_tracker *t, const struct alloc_tracker_opt
 	t->skel = memleak_bpf__open();
 	if (!t->skel)
 		return -errno;
-	t->skel->rodata->target_tgid = (uint32_t)opts->pid;
+	t->skel->rodata->follow_children = opts->follow_children;
+	bpf_map__set_max_entries(t->skel->maps.targets, SMOLDER_MAX_TARGETS);
 	bpf_map__set_max_entries(t->skel->maps.allocs,
 				 opts->max_allocs ? opts->max_allocs : DEFAULT_MAX_ALLOCS);
 	bpf_map__set_max_entries(t->skel->maps.sites,
@@ -595,7 +702,7 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		err = -errno;
 		goto fail;
 	}
-	err = stack_intern(t, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
+	err = stack_intern(t, NULL, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
 	/* uprobe_multi programs where the kernel has them (6.6+); should their load fail all the
@@ -627,6 +734,25 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		err = -errno;
 		goto fail;
 	}
+	t->probes = alloc_probes_new(&(struct alloc_probe_programs){
+		.alloc_enter = t->skel->progs.alloc_enter_prog,
+		.alloc_return = t->skel->progs.alloc_return,
+		.free_enter = t->skel->progs.free_enter,
+		.delete_enter = t->skel->progs.delete_enter,
+		.multi = t->multi,
+	});
+	if (!t->probes) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* The given processes are targets from the start, each with a layout of its own (they
+	 * may run different programs); the fork tracepoint adds children (alloc_tracker_attach). */
+	t->next_layout = 1;
+	err = alloc_tracker_add_process(t, opts->pid);
+	for (size_t i = 0; !err && i < opts->n_pids; i++)
+		err = alloc_tracker_add_process(t, opts->pids[i]);
+	if (err)
+		goto fail;
 	return t;
 fail:
 	alloc_tracker_free(t);
@@ -634,126 +760,54 @@ fail:
 	return NULL;
 }
 
-struct link_destroyer {
-	struct bpf_link **links;
-	size_t n, first, stride;
-};
-
-static void *link_destroyer_run(void *arg)
+int alloc_tracker_add_process(struct alloc_tracker *t, pid_t pid)
 {
-	struct link_destroyer *d = arg;
+	uint32_t tgid = (uint32_t)pid, zero = 0, layout;
 
-	for (size_t i = d->first; i < d->n; i += d->stride)
-		bpf_link__destroy(d->links[i]);
-	return NULL;
-}
-
-/* Closing a uprobe perf event is slow: perf_uprobe_destroy waits for an RCU tasks-trace grace
- * period under the kernel's event_mutex, so the 124 probe links of a redis run took 17-19 s to
- * close one after the other on this machine under load (~10 s idle). Closed from several threads,
- * the parts outside the mutex overlap: 10 s under the same load (kernel 6.18, 2 CPUs, load 11-30).
- * The serialized part remains; a uprobe-multi link (one per object) would remove it. */
-static void destroy_links(struct bpf_link **links, size_t n)
-{
-	enum { DESTROYERS = 32 };
-	struct link_destroyer d[DESTROYERS];
-	pthread_t threads[DESTROYERS];
-	bool started[DESTROYERS] = {false};
-	size_t stride = n < DESTROYERS ? n : DESTROYERS;
-
-	for (size_t k = 0; k < stride; k++) {
-		d[k] = (struct link_destroyer){links, n, k, stride};
-		started[k] = pthread_create(&threads[k], NULL, link_destroyer_run, &d[k]) == 0;
-	}
-	for (size_t k = 0; k < stride; k++) {
-		if (started[k])
-			pthread_join(threads[k], NULL);
-		else /* no thread: do its share here */
-			link_destroyer_run(&d[k]);
-	}
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.targets), &tgid, &zero) == 0)
+		return 0; /* listed twice, or a descendant given with -p too */
+	layout = t->next_layout++;
+	/* Exec layouts are numbered after the seeded ones. */
+	if (t->skel->data->layout_seq <= layout)
+		t->skel->data->layout_seq = layout + 1;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.layouts), &tgid, &layout, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &tgid, &zero, BPF_ANY))
+		return -errno;
+	return alloc_probes_add_process(t->probes, pid);
 }
 
 void alloc_tracker_free(struct alloc_tracker *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_multi_fds; i++)
-		close(t->multi_fds[i]);
-	free(t->multi_fds);
-	destroy_links(t->links, t->n_links);
+	alloc_probes_free(t->probes);
+	for (size_t i = 0; i < t->n_links; i++)
+		bpf_link__destroy(t->links[i]);
 	free(t->links);
 	ring_buffer__free(t->ringbuf);
 	memleak_bpf__destroy(t->skel);
 	stack_table_free(t->stacks);
 	frame_names_free(t->names);
 	u64_map_release(&t->key_to_stack);
-	u64_map_release(&t->exec_freed_bytes);
-	u64_map_release(&t->exec_freed_count);
+	u64_map_release(&t->closed_bytes);
+	u64_map_release(&t->closed_count);
+	u64_map_release(&t->closed_flags);
 	free(t->stack_flags);
 	free(t->pending);
-	free(t->objects);
 	free(t->site_values);
-	for (size_t i = 0; i < t->n_alloc_names; i++)
-		free(t->alloc_names[i]);
-	free(t->alloc_names);
 	free(t);
 }
 
 static int link_add(struct alloc_tracker *t, struct bpf_link *link)
 {
-	if (t->n_links == t->cap_links) {
-		size_t cap = t->cap_links ? t->cap_links * 2 : 64;
-		struct bpf_link **grown = realloc(t->links, cap * sizeof(*grown));
+	struct bpf_link **grown = realloc(t->links, (t->n_links + 1) * sizeof(*grown));
 
-		if (!grown) {
-			bpf_link__destroy(link);
-			return -ENOMEM;
-		}
-		t->links = grown;
-		t->cap_links = cap;
-	}
-	t->links[t->n_links++] = link;
-	return 0;
-}
-
-static struct bpf_program *entry_program(struct alloc_tracker *t, const struct alloc_probe_point *p)
-{
-	struct memleak_bpf *s = t->skel;
-
-	if (p->kind == SMOLDER_ALLOC_FREE)
-		return p->is_delete ? s->progs.delete_enter : s->progs.free_enter;
-	return s->progs.alloc_enter_prog;
-}
-
-/* The alloc_id (1-based) for an allocator function name, shown as C++ code shows it. */
-static int alloc_name_id(struct alloc_tracker *t, const char *symbol, uint32_t *id)
-{
-	char *name = NULL, **grown;
-	int status = -1;
-
-	if (strncmp(symbol, "_Z", 2) == 0)
-		name = __cxa_demangle(symbol, NULL, NULL, &status);
-	if (!name || status != 0) {
-		free(name);
-		name = strdup(symbol);
-		if (!name)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->n_alloc_names; i++) {
-		if (strcmp(t->alloc_names[i], name) == 0) {
-			free(name);
-			*id = (uint32_t)i + 1;
-			return 0;
-		}
-	}
-	grown = realloc(t->alloc_names, (t->n_alloc_names + 1) * sizeof(*grown));
 	if (!grown) {
-		free(name);
+		bpf_link__destroy(link);
 		return -ENOMEM;
 	}
-	t->alloc_names = grown;
-	t->alloc_names[t->n_alloc_names++] = name;
-	*id = (uint32_t)t->n_alloc_names;
+	t->links = grown;
+	t->links[t->n_links++] = link;
 	return 0;
 }
 
@@ -762,256 +816,43 @@ const char *alloc_tracker_frame_name(const struct alloc_tracker *t, uint64_t fra
 	uint64_t id = frame & ~ALLOC_TRACKER_FRAME_ALLOCATOR;
 
 	if ((frame & ALLOC_TRACKER_FRAME_ALLOCATOR) != ALLOC_TRACKER_FRAME_ALLOCATOR || id == 0 ||
-	    id > t->n_alloc_names)
+	    id > UINT32_MAX)
 		return NULL;
-	return t->alloc_names[id - 1];
+	return alloc_probes_name(t->probes, (uint32_t)id);
 }
 
-static int attach_point(struct alloc_tracker *t, const char *path,
-			const struct alloc_probe_point *p)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	struct bpf_program *prog = entry_program(t, p);
-	struct bpf_link *link;
-	uint32_t alloc_id = 0;
-	int err;
-
-	if (!prog)
-		return -EINVAL;
-	if (p->kind != SMOLDER_ALLOC_FREE) {
-		err = alloc_name_id(t, p->name, &alloc_id);
-		if (err)
-			return err;
-		if (alloc_id > SMOLDER_ALLOC_COOKIE_ID)
-			alloc_id = 0; /* more names than the cookie holds: no leaf frame */
-	}
-	if (p->retprobe) {
-		/* Return probe first: a call that enters after the entry probe is live must also
-		 * come back through ours, or its thread would look "inside the allocator" forever.
-		 * Same address as the entry probe: the kernel shares one breakpoint for both, and
-		 * the probe point is before any stack adjustment, so [sp] is the return address. */
-		opts.retprobe = true;
-		link = bpf_program__attach_uprobe_opts(t->skel->progs.alloc_return, t->pid, path,
-						       p->file_offset, &opts);
-		if (!link)
-			return -errno;
-		err = link_add(t, link);
-		if (err)
-			return err;
-	}
-	opts.retprobe = false;
-	opts.bpf_cookie = alloc_id | (uint64_t)p->kind << SMOLDER_ALLOC_COOKIE_KIND_SHIFT;
-	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->file_offset, &opts);
-	if (!link)
-		return -errno;
-	return link_add(t, link);
-}
-
-static bool object_seen(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
-{
-	for (size_t i = 0; i < t->n_objects; i++) {
-		if (t->objects[i].dev == dev && t->objects[i].inode == inode)
-			return true;
-	}
-	return false;
-}
-
-/* BPF_LINK_CREATE's uprobe_multi attributes (union bpf_attr.link_create, Linux 6.6). */
-struct link_create_uprobe_multi {
-	uint32_t prog_fd, target_fd, attach_type, flags;
-	uint64_t path, offsets, ref_ctr_offsets, cookies;
-	uint32_t cnt, multi_flags, pid;
-};
-
-/* One uprobe_multi link of prog on offsets[0..cnt) of path for the target; its fd is kept in
- * multi_fds. 0 or -errno. */
-static int multi_link(struct alloc_tracker *t, struct bpf_program *prog, const char *path,
-		      const uint64_t *offsets, const uint64_t *cookies, uint32_t cnt,
-		      uint32_t flags)
-{
-	union bpf_attr attr;
-	struct link_create_uprobe_multi a = {
-		.prog_fd = (uint32_t)bpf_program__fd(prog),
-		.attach_type = ATTACH_UPROBE_MULTI,
-		.path = (uint64_t)(uintptr_t)path,
-		.offsets = (uint64_t)(uintptr_t)offsets,
-		.cookies = (uint64_t)(uintptr_t)cookies,
-		.cnt = cnt,
-		.multi_flags = flags,
-		.pid = (uint32_t)t->pid,
-	};
-	int *grown, fd;
-
-	_Static_assert(sizeof(a) <= sizeof(attr), "uprobe_multi attributes fit union bpf_attr");
-	if (cnt == 0)
-		return 0;
-	grown = realloc(t->multi_fds, (t->n_multi_fds + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	t->multi_fds = grown;
-	memset(&attr, 0, sizeof(attr));
-	memcpy(&attr, &a, sizeof(a));
-	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	if (fd < 0)
-		return -errno;
-	t->multi_fds[t->n_multi_fds++] = fd;
-	return 0;
-}
-
-/* attach_file with uprobe_multi links: the return probes first (a call that enters after the
- * entry probe is live must come back through ours), then the entries, one link per program. */
-static int attach_set_multi(struct alloc_tracker *t, const char *path,
-			    const struct alloc_probe_set *set)
-{
-	struct memleak_bpf *sk = t->skel;
-	/* Offsets per link: [0] returns, [1] allocating entries, [2] free, [3] delete; [4] holds
-	 * the cookies of [1]. */
-	struct bpf_program *progs[4] = {sk->progs.alloc_return, sk->progs.alloc_enter_prog,
-					sk->progs.free_enter, sk->progs.delete_enter};
-	size_t stride = set->n + 1;
-	uint64_t *block = calloc(5 * stride, sizeof(uint64_t)), *cookies;
-	uint32_t n[4] = {0};
-	int err = 0;
-
-	if (!block)
-		return -ENOMEM;
-	cookies = block + 4 * stride;
-	for (size_t i = 0; i < set->n && !err; i++) {
-		const struct alloc_probe_point *p = &set->points[i];
-		uint32_t id = 0, k;
-
-		if (p->retprobe)
-			block[n[0]++] = p->file_offset;
-		if (p->kind == SMOLDER_ALLOC_FREE) {
-			k = p->is_delete ? 3 : 2;
-			block[k * stride + n[k]++] = p->file_offset;
-			continue;
-		}
-		err = alloc_name_id(t, p->name, &id);
-		if (id > SMOLDER_ALLOC_COOKIE_ID)
-			id = 0; /* more names than the cookie holds: no leaf frame */
-		cookies[n[1]] = id | (uint64_t)p->kind << SMOLDER_ALLOC_COOKIE_KIND_SHIFT;
-		block[stride + n[1]++] = p->file_offset;
-	}
-	for (uint32_t k = 0; k < 4 && !err; k++)
-		err = multi_link(t, progs[k], path, block + k * stride, k == 1 ? cookies : NULL,
-				 n[k], k == 0 ? UPROBE_MULTI_RETURN : 0);
-	free(block);
-	return err;
-}
-
-/* Probes the allocator functions of one object: symbols read from scan_path (or name when that
- * fails), uprobes attached through attach_path. Returns the points attached or -errno. */
-static int attach_file(struct alloc_tracker *t, const char *scan_path, const char *attach_path,
-		       const char *name)
-{
-	struct alloc_probe_set set;
-	int err, attached = 0;
-
-	/* /proc/PID/map_files needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) where ptrace read
-	 * access suffices for /proc/PID/root: fall back as the unwinder and symbolizer do, then
-	 * to the path as smolder sees it. */
-	err = alloc_symbols_scan(scan_path, &set);
-	if ((err == -ENOENT || err == -EACCES || err == -EPERM) && strcmp(attach_path, scan_path))
-		err = alloc_symbols_scan(attach_path, &set);
-	if (err == -ENOENT || err == -EACCES || err == -EPERM)
-		err = alloc_symbols_scan(name, &set);
-	if (err) {
-		log_debug("leaks: cannot read symbols of %s: %s", name, strerror(-err));
-		return 0;
-	}
-	if (t->multi && set.n) {
-		err = attach_set_multi(t, attach_path, &set);
-		if (err) {
-			log_warn("leaks: cannot probe the allocator functions of %s: %s", name,
-				 strerror(-err));
-			alloc_probe_set_release(&set);
-			return err == -EPERM || err == -EACCES ? err : 0;
-		}
-		for (size_t i = 0; i < set.n; i++)
-			log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, name,
-				  set.points[i].probe_delta,
-				  set.points[i].emulated ? "emulated" : "single-stepped");
-		for (size_t i = 0; i < set.n; i++)
-			t->n_emulated += set.points[i].emulated;
-		t->n_points += set.n;
-		t->n_probe_objects++;
-		attached = (int)set.n;
-		alloc_probe_set_release(&set);
-		return attached;
-	}
-	for (size_t i = 0; i < set.n; i++) {
-		err = attach_point(t, attach_path, &set.points[i]);
-		if (err) {
-			log_warn("leaks: cannot probe %s in %s: %s", set.points[i].name, name,
-				 strerror(-err));
-			if (err == -EPERM || err == -EACCES) {
-				alloc_probe_set_release(&set);
-				return err;
-			}
-			continue;
-		}
-		log_debug("leaks: probing %s in %s at +%u (%s)", set.points[i].name, name,
-			  set.points[i].probe_delta,
-			  set.points[i].emulated ? "emulated" : "single-stepped");
-		attached++;
-		t->n_points++;
-		t->n_emulated += set.points[i].emulated;
-	}
-	if (attached)
-		t->n_probe_objects++;
-	alloc_probe_set_release(&set);
-	return attached;
-}
-
-static int attach_object(struct alloc_tracker *t, const struct proc_map *map)
-{
-	char scan_path[4096], attach_path[4096];
-
-	if (proc_maps_file_path(t->pid, map, scan_path, sizeof(scan_path)))
-		return 0;
-	/* Attach through /proc/PID/root so a target in another mount namespace works too. */
-	snprintf(attach_path, sizeof(attach_path), "/proc/%d/root%s", (int)t->pid, map->path);
-	return attach_file(t, scan_path, attach_path, map->path);
-}
-
-static int object_remember(struct alloc_tracker *t, uint64_t dev, uint64_t inode)
-{
-	struct attached_object *grown = realloc(t->objects, (t->n_objects + 1) * sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	t->objects = grown;
-	t->objects[t->n_objects++] = (struct attached_object){dev, inode};
-	return 0;
-}
-
-/* Anonymous mmap/munmap tracepoints, once. A failure only loses mmap tracking. */
+/* The tracepoints, once: exec, fork and exit of targets (the set follows the tree), anonymous
+ * mmap/munmap. A failure of the mmap ones only loses mmap tracking. */
 static int attach_tracepoints(struct alloc_tracker *t)
 {
 	struct bpf_program *tps[] = {t->skel->progs.mmap_enter, t->skel->progs.mmap_exit,
 				     t->skel->progs.munmap_enter};
-	struct bpf_link *exec_link;
+	struct bpf_program *tree[] = {t->skel->progs.exec_event, t->skel->progs.target_set_fork,
+				      t->skel->progs.target_set_exit};
+	struct bpf_link *link;
 	int err;
 
 	if (t->tracepoints_attached)
 		return 0;
-	exec_link = bpf_program__attach(t->skel->progs.exec_event);
-	if (!exec_link) {
-		err = -errno;
-		/* A privilege gap is the caller's to name (uprobe_multi links need less than
-		 * tracepoints: leaks needs both). */
-		if (err == -EPERM || err == -EACCES)
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
+		link = bpf_program__attach(tree[i]);
+		if (!link) {
+			err = -errno;
+			/* A privilege gap is the caller's to name (uprobe_multi links need less
+			 * than tracepoints: leaks needs both). */
+			if (err == -EPERM || err == -EACCES)
+				return err;
+			log_warn("leaks: cannot attach %s: %s; forks, execs and exits of the "
+				 "targets will not be noticed",
+				 bpf_program__name(tree[i]), strerror(-err));
+			continue;
+		}
+		err = link_add(t, link);
+		if (err)
 			return err;
-		log_warn("leaks: cannot attach the exec tracepoint: %s; an exec of the target will "
-			 "not be noticed",
-			 strerror(-err));
-	} else if ((err = link_add(t, exec_link))) {
-		return err;
 	}
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-		struct bpf_link *link = bpf_program__attach(tps[i]);
-
+		link = bpf_program__attach(tps[i]);
 		if (!link) {
 			log_warn("leaks: cannot attach %s: %s; anonymous mmap not tracked",
 				 bpf_program__name(tps[i]), strerror(errno));
@@ -1027,79 +868,82 @@ static int attach_tracepoints(struct alloc_tracker *t)
 
 int alloc_tracker_attach_paths(struct alloc_tracker *t, char *const *paths, size_t n)
 {
-	int err, total = 0;
+	int err = attach_tracepoints(t), total;
 
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-		uint64_t dev;
-
-		if (stat(paths[i], &st) != 0)
-			continue;
-		dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
-		if (object_seen(t, dev, st.st_ino))
-			continue;
-		err = object_remember(t, dev, st.st_ino);
-		if (err)
-			return err;
-		err = attach_file(t, paths[i], paths[i], paths[i]);
-		if (err < 0)
-			return err;
-		total += err;
-	}
-	err = attach_tracepoints(t);
 	if (err)
 		return err;
+	total = alloc_probes_attach_paths(t->probes, t->pid, paths, n);
+	if (total < 0)
+		return total;
+	t->attached_once = true;
 	return total ? total : -ENOENT;
 }
 
 int alloc_tracker_attach(struct alloc_tracker *t)
 {
-	struct proc_maps maps;
-	int err, total = 0;
-	bool first = t->n_objects == 0 && !t->tracepoints_attached;
+	enum { MAX_SCAN = 4096 };
+	bool first = !t->attached_once;
+	size_t n, objects, points, emulated;
+	pid_t *pids;
+	int err, total = 0, first_err = 0;
 
-	err = proc_maps_read(t->pid, &maps);
-	if (err)
-		return err;
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct proc_map *m = &maps.maps[i];
-		uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
-
-		if (!(m->perms & PROC_MAP_EXEC) || m->path[0] != '/' || m->inode == 0)
-			continue;
-		if (strstr(m->path, " (deleted)"))
-			continue;
-		if (object_seen(t, dev, m->inode))
-			continue;
-		err = object_remember(t, dev, m->inode);
-		if (err)
-			goto out;
-		err = attach_object(t, m);
-		if (err < 0)
-			goto out;
-		total += err;
-	}
+	/* Tracepoints first: a fork from here on is seen by the kernel, so a child forked
+	 * while the processes below are probed is not missed. */
 	err = attach_tracepoints(t);
 	if (err)
-		goto out;
+		return err;
+	pids = malloc(MAX_SCAN * sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	n = alloc_probes_processes(t->probes, pids, MAX_SCAN);
+	for (size_t i = 0; i < n && i < MAX_SCAN; i++) {
+		err = alloc_probes_attach_process(t->probes, pids[i]);
+		if (err == -EPERM || err == -EACCES || err == -ENOMEM) {
+			free(pids);
+			return err;
+		}
+		if (err < 0) {
+			if (!first_err && pids[i] == t->pid)
+				first_err = err;
+			continue;
+		}
+		total += err;
+	}
+	free(pids);
+	t->attached_once = true;
 	/* Once per interval: also catches an exec after launch-mode probes were attached by path.
 	 * An exited target (no maps left) keeps the last ones for its pending snapshots. */
-	if (maps.n > 0 && t->unwinder)
+	if (!t->processes && t->unwinder && first_err == 0)
 		unwinder_refresh_maps(t->unwinder);
-	err = total;
-	if (first && t->n_points == 0)
-		err = -ENOENT;
-out:
-	proc_maps_release(&maps);
-	return err;
+	alloc_probes_counts(t->probes, &objects, &points, &emulated);
+	if (first && first_err)
+		return first_err;
+	if (first && points == 0)
+		return -ENOENT;
+	return total;
 }
 
 void alloc_tracker_probe_counts(const struct alloc_tracker *t, size_t *objects, size_t *points,
 				size_t *emulated)
 {
-	*objects = t->n_probe_objects;
-	*points = t->n_points;
-	*emulated = t->n_emulated;
+	alloc_probes_counts(t->probes, objects, points, emulated);
+}
+
+size_t alloc_tracker_processes(const struct alloc_tracker *t, pid_t *pids, size_t max)
+{
+	return alloc_probes_processes(t->probes, pids, max);
+}
+
+void alloc_tracker_set_processes(struct alloc_tracker *t, struct process_table *processes,
+				 pid_t launched)
+{
+	t->processes = processes;
+	t->launched_pid = launched;
+}
+
+void alloc_tracker_tree_stats(const struct alloc_tracker *t, struct alloc_tracker_tree_stats *stats)
+{
+	*stats = t->tree;
 }
 
 int alloc_tracker_fd(const struct alloc_tracker *t)
@@ -1212,23 +1056,23 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 			c.free_bytes += t->site_values[cpu].free_bytes;
 			c.free_count += t->site_values[cpu].free_count;
 		}
-		if (t->exec.execs) {
+		if (t->closed_count.count) {
 			uint64_t bytes, count;
 
-			if (u64_map_get(&t->exec_freed_bytes, key, &bytes))
+			if (u64_map_get(&t->closed_bytes, key, &bytes))
 				c.free_bytes += bytes;
-			if (u64_map_get(&t->exec_freed_count, key, &count))
+			if (u64_map_get(&t->closed_count, key, &count))
 				c.free_count += count;
 		}
 		id = key_stack_defer(t, key, true);
 		if (id == KEY_DEFERRED)
 			continue;
 		flags = (key & MMAP_KEY_BIT) ? ALLOC_SITE_MMAP : 0;
-		if (t->exec.execs) {
+		if (t->closed_flags.count) {
 			uint64_t closed;
 
-			if (u64_map_get(&t->exec_freed_count, key, &closed))
-				flags |= ALLOC_SITE_EXEC_CLOSED;
+			if (u64_map_get(&t->closed_flags, key, &closed))
+				flags |= (uint32_t)closed;
 		}
 		flags |= alloc_tracker_stack_flags(t, id);
 		s = acc_get(&acc, id, flags);
@@ -1258,7 +1102,8 @@ static int live_map(struct alloc_tracker *t, int fd, bool mmap, uint64_t min_age
 		    uint64_t now_ns, alloc_tracker_live_fn fn, void *ctx)
 {
 	enum { BATCH = 4096 };
-	uint64_t *keys = malloc(BATCH * sizeof(uint64_t)), in_batch = 0, out_batch;
+	struct smolder_alloc_key *keys = malloc(BATCH * sizeof(*keys));
+	uint64_t in_batch = 0, out_batch; /* the hash map's bucket cursor */
 	struct smolder_alloc_info *vals = malloc(BATCH * sizeof(*vals));
 	bool first = true;
 	int err = 0;

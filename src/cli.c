@@ -62,13 +62,17 @@ static const char *const cli_help_record =
 	"example: smolder record -p 1234 -d 60 -o cpu.svg -o cpu.folded\n";
 
 static const char *const cli_help_leaks =
-	"usage: smolder leaks (-p PID | -- CMD ARGS...) [-d DURATION] [-i INTERVAL] [-o FILE]...\n"
+	"usage: smolder leaks (-p PID[,PID...] | -- CMD ARGS...) [-d DURATION] [-i INTERVAL]\n"
+	"                     [-o FILE]... [--children | --no-children] [--merge-processes]\n"
 	"                     [--min-age SECONDS] [--native] [--function]\n"
 	"\n"
 	"Track heap allocations and report the sites whose memory keeps growing.\n"
 	"\n"
-	"  -p, --pid PID        attach to a running process\n"
+	"  -p, --pid PID[,PID]  attach to running processes (each keeps its own books)\n"
 	"  -- CMD ARGS...       launch CMD and track it from its first instruction\n"
+	"      --children       also every descendant of the -p processes, present and future\n"
+	"      --no-children    launch mode: only CMD itself (default: CMD and its children)\n"
+	"      --merge-processes  flame graphs: one root frame per command, not per process\n"
 	"  -d, --duration D     stop after D (30, 30s, 5m, 2h); default: Ctrl-C or target exit\n"
 	"  -i, --interval I     snapshot interval (default 1s)\n"
 	"  -o, --output FILE    .json report, .svg/.folded memory flame graph, .pb.gz pprof,\n"
@@ -148,12 +152,17 @@ static const char *const cli_help_check =
 	"junit.xml\n";
 
 static const char *const cli_help_profile =
-	"usage: smolder profile (-p PID | -- CMD ARGS...) [--during 'LOAD CMD'] [-d DURATION]\n"
-	"                       [-F HZ] [-i INTERVAL] [--ops N | --ops-probe FUNCTION]\n"
-	"                       [--no-memory] [-o FILE]...\n"
+	"usage: smolder profile (-p PID[,PID...] | -- CMD ARGS...) [--during 'LOAD CMD']\n"
+	"                       [-d DURATION] [-F HZ] [-i INTERVAL] [--ops N | --ops-probe "
+	"FUNCTION]\n"
+	"                       [--no-memory] [--children | --no-children] [--merge-processes]\n"
+	"                       [-o FILE]...\n"
 	"\n"
 	"One attach: on-CPU stacks, allocation growth and a resource timeline from /proc.\n"
 	"\n"
+	"  --children       also every descendant of the -p processes, present and future\n"
+	"  --no-children    launch mode: only CMD itself (default: CMD and its children)\n"
+	"  --merge-processes  one root frame per command, not per process\n"
 	"  --during CMD     run CMD with sh -c once attached; the run ends when it exits;\n"
 	"                   a CMD using $PORT waits until the target listens on a TCP port\n"
 	"  --ops N          operations done during the run: per-operation figures\n"
@@ -161,8 +170,8 @@ static const char *const cli_help_profile =
 	"  --ops-probe [LIB:]FUNCTION  count calls of a native function as operations\n"
 	"  --no-memory      no allocation tracking (its cost)\n"
 	"  -i, --interval T timeline and memory snapshot period (default 1s)\n"
-	"  -o, --output F   .json report, .folded/.svg on-CPU flame graph\n"
-	"                   (default: smolder-PID-TIME.json)\n";
+	"  -o, --output F   .html report, .json report, .folded/.svg on-CPU flame graph\n"
+	"                   (default: smolder-PID-TIME.html and .json)\n";
 
 const char *cli_help_text(enum cli_command command)
 {
@@ -281,6 +290,8 @@ enum output_format cli_output_format(const char *path)
 		return OUTPUT_FORMAT_SVG;
 	if (strcasecmp(dot, ".json") == 0)
 		return OUTPUT_FORMAT_JSON;
+	if (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0)
+		return OUTPUT_FORMAT_HTML;
 	return OUTPUT_FORMAT_UNKNOWN;
 }
 
@@ -299,6 +310,8 @@ const char *cli_output_format_name(enum output_format format)
 		return "speedscope";
 	case OUTPUT_FORMAT_JUNIT:
 		return "junit";
+	case OUTPUT_FORMAT_HTML:
+		return "html";
 	default:
 		return "unknown";
 	}
@@ -395,6 +408,8 @@ struct cli_opt_spec {
 
 #define CMD_BIT(c) (1u << (c))
 #define CMD_TARGET (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE))
+/* Commands that take process trees: -p lists, --children, --merge-processes. */
+#define CMD_TREE (CMD_BIT(CLI_CMD_RECORD) | CMD_BIT(CLI_CMD_LEAKS) | CMD_BIT(CLI_CMD_PROFILE))
 
 static const struct cli_opt_spec cli_opts[] = {
 	{OPT_PID, 'p', "pid", 1, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
@@ -417,9 +432,9 @@ static const struct cli_opt_spec cli_opts[] = {
 	{OPT_MINWIDTH, 0, "minwidth", 1, CMD_BIT(CLI_CMD_FLAMEGRAPH) | CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_NORMALIZE, 0, "normalize", 0, CMD_BIT(CLI_CMD_DIFF)},
 	{OPT_FAIL_ON, 0, "fail-on", 1, CMD_BIT(CLI_CMD_DIFF)},
-	{OPT_CHILDREN, 0, "children", 0, CMD_BIT(CLI_CMD_RECORD)},
-	{OPT_NO_CHILDREN, 0, "no-children", 0, CMD_BIT(CLI_CMD_RECORD)},
-	{OPT_MERGE_PROCESSES, 0, "merge-processes", 0, CMD_BIT(CLI_CMD_RECORD)},
+	{OPT_CHILDREN, 0, "children", 0, CMD_TREE},
+	{OPT_NO_CHILDREN, 0, "no-children", 0, CMD_TREE},
+	{OPT_MERGE_PROCESSES, 0, "merge-processes", 0, CMD_TREE},
 	{OPT_NATIVE, 0, "native", 0, CMD_TARGET | CMD_BIT(CLI_CMD_DUMP)},
 	{OPT_FUNCTION, 0, "function", 0, CMD_TARGET},
 	{OPT_BASELINE, 0, "baseline", 1, CMD_BIT(CLI_CMD_CHECK)},
@@ -539,7 +554,7 @@ static int cli_apply(struct cli_options *o, enum cli_opt_id id, const char *name
 		if (o->outputs[o->n_outputs].format == OUTPUT_FORMAT_UNKNOWN)
 			return cli_error(err, errlen,
 					 "cannot tell the format of '%s': use .folded, .txt, .svg, "
-					 ".json, .pb.gz, .speedscope.json or .xml",
+					 ".json, .html, .pb.gz, .speedscope.json or .xml",
 					 arg);
 		o->n_outputs++;
 		return 0;
@@ -715,9 +730,9 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 					 cli_command_name(o->command));
 		if (o->pid && o->launch_argv)
 			return cli_error(err, errlen, "-p PID and -- CMD cannot be used together");
-		if (o->command != CLI_CMD_RECORD && o->n_pids > 1)
+		if (!(CMD_TREE & CMD_BIT(o->command)) && o->n_pids > 1)
 			return cli_error(err, errlen,
-					 "%s takes one PID (process lists: record and dump)",
+					 "%s takes one PID (process lists: record, leaks and dump)",
 					 cli_command_name(o->command));
 		if (o->ops_probe && !isnan(o->ops))
 			return cli_error(err, errlen,
@@ -726,23 +741,30 @@ static int cli_check_command(struct cli_options *o, char **positional, int npos,
 			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
 				return cli_error(
 					err, errlen,
-					"'%s': profile writes .json, .folded, .svg, .pb.gz "
-					"and .speedscope.json",
+					"'%s': profile writes .html, .json, .folded, .svg, "
+					".pb.gz and .speedscope.json",
 					o->outputs[k].path);
 		/* perf's default: a launched command is followed into its children. */
 		if (o->children == CLI_CHILDREN_DEFAULT)
-			o->children = o->launch_argv && o->command == CLI_CMD_RECORD
+			o->children = o->launch_argv && (CMD_TREE & CMD_BIT(o->command))
 					      ? CLI_CHILDREN_FOLLOW
 					      : CLI_CHILDREN_NONE;
 		if (o->command != CLI_CMD_RECORD && o->duration_ns &&
 		    o->interval_ns > o->duration_ns)
 			return cli_error(err, errlen, "interval is longer than the duration");
-		for (size_t k = 0; k < o->n_outputs; k++)
+		for (size_t k = 0; k < o->n_outputs; k++) {
 			if (o->outputs[k].format == OUTPUT_FORMAT_JUNIT)
 				return cli_error(
 					err, errlen,
 					"'%s': JUnit XML is written by smolder check, not %s",
 					o->outputs[k].path, cli_command_name(o->command));
+			if (o->outputs[k].format == OUTPUT_FORMAT_HTML &&
+			    o->command != CLI_CMD_PROFILE)
+				return cli_error(err, errlen,
+						 "'%s': the HTML report is written by smolder "
+						 "profile, not %s",
+						 o->outputs[k].path, cli_command_name(o->command));
+		}
 		return 0;
 	case CLI_CMD_DUMP:
 		if (npos)

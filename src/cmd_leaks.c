@@ -95,6 +95,8 @@ int cmd_leaks(const struct cli_options *opts)
 		.min_age_s = opts->min_age_s,
 		.native = opts->native,
 		.python_by_function = opts->python_by_function,
+		.children = opts->children == CLI_CHILDREN_FOLLOW,
+		.merge_processes = opts->merge_processes,
 	};
 	struct session_collector plug;
 	struct leak_collector *lc = NULL;

@@ -2,7 +2,8 @@
  * timeline read from /proc every interval, and an optional load command (--during, run with
  * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
  * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
- * on-CPU flame graph (.folded/.svg), and pprof / speedscope files holding every part of the run.
+ * on-CPU flame graph (.folded/.svg), pprof / speedscope files holding every part of the run, and
+ * the HTML report (report/html.c, drawn from the JSON document so the two always agree).
  * This file holds option handling and the session glue; the collectors are timeline.c and
  * load_command.c, the JSON writer report/profile_json.c.
  *
@@ -17,10 +18,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "flamegraph.h"
 #include "smolder/cpu_collector.h"
+#include "smolder/html_report.h"
 #include "smolder/leak_collector.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/ops_probe.h"
 #include "smolder/output_file.h"
 #include "smolder/profile_json.h"
@@ -54,6 +58,78 @@ static int profile_write_graph(void *ctx, const struct cli_output *out, FILE *fp
 	return profile_output_write_graph(p->in->folded, out->format, fp, p->oo, p->meta);
 }
 
+/* X.offcpu.folded / X.offcpu.svg beside X.folded / X.svg: the off-CPU flame graph, in us. */
+static int profile_write_off_cpu_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return profile_output_write_graph(p->in->fig->off_cpu->folded, out->format, fp,
+					  &p->in->fig->off_cpu->opts, p->meta);
+}
+
+/* The off-CPU graph's path for a graph output: ".offcpu" before the extension. NULL: none (stdout,
+ * other formats). Caller frees. */
+static char *profile_off_cpu_path(const struct cli_output *out)
+{
+	const char *dot;
+	char *path;
+	size_t stem;
+
+	if ((out->format != OUTPUT_FORMAT_FOLDED && out->format != OUTPUT_FORMAT_SVG) ||
+	    strcmp(out->path, "-") == 0)
+		return NULL;
+	dot = strrchr(out->path, '.');
+	if (!dot || strchr(dot, '/'))
+		dot = out->path + strlen(out->path);
+	stem = (size_t)(dot - out->path);
+	path = malloc(strlen(out->path) + sizeof(".offcpu"));
+	if (path)
+		sprintf(path, "%.*s.offcpu%s", (int)stem, out->path, dot);
+	return path;
+}
+
+/* .html: the JSON document rendered to memory first, so the page shows exactly its figures. */
+static int profile_write_html(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+	struct html_report_input hi = {.off_cpu_absent =
+					       "Off-CPU time was not collected in this run "
+					       "(--no-off-cpu, or its collector failed: "
+					       "see smolder's log)."};
+	const struct offcpu_report *off = p->in->fig->off_cpu;
+	struct folded_profile *cpu = NULL, *off_cpu = NULL;
+	char *json = NULL;
+	size_t json_len = 0;
+	FILE *mem = open_memstream(&json, &json_len);
+	int ret;
+
+	(void)out;
+	if (!mem)
+		return -errno;
+	ret = profile_json_write(mem, p->in);
+	if (fclose(mem) && !ret)
+		ret = -EIO;
+	if (ret)
+		goto out;
+	cpu = profile_folded_to_graph(p->in->folded);
+	if (off && off->folded)
+		off_cpu = profile_folded_to_graph(off->folded);
+	if (!cpu || (off && off->folded && !off_cpu)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	hi.off_cpu = off_cpu;
+	hi.json = json;
+	hi.json_len = json_len;
+	hi.cpu = cpu;
+	ret = html_report_write(fp, &hi);
+out:
+	folded_profile_free(off_cpu);
+	folded_profile_free(cpu);
+	free(json);
+	return ret;
+}
+
 static int profile_write_pprof(void *ctx, const struct cli_output *out, FILE *fp)
 {
 	(void)out;
@@ -71,11 +147,15 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 			 size_t n_outs, const struct profile_output_options *oo,
 			 const struct profile_output_meta *meta)
 {
-	/* pprof and speedscope hold every part of the run: on-CPU samples and memory; off-CPU
-	 * time goes in parts.off_cpu (report_parts.h) once profile collects it. */
+	/* pprof and speedscope hold every part of the run: on-CPU samples, off-CPU time (us) and
+	 * memory. */
+	const struct offcpu_report *off = in->fig->off_cpu;
 	struct report_parts parts = {.tool = "profile",
 				     .cpu = in->folded,
 				     .cpu_opts = oo,
+				     .off_cpu = off ? off->folded : NULL,
+				     .off_cpu_opts = off ? &off->opts : NULL,
+				     .off_cpu_unit_ns = 1000,
 				     .memory = in->fig->mem,
 				     .meta = meta};
 	struct profile_outputs p = {.in = in, .oo = oo, .meta = meta, .parts = &parts};
@@ -83,12 +163,32 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 		.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_graph,
 			      [OUTPUT_FORMAT_SVG] = profile_write_graph,
 			      [OUTPUT_FORMAT_JSON] = profile_write_json,
+			      [OUTPUT_FORMAT_HTML] = profile_write_html,
 			      [OUTPUT_FORMAT_PPROF] = profile_write_pprof,
 			      [OUTPUT_FORMAT_SPEEDSCOPE] = profile_write_speedscope},
 		.ctx = &p,
 	};
 
-	return report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+	int status =
+		report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
+
+	for (size_t i = 0; off && off->folded && i < n_outs; i++) {
+		struct report_writers ow = {
+			.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_off_cpu_graph,
+				      [OUTPUT_FORMAT_SVG] = profile_write_off_cpu_graph},
+			.ctx = &p,
+		};
+		struct cli_output o = outs[i];
+		char *path = profile_off_cpu_path(&outs[i]);
+
+		if (!path)
+			continue;
+		o.path = path;
+		if (report_outputs_write(&ow, &o, 1))
+			status = SMOLDER_EXIT_INTERNAL;
+		free(path);
+	}
+	return status;
 }
 
 /* The operation count: --ops; else the probe's calls during the load window (the whole run
@@ -96,7 +196,7 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 static void profile_count_ops(const struct cli_options *opts, const struct load_command *lc,
 			      struct ops_probe *probe, struct profile_figures *fig)
 {
-	uint64_t calls;
+	uint64_t calls, window;
 
 	fig->ops = NAN;
 	if (!isnan(opts->ops)) {
@@ -105,8 +205,8 @@ static void profile_count_ops(const struct cli_options *opts, const struct load_
 	} else if (probe) {
 		fig->ops_probe = true;
 		fig->ops_probe_dropped = ops_probe_dropped(probe);
-		if (lc && lc->started && lc->at_start.ops_valid && lc->at_end.ops_valid)
-			fig->ops = (double)(lc->at_end.ops - lc->at_start.ops);
+		if (load_command_count(lc, LOAD_COUNT_OPS, &window))
+			fig->ops = (double)window;
 		else if (ops_probe_count(probe, &calls) == 0)
 			fig->ops = (double)calls;
 		fig->ops_source = "probe";
@@ -114,6 +214,28 @@ static void profile_count_ops(const struct cli_options *opts, const struct load_
 		fig->ops = load_command_ops(lc);
 		fig->ops_source = isnan(fig->ops) ? NULL : "load_output";
 	}
+}
+
+/* SMOLDER_OFFCPU_MIN_BLOCK_US: blocks at least this long keep their stack unsampled (default
+ * 1000 us; shorter ones are sampled, weight-preserving). Returns a smolder exit code. */
+static int profile_off_cpu_threshold(uint64_t *min_block_ns)
+{
+	const char *env = getenv("SMOLDER_OFFCPU_MIN_BLOCK_US");
+	char *end;
+	unsigned long long us;
+
+	*min_block_ns = 0;
+	if (!env || !*env)
+		return SMOLDER_EXIT_OK;
+	errno = 0;
+	us = strtoull(env, &end, 10);
+	if (errno || *end || us == 0 || us * 1000 > SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS) {
+		log_error("SMOLDER_OFFCPU_MIN_BLOCK_US=%s: expected microseconds from 1 to %llu",
+			  env, SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS / 1000);
+		return SMOLDER_EXIT_USAGE;
+	}
+	*min_block_ns = us * 1000;
+	return SMOLDER_EXIT_OK;
 }
 
 int cmd_profile(const struct cli_options *opts)
@@ -130,12 +252,15 @@ int cmd_profile(const struct cli_options *opts)
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.backend = SAMPLE_BACKEND_BPF,
-		.children = CLI_CHILDREN_NONE,
+		.children = opts->children,
+		.merge_processes = opts->merge_processes,
 		.native = opts->native,
 		.python_by_function = opts->python_by_function,
 	};
 	struct leak_collector_options lo = {.native = opts->native,
-					    .python_by_function = opts->python_by_function};
+					    .python_by_function = opts->python_by_function,
+					    .children = opts->children == CLI_CHILDREN_FOLLOW,
+					    .merge_processes = opts->merge_processes};
 	struct profile_output_options oo = {
 		.title = "CPU",
 		.countname = "samples",
@@ -143,6 +268,7 @@ int cmd_profile(const struct cli_options *opts)
 	};
 	struct session_collector plug;
 	struct cpu_collector *cc = NULL;
+	struct offcpu_collector *off = NULL; /* NULL with --no-off-cpu */
 	struct leak_collector *leaks = NULL; /* NULL with --no-memory */
 	struct timeline *tl = NULL;
 	struct load_command *lc = NULL; /* NULL without --during */
@@ -151,10 +277,10 @@ int cmd_profile(const struct cli_options *opts)
 	struct profile_output_meta meta;
 	struct profile_figures fig = {.ops = NAN};
 	struct profile_json_input in;
-	struct cli_output def;
+	struct cli_output def[2];
 	const struct cli_output *outs = opts->outputs;
 	size_t n_outs = opts->n_outputs;
-	char default_path[96], err[512];
+	char default_path[2][96], err[512];
 	struct session s;
 	int status, run_status;
 
@@ -166,23 +292,33 @@ int cmd_profile(const struct cli_options *opts)
 		time_t now = time(NULL);
 		struct tm tm;
 
+		/* The report and the JSON beside it (names printed as they are written). */
 		localtime_r(&now, &tm);
-		snprintf(default_path, sizeof(default_path),
-			 "smolder-%d-%04d%02d%02d-%02d%02d%02d.json", (int)s.pid, tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		if (output_file_check(default_path, err, sizeof(err)) != 0) {
-			log_error("%s", err);
-			status = SMOLDER_EXIT_USAGE;
-			goto out;
+		for (int k = 0; k < 2; k++) {
+			snprintf(default_path[k], sizeof(default_path[k]),
+				 "smolder-%d-%04d%02d%02d-%02d%02d%02d.%s", (int)s.pid,
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+				 tm.tm_min, tm.tm_sec, k ? "json" : "html");
+			if (output_file_check(default_path[k], err, sizeof(err)) != 0) {
+				log_error("%s", err);
+				status = SMOLDER_EXIT_USAGE;
+				goto out;
+			}
+			def[k].path = default_path[k];
+			def[k].format = k ? OUTPUT_FORMAT_JSON : OUTPUT_FORMAT_HTML;
 		}
-		def.path = default_path;
-		def.format = OUTPUT_FORMAT_JSON;
-		outs = &def;
-		n_outs = 1;
+		outs = def;
+		n_outs = 2;
 	}
-	if (!opts->no_off_cpu)
-		log_info("off-CPU time is not collected yet (profile collects on-CPU samples, "
-			 "allocations and the /proc timeline)");
+	if (!opts->no_off_cpu) {
+		uint64_t min_block_ns = 0;
+
+		status = profile_off_cpu_threshold(&min_block_ns);
+		if (status)
+			goto out;
+		off = offcpu_collector_new(min_block_ns);
+		co.off_cpu = off;
+	}
 	cc = cpu_collector_new(&co);
 	if (!opts->no_memory)
 		leaks = leak_collector_new(&lo);
@@ -191,8 +327,8 @@ int cmd_profile(const struct cli_options *opts)
 		lc = load_command_new(opts->during);
 	if (opts->ops_probe)
 		probe = ops_probe_new(opts->ops_probe);
-	if (!cc || (!opts->no_memory && !leaks) || !tl || (opts->during && !lc) ||
-	    (opts->ops_probe && !probe)) {
+	if (!cc || (!opts->no_memory && !leaks) || (!opts->no_off_cpu && !off) || !tl ||
+	    (opts->during && !lc) || (opts->ops_probe && !probe)) {
 		log_error("out of memory");
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
@@ -213,7 +349,13 @@ int cmd_profile(const struct cli_options *opts)
 	if (lc) {
 		if (probe)
 			load_command_set_counter(
-				lc, &(struct load_counter){.ctx = probe, .read = ops_probe_count});
+				lc, LOAD_COUNT_OPS,
+				&(struct load_counter){.ctx = probe, .read = ops_probe_count});
+		if (leaks)
+			load_command_set_counter(
+				lc, LOAD_COUNT_ALLOCS,
+				&(struct load_counter){.ctx = leaks,
+						       .read = leak_collector_alloc_count});
 		load_command_plug(lc, &plug);
 		session_add(&s, &plug);
 	}
@@ -235,7 +377,13 @@ int cmd_profile(const struct cli_options *opts)
 		status = SMOLDER_EXIT_INTERNAL;
 		goto out;
 	}
+	if (off) {
+		fig.off_cpu = cpu_collector_finish_off_cpu(cc, &s, &oo);
+		if (!fig.off_cpu)
+			log_warn("off-CPU time: %s; left out of the report", strerror(errno));
+	}
 	fig.samples = meta.samples;
+	fig.frequency_hz = opts->frequency_hz;
 	fig.lost = meta.lost;
 	fig.cpu_measured = !isnan(meta.cpu_time_s);
 	fig.cpu_s = !isnan(meta.cpu_time_s) ? meta.cpu_time_s
@@ -257,6 +405,7 @@ int cmd_profile(const struct cli_options *opts)
 out:
 	profile_folded_free(folded);
 	cpu_collector_free(cc);
+	offcpu_collector_free(off);
 	leak_collector_free(leaks);
 	session_release(&s);
 	load_command_free(lc);

@@ -21,6 +21,7 @@
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
 #include "smolder/mixed_stack.h"
+#include "smolder/offcpu_collector.h"
 #include "smolder/proc_maps.h"
 #include "smolder/process_table.h"
 #include "smolder/python.h"
@@ -51,6 +52,7 @@ struct cpu_collector {
 	uint64_t unwind_errors;
 	uint64_t add_errors;
 	uint64_t stack_bytes; /* user stack bytes received, for the mean copy size */
+	uint64_t stop_ns;     /* when the sampler was stopped (CLOCK_MONOTONIC) */
 	double cpu_start_s;   /* the target's CPU seconds at attach (kernel accounting); NAN */
 	uint64_t ips[CPU_MAX_USER_FRAMES];
 	uint64_t kernel_ips[SMOLDER_MAX_KERNEL_FRAMES];
@@ -88,6 +90,30 @@ void cpu_collector_free(struct cpu_collector *cc)
 struct cpu_profile *cpu_collector_profile(struct cpu_collector *cc)
 {
 	return cc->profile;
+}
+
+/* An off-CPU record, unwound like a sample (cc->ips holds its user frames): its kernel stack was
+ * stored by id at switch-out; the off-CPU collector keeps it, weighted by the blocked time. */
+static int cpu_collector_on_offcpu(struct cpu_collector *cc,
+				   const struct smolder_cpu_sample *sample,
+				   const struct process_model *model, uint32_t n_user,
+				   uint32_t flags)
+{
+	int n_kernel = 0;
+
+	if (!cc->opts.off_cpu)
+		return 0;
+	if (cc->sampler && !cc->opts.no_kernel)
+		n_kernel = sampler_kernel_stack(cc->sampler, sample->offcpu_kernel_stack,
+						cc->kernel_ips, SMOLDER_MAX_KERNEL_FRAMES);
+	if (n_kernel < 0)
+		n_kernel = 0; /* evicted: the user stack still says where it blocked */
+	for (int i = 1; i < n_kernel; i++)
+		cc->kernel_ips[i] -= 1;
+	offcpu_collector_add(cc->opts.off_cpu, model->root_frame, (pid_t)sample->tid,
+			     (pid_t)sample->tgid, cc->ips, n_user, cc->kernel_ips,
+			     (uint32_t)n_kernel, flags, sample->offcpu_state, sample->offcpu_ns);
+	return 0;
 }
 
 int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, size_t size)
@@ -159,6 +185,8 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 						      CPU_MAX_USER_FRAMES, &cc->python_stats);
 		memcpy(cc->ips, cc->mixed, n_user * sizeof(cc->ips[0]));
 	}
+	if (sample->kind == SMOLDER_EVENT_OFFCPU_SAMPLE)
+		return cpu_collector_on_offcpu(cc, sample, model, n_user, flags);
 	/* bpf_get_stack gives return addresses for callers: look up the call instruction. */
 	for (uint32_t i = 0; i < sample->kernel_frames; i++)
 		cc->kernel_ips[i] = i == 0 ? sample->kernel_ips[0] : sample->kernel_ips[i] - 1;
@@ -297,6 +325,9 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		.kernel_stacks = !cc->opts.no_kernel,
 		.on_code_mapped = cpu_collector_on_code_mapped,
 		.before_sampling = cpu_collector_before_sampling,
+		.off_cpu = cc->opts.off_cpu != NULL,
+		.off_cpu_min_block_ns =
+			cc->opts.off_cpu ? offcpu_collector_min_block_ns(cc->opts.off_cpu) : 0,
 	};
 	bool tree = so.n_pids > 1 || so.follow_children;
 	char err[512] = "", bpf_err[512] = "";
@@ -313,7 +344,9 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	cc->profile = cpu_profile_new(s->pid);
 	/* Process roots share the profile's named-frame registry. */
 	cc->processes = cc->profile ? process_table_new(cpu_profile_names(cc->profile)) : NULL;
-	if (!cc->processes) {
+	if (!cc->processes ||
+	    (cc->opts.off_cpu && offcpu_collector_open(cc->opts.off_cpu, s->pid,
+						       cpu_profile_names(cc->profile)) != 0)) {
 		log_error("out of memory");
 		return SMOLDER_EXIT_INTERNAL;
 	}
@@ -445,6 +478,7 @@ static int cpu_collector_stop(void *ctx, struct session *s, double t)
 	process_table_refresh(cc->processes, true);
 	if (!cc->sampler)
 		return 0;
+	cc->stop_ns = run_control_now_ns();
 	sampler_stop(cc->sampler);
 	return sampler_drain(cc->sampler) < 0 ? -EIO : 0;
 }
@@ -695,4 +729,17 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 	};
 	cpu_collector_summary(cc, s, &ss, &os);
 	return folded;
+}
+
+const struct offcpu_report *cpu_collector_finish_off_cpu(struct cpu_collector *cc,
+							 struct session *s,
+							 const struct profile_output_options *oo)
+{
+	if (!cc->opts.off_cpu || !cc->sampler) {
+		errno = ENODEV;
+		return NULL;
+	}
+	return offcpu_collector_finish(cc->opts.off_cpu, cc->sampler,
+				       cc->stop_ns ? cc->stop_ns : run_control_now_ns(),
+				       s->duration_s, oo);
 }

@@ -27,10 +27,16 @@ struct cpu_profile {
 	size_t n_threads, cap_threads;
 	struct cpu_profile_totals totals;
 	struct frame_names *names; /* the [truncated] marker, interpreted frames */
+	bool names_borrowed;	   /* names belong to another profile */
 	uint64_t frames[CPU_PROFILE_MAX_FRAMES];
 };
 
 struct cpu_profile *cpu_profile_new(pid_t pid)
+{
+	return cpu_profile_new_with_names(pid, NULL);
+}
+
+struct cpu_profile *cpu_profile_new_with_names(pid_t pid, struct frame_names *names)
 {
 	struct cpu_profile *profile = calloc(1, sizeof(*profile));
 
@@ -38,7 +44,8 @@ struct cpu_profile *cpu_profile_new(pid_t pid)
 		return NULL;
 	profile->pid = pid;
 	profile->stacks = stack_table_new();
-	profile->names = frame_names_new();
+	profile->names_borrowed = names != NULL;
+	profile->names = names ? names : frame_names_new();
 	if (!profile->stacks || !profile->names)
 		goto fail;
 	profile->n_slots = 1024;
@@ -62,7 +69,8 @@ void cpu_profile_free(struct cpu_profile *profile)
 	free(profile->slots);
 	free(profile->entries);
 	stack_table_free(profile->stacks);
-	frame_names_free(profile->names);
+	if (!profile->names_borrowed)
+		frame_names_free(profile->names);
 	free(profile);
 }
 
@@ -100,7 +108,8 @@ static int cpu_profile_grow_slots(struct cpu_profile *profile)
 	return 0;
 }
 
-static int cpu_profile_count(struct cpu_profile *profile, uint32_t stack_id, int32_t tid)
+static int cpu_profile_count(struct cpu_profile *profile, uint32_t stack_id, int32_t tid,
+			     uint64_t weight)
 {
 	size_t s;
 
@@ -111,7 +120,7 @@ static int cpu_profile_count(struct cpu_profile *profile, uint32_t stack_id, int
 		struct cpu_profile_entry *e = &profile->entries[profile->slots[s] - 1];
 
 		if (e->stack_id == stack_id && e->tid == tid) {
-			e->count++;
+			e->count += weight;
 			return 0;
 		}
 		s = (s + 1) & (profile->n_slots - 1);
@@ -129,7 +138,7 @@ static int cpu_profile_count(struct cpu_profile *profile, uint32_t stack_id, int
 	profile->entries[profile->n_entries] = (struct cpu_profile_entry){
 		.stack_id = stack_id,
 		.tid = tid,
-		.count = 1,
+		.count = weight,
 	};
 	profile->slots[s] = (uint32_t)++profile->n_entries;
 	return 0;
@@ -178,13 +187,21 @@ int cpu_profile_add_rooted(struct cpu_profile *profile, uint64_t root, pid_t tid
 			   const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
 			   uint32_t n_kernel, uint32_t flags)
 {
+	return cpu_profile_add_weighted(profile, root, 0, tid, user_ips, n_user, kernel_ips,
+					n_kernel, flags, 1);
+}
+
+int cpu_profile_add_weighted(struct cpu_profile *profile, uint64_t root, uint64_t group, pid_t tid,
+			     const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
+			     uint32_t n_kernel, uint32_t flags, uint64_t weight)
+{
 	uint32_t n = 0, stack_id;
 	int ret;
 
-	/* Two slots stay free: the [truncated] marker and the process root. */
-	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES - 2; i++)
+	/* Three slots stay free: the [truncated] marker, the group and the process root. */
+	for (uint32_t i = 0; i < n_kernel && n < CPU_PROFILE_MAX_FRAMES - 3; i++)
 		profile->frames[n++] = kernel_ips[i];
-	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES - 2; i++)
+	for (uint32_t i = 0; i < n_user && n < CPU_PROFILE_MAX_FRAMES - 3; i++)
 		profile->frames[n++] = user_ips[i];
 	if (n < n_kernel + n_user)
 		flags &= ~CPU_PROFILE_SAMPLE_COMPLETE;
@@ -196,24 +213,27 @@ int cpu_profile_add_rooted(struct cpu_profile *profile, uint64_t root, pid_t tid
 			return ret;
 		n++;
 	}
-	/* The process root is outermost, above the marker: "COMMAND [PID];[truncated];...". */
+	/* The group (off-CPU state) and the process root are outermost, above the marker:
+	 * "COMMAND [PID];[sleep];[truncated];...". */
+	if (group)
+		profile->frames[n++] = group;
 	if (root)
 		profile->frames[n++] = root;
 	ret = stack_table_add(profile->stacks, profile->frames, n, &stack_id);
 	if (ret)
 		return ret;
-	ret = cpu_profile_count(profile, stack_id, tid);
+	ret = cpu_profile_count(profile, stack_id, tid, weight);
 	if (ret)
 		return ret;
 	if (!cpu_profile_add_thread(profile, tid))
 		return -ENOMEM;
-	profile->totals.samples++;
+	profile->totals.samples += weight;
 	if (n_user == 0)
-		profile->totals.kernel_only++;
+		profile->totals.kernel_only += weight;
 	else if (flags & CPU_PROFILE_SAMPLE_COMPLETE)
-		profile->totals.complete++;
+		profile->totals.complete += weight;
 	else
-		profile->totals.truncated++;
+		profile->totals.truncated += weight;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/json_writer.h"
+#include "smolder/process_table.h"
 #include "smolder/stack_table.h"
 #include "smolder/symbolizer.h"
 
@@ -50,6 +51,28 @@ struct leak_site *leak_report_site(struct leak_report *r, uint32_t stack_id, uin
 	return site;
 }
 
+struct leak_site_process *leak_site_process(struct leak_site *site, int pid, uint32_t stack_id)
+{
+	struct leak_site_process *grown, *p;
+
+	for (size_t i = 0; i < site->n_procs; i++) {
+		if (site->procs[i].pid == pid && site->procs[i].stack_id == stack_id)
+			return &site->procs[i];
+	}
+	grown = realloc(site->procs, (site->n_procs + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	site->procs = grown;
+	p = &site->procs[site->n_procs];
+	memset(p, 0, sizeof(*p));
+	if (growth_series_init(&p->series, SERIES_CAP))
+		return NULL;
+	p->pid = pid;
+	p->stack_id = stack_id;
+	site->n_procs++;
+	return p;
+}
+
 static int site_compare(const void *a, const void *b)
 {
 	const struct leak_site *x = a, *y = b;
@@ -75,6 +98,29 @@ static void site_release(struct leak_site *s)
 	free(s->modules);
 	free(s->source_files);
 	growth_series_release(&s->series);
+	for (size_t k = 0; k < s->n_procs; k++)
+		growth_series_release(&s->procs[k].series);
+	free(s->procs);
+}
+
+static int process_compare(const void *a, const void *b)
+{
+	const struct leak_site_process *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : (x->stack_id > y->stack_id);
+}
+
+/* Blocks closed by an exec died with the old image: allocated and released, whatever the curve
+ * looked like before; never a leak or a plateau once nothing of them is left. (An exit keeps what
+ * the process held at its exit: its series ends there and is judged as it was.) */
+static void closed_verdict(uint32_t flags, uint64_t outstanding, struct growth_result *g)
+{
+	if ((flags & ALLOC_SITE_EXEC_CLOSED) && outstanding == 0) {
+		g->verdict = GROWTH_CHURN;
+		g->rate = 0;
+	}
 }
 
 /* Drops sites nothing was ever allocated at during the run: the "[stack unavailable]" site exists
@@ -107,12 +153,17 @@ void leak_report_analyse(struct leak_report *r)
 
 		params.turnover_bytes = (double)(s->alloc_bytes_last - s->alloc_bytes_first);
 		growth_analyze(&s->series, &params, &s->growth);
-		/* Emptied by an exec (its blocks died with the old image): allocated and released,
-		 * whatever its curve looked like before; never a leak or a plateau. */
-		if ((s->flags & ALLOC_SITE_EXEC_CLOSED) && s->outstanding_bytes == 0) {
-			s->growth.verdict = GROWTH_CHURN;
-			s->growth.rate = 0;
+		closed_verdict(s->flags, s->outstanding_bytes, &s->growth);
+		for (size_t k = 0; k < s->n_procs; k++) {
+			struct leak_site_process *p = &s->procs[k];
+
+			params.turnover_bytes =
+				(double)(p->alloc_bytes_last - p->alloc_bytes_first);
+			growth_analyze(&p->series, &params, &p->growth);
+			closed_verdict(p->flags, p->outstanding_bytes, &p->growth);
 		}
+		if (s->n_procs > 1)
+			qsort(s->procs, s->n_procs, sizeof(*s->procs), process_compare);
 	}
 	params.turnover_bytes = 0;
 	params.min_growth_bytes = 1 << 20;
@@ -221,20 +272,36 @@ static void site_set_address(struct leak_report *r, struct leak_site *s, size_t 
 	s->n_addresses = s->n_frames;
 }
 
-void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tracker,
-			   struct symbolizer *sym)
+/* The symbolizer of the process a stack is rooted at (its model's), else fallback. */
+static struct symbolizer *stack_symbolizer(const struct stack_table *stacks, uint32_t stack_id,
+					   struct symbolizer *fallback,
+					   const struct process_table *processes)
+{
+	uint32_t n;
+	const uint64_t *ips = stack_table_get(stacks, stack_id, &n);
+	const struct process_model *m =
+		ips && n && processes ? process_table_find_root(processes, ips[n - 1]) : NULL;
+
+	return m ? m->symbolizer : fallback;
+}
+
+/* Resolves every caller frame of the sites symbolized by sym in a child process first: a crash in
+ * libdw names one address module+0xOFFSET instead of losing the report
+ * (symbolizer_resolve_isolated). */
+static void resolve_isolated(const struct leak_report *r, const struct alloc_tracker *tracker,
+			     struct symbolizer *sym, struct symbolizer *fallback,
+			     const struct process_table *processes)
 {
 	const struct stack_table *stacks = alloc_tracker_stacks(tracker);
 	uint64_t *all = NULL;
 	size_t n_all = 0, cap_all = 0;
-	char buf[512];
 
-	/* Every caller frame resolved in a child process first: a crash in libdw names one
-	 * address module+0xOFFSET instead of losing the report (symbolizer_resolve_isolated). */
 	for (size_t i = 0; sym && i < r->n_sites; i++) {
 		uint32_t n;
 		const uint64_t *ips = stack_table_get(stacks, r->sites[i].stack_id, &n);
 
+		if (stack_symbolizer(stacks, r->sites[i].stack_id, fallback, processes) != sym)
+			continue;
 		for (uint32_t k = 0; ips && k < n; k++) {
 			if (frame_is_named(ips[k]) || alloc_tracker_frame_name(tracker, ips[k]))
 				continue;
@@ -253,10 +320,35 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 	if (n_all)
 		symbolizer_resolve_isolated(sym, all, n_all);
 	free(all);
+}
+
+void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tracker,
+			   struct symbolizer *fallback, const struct process_table *processes)
+{
+	const struct stack_table *stacks = alloc_tracker_stacks(tracker);
+	struct symbolizer **done = calloc(r->n_sites + 1, sizeof(*done));
+	size_t n_done = 0;
+	char buf[512];
+
+	/* Once per distinct symbolizer (one per process model of the tree). */
+	for (size_t i = 0; done && i < r->n_sites; i++) {
+		struct symbolizer *sym =
+			stack_symbolizer(stacks, r->sites[i].stack_id, fallback, processes);
+		size_t k = 0;
+
+		while (k < n_done && done[k] != sym)
+			k++;
+		if (k < n_done || !sym)
+			continue;
+		done[n_done++] = sym;
+		resolve_isolated(r, tracker, sym, fallback, processes);
+	}
+	free(done);
 	for (size_t i = 0; i < r->n_sites; i++) {
 		struct leak_site *s = &r->sites[i];
 		uint32_t n;
 		const uint64_t *ips = stack_table_get(stacks, s->stack_id, &n);
+		struct symbolizer *sym = stack_symbolizer(stacks, s->stack_id, fallback, processes);
 		size_t cap = 0, first;
 
 		if (!ips || n == 0) {
@@ -280,6 +372,9 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 					return;
 				continue;
 			}
+			/* The process root: the site's command and members say it. */
+			if (frame_kind(ips[k]) == FRAME_KIND_PROCESS)
+				continue;
 			if (frame_is_named(ips[k])) {
 				/* Python functions and markers, written as everywhere else:
 				 * "qualname (file.py:LINE)", the location inside the name. */
@@ -372,11 +467,16 @@ static const char *const stat_names[SMOLDER_STAT_MAX] = {
 	[SMOLDER_STAT_PY_TRUNCATED] = "python_chains_truncated",
 	[SMOLDER_STAT_PY_READ_FAILED] = "python_chains_unreadable",
 	[SMOLDER_STAT_PY_NO_CONFIG] = "python_process_not_examined",
+	[SMOLDER_STAT_TARGETS_FULL] = "children_not_followed_target_map_full",
+	[SMOLDER_STAT_PROCESS_EVENT_LOST] = "lost_process_events",
+	[SMOLDER_STAT_FORKS_FOLLOWED] = "children_followed",
+	[SMOLDER_STAT_LAYOUTS_FULL] = "layouts_full",
 };
 
 static uint64_t lost_events(const struct leak_report *r)
 {
 	return r->stats[SMOLDER_STAT_ALLOC_TABLE_FULL] + r->stats[SMOLDER_STAT_SITE_TABLE_FULL] +
+	       r->stats[SMOLDER_STAT_PROCESS_EVENT_LOST] + r->stats[SMOLDER_STAT_TARGETS_FULL] +
 	       r->stats[SMOLDER_STAT_STACK_TABLE_FULL] + r->stats[SMOLDER_STAT_RINGBUF_FULL] +
 	       r->stats[SMOLDER_STAT_SNAPSHOT_THROTTLED] +
 	       r->stats[SMOLDER_STAT_THREAD_TABLE_FULL] + r->stats[SMOLDER_STAT_MMAP_TABLE_FULL];
@@ -402,16 +502,30 @@ static void totals(const struct leak_report *r, bool mmap, uint64_t *bytes, uint
 	}
 }
 
-static void text_site(const struct leak_site *s, size_t rank, FILE *out)
+static void text_site(const struct leak_site *s, size_t rank, bool tree, FILE *out)
 {
 	char rate[64], outb[32];
 	size_t shown = 0;
 
 	growth_format_rate(s->growth.rate, rate, sizeof(rate));
 	growth_format_bytes((double)s->outstanding_bytes, outb, sizeof(outb));
-	fprintf(out, "  #%zu %-7s %s  confidence %.2f  outstanding %s in %llu allocations\n", rank,
+	fprintf(out, "  #%zu %-7s %s  confidence %.2f  outstanding %s in %llu allocations", rank,
 		growth_verdict_name(s->growth.verdict), rate, s->growth.confidence, outb,
 		(unsigned long long)s->outstanding_allocs);
+	if (tree) {
+		/* Same-command workers add up: say over how many, and each one's share. */
+		fputs(" of ", out);
+		text_sanitize_fputs(s->command[0] ? s->command : "?", out, 0);
+		fprintf(out, " in %zu process%s:", s->n_procs, s->n_procs == 1 ? "" : "es");
+		for (size_t k = 0; k < s->n_procs && k < 6; k++) {
+			growth_format_rate(s->procs[k].growth.rate, rate, sizeof(rate));
+			fprintf(out, "%s %d %s %s", k ? "," : "", s->procs[k].pid,
+				growth_verdict_name(s->procs[k].growth.verdict), rate);
+		}
+		if (s->n_procs > 6)
+			fprintf(out, ", ... %zu more", s->n_procs - 6);
+	}
+	fputc('\n', out);
 	/* Leaf first, as a debugger shows it; at most 8 frames. */
 	for (size_t k = s->n_frames; k-- > 0 && shown < 8; shown++) {
 		/* Frames and locations come from the target's symbols (text_sanitize.h). */
@@ -438,6 +552,10 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 
 	fprintf(out, "smolder leaks: pid %d (", r->pid);
 	text_sanitize_fputs(r->command, out, 0);
+	if (r->n_processes > 1)
+		fprintf(out, ") and %zu more process%s (%llu forked, %llu exited during the run",
+			r->n_processes - 1, r->n_processes == 2 ? "" : "es",
+			(unsigned long long)r->tree.forks, (unsigned long long)r->tree.exits);
 	fprintf(out, "), %.1f s, interval %.3g s, stopped by %s\n", r->duration_s, r->interval_s,
 		r->stop_reason);
 	if (!r->complete)
@@ -452,7 +570,7 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 			continue;
 		if (s->growth.verdict == GROWTH_STEADY && s->outstanding_bytes == 0)
 			continue;
-		text_site(s, ++shown, out);
+		text_site(s, ++shown, r->n_processes > 1, out);
 	}
 	if (!shown)
 		fprintf(out, "  (no heap allocations tracked)\n");
@@ -464,7 +582,7 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 			continue;
 		if (!shown)
 			fprintf(out, "\nAnonymous mmap sites:\n");
-		text_site(s, ++shown, out);
+		text_site(s, ++shown, r->n_processes > 1, out);
 	}
 	if (r->python_arena_sites)
 		fprintf(out,
@@ -514,8 +632,21 @@ int leak_report_write_text(const struct leak_report *r, FILE *out, size_t max_si
 			"image's %llu allocations (%llu bytes) and %llu mappings (%llu bytes) died "
 			"with it and were closed, not counted as outstanding\n",
 			(unsigned long long)r->exec.execs, r->exec_at_s, r->command_before_exec,
-			(unsigned long long)r->exec.allocs, (unsigned long long)r->exec.heap_bytes,
-			(unsigned long long)r->exec.mmaps, (unsigned long long)r->exec.mmap_bytes);
+			(unsigned long long)r->exec.closed.allocs,
+			(unsigned long long)r->exec.closed.heap_bytes,
+			(unsigned long long)r->exec.closed.mmaps,
+			(unsigned long long)r->exec.closed.mmap_bytes);
+	if (r->tree.exits)
+		fprintf(out,
+			"exit: %llu target process(es) exited; their %llu allocations (%llu bytes) "
+			"and %llu mappings (%llu bytes) died with them and were closed, not "
+			"counted "
+			"as outstanding\n",
+			(unsigned long long)r->tree.exits,
+			(unsigned long long)r->tree.exit_closed.allocs,
+			(unsigned long long)r->tree.exit_closed.heap_bytes,
+			(unsigned long long)r->tree.exit_closed.mmaps,
+			(unsigned long long)r->tree.exit_closed.mmap_bytes);
 	fprintf(out,
 		"Stacks: %zu of %zu sites truncated (the walk stopped before the thread's root, at "
 		"most %d frames: rooted at [truncated])\n",
@@ -548,8 +679,36 @@ static void json_series(struct json_writer *w, const struct growth_series *s, co
 	json_array_end(w);
 }
 
+void leak_report_json_site_processes(struct json_writer *w, const struct leak_site *s)
+{
+	json_array_begin(w);
+	for (size_t k = 0; k < s->n_procs; k++) {
+		const struct leak_site_process *p = &s->procs[k];
+
+		json_object_begin(w);
+		json_key(w, "pid");
+		json_int(w, p->pid);
+		json_key(w, "outstanding_bytes");
+		json_uint(w, p->outstanding_bytes);
+		json_key(w, "outstanding_allocs");
+		json_uint(w, p->outstanding_allocs);
+		json_key(w, "allocated_bytes");
+		json_uint(w, p->alloc_bytes_last);
+		json_key(w, "growth_bytes_per_s");
+		json_double(w, p->growth.rate);
+		json_key(w, "verdict");
+		json_string(w, growth_verdict_name(p->growth.verdict));
+		json_key(w, "closed_by_exit");
+		json_bool(w, p->flags & ALLOC_SITE_EXIT_CLOSED);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
 static void json_sites(struct json_writer *w, const struct leak_report *r, bool mmap)
 {
+	bool tree = r->n_processes > 1;
+
 	json_array_begin(w);
 	for (size_t i = 0; i < r->n_sites; i++) {
 		const struct leak_site *s = &r->sites[i];
@@ -557,16 +716,26 @@ static void json_sites(struct json_writer *w, const struct leak_report *r, bool 
 		if (!!(s->flags & ALLOC_SITE_MMAP) != mmap)
 			continue;
 		json_object_begin(w);
+		/* With several processes the stack starts with its command, as --merge-processes
+		 * folds record's: the site adds up that command's processes. */
 		json_key(w, "stack");
 		json_array_begin(w);
+		if (tree)
+			json_string(w, s->command[0] ? s->command : "[unknown process]");
 		for (size_t k = 0; k < s->n_frames; k++)
 			json_string(w, s->frames[k]);
 		json_array_end(w);
 		json_key(w, "locations");
 		json_array_begin(w);
+		if (tree)
+			json_string(w, NULL);
 		for (size_t k = 0; k < s->n_frames; k++)
 			json_string(w, s->locations[k]);
 		json_array_end(w);
+		json_key(w, "command");
+		json_string(w, s->command);
+		json_key(w, "processes");
+		leak_report_json_site_processes(w, s);
 		json_key(w, "outstanding_bytes");
 		json_uint(w, s->outstanding_bytes);
 		json_key(w, "outstanding_allocs");
@@ -590,6 +759,8 @@ static void json_sites(struct json_writer *w, const struct leak_report *r, bool 
 		/* Complete: walked to the thread's root and every frame in a known object. */
 		json_key(w, "closed_by_exec");
 		json_bool(w, s->flags & ALLOC_SITE_EXEC_CLOSED);
+		json_key(w, "closed_by_exit");
+		json_bool(w, s->flags & ALLOC_SITE_EXIT_CLOSED);
 		json_key(w, "unknown_frames");
 		json_uint(w, s->unknown_frames);
 		json_key(w, "stack_complete");
@@ -650,13 +821,29 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	json_key(&w, "execs");
 	json_uint(&w, r->exec.execs);
 	json_key(&w, "exec_closed_allocs");
-	json_uint(&w, r->exec.allocs);
+	json_uint(&w, r->exec.closed.allocs);
 	json_key(&w, "exec_closed_bytes");
-	json_uint(&w, r->exec.heap_bytes);
+	json_uint(&w, r->exec.closed.heap_bytes);
 	json_key(&w, "exec_closed_mmaps");
-	json_uint(&w, r->exec.mmaps);
+	json_uint(&w, r->exec.closed.mmaps);
 	json_key(&w, "exec_closed_mmap_bytes");
-	json_uint(&w, r->exec.mmap_bytes);
+	json_uint(&w, r->exec.closed.mmap_bytes);
+	json_key(&w, "processes");
+	json_uint(&w, r->n_processes);
+	json_key(&w, "forks_followed");
+	json_uint(&w, r->tree.forks);
+	json_key(&w, "children_gone_before_probed");
+	json_uint(&w, r->tree.children_gone);
+	json_key(&w, "exits");
+	json_uint(&w, r->tree.exits);
+	json_key(&w, "exit_closed_allocs");
+	json_uint(&w, r->tree.exit_closed.allocs);
+	json_key(&w, "exit_closed_bytes");
+	json_uint(&w, r->tree.exit_closed.heap_bytes);
+	json_key(&w, "exit_closed_mmaps");
+	json_uint(&w, r->tree.exit_closed.mmaps);
+	json_key(&w, "exit_closed_mmap_bytes");
+	json_uint(&w, r->tree.exit_closed.mmap_bytes);
 	if (r->python_version[0]) {
 		json_key(&w, "python");
 		json_object_begin(&w);
@@ -708,17 +895,36 @@ int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool gr
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_sites && !err; i++) {
 		const struct leak_site *s = &r->sites[i];
-		double w = growth ? (double)s->outstanding_bytes - (double)s->first_bytes
-				  : (double)s->outstanding_bytes;
-		const char *frames[SMOLDER_ALLOC_MAX_FRAMES * 4 + 2];
-		size_t n = 0;
+		/* With several processes, each stack starts with its process (COMMAND [PID]), or
+		 * with its command (--merge-processes), as record's do. */
+		bool per_process = r->n_processes > 1 && !r->merge_processes;
+		size_t members = per_process ? s->n_procs : 1;
 
-		if (w <= 0 || s->n_frames == 0)
-			continue;
-		frames[n++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
-		for (size_t k = 0; k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]); k++)
-			frames[n++] = s->frames[k];
-		err = folded_profile_add(p, frames, n, w);
+		for (size_t m = 0; m < members && !err; m++) {
+			const struct leak_site_process *sp = per_process ? &s->procs[m] : NULL;
+			uint64_t out_b = sp ? sp->outstanding_bytes : s->outstanding_bytes;
+			uint64_t first = sp ? sp->first_bytes : s->first_bytes;
+			double w = growth ? (double)out_b - (double)first : (double)out_b;
+			const char *frames[SMOLDER_ALLOC_MAX_FRAMES * 4 + 3];
+			char root[96];
+			size_t n = 0;
+
+			if (w <= 0 || s->n_frames == 0)
+				continue;
+			if (r->n_processes > 1) {
+				if (sp)
+					snprintf(root, sizeof(root), "%s [%d]", s->command,
+						 sp->pid);
+				else
+					snprintf(root, sizeof(root), "%s", s->command);
+				frames[n++] = root;
+			}
+			frames[n++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
+			for (size_t k = 0;
+			     k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]); k++)
+				frames[n++] = s->frames[k];
+			err = folded_profile_add(p, frames, n, w);
+		}
 	}
 	if (!err && !svg) {
 		err = folded_profile_write(p, out);

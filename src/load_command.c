@@ -52,9 +52,19 @@ bool load_command_wants_port(const char *command)
 	return command && (strstr(command, "$PORT") || strstr(command, "${PORT}"));
 }
 
-void load_command_set_counter(struct load_command *lc, const struct load_counter *counter)
+void load_command_set_counter(struct load_command *lc, enum load_count which,
+			      const struct load_counter *counter)
 {
-	lc->counter = *counter;
+	lc->counters[which] = *counter;
+}
+
+bool load_command_count(const struct load_command *lc, enum load_count which, uint64_t *delta)
+{
+	if (!lc || !lc->started || !lc->at_start.count_valid[which] ||
+	    !lc->at_end.count_valid[which] || lc->at_end.count[which] < lc->at_start.count[which])
+		return false;
+	*delta = lc->at_end.count[which] - lc->at_start.count[which];
+	return true;
 }
 
 /* The target's CPU, RSS and operation count now: one end of the load window. */
@@ -66,7 +76,9 @@ static void load_mark(const struct load_command *lc, pid_t pid, struct load_mark
 		m->cpu_s = NAN;
 	m->rss_valid = target_memory(pid, &mem) == 0;
 	m->rss_bytes = m->rss_valid ? mem.rss_bytes : 0;
-	m->ops_valid = lc->counter.read && lc->counter.read(lc->counter.ctx, &m->ops) == 0;
+	for (int i = 0; i < LOAD_COUNT_MAX; i++)
+		m->count_valid[i] = lc->counters[i].read &&
+				    lc->counters[i].read(lc->counters[i].ctx, &m->count[i]) == 0;
 }
 
 void load_command_free(struct load_command *lc)
@@ -167,6 +179,9 @@ static int load_start(void *ctx, struct session *s)
 		execl("/bin/sh", "sh", "-c", lc->command, (char *)NULL);
 		_exit(127);
 	}
+	/* Also here: a kill(-pid) right after the fork must not miss a child that has not run
+	 * its own setpgid yet. */
+	setpgid(pid, pid);
 	lc->pid = pid;
 	lc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (!lc->wants_port) {

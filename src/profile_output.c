@@ -742,8 +742,7 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 	return json_writer_finish(&w);
 }
 
-/* The flame graph library's profile, built from the merged lines. */
-static struct folded_profile *profile_to_folded(const struct profile_folded *folded)
+struct folded_profile *profile_folded_to_graph(const struct profile_folded *folded)
 {
 	struct folded_profile *p = folded_profile_new();
 	const char **frames = NULL;
@@ -822,7 +821,7 @@ int profile_output_write_graph(const struct profile_folded *folded, enum output_
 			       FILE *fp, const struct profile_output_options *opts,
 			       const struct profile_output_meta *meta)
 {
-	struct folded_profile *graph = profile_to_folded(folded);
+	struct folded_profile *graph = profile_folded_to_graph(folded);
 	int ret;
 
 	if (!graph)
@@ -884,7 +883,7 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 			 const struct profile_output_meta *meta)
 {
 	struct record_outputs r = {
-		.folded = folded, .graph = profile_to_folded(folded), .opts = opts, .meta = meta};
+		.folded = folded, .graph = profile_folded_to_graph(folded), .opts = opts, .meta = meta};
 	struct report_writers w = {
 		.by_format = {[OUTPUT_FORMAT_FOLDED] = record_write_folded,
 			      [OUTPUT_FORMAT_SVG] = record_write_svg,

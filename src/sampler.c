@@ -32,7 +32,8 @@ struct sampler {
 	sampler_process_fn process_fn;
 	void (*on_code_mapped)(void *ctx, pid_t tgid);
 	void *ctx;
-	struct bpf_link *code_links[2]; /* mmap entry and exit tracepoints */
+	struct bpf_link *code_links[2];	  /* mmap entry and exit tracepoints */
+	struct bpf_link *offcpu_links[2]; /* sched_switch, sys_exit (offcpu.bpf.h) */
 	uint64_t received;
 	uint64_t malformed;
 	uint64_t process_events;
@@ -113,7 +114,9 @@ static int sampler_handle_record(void *ctx, void *data, size_t size)
 			sampler->on_code_mapped(sampler->ctx, (pid_t)cm->tgid);
 		return 0;
 	}
-	if (size < sizeof(*sample) || sample->kind != SMOLDER_EVENT_CPU_SAMPLE ||
+	if (size < sizeof(*sample) ||
+	    (sample->kind != SMOLDER_EVENT_CPU_SAMPLE &&
+	     sample->kind != SMOLDER_EVENT_OFFCPU_SAMPLE) ||
 	    size < sizeof(*sample) + sample->user_stack_len ||
 	    sample->kernel_frames > SMOLDER_MAX_KERNEL_FRAMES ||
 	    sample->python_frames > SMOLDER_PYTHON_MAX_FRAMES ||
@@ -135,7 +138,16 @@ static uint32_t sampler_ringbuf_size(const struct sampler_options *opts, int cpu
 	 * counts in smolder's RSS. */
 	uint64_t record = sizeof(struct smolder_cpu_sample) + 16 * 1024;
 	uint64_t want = record * (uint64_t)opts->frequency_hz * (uint64_t)cpus / 5;
+
+	uint64_t per_ms = opts->off_cpu_min_block_ns && opts->off_cpu_min_block_ns < 1000000
+				  ? 1000000 / opts->off_cpu_min_block_ns
+				  : 1;
 	uint32_t size = 512 * 1024;
+
+	/* Off-CPU records: at most blocked time / threshold per thread (1000/s per blocked thread
+	 * at 1 ms); room for two busy threads' worth per poll period (stacks of ~8 KiB). */
+	if (opts->off_cpu)
+		want += 2 * 1000 * 8192 / 5 * per_ms;
 
 	while (size < want && size < 8u * 1024 * 1024)
 		size *= 2;
@@ -340,6 +352,11 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	sampler->skel->rodata->follow_children = o.follow_children;
 	sampler->skel->rodata->stack_copy_size = o.stack_copy_size;
 	sampler->skel->rodata->collect_kernel = o.kernel_stacks;
+	/* The off-CPU programs are verified and loaded only when asked for. */
+	bpf_program__set_autoload(sampler->skel->progs.offcpu_switch, o.off_cpu);
+	bpf_program__set_autoload(sampler->skel->progs.offcpu_sys_exit, o.off_cpu);
+	if (o.off_cpu_min_block_ns)
+		sampler->skel->rodata->offcpu_min_block_ns = o.off_cpu_min_block_ns;
 
 	n_possible = libbpf_num_possible_cpus();
 	if (n_possible <= 0) {
@@ -350,9 +367,18 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 	sampler->ringbuf_bytes =
 		o.ringbuf_bytes ? o.ringbuf_bytes : sampler_ringbuf_size(&o, n_possible);
 	sampler->skel->rodata->wakeup_bytes = sampler->ringbuf_bytes / 4;
+	sampler->skel->rodata->offcpu_slot_base = (uint32_t)n_possible;
 	ret = bpf_map__set_max_entries(sampler->skel->maps.events, sampler->ringbuf_bytes);
+	/* One slot per CPU for CPU samples and, with off-CPU time, one more for its records. */
 	if (!ret)
-		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch, n_possible);
+		ret = bpf_map__set_max_entries(sampler->skel->maps.scratch,
+					       o.off_cpu ? 2 * n_possible : n_possible);
+	if (!ret && !o.off_cpu) {
+		/* Unused: keep their kernel memory small. */
+		ret = bpf_map__set_max_entries(sampler->skel->maps.offcpu_kstacks, 1);
+		if (!ret)
+			ret = bpf_map__set_max_entries(sampler->skel->maps.offcpu_threads, 1);
+	}
 	/* One Python config per process of the set: the given ones, or a whole tree. */
 	if (!ret)
 		ret = bpf_map__set_max_entries(sampler->skel->maps.python_configs,
@@ -437,6 +463,17 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 				"be named as what replaced it",
 				strerror(errno));
 	}
+	if (o.off_cpu) {
+		sampler->offcpu_links[0] = bpf_program__attach(sampler->skel->progs.offcpu_switch);
+		sampler->offcpu_links[1] =
+			bpf_program__attach(sampler->skel->progs.offcpu_sys_exit);
+		if (!sampler->offcpu_links[0] || !sampler->offcpu_links[1]) {
+			ret = -errno;
+			sampler_describe_errno(-ret, "attaching the off-CPU tracepoints", err,
+					       errlen);
+			goto fail;
+		}
+	}
 	log_debug("sampler: %zu perf events at %d Hz, stack copy %u bytes, ring buffer %u bytes",
 		  sampler->n_events, o.frequency_hz, o.stack_copy_size, sampler->ringbuf_bytes);
 	return sampler;
@@ -462,6 +499,8 @@ void sampler_stop(struct sampler *sampler)
 	for (size_t i = 0; i < 2; i++) {
 		bpf_link__destroy(sampler->code_links[i]);
 		sampler->code_links[i] = NULL;
+		bpf_link__destroy(sampler->offcpu_links[i]);
+		sampler->offcpu_links[i] = NULL;
 	}
 	sampler->n_events = 0;
 	for (size_t i = 0; i < 3; i++) {
@@ -597,12 +636,116 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
 		case SMOLDER_SAMPLER_STAT_CODE_MAPPED_LOST:
 			stats->code_mapped_lost = sum;
 			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_BLOCKS:
+			stats->offcpu_blocks = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_NO_SWITCH_OUT:
+			stats->offcpu_no_switch_out = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_THREADS_FULL:
+			stats->offcpu_threads_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_SAMPLED_OUT:
+			stats->offcpu_sampled_out = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_SENT:
+			stats->offcpu_sent = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_RINGBUF_FULL:
+			stats->offcpu_ringbuf_full = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_NO_USER_STACK:
+			stats->offcpu_no_user_stack = sum;
+			break;
+		case SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED:
+			stats->offcpu_kstack_failed = sum;
+			break;
 		default:
 			break;
 		}
 	}
 	free(values);
 	return 0;
+}
+
+int sampler_offcpu_totals(const struct sampler *sampler,
+			  struct smolder_offcpu_total totals[SMOLDER_OFFCPU_STATE_COUNT])
+{
+	int n_possible = libbpf_num_possible_cpus(), fd, ret = 0;
+	struct smolder_offcpu_total *values;
+
+	memset(totals, 0, sizeof(*totals) * SMOLDER_OFFCPU_STATE_COUNT);
+	if (n_possible <= 0)
+		return -ENODEV;
+	values = calloc(n_possible, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	fd = bpf_map__fd(sampler->skel->maps.offcpu_totals);
+	for (uint32_t state = 0; state < SMOLDER_OFFCPU_STATE_COUNT; state++) {
+		if (bpf_map_lookup_elem(fd, &state, values) != 0) {
+			ret = -errno;
+			break;
+		}
+		for (int cpu = 0; cpu < n_possible; cpu++) {
+			totals[state].ns += values[cpu].ns;
+			totals[state].blocks += values[cpu].blocks;
+		}
+	}
+	free(values);
+	return ret;
+}
+
+int sampler_offcpu_threads(const struct sampler *sampler, sampler_offcpu_thread_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(sampler->skel->maps.offcpu_threads);
+	uint32_t key, next;
+	struct smolder_offcpu_thread t;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &t) != 0)
+			continue; /* evicted meanwhile */
+		fn(ctx, (int32_t)key, &t);
+	}
+	return 0; /* get_next_key fails with ENOENT past the last key */
+}
+
+int sampler_offcpu_run_ns(const struct sampler *sampler, uint64_t *ns, uint64_t *runs)
+{
+	const struct bpf_program *progs[2] = {sampler->skel->progs.offcpu_switch,
+					      sampler->skel->progs.offcpu_sys_exit};
+
+	*ns = *runs = 0;
+	for (size_t i = 0; i < 2; i++) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_program__fd(progs[i]) < 0 ||
+		    bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len) != 0)
+			return -errno;
+		*ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+	return 0;
+}
+
+int sampler_kernel_stack(const struct sampler *sampler, int32_t id, uint64_t *ips, uint32_t max)
+{
+	uint64_t frames[SMOLDER_MAX_KERNEL_FRAMES];
+	uint32_t n = 0;
+
+	if (id < 0)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(sampler->skel->maps.offcpu_kstacks), &id, frames) != 0)
+		return -errno;
+	while (n < SMOLDER_MAX_KERNEL_FRAMES && n < max && frames[n]) {
+		ips[n] = frames[n];
+		n++;
+	}
+	return (int)n;
 }
 
 int sampler_set_python(struct sampler *sampler, pid_t pid, const struct smolder_python_config *cfg)

@@ -37,13 +37,17 @@ static void read_counters(pid_t pid, struct timeline_counters *c, struct timelin
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (target_read_file(path, buf, sizeof(buf)) > 0 && (q = strrchr(buf, ')'))) {
 		unsigned long long minflt, majflt, ut, st, threads;
+		char state = '?';
 
 		/* after "comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-		 * cmajflt utime stime cutime cstime priority nice num_threads */
+		 * cmajflt utime stime cutime cstime priority nice num_threads. A zombie (exited,
+		 * not yet reaped) still has a stat line but no memory: its VmRSS line is gone,
+		 * and a point read now would say RSS 0. */
 		if (sscanf(q + 2,
-			   "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu %*u %llu %llu %*d %*d "
+			   "%c %*d %*d %*d %*d %*d %*u %llu %*u %llu %*u %llu %llu %*d %*d "
 			   "%*d %*d %llu",
-			   &minflt, &majflt, &ut, &st, &threads) == 5) {
+			   &state, &minflt, &majflt, &ut, &st, &threads) == 6 &&
+		    state != 'Z' && state != 'X') {
 			c->minflt = minflt;
 			c->majflt = majflt;
 			c->utime_s = (double)ut / (double)hz;

@@ -1,7 +1,9 @@
-/* alloc_tracker.h: live allocation tracking of one process with eBPF (bpf/memleak.bpf.c): attaches
- * uprobes to the allocator functions of every object the target maps (again after dlopen), turns
- * the kernel's stack keys into interned stacks, and reads per-site outstanding bytes and the drop
- * counters. Owns the BPF skeleton, its links and the stack table. */
+/* alloc_tracker.h: live allocation tracking of a process, a list of processes or a process tree
+ * with eBPF (bpf/memleak.bpf.c): attaches uprobes to the allocator functions of every object each
+ * target maps (again after dlopen and exec, and for each child as it is forked), keeps each
+ * process's books apart (fork, exec, exit), turns the kernel's stack keys into interned stacks
+ * rooted at their process, and reads per-site outstanding bytes and the drop counters. Owns the
+ * BPF skeleton, its links and the stack table. */
 #ifndef SMOLDER_ALLOC_TRACKER_H
 #define SMOLDER_ALLOC_TRACKER_H
 
@@ -19,11 +21,15 @@ struct unwinder;
 struct python_runtime;
 struct frame_names;
 struct mixed_stack_stats;
+struct process_table;
 
 struct alloc_tracker_options {
-	pid_t pid;
-	uint32_t max_allocs; /* live allocations tracked; 0 = default (2M) */
-	uint32_t max_sites;  /* distinct stack keys; 0 = default (64K) */
+	pid_t pid;	   /* the first target (launch mode: the launched command) */
+	const pid_t *pids; /* more targets (-p A,B,C); may repeat pid */
+	size_t n_pids;
+	bool follow_children; /* children forked by a target join the set (at the fork) */
+	uint32_t max_allocs;  /* live allocations tracked; 0 = default (2M) */
+	uint32_t max_sites;   /* distinct stack keys; 0 = default (64K) */
 };
 
 /* Loads the BPF program sized by opts. NULL and errno on failure: EPERM/EACCES for missing
@@ -32,15 +38,27 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 /* Detaches and frees. NULL-safe. */
 void alloc_tracker_free(struct alloc_tracker *tracker);
 
-/* Attaches to every allocator function in the objects mapped now (first call) or mapped since the
- * last call (dlopen). Returns the number of probe points attached in this call, or -errno.
- * -ENOENT from the first call means no allocator function was found in the target. */
+/* Adds pid to the targets (a descendant living at attach, with --children): its own layout, its
+ * own books. Probed at the next alloc_tracker_attach. 0 or -errno. */
+int alloc_tracker_add_process(struct alloc_tracker *tracker, pid_t pid);
+/* Attaches the exec/fork/exit and mmap tracepoints (first call), then every allocator function in
+ * the objects each living target maps now and has no probes on yet (dlopen, exec). Returns the
+ * number of probe points attached in this call, or -errno. -ENOENT from the first call means no
+ * allocator function was found in the first target. */
 int alloc_tracker_attach(struct alloc_tracker *tracker);
+/* Per-process models: each stack is unwound (snapshots) in its process's model and ends in its
+ * root frame (process_table.h; its frame registry must be alloc_tracker_names). launched: the
+ * launched command's pid (its first exec is the launch, not a new program), 0 for -p. Borrowed;
+ * set before the first poll. Without a table, the one target's unwinder is used (set_unwinder). */
+void alloc_tracker_set_processes(struct alloc_tracker *tracker, struct process_table *processes,
+				 pid_t launched);
 /* Launch mode: attaches to the allocator functions of the objects at paths (a program not yet
  * exec'ed, its libraries not yet mapped: uprobes are per file and the pid filter holds across
  * exec), and the mmap tracepoints. Later alloc_tracker_attach calls skip these objects. Returns
  * the probe points attached, -ENOENT when none, or -errno. */
 int alloc_tracker_attach_paths(struct alloc_tracker *tracker, char *const *paths, size_t n);
+/* The target processes living (not seen to exit), into pids (at most max); returns how many. */
+size_t alloc_tracker_processes(const struct alloc_tracker *tracker, pid_t *pids, size_t max);
 /* Number of objects with allocator probes and probe points in total. */
 void alloc_tracker_probe_counts(const struct alloc_tracker *tracker, size_t *objects,
 				size_t *points, size_t *emulated);
@@ -58,10 +76,11 @@ int alloc_tracker_fd(const struct alloc_tracker *tracker);
 void alloc_tracker_set_unwinder(struct alloc_tracker *tracker, struct unwinder *unwinder);
 
 enum alloc_site_flags {
-	ALLOC_SITE_MMAP = 1,	    /* anonymous mmap, not heap */
-	ALLOC_SITE_TRUNCATED = 2,   /* stack walk did not reach the thread's root */
-	ALLOC_SITE_UNAVAILABLE = 4, /* stack lost (throttled, table or ring buffer full) */
-	ALLOC_SITE_EXEC_CLOSED = 8, /* blocks of it died with an exec of the target (closed) */
+	ALLOC_SITE_MMAP = 1,	     /* anonymous mmap, not heap */
+	ALLOC_SITE_TRUNCATED = 2,    /* stack walk did not reach the thread's root */
+	ALLOC_SITE_UNAVAILABLE = 4,  /* stack lost (throttled, table or ring buffer full) */
+	ALLOC_SITE_EXEC_CLOSED = 8,  /* blocks of it died with an exec of the target (closed) */
+	ALLOC_SITE_EXIT_CLOSED = 16, /* blocks of it died with the exit of their process (closed) */
 };
 
 /* One stack's counters at one instant; several kernel keys may add up into one stack. */
@@ -125,17 +144,29 @@ const struct frame_names *alloc_tracker_frame_names(const struct alloc_tracker *
 /* Python counters; *orphans: Python stacks whose native stack was lost (shown unavailable). */
 void alloc_tracker_python_stats(const struct alloc_tracker *tracker,
 				struct mixed_stack_stats *stats, uint64_t *orphans);
-/* exec of the target during the run (SMOLDER_REC_EXEC): the old image's live blocks were closed
- * then, counted as freed at their sites (they are not leaks) and here. */
+/* Blocks closed when their process exec'd or exited: counted as freed at their sites (they are
+ * not leaks) and here. */
+struct alloc_tracker_closed {
+	uint64_t allocs, heap_bytes; /* heap blocks */
+	uint64_t mmaps, mmap_bytes;  /* anonymous mappings */
+	uint64_t unaccounted;	     /* closed blocks whose site could not be adjusted (memory) */
+};
+/* exec of a target during the run (SMOLDER_REC_EXEC): the old image's live blocks were closed. */
 struct alloc_tracker_exec_stats {
 	uint64_t execs;
-	uint64_t last_ns;	     /* CLOCK_MONOTONIC time of the last exec */
-	uint64_t allocs, heap_bytes; /* heap blocks of the old image(s) */
-	uint64_t mmaps, mmap_bytes;  /* anonymous mappings of the old image(s) */
-	uint64_t unaccounted;	     /* closed blocks whose site could not be adjusted (memory) */
+	uint64_t last_ns; /* CLOCK_MONOTONIC time of the last exec */
+	struct alloc_tracker_closed closed;
 };
 void alloc_tracker_exec_stats(const struct alloc_tracker *tracker,
 			      struct alloc_tracker_exec_stats *stats);
+/* Process trees: children forked (followed), gone before their probes could be attached, targets
+ * exited, and the blocks closed by those exits. */
+struct alloc_tracker_tree_stats {
+	uint64_t forks, children_gone, exits;
+	struct alloc_tracker_closed exit_closed;
+};
+void alloc_tracker_tree_stats(const struct alloc_tracker *tracker,
+			      struct alloc_tracker_tree_stats *stats);
 
 /* Calls fn with each maps generation of the target (unwinder_set_maps_listener), at once with the
  * current one: stack frames carry their generation (frame.h), so a symbolizer fed by fn names them

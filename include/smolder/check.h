@@ -52,6 +52,7 @@ struct check_budget {
 	size_t n_specs;
 	double max_regression_pct; /* file-level default; NAN = none */
 	double ops;		   /* operations per run for reports that do not count them; NAN */
+	bool no_defaults; /* "defaults": false: only the checks named (and dropped_ratio) */
 };
 
 /* One evaluated limit, a row of the table and a JUnit test case. */

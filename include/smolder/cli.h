@@ -40,6 +40,7 @@ enum output_format {
 	OUTPUT_FORMAT_PPROF,	  /* .pb.gz */
 	OUTPUT_FORMAT_SPEEDSCOPE, /* .speedscope.json */
 	OUTPUT_FORMAT_JUNIT,	  /* .xml (check) */
+	OUTPUT_FORMAT_HTML,	  /* .html, .htm (profile) */
 	OUTPUT_FORMAT_COUNT,	  /* keep last: the number of formats */
 };
 

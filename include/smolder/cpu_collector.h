@@ -16,6 +16,8 @@
 struct cpu_collector;
 struct cpu_profile;
 struct frame_names;
+struct offcpu_collector;
+struct offcpu_report;
 struct session;
 struct session_collector;
 
@@ -27,6 +29,9 @@ struct cpu_collector_options {
 	bool python_by_function;    /* --function: Python frames without the executing line */
 	enum cli_children children; /* FOLLOW: forked children join (eBPF backend) */
 	bool merge_processes;	    /* one root frame per command, not per process */
+	/* Off-CPU time (eBPF backend): its records arrive in the sampler's ring buffer and are
+	 * unwound here, then kept by this collector (borrowed). NULL: not collected. */
+	struct offcpu_collector *off_cpu;
 };
 
 /* A collector for opts (copied). NULL and errno on failure; free with cpu_collector_free. */
@@ -54,6 +59,11 @@ const struct frame_names *cpu_collector_names(const struct cpu_collector *cc);
 struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct session *s,
 					    struct profile_output_options *oo,
 					    struct profile_output_meta *meta);
+/* After cpu_collector_finish (oo as it filled it): the off-CPU report (owned by the off-CPU
+ * collector), or NULL and errno (ENODEV: off-CPU time was not collected). */
+const struct offcpu_report *cpu_collector_finish_off_cpu(struct cpu_collector *cc,
+							 struct session *s,
+							 const struct profile_output_options *oo);
 /* Thread name callback for profile_output_options (ctx: the collector). */
 const char *cpu_collector_thread_name(void *ctx, int32_t tid);
 

@@ -44,6 +44,9 @@ struct cpu_profile_totals {
 
 /* A new empty profile of process pid. NULL and errno on failure; free with cpu_profile_free. */
 struct cpu_profile *cpu_profile_new(pid_t pid);
+/* A profile whose named frames live in names (borrowed, outlives the profile): a second profile
+ * of the same run (off-CPU time) whose stacks hold the first one's frames. */
+struct cpu_profile *cpu_profile_new_with_names(pid_t pid, struct frame_names *names);
 /* NULL-safe. */
 void cpu_profile_free(struct cpu_profile *profile);
 
@@ -57,6 +60,12 @@ int cpu_profile_add(struct cpu_profile *profile, pid_t tid, const uint64_t *user
 int cpu_profile_add_rooted(struct cpu_profile *profile, uint64_t root, pid_t tid,
 			   const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
 			   uint32_t n_kernel, uint32_t flags);
+/* cpu_profile_add_rooted counting weight (off-CPU: microseconds) instead of one sample, with a
+ * named group frame (0: none) just inside the root, outside the [truncated] marker. The totals
+ * count weight too. */
+int cpu_profile_add_weighted(struct cpu_profile *profile, uint64_t root, uint64_t group, pid_t tid,
+			     const uint64_t *user_ips, uint32_t n_user, const uint64_t *kernel_ips,
+			     uint32_t n_kernel, uint32_t flags, uint64_t weight);
 /* The registry of the profile's named frames (the [truncated] marker cpu_profile_add appends to a
  * user stack without CPU_PROFILE_SAMPLE_COMPLETE, and interpreted frames: callers intern those here
  * too, so a frame value means one thing for the whole run). Owned by the profile. */

@@ -23,6 +23,7 @@ enum smolder_event_kind {
 	SMOLDER_EVENT_CODE_MAPPED = 7, /* profile: the target mapped code from a file (dlopen) */
 	SMOLDER_EVENT_FORK = 8,
 	SMOLDER_EVENT_EXIT = 9,
+	SMOLDER_EVENT_OFFCPU_SAMPLE = 10, /* profile: blocked time, a smolder_cpu_sample record */
 };
 
 /* Process trees (bpf/target_set.bpf.h): the BPF programs keep the set of target processes in a
@@ -98,6 +99,10 @@ struct smolder_cpu_sample {
 	__u32 kernel_frames;  /* entries in kernel_ips */
 	__u16 python_frames;  /* struct smolder_python_frame entries after the user stack */
 	__u16 python_flags;   /* enum smolder_python_walk_flags, 0 when no walk was configured */
+	/* Off-CPU records (kind SMOLDER_EVENT_OFFCPU_SAMPLE) only; zero in CPU samples. */
+	__u64 offcpu_ns;	   /* blocked time this record stands for (sampled weight) */
+	__u32 offcpu_state;	   /* enum smolder_offcpu_state */
+	__s32 offcpu_kernel_stack; /* id in the offcpu_kstacks stack map, or < 0: none */
 	__u64 kernel_ips[SMOLDER_MAX_KERNEL_FRAMES]; /* leaf first */
 	__u8 user_stack[]; /* then, at smolder_python_offset(user_stack_len), python frames */
 };
@@ -147,16 +152,107 @@ enum smolder_sampler_stat {
 	SMOLDER_SAMPLER_STAT_TARGETS_FULL,	  /* a child not followed: target map full */
 	SMOLDER_SAMPLER_STAT_PROCESS_EVENT_LOST,  /* fork/exec/exit record lost: ring buffer full */
 	SMOLDER_SAMPLER_STAT_FORKS_FOLLOWED,	  /* children added to the target set */
-	SMOLDER_SAMPLER_STAT_PY_NO_CONFIG, /* samples of a process whose Python config is not known
-					      (not examined yet, or the config map full) */
+	SMOLDER_SAMPLER_STAT_PY_NO_CONFIG,  /* samples of a process whose Python config is not known
+					       (not examined yet, or the config map full) */
+	SMOLDER_SAMPLER_STAT_OFFCPU_BLOCKS, /* target switch-ins with a known switch-out */
+	SMOLDER_SAMPLER_STAT_OFFCPU_NO_SWITCH_OUT, /* switch-ins without a switch-out record
+						      (blocked since before attach, map full) */
+	SMOLDER_SAMPLER_STAT_OFFCPU_THREADS_FULL,  /* switch-out not recorded: thread map full */
+	SMOLDER_SAMPLER_STAT_OFFCPU_SAMPLED_OUT,   /* short blocks not chosen by the sampling */
+	SMOLDER_SAMPLER_STAT_OFFCPU_SENT,	   /* off-CPU records written */
+	SMOLDER_SAMPLER_STAT_OFFCPU_RINGBUF_FULL,  /* off-CPU records lost: ring buffer full */
+	SMOLDER_SAMPLER_STAT_OFFCPU_NO_USER_STACK, /* blocks sent without a user stack: no
+						      syscall exit in the blocking context */
+	SMOLDER_SAMPLER_STAT_OFFCPU_KSTACK_FAILED, /* bpf_get_stackid failed (map full) */
 	SMOLDER_SAMPLER_STAT_COUNT,
 };
 
+/* ---- Off-CPU time (bpf/offcpu.bpf.h, part of profile.bpf.c) ---- */
+
+/* Why a target thread was off CPU, from sched_switch. LOCK: blocked in the futex syscall (glibc
+ * mutexes, condition variables, joins, semaphores all wait there); IO: TASK_UNINTERRUPTIBLE (disk
+ * I/O, page faults on files, kernel mutexes); SLEEP: any other interruptible wait (nanosleep, poll,
+ * epoll_wait, read on a socket or pipe); RUNNABLE: switched out while still runnable (preempted),
+ * waiting for a CPU. */
+enum smolder_offcpu_state {
+	SMOLDER_OFFCPU_SLEEP = 0,
+	SMOLDER_OFFCPU_IO = 1,
+	SMOLDER_OFFCPU_LOCK = 2,
+	SMOLDER_OFFCPU_RUNNABLE = 3,
+	SMOLDER_OFFCPU_STATE_COUNT = 4,
+};
+
+#define SMOLDER_OFFCPU_MIN_BLOCK_DEFAULT_NS 1000000ULL /* 1 ms */
+#define SMOLDER_OFFCPU_SYSCALL_FUTEX	    202	       /* x86-64 */
+#define SMOLDER_OFFCPU_KSTACK_REUSE	    32 /* switch-outs a cached kernel stack serves */
+#define SMOLDER_TASK_INTERRUPTIBLE	    0x1
+#define SMOLDER_TASK_UNINTERRUPTIBLE	    0x2
+#define SMOLDER_TASK_DEAD		    0x80	  /* the thread's last switch-out */
+#define SMOLDER_OFFCPU_MIN_BLOCK_MAX_NS	    1000000000ULL /* keeps the weight math in 64 bits */
+
+/* Per-state totals, summed in BPF for every block (per-CPU array indexed by state). */
+struct smolder_offcpu_total {
+	__u64 ns;
+	__u64 blocks;
+};
+
+/* Per-thread off-CPU record (offcpu_threads map value, keyed by tid). */
+struct smolder_offcpu_thread {
+	__u64 out_ns; /* switch-out time; 0 while on CPU */
+	__u32 tgid;
+	__u32 out_state;     /* enum smolder_offcpu_state of the current block */
+	__s32 out_kstack;    /* kernel stack id at switch-out */
+	__u32 pending_state; /* the block awaiting its user stack */
+	__u64 pending_ns;    /* its sampled weight; 0: none */
+	__s32 pending_kstack;
+	__u32 _pad;
+	__u64 pending_ip, pending_sp; /* the user context it blocked in (pt_regs at switch-out) */
+	__u64 out_ip, out_sp;
+	__u64 total_ns[SMOLDER_OFFCPU_STATE_COUNT]; /* whole blocked time of the thread, by state */
+	/* The last kernel stack taken and the switch-out it was taken at (offcpu.bpf.h). */
+	__u64 kcache_ip, kcache_sp;
+	__s64 kcache_nr;
+	__s32 kcache_id;
+	__u32 kcache_uses;
+	__u32 kcache_state;
+	__u32 _pad2;
+};
+
+/* The state of a thread switched out with prev_state (not TASK_DEAD), preempt and the syscall nr
+ * it is in (pt_regs orig_ax; -1 or an exception's error code outside syscalls). */
+static inline __u32 smolder_offcpu_state_of(__u32 prev_state, int preempt, long syscall_nr)
+{
+	if (preempt || prev_state == 0) /* TASK_RUNNING */
+		return SMOLDER_OFFCPU_RUNNABLE;
+	if (syscall_nr == SMOLDER_OFFCPU_SYSCALL_FUTEX)
+		return SMOLDER_OFFCPU_LOCK;
+	if (prev_state & SMOLDER_TASK_UNINTERRUPTIBLE)
+		return SMOLDER_OFFCPU_IO;
+	return SMOLDER_OFFCPU_SLEEP;
+}
+
+/* Weight-preserving sampling of one block of d ns with threshold t ns and a uniform 32-bit random
+ * number r: a block of d >= t is always kept with weight d; a shorter one is kept with probability
+ * d/t and weight t, so the expected weight is d either way and the records a thread sends are
+ * bounded by its blocked time / t. Returns the weight, 0: not kept. */
+static inline __u64 smolder_offcpu_weight(__u64 d, __u64 t, __u32 r)
+{
+	if (d == 0)
+		return 0;
+	if (t == 0 || d >= t)
+		return d;
+	/* r / 2^32 < d / t, in integers: d < 2^32 * ... kept exact by comparing r * t < d * 2^32.
+	 */
+	return (__u64)r * t < (d << 32) ? t : 0;
+}
+
 #ifndef __bpf__
 _Static_assert(sizeof(__u64) == 8, "fixed-width types");
-_Static_assert(sizeof(struct smolder_cpu_sample) == 64 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
+_Static_assert(sizeof(struct smolder_cpu_sample) == 80 + 8 * SMOLDER_MAX_KERNEL_FRAMES,
 	       "smolder_cpu_sample layout");
 _Static_assert(sizeof(struct smolder_process_event) == 40, "smolder_process_event layout");
+_Static_assert(sizeof(struct smolder_offcpu_thread) == 144, "smolder_offcpu_thread layout");
+_Static_assert(sizeof(struct smolder_offcpu_total) == 16, "smolder_offcpu_total layout");
 _Static_assert(sizeof(struct smolder_python_frame) == 24, "python frame layout");
 #endif
 
@@ -223,7 +319,25 @@ enum smolder_alloc_kind {
 #define SMOLDER_ALLOC_COOKIE_ID		0xffffu
 #define SMOLDER_ALLOC_COOKIE_KIND_SHIFT 16
 
-/* Live allocation: allocs map value, keyed by address. */
+/* Key of the allocs and mmaps maps: a block belongs to the process that allocated it, so a free in
+ * one process of a tree never matches another's block, and a child's copy of its parent's heap
+ * (fork) is in nobody's books under the child's tgid: its books start empty at the fork. */
+struct smolder_alloc_key {
+	__u32 tgid;
+	__u32 pad0;
+	__u64 addr;
+};
+
+/* Unwind rules map key: rules belong to an address-space layout (a program image: a process's
+ * exec starts a new one, a fork shares its parent's), so the processes of a tree running different
+ * programs never read each other's rules. */
+struct smolder_rule_key {
+	__u64 addr; /* return address, or with SMOLDER_RULE_KEY_EXACT an exact ip */
+	__u32 layout;
+	__u32 pad0;
+};
+
+/* Live allocation: allocs map value, keyed by (tgid, address). */
 struct smolder_alloc_info {
 	__u64 size;
 	__u64 time_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
@@ -250,8 +364,8 @@ enum smolder_alloc_record {
 /* The target called exec (sched_process_exec). Everything allocated before time_ns died with the
  * old image; return addresses learned from it mean nothing in the new one. */
 struct smolder_exec_record {
-	__u32 kind; /* SMOLDER_REC_EXEC */
-	__u32 pad0;
+	__u32 kind;    /* SMOLDER_REC_EXEC */
+	__u32 tgid;    /* the process that exec'd */
 	__u64 time_ns; /* bpf_ktime_get_ns, the clock of smolder_alloc_info.time_ns */
 };
 
@@ -261,6 +375,8 @@ struct smolder_stack_record {
 	__u64 key;
 	__u32 flags;	/* SMOLDER_STACK_F_* */
 	__u32 alloc_id; /* the allocator function called (uprobe cookie), 0 for mmap */
+	__u32 tgid;	/* the process that walked it (its model names the frames) */
+	__u32 layout;	/* its address-space layout (rules key) */
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES]; /* return addresses, innermost caller first */
 };
 
@@ -278,6 +394,8 @@ struct smolder_snapshot_record {
 	__u32 flags;	 /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
 	__u32 alloc_id;	 /* as in smolder_stack_record */
+	__u32 tgid;	 /* as in smolder_stack_record */
+	__u32 layout;	 /* the rules learned from it are installed for this layout */
 	__u32 pad0;
 	__u64 ips[SMOLDER_ALLOC_MAX_FRAMES];
 	__u8 stack[SMOLDER_ALLOC_SNAPSHOT_BYTES];
@@ -291,7 +409,7 @@ struct smolder_py_stack_record {
 	__u64 key;  /* the allocation's stack key */
 	__u64 native_key;
 	__u32 walk_flags; /* enum smolder_python_walk_flags */
-	__u32 pad0;
+	__u32 tgid;	  /* the process whose frames these are */
 	struct smolder_python_frame frames[SMOLDER_PYTHON_MAX_FRAMES];
 };
 
@@ -323,20 +441,26 @@ enum smolder_alloc_stat {
 	SMOLDER_STAT_PY_TRUNCATED,	 /* Python chains cut at the frame limit */
 	SMOLDER_STAT_PY_READ_FAILED,	 /* Python chains cut by an unreadable frame */
 	SMOLDER_STAT_PY_NO_CONFIG, /* allocations of a process whose Python config is not known */
+	SMOLDER_STAT_TARGETS_FULL, /* a child not followed: target map full */
+	SMOLDER_STAT_PROCESS_EVENT_LOST, /* fork/exec/exit record lost: ring buffer full */
+	SMOLDER_STAT_FORKS_FOLLOWED,	 /* children added to the target set */
+	SMOLDER_STAT_LAYOUTS_FULL,	 /* a process without a layout entry (rules not found) */
 	SMOLDER_STAT_MAX,
 };
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct smolder_unwind_rule) == 16, "unwind rule layout");
 _Static_assert(sizeof(struct smolder_alloc_info) == 24, "alloc info layout");
+_Static_assert(sizeof(struct smolder_alloc_key) == 16, "alloc key layout");
+_Static_assert(sizeof(struct smolder_rule_key) == 16, "rule key layout");
 _Static_assert(sizeof(struct smolder_exec_record) == 16, "exec record layout");
 _Static_assert(sizeof(struct smolder_py_stack_record) == 32 + 24 * SMOLDER_PYTHON_MAX_FRAMES,
 	       "python stack record layout");
 _Static_assert(sizeof(struct smolder_site_counters) == 32, "site counters layout");
-_Static_assert(sizeof(struct smolder_stack_record) == 24 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
+_Static_assert(sizeof(struct smolder_stack_record) == 32 + 8 * SMOLDER_ALLOC_MAX_FRAMES,
 	       "stack record layout");
 _Static_assert(sizeof(struct smolder_snapshot_record) ==
-		       56 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
+		       64 + 8 * SMOLDER_ALLOC_MAX_FRAMES + SMOLDER_ALLOC_SNAPSHOT_BYTES,
 	       "snapshot record layout");
 #endif
 

@@ -20,6 +20,8 @@ struct leak_collector_options {
 	double min_age_s;	 /* --min-age: outstanding totals count only older blocks */
 	bool native;		 /* --native: keep interpreter-internal native frames */
 	bool python_by_function; /* --function: Python frames without the executing line */
+	bool children;		 /* follow children of the targets (--children, launch default) */
+	bool merge_processes;	 /* --merge-processes: folded stacks rooted at COMMAND */
 };
 
 /* NULL and errno on failure; free with leak_collector_free. */
@@ -36,5 +38,8 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 struct alloc_tracker *leak_collector_tracker(struct leak_collector *lc);
 /* Heap bytes outstanding at the last snapshot (all sites, mmap excluded). */
 uint64_t leak_collector_heap_bytes(const struct leak_collector *lc);
+/* Heap allocations made since the tracker attached (tracked, or missed because its table was
+ * full), read now from its BPF counters; lc is a struct leak_collector. 0 or -errno. */
+int leak_collector_alloc_count(void *lc, uint64_t *count);
 
 #endif

@@ -14,6 +14,18 @@
 #include "smolder/growth.h"
 
 struct symbolizer;
+struct process_table;
+
+/* One process's share of a site (process trees): its own books' series and verdict. */
+struct leak_site_process {
+	int pid;
+	uint32_t stack_id; /* the process's own stack (ends in its root frame) */
+	uint32_t flags;
+	struct growth_series series;
+	uint64_t outstanding_bytes, outstanding_allocs, first_bytes;
+	uint64_t alloc_bytes_first, alloc_bytes_last, alloc_count_last;
+	struct growth_result growth;
+};
 
 /* An object mapped in the target, for exporters that keep mappings (pprof). */
 struct leak_module {
@@ -22,11 +34,13 @@ struct leak_module {
 	uint64_t start, end, offset;
 };
 
+/* A site: one call path of one command, over every process running that command (same-command
+ * workers of a tree add up; a single target is one process). */
 struct leak_site {
-	uint32_t stack_id;
-	uint32_t flags;	  /* enum alloc_site_flags */
-	char **frames;	  /* names, root first (owned) */
-	char **locations; /* "file:line" or NULL per frame (owned) */
+	uint32_t stack_id; /* a member's stack (names the frames) */
+	uint32_t flags;	   /* enum alloc_site_flags */
+	char **frames;	   /* names, root first (owned) */
+	char **locations;  /* "file:line" or NULL per frame (owned) */
 	size_t n_frames;
 	/* Per frame (the first n_addresses; later ones 0): the lookup address it was named from,
 	 * frames of one address (inlined calls and their function) consecutive, 0 for named frames
@@ -44,6 +58,9 @@ struct leak_site {
 	uint64_t alloc_bytes_first, alloc_bytes_last; /* cumulative allocated bytes */
 	uint64_t alloc_count_last;
 	struct growth_result growth;
+	char command[64];		 /* the processes' command */
+	struct leak_site_process *procs; /* per process, by pid */
+	size_t n_procs;
 };
 
 struct leak_report {
@@ -73,18 +90,29 @@ struct leak_report {
 	 * sites that are pymalloc arenas. */
 	char python_version[16];
 	uint64_t python_frames, python_frames_unnamed, python_orphans, python_arena_sites;
+	/* Process trees: processes with books (every target that allocated), and the tree's
+	 * forks, exits and blocks closed by exits. With more than one process, stacks start with
+	 * their process (COMMAND [PID], or COMMAND with merge_processes) in folded outputs and
+	 * with COMMAND in JSON sites. */
+	size_t n_processes;
+	bool merge_processes;
+	struct alloc_tracker_tree_stats tree;
 };
+
+/* The site's member for pid, added when new. NULL on allocation failure. */
+struct leak_site_process *leak_site_process(struct leak_site *site, int pid, uint32_t stack_id);
 
 /* Finds or adds the site for (stack_id, mmap flag). NULL on allocation failure. */
 struct leak_site *leak_report_site(struct leak_report *report, uint32_t stack_id, uint32_t flags);
 /* Runs growth analysis on every site and the RSS, sorts sites by growth rate (fastest first) and
  * decides completeness from the drop counters. */
 void leak_report_analyse(struct leak_report *report);
-/* Names every site's frames: return addresses through sym, the allocator pseudo frame (leaf of
- * heap sites) through the tracker. */
+/* Names every site's frames: return addresses through the symbolizer of the process the site's
+ * stack is rooted at (processes, may be NULL) or else sym, the allocator pseudo frame (leaf of
+ * heap sites) through the tracker. The process root frame is not one of the names. */
 struct alloc_tracker;
 void leak_report_symbolize(struct leak_report *report, const struct alloc_tracker *tracker,
-			   struct symbolizer *sym);
+			   struct symbolizer *sym, const struct process_table *processes);
 /* Frees everything the report owns (not the struct). */
 void leak_report_release(struct leak_report *report);
 
@@ -94,6 +122,11 @@ int leak_report_write_json(const struct leak_report *report, FILE *out);
  * true), as folded text (svg false) or SVG. */
 int leak_report_write_flamegraph(const struct leak_report *report, FILE *out, bool growth,
 				 bool svg);
+
+/* A site's per-process breakdown as a JSON array: [{pid, outstanding_bytes, outstanding_allocs,
+ * allocated_bytes, growth_bytes_per_s, verdict, closed_by_exit}] (profile's report shares it). */
+struct json_writer;
+void leak_report_json_site_processes(struct json_writer *w, const struct leak_site *site);
 
 /* True when an output path selects the growth flame graph: NAME.growth.svg / NAME.growth.folded. */
 bool leak_report_path_is_growth(const char *path);

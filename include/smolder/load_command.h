@@ -4,7 +4,8 @@
  * operations it reports (wrk, ab, redis-benchmark, demo_load summaries). A command that refers to
  * $PORT waits until the target (or a process of its tree) listens on a TCP port and gets it in
  * its environment. The load window (start to end) is what per-operation figures are measured
- * over: the target's CPU seconds, RSS and an optional operation counter are read at both ends. */
+ * over: the target's CPU seconds, RSS and optional counters (operations, allocations) are read
+ * at both ends. */
 #ifndef SMOLDER_LOAD_COMMAND_H
 #define SMOLDER_LOAD_COMMAND_H
 
@@ -19,7 +20,13 @@ struct session_collector;
 #define LOAD_TAIL_BYTES	    2048
 #define LOAD_PORT_TIMEOUT_S 30 /* default; SMOLDER_PORT_TIMEOUT=SECONDS overrides */
 
-/* An operation counter read at both ends of the load window (the --ops-probe uprobe count). */
+/* Counters read at both ends of the load window. */
+enum load_count {
+	LOAD_COUNT_OPS,	   /* the --ops-probe uprobe's calls */
+	LOAD_COUNT_ALLOCS, /* allocations the tracker saw */
+	LOAD_COUNT_MAX,
+};
+
 struct load_counter {
 	void *ctx;
 	int (*read)(void *ctx, uint64_t *count); /* 0 or -errno */
@@ -29,8 +36,8 @@ struct load_counter {
 struct load_mark {
 	double cpu_s;	    /* user + system CPU seconds of the target (/proc/PID/stat) */
 	uint64_t rss_bytes; /* VmRSS */
-	uint64_t ops;	    /* the counter's value */
-	bool rss_valid, ops_valid;
+	uint64_t count[LOAD_COUNT_MAX]; /* the counters' values */
+	bool rss_valid, count_valid[LOAD_COUNT_MAX];
 };
 
 struct load_command {
@@ -49,7 +56,7 @@ struct load_command {
 	double port_timeout_s;
 	double next_port_check_s;
 	int failure; /* a smolder exit code when the command could not start (port never seen) */
-	struct load_counter counter;
+	struct load_counter counters[LOAD_COUNT_MAX];
 	struct load_mark at_start, at_end; /* valid once started / done */
 	bool started;
 };
@@ -59,8 +66,12 @@ struct load_command {
 struct load_command *load_command_new(const char *command);
 /* Whether command refers to the PORT variable ($PORT or ${PORT}). */
 bool load_command_wants_port(const char *command);
-/* Sets the operation counter read at both ends of the load window (before the session starts). */
-void load_command_set_counter(struct load_command *lc, const struct load_counter *counter);
+/* Sets a counter read at both ends of the load window (before the session starts). */
+void load_command_set_counter(struct load_command *lc, enum load_count which,
+			      const struct load_counter *counter);
+/* The counter's increase over the load window into *delta. false when there was no window or
+ * the counter could not be read at one of its ends. */
+bool load_command_count(const struct load_command *lc, enum load_count which, uint64_t *delta);
 /* Ends a command still running (SIGTERM to its group, reaped), closes its files. NULL-safe. */
 void load_command_free(struct load_command *lc);
 /* Fills plug: start forks the command, poll reaps it and requests the session's stop, stop ends

@@ -13,6 +13,7 @@ struct timeline;
 struct load_command;
 struct leak_report;
 struct profile_folded;
+struct offcpu_report;
 
 /* The figures of one run, gathered by cmd_profile once the collectors finished. */
 struct profile_figures {
@@ -21,9 +22,11 @@ struct profile_figures {
 	double cpu_s;		    /* on-CPU seconds of the target over the run */
 	bool cpu_measured;	    /* cpu_s from the kernel's accounting, not from samples */
 	uint64_t samples, lost;	    /* on-CPU samples kept and lost */
+	int frequency_hz;	    /* on-CPU sampling rate */
 	struct leak_report *mem;    /* NULL with --no-memory */
 	bool ops_probe;		    /* --ops-probe was used */
 	uint64_t ops_probe_dropped; /* its calls not counted */
+	const struct offcpu_report *off_cpu; /* NULL with --no-off-cpu */
 };
 
 /* Everything the report is written from (all borrowed). */

@@ -136,6 +136,11 @@ void profile_thread_frame(const struct profile_output_options *opts, int32_t tid
 void profile_process_frame(const struct profile_output_options *opts,
 			   const struct process_model *model, char *buf, size_t len);
 
+/* The flame graph library's profile (folded.h) of folded's merged lines, for renderers that take
+ * it (the HTML report). NULL with errno set; free with folded_profile_free. */
+struct folded_profile;
+struct folded_profile *profile_folded_to_graph(const struct profile_folded *folded);
+
 /* Writes folded as "root;...;leaf WEIGHT" lines, sorted, to fp. Returns 0 or -EIO. */
 int profile_folded_write(const struct profile_folded *folded, FILE *fp);
 

@@ -38,6 +38,10 @@ struct sampler_options {
 	 * need (Python configs) is in place before the first sample. A negative errno fails
 	 * sampler_new. NULL: none. */
 	int (*before_sampling)(void *ctx, struct sampler *sampler);
+	/* Off-CPU time (bpf/offcpu.bpf.h): records of kind SMOLDER_EVENT_OFFCPU_SAMPLE reach the
+	 * sample callback too. min_block_ns: the sampling threshold (0: the default, 1 ms). */
+	bool off_cpu;
+	uint64_t off_cpu_min_block_ns;
 };
 
 /* Called for every record, from sampler_poll's thread. size is the record's length (header plus
@@ -45,31 +49,39 @@ struct sampler_options {
 typedef int (*sampler_sample_fn)(void *ctx, const struct smolder_cpu_sample *sample, size_t size);
 
 struct sampler_stats {
-	uint64_t samples;	      /* target samples seen by the BPF program */
-	uint64_t sent;		      /* records written to the ring buffer */
-	uint64_t ringbuf_full;	      /* records dropped because the ring buffer was full */
-	uint64_t stack_copy_failed;   /* samples sent without any user stack bytes */
-	uint64_t stack_clipped;	      /* copies stopped by the copy size before the mapping end */
-	uint64_t stack_partial;	      /* copies stopped early at a page that is not present */
-	uint64_t no_vma;	      /* stack mapping not found */
-	uint64_t kernel_stack_failed; /* bpf_get_stack failures */
-	uint64_t no_user_regs;	      /* samples without user registers */
-	uint64_t python_walks;	      /* samples whose Python frame chain was read */
-	uint64_t python_no_tstate;    /* samples of threads without a Python thread state */
-	uint64_t python_truncated;    /* chains cut at the frame limit */
-	uint64_t python_read_failed;  /* chains cut by an unreadable frame */
-	uint64_t python_frames;	      /* Python frames sent */
-	uint64_t python_no_config;    /* samples of processes not examined yet (no config) */
-	uint64_t code_mapped;	      /* notices of code mapped from files */
-	uint64_t code_mapped_lost;    /* such notices lost */
-	uint64_t received;	      /* records delivered to the callback */
-	uint64_t malformed;	      /* records rejected by user space (bad length) */
-	uint64_t process_events;      /* fork/exec/exit records received */
-	uint64_t process_events_lost; /* fork/exec/exit records lost (ring buffer full) */
-	uint64_t targets_full;	      /* children not followed: target map full */
-	uint64_t forks_followed;      /* children added to the target set in BPF */
-	uint32_t cpus;		      /* perf events opened */
-	uint32_t ringbuf_bytes;	      /* ring buffer size chosen */
+	uint64_t samples;	       /* target samples seen by the BPF program */
+	uint64_t sent;		       /* records written to the ring buffer */
+	uint64_t ringbuf_full;	       /* records dropped because the ring buffer was full */
+	uint64_t stack_copy_failed;    /* samples sent without any user stack bytes */
+	uint64_t stack_clipped;	       /* copies stopped by the copy size before the mapping end */
+	uint64_t stack_partial;	       /* copies stopped early at a page that is not present */
+	uint64_t no_vma;	       /* stack mapping not found */
+	uint64_t kernel_stack_failed;  /* bpf_get_stack failures */
+	uint64_t no_user_regs;	       /* samples without user registers */
+	uint64_t python_walks;	       /* samples whose Python frame chain was read */
+	uint64_t python_no_tstate;     /* samples of threads without a Python thread state */
+	uint64_t python_truncated;     /* chains cut at the frame limit */
+	uint64_t python_read_failed;   /* chains cut by an unreadable frame */
+	uint64_t python_frames;	       /* Python frames sent */
+	uint64_t python_no_config;     /* samples of processes not examined yet (no config) */
+	uint64_t code_mapped;	       /* notices of code mapped from files */
+	uint64_t code_mapped_lost;     /* such notices lost */
+	uint64_t received;	       /* records delivered to the callback */
+	uint64_t malformed;	       /* records rejected by user space (bad length) */
+	uint64_t process_events;       /* fork/exec/exit records received */
+	uint64_t process_events_lost;  /* fork/exec/exit records lost (ring buffer full) */
+	uint64_t targets_full;	       /* children not followed: target map full */
+	uint64_t forks_followed;       /* children added to the target set in BPF */
+	uint64_t offcpu_blocks;	       /* off-CPU: blocks measured (switch-ins) */
+	uint64_t offcpu_no_switch_out; /* switch-ins without a switch-out record */
+	uint64_t offcpu_threads_full;  /* switch-outs not recorded: thread map full */
+	uint64_t offcpu_sampled_out;   /* short blocks left out by the sampling */
+	uint64_t offcpu_sent;	       /* off-CPU records sent */
+	uint64_t offcpu_ringbuf_full;  /* off-CPU records lost: ring buffer full */
+	uint64_t offcpu_no_user_stack; /* records sent without a user stack */
+	uint64_t offcpu_kstack_failed; /* kernel stacks not stored (stack map full) */
+	uint32_t cpus;		       /* perf events opened */
+	uint32_t ringbuf_bytes;	       /* ring buffer size chosen */
 };
 
 /* Loads, attaches and starts sampling pid. NULL and errno on failure, with a one-line reason in err
@@ -100,6 +112,22 @@ int sampler_get_stats(const struct sampler *sampler, struct sampler_stats *stats
  * Python frame chain read with these offsets; cfg NULL: pid was examined and is not Python. Returns
  * 0, -EINVAL for out-of-range sizes, or the map update's -errno (-E2BIG: the map is full). */
 int sampler_set_python(struct sampler *sampler, pid_t pid, const struct smolder_python_config *cfg);
+
+/* The off-CPU per-state totals summed over CPUs (every block, not only the sampled ones). 0 or
+ * -errno. */
+int sampler_offcpu_totals(const struct sampler *sampler,
+			  struct smolder_offcpu_total totals[SMOLDER_OFFCPU_STATE_COUNT]);
+typedef void (*sampler_offcpu_thread_fn)(void *ctx, int32_t tid,
+					 const struct smolder_offcpu_thread *thread);
+/* Calls fn for every thread record the off-CPU program holds (blocked time per state). 0 or
+ * -errno. */
+int sampler_offcpu_threads(const struct sampler *sampler, sampler_offcpu_thread_fn fn, void *ctx);
+/* Time the off-CPU programs ran (run_time_ns, run_cnt of both), counted by the kernel only while
+ * the sysctl kernel.bpf_stats_enabled is 1 (else 0). 0 or -errno. */
+int sampler_offcpu_run_ns(const struct sampler *sampler, uint64_t *ns, uint64_t *runs);
+/* The kernel stack stored under id by the off-CPU program, leaf first, into ips (at most max).
+ * Returns frames copied (0 for id < 0) or -errno. */
+int sampler_kernel_stack(const struct sampler *sampler, int32_t id, uint64_t *ips, uint32_t max);
 
 /* The smolder exit code (enum smolder_exit) for an errno from sampler_new. */
 int sampler_exit_code(int err);

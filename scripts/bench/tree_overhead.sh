@@ -2,13 +2,13 @@
 # tree_overhead.sh: what following a process tree costs. Two measurements, run as root after
 # building:
 #  1. Throughput (requests/s from wrk) of a 4-worker gunicorn (sync workers, a CPU-bound handler)
-#     unprofiled, with the whole tree recorded (`record -p MASTER --children`, 99 Hz) plus `leaks`
-#     on one worker, and with one worker recorded (`record -p WORKER`, 99 Hz) plus `leaks` on it.
-#     Configurations are interleaved over ROUNDS so background load hits each alike. (leaks takes
-#     one process: see README, "Process trees".)
+#     unprofiled, with the whole tree recorded (`record -p MASTER --children`, 99 Hz) and
+#     leak-tracked (`leaks -p MASTER --children`: every worker's allocations, each in its own
+#     books), and with one worker recorded (`record -p WORKER`, 99 Hz) plus `leaks` on it.
+#     Configurations are interleaved over ROUNDS so background load hits each alike.
 #  2. Following fork/exec: a loop that forks and execs /bin/true 100 times a second for SECONDS,
-#     launched plainly and under `smolder record` (children followed by default): the loop's
-#     mean fork+exec+wait latency and smolder's CPU time per fork.
+#     launched plainly, under `smolder record` and under `smolder leaks` (children followed by
+#     default): the loop's mean fork+exec+wait latency and smolder's CPU time per fork.
 # Env: SECONDS_PER_RUN (default 8), ROUNDS (default 3), BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,21 +43,25 @@ load() {
 	wrk -t2 -c8 -d"${secs}s" "http://127.0.0.1:$port/" | awk '/^Requests\/sec/ { print $2 }'
 }
 
-# profiled MODE: load while smolder watches (tree: record the tree; one: record one worker), both
-# with leaks on one worker; prints "REQ_PER_S SMOLDER_CPU_S".
+# profiled MODE: load while smolder watches (tree: record and leak-track the whole tree; one:
+# record and leak-track one worker); prints "REQ_PER_S SMOLDER_CPU_S".
 profiled() {
 	local mode=$1 rec_pid leaks_pid rps
 	if [ "$mode" = tree ]; then
 		/usr/bin/time -f "%U %S" -o "$work/rec.time" "$smolder" record -q -p "$master" \
 			--children -F 99 -d $((secs + 2)) -o "$work/rec.folded" &
+		rec_pid=$!
+		/usr/bin/time -f "%U %S" -o "$work/leaks.time" "$smolder" leaks -q -p "$master" \
+			--children -d $((secs + 2)) -o "$work/leaks.json" >/dev/null &
+		leaks_pid=$!
 	else
 		/usr/bin/time -f "%U %S" -o "$work/rec.time" "$smolder" record -q -p "$worker" \
 			-F 99 -d $((secs + 2)) -o "$work/rec.folded" &
+		rec_pid=$!
+		/usr/bin/time -f "%U %S" -o "$work/leaks.time" "$smolder" leaks -q -p "$worker" \
+			-d $((secs + 2)) -o "$work/leaks.json" >/dev/null &
+		leaks_pid=$!
 	fi
-	rec_pid=$!
-	/usr/bin/time -f "%U %S" -o "$work/leaks.time" "$smolder" leaks -q -p "$worker" \
-		-d $((secs + 2)) -o "$work/leaks.json" >/dev/null &
-	leaks_pid=$!
 	sleep 1.5
 	rps=$(load)
 	wait "$rec_pid" "$leaks_pid" || true
@@ -83,7 +87,7 @@ echo "  unprofiled:                          $p req/s"
 for cfg in tree one; do
 	v=$(echo "${rps[$cfg]}" | median)
 	c=$(echo "${cpu[$cfg]}" | median)
-	label=$([ "$cfg" = tree ] && echo "whole tree recorded + leaks (1 worker)" || echo "one worker recorded + leaks (same)")
+	label=$([ "$cfg" = tree ] && echo "whole tree recorded + leak-tracked" || echo "one worker recorded + leak-tracked")
 	printf "  %-36s %s req/s (%.1f%% of unprofiled); smolder CPU %.2f s per run\n" "$label:" \
 		"$v" "$(awk -v v="$v" -v p="$p" 'BEGIN { print 100 * v / p }')" "$c"
 done
@@ -115,3 +119,9 @@ read -r n2 us2 <"$work/fork.out"
 c=$(awk '{ print $1 + $2 }' "$work/fork.time")
 echo "  under record:     $n2 forks, mean $us2 us per fork+exec+wait; smolder CPU $c s" \
 	"($(awk -v c="$c" -v n="$n2" 'BEGIN { printf "%.0f", c / n * 1e6 }') us per followed fork)"
+/usr/bin/time -f "%U %S" -o "$work/fork.time" "$smolder" leaks -q -o "$work/fork.json" \
+	-- python3 "$work/forker.py" "$secs" >"$work/fork.out"
+read -r n3 us3 < <(grep -E '^[0-9]+ [0-9.]+$' "$work/fork.out")
+c=$(awk '{ print $1 + $2 }' "$work/fork.time")
+echo "  under leaks:      $n3 forks, mean $us3 us per fork+exec+wait; smolder CPU $c s" \
+	"($(awk -v c="$c" -v n="$n3" 'BEGIN { printf "%.0f", c / n * 1e6 }') us per followed fork)"

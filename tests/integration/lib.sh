@@ -126,3 +126,10 @@ finish() {
 	echo "$TEST_NAME: all checks passed"
 	exit 0
 }
+
+# one_line WHAT NEEDLE: the last expect_exit's stderr is one line holding NEEDLE (a fixed string).
+one_line() {
+	if [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -qF -- "$2" "$WORK/err"; then pass "$1: one line"; else
+		fail "$1: stderr: $(cat "$WORK/err")"
+	fi
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""pprof_compare.py RAW FOLDED VALUE_INDEX: checks that `go tool pprof -raw` output (the real
+"""pprof_compare.py RAW FOLDED VALUE_INDEX [SCALE]: checks that `go tool pprof -raw` output (the real
 pprof reader's view of a profile) holds the same stacks with the same weights as smolder's folded
 output of the same run. Frames are compared without smolder's _[k]/_[i] suffixes; pprof's lines
 of one location are innermost first, so they are reversed like its locations. Named frames
 ([truncated], interpreter functions) have no mapping, and pprof prints no "M=" for them. Exits 1
-with the first difference."""
+with the first difference. SCALE: pprof's values are the folded weights times SCALE (off-CPU time:
+nanoseconds in pprof, microseconds in folded)."""
 import collections
 import re
 import sys
@@ -47,6 +48,7 @@ def read_raw(path, index):
 
 def main():
     raw, folded, index = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    scale = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     samples, locations = read_raw(raw, index)
     if not samples or not locations:
         print("no samples or locations in pprof -raw output")
@@ -62,7 +64,7 @@ def main():
     for line in open(folded, encoding="utf-8", errors="replace"):
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if stack:
-            want[";".join(strip(f) for f in stack.split(";"))] += int(count)
+            want[";".join(strip(f) for f in stack.split(";"))] += int(count) * scale
     if got != want:
         for key in sorted(set(got) | set(want)):
             if got[key] != want[key]:

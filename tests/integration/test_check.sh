@@ -94,11 +94,6 @@ grep -q "leaked_bytes_per_100_ops .* over the budget's max" "$WORK/err" &&
 	pass "budget failure message" || fail "budget message: $(cat "$WORK/err")"
 
 # bad input: exit 1 and one line naming the problem
-one_line() { # WHAT NEEDLE
-	if [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q -- "$2" "$WORK/err"; then pass "$1: one line"; else
-		fail "$1: stderr: $(cat "$WORK/err")"
-	fi
-}
 printf '{"checks": [{"metric": "cpu_s_per_op", "max": 1,}]}' >bad1.json
 expect_exit 1 "budget with a JSON syntax error" "$SMOLDER" check same1.json --budget bad1.json
 one_line "budget syntax" "bad1.json: invalid JSON at line 1 column"

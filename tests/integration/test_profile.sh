@@ -72,8 +72,11 @@ else
 fi
 kill -0 "$FIXTURE_PID" 2>/dev/null || fail "-p target was ended by profile"
 
-expect_exit 1 "profile -o x.html (not written yet) is a usage error" \
-	"$SMOLDER" profile -p "$FIXTURE_PID" -o "$WORK/x.html"
+# The HTML report is profile's (test_profile_html.sh): other commands refuse .html before a run.
+expect_exit 1 "record -o x.html is a usage error" \
+	"$SMOLDER" record -p "$FIXTURE_PID" -d 1 -o "$WORK/x.html"
+grep -q "written by smolder profile" "$WORK/err" && pass "record -o x.html: says who writes it" ||
+	fail "record -o x.html: $(cat "$WORK/err")"
 sh -c 'exit 0' &
 gone=$!
 wait "$gone"

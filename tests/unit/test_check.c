@@ -224,6 +224,29 @@ static void test_budget_errors(void **state)
 	expect_bad_budget("{}", "nothing to check");
 	expect_bad_budget("{\"ops\": 0, \"max_regression_percent\": 5}",
 			  "\"ops\" must be positive");
+	expect_bad_budget("{\"defaults\": 0, \"max_regression_percent\": 5}",
+			  "\"defaults\" must be true or false");
+}
+
+/* Off-CPU share leaves out time preempted while runnable; a profile's per_op RSS growth and
+ * its measured CPU seconds are the report's own; off-CPU blocks count as seen events. */
+static void test_profile_off_cpu_and_per_op(void **state)
+{
+	struct report_input *in = load(
+		"{\"ops\": 100, \"per_op\": {\"cpu_s\": 0.01, \"rss_growth_bytes\": 64},"
+		" \"cpu\": {\"samples\": 100, \"cpu_s\": 1.0, \"cpu_s_measured\": true},"
+		" \"off_cpu\": {\"seconds\": 5.0, \"blocks\": 98, \"by_state\": {\"sleep\": 1.0,"
+		" \"io\": 0, \"lock\": 0, \"runnable\": 4.0}},"
+		" \"timeline\": [{\"t\": 0, \"rss_bytes\": 100}, {\"t\": 1, \"rss_bytes\": 900}],"
+		" \"dropped\": {\"cpu_samples\": 0, \"off_cpu_unmeasured_blocks\": 2}}",
+		"p.json");
+
+	(void)state;
+	assert_true(fabs(metric(in, CHECK_OFF_CPU_SHARE, NULL, false, NAN) - 0.5) < 1e-12);
+	assert_true(metric(in, CHECK_RSS_GROWTH_PER_OP, NULL, false, NAN) == 64);
+	assert_true(in->cpu_seconds_measured && in->cpu_seconds == 1.0);
+	assert_true(fabs(metric(in, CHECK_DROPPED_RATIO, NULL, false, NAN) - 2.0 / 200) < 1e-12);
+	report_input_free(in);
 }
 
 static struct check_result *evaluate(const char *budget_text, struct report_input *cur,
@@ -262,6 +285,26 @@ static struct report_input *record_with(double samples, double lost)
 		 " \"stacks\": [{\"stack\": [\"main\", \"f\"], \"count\": %.0f}]}",
 		 samples, lost, samples);
 	return load(text, "r.json");
+}
+
+/* "defaults": false keeps only the named checks and the drop gate. */
+static void test_budget_without_defaults(void **state)
+{
+	struct report_input *cur = record_with(10000, 0), *base = record_with(9000, 0);
+	struct check_budget *b;
+	struct check_result *r;
+	size_t n;
+
+	(void)state;
+	r = evaluate("{\"defaults\": false, \"checks\": [{\"metric\": \"cpu_s\", \"max\": 1000}]}",
+		     cur, &base, 1, NAN, &b, &n);
+	assert_int_equal(n, 2);
+	assert_true(find(r, n, "cpu_s")->passed);
+	assert_true(find(r, n, "dropped_ratio")->passed);
+	free(r);
+	check_budget_free(b);
+	report_input_free(cur);
+	report_input_free(base);
 }
 
 static void test_evaluate_budget_and_regression(void **state)
@@ -397,6 +440,8 @@ int main(void)
 		cmocka_unit_test(test_bad_reports),
 		cmocka_unit_test(test_folded_input),
 		cmocka_unit_test(test_budget_errors),
+		cmocka_unit_test(test_profile_off_cpu_and_per_op),
+		cmocka_unit_test(test_budget_without_defaults),
 		cmocka_unit_test(test_evaluate_budget_and_regression),
 		cmocka_unit_test(test_evaluate_noise_rules),
 		cmocka_unit_test(test_dropped_events_fail_the_gate),

@@ -159,7 +159,17 @@ static void test_process_trees(void **state)
 	assert_int_equal(parse(&o, err, "record", "-p", "1", "--children", "--no-children", NULL),
 			 -EINVAL);
 	assert_non_null(strstr(err, "contradict"));
-	assert_int_equal(parse(&o, err, "leaks", "-p", "1,2", NULL), -EINVAL);
+	/* leaks takes trees too (per-process books): lists, --children, launch default. */
+	assert_int_equal(parse(&o, err, "leaks", "-p", "1,2", "--merge-processes", NULL), 0);
+	assert_int_equal(o.n_pids, 2);
+	assert_true(o.merge_processes);
+	assert_int_equal(o.children, CLI_CHILDREN_NONE);
+	assert_int_equal(parse(&o, err, "leaks", "-p", "1", "--children", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_FOLLOW);
+	assert_int_equal(parse(&o, err, "leaks", "--", "sh", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_FOLLOW);
+	assert_int_equal(parse(&o, err, "leaks", "--no-children", "--", "sh", NULL), 0);
+	assert_int_equal(o.children, CLI_CHILDREN_NONE);
 	assert_int_equal(parse(&o, err, "dump", "-p", "1,2", NULL), 0);
 	assert_int_equal(o.n_pids, 2);
 }

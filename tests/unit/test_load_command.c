@@ -1,6 +1,7 @@
 /* test_load_command.c: operation counts parsed from real load tools' output (wrk, ab,
  * redis-benchmark in its default and quiet forms, demo_load), sums over several summaries, and
- * NAN for output without one (a failed tool, a count missing before the phrase). */
+ * NAN for output without one (a failed tool, a count missing before the phrase); which commands
+ * wait for $PORT; counters over the load window (absent ends, a counter that went backwards). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,6 +82,45 @@ static void test_no_summary(void **state)
 	assert_true(isnan(parse("SET: 48780.49 requests per second\n")));
 }
 
+static void test_wants_port(void **state)
+{
+	struct load_command *lc;
+
+	(void)state;
+	assert_true(load_command_wants_port("wrk http://127.0.0.1:$PORT/"));
+	assert_true(load_command_wants_port("redis-benchmark -p ${PORT} -n 10"));
+	assert_false(load_command_wants_port("sleep 4"));
+	assert_false(load_command_wants_port("echo PORT"));
+	assert_false(load_command_wants_port(NULL));
+	lc = load_command_new("ab -n 10 http://127.0.0.1:$PORT/");
+	assert_non_null(lc);
+	assert_true(lc->wants_port && lc->go_fd == -1 && lc->port_timeout_s == LOAD_PORT_TIMEOUT_S);
+	load_command_free(lc);
+	load_command_free(NULL);
+}
+
+static void test_window_count(void **state)
+{
+	struct load_command *lc = load_command_new("true");
+	uint64_t d = 7;
+
+	(void)state;
+	assert_false(load_command_count(lc, LOAD_COUNT_OPS, &d)); /* never started */
+	lc->started = true;
+	lc->at_start.count[LOAD_COUNT_OPS] = 100;
+	lc->at_start.count_valid[LOAD_COUNT_OPS] = true;
+	assert_false(load_command_count(lc, LOAD_COUNT_OPS, &d)); /* no end mark */
+	lc->at_end.count[LOAD_COUNT_OPS] = 450;
+	lc->at_end.count_valid[LOAD_COUNT_OPS] = true;
+	assert_true(load_command_count(lc, LOAD_COUNT_OPS, &d));
+	assert_int_equal(d, 350);
+	assert_false(load_command_count(lc, LOAD_COUNT_ALLOCS, &d)); /* no such counter */
+	lc->at_end.count[LOAD_COUNT_OPS] = 50;			     /* went backwards */
+	assert_false(load_command_count(lc, LOAD_COUNT_OPS, &d));
+	assert_false(load_command_count(NULL, LOAD_COUNT_OPS, &d));
+	load_command_free(lc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -89,6 +129,8 @@ int main(void)
 		cmocka_unit_test(test_redis_benchmark_sums_tests),
 		cmocka_unit_test(test_demo_load),
 		cmocka_unit_test(test_no_summary),
+		cmocka_unit_test(test_wants_port),
+		cmocka_unit_test(test_window_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
