@@ -15,6 +15,7 @@
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/log.h"
+#include "smolder/process_table.h"
 #include "smolder/sampler.h"
 #include "smolder/target.h"
 
@@ -33,6 +34,7 @@ struct offcpu_collector {
 	/* finish's per-thread scan */
 	uint64_t end_ns;
 	const struct sampler *sampler;
+	const struct process_table *processes; /* the CPU collector's, for process roots */
 	size_t cap_threads;
 };
 
@@ -153,6 +155,21 @@ static struct offcpu_thread_total *offcpu_thread(struct offcpu_collector *oc, in
 	return t;
 }
 
+/* The root frame of tgid's latest model (its stacks are symbolized with that model), or 0. */
+static uint64_t offcpu_root_of(const struct offcpu_collector *oc, uint32_t tgid)
+{
+	struct process_model *const *models;
+	size_t n;
+
+	if (!oc->processes)
+		return 0;
+	models = process_table_models(oc->processes, &n);
+	for (size_t i = n; i-- > 0;)
+		if (models[i]->pid == (pid_t)tgid)
+			return models[i]->root_frame;
+	return 0;
+}
+
 /* One thread record of the BPF map: its exact totals, and the block it is still in. */
 static void offcpu_on_thread(void *ctx, int32_t tid, const struct smolder_offcpu_thread *rec)
 {
@@ -181,8 +198,9 @@ static void offcpu_on_thread(void *ctx, int32_t tid, const struct smolder_offcpu
 		n_kernel = 0;
 	for (int i = 1; i < n_kernel; i++)
 		kernel[i] -= 1; /* return addresses: look up the call */
-	if (cpu_profile_add_weighted(oc->profile, 0, oc->state_frames[state], tid, &oc->end_frame,
-				     1, kernel, (uint32_t)n_kernel, CPU_PROFILE_SAMPLE_COMPLETE,
+	if (cpu_profile_add_weighted(oc->profile, offcpu_root_of(oc, rec->tgid),
+				     oc->state_frames[state], tid, &oc->end_frame, 1, kernel,
+				     (uint32_t)n_kernel, CPU_PROFILE_SAMPLE_COMPLETE,
 				     offcpu_us(oc->end_ns - rec->out_ns)))
 		oc->add_errors++;
 }
@@ -425,6 +443,7 @@ const struct offcpu_report *offcpu_collector_finish(struct offcpu_collector *oc,
 			r->blocks += totals[s].blocks;
 		}
 	oc->sampler = sampler;
+	oc->processes = oo->processes;
 	oc->end_ns = end_ns;
 	r->n_threads = 0;
 	r->still_blocked_s = 0;

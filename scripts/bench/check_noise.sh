@@ -83,7 +83,14 @@ if [ "$kind" = profile ]; then
 		for i in 1 2 3; do
 			"$S" -q check "$work/${what%%:*}$i.json" --baseline "$work/prof1.json" \
 				--baseline "$work/prof2.json" --baseline "$work/prof3.json" >"$work/out" 2>&1
-			[ $? -eq 5 ] && grep -q "^${what#*:} .*FAIL" "$work/out" && caught=$((caught + 1))
+			if [ $? -eq 5 ] && grep -q "^${what#*:} .*FAIL" "$work/out"; then
+				caught=$((caught + 1))
+			else # why not: the row, and the site's verdict for a leak
+				grep "^${what#*:} " "$work/out" | sed 's/^/    missed: /'
+				python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+print("    verdicts:", [(s["verdict"], s["outstanding_bytes"]) for s in d["memory"]["sites"][:2]])' \
+					"$work/${what%%:*}$i.json" 2>/dev/null
+			fi
 		done
 		echo "planted ${what%%:*} (profile) caught on ${what#*:}: $caught/3"
 	done

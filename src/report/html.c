@@ -37,41 +37,66 @@ void html_printf(struct html_out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-void html_text(struct html_out *o, const char *s)
+/* The replacement of a byte sequence at s that must not reach the page as is, with its length in
+ * *skip: markup characters as entities; C0 controls but newline and tab, DEL, C1 controls and
+ * bidi overrides as '?' (the convention of text_sanitize: they reorder or hide the text around
+ * them). NULL: copy the byte. */
+static const char *html_replacement(const unsigned char *s, size_t *skip)
 {
-	const char *run = s;
+	*skip = 1;
+	switch (s[0]) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	case '\n':
+	case '\t':
+		return NULL;
+	default:
+		break;
+	}
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return "?";
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+		*skip = 2;
+		return "?";
+	}
+	if (s[0] == 0xe2 && ((s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
+			     (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9))) {
+		*skip = 3;
+		return "?";
+	}
+	return NULL;
+}
 
-	if (!s)
+void html_text(struct html_out *o, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text, *run = s;
+
+	if (!text)
 		return;
-	for (; *s && !o->err; s++) {
-		const char *rep;
+	while (*s && !o->err) {
+		size_t skip;
+		const char *rep = html_replacement(s, &skip);
 
-		switch (*s) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		default:
+		if (!rep) {
+			s++;
 			continue;
 		}
 		if (s > run && fwrite(run, 1, (size_t)(s - run), o->fp) != (size_t)(s - run))
 			o->err = -EIO;
 		html_raw(o, rep);
-		run = s + 1;
+		s += skip;
+		run = s;
 	}
 	if (!o->err && *run)
-		html_raw(o, run);
+		html_raw(o, (const char *)run);
 }
 
 const char *html_bytes(double v, char *buf, size_t len)
@@ -414,15 +439,17 @@ static void write_memory(struct html_out *o, const json_t *doc)
 			    "<table class=\"memory\"><thead><tr><th>#</th><th>Site</th>"
 			    "<th>Verdict</th><th>Growth</th><th>%s</th><th>Outstanding over "
 			    "time</th><th>Outstanding</th></tr></thead><tbody>\n",
-			    isnan(ops) ? "Growth &#215; duration" : "Outstanding per operation");
+			    isnan(ops) ? "Growth &#215; duration" : "Leaked per operation");
 	}
 	for (size_t i = 0; i < n && i < HTML_MAX_SITES && !o->err; i++) {
 		const json_t *site = json_array_get(sites, i);
 		const char *verdict = str(site, "verdict");
 		double rate = num(site, "growth_bytes_per_s", 0);
 		/* As per_op.leaked_bytes: outstanding at the end over the operations (the tracker
-		 * sees only allocations made during the run). */
+		 * sees only allocations made during the run), for sites that keep growing; a
+		 * plateau's or a churning site's bytes are not a cost per operation. */
 		double held = num(site, "outstanding_bytes", 0);
+		bool growing = verdict && (!strcmp(verdict, "leak") || !strcmp(verdict, "growing"));
 
 		html_printf(o, "<tr class=\"site\"><td class=\"n\">%zu</td><td>", i + 1);
 		write_site_name(o, site);
@@ -433,7 +460,9 @@ static void write_memory(struct html_out *o, const json_t *doc)
 		html_printf(o, "</span> <span class=\"note\">%.0f%%</span></td>",
 			    100 * num(site, "confidence", 0));
 		html_printf(o, "<td class=\"n\">%s/s</td>", html_bytes(rate, a, sizeof(a)));
-		if (!isnan(ops) && ops > 0)
+		if (!isnan(ops) && ops > 0 && !growing)
+			html_raw(o, "<td class=\"n absent\">&#8212;</td>");
+		else if (!isnan(ops) && ops > 0)
 			html_printf(o, "<td class=\"n\">%s</td>",
 				    html_bytes(held / ops, a, sizeof(a)));
 		else

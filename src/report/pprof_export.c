@@ -86,9 +86,11 @@ struct folded_part {
 	uint64_t *loc_ids;
 };
 
-/* Interns the part's user locations: pass 0 those in the program, pass 1 the others. */
-static int part_user_locations(struct pprof_builder *b, struct folded_part *p, const char *command,
-			       int pass)
+/* Interns the part's locations, one pass at a time: 0 user addresses in the program, 1 the other
+ * user addresses (and named frames), 2 kernel addresses (in *kernel_map, made when first needed).
+ */
+static int part_locations(struct pprof_builder *b, struct folded_part *p, const char *command,
+			  int pass, uint64_t *kernel_map)
 {
 	const struct profile_frame_info *frames;
 	const struct profile_address *addrs;
@@ -100,34 +102,15 @@ static int part_user_locations(struct pprof_builder *b, struct folded_part *p, c
 	if (!p->loc_ids && !(p->loc_ids = calloc(n + 1, sizeof(*p->loc_ids))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (addrs[i].kernel || p->loc_ids[i] ||
+		if (p->loc_ids[i] || addrs[i].kernel != (pass == 2) ||
 		    (pass == 0 && !is_program(addrs[i].module_path, command)))
 			continue;
-		p->loc_ids[i] = address_location(b, &addrs[i], frames, 0);
-		if (!p->loc_ids[i])
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int part_kernel_locations(struct pprof_builder *b, struct folded_part *p,
-				 uint64_t *kernel_map)
-{
-	const struct profile_frame_info *frames;
-	const struct profile_address *addrs;
-	size_t n;
-
-	if (!p->folded)
-		return 0;
-	addrs = profile_folded_addresses(p->folded, &n, &frames);
-	for (size_t i = 0; i < n; i++) {
-		if (!addrs[i].kernel)
-			continue;
-		if (!*kernel_map)
+		if (pass == 2 && !*kernel_map)
 			*kernel_map = pprof_builder_mapping(b, KERNEL_MAPPING_START, UINT64_MAX, 0,
 							    "[kernel.kallsyms]", NULL);
-		p->loc_ids[i] =
-			*kernel_map ? address_location(b, &addrs[i], frames, *kernel_map) : 0;
+		if (pass == 2 && !*kernel_map)
+			return -ENOMEM;
+		p->loc_ids[i] = address_location(b, &addrs[i], frames, *kernel_map);
 		if (!p->loc_ids[i])
 			return -ENOMEM;
 	}
@@ -369,6 +352,7 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 	int freq = meta ? meta->frequency_hz : 0;
 	int64_t period = freq > 0 ? 1000000000LL / freq : 1;
 	double duration = meta ? meta->duration_s : parts->memory ? parts->memory->duration_s : 0;
+	int pid = meta ? (int)meta->pid : parts->memory ? parts->memory->pid : 0;
 	struct value_slots v;
 	uint64_t kernel_map = 0;
 	char comment[320];
@@ -384,26 +368,29 @@ int pprof_write_parts(const struct report_parts *parts, FILE *fp)
 		goto out;
 	pprof_builder_duration(b, (int64_t)time(NULL) * 1000000000LL, (int64_t)(duration * 1e9));
 	snprintf(comment, sizeof(comment), "smolder %s of %s (PID %d)%s%s%s",
-		 parts->tool ? parts->tool : "profile", command,
-		 meta ? (int)meta->pid : parts->memory->pid, parts->cpu ? ": on-CPU samples" : "",
-		 parts->off_cpu ? ", off-CPU time" : "",
+		 parts->tool ? parts->tool : "profile", command, pid,
+		 parts->cpu ? ": on-CPU samples" : "", parts->off_cpu ? ", off-CPU time" : "",
 		 parts->memory ? ", heap bytes outstanding at the end and gained during the run"
 			       : "");
 	if (pprof_builder_comment(b, comment))
 		goto out;
 	/* pprof takes the first mapping for the main binary: the program's (its name starts with
 	 * the command, which the kernel truncates to 15 bytes), other objects, the kernel last. */
-	if (part_user_locations(b, &cpu, command, 0) || part_user_locations(b, &off, command, 0) ||
-	    (parts->memory && memory_program_mappings(b, parts->memory)) ||
-	    part_user_locations(b, &cpu, command, 1) || part_user_locations(b, &off, command, 1) ||
-	    part_kernel_locations(b, &cpu, &kernel_map) ||
-	    part_kernel_locations(b, &off, &kernel_map))
+	if (part_locations(b, &cpu, command, 0, &kernel_map) ||
+	    part_locations(b, &off, command, 0, &kernel_map) ||
+	    (parts->memory && memory_program_mappings(b, parts->memory)))
 		goto out;
+	for (int pass = 1; pass <= 2; pass++)
+		if (part_locations(b, &cpu, command, pass, &kernel_map) ||
+		    part_locations(b, &off, command, pass, &kernel_map))
+			goto out;
 	ret = part_samples(b, &cpu, (const int[2]){v.cpu_count, v.cpu_ns},
 			   (const int64_t[2]){1, period});
 	if (!ret)
-		ret = part_samples(b, &off, (const int[2]){v.off_cpu_ns, -1},
-				   (const int64_t[2]){parts->off_cpu_unit_ns, 0});
+		ret = part_samples(
+			b, &off, (const int[2]){v.off_cpu_ns, -1},
+			(const int64_t[2]){parts->off_cpu_unit_ns > 0 ? parts->off_cpu_unit_ns : 1,
+					   0});
 	if (!ret && parts->memory)
 		ret = memory_samples(b, parts->memory, &v);
 	if (!ret)

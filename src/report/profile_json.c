@@ -178,8 +178,8 @@ static size_t site_function(const struct leak_report *r, const struct leak_site 
 }
 
 /* The frame responsible for one sample: the deepest interpreted (Python) frame if the stack has
- * one (the interpreter's own frames under it are not the user's code), else the deepest frame of
- * a non-library native object, else NULL. */
+ * one (the interpreter's own frames under it are not the user's code), else the deepest named
+ * frame of a non-library native object, else NULL. */
 static const struct profile_frame_info *sample_responsible(const struct profile_sample *smp,
 							   const uint32_t *idx,
 							   const struct profile_address *addrs,
@@ -197,7 +197,8 @@ static const struct profile_frame_info *sample_responsible(const struct profile_
 				continue;
 			if (flamegraph_frame_is_python(fi->name, strlen(fi->name)))
 				return fi;
-			if (!native && !a->kernel && a->module_path &&
+			/* Named only: "module+0x1f" tells the reader nothing. */
+			if (!native && !a->kernel && a->module_path && fi->function &&
 			    !is_system_library(a->module_path))
 				native = fi;
 		}
@@ -205,10 +206,37 @@ static const struct profile_frame_info *sample_responsible(const struct profile_
 	return native;
 }
 
+/* True for a sample taken inside smolder's own uprobes (allocation tracking, --ops-probe): the
+ * breakpoint trap, the uprobe and uretprobe paths. Their cost is the observer's, not the
+ * program's: findings report it apart. */
+static bool sample_in_probe(const struct profile_sample *smp, const uint32_t *idx,
+			    const struct profile_address *addrs,
+			    const struct profile_frame_info *frames)
+{
+	static const char *const probe_frames[] = {"asm_exc_int3", "uprobe_notify_resume",
+						   "handle_swbp", "__do_sys_uretprobe",
+						   "uretprobe_"};
+
+	for (uint32_t j = 0; j < smp->n; j++) {
+		const struct profile_address *a = &addrs[idx[smp->first + j]];
+
+		if (!a->kernel)
+			break; /* kernel frames come first (leaf first) */
+		for (uint32_t f = a->first; f < a->first + a->n; f++)
+			for (size_t k = 0;
+			     frames[f].name && k < sizeof(probe_frames) / sizeof(probe_frames[0]);
+			     k++)
+				if (!strncmp(frames[f].name, probe_frames[k],
+					     strlen(probe_frames[k])))
+					return true;
+	}
+	return false;
+}
+
 /* CPU weight by responsible function (self = weight), and by function and source line
- * ("NAME\x1fFILE:LINE"). 0 or -ENOMEM. */
+ * ("NAME\x1fFILE:LINE"); samples in smolder's probes go to *probe_weight instead. 0 or -ENOMEM. */
 static int responsible_fill(struct func_table *by_func, struct func_table *by_line,
-			    const struct profile_folded *folded)
+			    const struct profile_folded *folded, uint64_t *probe_weight)
 {
 	const struct profile_address *addrs;
 	const struct profile_frame_info *frames;
@@ -219,11 +247,15 @@ static int responsible_fill(struct func_table *by_func, struct func_table *by_li
 
 	addrs = profile_folded_addresses(folded, &n_addrs, &frames);
 	for (size_t i = 0; i < n_samples; i++) {
-		const struct profile_frame_info *fi =
-			sample_responsible(&smp[i], idx, addrs, frames);
+		const struct profile_frame_info *fi;
 		struct func_share *f;
 		int n;
 
+		if (sample_in_probe(&smp[i], idx, addrs, frames)) {
+			*probe_weight += smp[i].weight;
+			continue;
+		}
+		fi = sample_responsible(&smp[i], idx, addrs, frames);
 		if (!fi)
 			continue;
 		f = func_get(by_func, fi->name, strlen(fi->name));
@@ -266,15 +298,28 @@ static void cpu_finding(struct finding *out, size_t *n, const struct func_table 
 {
 	struct func_table by_func = {0}, by_line = {0};
 	const struct func_share *hot = NULL, *line = NULL;
+	uint64_t probe = 0;
 
 	if (!sum)
 		return;
-	if (responsible_fill(&by_func, &by_line, folded) == 0) {
+	if (responsible_fill(&by_func, &by_line, folded, &probe) == 0) {
 		for (size_t i = 0; i < by_func.n; i++)
 			if (!hot || by_func.items[i].self > hot->self)
 				hot = &by_func.items[i];
 	}
-	if (hot && (double)hot->self / (double)sum >= 0.05) {
+	/* The observer's share, said apart so that it is not read as the program's cost. */
+	if ((double)probe / (double)sum >= 0.05) {
+		out[*n].kind = "cpu";
+		out[*n].impact = (double)probe / (double)sum;
+		snprintf(out[*n].text, sizeof(out[*n].text),
+			 "%.0f%% of the target's CPU samples were in smolder's own uprobes "
+			 "(allocation tracking, --ops-probe): the other shares count the "
+			 "rest",
+			 100.0 * out[*n].impact);
+		(*n)++;
+		sum -= probe;
+	}
+	if (hot && sum && (double)hot->self / (double)sum >= 0.05) {
 		size_t len = strlen(hot->name);
 
 		for (size_t i = 0; i < by_line.n; i++)

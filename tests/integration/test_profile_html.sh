@@ -8,6 +8,7 @@
 #    the other alone, hovering a chart fills its readout; screenshots are saved.
 # 3. Hostile names: a target whose process and function names are HTML markup and a load command
 #    that prints a </script> tag: the page holds them only escaped, runs only its own script.
+# 4. Without -o: smolder-PID-TIME.html and .json, both names printed.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -88,10 +89,16 @@ assert any(f["kind"] == "cpu" and "handle_" in f["text"] and "demo_server.c:" in
            for f in report["findings"]), report["findings"]
 # timeline charts: one per figure, each with drawn series
 charts = re.findall(r'<figure class="chart" id="chart-([a-z_]+)"', page)
+zero = re.findall(r'<span class="zero" id="zero-([a-z_]+)"', page)
 for c in ("cpu", "memory", "threads", "ctx", "faults", "disk", "net"):
+    assert (c in charts) != (c in zero), (c, charts, zero)  # a chart, or said to be zero
+for c in ("cpu", "memory", "threads"):
     assert c in charts, (c, charts)
+for c in zero:  # said zero only when the JSON has it zero at every point
+    key = {"ctx": "ctx_voluntary", "faults": "minor_faults", "disk": "read_bytes", "net": "net_rx_bytes"}.get(c)
+    assert key is None or all(p[key] == 0 for p in report["timeline"]), c
 lines = re.findall(r'<polyline class="series"[^>]*points="([^"]*)"', page)
-assert len(lines) >= 13 and all(len(l.split()) >= 2 for l in lines), len(lines)
+assert len(lines) >= 2 * len(charts) - 3 and all(len(l.split()) >= 2 for l in lines), len(lines)
 assert page.count('class="load-mark"') == 2 * len(charts), "load start/end on every chart"
 # flame graphs: on-CPU and memory drawn; off-CPU present or said absent
 def frames(prefix):
@@ -231,5 +238,17 @@ browse "file://$WORK/events.html" --dump-dom >"$WORK/hevents.out"
 grep -q 'scripts=1 pwned=undefined' "$WORK/hevents.out" &&
 	pass "hostile names: only the page's script runs" ||
 	fail "hostile page: $(grep -o '<pre id="out">[^<]*' "$WORK/hevents.out")"
+
+# --- 4. no -o: the report and its JSON, names printed -----------------------------------------
+mkdir -p "$WORK/default"
+(cd "$WORK/default" && "$SMOLDER" profile -p "$FIXTURE_PID" -d 2 --no-memory) 2>"$WORK/d.err"
+page=$(ls "$WORK/default"/smolder-"$FIXTURE_PID"-*.html 2>/dev/null | head -1)
+if [ -s "$page" ] && [ -s "${page%.html}.json" ] &&
+	grep -q "wrote $(basename "$page")" "$WORK/d.err" &&
+	grep -q "wrote $(basename "${page%.html}.json")" "$WORK/d.err"; then
+	pass "no -o: $(basename "$page") and its .json written, names printed"
+else
+	fail "no -o: $(ls "$WORK/default"); $(tail -2 "$WORK/d.err")"
+fi
 
 finish
