@@ -52,7 +52,7 @@ static const struct chart_def charts[] = {
 	 UNIT_BYTES_PER_S,
 	 {{"read_bytes", "read", "#0b7285", true}, {"write_bytes", "write", "#e8590c", true}}},
 	{"net",
-	 "Network (target's namespace)",
+	 "Network (target's namespace, loopback not counted)",
 	 UNIT_BYTES_PER_S,
 	 {{"net_rx_bytes", "rx", "#364fc7", true}, {"net_tx_bytes", "tx", "#d6336c", true}}},
 	{"host_cpu", "Host CPU", UNIT_PCT, {{"host_cpu_pct", "host busy", "#862e9c", false}}},
@@ -172,6 +172,18 @@ static void chart_data_release(struct chart_data *d)
 	free(d->t);
 	free(d->v[0]);
 	free(d->v[1]);
+}
+
+/* Present and zero at every point (a missing figure is not zero). */
+static bool chart_all_zero(const struct chart_data *d)
+{
+	if (!d->present[0] && !d->present[1])
+		return false;
+	for (size_t i = 0; i < d->n; i++)
+		for (int k = 0; k < 2; k++)
+			if (d->present[k] && d->v[k][i] != 0)
+				return false;
+	return true;
 }
 
 static void data_attr(struct html_out *o, const char *name, const double *v, size_t n)
@@ -299,17 +311,35 @@ void html_charts_write(struct html_out *o, const json_t *doc)
 		n > HTML_CHART_POINTS ? ", merged for drawing (each drawn point the maximum of "
 					"the points it covers)"
 				      : "");
+	/* A figure that stayed at zero gets a word, not a chart of a flat line. */
+	const char *zero[sizeof(charts) / sizeof(charts[0])];
+	size_t n_zero = 0;
+
 	for (size_t c = 0; c < sizeof(charts) / sizeof(charts[0]) && !o->err; c++) {
 		struct chart_data d = {0};
 
 		if (chart_data_fill(&d, &charts[c], tl, interval)) {
 			o->err = -ENOMEM;
+		} else if (chart_all_zero(&d)) {
+			zero[n_zero++] = charts[c].id;
 		} else if (d.present[0] || d.present[1]) {
 			chart_write(o, &charts[c], &d, tmax, load);
 		}
 		chart_data_release(&d);
 	}
-	html_printf(o, "</div></section>\n");
+	html_raw(o, "</div>");
+	for (size_t i = 0; i < n_zero; i++) {
+		const struct chart_def *c = NULL;
+
+		for (size_t k = 0; k < sizeof(charts) / sizeof(charts[0]); k++)
+			if (charts[k].id == zero[i])
+				c = &charts[k];
+		html_printf(o, "%s<span class=\"zero\" id=\"zero-%s\">%s</span>",
+			    i ? ", "
+			      : "<p class=\"note\" id=\"zero-charts\">Zero throughout the run: ",
+			    c->id, c->title);
+	}
+	html_raw(o, n_zero ? ".</p></section>\n" : "</section>\n");
 }
 
 void html_sparkline_write(struct html_out *o, const json_t *series)

@@ -89,10 +89,16 @@ assert any(f["kind"] == "cpu" and "handle_" in f["text"] and "demo_server.c:" in
            for f in report["findings"]), report["findings"]
 # timeline charts: one per figure, each with drawn series
 charts = re.findall(r'<figure class="chart" id="chart-([a-z_]+)"', page)
+zero = re.findall(r'<span class="zero" id="zero-([a-z_]+)"', page)
 for c in ("cpu", "memory", "threads", "ctx", "faults", "disk", "net"):
+    assert (c in charts) != (c in zero), (c, charts, zero)  # a chart, or said to be zero
+for c in ("cpu", "memory", "threads"):
     assert c in charts, (c, charts)
+for c in zero:  # said zero only when the JSON has it zero at every point
+    key = {"ctx": "ctx_voluntary", "faults": "minor_faults", "disk": "read_bytes", "net": "net_rx_bytes"}.get(c)
+    assert key is None or all(p[key] == 0 for p in report["timeline"]), c
 lines = re.findall(r'<polyline class="series"[^>]*points="([^"]*)"', page)
-assert len(lines) >= 13 and all(len(l.split()) >= 2 for l in lines), len(lines)
+assert len(lines) >= 2 * len(charts) - 3 and all(len(l.split()) >= 2 for l in lines), len(lines)
 assert page.count('class="load-mark"') == 2 * len(charts), "load start/end on every chart"
 # flame graphs: on-CPU and memory drawn; off-CPU present or said absent
 def frames(prefix):
