@@ -298,7 +298,7 @@ static void cpu_finding(struct finding *out, size_t *n, const struct func_table 
 {
 	struct func_table by_func = {0}, by_line = {0};
 	const struct func_share *hot = NULL, *line = NULL;
-	uint64_t probe = 0;
+	uint64_t probe = 0, all = sum;
 
 	if (!sum)
 		return;
@@ -349,13 +349,15 @@ static void cpu_finding(struct finding *out, size_t *n, const struct func_table 
 			if (!is_marker(ft->items[i].name) &&
 			    (!self || ft->items[i].self > self->self))
 				self = &ft->items[i];
-		if (self && (double)self->total / (double)sum >= 0.05) {
+		/* ft's shares count every sample, the probes' too: over all of them. Nothing is
+		 * said when every sample was in the probes (sum is 0 then). */
+		if (self && sum && (double)self->total / (double)all >= 0.05) {
 			out[*n].kind = "cpu";
-			out[*n].impact = (double)self->total / (double)sum;
+			out[*n].impact = (double)self->total / (double)all;
 			snprintf(out[*n].text, sizeof(out[*n].text),
 				 "%.0f%% of CPU in %s (%.0f%% in itself)",
-				 100.0 * (double)self->total / (double)sum, self->name,
-				 100.0 * (double)self->self / (double)sum);
+				 100.0 * (double)self->total / (double)all, self->name,
+				 100.0 * (double)self->self / (double)all);
 			(*n)++;
 		}
 	}
