@@ -24,6 +24,12 @@
 #ifndef SMOLDER_PYTHON_WALK_BPF_H
 #define SMOLDER_PYTHON_WALK_BPF_H
 
+/* target_set.bpf.h copies and deletes the per-process configs at fork, exec and exit only when it
+ * sees this file first. */
+#ifdef SMOLDER_TARGET_SET_BPF_H
+#error "include python_walk.bpf.h before target_set.bpf.h"
+#endif
+
 /* 3.11+ keep a thread's frames in its data stack, each caller below its callee: one read of the
  * memory from the start of a frame's page up to the frame serves the callers that sit in the same
  * page (about twenty frames of ordinary functions), instead of one read each. */

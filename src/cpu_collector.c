@@ -166,9 +166,13 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
-	if (model->python && n_user > 0) {
+	if (model->python && n_user > 0 &&
+	    (sample->python_flags & (SMOLDER_PYWALK_DONE | SMOLDER_PYWALK_NO_TSTATE))) {
 		/* The Python frames read at the same instant replace the interpreter's frames,
-		 * named with this process's (this program's) runtime. */
+		 * named with this process's (this program's) runtime. A sample taken before BPF
+		 * had the process's config (SMOLDER_PYWALK_NO_CONFIG: its first samples, until
+		 * smolder examined it) was not walked: it keeps the interpreter's native frames
+		 * rather than losing them to an empty Python chain. */
 		const struct smolder_python_frame *py =
 			(const void *)(sample->user_stack +
 				       smolder_python_offset(sample->user_stack_len));
@@ -270,29 +274,42 @@ static int cpu_collector_python_config(void *arg, const struct process_model *m)
 	return ret;
 }
 
-/* --children on -p targets: the descendants living now join the set (the fork tracepoint,
- * attached before this scan, adds the ones forked from now on). A process that has gone by then
- * is simply not sampled. Returns a smolder exit code. */
-static int cpu_collector_add_descendants(struct cpu_collector *cc, struct session *s)
+/* Before the perf events sample (sampler_options.before_sampling): with --children on -p targets
+ * the descendants living now join the set (the fork tracepoint, attached before this scan, adds
+ * the ones forked from now on; a process gone by then is simply not sampled), and the given
+ * processes and those descendants get their Python configs, so that their first samples already
+ * carry Python frames. Launch mode: the target has not exec'd yet; its interpreter is found
+ * later. */
+static int cpu_collector_before_sampling(void *ctx, struct sampler *sampler)
 {
+	struct cpu_collector *cc = ctx;
+	struct session *s = cc->session;
 	pid_t *found = NULL;
 	size_t n_found = 0;
-	int ret;
+	int ret = 0;
 
-	if (s->launched || cc->opts.children != CLI_CHILDREN_FOLLOW)
-		return SMOLDER_EXIT_OK;
-	ret = target_descendants(s->opts.pids, s->opts.n_pids, &found, &n_found);
-	for (size_t i = 0; !ret && i < n_found; i++)
-		ret = sampler_add_target(cc->sampler, found[i]);
-	free(found);
-	if (ret) {
-		log_error("adding the children of the targets: %s", strerror(-ret));
-		return SMOLDER_EXIT_INTERNAL;
+	cc->sampler = sampler; /* what the Python config callback writes to */
+	if (s->launched)
+		return 0;
+	if (cc->opts.children == CLI_CHILDREN_FOLLOW) {
+		ret = target_descendants(s->opts.pids, s->opts.n_pids, &found, &n_found);
+		for (size_t i = 0; !ret && i < n_found; i++)
+			ret = sampler_add_target(sampler, found[i]);
+		if (ret) {
+			log_error("adding the children of the targets: %s", strerror(-ret));
+			free(found);
+			return ret;
+		}
+		if (n_found)
+			log_info("following %zu existing descendant process%s", n_found,
+				 n_found == 1 ? "" : "es");
 	}
-	if (n_found)
-		log_info("following %zu existing descendant process%s", n_found,
-			 n_found == 1 ? "" : "es");
-	return SMOLDER_EXIT_OK;
+	for (size_t i = 0; i < s->opts.n_pids; i++)
+		process_table_prepare_python(cc->processes, s->opts.pids[i]);
+	for (size_t i = 0; i < n_found; i++)
+		process_table_prepare_python(cc->processes, found[i]);
+	free(found);
+	return 0;
 }
 
 static int cpu_collector_attach(void *ctx, struct session *s)
@@ -307,6 +324,7 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 		.frequency_hz = cc->opts.frequency_hz,
 		.kernel_stacks = !cc->opts.no_kernel,
 		.on_code_mapped = cpu_collector_on_code_mapped,
+		.before_sampling = cpu_collector_before_sampling,
 		.off_cpu = cc->opts.off_cpu != NULL,
 		.off_cpu_min_block_ns =
 			cc->opts.off_cpu ? offcpu_collector_min_block_ns(cc->opts.off_cpu) : 0,
@@ -339,15 +357,14 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	if (target_cpu_seconds(s->pid, &cc->cpu_start_s))
 		cc->cpu_start_s = NAN;
 	if (cc->opts.backend != SAMPLE_BACKEND_PTRACE) {
+		/* Every model looks for a CPython interpreter (a launched python3 still starting is
+		 * retried by poll); the given processes' are looked for before sampling begins.
+		 * The ptrace backend reads no Python frames: not enabled there. */
+		process_table_enable_python(cc->processes, cpu_collector_python_config, cc);
 		cc->sampler = sampler_new(&so, cpu_collector_on_sample, cc, err, sizeof(err));
-		if (cc->sampler) {
-			/* Every model looks for a CPython interpreter from its first sample on (a
-			 * launched python3 still starting is retried by poll). Before any sample:
-			 * the launched command's models may be made while start waits for its
-			 * exec. The ptrace backend reads no Python frames: not enabled there. */
-			process_table_enable_python(cc->processes, cpu_collector_python_config, cc);
-			return cpu_collector_add_descendants(cc, s);
-		}
+		if (cc->sampler)
+			return SMOLDER_EXIT_OK;
+		process_table_enable_python(cc->processes, NULL, NULL);
 		code = sampler_exit_code(errno);
 		if (cc->opts.backend == SAMPLE_BACKEND_BPF ||
 		    (code != SMOLDER_EXIT_PRIVILEGE && code != SMOLDER_EXIT_KERNEL)) {

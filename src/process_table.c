@@ -30,6 +30,12 @@ struct process_table {
 	size_t n_pids;
 	process_python_fn python_fn; /* non-NULL: models look for CPython */
 	void *python_arg;
+	/* Runtimes opened by process_table_prepare_python, for the pid's first model. */
+	struct process_prepared {
+		pid_t pid;
+		struct python_runtime *rt;
+	} * prepared;
+	size_t n_prepared;
 };
 
 struct process_table *process_table_new(struct frame_names *names)
@@ -63,6 +69,9 @@ void process_table_free(struct process_table *table)
 		free(m);
 	}
 	free(table->models);
+	for (size_t i = 0; i < table->n_prepared; i++)
+		python_runtime_free(table->prepared[i].rt);
+	free(table->prepared);
 	u64_map_release(&table->current);
 	u64_map_release(&table->roots);
 	u64_map_release(&table->parents);
@@ -149,6 +158,15 @@ static void process_python_examine(struct process_table *table, struct process_m
 		m->python_state = m->python ? PROCESS_PYTHON_FOUND : PROCESS_PYTHON_NONE;
 		return;
 	}
+	for (size_t i = 0; m->exec_count == 0 && i < table->n_prepared; i++) {
+		if (table->prepared[i].pid != m->pid || !table->prepared[i].rt)
+			continue;
+		/* Opened before sampling started; its config is in BPF already. */
+		m->python = table->prepared[i].rt;
+		table->prepared[i].rt = NULL;
+		m->python_state = PROCESS_PYTHON_FOUND;
+		return;
+	}
 	if (m->exec_count == 0 && u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid) &&
 	    (parent = process_table_current(table, (pid_t)parent_pid)) &&
 	    parent->python_state == PROCESS_PYTHON_FOUND) {
@@ -179,6 +197,38 @@ void process_table_enable_python(struct process_table *table, process_python_fn 
 {
 	table->python_fn = fn;
 	table->python_arg = arg;
+}
+
+void process_table_prepare_python(struct process_table *table, pid_t pid)
+{
+	struct process_model probe = {.pid = pid};
+	struct process_prepared *grown;
+	int err;
+
+	if (!table->python_fn)
+		return;
+	probe.python = python_runtime_open(pid, table->names);
+	err = probe.python ? 0 : errno;
+	if (err == EAGAIN)
+		return;
+	if (err && err != ENOENT && err != EPROTO && err != ENOSYS && err != ESRCH)
+		log_warn("Python runtime of PID %d: %s; native frames only", (int)pid,
+			 strerror(err));
+	if (table->python_fn(table->python_arg, &probe) < 0 && probe.python) {
+		log_warn("python %s in PID %d: the frame walk cannot be set up; native frames only",
+			 python_runtime_version(probe.python), (int)pid);
+		python_runtime_free(probe.python);
+		return;
+	}
+	if (!probe.python)
+		return;
+	grown = realloc(table->prepared, (table->n_prepared + 1) * sizeof(*grown));
+	if (!grown) {
+		python_runtime_free(probe.python); /* its model opens it again */
+		return;
+	}
+	table->prepared = grown;
+	table->prepared[table->n_prepared++] = (struct process_prepared){pid, probe.python};
 }
 
 void process_table_poll_python(struct process_table *table, uint64_t now_ns)

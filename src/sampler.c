@@ -424,6 +424,13 @@ struct sampler *sampler_new(const struct sampler_options *opts, sampler_sample_f
 		goto fail;
 	}
 
+	if (o.before_sampling) {
+		ret = o.before_sampling(ctx, sampler);
+		if (ret) {
+			snprintf(err, errlen, "preparing the targets: %s", strerror(-ret));
+			goto fail;
+		}
+	}
 	if (o.per_task_events)
 		ret = sampler_open_task_events(sampler, &attr, o.pid, err, errlen);
 	else

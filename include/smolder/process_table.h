@@ -67,6 +67,10 @@ void process_table_free(struct process_table *table);
  * read), any other process is opened (python_runtime_open; "not yet" is retried by
  * process_table_poll_python). fn (with arg) is told each settled result. */
 void process_table_enable_python(struct process_table *table, process_python_fn fn, void *arg);
+/* Looks for pid's interpreter before it has a model (before sampling starts, so that its first
+ * samples already have their Python frames read): the result is handed to the callback at once
+ * and kept for pid's first model. A process still starting (EAGAIN) is left to its model. */
+void process_table_prepare_python(struct process_table *table, pid_t pid);
 /* Tries the PENDING models of live processes again when due: every 100 ms during their first 5 s,
  * then every second. now_ns: run_control_now_ns(). */
 void process_table_poll_python(struct process_table *table, uint64_t now_ns);

@@ -33,6 +33,11 @@ struct sampler_options {
 	 * tgid has mapped executable code from a file (dlopen): samples after it may run code that
 	 * was not there before. NULL: not traced. */
 	void (*on_code_mapped)(void *ctx, pid_t tgid);
+	/* Called (with ctx) once the program is loaded, the targets are in its set and the fork
+	 * tracepoint is attached, but before the perf events sample: per-process state the samples
+	 * need (Python configs) is in place before the first sample. A negative errno fails
+	 * sampler_new. NULL: none. */
+	int (*before_sampling)(void *ctx, struct sampler *sampler);
 	/* Off-CPU time (bpf/offcpu.bpf.h): records of kind SMOLDER_EVENT_OFFCPU_SAMPLE reach the
 	 * sample callback too. min_block_ns: the sampling threshold (0: the default, 1 ms). */
 	bool off_cpu;

@@ -45,6 +45,9 @@ print("    page %.0f KiB: timeline %.0f KiB, on-CPU graph %.0f KiB (%d frames), 
 PY
 }
 
+# kib FILE: its size in KiB.
+kib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { print b / 1024 }'; }
+
 # reference FOLDED: the standalone SVG of the same stacks (size, time).
 reference() {
 	local t0 t1
@@ -52,7 +55,7 @@ reference() {
 	"$smolder" flamegraph "$1" -o "$work/ref.svg" 2>/dev/null
 	t1=$(date +%s%N)
 	printf '    reference: smolder flamegraph SVG of the on-CPU stacks: %.0f KiB in %.0f ms\n' \
-		"$(echo "$(stat -c %s "$work/ref.svg") / 1024" | bc -l)" "$(echo "($t1 - $t0) / 1000000" | bc -l)"
+		"$(kib "$work/ref.svg")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e6 }')"
 }
 
 # --- 1. real run ------------------------------------------------------------------------------
@@ -73,8 +76,7 @@ read -r parse_ms render_ms bytes < <("$bench" "$work/real.json" "$work/real.fold
 	"$work/rerender.html" 5)
 points=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['timeline']))" "$work/real.json")
 printf '  %s s run: HTML %.0f KiB, JSON %.0f KiB, %s timeline points, %s on-CPU folded lines; generation %s ms (+%s ms reading the folded stacks)\n' \
-	"$seconds" "$(echo "$(stat -c %s "$work/real.html") / 1024" | bc -l)" \
-	"$(echo "$(stat -c %s "$work/real.json") / 1024" | bc -l)" "$points" \
+	"$seconds" "$(kib "$work/real.html")" "$(kib "$work/real.json")" "$points" \
 	"$(wc -l <"$work/real.folded")" "$render_ms" "$parse_ms"
 parts "$work/real.html"
 reference "$work/real.folded"
@@ -124,8 +126,8 @@ for spec in "10 20000 5000" "60 60000 15000"; do
 	read -r parse_ms render_ms bytes < <("$bench" "$work/syn.json" "$work/syn.folded" \
 		"$work/syn.offcpu.folded" "$work/syn.html" 5)
 	printf '  synthetic %s-minute run (%s on-CPU / %s off-CPU folded lines, JSON %.0f KiB): HTML %.0f KiB, generation %s ms (+%s ms reading the folded stacks)\n' \
-		"$minutes" "$cpu_lines" "$off_lines" "$(echo "$(stat -c %s "$work/syn.json") / 1024" | bc -l)" \
-		"$(echo "$bytes / 1024" | bc -l)" "$render_ms" "$parse_ms"
+		"$minutes" "$cpu_lines" "$off_lines" "$(kib "$work/syn.json")" "$(kib "$work/syn.html")" \
+		"$render_ms" "$parse_ms"
 	parts "$work/syn.html"
 	reference "$work/syn.folded"
 done

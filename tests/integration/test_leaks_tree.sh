@@ -99,6 +99,9 @@ assert held >= 4096 * 4096, held
 # least the first two workers' and their first replacements').
 assert t["frees_of_preattach_or_untracked"] >= 4 * 2048, t["frees_of_preattach_or_untracked"]
 assert t["forks_followed"] >= 6 and t["exits"] >= 2, t
+# The exited workers' books were closed: their blocks left the kernel's table (no stale books for
+# a reused pid), counted.
+assert t["exit_closed_allocs"] >= 2 * 10 and t["exit_closed_bytes"] >= 2 * 10 * 4096, t
 lin = [s for s in r["sites"] if "store_put" in s["stack"]]
 assert len(lin) == 1 and lin[0]["command"] == "leak_linear", [s["stack"] for s in lin]
 assert lin[0]["verdict"] == "leak" and lin[0]["stack_complete"], lin[0]

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # test_record_tree.sh: `smolder record` on process trees with real eBPF: a launched `sh -c` whose
-# child does the work (children followed by default, --no-children restricts), the launch of a
-# command whose binary is smolder's own (exec noticed by its event, not by the path), a Python
-# multiprocessing pool, gunicorn with 2 sync workers under wrk attached by master PID with
-# --children while --max-requests replaces workers during the run, --merge-processes, gunicorn's
-# UvicornWorker, nginx master + 2 workers by -p list (and dump of all three), a target in its own
-# PID and mount namespace, and that no process of a tree is left stopped or traced.
+# child does the work (children followed by default, --no-children restricts), a launched shell
+# pipeline whose Python child's functions dominate, the launch of a command whose binary is
+# smolder's own (exec noticed by its event, not by the path), a Python multiprocessing pool (its
+# workers' Python functions), gunicorn with 2 sync workers under wrk attached by master PID with
+# --children while --max-requests 50 replaces workers during the run (the app's Python functions
+# in every worker, new ones included), --merge-processes, gunicorn's UvicornWorker (Python
+# functions in both workers), nginx master + 2 workers by -p list (and dump of all three), targets
+# in their own PID and mount namespace (a native one; a Python process and its forked children; a
+# node cluster whose workers' perf maps are in the namespace's own /tmp), and that no process of a
+# tree is left stopped or traced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/record_lib.sh"
 require_root_bpf
@@ -17,6 +21,16 @@ share_of() {
 	{ n = $NF; total += n; line = $0; sub(/ [0-9]+$/, "", line); k = split(line, f, ";")
 	  if (f[1] !~ root) next
 	  for (i = 2; i <= k; i++) if (f[i] == frame) { hit += n; break } }
+	END { print total ? int(100 * hit / total) : 0 }' "$1"
+}
+
+# share_of_prefix FOLDED ROOT_RE PREFIX: as share_of, for a frame starting with PREFIX (a Python
+# function at any of its lines: "burn (pool.py:").
+share_of_prefix() {
+	awk -v root="$2" -v prefix="$3" '
+	{ n = $NF; total += n; line = $0; sub(/ [0-9]+$/, "", line); k = split(line, f, ";")
+	  if (f[1] !~ root) next
+	  for (i = 2; i <= k; i++) if (index(f[i], prefix) == 1) { hit += n; break } }
 	END { print total ? int(100 * hit / total) : 0 }' "$1"
 }
 
@@ -76,6 +90,33 @@ else
 	pass "--no-children: the child was not followed"
 fi
 
+# --- launch mode: a shell pipeline; the exec'd Python child's functions dominate ------------------
+# The Python process is a fork+exec of sh: its interpreter is found at its own first samples (per
+# process Python config), not inherited from anybody.
+cat >"$WORK/work.py" <<'EOF'
+def crunch(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+for _ in range(20):
+    print(crunch(300000))
+EOF
+# From $WORK: file names are shortened below the target's working directory.
+(cd "$WORK" && exec "$SMOLDER" record -F 499 -o "$WORK/pipe.folded" -- \
+	sh -c "python3 work.py | cat >/dev/null" 2>"$WORK/pipe.err")
+code=$?
+[ "$code" -eq 0 ] || fail "launch pipeline: exit $code: $(head -c 400 "$WORK/pipe.err")"
+share=$(share_of_prefix "$WORK/pipe.folded" '^python3 \[[0-9]+\]$' 'crunch (work.py:')
+total=$(folded_total "$WORK/pipe.folded")
+if [ "$total" -ge 50 ] && [ "$share" -ge 60 ]; then
+	pass "launch sh -c 'python3 work.py | cat': crunch (work.py) in $share% of $total samples"
+else
+	fail "launch pipeline: crunch (work.py) under python3 [PID] in $share% of $total samples (want >= 60% of >= 50)"
+	roots "$WORK/pipe.folded" | head -5 >&2
+fi
+
 # --- launch mode: a Python multiprocessing pool; its forked workers do the work ------------------
 cat >"$WORK/pool.py" <<'EOF'
 import multiprocessing
@@ -90,7 +131,8 @@ if __name__ == "__main__":
     with multiprocessing.Pool(2) as pool:
         pool.map(burn, [1500000] * 8)
 EOF
-"$SMOLDER" record -F 499 -o "$WORK/pool.json" -- python3 "$WORK/pool.py" 2>"$WORK/pool.err"
+(cd "$WORK" && exec "$SMOLDER" record -F 499 -o "$WORK/pool.json" -o "$WORK/pool.folded" -- \
+	python3 pool.py 2>"$WORK/pool.err")
 code=$?
 [ "$code" -eq 0 ] || fail "multiprocessing pool: exit $code: $(head -c 400 "$WORK/pool.err")"
 python3 - "$WORK/pool.json" <<'EOF' >"$WORK/pool.check" 2>&1
@@ -108,6 +150,17 @@ if [ $? -eq 0 ]; then
 else
 	fail "multiprocessing pool: $(tr '\n' ' ' <"$WORK/pool.check")"
 fi
+# The workers are forks of the launched interpreter: their Python frames are read with the copy
+# of its config made at the fork, and named from their own memory.
+burn=$(share_of_prefix "$WORK/pool.folded" '^python3 \[[0-9]+\]$' 'burn (pool.py:')
+nburn=$(awk '/;burn \(pool\.py:[0-9]+\)/ { split($0, f, ";"); w[f[1]] = 1 } END { print length(w) }' \
+	"$WORK/pool.folded")
+if [ "$burn" -ge 50 ] && [ "$nburn" -ge 2 ]; then
+	pass "multiprocessing pool: burn (pool.py) in $burn% of the samples, in $nburn processes"
+else
+	fail "multiprocessing pool: burn (pool.py) in $burn% of the samples (want >= 50), in $nburn processes (want >= 2)"
+	roots "$WORK/pool.folded" | head -5 >&2
+fi
 
 # --- launching smolder's own binary: the exec is seen by its event ------------------------------
 perl "$SOURCE_DIR/scripts/bench/gen_folded.pl" 60000 >"$WORK/big.folded" 2>/dev/null
@@ -124,8 +177,10 @@ else
 	fail "launch of smolder itself: $unknown of $total samples unknown, $named% under cmd_flamegraph"
 fi
 
+# Ports below 32768, the start of the ephemeral range: wrk with a connection per request leaves
+# thousands of client ports in TIME-WAIT there, and a listener on one of them fails to bind.
 # --- gunicorn, 2 sync workers under wrk, workers replaced during the run -------------------------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 cat >"$WORK/app.py" <<'EOF'
 def burn_request(n):
     total = 0
@@ -138,17 +193,19 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body]
 EOF
-(cd "$WORK" && exec gunicorn -w 2 --max-requests 400 --max-requests-jitter 50 -b "127.0.0.1:$port" \
+(cd "$WORK" && exec gunicorn -w 2 --max-requests 50 -b "127.0.0.1:$port" \
 	app:app >"$WORK/gunicorn.log" 2>&1) &
 master=$!
 CHILDREN+=("$master")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
 before=$(pgrep -P "$master" | sort | tr '\n' ' ')
-wrk -t2 -c4 -d30s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1 &
+# Long enough for both records below (each new worker's model costs symbolization at the end);
+# killed after them.
+wrk -t2 -c4 -d60s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1 &
 wrk_pid=$!
 CHILDREN+=("$wrk_pid")
 sleep 0.5
-"$SMOLDER" record -p "$master" --children -F 499 -d 5 -o "$WORK/gunicorn.folded" \
+"$SMOLDER" record -p "$master" --children -F 499 -d 3 -o "$WORK/gunicorn.folded" \
 	-o "$WORK/gunicorn.json" 2>"$WORK/gunicorn.err"
 code=$?
 [ "$code" -eq 0 ] || fail "gunicorn --children: exit $code: $(head -c 400 "$WORK/gunicorn.err")"
@@ -171,15 +228,15 @@ if [ $? -eq 0 ]; then
 else
 	fail "gunicorn: $(tr '\n' ' ' <"$WORK/gunicorn.check")"
 fi
-burn=$(share_of "$WORK/gunicorn.folded" '^gunicorn \[[0-9]+\]$' burn_request)
-if grep -q 'burn_request' "$WORK/gunicorn.folded"; then
-	pass "gunicorn: burn_request in $burn% of the samples"
+# The app's Python functions in every worker sampled enough, the ones forked during the run
+# included (each worker's frames read with its own config: a copy of the master's at the fork).
+python3 "$SOURCE_DIR/tests/integration/tree_python_check.py" "$WORK/gunicorn.folded" gunicorn \
+	burn_request app.py --exclude "$master" --before "$before" --min-share 20 \
+	>"$WORK/gunicorn.py.check" 2>&1
+if [ $? -eq 0 ]; then
+	pass "gunicorn: $(tr '\n' ' ' <"$WORK/gunicorn.py.check")"
 else
-	# Python frames are spliced for the first given process only (see README): the workers'
-	# stacks are native; they must still be rooted at their process.
-	share=$(share_of "$WORK/gunicorn.folded" '^gunicorn \[[0-9]+\]$' _PyEval_EvalFrameDefault)
-	[ "$share" -ge 30 ] && pass "gunicorn: workers' interpreter frames in $share% of the samples" ||
-		fail "gunicorn: interpreter frames in only $share% of the samples under gunicorn roots"
+	fail "gunicorn Python frames: $(tr '\n' ' ' <"$WORK/gunicorn.py.check")"
 fi
 
 "$SMOLDER" record -p "$master" --children --merge-processes -F 499 -d 2 \
@@ -195,7 +252,7 @@ kill -TERM "$master" 2>/dev/null
 wait "$master" 2>/dev/null
 
 # --- gunicorn with uvicorn.workers.UvicornWorker (asyncio workers), 2 workers, by --children ------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 cat >"$WORK/asgi.py" <<'EOF'
 def burn_request(n):
     total = 0
@@ -223,7 +280,7 @@ wrk_pid=$!
 CHILDREN+=("$wrk_pid")
 sleep 0.3
 "$SMOLDER" record -p "$uv_master" --children -F 499 -d 4 -o "$WORK/uvicorn.json" \
-	2>"$WORK/uvicorn.err"
+	-o "$WORK/uvicorn.folded" 2>"$WORK/uvicorn.err"
 code=$?
 [ "$code" -eq 0 ] || fail "uvicorn workers: exit $code: $(head -c 400 "$WORK/uvicorn.err")"
 python3 - "$WORK/uvicorn.json" "$uv_workers" <<'EOF' >"$WORK/uvicorn.check" 2>&1
@@ -241,13 +298,21 @@ if [ $? -eq 0 ]; then
 else
 	fail "uvicorn workers: $(tr '\n' ' ' <"$WORK/uvicorn.check")"
 fi
+python3 "$SOURCE_DIR/tests/integration/tree_python_check.py" "$WORK/uvicorn.folded" gunicorn \
+	burn_request asgi.py --exclude "$uv_master" --only "$uv_workers" --min-share 10 \
+	>"$WORK/uvicorn.py.check" 2>&1
+if [ $? -eq 0 ]; then
+	pass "uvicorn: $(tr '\n' ' ' <"$WORK/uvicorn.py.check")"
+else
+	fail "uvicorn Python frames: $(tr '\n' ' ' <"$WORK/uvicorn.py.check")"
+fi
 kill "$wrk_pid" 2>/dev/null
 not_stopped "$uv_master" $uv_workers
 kill -TERM "$uv_master" 2>/dev/null
 wait "$uv_master" 2>/dev/null
 
 # --- nginx master + 2 workers, by -p list ---------------------------------------------------------
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/html"
 head -c 200000 /dev/urandom >"$WORK/nginx/html/blob"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -339,6 +404,127 @@ else
 	[ "$nspid" = 1 ] && pass "namespace: host PID $ns_pid is PID $nspid inside" ||
 		fail "namespace: NSpid of $ns_pid is '$nspid', expected 1"
 fi
+# The namespace's init ignores a SIGTERM from outside (it has no handler) and unshare waits for
+# it: SIGKILL the init, which ends the whole namespace.
+[ -n "$ns_pid" ] && kill -KILL "$ns_pid" 2>/dev/null
+kill "$ns_shell" 2>/dev/null
+wait "$ns_shell" 2>/dev/null
+
+# --- a Python process forking workers, in its own PID and mount namespace -----------------------
+# The script is on a tmpfs mounted only inside; the parent forks its 2 workers after smolder has
+# attached, so their Python configs are the parent's copied at the fork (host tgids) and their code
+# objects are read from each worker by its host PID.
+cat >"$WORK/nsfork.py" <<'EOF'
+import os, sys, time
+
+def child_work(seconds):
+    end = time.time() + seconds
+    x = 0
+    while time.time() < end:
+        x += 1
+    return x
+
+time.sleep(1.5)
+kids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        child_work(8)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+EOF
+unshare --pid --mount --fork sh -c "mkdir -p /mnt/smolder-ns && mount -t tmpfs none /mnt/smolder-ns &&
+	cp '$WORK/nsfork.py' /mnt/smolder-ns/ && cd /mnt/smolder-ns && exec python3 nsfork.py" \
+	>"$WORK/nspy.out" 2>&1 &
+ns_shell=$!
+CHILDREN+=("$ns_shell")
+py_pid=""
+for _ in $(seq 100); do
+	# unshare's child, the namespace's init, execs python3 (through a pyenv shim, maybe).
+	py_pid=$(pgrep -P "$ns_shell" | head -1)
+	[ -n "$py_pid" ] && case "$(readlink "/proc/$py_pid/exe")" in */python3*) break ;; esac
+	py_pid=""
+	sleep 0.05
+done
+if [ -z "$py_pid" ]; then
+	fail "namespace Python: the script did not start"
+else
+	comm=$(cat "/proc/$py_pid/comm")
+	"$SMOLDER" record -p "$py_pid" --children -F 499 -d 4 -o "$WORK/nspy.folded" \
+		2>"$WORK/nspy.err"
+	code=$?
+	[ "$code" -eq 0 ] || fail "namespace Python: exit $code: $(head -c 400 "$WORK/nspy.err")"
+	python3 "$SOURCE_DIR/tests/integration/tree_python_check.py" "$WORK/nspy.folded" "$comm" \
+		child_work nsfork.py --exclude "$py_pid" --before "" --min-share 60 \
+		>"$WORK/nspy.check" 2>&1
+	if [ $? -eq 0 ]; then
+		pass "namespace Python workers: $(tr '\n' ' ' <"$WORK/nspy.check")"
+	else
+		fail "namespace Python workers: $(tr '\n' ' ' <"$WORK/nspy.check")"
+		roots "$WORK/nspy.folded" | head -5 >&2
+	fi
+	not_stopped "$py_pid" $(pgrep -P "$py_pid")
+fi
+[ -n "$py_pid" ] && kill -KILL "$py_pid" 2>/dev/null # the namespace's init: see above
+kill "$ns_shell" 2>/dev/null
+wait "$ns_shell" 2>/dev/null
+
+# --- node cluster (2 workers) with --perf-basic-prof, in its own PID and mount namespace ---------
+# Each worker writes its own perf map, named by its namespaced PID, in a /tmp that only the
+# namespace sees: smolder reads /proc/HOSTPID/root/tmp/perf-NSPID.map per process.
+cat >"$WORK/cluster.js" <<'EOF'
+const cluster = require('cluster');
+const http = require('http');
+function computeChecksum(n) {
+  let h = 0;
+  for (let i = 0; i < n; i++) h = (h * 31 + i) | 0;
+  return h;
+}
+function handleRequest(req, res) {
+  res.end(String(computeChecksum(200000)));
+}
+if (cluster.isPrimary) {
+  for (let i = 0; i < 2; i++) cluster.fork();
+} else {
+  http.createServer(handleRequest).listen(Number(process.env.PORT));
+}
+EOF
+port=$((20000 + RANDOM % 12000))
+PORT=$port unshare --pid --mount --fork sh -c "mkdir -p /mnt/smolder-nsjs &&
+	mount -t tmpfs none /mnt/smolder-nsjs && cp '$WORK/cluster.js' /mnt/smolder-nsjs/ &&
+	mount -t tmpfs none /tmp && exec node --perf-basic-prof /mnt/smolder-nsjs/cluster.js" \
+	>"$WORK/nsnode.out" 2>&1 &
+ns_shell=$!
+CHILDREN+=("$ns_shell")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+node_primary=$(pgrep -P "$ns_shell" | head -1)
+node_workers=$([ -n "$node_primary" ] && pgrep -P "$node_primary" | tr '\n' ' ')
+if [ -z "$node_primary" ] || [ "$(echo $node_workers | wc -w)" -ne 2 ]; then
+	fail "node cluster: did not start 2 workers: $(head -c 300 "$WORK/nsnode.out")"
+else
+	wrk -t2 -c4 -d8s -H "Connection: close" "http://127.0.0.1:$port/" >/dev/null 2>&1 &
+	wrk_pid=$!
+	CHILDREN+=("$wrk_pid")
+	sleep 0.3
+	"$SMOLDER" record -p "$node_primary" --children -F 499 -d 3 -o "$WORK/nsnode.folded" \
+		2>"$WORK/nsnode.err"
+	code=$?
+	[ "$code" -eq 0 ] || fail "node cluster: exit $code: $(head -c 400 "$WORK/nsnode.err")"
+	for w in $node_workers; do
+		ns=$(awk '/^NSpid:/ { print $NF }' "/proc/$w/status")
+		[ -e "/proc/$w/root/tmp/perf-$ns.map" ] ||
+			fail "node cluster: no perf-$ns.map in the namespace's /tmp for worker $w"
+		share=$(share_of_prefix "$WORK/nsnode.folded" "^node \\[$w\\]\$" computeChecksum)
+		[ "$share" -ge 5 ] &&
+			pass "node cluster worker $w (PID $ns inside): computeChecksum in $share% of all samples" ||
+			fail "node cluster worker $w: computeChecksum (from its own perf map) in $share% of the samples"
+	done
+	kill "$wrk_pid" 2>/dev/null
+	not_stopped "$node_primary" $node_workers
+fi
+[ -n "$node_primary" ] && kill -KILL "$node_primary" 2>/dev/null # the namespace's init
 kill "$ns_shell" 2>/dev/null
 wait "$ns_shell" 2>/dev/null
 
