@@ -1,11 +1,12 @@
-/* cmd_profile.c: `smolder profile`: one session with the CPU and allocation collectors, a resource
- * timeline read from /proc every interval, and an optional load command (--during, run with
- * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
- * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
- * on-CPU flame graph (.folded/.svg), pprof / speedscope files holding every part of the run, and
- * the HTML report (report/html.c, drawn from the JSON document so the two always agree).
- * This file holds option handling and the session glue; the collectors are timeline.c and
- * load_command.c, the JSON writer report/profile_json.c.
+/* cmd_profile.c: `smolder profile`: one session with the CPU (and off-CPU: offcpu_collector.c, fed
+ * by the CPU collector) and allocation collectors, a resource timeline read from /proc every
+ * interval, and an optional load command (--during, run with sh -c once attached; the run ends when
+ * it exits). Writes the profile JSON report of DESIGN.md (on-CPU and off-CPU functions, memory
+ * sites, timeline, load, per-operation figures, findings, drops), the on-CPU flame graph
+ * (.folded/.svg) with the off-CPU one beside it (X.offcpu.folded/.svg), pprof / speedscope files
+ * holding every part of the run, and the HTML report (report/html.c, drawn from the JSON document
+ * so the two always agree). This file holds option handling and the session glue; the collectors
+ * are timeline.c and load_command.c, the JSON writer report/profile_json.c.
  *
  * Operations: --ops N, else --ops-probe's call count (over the load window when there is one),
  * else the count parsed from the load tool's output. */
