@@ -29,6 +29,10 @@ struct offcpu_collector {
 	uint64_t state_frames[SMOLDER_OFFCPU_STATE_COUNT];
 	uint64_t end_frame; /* "[blocked at end]" */
 	uint64_t records, add_errors;
+	/* __traceiter_sched_switch: the leaf the kernel stack sometimes starts with (the skip of
+	 * bpf_get_stackid counts the program and bpf_trace_run4; the tracepoint's iterator is a
+	 * frame of its own only on some paths). 0, 0: not found. */
+	uint64_t traceiter_lo, traceiter_hi;
 	struct offcpu_report report;
 	struct profile_folded *folded;
 	/* finish's per-thread scan */
@@ -75,6 +79,44 @@ uint64_t offcpu_collector_min_block_ns(const struct offcpu_collector *oc)
 	return oc->min_block_ns;
 }
 
+/* Finds __traceiter_sched_switch's address range in /proc/kallsyms (sorted by address: it ends
+ * where the next symbol starts). Best effort: nothing is filtered without it. */
+static void offcpu_find_traceiter(struct offcpu_collector *oc)
+{
+	FILE *fp = fopen("/proc/kallsyms", "re");
+	char line[256], name[128], type;
+	unsigned long long addr;
+
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%llx %c %127s", &addr, &type, name) != 3)
+			continue;
+		if (oc->traceiter_lo) {
+			if (addr > oc->traceiter_lo) {
+				oc->traceiter_hi = addr;
+				break;
+			}
+		} else if (strcmp(name, "__traceiter_sched_switch") == 0 && addr) {
+			oc->traceiter_lo = addr;
+		}
+	}
+	fclose(fp);
+	if (!oc->traceiter_hi)
+		oc->traceiter_lo = 0;
+}
+
+/* Drops the tracepoint iterator from the leaf of a kernel stack; returns the frames left. */
+static uint32_t offcpu_trim_kernel(const struct offcpu_collector *oc, const uint64_t **ips,
+				   uint32_t n)
+{
+	while (n && (*ips)[0] >= oc->traceiter_lo && (*ips)[0] < oc->traceiter_hi) {
+		(*ips)++;
+		n--;
+	}
+	return n;
+}
+
 int offcpu_collector_open(struct offcpu_collector *oc, pid_t pid, struct frame_names *names)
 {
 	char label[32];
@@ -85,6 +127,7 @@ int offcpu_collector_open(struct offcpu_collector *oc, pid_t pid, struct frame_n
 	oc->profile = cpu_profile_new_with_names(pid, names);
 	if (!oc->profile)
 		return -ENOMEM;
+	offcpu_find_traceiter(oc);
 	for (uint32_t i = 0; i < SMOLDER_OFFCPU_STATE_COUNT; i++) {
 		snprintf(label, sizeof(label), "[%s]", offcpu_state_names[i]);
 		ret = frame_names_intern(names, FRAME_KIND_MARKER, label, NULL, 0,
@@ -112,6 +155,7 @@ int offcpu_collector_add(struct offcpu_collector *oc, uint64_t root, pid_t tid, 
 	if (state >= SMOLDER_OFFCPU_STATE_COUNT || !oc->profile)
 		return -EINVAL;
 	oc->records++;
+	n_kernel = offcpu_trim_kernel(oc, &kernel_ips, n_kernel);
 	if (!cpu_profile_has_thread(oc->profile, tid)) {
 		char name[64];
 
@@ -176,6 +220,7 @@ static void offcpu_on_thread(void *ctx, int32_t tid, const struct smolder_offcpu
 	struct offcpu_collector *oc = ctx;
 	struct offcpu_thread_total *t = offcpu_thread(oc, tid);
 	uint64_t kernel[SMOLDER_MAX_KERNEL_FRAMES];
+	const uint64_t *leaf;
 	uint32_t state = rec->out_state & 3;
 	int n_kernel;
 
@@ -198,8 +243,10 @@ static void offcpu_on_thread(void *ctx, int32_t tid, const struct smolder_offcpu
 		n_kernel = 0;
 	for (int i = 1; i < n_kernel; i++)
 		kernel[i] -= 1; /* return addresses: look up the call */
+	leaf = kernel;
+	n_kernel = (int)offcpu_trim_kernel(oc, &leaf, (uint32_t)n_kernel);
 	if (cpu_profile_add_weighted(oc->profile, offcpu_root_of(oc, rec->tgid),
-				     oc->state_frames[state], tid, &oc->end_frame, 1, kernel,
+				     oc->state_frames[state], tid, &oc->end_frame, 1, leaf,
 				     (uint32_t)n_kernel, CPU_PROFILE_SAMPLE_COMPLETE,
 				     offcpu_us(oc->end_ns - rec->out_ns)))
 		oc->add_errors++;

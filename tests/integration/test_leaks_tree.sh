@@ -4,8 +4,9 @@
 # per-process breakdown, a child's copy of its parent's heap not its leak (the parent's 16 MiB
 # stays whole in the parent's books while the children free half of their copies); workers exiting
 # and replaced during the run; a child exec'ing another program (probed and named in its own
-# model); a Python multiprocessing pool whose workers leak; nothing left traced or stopped;
-# `profile` on a launched tree.
+# model); a Python multiprocessing pool whose workers leak; gunicorn workers leaking per request and
+# recycled by --max-requests under wrk; nothing left traced or stopped; `profile` on a launched
+# tree.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -99,6 +100,9 @@ assert held >= 4096 * 4096, held
 # least the first two workers' and their first replacements').
 assert t["frees_of_preattach_or_untracked"] >= 4 * 2048, t["frees_of_preattach_or_untracked"]
 assert t["forks_followed"] >= 6 and t["exits"] >= 2, t
+# The exited workers' books were closed: their blocks left the kernel's table (no stale books for
+# a reused pid), counted.
+assert t["exit_closed_allocs"] >= 2 * 10 and t["exit_closed_bytes"] >= 2 * 10 * 4096, t
 lin = [s for s in r["sites"] if "store_put" in s["stack"]]
 assert len(lin) == 1 and lin[0]["command"] == "leak_linear", [s["stack"] for s in lin]
 assert lin[0]["verdict"] == "leak" and lin[0]["stack_complete"], lin[0]
@@ -156,7 +160,47 @@ else
 fi
 check_untraced "$POOL" "${WORKERS[@]}"
 
-# 4. profile follows a launched command's children too: CPU samples of the workers, their leak
+# 4. gunicorn (Debian's python3-gunicorn) with 2 sync workers recycled by --max-requests under wrk:
+# each request keeps 8 KiB in a module-level list of the worker that served it.
+cat >"$WORK/app.py" <<'PYAPP'
+KEPT = []
+
+
+def app(environ, start_response):
+    KEPT.append(bytes(8192))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+PYAPP
+PORT=$((21000 + RANDOM % 20000))
+(cd "$WORK" && exec gunicorn -w 2 --max-requests 400 -b "127.0.0.1:$PORT" app:app \
+	>"$WORK/gunicorn.log" 2>&1) &
+GUNI=$!
+CHILDREN+=("$GUNI")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+"$SMOLDER" leaks -p "$GUNI" --children -d 7 -o "$WORK/g.json" >"$WORK/g.txt" 2>"$WORK/g.err" &
+SM=$!
+sleep 1.5
+wrk -t1 -c4 -d4s "http://127.0.0.1:$PORT/" >"$WORK/wrk.txt" 2>&1
+wait "$SM" || fail "gunicorn: leaks exited $?: $(tail -3 "$WORK/g.err")"
+if python3 - "$WORK/g.json" "$GUNI" <<'PY' 2>"$WORK/py.err"; then
+import json, sys
+r = json.load(open(sys.argv[1])); master = int(sys.argv[2]); t = r["totals"]
+sites = [s for s in r["sites"] if any(f.startswith("app (app.py:") for f in s["stack"])]
+assert sites, [s["stack"][-4:] for s in r["sites"][:5]]
+best = max(sites, key=lambda s: s["allocated_bytes"])
+pids = {p["pid"] for p in best["processes"]}
+assert master not in pids and len(pids) >= 2, (pids, master)
+assert best["allocated_bytes"] >= 100 * 8192, best["allocated_bytes"]
+assert t["exits"] >= 1 and t["forks_followed"] >= 1, t  # --max-requests replaced a worker
+print("ok")
+PY
+	pass "gunicorn: the workers' leak at app (app.py), per worker, workers replaced during the run"
+else
+	fail "gunicorn: $(cat "$WORK/py.err") $(grep -i requests "$WORK/wrk.txt" | head -2)"
+fi
+kill -TERM "$GUNI"
+
+# 5. profile follows a launched command's children too: CPU samples of the workers, their leak
 # with the per-process breakdown in the memory section.
 "$SMOLDER" profile -d 4 -o "$WORK/p.json" -o "$WORK/p.folded" -- "$FIXTURES/leak_tree" 2 40960 \
 	>"$WORK/p.txt" 2>"$WORK/p.err" || fail "profile exited $?: $(tail -3 "$WORK/p.err")"
