@@ -101,6 +101,6 @@ awk -v m="$master" '{ n = $NF; split($0, f, ";"); if (f[1] == "gunicorn [" m "]"
 	END { printf "gunicorn -w 2 --max-requests 50, whole tree recorded %ss: %d workers, %d samples; " \
 		"%.1f%% hold Python frames, %.1f%% under handle (app.py)\n", '"$secs"', length(w), t,
 		t ? 100 * py / t : 0, t ? 100 * h / t : 0 }' "$work/rec.folded"
-grep -o '[0-9]* samples of processes not examined yet' "$work/rec.err" | sed 's/^/  /' || true
+grep -o '[0-9]* samples taken before their process was examined' "$work/rec.err" | sed 's/^/  /' || true
 grep -o '[0-9]* frames unnamed ([0-9]* stale' "$work/rec.err" | sed 's/^/  /' || true
 echo "  requests/s while recorded: $a; smolder CPU $b s"
