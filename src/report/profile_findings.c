@@ -65,8 +65,20 @@ static int func_cmp(const void *a, const void *b)
 
 /* Self and total weight per function over the folded lines: total once per stack holding it,
  * self as the leaf. 0 or -ENOMEM. */
+/* True when the lines start with their process's root frame ("COMMAND [PID]": a process tree),
+ * which is not a function. */
+static bool folded_rooted(const struct profile_folded *folded)
+{
+	const uint32_t *indices;
+	size_t n;
+	const struct profile_sample *s = profile_folded_samples(folded, &n, &indices);
+
+	return s && n && s[0].process;
+}
+
 int func_table_fill(struct func_table *t, const struct profile_folded *folded, uint64_t *sum)
 {
+	bool rooted = folded_rooted(folded);
 	const char *line;
 	uint64_t w;
 
@@ -75,6 +87,8 @@ int func_table_fill(struct func_table *t, const struct profile_folded *folded, u
 		const char *p = line;
 
 		*sum += w;
+		if (rooted && strchr(p, ';'))
+			p = strchr(p, ';') + 1;
 		while (*p) {
 			const char *end = strchr(p, ';');
 			size_t len = end ? (size_t)(end - p) : strlen(p);
