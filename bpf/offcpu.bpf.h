@@ -190,8 +190,8 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 	}
 	/* One syscall can block several times (a read woken early): the same state and user
 	 * context add up; anything else ends the pending block without a user stack. */
-	if (t->pending_ns && (t->pending_state != state || t->pending_ip != t->out_ip ||
-			      t->pending_sp != t->out_sp))
+	if (t->pending_ns &&
+	    (t->pending_state != state || t->pending_ip != t->out_ip || t->pending_sp != t->out_sp))
 		offcpu_flush_bare(t, tid);
 	if (!t->pending_ns) {
 		__sync_fetch_and_add(&offcpu_pending, 1);

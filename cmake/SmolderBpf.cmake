@@ -1,6 +1,7 @@
 # SmolderBpf: compiles bpf/*.bpf.c with clang -target bpf (CO-RE), strips DWARF (keeping BTF) and
 # generates a libbpf skeleton per program. clang's depfile makes edits to included headers
-# (include/smolder/events.h) rebuild exactly the objects that include them.
+# (include/smolder/events.h, bpf/*.bpf.h) rebuild exactly the objects that include them (-MT names
+# the real output: the object is compiled to a temporary name first).
 set(SMOLDER_BPF_OUT ${CMAKE_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${SMOLDER_BPF_OUT})
 
@@ -22,7 +23,7 @@ function(smolder_bpf_skeletons target)
 		add_custom_command(OUTPUT ${obj}
 			COMMAND ${SMOLDER_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86
 				-I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/include
-				-MD -MF ${dep} -c ${src} -o ${obj}.tmp
+				-MD -MF ${dep} -MT ${obj} -c ${src} -o ${obj}.tmp
 			COMMAND ${SMOLDER_LLVM_STRIP} -g ${obj}.tmp -o ${obj}
 			COMMAND ${CMAKE_COMMAND} -E remove ${obj}.tmp
 			DEPENDS ${src} ${SMOLDER_VMLINUX}

@@ -51,7 +51,7 @@ int flamegraph_render(const struct folded_profile *p, const struct flamegraph_op
 		      FILE *out);
 
 /* The flame graphs' script (flamegraph.js) for a page embedding graphs (embed_id): defines
- * smolderFlameGraph(svgElement). Static storage; *len gets its length. */
+ * smolderFlameGraph(svgElement). Static storage, NOT NUL-terminated: *len gets its length. */
 const char *flamegraph_script(size_t *len);
 
 /* Differential flame graphs. Frame widths come from AFTER; a frame is red where its total grew

@@ -5,7 +5,9 @@
 # over the unwinder's ELF/CFI parsers for UNWIND_SECONDS (default 30) from seeds built here: a
 # fixture compiled with .eh_frame, the same with only .debug_frame, and this machine's vdso.
 # Then fuzz_report (check/diff input readers: report JSON, pprof, folded; budgets; evaluation) for
-# REPORT_SECONDS (third argument, default 20) from fuzz/corpus/report.
+# REPORT_SECONDS (third argument, default 20) from fuzz/corpus/report, and fuzz_html (the HTML
+# report writer: profile JSON + folded stacks; one script element, no unescaped markup) for
+# HTML_SECONDS (fourth argument, default 15) from fuzz/corpus/html.
 # Exits non-zero on any crash, leak, sanitizer report, timeout or malformed SVG; the input is kept
 # as build-fuzz/crash-* (or leak-*, timeout-*) for reproduction (build-fuzz/fuzz/TARGET FILE).
 set -euo pipefail
@@ -13,12 +15,13 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 unwind_secs=${2:-30}
 report_secs=${3:-20}
-case $secs$unwind_secs$report_secs in
-'' | *[!0-9]*) echo "usage: scripts/fuzz.sh SECONDS [UNWIND_SECONDS] [REPORT_SECONDS]" >&2; exit 1 ;;
+html_secs=${4:-15}
+case $secs$unwind_secs$report_secs$html_secs in
+'' | *[!0-9]*) echo "usage: scripts/fuzz.sh SECONDS [UNWIND_SECONDS] [REPORT_SECONDS] [HTML_SECONDS]" >&2; exit 1 ;;
 esac
 
 CC=clang cmake -S . -B build-fuzz -DSMOLDER_FUZZ=ON -DSMOLDER_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_flamegraph fuzz_unwind fuzz_report -j2 >/dev/null
+cmake --build build-fuzz --target fuzz_flamegraph fuzz_unwind fuzz_report fuzz_html -j2 >/dev/null
 
 work=$(mktemp -d /tmp/smolder-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -77,6 +80,19 @@ if build-fuzz/fuzz/fuzz_report -max_total_time="$report_secs" -timeout=10 -rss_l
 	fuzz/corpus/report >"$work/log" 2>&1; then
 	grep -E '^stat::number_of_executed_units|^Done' "$work/log" || true
 	echo "fuzz.sh: no crash in ${report_secs}s"
+else
+	tail -n 60 "$work/log"
+	echo "fuzz.sh: FAILED: see the report above; input saved as build-fuzz/crash-*, leak-* or timeout-*" >&2
+	exit 1
+fi
+
+mkdir -p "$work/html"
+echo "fuzz.sh: running fuzz_html for ${html_secs}s"
+if build-fuzz/fuzz/fuzz_html -max_total_time="$html_secs" -timeout=10 -rss_limit_mb=2048 \
+	-max_len=65536 -print_final_stats=1 -artifact_prefix=build-fuzz/ "$work/html" \
+	fuzz/corpus/html >"$work/log" 2>&1; then
+	grep -E '^stat::number_of_executed_units|^Done' "$work/log" || true
+	echo "fuzz.sh: no crash in ${html_secs}s"
 else
 	tail -n 60 "$work/log"
 	echo "fuzz.sh: FAILED: see the report above; input saved as build-fuzz/crash-*, leak-* or timeout-*" >&2

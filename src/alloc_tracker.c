@@ -5,7 +5,7 @@
  * model), intern the stacks it announces under their process's root frame, keep the books through
  * fork, exec and exit, and read the counters once per interval. Nothing here runs per allocation,
  * so the tool's cost does not grow with the targets' allocation rate. */
-#include "smolder/alloc_tracker.h"
+#include "alloc_tracker_internal.h"
 #include "smolder/alloc_probes.h"
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
@@ -30,393 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MMAP_KEY_BIT	   (1ULL << 62)
 #define DEFAULT_MAX_ALLOCS (1u << 21)
 #define DEFAULT_MAX_SITES  (1u << 16)
 /* BPF_TRACE_UPROBE_MULTI (Linux 6.6): Debian 12's headers and libbpf 1.1 predate it. */
 #define ATTACH_UPROBE_MULTI 48
-
-#define MAX_PENDING_SNAPSHOTS 256
-/* Frames of an interned stack: the walked ones, or with Python frames spliced in, more. */
-#define STACK_MAX_FRAMES (SMOLDER_ALLOC_MAX_FRAMES * 2 + 16)
-
-/* How long a pending snapshot's key is left out of the samples, waiting for its full stack: its
- * bytes are missing from at most this much of the series; then it is reported at its prefix. */
-#define PENDING_MAX_NS 2000000000ull
-
-struct pending_snapshot {
-	uint64_t key;	    /* the snapshot's stack key */
-	uint64_t since_ns;  /* CLOCK_MONOTONIC when it was seen */
-	uint32_t prefix_id; /* its interned (partial, truncated) stack */
-};
-
-struct alloc_tracker {
-	pid_t pid; /* the first target (launch mode: the launched command) */
-	struct memleak_bpf *skel;
-	struct ring_buffer *ringbuf;
-	struct bpf_link **links; /* tracepoints */
-	size_t n_links, cap_links;
-	bool multi; /* uprobe_multi links (Linux 6.6+) */
-	struct alloc_probes *probes;
-	bool tracepoints_attached, attached_once;
-	uint32_t next_layout; /* layout ids seeded for the processes added from user space */
-
-	/* Per process (a -p list, followed children, exec'd programs): the model whose unwinder
-	 * learns the rules of its stacks and whose root frame ends them. Borrowed. */
-	struct process_table *processes;
-	pid_t launched_pid;	   /* its first exec is the launch itself, not a new program */
-	bool launch_exec_seen;	   /* that exec's record arrived */
-	struct unwinder *unwinder; /* without a process table: the one process's (borrowed) */
-	struct stack_table *stacks;
-	/* Named frames of the stacks: the [truncated] marker, Python functions. One registry for
-	 * both, owned here, so a frame value means one thing for the whole run. */
-	struct frame_names *names;
-	struct u64_map key_to_stack; /* kernel stack key -> stack id */
-	uint32_t *stack_flags;	     /* per stack id */
-	size_t cap_flags;
-	uint32_t unavailable_id; /* the empty stack: "[stack unavailable]" */
-
-	/* Snapshots whose stack copy ran out before the walk did (deep paths, big frames): their
-	 * stack is only a prefix of the call path, which the kernel walker, reading live memory
-	 * with the rules just learned, walks further at the next allocation. Such a key is given
-	 * the first full stack that extends its prefix, so one call path stays one site. */
-	struct pending_snapshot *pending;
-	size_t n_pending;
-
-	uint64_t snapshots_unwound, rules_installed, snapshots_merged;
-	/* Python targets (alloc_tracker_set_python): allocation stacks with Python frames. */
-	struct python_runtime *python; /* borrowed */
-	pid_t python_pid;	       /* the process whose code objects it reads */
-	unsigned python_options;       /* enum mixed_stack_options */
-	struct mixed_stack_stats python_stats;
-	uint64_t python_orphans; /* Python stack records whose native stack was unknown */
-
-	/* exec and exit: the old image's (the exited process's) live blocks, closed then, are
-	 * counted as freed per stack key here (the kernel's per-CPU counters are not written from
-	 * user space); closed_flags says how (ALLOC_SITE_EXEC_CLOSED, ALLOC_SITE_EXIT_CLOSED). */
-	struct u64_map closed_bytes, closed_count, closed_flags;
-	struct alloc_tracker_exec_stats exec;
-	struct alloc_tracker_tree_stats tree;
-	int ncpus;
-	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
-};
-
-/* The current model of process tgid (made now, its maps read, when it has none), or NULL without a
- * process table. */
-static struct process_model *tracker_model(struct alloc_tracker *t, uint32_t tgid)
-{
-	if (!t->processes || tgid == 0)
-		return NULL;
-	return process_table_get(t->processes, (pid_t)tgid);
-}
-
-/* The unwinder that knows model's mappings (the one process's without a process table). */
-static struct unwinder *tracker_unwinder(struct alloc_tracker *t, struct process_model *model)
-{
-	return t->processes ? (model ? model->unwinder : NULL) : t->unwinder;
-}
-
-/* Interns a stack; with an alloc_id, the allocator function becomes its leaf frame (a pseudo
- * address alloc_tracker_frame_name resolves); with a model, its root frame ("COMMAND [PID]") ends
- * it, outermost: the stack says which process's books it is in and which model names it. */
-static int stack_intern(struct alloc_tracker *t, const struct process_model *model,
-			const uint64_t *ips, uint32_t n, uint32_t alloc_id, uint32_t flags,
-			uint32_t *id)
-{
-	uint64_t frames[STACK_MAX_FRAMES + 3];
-	uint32_t k = 0;
-	int err;
-
-	if (n > STACK_MAX_FRAMES)
-		n = STACK_MAX_FRAMES;
-	if (alloc_id && alloc_probes_name(t->probes, alloc_id))
-		frames[k++] = ALLOC_TRACKER_FRAME_ALLOCATOR | alloc_id;
-	if (n)
-		memcpy(frames + k, ips, n * sizeof(frames[0]));
-	k += n;
-	/* A walk that did not reach the thread's root ends in the [truncated] marker (frame.h),
-	 * which every output shows as the stack's root. */
-	if (flags & ALLOC_SITE_TRUNCATED) {
-		err = frame_names_truncated(t->names, &frames[k]);
-		if (err)
-			return err;
-		k++;
-	}
-	if (model)
-		frames[k++] = model->root_frame;
-	err = stack_table_add(t->stacks, frames, k, id);
-
-	if (err)
-		return err;
-	if (*id >= t->cap_flags) {
-		size_t cap = t->cap_flags ? t->cap_flags * 2 : 256;
-		uint32_t *grown;
-
-		while (cap <= *id)
-			cap *= 2;
-		grown = realloc(t->stack_flags, cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		memset(grown + t->cap_flags, 0, (cap - t->cap_flags) * sizeof(*grown));
-		t->stack_flags = grown;
-		t->cap_flags = cap;
-	}
-	t->stack_flags[*id] |= flags;
-	return 0;
-}
-
-/* The kernel walker's form of a compact rule. Frames it cannot step (CFI beyond the compact form,
- * no unwind info) get STOP: their stacks end there, marked truncated. */
-static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_rule *k)
-{
-	memset(k, 0, sizeof(*k));
-	switch (r->kind) {
-	case UNWIND_RULE_ROOT:
-		k->kind = SMOLDER_RULE_END;
-		return;
-	case UNWIND_RULE_SIGRETURN:
-		k->kind = SMOLDER_RULE_SIGRETURN;
-		return;
-	case UNWIND_RULE_SIMPLE:
-		break;
-	default:
-		k->kind = SMOLDER_RULE_STOP;
-		return;
-	}
-	k->kind = SMOLDER_RULE_NORMAL;
-	k->cfa_reg = r->cfa_reg == UNWIND_RULE_RBP ? SMOLDER_CFA_BP : SMOLDER_CFA_SP;
-	k->cfa_offset = r->cfa_off;
-	k->ra_offset = r->ra_off;
-	k->bp_rule = r->rbp_rule == UNWIND_RBP_SAVED	   ? SMOLDER_BP_AT_CFA
-		     : r->rbp_rule == UNWIND_RBP_UNDEFINED ? SMOLDER_BP_UNDEFINED
-							   : SMOLDER_BP_SAME;
-	k->bp_offset = r->rbp_off;
-}
-
-/* Installs the rule for one frame of a snapshot walk and returns its kernel kind; *next_exact
- * says whether the caller frame resumes at an exact ip (after a signal frame). */
-static uint8_t learn_rule(struct alloc_tracker *t, struct unwinder *unwinder, uint32_t layout,
-			  uint64_t ip, bool exact, bool *next_exact)
-{
-	struct unwind_rule rule;
-	struct smolder_unwind_rule k;
-	struct smolder_rule_key key = {.addr = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0),
-				       .layout = layout};
-
-	unwinder_rule_at(unwinder, ip, exact, &rule);
-	rule_for_kernel(&rule, &k);
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0)
-		t->rules_installed++;
-	*next_exact = k.kind == SMOLDER_RULE_SIGRETURN;
-	return k.kind;
-}
-
-/* True when stack id extends the prefix stack: the prefix's frames (without its [truncated]
- * marker) begin the other, which is longer, and both end in the same process root (or none). */
-static bool stack_extends(const struct alloc_tracker *t, uint32_t prefix_id, uint32_t id)
-{
-	uint32_t np, n;
-	const uint64_t *prefix = stack_table_get(t->stacks, prefix_id, &np);
-	const uint64_t *frames = stack_table_get(t->stacks, id, &n);
-	bool rooted;
-
-	if (!prefix || !frames || id == prefix_id || np < 2 || n < np)
-		return false;
-	rooted = frame_kind(prefix[np - 1]) == FRAME_KIND_PROCESS;
-	if (rooted && (np < 3 || frames[n - 1] != prefix[np - 1]))
-		return false;
-	np -= rooted ? 2 : 1; /* the marker (and the root) */
-	return memcmp(prefix, frames, np * sizeof(*prefix)) == 0;
-}
-
-/* Gives pending snapshot i the full stack id: its key's allocations count there from now on. */
-static void pending_resolve(struct alloc_tracker *t, size_t i, uint32_t id)
-{
-	if (u64_map_put(&t->key_to_stack, t->pending[i].key, id) == 0)
-		t->snapshots_merged++;
-	t->pending[i] = t->pending[--t->n_pending];
-}
-
-/* A full stack was announced: the pending snapshots it extends are that call path. */
-static void pending_match(struct alloc_tracker *t, uint32_t id)
-{
-	for (size_t i = 0; i < t->n_pending;) {
-		if (stack_extends(t, t->pending[i].prefix_id, id))
-			pending_resolve(t, i, id);
-		else
-			i++;
-	}
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* A snapshot's copy ran out: resolve it against the stacks known already (its path was announced
- * before, by another thread), or remember it for the stacks still to come. */
-static void pending_add(struct alloc_tracker *t, uint64_t key, uint32_t prefix_id)
-{
-	uint32_t count = stack_table_count(t->stacks);
-
-	for (uint32_t id = 0; id < count; id++) {
-		if (stack_extends(t, prefix_id, id)) {
-			if (u64_map_put(&t->key_to_stack, key, id) == 0)
-				t->snapshots_merged++;
-			return;
-		}
-	}
-	if (!t->pending) {
-		t->pending = calloc(MAX_PENDING_SNAPSHOTS, sizeof(*t->pending));
-		if (!t->pending)
-			return; /* the prefix stays a site of its own */
-	}
-	if (t->n_pending == MAX_PENDING_SNAPSHOTS)
-		memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
-	t->pending[t->n_pending++] = (struct pending_snapshot){
-		.key = key, .since_ns = mono_ns(), .prefix_id = prefix_id};
-}
-
-/* Stamps return addresses with the unwinder's maps generation (frame.h): the symbolizer then
- * names them with the objects mapped when they were walked, across dlopen, dlclose and exec. */
-static void stamp_generation(struct unwinder *unwinder, uint64_t *frames, uint32_t n)
-{
-	uint32_t gen = unwinder ? unwinder_generation(unwinder) : 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		frames[i] = frame_user(frames[i], gen);
-}
-
-static int on_stack_record(struct alloc_tracker *t, const struct smolder_stack_record *rec)
-{
-	uint32_t n = rec->nr < SMOLDER_ALLOC_MAX_FRAMES ? rec->nr : SMOLDER_ALLOC_MAX_FRAMES, id;
-	uint32_t flags = (rec->flags & SMOLDER_STACK_F_TRUNCATED) ? ALLOC_SITE_TRUNCATED : 0;
-	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES];
-	struct process_model *model = tracker_model(t, rec->tgid);
-	int err;
-
-	memcpy(ips, rec->ips, n * sizeof(ips[0]));
-	stamp_generation(tracker_unwinder(t, model), ips, n);
-	err = stack_intern(t, model, ips, n, rec->alloc_id, flags, &id);
-
-	if (err)
-		return err;
-	err = u64_map_put(&t->key_to_stack, rec->key, id);
-	if (!err && t->n_pending)
-		pending_match(t, id);
-	return err;
-}
-
-/* The kernel walk stopped at an address without a rule: the shared unwinder finishes the stack over
- * the snapshot, and every frame's rule goes to the kernel so the next walk of this path needs no
- * snapshot. Kernel stacks hold return addresses (exact ips after a signal frame), the unwinder
- * reports lookup addresses (return address - 1): converted back frame by frame. The stack is cut
- * where the kernel walker will stop, so one call path always makes one stack. */
-static int on_snapshot_record(struct alloc_tracker *t, const struct smolder_snapshot_record *snap)
-{
-	uint64_t ips[SMOLDER_ALLOC_MAX_FRAMES], found[SMOLDER_ALLOC_MAX_FRAMES];
-	uint32_t n = snap->nr ? snap->nr - 1 : 0, id;
-	struct unwind_snapshot us = {
-		.ip = snap->ip,
-		.sp = snap->sp,
-		.bp = snap->bp,
-		.stack = snap->stack,
-		.stack_len = snap->stack_len <= sizeof(snap->stack) ? snap->stack_len : 0,
-		.stack_clipped = snap->stack_len >= sizeof(snap->stack),
-		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
-	};
-	struct unwind_result res;
-	bool exact = !us.ip_is_return, truncated = true, cut_by_copy = false;
-	struct process_model *model = tracker_model(t, snap->tgid);
-	struct unwinder *unwinder = tracker_unwinder(t, model);
-	int err;
-
-	if (n > SMOLDER_ALLOC_MAX_FRAMES - 1)
-		n = SMOLDER_ALLOC_MAX_FRAMES - 1;
-	memcpy(ips, snap->ips, n * sizeof(ips[0]));
-	t->snapshots_unwound++;
-	err = unwinder ? unwinder_unwind(unwinder, &us, found, SMOLDER_ALLOC_MAX_FRAMES - n, &res)
-		       : -ENODEV;
-	if (err)
-		res.n = 0;
-	for (uint32_t i = 0; i < res.n; i++) {
-		uint64_t ip = exact ? found[i] : found[i] + 1;
-		uint8_t kind = learn_rule(t, unwinder, snap->layout, ip, exact, &exact);
-
-		ips[n++] = ip;
-		if (kind == SMOLDER_RULE_END)
-			truncated = false;
-		if (kind != SMOLDER_RULE_NORMAL && kind != SMOLDER_RULE_SIGRETURN)
-			break;
-		/* Every frame stepped by a rule the kernel has too, and the copy ended: the
-		 * kernel walker will go on where this walk could not. */
-		if (i + 1 == res.n && (res.flags & UNWIND_TRUNCATED) &&
-		    n < SMOLDER_ALLOC_MAX_FRAMES)
-			cut_by_copy = true;
-	}
-	stamp_generation(unwinder, ips, n);
-	err = stack_intern(t, model, ips, n, snap->alloc_id, truncated ? ALLOC_SITE_TRUNCATED : 0,
-			   &id);
-	if (err)
-		return err;
-	err = u64_map_put(&t->key_to_stack, snap->key, id);
-	if (!err && cut_by_copy)
-		pending_add(t, snap->key, id);
-	return err;
-}
-
-/* A new (native stack, Python frames) key: the native stack (announced before it) with the Python
- * frames spliced in place of the interpreter's frames. */
-static int on_py_stack_record(struct alloc_tracker *t, const struct smolder_py_stack_record *rec)
-{
-	uint64_t native[SMOLDER_ALLOC_MAX_FRAMES + 2], out[STACK_MAX_FRAMES];
-	uint64_t native_id;
-	const uint64_t *frames;
-	uint32_t n_native, id, flags;
-	struct python_runtime *rt;
-	size_t n;
-	int err;
-
-	if (!u64_map_get(&t->key_to_stack, rec->native_key, &native_id) ||
-	    !(frames = stack_table_get(t->stacks, (uint32_t)native_id, &n_native))) {
-		t->python_orphans++;
-		return u64_map_put(&t->key_to_stack, rec->key, t->unavailable_id);
-	}
-	/* A runtime reads the code objects of its own process: another process of the tree (a
-	 * worker running the same interpreter) is named by its own model's runtime (a fork's copy
-	 * of its parent's), or keeps its native stack, never names read from the wrong memory. */
-	rt = t->python;
-	if (t->processes && (pid_t)rec->tgid != t->python_pid) {
-		const struct process_model *m = process_table_find(t->processes, (pid_t)rec->tgid);
-
-		rt = m ? m->python : NULL;
-	}
-	if (!rt)
-		return u64_map_put(&t->key_to_stack, rec->key, native_id);
-	if (n_native > SMOLDER_ALLOC_MAX_FRAMES + 2)
-		n_native = SMOLDER_ALLOC_MAX_FRAMES + 2;
-	/* Copied: interning the result may move the table's storage. */
-	memcpy(native, frames, n_native * sizeof(native[0]));
-	flags = t->stack_flags[native_id];
-	/* stack_intern appends the [truncated] marker again: splice the frames without it. */
-	if (n_native && frame_kind(native[n_native - 1]) == FRAME_KIND_PROCESS)
-		n_native--; /* the root, appended again by stack_intern */
-	if (n_native && frame_names_is_truncated(t->names, native[n_native - 1]))
-		n_native--;
-	n = mixed_stack_splice(
-		rt, t->names, rec->frames,
-		rec->nr < SMOLDER_PYTHON_MAX_FRAMES ? rec->nr : SMOLDER_PYTHON_MAX_FRAMES,
-		rec->walk_flags, native, n_native,
-		t->python_options | ((rec->key & MMAP_KEY_BIT) ? MIXED_STACK_MMAP_SITE : 0), out,
-		sizeof(out) / sizeof(out[0]), &t->python_stats);
-	err = stack_intern(t, tracker_model(t, rec->tgid), out, (uint32_t)n, 0, flags, &id);
-	if (err)
-		return err;
-	return u64_map_put(&t->key_to_stack, rec->key, id);
-}
 
 int alloc_tracker_set_python(struct alloc_tracker *t, pid_t pid, struct python_runtime *rt,
 			     struct frame_names *names, unsigned options)
@@ -441,7 +58,7 @@ int alloc_tracker_set_python(struct alloc_tracker *t, pid_t pid, struct python_r
 	if (ret < 0)
 		return ret;
 	/* The first target's runtime is the tracker's own; the other processes' are their
-	 * models' (process_table_enable_python), found by on_py_stack_record. */
+	 * models' (process_table_enable_python), found by alloc_stacks_on_py_stack_record. */
 	if (rt && (pid == t->pid || !t->python)) {
 		t->python = rt;
 		t->python_pid = pid; /* its code objects are read from that process */
@@ -553,8 +170,8 @@ static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_re
 			t->exec.closed.unaccounted++;
 	} else {
 		m = t->processes ? process_table_find(t->processes, pid) : NULL;
-		if (tracker_unwinder(t, m))
-			unwinder_refresh_maps(tracker_unwinder(t, m));
+		if (alloc_stacks_unwinder(t, m))
+			unwinder_refresh_maps(alloc_stacks_unwinder(t, m));
 	}
 	if (!launch)
 		log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of old images closed "
@@ -609,7 +226,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&kind, data, sizeof(kind));
 	if (kind == SMOLDER_REC_STACK && size >= sizeof(struct smolder_stack_record))
-		return on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+		return alloc_stacks_on_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_EXEC && size >= sizeof(struct smolder_exec_record)) {
 		on_exec_record(t, data);
 		return 0;
@@ -620,9 +237,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (kind == SMOLDER_REC_SNAPSHOT && size >= sizeof(struct smolder_snapshot_record))
-		return on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+		return alloc_stacks_on_snapshot_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	if (kind == SMOLDER_REC_PY_STACK && size >= sizeof(struct smolder_py_stack_record))
-		return on_py_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
+		return alloc_stacks_on_py_stack_record(t, data) == -ENOMEM ? -ENOMEM : 0;
 	return 0;
 }
 
@@ -702,7 +319,7 @@ struct alloc_tracker *alloc_tracker_new(const struct alloc_tracker_options *opts
 		err = -errno;
 		goto fail;
 	}
-	err = stack_intern(t, NULL, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
+	err = alloc_stacks_intern(t, NULL, NULL, 0, 0, ALLOC_SITE_UNAVAILABLE, &t->unavailable_id);
 	if (err)
 		goto fail;
 	/* uprobe_multi programs where the kernel has them (6.6+); should their load fail all the
@@ -977,7 +594,7 @@ static uint32_t key_stack_defer(struct alloc_tracker *t, uint64_t key, bool defe
 	for (size_t i = 0; i < t->n_pending; i++) {
 		if (t->pending[i].key != key)
 			continue;
-		if (defer && mono_ns() - t->pending[i].since_ns < PENDING_MAX_NS)
+		if (defer && alloc_stacks_now_ns() - t->pending[i].since_ns < PENDING_MAX_NS)
 			return KEY_DEFERRED;
 		t->pending[i] = t->pending[--t->n_pending];
 		break;

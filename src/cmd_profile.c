@@ -1,11 +1,12 @@
-/* cmd_profile.c: `smolder profile`: one session with the CPU and allocation collectors, a resource
- * timeline read from /proc every interval, and an optional load command (--during, run with
- * sh -c once attached; the run ends when it exits). Writes the profile JSON report of DESIGN.md
- * (on-CPU functions, memory sites, timeline, load, per-operation figures, findings, drops), the
- * on-CPU flame graph (.folded/.svg), pprof / speedscope files holding every part of the run, and
- * the HTML report (report/html.c, drawn from the JSON document so the two always agree).
- * This file holds option handling and the session glue; the collectors are timeline.c and
- * load_command.c, the JSON writer report/profile_json.c.
+/* cmd_profile.c: `smolder profile`: one session with the CPU (and off-CPU: offcpu_collector.c, fed
+ * by the CPU collector) and allocation collectors, a resource timeline read from /proc every
+ * interval, and an optional load command (--during, run with sh -c once attached; the run ends when
+ * it exits). Writes the profile JSON report of DESIGN.md (on-CPU and off-CPU functions, memory
+ * sites, timeline, load, per-operation figures, findings, drops), the on-CPU flame graph
+ * (.folded/.svg) with the off-CPU one beside it (X.offcpu.folded/.svg), pprof / speedscope files
+ * holding every part of the run, and the HTML report (report/html.c, drawn from the JSON document
+ * so the two always agree). This file holds option handling and the session glue; the collectors
+ * are timeline.c and load_command.c, the JSON writer report/profile_json.c.
  *
  * Operations: --ops N, else --ops-probe's call count (over the load window when there is one),
  * else the count parsed from the load tool's output. */
@@ -42,12 +43,42 @@ struct profile_outputs {
 	const struct profile_output_options *oo;
 	const struct profile_output_meta *meta;
 	const struct report_parts *parts; /* for pprof and speedscope */
+	/* The JSON document, rendered once for .json and .html so both hold the same figures
+	 * (smolder's own CPU and RSS are read while it is written). */
+	char *json;
+	size_t json_len;
 };
+
+/* The JSON document in memory (rendered at the first call). 0 or -errno. */
+static int profile_json_text(struct profile_outputs *p)
+{
+	FILE *mem;
+	int ret;
+
+	if (p->json)
+		return 0;
+	mem = open_memstream(&p->json, &p->json_len);
+	if (!mem)
+		return -errno;
+	ret = profile_json_write(mem, p->in);
+	if (fclose(mem) && !ret)
+		ret = -EIO;
+	if (ret) {
+		free(p->json);
+		p->json = NULL;
+	}
+	return ret;
+}
 
 static int profile_write_json(void *ctx, const struct cli_output *out, FILE *fp)
 {
+	struct profile_outputs *p = ctx;
+	int ret = profile_json_text(p);
+
 	(void)out;
-	return profile_json_write(fp, ((struct profile_outputs *)ctx)->in);
+	if (ret)
+		return ret;
+	return fwrite(p->json, 1, p->json_len, fp) == p->json_len ? 0 : -EIO;
 }
 
 /* .folded / .svg: the on-CPU flame graph. */
@@ -88,7 +119,7 @@ static char *profile_off_cpu_path(const struct cli_output *out)
 	return path;
 }
 
-/* .html: the JSON document rendered to memory first, so the page shows exactly its figures. */
+/* .html: drawn from the JSON document itself, so the page shows exactly its figures. */
 static int profile_write_html(void *ctx, const struct cli_output *out, FILE *fp)
 {
 	struct profile_outputs *p = ctx;
@@ -98,19 +129,11 @@ static int profile_write_html(void *ctx, const struct cli_output *out, FILE *fp)
 					       "see smolder's log)."};
 	const struct offcpu_report *off = p->in->fig->off_cpu;
 	struct folded_profile *cpu = NULL, *off_cpu = NULL;
-	char *json = NULL;
-	size_t json_len = 0;
-	FILE *mem = open_memstream(&json, &json_len);
-	int ret;
+	int ret = profile_json_text(p);
 
 	(void)out;
-	if (!mem)
-		return -errno;
-	ret = profile_json_write(mem, p->in);
-	if (fclose(mem) && !ret)
-		ret = -EIO;
 	if (ret)
-		goto out;
+		return ret;
 	cpu = profile_folded_to_graph(p->in->folded);
 	if (off && off->folded)
 		off_cpu = profile_folded_to_graph(off->folded);
@@ -119,14 +142,13 @@ static int profile_write_html(void *ctx, const struct cli_output *out, FILE *fp)
 		goto out;
 	}
 	hi.off_cpu = off_cpu;
-	hi.json = json;
-	hi.json_len = json_len;
+	hi.json = p->json;
+	hi.json_len = p->json_len;
 	hi.cpu = cpu;
 	ret = html_report_write(fp, &hi);
 out:
 	folded_profile_free(off_cpu);
 	folded_profile_free(cpu);
-	free(json);
 	return ret;
 }
 
@@ -188,6 +210,7 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 			status = SMOLDER_EXIT_INTERNAL;
 		free(path);
 	}
+	free(p.json);
 	return status;
 }
 

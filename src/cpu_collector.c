@@ -166,6 +166,8 @@ int cpu_collector_on_sample(void *ctx, const struct smolder_cpu_sample *sample, 
 		if (!(flags & CPU_PROFILE_SAMPLE_COMPLETE))
 			flags |= CPU_PROFILE_SAMPLE_TRUNCATED;
 	}
+	if (model->python && (sample->python_flags & SMOLDER_PYWALK_NO_CONFIG))
+		cc->python_stats.not_examined++;
 	if (model->python && n_user > 0 &&
 	    (sample->python_flags & (SMOLDER_PYWALK_DONE | SMOLDER_PYWALK_NO_TSTATE))) {
 		/* The Python frames read at the same instant replace the interpreter's frames,
@@ -635,10 +637,13 @@ static void cpu_collector_summary(struct cpu_collector *cc, struct session *s,
 			 " samples without a thread state, %" PRIu64 " chains truncated, %" PRIu64
 			 " cut by an unreadable frame, %" PRIu64 " frames unnamed (%" PRIu64
 			 " stale, %" PRIu64 " unreadable code objects), %" PRIu64
-			 " samples of processes not examined yet",
+			 " samples taken before their process was examined (native frames kept)",
 			 cc->python_version ? cc->python_version : version, procs, p->stacks,
 			 p->frames, p->no_tstate, p->truncated, p->unreadable, p->frames_unnamed,
-			 rs.code_stale, rs.code_unreadable, ss->python_no_config);
+			 rs.code_stale, rs.code_unreadable, p->not_examined);
+		log_debug("python: %" PRIu64
+			  " samples of any target process without a config in BPF",
+			  ss->python_no_config);
 	}
 	if (cc->python_config_errors)
 		log_warn("python: %" PRIu64

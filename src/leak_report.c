@@ -885,6 +885,30 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	return json_writer_finish(&w);
 }
 
+size_t leak_report_graph_stacks(const struct leak_report *r, const struct leak_site *s)
+{
+	return r->n_processes > 1 && !r->merge_processes ? s->n_procs : 1;
+}
+
+void leak_report_graph_stack(const struct leak_report *r, const struct leak_site *s, size_t m,
+			     struct leak_graph_stack *g)
+{
+	/* With several processes, each stack starts with its process (COMMAND [PID]), or with its
+	 * command (--merge-processes), as record's do. */
+	const struct leak_site_process *sp =
+		r->n_processes > 1 && !r->merge_processes && m < s->n_procs ? &s->procs[m] : NULL;
+
+	memset(g, 0, sizeof(*g));
+	g->member = sp;
+	g->outstanding_bytes = sp ? sp->outstanding_bytes : s->outstanding_bytes;
+	g->outstanding_allocs = sp ? sp->outstanding_allocs : s->outstanding_allocs;
+	g->first_bytes = sp ? sp->first_bytes : s->first_bytes;
+	if (sp)
+		snprintf(g->root, sizeof(g->root), "%s [%d]", s->command, sp->pid);
+	else if (r->n_processes > 1)
+		snprintf(g->root, sizeof(g->root), "%s", s->command);
+}
+
 int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool growth, bool svg)
 {
 	struct folded_profile *p = folded_profile_new();
@@ -895,30 +919,20 @@ int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool gr
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_sites && !err; i++) {
 		const struct leak_site *s = &r->sites[i];
-		/* With several processes, each stack starts with its process (COMMAND [PID]), or
-		 * with its command (--merge-processes), as record's do. */
-		bool per_process = r->n_processes > 1 && !r->merge_processes;
-		size_t members = per_process ? s->n_procs : 1;
 
-		for (size_t m = 0; m < members && !err; m++) {
-			const struct leak_site_process *sp = per_process ? &s->procs[m] : NULL;
-			uint64_t out_b = sp ? sp->outstanding_bytes : s->outstanding_bytes;
-			uint64_t first = sp ? sp->first_bytes : s->first_bytes;
-			double w = growth ? (double)out_b - (double)first : (double)out_b;
+		for (size_t m = 0; m < leak_report_graph_stacks(r, s) && !err; m++) {
+			struct leak_graph_stack g;
 			const char *frames[SMOLDER_ALLOC_MAX_FRAMES * 4 + 3];
-			char root[96];
+			double w;
 			size_t n = 0;
 
+			leak_report_graph_stack(r, s, m, &g);
+			w = growth ? (double)g.outstanding_bytes - (double)g.first_bytes
+				   : (double)g.outstanding_bytes;
 			if (w <= 0 || s->n_frames == 0)
 				continue;
-			if (r->n_processes > 1) {
-				if (sp)
-					snprintf(root, sizeof(root), "%s [%d]", s->command,
-						 sp->pid);
-				else
-					snprintf(root, sizeof(root), "%s", s->command);
-				frames[n++] = root;
-			}
+			if (g.root[0])
+				frames[n++] = g.root;
 			frames[n++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
 			for (size_t k = 0;
 			     k < s->n_frames && n < sizeof(frames) / sizeof(frames[0]); k++)

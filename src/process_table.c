@@ -404,6 +404,13 @@ void process_table_exit(struct process_table *table, pid_t pid)
 {
 	struct process_model *m = process_table_current(table, pid);
 
+	/* A runtime prepared for a process that exited before its first sample: not for the next
+	 * process to reuse its pid. */
+	for (size_t i = 0; i < table->n_prepared; i++)
+		if (table->prepared[i].pid == pid && table->prepared[i].rt) {
+			python_runtime_free(table->prepared[i].rt);
+			table->prepared[i].rt = NULL;
+		}
 	if (!m)
 		return;
 	m->exited = true;

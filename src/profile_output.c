@@ -668,6 +668,8 @@ static int profile_json_write(const struct profile_folded *folded, FILE *fp,
 		json_uint(&w, meta->python->unreadable);
 		json_key(&w, "frames_unnamed");
 		json_uint(&w, meta->python->frames_unnamed);
+		json_key(&w, "samples_not_examined");
+		json_uint(&w, meta->python->not_examined);
 		json_object_end(&w);
 	}
 	if (isfinite(meta->cpu_time_s)) {
@@ -882,8 +884,10 @@ int profile_output_write(const struct profile_folded *folded, const struct cli_o
 			 size_t n_outputs, const struct profile_output_options *opts,
 			 const struct profile_output_meta *meta)
 {
-	struct record_outputs r = {
-		.folded = folded, .graph = profile_folded_to_graph(folded), .opts = opts, .meta = meta};
+	struct record_outputs r = {.folded = folded,
+				   .graph = profile_folded_to_graph(folded),
+				   .opts = opts,
+				   .meta = meta};
 	struct report_writers w = {
 		.by_format = {[OUTPUT_FORMAT_FOLDED] = record_write_folded,
 			      [OUTPUT_FORMAT_SVG] = record_write_svg,

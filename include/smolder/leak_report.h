@@ -128,6 +128,21 @@ int leak_report_write_flamegraph(const struct leak_report *report, FILE *out, bo
 struct json_writer;
 void leak_report_json_site_processes(struct json_writer *w, const struct leak_site *site);
 
+/* One stack of the memory flame graphs (and of pprof and speedscope): a site, or in a process tree
+ * one process's share of it, under its root frame. */
+struct leak_graph_stack {
+	const struct leak_site_process *member; /* NULL: the whole site */
+	char root[96]; /* "COMMAND [PID]", "COMMAND" (merged), "" (one process) */
+	uint64_t outstanding_bytes, outstanding_allocs, first_bytes;
+};
+
+/* How many graph stacks site s has: one per process with several processes (unless merged),
+ * else one. */
+size_t leak_report_graph_stacks(const struct leak_report *r, const struct leak_site *s);
+/* Graph stack m (< leak_report_graph_stacks) of site s. */
+void leak_report_graph_stack(const struct leak_report *r, const struct leak_site *s, size_t m,
+			     struct leak_graph_stack *g);
+
 /* True when an output path selects the growth flame graph: NAME.growth.svg / NAME.growth.folded. */
 bool leak_report_path_is_growth(const char *path);
 

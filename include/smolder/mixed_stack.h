@@ -23,6 +23,9 @@ struct mixed_stack_stats {
 	uint64_t frames;	 /* Python frames named */
 	uint64_t frames_unnamed; /* code objects unreadable or stale ("[python unknown]") */
 	uint64_t arena_sites;	 /* mmap stacks marked "[pymalloc arena]" */
+	/* samples of a Python process taken before BPF had its config (its first ones, until
+	 * smolder examined it): not walked, native frames kept. Counted by the caller. */
+	uint64_t not_examined;
 };
 
 /* Sets cfg's frame_read_offset/frame_read_size (one read covering every frame field the walk

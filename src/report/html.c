@@ -548,6 +548,17 @@ static void write_footer(struct html_out *o, const json_t *doc)
 		    "</footer>\n");
 }
 
+/* "</script" in s[0..len) in any case (s need not be NUL-terminated). */
+static bool has_script_end(const char *s, size_t len)
+{
+	static const char end[] = "</script";
+
+	for (size_t i = 0; i + sizeof(end) - 1 <= len; i++)
+		if (!strncasecmp(s + i, end, sizeof(end) - 1))
+			return true;
+	return false;
+}
+
 int html_report_write(FILE *fp, const struct html_report_input *in)
 {
 	struct html_out o = {.fp = fp};
@@ -564,7 +575,8 @@ int html_report_write(FILE *fp, const struct html_report_input *in)
 		return -EINVAL;
 	}
 	/* The scripts go inside <script>: they are ours, but a "</script" would end them. */
-	if (strcasestr(script, "</script") || strcasestr(html_chart_script, "</script")) {
+	if (has_script_end(script, script_len) ||
+	    has_script_end(html_chart_script, strlen(html_chart_script))) {
 		json_decref(doc);
 		return -EINVAL;
 	}

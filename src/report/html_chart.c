@@ -250,7 +250,9 @@ static void chart_write(struct html_out *o, const struct chart_def *c, const str
 			o,
 			"<line class=\"load-mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\"/>"
 			"<text class=\"load-label end\" x=\"%.1f\" y=\"%d\">load end</text>",
-			xe, xe, MARGIN_T, MARGIN_T + ph, xe - 2, MARGIN_T + 9);
+			xe, xe, MARGIN_T, MARGIN_T + ph, xe - 2,
+			/* A short window: the end label one line lower, not over the start's. */
+			MARGIN_T + (xe - xs < 110 ? 20 : 9));
 	}
 	for (int g = 0; g <= 2; g++) {
 		double y = MARGIN_T + ph - ph * g / 2.0;

@@ -236,7 +236,10 @@ static uint64_t function_id(struct pprof_builder *b, const char *name, const cha
 	uint64_t id;
 	int64_t n, f;
 
-	if (asprintf(&key, "%s\x01%s", name ? name : "", file ? file : "") < 0)
+	/* Lengths first: names come from the target and may hold any byte but NUL. */
+	name = name ? name : "";
+	file = file ? file : "";
+	if (asprintf(&key, "%zu:%s%zu:%s", strlen(name), name, strlen(file), file) < 0)
 		return 0;
 	id = pprof_intern_get(&b->function_ids, key, 0, &failed);
 	if (id)
@@ -272,8 +275,10 @@ uint64_t pprof_builder_location(struct pprof_builder *b, uint64_t mapping_id, ui
 	} else {
 		fprintf(k, "%" PRIu64 "|", mapping_id);
 		for (size_t i = 0; i < n_lines; i++)
-			fprintf(k, "%s\x01%s\x01%" PRId64 "\x02",
+			fprintf(k, "%zu:%s%zu:%s%" PRId64 ";",
+				lines[i].function ? strlen(lines[i].function) : 0,
 				lines[i].function ? lines[i].function : "",
+				lines[i].file ? strlen(lines[i].file) : 0,
 				lines[i].file ? lines[i].file : "", lines[i].line);
 	}
 	if (fclose(k) || !key)

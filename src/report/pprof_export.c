@@ -189,11 +189,11 @@ static bool is_inlined(const char *name)
  * first); lines innermost first, without the "_[i]" suffix, file:line from locations. With an
  * address (all frames of one address), the location is that address in its object's mapping. */
 static uint64_t site_location(struct pprof_builder *b, const struct leak_report *r,
-			      const struct leak_site *s, size_t lo, size_t hi)
+			      const struct leak_site *s, size_t lo, size_t hi, bool with_address)
 {
 	struct pprof_line lines[32];
 	char names[32][512], files[32][512];
-	uint64_t address = lo < s->n_addresses ? s->addresses[lo] : 0, map = 0;
+	uint64_t address = with_address && lo < s->n_addresses ? s->addresses[lo] : 0, map = 0;
 	uint32_t module = address ? s->modules[lo] : 0;
 	size_t n = 0;
 
@@ -262,6 +262,9 @@ static int memory_program_mappings(struct pprof_builder *b, const struct leak_re
 	return 0;
 }
 
+/* One sample per graph stack (a site, or a process's share of it): the stacks, roots and values
+ * of the memory flame graphs. Addresses are kept where the stack that named the site's frames is
+ * the sample's (other processes of a command may map their objects elsewhere). */
 static int memory_samples(struct pprof_builder *b, const struct leak_report *r,
 			  const struct value_slots *v)
 {
@@ -271,33 +274,50 @@ static int memory_samples(struct pprof_builder *b, const struct leak_report *r,
 
 	for (size_t i = 0; i < r->n_sites && !ret; i++) {
 		const struct leak_site *s = &r->sites[i];
-		int64_t values[MAX_VALUES] = {0};
-		int64_t growth = (int64_t)s->outstanding_bytes - (int64_t)s->first_bytes;
-		size_t n = 0, hi = s->n_frames;
 
-		if (s->n_frames == 0 || (s->outstanding_bytes == 0 && growth <= 0))
-			continue;
-		values[v->inuse_space] = (int64_t)s->outstanding_bytes;
-		values[v->inuse_objects] = (int64_t)s->outstanding_allocs;
-		values[v->growth_space] = growth;
-		if (pprof_grow((void **)&stack, &cap, s->n_frames + 1, sizeof(*stack))) {
-			ret = -ENOMEM;
-			break;
-		}
-		/* Leaf first: walk locations from the leaf end. */
-		while (hi > 0 && !ret) {
-			size_t lo = site_location_start(s, hi);
+		for (size_t m = 0; m < leak_report_graph_stacks(r, s) && !ret; m++) {
+			int64_t values[MAX_VALUES] = {0};
+			struct leak_graph_stack g;
+			int64_t growth;
+			size_t n = 0, hi = s->n_frames;
+			bool addresses;
 
-			if (!(stack[n++] = site_location(b, r, s, lo, hi)))
+			leak_report_graph_stack(r, s, m, &g);
+			growth = (int64_t)g.outstanding_bytes - (int64_t)g.first_bytes;
+			if (s->n_frames == 0 || (g.outstanding_bytes == 0 && growth <= 0))
+				continue;
+			values[v->inuse_space] = (int64_t)g.outstanding_bytes;
+			values[v->inuse_objects] = (int64_t)g.outstanding_allocs;
+			values[v->growth_space] = growth;
+			addresses = r->n_processes <= 1 ||
+				    (g.member && g.member->stack_id == s->stack_id);
+			if (pprof_grow((void **)&stack, &cap, s->n_frames + 2, sizeof(*stack))) {
 				ret = -ENOMEM;
-			hi = lo;
-		}
-		/* Rooted like the memory flame graphs. */
-		if (!ret && !(stack[n++] = named_location(
+				break;
+			}
+			/* Leaf first: walk locations from the leaf end. */
+			while (hi > 0 && !ret) {
+				size_t lo = site_location_start(s, hi);
+
+				if (!(stack[n++] = site_location(b, r, s, lo, hi, addresses)))
+					ret = -ENOMEM;
+				hi = lo;
+			}
+			/* Rooted like the memory flame graphs: [heap] / [anon mmap], then the
+			 * process. */
+			if (!ret &&
+			    !(stack[n++] = named_location(
 				      b, (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]")))
-			ret = -ENOMEM;
-		if (!ret)
-			ret = pprof_builder_sample(b, stack, n, values);
+				ret = -ENOMEM;
+			if (!ret && g.root[0] && !(stack[n++] = named_location(b, g.root)))
+				ret = -ENOMEM;
+			if (!ret)
+				ret = pprof_builder_sample(b, stack, n, values);
+			if (!ret && g.member &&
+			    (pprof_builder_label(b, "pid", NULL, g.member->pid) ||
+			     pprof_builder_label(b, "command", s->command, 0)))
+				ret = -ENOMEM;
+		}
 	}
 	free(stack);
 	return ret;

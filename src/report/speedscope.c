@@ -296,25 +296,38 @@ static int folded_part(const struct profile_folded *folded, struct part_stacks *
 	return 0;
 }
 
-/* Heap and mmap sites rooted like the memory flame graphs: bytes outstanding at the end
- * (growth false) or gained during the run (growth true). */
+/* Heap and mmap sites as the memory flame graphs draw them (process roots of a tree included):
+ * bytes outstanding at the end (growth false) or gained during the run (growth true). */
 static int memory_part(const struct leak_report *r, bool growth, struct part_stacks *p)
 {
 	for (size_t i = 0; i < r->n_sites; i++) {
 		const struct leak_site *s = &r->sites[i];
-		double w = growth ? (double)s->outstanding_bytes - (double)s->first_bytes
-				  : (double)s->outstanding_bytes;
-		struct report_stack *st;
 
-		if (!(w > 0) || s->n_frames == 0)
-			continue;
-		st = part_stacks_next(p, s->n_frames + 1);
-		if (!st)
-			return -ENOMEM;
-		st->frames[0] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
-		memcpy(st->frames + 1, s->frames, s->n_frames * sizeof(char *));
-		st->n_frames = s->n_frames + 1;
-		st->weight = w;
+		for (size_t m = 0; m < leak_report_graph_stacks(r, s); m++) {
+			struct leak_graph_stack g;
+			struct report_stack *st;
+			char *root = NULL;
+			double w;
+			size_t k = 0;
+
+			leak_report_graph_stack(r, s, m, &g);
+			w = growth ? (double)g.outstanding_bytes - (double)g.first_bytes
+				   : (double)g.outstanding_bytes;
+			if (!(w > 0) || s->n_frames == 0)
+				continue;
+			st = part_stacks_next(p, s->n_frames + 2);
+			if (!st || (g.root[0] && !(root = strdup(g.root))))
+				return -ENOMEM;
+			if (root) {
+				/* owned by the part, like folded lines' copies */
+				p->copies[p->n_copies++] = root;
+				st->frames[k++] = root;
+			}
+			st->frames[k++] = (s->flags & ALLOC_SITE_MMAP) ? "[anon mmap]" : "[heap]";
+			memcpy(st->frames + k, s->frames, s->n_frames * sizeof(char *));
+			st->n_frames = k + s->n_frames;
+			st->weight = w;
+		}
 	}
 	return 0;
 }

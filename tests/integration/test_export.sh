@@ -147,12 +147,22 @@ CHILDREN+=("$A" "$B")
 sleep 0.3
 "$SMOLDER" record -p "$A,$B" -d 2 -F 499 -o tree.folded -o tree.pb.gz -o tree.speedscope.json \
 	>/dev/null 2>tree.err || fail "record -p A,B: $(tail -n 2 tree.err)"
+"$SMOLDER" leaks -p "$A,$B" -d 2 -i 250ms -o ltree.folded -o ltree.growth.folded -o ltree.pb.gz \
+	-o ltree.speedscope.json >/dev/null 2>ltree.err || fail "leaks -p A,B: $(tail -n 2 ltree.err)"
 kill "$A" "$B" 2>/dev/null
 grep -q "^check_workload \[$A\];" tree.folded && grep -q "^check_workload \[$B\];" tree.folded &&
 	pass "folded: both process roots" || fail "tree folded: $(head -3 tree.folded)"
 pprof -raw tree.pb.gz >tree.raw 2>&1
 python3 "$HERE/pprof_compare.py" tree.raw tree.folded 0 >cmp.txt &&
 	pass "pprof with process roots = folded: $(cat cmp.txt)" || fail "tree pprof vs folded: $(cat cmp.txt)"
+pprof -raw ltree.pb.gz >ltree.raw 2>&1
+python3 "$HERE/pprof_compare.py" ltree.raw ltree.folded 0 >cmp.txt &&
+	grep -q "^check_workload \[$A\];\[heap\];" ltree.folded &&
+	pass "leaks tree pprof inuse_space = folded (process roots): $(cat cmp.txt)" ||
+	fail "leaks tree pprof vs folded: $(cat cmp.txt)"
+python3 "$HERE/pprof_compare.py" ltree.raw ltree.growth.folded 2 >cmp.txt &&
+	pass "leaks tree pprof growth_space = growth folded: $(cat cmp.txt)" ||
+	fail "leaks tree growth: $(cat cmp.txt)"
 pprof -tags tree.pb.gz >tags.txt 2>&1
 grep -Eq "^ +[0-9.]+m?s \( *[0-9.]+%\): $A$" tags.txt && grep -Eq "^ +[0-9.]+m?s \( *[0-9.]+%\): $B$" tags.txt &&
 	grep -q ': check_workload$' tags.txt && pass "pprof labels pid (both) and command" ||
@@ -180,19 +190,19 @@ const sum = p.weights.reduce((a, b) => a + b, 0);
 console.log(`${p.samples.length} stacks, ${data.shared.frames.length} frames, ${p.unit} ${sum}`);
 JS
 }
-for f in cpu mem prof tree off; do
+for f in cpu mem prof tree off ltree; do
 	validate "$f.speedscope.json" >v.txt 2>&1 && pass "$f.speedscope.json valid: $(cat v.txt)" ||
 		fail "$f.speedscope.json: $(cat v.txt)"
 done
 # profile: one speedscope profile per part, weights as in the folded output and the report
-NODE_PATH="$NPM_DIR/node_modules" node - prof.speedscope.json tree.speedscope.json off.speedscope.json \
+NODE_PATH="$NPM_DIR/node_modules" node - prof.speedscope.json tree.speedscope.json off.speedscope.json ltree.speedscope.json \
 	>parts.txt 2>&1 <<'JS'
 const fs = require("fs");
 for (const f of process.argv.slice(2)) {
 	const d = JSON.parse(fs.readFileSync(f));
 	for (const p of d.profiles)
 		console.log(`${f} ${p.name.split(":")[0]} ${p.unit} ${p.weights.reduce((a, b) => a + b, 0)}`);
-	if (f.startsWith("tree"))
+	if (f.startsWith("tree") || f.startsWith("ltree"))
 		for (const fr of d.shared.frames)
 			if (/^check_workload \[\d+\]$/.test(fr.name)) console.log(`${f} root ${fr.name}`);
 }
@@ -208,6 +218,11 @@ grep -q "^off.speedscope.json Off-CPU nanoseconds $((offtotal * 1000))\$" parts.
 grep -q "^tree.speedscope.json root check_workload \[$A\]\$" parts.txt &&
 	grep -q "^tree.speedscope.json root check_workload \[$B\]\$" parts.txt &&
 	pass "speedscope: both process roots" || fail "speedscope roots: $(cat parts.txt)"
+ltotal=$(awk '{s += $NF} END {print s}' ltree.folded)
+grep -q "^ltree.speedscope.json Outstanding memory bytes $ltotal\$" parts.txt &&
+	grep -q "^ltree.speedscope.json root check_workload \[$B\]\$" parts.txt &&
+	pass "leaks tree speedscope: folded total and process roots" ||
+	fail "leaks tree speedscope: $(grep '^ltree' parts.txt)"
 grep -q "nanoseconds $((total * (1000000000 / 499)))\$" <(validate cpu.speedscope.json) &&
 	pass "speedscope CPU weights = samples x period" || fail "speedscope CPU weights: $(validate cpu.speedscope.json)"
 grep -q "bytes $mtotal\$" <(validate mem.speedscope.json) && pass "speedscope bytes = folded bytes" ||

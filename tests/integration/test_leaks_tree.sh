@@ -4,8 +4,9 @@
 # per-process breakdown, a child's copy of its parent's heap not its leak (the parent's 16 MiB
 # stays whole in the parent's books while the children free half of their copies); workers exiting
 # and replaced during the run; a child exec'ing another program (probed and named in its own
-# model); a Python multiprocessing pool whose workers leak; nothing left traced or stopped;
-# `profile` on a launched tree.
+# model); a Python multiprocessing pool whose workers leak; gunicorn workers leaking per request and
+# recycled by --max-requests under ab; nothing left traced or stopped; `profile` on a launched
+# tree.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -99,6 +100,9 @@ assert held >= 4096 * 4096, held
 # least the first two workers' and their first replacements').
 assert t["frees_of_preattach_or_untracked"] >= 4 * 2048, t["frees_of_preattach_or_untracked"]
 assert t["forks_followed"] >= 6 and t["exits"] >= 2, t
+# The exited workers' books were closed: their blocks left the kernel's table (no stale books for
+# a reused pid), counted.
+assert t["exit_closed_allocs"] >= 2 * 10 and t["exit_closed_bytes"] >= 2 * 10 * 4096, t
 lin = [s for s in r["sites"] if "store_put" in s["stack"]]
 assert len(lin) == 1 and lin[0]["command"] == "leak_linear", [s["stack"] for s in lin]
 assert lin[0]["verdict"] == "leak" and lin[0]["stack_complete"], lin[0]
@@ -143,8 +147,9 @@ leaks = [s for s in r["sites"] if s["verdict"] == "leak" and s["command"].starts
 best = max(leaks, key=lambda s: s["growth_bytes_per_s"])
 pids = {p["pid"] for p in best["processes"]}
 assert pids <= workers and len(pids) >= 2, (pids, workers)
-# 2 workers x ~50 blocks/s x 4 KiB (less the pool's own pauses)
-assert best["growth_bytes_per_s"] > 0.4 * 2 * 50 * 4096, best["growth_bytes_per_s"]
+# At most 2 workers x 50 blocks/s x 4 KiB; the pool's own round trips between the tasks make it
+# less, much less on a loaded machine (measured 105-362 KB/s): a floor, not a rate check.
+assert best["growth_bytes_per_s"] > 0.1 * 2 * 50 * 4096, best["growth_bytes_per_s"]
 assert all(p["verdict"] == "leak" for p in best["processes"]), best["processes"]
 # Each worker's own interpreter (a fork's copy of its parent's runtime) names its Python frames.
 assert any(f.startswith("keep_block (") and "leak_pool.py:" in f for f in best["stack"]), best["stack"]
@@ -156,7 +161,53 @@ else
 fi
 check_untraced "$POOL" "${WORKERS[@]}"
 
-# 4. profile follows a launched command's children too: CPU samples of the workers, their leak
+# 4. gunicorn (Debian's python3-gunicorn) with 2 sync workers recycled by --max-requests 500
+# under exactly 1200 requests (ab): each request keeps 8 KiB in a module-level list of the worker
+# that served it. A recycled worker's interpreter frees its list at exit; its replacement still
+# holds what it kept when the run ends.
+cat >"$WORK/app.py" <<'PYAPP'
+KEPT = []
+
+
+def app(environ, start_response):
+    KEPT.append(bytes(8192))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+PYAPP
+PORT=$((21000 + RANDOM % 20000))
+(cd "$WORK" && exec gunicorn -w 2 --max-requests 500 -b "127.0.0.1:$PORT" app:app \
+	>"$WORK/gunicorn.log" 2>&1) &
+GUNI=$!
+CHILDREN+=("$GUNI")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+"$SMOLDER" leaks -p "$GUNI" --children -d 8 -o "$WORK/g.json" >"$WORK/g.txt" 2>"$WORK/g.err" &
+SM=$!
+sleep 1.5
+ab -q -n 1200 -c 4 "http://127.0.0.1:$PORT/" >"$WORK/ab.txt" 2>&1
+wait "$SM" || fail "gunicorn: leaks exited $?: $(tail -3 "$WORK/g.err")"
+if python3 - "$WORK/g.json" "$GUNI" <<'PY' 2>"$WORK/py.err"; then
+import json, sys
+r = json.load(open(sys.argv[1])); master = int(sys.argv[2]); t = r["totals"]
+sites = [s for s in r["sites"] if any(f.startswith("app (app.py:") for f in s["stack"])
+         and s["stack"][-1] in ("calloc", "malloc")]
+assert sites, [s["stack"][-4:] for s in r["sites"][:5]]
+members = [p for s in sites for p in s["processes"]]
+pids = {p["pid"] for p in members}
+assert master not in pids and len(pids) >= 3, (pids, master)  # 2 workers and a replacement
+assert sum(p["allocated_bytes"] for p in members) >= 1000 * 8192, members
+# The replacements hold their requests' blocks at the end, each in its own books.
+held = [p for p in members if p["outstanding_bytes"] >= 20 * 8192]
+assert held, members
+assert t["exits"] >= 1 and t["forks_followed"] >= 1, t  # --max-requests replaced workers
+print("ok")
+PY
+	pass "gunicorn: the workers' leak at app (app.py) per worker, recycled workers' replacements hold theirs"
+else
+	fail "gunicorn: $(cat "$WORK/py.err") $(grep -i 'complete requests' "$WORK/ab.txt")"
+fi
+kill -TERM "$GUNI"
+
+# 5. profile follows a launched command's children too: CPU samples of the workers, their leak
 # with the per-process breakdown in the memory section.
 "$SMOLDER" profile -d 4 -o "$WORK/p.json" -o "$WORK/p.folded" -- "$FIXTURES/leak_tree" 2 40960 \
 	>"$WORK/p.txt" 2>"$WORK/p.err" || fail "profile exited $?: $(tail -3 "$WORK/p.err")"

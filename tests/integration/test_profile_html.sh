@@ -113,6 +113,9 @@ rows = page.count('<tr class="site">')
 assert rows == min(30, len(sites)), (rows, len(sites))
 assert page.count('<svg class="spark"') == sum(1 for s in sites[:30] if len(s["series"]) >= 2)
 assert "audit_append" in page and 'id="measured"' in page and "Hz" in page
+# one document behind both files: even smolder's own cost, read while the JSON is written, agrees
+own = "smolder's own cost: %.2f s of CPU" % report["smolder"]["cpu_s"]
+assert html.unescape(page).count(own) == 1, (own, re.findall(r"own cost: [^<]*", html.unescape(page)))
 print("%d findings, %d charts, %d+%d flame graph frames, %d memory rows, %d bytes" %
       (len(texts), len(charts), frames("cpu"), frames("mem"), rows, len(page)))
 PY

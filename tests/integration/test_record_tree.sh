@@ -222,6 +222,12 @@ assert all(p["samples"] * 100 <= total * 85 for p in workers), "one worker has n
 new = [p["pid"] for p in workers if p["pid"] not in before]
 assert new, "no worker forked during the run was sampled (--max-requests replaces them)"
 print("forked during the run and sampled:", new)
+# The given master and its living workers are examined before sampling starts, and a worker
+# forked later gets the master's Python config copied at its fork: (almost) no sample is taken
+# before its process's config is in BPF.
+late = d["totals"]["python"]["samples_not_examined"]
+print("samples before their process was examined:", late)
+assert late * 100 <= d["totals"]["samples"] * 5, "more than 5% of the samples were not walked"
 EOF
 if [ $? -eq 0 ]; then
 	pass "gunicorn: $(tr '\n' ' ' <"$WORK/gunicorn.check")"

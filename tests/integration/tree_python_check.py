@@ -7,8 +7,9 @@ Usage: tree_python_check.py FOLDED COMMAND FUNCTION FILE [--exclude PID] [--only
 The workers are the stacks rooted at "COMMAND [PID]" (the master --exclude'd; with --only, just
 those pids). At least 75% of the workers with at least 20 samples, and every --only worker, must
 hold frames of "FUNCTION (FILE:LINE)" (not all: a worker replaced by --max-requests can be caught
-only in its start-up or its interpreter's finalization, which run no application code); there
-must be two such workers; FUNCTION must be in at least PERCENT% of the workers' samples; with
+only in its start-up or its interpreter's finalization, which run no application code; the
+--before workers, which may be caught only exiting, are not counted there); there must be two
+such workers; FUNCTION must be in at least PERCENT% of the workers' samples; with
 --before (the workers living at attach), one worker forked during the run must hold FUNCTION.
 Prints one summary line; exits 1 with the reason when a check fails."""
 import argparse
@@ -51,8 +52,9 @@ if len(named) < 2:
     fails.append("fewer than 2 workers with %s frames" % a.function)
 if only and set(named) != only:
     fails.append("workers without %s frames: %s" % (a.function, sorted(only - set(named))))
-missing = [p for p in busy if p not in named]
-if len(missing) * 4 > len(busy):
+counted = [p for p in busy if a.before is None or p not in set(a.before.split())]
+missing = [p for p in counted if p not in named]
+if len(missing) * 4 > len(counted):
     fails.append("workers with >= 20 samples but no %s frames: %s" % (
         a.function, ["%s (%d samples)" % (p, total[p]) for p in missing]))
 if share < a.min_share:

@@ -180,6 +180,28 @@ static void test_runtime(void **state)
 	python_runtime_stats(rt, &stats);
 	assert_int_equal(stats.code_cache_hits, 1);
 
+	/* A fork's runtime (python_runtime_fork; here "forked" to the same process, whose memory
+	 * a fork child shares at the fork): the same interpreter facts, nothing read, its own empty
+	 * code cache, the same names. */
+	{
+		struct python_runtime *fork = python_runtime_fork(rt, t.pid);
+		struct python_runtime_stats fs;
+
+		assert_non_null(fork);
+		assert_string_equal(python_runtime_version(fork), python_runtime_version(rt));
+		assert_string_equal(python_runtime_object(fork), python_runtime_object(rt));
+		assert_true(python_runtime_is_eval_frame(fork, rt->eval_lo));
+		assert_true(python_runtime_is_internal(fork, rt->text_ranges[0]));
+		assert_int_equal(python_runtime_frame(fork, t.code,
+						      t.minor >= 11 ? 0 : (uint64_t)-1, &frame2),
+				 0);
+		assert_int_equal(frame2, frame);
+		python_runtime_stats(fork, &fs);
+		assert_int_equal(fs.frames_named, 1);
+		assert_int_equal(fs.code_cache_hits, 0);
+		python_runtime_free(fork);
+	}
+
 	/* Splicing: [leaf libc, eval, internal, eval, internal, main] with two groups. */
 	{
 		uint64_t eval = rt->eval_lo + 16, internal = rt->text_ranges[0] + 8;
