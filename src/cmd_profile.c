@@ -346,8 +346,12 @@ int cmd_profile(const struct cli_options *opts)
 	if (!opts->no_memory)
 		leaks = leak_collector_new(&lo);
 	tl = timeline_new(0, leaks);
-	if (opts->during)
+	if (opts->during) {
 		lc = load_command_new(opts->during);
+		/* per_op.cpu_s covers what is sampled: a server's workers too. */
+		if (lc)
+			lc->tree_cpu = opts->children == CLI_CHILDREN_FOLLOW;
+	}
 	if (opts->ops_probe)
 		probe = ops_probe_new(opts->ops_probe);
 	if (!cc || (!opts->no_memory && !leaks) || (!opts->no_off_cpu && !off) || !tl ||

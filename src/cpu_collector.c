@@ -314,6 +314,17 @@ static int cpu_collector_before_sampling(void *ctx, struct sampler *sampler)
 	return 0;
 }
 
+/* The kernel's CPU accounting of what is sampled: the -p list, and with children the whole tree
+ * (a launched nginx's workers, not only its master). 0 or -errno. */
+static int cpu_collector_tree_cpu(const struct cpu_collector *cc, const struct session *s,
+				  double *seconds)
+{
+	bool many = !s->launched && s->opts.n_pids > 1;
+
+	return target_tree_cpu_seconds(many ? s->opts.pids : &s->pid, many ? s->opts.n_pids : 1,
+				       cc->opts.children == CLI_CHILDREN_FOLLOW, seconds);
+}
+
 static int cpu_collector_attach(void *ctx, struct session *s)
 {
 	struct cpu_collector *cc = ctx;
@@ -356,7 +367,7 @@ static int cpu_collector_attach(void *ctx, struct session *s)
 	cc->names = cpu_profile_names(cc->profile);
 	/* The kernel's CPU accounting of the target, next to the samples: exact where sample counts
 	 * are biased on a loaded machine (check's cpu_s uses it). */
-	if (target_cpu_seconds(s->pid, &cc->cpu_start_s))
+	if (cpu_collector_tree_cpu(cc, s, &cc->cpu_start_s))
 		cc->cpu_start_s = NAN;
 	if (cc->opts.backend != SAMPLE_BACKEND_PTRACE) {
 		/* Every model looks for a CPython interpreter (a launched python3 still starting is
@@ -715,7 +726,7 @@ struct profile_folded *cpu_collector_finish(struct cpu_collector *cc, struct ses
 	}
 	cpu_profile_set_unknown_frames(cc->profile, os.unknown_frames);
 	cpu_profile_get_totals(cc->profile, &t);
-	if (isnan(cc->cpu_start_s) || target_cpu_seconds(s->pid, &cpu_end_s))
+	if (isnan(cc->cpu_start_s) || cpu_collector_tree_cpu(cc, s, &cpu_end_s))
 		cpu_end_s = NAN;
 	*meta = (struct profile_output_meta){
 		.pid = s->pid,

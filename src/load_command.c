@@ -67,14 +67,17 @@ bool load_command_count(const struct load_command *lc, enum load_count which, ui
 	return true;
 }
 
-/* The target's CPU, RSS and operation count now: one end of the load window. */
-static void load_mark(const struct load_command *lc, pid_t pid, struct load_mark *m)
+/* The target's CPU (of its tree with tree_cpu), RSS and operation count now: one end of the load
+ * window. */
+static void load_mark(const struct load_command *lc, const struct session *s, struct load_mark *m)
 {
+	bool many = !s->launched && s->opts.n_pids > 1;
 	struct target_memory mem;
 
-	if (target_cpu_seconds(pid, &m->cpu_s))
+	if (target_tree_cpu_seconds(many ? s->opts.pids : &s->pid, many ? s->opts.n_pids : 1,
+				    lc->tree_cpu, &m->cpu_s))
 		m->cpu_s = NAN;
-	m->rss_valid = target_memory(pid, &mem) == 0;
+	m->rss_valid = target_memory(s->pid, &mem) == 0;
 	m->rss_bytes = m->rss_valid ? mem.rss_bytes : 0;
 	for (int i = 0; i < LOAD_COUNT_MAX; i++)
 		m->count_valid[i] = lc->counters[i].read &&
@@ -103,7 +106,7 @@ static void load_started(struct load_command *lc, struct session *s)
 {
 	lc->started = true;
 	lc->start_s = session_elapsed(s);
-	load_mark(lc, s->pid, &lc->at_start);
+	load_mark(lc, s, &lc->at_start);
 }
 
 /* The port is known: the held child gets it and execs. */
@@ -228,7 +231,7 @@ static void load_reaped(struct load_command *lc, struct session *s, int status)
 	lc->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	lc->end_s = session_elapsed(s);
 	if (lc->started)
-		load_mark(lc, s->pid, &lc->at_end);
+		load_mark(lc, s, &lc->at_end);
 }
 
 static int load_fd(void *ctx)
@@ -284,7 +287,7 @@ static int load_stop(void *ctx, struct session *s, double t)
 		return 0;
 	/* The window ends now, while the target is still there to be read. */
 	if (lc->started)
-		load_mark(lc, s->pid, &lc->at_end);
+		load_mark(lc, s, &lc->at_end);
 	kill(-lc->pid, SIGTERM);
 	if (waitpid(lc->pid, &status, 0) == lc->pid) {
 		struct load_mark end = lc->at_end;

@@ -62,9 +62,11 @@ pid_t target_tgid(pid_t tid)
 
 static void target_ptrace_reason(pid_t pid, char *why, size_t len);
 
-int target_cpu_seconds(pid_t pid, double *seconds)
+/* utime + stime of pid, plus cutime + cstime (its reaped children's totals) when reaped is set. */
+static int target_stat_cpu(pid_t pid, bool reaped, double *seconds)
 {
 	unsigned long long utime, stime;
+	long long cutime = 0, cstime = 0;
 	char path[64], buf[1024], *close_paren;
 	long ticks = sysconf(_SC_CLK_TCK);
 	int n;
@@ -77,10 +79,50 @@ int target_cpu_seconds(pid_t pid, double *seconds)
 	 * utime stime (fields 3..15). */
 	close_paren = strrchr(buf, ')');
 	if (!close_paren || ticks <= 0 ||
-	    sscanf(close_paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   &utime, &stime) != 2)
+	    sscanf(close_paren + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &utime,
+		   &stime, &cutime, &cstime) < 2)
 		return -EINVAL;
 	*seconds = (double)(utime + stime) / (double)ticks;
+	if (reaped && cutime >= 0 && cstime >= 0)
+		*seconds += (double)(cutime + cstime) / (double)ticks;
+	return 0;
+}
+
+int target_cpu_seconds(pid_t pid, double *seconds)
+{
+	return target_stat_cpu(pid, false, seconds);
+}
+
+int target_tree_cpu_seconds(const pid_t *roots, size_t n_roots, bool children, double *seconds)
+{
+	pid_t *desc = NULL;
+	size_t n_desc = 0;
+	double sum = 0, one;
+	int ret;
+
+	*seconds = 0;
+	/* Every root must be readable: a half sum would read as a drop in CPU. */
+	for (size_t i = 0; i < n_roots; i++) {
+		ret = target_stat_cpu(roots[i], children, &one);
+		if (ret)
+			return ret;
+		sum += one;
+	}
+	if (children) {
+		/* A process in the tree counts once: alive, by its own time; exited and reaped by
+		 * a parent in the tree, in that parent's cutime/cstime. Descendants that vanish
+		 * between the scan and the read are skipped (their reaper counts them next time).
+		 */
+		ret = target_descendants(roots, n_roots, &desc, &n_desc);
+		if (ret)
+			return ret;
+		for (size_t i = 0; i < n_desc; i++)
+			if (target_stat_cpu(desc[i], true, &one) == 0)
+				sum += one;
+		free(desc);
+	}
+	*seconds = sum;
 	return 0;
 }
 

@@ -27,6 +27,31 @@ static uint64_t status_num(const char *status, const char *key)
 	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* Context switches of the whole process: /proc/PID/status counts the main thread only, so the
+ * threads' counts are summed (a thread that exited between two reads takes its count with it;
+ * the delta of a falling sum is clamped to 0 by the caller). */
+static void read_ctx_switches(pid_t pid, struct timeline_counters *c)
+{
+	char path[96], buf[4096];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", (int)pid, de->d_name);
+		if (target_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		c->vol += status_num(buf, "\nvoluntary_ctxt_switches:");
+		c->invol += status_num(buf, "nonvoluntary_ctxt_switches:");
+	}
+	closedir(dir);
+}
+
 static void read_counters(pid_t pid, struct timeline_counters *c, struct timeline_point *p)
 {
 	char path[64], buf[8192], *q;
@@ -61,15 +86,16 @@ static void read_counters(pid_t pid, struct timeline_counters *c, struct timelin
 		p->rss_bytes = status_kb(buf, "VmRSS:");
 		p->anon_bytes = status_kb(buf, "RssAnon:");
 		p->file_bytes = status_kb(buf, "RssFile:");
-		c->vol = status_num(buf, "\nvoluntary_ctxt_switches:");
-		c->invol = status_num(buf, "nonvoluntary_ctxt_switches:");
 	}
+	read_ctx_switches(pid, c);
 	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
 	if (target_read_file(path, buf, sizeof(buf)) > 0) {
 		c->read_bytes = status_num(buf, "\nread_bytes:");
 		c->write_bytes = status_num(buf, "\nwrite_bytes:");
 	}
-	/* The target's network namespace: every interface but lo. */
+	/* The target's network namespace, every interface: a load test on the same machine talks
+	 * over lo, and leaving lo out would draw its traffic as zero. The counters are the
+	 * namespace's, not the process's (Linux keeps no per-process byte counts). */
 	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
 	if (target_read_file(path, buf, sizeof(buf)) > 0) {
 		for (char *line = strchr(buf, '\n'); line && (line = strchr(line + 1, '\n'));) {
@@ -77,8 +103,7 @@ static void read_counters(pid_t pid, struct timeline_counters *c, struct timelin
 			unsigned long long rx, tx;
 
 			if (sscanf(line + 1, " %31[^:]: %llu %*u %*u %*u %*u %*u %*u %*u %llu",
-				   name, &rx, &tx) == 3 &&
-			    strcmp(name, "lo") != 0) {
+				   name, &rx, &tx) == 3) {
 				c->rx += rx;
 				c->tx += tx;
 			}

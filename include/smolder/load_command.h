@@ -59,6 +59,8 @@ struct load_command {
 	struct load_counter counters[LOAD_COUNT_MAX];
 	struct load_mark at_start, at_end; /* valid once started / done */
 	bool started;
+	bool tree_cpu; /* the window's CPU is the target tree's (children followed), set by the user
+			*/
 };
 
 /* A load command for sh -c command (borrowed: it must outlive the object). NULL with errno set;

@@ -37,6 +37,10 @@ int target_task_state(pid_t pid, pid_t tid);
 /* CPU seconds (user + system, all threads, from /proc/PID/stat; 1/CLK_TCK resolution) the process
  * has used so far; a zombie not yet reaped still reports its total. Returns 0 or -errno. */
 int target_cpu_seconds(pid_t pid, double *seconds);
+/* CPU seconds of roots[0..n_roots); with children, of their whole tree: every living descendant
+ * and the exited processes the tree reaped (a worker pool's CPU, not only its master's). 0 or
+ * -errno (a root unreadable). */
+int target_tree_cpu_seconds(const pid_t *roots, size_t n_roots, bool children, double *seconds);
 /* The process name (comm) into buf. Returns 0 or -errno. */
 int target_comm(pid_t pid, char *buf, size_t len);
 /* A thread's name (comm of /proc/PID/task/TID). Returns 0 or -errno. */

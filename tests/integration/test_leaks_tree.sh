@@ -147,8 +147,9 @@ leaks = [s for s in r["sites"] if s["verdict"] == "leak" and s["command"].starts
 best = max(leaks, key=lambda s: s["growth_bytes_per_s"])
 pids = {p["pid"] for p in best["processes"]}
 assert pids <= workers and len(pids) >= 2, (pids, workers)
-# 2 workers x ~50 blocks/s x 4 KiB (less the pool's own pauses)
-assert best["growth_bytes_per_s"] > 0.4 * 2 * 50 * 4096, best["growth_bytes_per_s"]
+# At most 2 workers x 50 blocks/s x 4 KiB; the pool's own round trips between the tasks make it
+# less, much less on a loaded machine (measured 105-362 KB/s): a floor, not a rate check.
+assert best["growth_bytes_per_s"] > 0.1 * 2 * 50 * 4096, best["growth_bytes_per_s"]
 assert all(p["verdict"] == "leak" for p in best["processes"]), best["processes"]
 # Each worker's own interpreter (a fork's copy of its parent's runtime) names its Python frames.
 assert any(f.startswith("keep_block (") and "leak_pool.py:" in f for f in best["stack"]), best["stack"]
