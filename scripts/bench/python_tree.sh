@@ -9,6 +9,8 @@
 #     ~50 requests): of the workers' samples, the share whose stack holds the app's Python function
 #     (forked workers get the master's config copied at their fork), and the samples of processes
 #     not examined yet (the summary's count).
+#  3. What examining one process costs (python_open_bench): python_runtime_open on a non-Python
+#     process and on Debian's python3, and python_runtime_fork (a forked worker's copy).
 # Env: SECONDS_PER_RUN (default 8), ROUNDS (default 3), BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -104,3 +106,14 @@ awk -v m="$master" '{ n = $NF; split($0, f, ";"); if (f[1] == "gunicorn [" m "]"
 grep -o '[0-9]* samples taken before their process was examined' "$work/rec.err" | sed 's/^/  /' || true
 grep -o '[0-9]* frames unnamed ([0-9]* stale' "$work/rec.err" | sed 's/^/  /' || true
 echo "  requests/s while recorded: $a; smolder CPU $b s"
+
+# --- examining one process ---
+sleep 20 &
+other=$!
+/usr/bin/python3 -c 'import time; time.sleep(20)' &
+py=$!
+sleep 0.5
+"$build/python_open_bench" "$other" 200
+"$build/python_open_bench" "$py" 50
+kill "$other" "$py" 2>/dev/null || true
+wait "$other" "$py" 2>/dev/null || true
