@@ -217,9 +217,22 @@ static void on_process_event(struct alloc_tracker *t, const struct smolder_proce
 	}
 }
 
+static int on_record_one(struct alloc_tracker *t, void *data, size_t size);
+
+/* Past the read's deadline: -EAGAIN stops libbpf's loop after this record (it is consumed; the
+ * rest waits for the next read). */
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct alloc_tracker *t = ctx;
+	int ret = on_record_one(t, data, size);
+
+	if (ret == 0 && t->consume_deadline_ns && alloc_stacks_now_ns() > t->consume_deadline_ns)
+		return -EAGAIN;
+	return ret;
+}
+
+static int on_record_one(struct alloc_tracker *t, void *data, size_t size)
+{
 	uint32_t kind;
 
 	if (size < sizeof(kind))
@@ -573,9 +586,35 @@ void alloc_tracker_set_unwinder(struct alloc_tracker *t, struct unwinder *unwind
 	t->unwinder = unwinder;
 }
 
+/* Reads waiting records for at most ALLOC_CONSUME_BUDGET_NS; what is left is read next time. With
+ * timeout_ms >= 0, waits that long for the first (ring_buffer__poll). Returns libbpf's count or
+ * -errno; a cut read is not an error. */
+#define ALLOC_CONSUME_BUDGET_NS 200000000ull
+static int alloc_tracker_consume(struct alloc_tracker *t, int timeout_ms)
+{
+	int n;
+
+	t->consume_deadline_ns = alloc_stacks_now_ns() + ALLOC_CONSUME_BUDGET_NS;
+	n = timeout_ms >= 0 ? ring_buffer__poll(t->ringbuf, timeout_ms)
+			    : ring_buffer__consume(t->ringbuf);
+	t->consume_deadline_ns = 0;
+	t->backlogged = n == -EAGAIN;
+	if (n == -EAGAIN) {
+		if (!t->consume_cut++)
+			log_warn("leaks: allocation events come faster than they are read "
+				 "(processes "
+				 "exec and exit at a high rate): each read is cut at %llu ms so "
+				 "that -d and Ctrl-C hold; events still queued when the run ends "
+				 "are not read",
+				 ALLOC_CONSUME_BUDGET_NS / 1000000);
+		return 0;
+	}
+	return n;
+}
+
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 {
-	int n = ring_buffer__poll(t->ringbuf, timeout_ms);
+	int n = alloc_tracker_consume(t, timeout_ms);
 
 	if (n == -EINTR)
 		return 0;
@@ -601,8 +640,11 @@ static uint32_t key_stack_defer(struct alloc_tracker *t, uint64_t key, bool defe
 	}
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
-	/* Announcement lost or not consumed yet: drain the ring buffer once, then give up. */
-	ring_buffer__consume(t->ringbuf);
+	/* Announcement lost or not consumed yet: drain the ring buffer once, then give up. Not
+	 * when a read was just cut: one more per key would add up to minutes over many sites. */
+	if (t->backlogged)
+		return t->unavailable_id;
+	alloc_tracker_consume(t, -1);
 	if (u64_map_get(&t->key_to_stack, key, &id))
 		return (uint32_t)id;
 	return t->unavailable_id;
@@ -615,7 +657,7 @@ static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
 
 void alloc_tracker_settle(struct alloc_tracker *t)
 {
-	ring_buffer__consume(t->ringbuf);
+	alloc_tracker_consume(t, -1);
 	t->n_pending = 0;
 }
 
@@ -657,7 +699,7 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 	struct smolder_site_counters c;
 	int err = 0;
 
-	ring_buffer__consume(t->ringbuf);
+	alloc_tracker_consume(t, -1);
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct alloc_site_sample *s;
 		uint32_t id, flags;
@@ -767,7 +809,7 @@ int alloc_tracker_live(struct alloc_tracker *t, uint64_t min_age_ns, uint64_t no
 {
 	int err;
 
-	ring_buffer__consume(t->ringbuf);
+	alloc_tracker_consume(t, -1);
 	err = live_map(t, bpf_map__fd(t->skel->maps.allocs), false, min_age_ns, now_ns, fn, ctx);
 	if (err)
 		return err;

@@ -78,6 +78,12 @@ struct alloc_tracker {
 	struct u64_map closed_bytes, closed_count, closed_flags;
 	struct alloc_tracker_exec_stats exec;
 	struct alloc_tracker_tree_stats tree;
+	/* Reading the ring buffer is bounded in time (alloc_tracker_consume): a tree that execs and
+	 * exits faster than their books close (a shell loop) would otherwise keep one read going
+	 * for ever, and -d, Ctrl-C and the run's end with it. */
+	uint64_t consume_deadline_ns; /* 0: not reading */
+	uint64_t consume_cut;	      /* reads cut by the deadline, records left for the next */
+	bool backlogged;	      /* the last read was cut: records wait */
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };

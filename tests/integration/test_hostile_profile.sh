@@ -4,7 +4,8 @@
 # (cpu.cpu_s) and the per-operation CPU (per_op.cpu_s) are the sampled tree's, not the idle
 # parent's 0; and a run whose only samples are in smolder's own probes names no function with an
 # "inf%" or "nan%" share; a load command that fails at once (a typo) is a warning naming its status
-# and its last output line, not a silent 0-second report.
+# and its last output line, not a silent 0-second report; a shell loop that forks and execs
+# without pause (allocation events faster than they are read) still ends at -d, with its report.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -37,4 +38,12 @@ if grep -q "warning: load: .*status 127.*no_such_load_tool_xyz.*not found" "$WOR
 else
 	fail "failed load command not said: $(cat "$WORK/err")"
 fi
+start=$(date +%s)
+expect_exit 0 "profile -d 3 of a fork/exec loop" timeout -s KILL 60 "$SMOLDER" profile -d 3 \
+	-o "$WORK/fork.json" -- sh -c 'while :; do echo hi | grep h | wc -l >/dev/null; done'
+took=$(($(date +%s) - start))
+# Before the fix one read of the allocation events never ended: killed at 60 s, no report.
+[ "$took" -lt 40 ] && python3 -m json.tool "$WORK/fork.json" >/dev/null &&
+	pass "fork/exec loop ended in $took s with its report" ||
+	fail "fork/exec loop: $took s, report: $(ls -la "$WORK/fork.json" 2>&1)"
 finish
