@@ -241,6 +241,28 @@ static int load_fd(void *ctx)
 	return lc->pidfd;
 }
 
+/* A load command that failed (a typo: sh's 127, a refused connection) leaves a report of an idle
+ * target: said as a warning with its last output line, so that the short run is not taken for
+ * the service's profile. */
+static void load_warn_failed(struct load_command *lc)
+{
+	char line[201] = "", *last, *end;
+	size_t n = 0;
+
+	load_command_read_tail(lc);
+	end = lc->tail + strlen(lc->tail);
+	while (end > lc->tail && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (last = end; last > lc->tail && last[-1] != '\n';)
+		last--;
+	/* The command's own bytes: control characters (escape sequences) shown as '?'. */
+	for (; last < end && n < sizeof(line) - 1; last++, n++)
+		line[n] = (unsigned char)*last < 0x20 || *last == 0x7f ? '?' : *last;
+	line[n] = '\0';
+	log_warn("load: '%s' failed with status %d after %.1f s%s%s", lc->command, lc->status,
+		 lc->end_s - lc->start_s, n ? ": " : " (no output)", line);
+}
+
 /* Polled with the loop: the run ends when the load command exits. */
 static int load_poll(void *ctx, struct session *s, int timeout_ms)
 {
@@ -254,8 +276,11 @@ static int load_poll(void *ctx, struct session *s, int timeout_ms)
 		load_reaped(lc, s, status);
 		if (!lc->started)
 			return 0; /* never ran: load_check_port said why */
-		log_info("load: finished with status %d after %.1f s", lc->status,
-			 lc->end_s - lc->start_s);
+		if (lc->status)
+			load_warn_failed(lc);
+		else
+			log_info("load: finished with status 0 after %.1f s",
+				 lc->end_s - lc->start_s);
 		session_request_stop(s, "load command finished");
 	}
 	return 0;

@@ -3,7 +3,8 @@
 # shell that starts two CPU-bound workers, as nginx or gunicorn do): the kernel-accounted CPU
 # (cpu.cpu_s) and the per-operation CPU (per_op.cpu_s) are the sampled tree's, not the idle
 # parent's 0; and a run whose only samples are in smolder's own probes names no function with an
-# "inf%" or "nan%" share.
+# "inf%" or "nan%" share; a load command that fails at once (a typo) is a warning naming its status
+# and its last output line, not a silent 0-second report.
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
@@ -29,4 +30,11 @@ import json, sys
 for f in json.load(open(sys.argv[1]))["findings"]:
     assert "inf%" not in f["text"] and "nan%" not in f["text"], f
 PY
+expect_exit 0 "a load command that is not a command" timeout 60 "$SMOLDER" profile -d 20 \
+	--no-memory --no-off-cpu --during 'no_such_load_tool_xyz -n 10' -o "$WORK/typo.json" -- sleep 30
+if grep -q "warning: load: .*status 127.*no_such_load_tool_xyz.*not found" "$WORK/err"; then
+	pass "failed load command said"
+else
+	fail "failed load command not said: $(cat "$WORK/err")"
+fi
 finish
