@@ -128,6 +128,11 @@ const struct profile_address *profile_folded_addresses(const struct profile_fold
 						       const struct profile_frame_info **frames);
 /* Line i of the merged folded profile and its weight; NULL past the end. */
 const char *profile_folded_line(const struct profile_folded *folded, size_t i, uint64_t *weight);
+/* Indices of folded's lines, heaviest first (equal weights by text); *n gets their count. The
+ * caller frees the array; NULL with errno set. */
+size_t *profile_folded_by_weight(const struct profile_folded *folded, size_t *n);
+/* Whether line i ends at the [truncated] marker instead of the thread's entry. */
+bool profile_folded_line_truncated(const struct profile_folded *folded, size_t i);
 /* The --threads root frame of a thread, as folded lines carry it. */
 void profile_thread_frame(const struct profile_output_options *opts, int32_t tid, char *buf,
 			  size_t len);
