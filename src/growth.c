@@ -254,10 +254,18 @@ void growth_analyze(const struct growth_series *s, const struct growth_params *p
 	/* Plateau: grew in the window, then flat; or grew during the transient with little
 	 * turnover. A pool that only refilled during the transient while allocating many times
 	 * its size is churn: its growth was the invisible pre-attach blocks being replaced. */
-	double early_w = 0, grown = vmax - w[0].v;
+	double early_w = 0, grown = vmax - w[0].v, *late_v = malloc((n - half) * sizeof(*late_v));
 
 	if (growth_theil_sen(w, half + 1, &early_w, &tmp))
 		early_w = 0;
+	/* Grown to: the late half's median level, not its maximum, so one snapshot that caught a
+	 * churning loop mid-burst (its in-flight blocks) is not taken for growth. */
+	if (late_v) {
+		for (size_t i = half; i < n; i++)
+			late_v[i - half] = w[i].v;
+		grown = median(late_v, n - half) - w[0].v;
+		free(late_v);
+	}
 	bool grew_in_window = (early_w > 0 && early_w * (w[half].t - w[0].t) > floor_bytes) ||
 			      grown > floor_bytes;
 	bool grew_before = rise_before > floor_bytes &&

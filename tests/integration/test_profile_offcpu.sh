@@ -35,7 +35,10 @@ t = [t for t in off["threads"] if t["name"] == "sleeper"]
 assert t, off["threads"]
 t = t[0]
 assert abs(t["by_state"]["sleep"] - slept) <= 0.1 * slept + 0.05, (t, slept)
-assert abs(t["seconds"] - (wall - cpu)) <= 0.1 * (wall - cpu) + 0.05, (t, wall, cpu)
+# wall - cpu bounds off-CPU time from above, but is not equal to it on a virtual machine: time the
+# hypervisor takes from the vCPU (steal, ~10% here under load) is neither on CPU nor a context
+# switch. So: at least the measured sleep, at most what the thread was not on CPU.
+assert 0.9 * slept - 0.05 <= t["seconds"] <= (wall - cpu) * 1.05 + 0.05, (t, wall, cpu, slept)
 assert 0.55 <= t["seconds"] / wall <= 0.95, (t, wall)
 assert off["seconds"] >= t["seconds"] - 1e-6, off
 # The stacks (microseconds) hold the sleep under sleep_phase: blocks of 7 ms are all kept.

@@ -195,6 +195,29 @@ static void test_in_flight_buffers_are_churn(void **state)
 	growth_series_release(&s);
 }
 
+/* A churning loop's working set, exactly flat but for snapshots that caught a few blocks in
+ * flight (a real series from test_leaks_verdicts' churn fixture that was called a plateau when
+ * the maximum, not the held level, was taken as what the series grew to). */
+static void test_churn_with_spikes_is_not_plateau(void **state)
+{
+	static const double v[] = {517088, 525248, 525248, 510528, 510528, 510528, 525248, 510528,
+				   510528, 510528, 510528, 513472, 510528, 510528, 517088, 510528,
+				   510528, 531808, 531808, 523648, 510528, 525248, 525248, 510528,
+				   515968};
+	struct growth_series s;
+	struct growth_params params = {.warmup_s = 2.5, .min_growth_bytes = 16384};
+	struct growth_result r;
+
+	(void)state;
+	assert_int_equal(growth_series_init(&s, 240), 0);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		growth_series_add(&s, (double)(i + 1), v[i]);
+	params.turnover_bytes = 100e6;
+	growth_analyze(&s, &params, &r);
+	assert_int_equal(r.verdict, GROWTH_CHURN);
+	growth_series_release(&s);
+}
+
 static double slow_leak(double t, void *arg)
 {
 	return 51200.0 * t + 1024 * noise(arg);
@@ -275,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_churn_and_steady),
 		cmocka_unit_test(test_slow_leak),
 		cmocka_unit_test(test_in_flight_buffers_are_churn),
+		cmocka_unit_test(test_churn_with_spikes_is_not_plateau),
 		cmocka_unit_test(test_pool_refilled_in_transient_is_churn),
 		cmocka_unit_test(test_too_few_points),
 		cmocka_unit_test(test_downsampling_is_bounded_and_keeps_slope),
