@@ -200,10 +200,10 @@ static void test_in_flight_buffers_are_churn(void **state)
  * the maximum, not the held level, was taken as what the series grew to). */
 static void test_churn_with_spikes_is_not_plateau(void **state)
 {
-	static const double v[] = {517088, 525248, 525248, 510528, 510528, 510528, 525248, 510528,
-				   510528, 510528, 510528, 513472, 510528, 510528, 517088, 510528,
-				   510528, 531808, 531808, 523648, 510528, 525248, 525248, 510528,
-				   515968};
+	static const double v[] = {517088, 525248, 525248, 510528, 510528, 510528, 525248,
+				   510528, 510528, 510528, 510528, 513472, 510528, 510528,
+				   517088, 510528, 510528, 531808, 531808, 523648, 510528,
+				   525248, 525248, 510528, 515968};
 	struct growth_series s;
 	struct growth_params params = {.warmup_s = 2.5, .min_growth_bytes = 16384};
 	struct growth_result r;
