@@ -224,7 +224,7 @@ static int on_record_one(struct alloc_tracker *t, void *data, size_t size);
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct alloc_tracker *t = ctx;
-	int ret = on_record_one(t, data, size);
+	int ret = t->count_only ? (t->unread++, 0) : on_record_one(t, data, size);
 
 	if (ret == 0 && t->consume_deadline_ns && alloc_stacks_now_ns() > t->consume_deadline_ns)
 		return -EAGAIN;
@@ -655,9 +655,20 @@ static uint32_t key_stack(struct alloc_tracker *t, uint64_t key)
 	return key_stack_defer(t, key, false);
 }
 
+/* The run is over. A backlog (see alloc_tracker_consume) is not read any more, but it is counted
+ * (bounded like any read: a producer still running could keep it full), so what was never read
+ * is reported as lost, not dropped silently. */
 void alloc_tracker_settle(struct alloc_tracker *t)
 {
 	alloc_tracker_consume(t, -1);
+	if (t->backlogged) {
+		t->count_only = true;
+		alloc_tracker_consume(t, -1);
+		t->count_only = false;
+		log_warn("leaks: %s%llu allocation events still queued at the end were not read "
+			 "(counted as lost)",
+			 t->backlogged ? "at least " : "", (unsigned long long)t->unread);
+	}
 	t->n_pending = 0;
 }
 
@@ -830,6 +841,8 @@ int alloc_tracker_stats(struct alloc_tracker *t, uint64_t stats[SMOLDER_STAT_MAX
 		for (int c = 0; c < t->ncpus; c++)
 			stats[i] += percpu[c];
 	}
+	/* Queued but never read (the end of a backlogged run): lost like a full ring buffer's. */
+	stats[SMOLDER_STAT_RINGBUF_FULL] += t->unread;
 	free(percpu);
 	return 0;
 }

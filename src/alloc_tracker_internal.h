@@ -84,6 +84,8 @@ struct alloc_tracker {
 	uint64_t consume_deadline_ns; /* 0: not reading */
 	uint64_t consume_cut;	      /* reads cut by the deadline, records left for the next */
 	bool backlogged;	      /* the last read was cut: records wait */
+	bool count_only; /* the end of a backlogged run: records are counted, not read */
+	uint64_t unread; /* records left unread at the end (counted as lost) */
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };

@@ -46,4 +46,15 @@ took=$(($(date +%s) - start))
 [ "$took" -lt 40 ] && python3 -m json.tool "$WORK/fork.json" >/dev/null &&
 	pass "fork/exec loop ended in $took s with its report" ||
 	fail "fork/exec loop: $took s, report: $(ls -la "$WORK/fork.json" 2>&1)"
+# Events left queued when such a run ends are counted and reported as lost, never dropped silently.
+if grep -q 'faster than they are read' "$WORK/err"; then
+	unread=$(sed -n 's/.*leaks: \(at least \)\{0,1\}\([0-9]*\) allocation events still queued.*/\2/p' "$WORK/err")
+	stacks=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["dropped"]["stacks"])' \
+		"$WORK/fork.json" 2>/dev/null)
+	[ -n "$unread" ] && [ "${stacks:-0}" -ge "$unread" ] &&
+		pass "backlog at the end counted: $unread unread, dropped.stacks $stacks" ||
+		fail "backlog not counted: unread '${unread}', dropped.stacks '${stacks}'"
+else
+	pass "no backlog in this run (nothing left unread)"
+fi
 finish
