@@ -173,11 +173,14 @@ static void on_exec_record(struct alloc_tracker *t, const struct smolder_exec_re
 		if (alloc_stacks_unwinder(t, m))
 			unwinder_refresh_maps(alloc_stacks_unwinder(t, m));
 	}
-	if (!launch)
+	/* A shell loop execs thousands of times: the first few are said, the rest counted (the
+	 * summary and the JSON give the total). */
+	if (!launch && t->exec.execs <= 5)
 		log_info("leaks: pid %d exec'd: %llu allocations (%llu bytes) of old images closed "
-			 "so far",
+			 "so far%s",
 			 (int)pid, (unsigned long long)t->exec.closed.allocs,
-			 (unsigned long long)t->exec.closed.heap_bytes);
+			 (unsigned long long)t->exec.closed.heap_bytes,
+			 t->exec.execs == 5 ? " (further execs are counted, not logged)" : "");
 }
 
 /* A followed child was forked, or a target exited (bpf/target_set.bpf.h). A child's books start

@@ -3,7 +3,8 @@
  * interval, and an optional load command (--during, run with sh -c once attached; the run ends when
  * it exits). Writes the profile JSON report of DESIGN.md (on-CPU and off-CPU functions, memory
  * sites, timeline, load, per-operation figures, findings, drops), the on-CPU flame graph
- * (.folded/.svg) with the off-CPU one beside it (X.offcpu.folded/.svg), pprof / speedscope files
+ * (.folded/.svg) with the off-CPU and memory ones beside it (X.offcpu.folded/.svg,
+ * X.mem.folded/.svg), pprof / speedscope files
  * holding every part of the run, and the HTML report (report/html.c, drawn from the JSON document
  * so the two always agree). This file holds option handling and the session glue; the collectors
  * are timeline.c and load_command.c, the JSON writer report/profile_json.c.
@@ -23,6 +24,7 @@
 #include "smolder/cpu_collector.h"
 #include "smolder/html_report.h"
 #include "smolder/leak_collector.h"
+#include "smolder/leak_report.h"
 #include "smolder/load_command.h"
 #include "smolder/log.h"
 #include "smolder/offcpu_collector.h"
@@ -98,9 +100,20 @@ static int profile_write_off_cpu_graph(void *ctx, const struct cli_output *out, 
 					  &p->in->fig->off_cpu->opts, p->meta);
 }
 
-/* The off-CPU graph's path for a graph output: ".offcpu" before the extension. NULL: none (stdout,
- * other formats). Caller frees. */
-static char *profile_off_cpu_path(const struct cli_output *out)
+/* X.mem.folded / X.mem.svg beside X.folded / X.svg: the memory flame graph, bytes gained during
+ * the run per allocation stack (what a load test wants to see grow; outstanding bytes are in the
+ * JSON, pprof's inuse_space and `leaks`). */
+static int profile_write_memory_graph(void *ctx, const struct cli_output *out, FILE *fp)
+{
+	struct profile_outputs *p = ctx;
+
+	return leak_report_write_flamegraph(p->in->fig->mem, fp, true,
+					    out->format == OUTPUT_FORMAT_SVG);
+}
+
+/* The path of a graph written beside a graph output: infix (".offcpu", ".mem") before the
+ * extension. NULL: none (stdout, other formats). Caller frees. */
+static char *profile_beside_path(const struct cli_output *out, const char *infix)
 {
 	const char *dot;
 	char *path;
@@ -113,10 +126,34 @@ static char *profile_off_cpu_path(const struct cli_output *out)
 	if (!dot || strchr(dot, '/'))
 		dot = out->path + strlen(out->path);
 	stem = (size_t)(dot - out->path);
-	path = malloc(strlen(out->path) + sizeof(".offcpu"));
+	path = malloc(strlen(out->path) + strlen(infix) + 1);
 	if (path)
-		sprintf(path, "%.*s.offcpu%s", (int)stem, out->path, dot);
+		sprintf(path, "%.*s%s%s", (int)stem, out->path, infix, dot);
 	return path;
+}
+
+/* Writes the graph of writer beside every .folded/.svg output. Returns a smolder exit code. */
+static int profile_write_beside(struct profile_outputs *p, const struct cli_output *outs,
+				size_t n_outs, const char *infix, report_writer_fn writer)
+{
+	struct report_writers w = {
+		.by_format = {[OUTPUT_FORMAT_FOLDED] = writer, [OUTPUT_FORMAT_SVG] = writer},
+		.ctx = p,
+	};
+	int status = SMOLDER_EXIT_OK;
+
+	for (size_t i = 0; i < n_outs; i++) {
+		struct cli_output o = outs[i];
+		char *path = profile_beside_path(&outs[i], infix);
+
+		if (!path)
+			continue;
+		o.path = path;
+		if (report_outputs_write(&w, &o, 1))
+			status = SMOLDER_EXIT_INTERNAL;
+		free(path);
+	}
+	return status;
 }
 
 /* .html: drawn from the JSON document itself, so the page shows exactly its figures. */
@@ -194,22 +231,12 @@ static int profile_write(const struct profile_json_input *in, const struct cli_o
 	int status =
 		report_outputs_write(&w, outs, n_outs) ? SMOLDER_EXIT_INTERNAL : SMOLDER_EXIT_OK;
 
-	for (size_t i = 0; off && off->folded && i < n_outs; i++) {
-		struct report_writers ow = {
-			.by_format = {[OUTPUT_FORMAT_FOLDED] = profile_write_off_cpu_graph,
-				      [OUTPUT_FORMAT_SVG] = profile_write_off_cpu_graph},
-			.ctx = &p,
-		};
-		struct cli_output o = outs[i];
-		char *path = profile_off_cpu_path(&outs[i]);
-
-		if (!path)
-			continue;
-		o.path = path;
-		if (report_outputs_write(&ow, &o, 1))
-			status = SMOLDER_EXIT_INTERNAL;
-		free(path);
-	}
+	if (off && off->folded &&
+	    profile_write_beside(&p, outs, n_outs, ".offcpu", profile_write_off_cpu_graph))
+		status = SMOLDER_EXIT_INTERNAL;
+	if (in->fig->mem &&
+	    profile_write_beside(&p, outs, n_outs, ".mem", profile_write_memory_graph))
+		status = SMOLDER_EXIT_INTERNAL;
 	free(p.json);
 	return status;
 }

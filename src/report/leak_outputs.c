@@ -530,7 +530,8 @@ int leak_report_write_flamegraph(const struct leak_report *r, FILE *out, bool gr
 		o.palette = FLAMEGRAPH_PALETTE_MEM;
 		if (folded_profile_total(p) <= 0) {
 			/* An empty graph is still a valid file. */
-			const char *none[] = {"[no outstanding memory]"};
+			const char *none[] = {growth ? "[no memory growth]"
+						     : "[no outstanding memory]"};
 
 			folded_profile_add(p, none, 1, 1);
 		}

@@ -13,6 +13,10 @@ require_root_bpf
 code=$?
 [ "$code" -eq 0 ] || fail "profile exited $code: $(tail -3 "$WORK/p.err")"
 [ -s "$WORK/p.folded" ] || fail "no on-CPU folded output"
+# The memory flame graph beside it: bytes gained per allocation stack, the leak under store_put.
+mem_line=$(grep 'store_put;malloc ' "$WORK/p.mem.folded" 2>/dev/null | head -n 1)
+[ "${mem_line##* }" -ge 409600 ] 2>/dev/null && pass "memory graph beside: ${mem_line##*;}" ||
+	fail "p.mem.folded: no store_put;malloc line of >= 409600 B: $(head -c 300 "$WORK/p.mem.folded")"
 # Tolerances: the leak rate within 35% of 409600 B/s (a loaded machine delays the fixture's
 # ticks); leaked bytes per op = leaked / 400 exactly (the given count).
 if python3 - "$WORK/p.json" >"$WORK/check" 2>&1 <<'PY'
@@ -53,7 +57,7 @@ fi
 
 # --- -p, --no-memory, operations parsed from a wrk-style summary --------------------------------
 start_fixture record_threads 30
-"$SMOLDER" profile -p "$FIXTURE_PID" --no-memory -o "$WORK/q.json" \
+"$SMOLDER" profile -p "$FIXTURE_PID" --no-memory -o "$WORK/q.json" -o "$WORK/q.folded" \
 	--during 'sleep 2; echo "  12345 requests in 2.00s, 1.20MB read"' 2>"$WORK/q.err"
 code=$?
 if [ "$code" -eq 0 ] && python3 - "$WORK/q.json" <<'PY'
@@ -67,6 +71,8 @@ assert hot["hot_leaf_a"]["self"] > 0.5, hot.get("hot_leaf_a")
 PY
 then
 	pass "-p --no-memory: ops parsed from the load output, CPU split"
+	[ -s "$WORK/q.folded" ] && [ ! -e "$WORK/q.mem.folded" ] && pass "--no-memory: no memory graph" ||
+		fail "--no-memory: q.folded missing or q.mem.folded written"
 else
 	fail "-p --no-memory: exit $code: $(tail -3 "$WORK/q.err")"
 fi
