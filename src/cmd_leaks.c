@@ -82,15 +82,7 @@ static int write_outputs(struct leak_report *report, const struct cli_output *ou
 
 int cmd_leaks(const struct cli_options *opts)
 {
-	struct session_options so = {
-		.pid = opts->pid,
-		.pids = opts->pids,
-		.n_pids = opts->n_pids,
-		.launch_argv = opts->launch_argv,
-		.duration_ns = opts->duration_ns,
-		.interval_ns = opts->interval_ns,
-		.launch_end = SESSION_LAUNCH_STOP,
-	};
+	struct session_options so;
 	struct leak_collector_options lo = {
 		.min_age_s = opts->min_age_s,
 		.native = opts->native,
@@ -108,6 +100,7 @@ int cmd_leaks(const struct cli_options *opts)
 	struct leak_report *report;
 	int status, run_status;
 
+	session_options_from_cli(&so, opts, SESSION_LAUNCH_STOP);
 	status = session_open(&s, &so);
 	if (status)
 		goto out;

@@ -290,15 +290,7 @@ static int profile_off_cpu_threshold(uint64_t *min_block_ns)
 
 int cmd_profile(const struct cli_options *opts)
 {
-	struct session_options so = {
-		.pid = opts->pid,
-		.pids = opts->pids,
-		.n_pids = opts->n_pids,
-		.launch_argv = opts->launch_argv,
-		.duration_ns = opts->duration_ns,
-		.interval_ns = opts->interval_ns,
-		.launch_end = SESSION_LAUNCH_STOP,
-	};
+	struct session_options so;
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.backend = SAMPLE_BACKEND_BPF,
@@ -335,6 +327,7 @@ int cmd_profile(const struct cli_options *opts)
 	int status, run_status;
 
 	memset(&s, 0, sizeof(s));
+	session_options_from_cli(&so, opts, SESSION_LAUNCH_STOP);
 	status = session_open(&s, &so);
 	if (status)
 		goto out;

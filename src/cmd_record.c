@@ -57,16 +57,7 @@ static int record_flush(struct cpu_collector *cc, struct session *s, const struc
 
 int cmd_record(const struct cli_options *opts)
 {
-	struct session_options so = {
-		.pid = opts->pid,
-		.pids = opts->pids,
-		.n_pids = opts->n_pids,
-		.launch_argv = opts->launch_argv,
-		.duration_ns = opts->duration_ns,
-		.launch_end = SESSION_LAUNCH_WAIT,
-		/* The CPU collector resolves each sample in its own process's model. */
-		.no_shared_models = true,
-	};
+	struct session_options so;
 	struct cpu_collector_options co = {
 		.frequency_hz = opts->frequency_hz,
 		.no_kernel = opts->no_kernel,
@@ -85,6 +76,9 @@ int cmd_record(const struct cli_options *opts)
 	char default_path[64], err[512];
 	int code, run_code;
 
+	session_options_from_cli(&so, opts, SESSION_LAUNCH_WAIT);
+	/* The CPU collector resolves each sample in its own process's model. */
+	so.no_shared_models = true;
 	code = session_open(&s, &so);
 	if (code != SMOLDER_EXIT_OK)
 		goto out;

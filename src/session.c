@@ -22,6 +22,20 @@
 #define SESSION_POLL_MS		  100
 #define SESSION_SYMBOL_REFRESH_NS 1000000000ULL
 
+void session_options_from_cli(struct session_options *so, const struct cli_options *opts,
+			      enum session_launch_end launch_end)
+{
+	*so = (struct session_options){
+		.pid = opts->pid,
+		.pids = opts->pids,
+		.n_pids = opts->n_pids,
+		.launch_argv = opts->launch_argv,
+		.duration_ns = opts->duration_ns,
+		.interval_ns = opts->interval_ns,
+		.launch_end = launch_end,
+	};
+}
+
 int session_open(struct session *s, const struct session_options *opts)
 {
 	char err[512];

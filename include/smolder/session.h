@@ -82,6 +82,10 @@ struct session {
 	const char *stop_requested; /* session_request_stop's reason, or NULL */
 };
 
+/* The target, duration and interval of a collecting command's options (-p, -- CMD, -d, -i), with
+ * what happens to a launched command at the end. The rest of *so is zeroed. */
+void session_options_from_cli(struct session_options *so, const struct cli_options *opts,
+			      enum session_launch_end launch_end);
 /* Finds the target: checks -p PID, or forks the launch command held before exec. Returns a smolder
  * exit code (with a one-line error logged); s->pid is valid on success. */
 int session_open(struct session *s, const struct session_options *opts);
