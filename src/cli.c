@@ -155,10 +155,11 @@ static const char *const cli_help_profile =
 	"usage: smolder profile (-p PID[,PID...] | -- CMD ARGS...) [--during 'LOAD CMD']\n"
 	"                       [-d DURATION] [-F HZ] [-i INTERVAL] [--ops N | --ops-probe "
 	"FUNCTION]\n"
-	"                       [--no-memory] [--children | --no-children] [--merge-processes]\n"
-	"                       [-o FILE]...\n"
+	"                       [--no-memory] [--no-off-cpu] [--children | --no-children]\n"
+	"                       [--merge-processes] [-o FILE]...\n"
 	"\n"
-	"One attach: on-CPU stacks, allocation growth and a resource timeline from /proc.\n"
+	"One attach: on-CPU stacks, off-CPU time, allocation growth and a resource timeline from\n"
+	"/proc.\n"
 	"\n"
 	"  --children       also every descendant of the -p processes, present and future\n"
 	"  --no-children    launch mode: only CMD itself (default: CMD and its children)\n"
@@ -169,9 +170,11 @@ static const char *const cli_help_profile =
 	"                   (without it: parsed from wrk, ab or redis-benchmark output)\n"
 	"  --ops-probe [LIB:]FUNCTION  count calls of a native function as operations\n"
 	"  --no-memory      no allocation tracking (its cost)\n"
+	"  --no-off-cpu     no off-CPU (blocked time) tracking\n"
 	"  -i, --interval T timeline and memory snapshot period (default 1s)\n"
 	"  -o, --output F   .html report, .json report, .folded/.svg on-CPU flame graph\n"
-	"                   (default: smolder-PID-TIME.html and .json)\n";
+	"                   (X.offcpu.* and X.mem.* written beside it), .pb.gz pprof,\n"
+	"                   .speedscope.json (default: smolder-PID-TIME.html and .json)\n";
 
 const char *cli_help_text(enum cli_command command)
 {
