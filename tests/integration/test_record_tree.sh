@@ -278,6 +278,9 @@ EOF
 uv_master=$!
 CHILDREN+=("$uv_master")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+# The first worker answering does not mean the master has forked the second yet (seen in CI):
+# wait, bounded, for both before naming them.
+for _ in $(seq 100); do [ "$(pgrep -c -P "$uv_master")" -ge 2 ] && break; sleep 0.1; done
 uv_workers=$(pgrep -P "$uv_master" | tr '\n' ' ')
 # A new connection per request: keep-alive connections would all stay with the worker that
 # accepted them first, and the test is about smolder seeing both workers, not the balancing.
@@ -341,6 +344,7 @@ nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx.log" 2>&1 &
 ngx=$!
 CHILDREN+=("$ngx")
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/blob" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(pgrep -c -P "$ngx")" -ge 2 ] && break; sleep 0.1; done
 ngx_workers=$(pgrep -P "$ngx" | tr '\n' ',' | sed 's/,$//')
 wrk -t2 -c8 -d6s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/blob" >/dev/null 2>&1 &
 wrk_pid=$!
