@@ -427,6 +427,7 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	u64_map_release(&t->closed_flags);
 	free(t->stack_flags);
 	free(t->pending);
+	free(t->provisional);
 	free(t->site_values);
 	free(t);
 }
@@ -618,6 +619,8 @@ static int alloc_tracker_consume(struct alloc_tracker *t, int timeout_ms)
 int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 {
 	int n = alloc_tracker_consume(t, timeout_ms);
+
+	alloc_stacks_recheck(t);
 
 	if (n == -EINTR)
 		return 0;
@@ -851,8 +854,9 @@ int alloc_tracker_stats(struct alloc_tracker *t, uint64_t stats[SMOLDER_STAT_MAX
 }
 
 void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots_unwound,
-			      uint64_t *rules_installed)
+			      uint64_t *rules_installed, uint64_t *rules_relearned)
 {
+	*rules_relearned = t->rules_relearned;
 	*snapshots_unwound = t->snapshots_unwound;
 	*rules_installed = t->rules_installed;
 }

@@ -385,6 +385,21 @@ static int tracker_error(int err, pid_t pid, bool attach)
 	return SMOLDER_EXIT_KERNEL;
 }
 
+static void open_python(struct leak_collector *lc, struct session *s);
+
+/* -p targets: their interpreters are examined before the allocator probes go live, so that their
+ * first allocations already carry Python frames. Examined later (at start, after the unwinder and
+ * symbolizer opened), the allocations of that window (0.1-1 s) became native-only sites holding
+ * _PyEval_EvalFrameDefault, and a leak's first blocks stayed outstanding there. The other given
+ * processes go through their models (process_table_prepare_python), as record does. */
+static void examine_python(struct leak_collector *lc, struct session *s)
+{
+	open_python(lc, s);
+	for (size_t i = 0; i < s->opts.n_pids; i++)
+		if (s->opts.pids[i] != s->pid)
+			process_table_prepare_python(lc->processes, s->opts.pids[i]);
+}
+
 /* A process of the tree other than the first: its model found (or not) its interpreter; its
  * config goes to BPF (version 0: examined, not Python), and its stacks are named with its model's
  * runtime (alloc_tracker.c). The first target's runtime is open_python's. */
@@ -411,6 +426,9 @@ static int add_descendants(struct leak_collector *lc, struct session *s)
 
 	for (size_t i = 0; !ret && i < n_found; i++)
 		ret = alloc_tracker_add_process(lc->tracker, found[i]);
+	/* Their interpreters are examined before their probes go live (see examine_python). */
+	for (size_t i = 0; !ret && i < n_found; i++)
+		process_table_prepare_python(lc->processes, found[i]);
 	free(found);
 	if (ret)
 		return ret;
@@ -484,6 +502,7 @@ static int leak_collector_attach(void *ctx, struct session *s)
 	process_table_enable_python(lc->processes, leak_collector_python_config, lc);
 	if (s->launched)
 		return attach_launch(lc, s);
+	examine_python(lc, s);
 	rc = alloc_tracker_attach(lc->tracker);
 	if (rc >= 0 && lc->opts.children)
 		rc = add_descendants(lc, s);
@@ -601,7 +620,8 @@ static int leak_collector_start(void *ctx, struct session *s)
 	snprintf(lc->report.command, sizeof(lc->report.command), "%s", s->comm);
 	lc->report.interval_s = (double)s->opts.interval_ns / 1e9;
 	lc->report.min_age_s = lc->opts.min_age_s;
-	open_python(lc, s);
+	if (s->launched)
+		open_python(lc, s); /* -p targets: examine_python, before the probes */
 	log_info("tracking allocations of pid %d (%s): %zu functions in %zu objects%s", (int)s->pid,
 		 lc->report.command, points, objects,
 		 s->opts.duration_ns ? "" : "; Ctrl-C to stop");
@@ -671,7 +691,8 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 		log_warn(
 			"--min-age: cannot read the allocation table; totals include young blocks");
 	alloc_tracker_stats(lc->tracker, r->stats);
-	alloc_tracker_user_stats(lc->tracker, &r->snapshots_unwound, &r->rules_installed);
+	alloc_tracker_user_stats(lc->tracker, &r->snapshots_unwound, &r->rules_installed,
+				 &r->rules_relearned);
 	alloc_tracker_exec_stats(lc->tracker, &r->exec);
 	alloc_tracker_tree_stats(lc->tracker, &r->tree);
 	r->n_processes = process_table_pid_count(lc->processes);

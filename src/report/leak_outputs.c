@@ -395,6 +395,8 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	}
 	json_key(&w, "unwind_rules_learned");
 	json_uint(&w, r->rules_installed);
+	json_key(&w, "unwind_rules_relearned");
+	json_uint(&w, r->rules_relearned);
 	json_key(&w, "truncated_sites");
 	json_uint(&w, truncated_sites(r));
 	json_key(&w, "execs");

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_python_leaks.sh: `smolder leaks` on CPython: allocation sites carry the Python frames read
 # in eBPF at allocation time. Fixture tests/fixtures/python/leak_cache.py under Debian's python3
-# (3.11, static) and pyenv 3.8, 3.12 and 3.13 (a missing one is skipped with the reason): the leak
-# at its Python line with its exact rate (4097 bytes per 10 ms tick) within 10%, the bounded cache
-# not a leak, pymalloc arena mmaps attributed to the Python line that needed them and explained.
+# (3.11, static) and every pyenv build 3.8-3.13 (a missing one is skipped with the reason): the
+# leak at its Python line with its exact rate (4097 bytes per 10 ms tick) within 10%, the bounded
+# cache not a leak, pymalloc arena mmaps attributed to the Python line that needed them and
+# explained, no allocation left with native interpreter frames (examined before the probes).
 . "$(dirname "$0")/lib.sh"
 require_root_bpf
 : "${SOURCE_DIR:?}"
@@ -63,6 +64,13 @@ arena = [s for s in r.get("mmap_sites", []) if "[pymalloc arena]" in s["stack"]
          and any(f.endswith(f"(leak_cache.py:{small_line})") for f in s["stack"])]
 check(arena and sum(s["outstanding_bytes"] for s in arena) >= 1 << 20,
       f"pymalloc arenas at leak_cache.py:{small_line}: {sum(s['outstanding_bytes'] for s in arena)} bytes")
+# Examined before the probes went live: no allocation is left with the interpreter's native frames
+# in place of its Python ones (they were, in the window before the runtime was opened).
+interp = [s["stack"][-4:] for s in r["sites"] + r.get("mmap_sites", [])
+          if "_PyEval_EvalFrameDefault" in s["stack"]]
+check(r["totals"].get("python_process_not_examined", 0) == 0 and not interp,
+      f"no native-only Python sites: {r['totals'].get('python_process_not_examined')} "
+      f"allocations before the runtime was examined, sites {interp[:2]}")
 py = r["totals"].get("python", {})
 check(py.get("frames_named", 0) > 0 and r["totals"].get("python_walks", 0) > 0,
       f"JSON totals: python {py}, walks {r['totals'].get('python_walks')}")
@@ -77,7 +85,7 @@ PY
 }
 
 run_leaks debian-3.11 /usr/bin/python3
-for v in 3.8 3.12 3.13; do
+for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 	python=$(ls -d "$PYENV_ROOT"/versions/"$v".*/bin/python3 2>/dev/null | head -1)
 	if [ -z "$python" ]; then
 		echo "skip: Python $v: no pyenv build under $PYENV_ROOT/versions"
