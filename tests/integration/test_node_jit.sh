@@ -6,7 +6,7 @@
 # same. Without a perf map the JIT frames are unwound through by frame pointer ("[jit]"), the
 # stacks stay complete and the summary says once how to get names. dump shows the JS frames of the
 # main thread and of worker_threads; leaks attributes Buffers' native backing stores to the JS
-# function that keeps them.
+# function that keeps them. Interpreted functions are named with --interpreted-frames-native-stack.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/node_lib.sh"
 require_root_bpf
@@ -96,6 +96,23 @@ start_node workers --perf-basic-prof && {
 	n=$(awk '/^Thread / {t = $0} /^  #[0-9]+ 0x[0-9a-f]+ (turn|handleRequest|renderPage|computeChecksum) \(/ {print t}' "$WORK/out" | sort -u | wc -l)
 	[ "$n" -ge 2 ] && pass "dump: JS frames in $n worker threads" ||
 		fail "dump: JS frames in $n threads (expected the 2 workers): $(head -c 1500 "$WORK/out")"
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+
+# Interpreted functions: with every compiler off, JS runs in V8's interpreter, and only
+# --interpreted-frames-native-stack gives each interpreted function a code copy of its own in the
+# perf map (without it, every such frame is Builtins_InterpreterEntryTrampoline).
+# (Maglev exists from V8 10.x, off by default where it is older, as in Debian 12's node 18.)
+maglev=$("$NODE" --v8-options | grep -q -- '--maglev ' && echo --no-maglev)
+# shellcheck disable=SC2086
+start_node busy --perf-basic-prof --interpreted-frames-native-stack --no-opt --no-sparkplug \
+	$maglev && {
+	sleep 0.5
+	expect_exit 0 "interpreter: record" "$SMOLDER" record -p "$NODE_PID" -d 2 -o "$WORK/i.folded"
+	s=$(share "$WORK/i.folded" ";$HANDLE;$RENDER;$CHECKSUM( |;)")
+	[ "$s" -ge 30 ] && pass "interpreter: JS chain named in $s% of samples" ||
+		fail "interpreter: JS chain named in only $s% of samples (need 30%)"
 	stop_node
 	rm -f "/tmp/perf-$NODE_PID.map"
 }
