@@ -341,7 +341,7 @@ static void run(const char *cmd)
 /* The link-time address of NAME@plt in path, from objdump (0 when absent). */
 static uint64_t objdump_plt(const char *path, const char *name)
 {
-	char cmd[1024], line[256];
+	char cmd[4096], line[256];
 	uint64_t addr = 0;
 	FILE *p;
 
@@ -389,7 +389,7 @@ static void test_plt_stubs(void **state)
  * addresses after it are still resolved. */
 static void test_isolated_survives_crash(void **state)
 {
-	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[512], buf[128];
+	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[4096], buf[128];
 	const struct symbol_frame *f;
 	struct symbolizer_stats stats;
 	struct symbolizer *sym;
@@ -435,7 +435,7 @@ static void test_isolated_survives_crash(void **state)
  * deleted while running: they can only be opened through /proc/PID/map_files. */
 static void test_stripped_and_deleted(void **state)
 {
-	char dir[] = "/tmp/smolder-symbolizer-XXXXXX", nodebug[128], stripped[128], cmd[512];
+	char dir[] = "/tmp/smolder-symbolizer-XXXXXX", nodebug[128], stripped[128], cmd[4096];
 	char buf[256], expect[256];
 	const struct symbol_frame *f;
 	struct symbolizer *sym;
