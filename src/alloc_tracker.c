@@ -756,6 +756,10 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 			err = -ENOMEM;
 			break;
 		}
+		/* Several kernel keys can make one stack (a snapshot's and the walker's; Python
+		 * paths whose interpreter frames differ): a flag of any of them (closed by exec)
+		 * is the site's, whichever key the map listed first. */
+		s->flags |= flags;
 		s->alloc_bytes += c.alloc_bytes;
 		s->alloc_count += c.alloc_count;
 		/* Frees of a site can be counted before its allocation on another CPU: clamp. */
