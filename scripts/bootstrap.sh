@@ -51,6 +51,9 @@ if [[ " ${SETS[*]} " == *" test "* ]]; then
 	# test into the build tree), and run node: Debian's unless a Node.js is already there.
 	command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 	command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+	# node's headers build the native addon fixture (tests/fixtures/libleak_addon.c): Debian's
+	# libnode-dev, unless the installed Node.js ships them (nodesource's does).
+	[ -f /usr/include/node/node_api.h ] || PACKAGES+=(libnode-dev)
 fi
 
 if [ "$list_only" -eq 1 ]; then
