@@ -30,7 +30,10 @@ function(smolder_bpf_skeletons target)
 			DEPFILE ${dep}
 			COMMENT "BPF ${name}.bpf.c" VERBATIM)
 		add_custom_command(OUTPUT ${skel}
-			COMMAND sh -c "${SMOLDER_BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}.tmp && mv ${skel}.tmp ${skel}"
+			# Paths go to sh as positional arguments, never pasted into the script: a
+			# checkout path with a space or shell metacharacter must still build.
+			COMMAND sh -c [["$0" gen skeleton "$1" name "$2" > "$3.tmp" && mv "$3.tmp" "$3"]]
+				${SMOLDER_BPFTOOL} ${obj} ${name}_bpf ${skel}
 			DEPENDS ${obj}
 			COMMENT "Skeleton ${name}.skel.h" VERBATIM)
 		list(APPEND skeletons ${skel})

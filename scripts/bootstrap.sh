@@ -14,8 +14,8 @@ set -euo pipefail
 #          chromium for the browser check of the flame graph, golang-go (go tool pprof) and npm
 #          (speedscope's schema) for the export formats, and the real servers and load tools of
 #          the smoke and process-tree tests (redis, nginx, ab, wrk, perl, python3, node, gunicorn,
-#          uvicorn); python3.11-dbg (the symbol of _PyEval_EvalFrameDefault.cold in Debian's
-#          stripped python3.11).
+#          uvicorn; node-express, the Express app of test_node_express); python3.11-dbg (the
+#          symbol of _PyEval_EvalFrameDefault.cold in Debian's stripped python3.11).
 #   bench: comparisons in scripts/bench/ (perf, bpftrace, heaptrack, hyperfine; strace for
 #          leaks_setup_teardown.sh).
 declare -A SET_PACKAGES=(
@@ -26,7 +26,8 @@ declare -A SET_PACKAGES=(
 	[demo]="procps iproute2"
 	[test]="git clang-format libclang-rt-14-dev libxml2-utils libxml2-dev libc6-dbg binutils
 		procps psmisc iproute2 curl python3 python3.11-dbg perl wrk apache2-utils
-		redis-server redis-tools nginx-light chromium golang-go python3-gunicorn python3-uvicorn"
+		redis-server redis-tools nginx-light chromium golang-go python3-gunicorn python3-uvicorn
+		node-express"
 	[bench]="linux-perf bpftrace heaptrack hyperfine strace"
 )
 list_only=0
@@ -50,6 +51,9 @@ if [[ " ${SETS[*]} " == *" test "* ]]; then
 	# test into the build tree), and run node: Debian's unless a Node.js is already there.
 	command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 	command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+	# node's headers build the native addon fixture (tests/fixtures/libleak_addon.c): Debian's
+	# libnode-dev, unless the installed Node.js ships them (nodesource's does).
+	[ -f /usr/include/node/node_api.h ] || PACKAGES+=(libnode-dev)
 fi
 
 if [ "$list_only" -eq 1 ]; then

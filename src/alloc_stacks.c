@@ -114,20 +114,85 @@ static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_r
 	k->bp_offset = r->rbp_off;
 }
 
+/* True when the kernel rule for (ip, layout) is provisional. */
+static bool is_provisional(const struct alloc_tracker *t, uint64_t ip, uint32_t layout)
+{
+	for (size_t i = 0; i < t->n_provisional; i++) {
+		const struct smolder_rule_key *k = &t->provisional[i].key;
+
+		if ((k->addr & ~SMOLDER_RULE_KEY_EXACT) == ip && k->layout == layout)
+			return true;
+	}
+	return false;
+}
+
+/* Remembers a STOP rule installed for want of known code at its address. A full list keeps the
+ * rule for good (the stack stays marked truncated). */
+static void provisional_add(struct alloc_tracker *t, const struct smolder_rule_key *key,
+			    uint32_t tgid, bool exact)
+{
+	if (!t->provisional) {
+		t->provisional = calloc(MAX_PROVISIONAL_RULES, sizeof(*t->provisional));
+		if (!t->provisional)
+			return;
+	}
+	if (t->n_provisional < MAX_PROVISIONAL_RULES)
+		t->provisional[t->n_provisional++] =
+			(struct provisional_rule){.key = *key, .tgid = tgid, .exact = exact};
+}
+
+void alloc_stacks_recheck(struct alloc_tracker *t)
+{
+	uint64_t now = alloc_stacks_now_ns();
+
+	if (!t->n_provisional || now - t->provisional_checked_ns < PROVISIONAL_RECHECK_NS)
+		return;
+	t->provisional_checked_ns = now;
+	for (size_t i = 0; i < t->n_provisional;) {
+		struct provisional_rule *p = &t->provisional[i];
+		struct process_model *model =
+			t->processes ? process_table_find(t->processes, (pid_t)p->tgid) : NULL;
+		struct unwinder *unwinder = alloc_stacks_unwinder(t, model);
+		struct unwind_rule rule;
+		bool known;
+
+		if (!unwinder) { /* the process is gone: nothing walks there any more */
+			t->provisional[i] = t->provisional[--t->n_provisional];
+			continue;
+		}
+		known = unwinder_rule_at(unwinder, p->key.addr & ~SMOLDER_RULE_KEY_EXACT, p->exact,
+					 &rule) == 0;
+		if (!known) {
+			i++;
+			continue;
+		}
+		if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.rules), &p->key) == 0)
+			t->rules_relearned++;
+		t->provisional[i] = t->provisional[--t->n_provisional];
+	}
+}
+
 /* Installs the rule for one frame of a snapshot walk and returns its kernel kind; *next_exact
- * says whether the caller frame resumes at an exact ip (after a signal frame). */
-static uint8_t learn_rule(struct alloc_tracker *t, struct unwinder *unwinder, uint32_t layout,
-			  uint64_t ip, bool exact, bool *next_exact)
+ * says whether the caller frame resumes at an exact ip (after a signal frame). An address in no
+ * known code gets STOP provisionally (*provisional): a library may be mapped but not yet listed
+ * in the maps that were read, and alloc_stacks_recheck removes the rule once it is. */
+static uint8_t learn_rule(struct alloc_tracker *t, struct unwinder *unwinder, uint32_t tgid,
+			  uint32_t layout, uint64_t ip, bool exact, bool *next_exact,
+			  bool *provisional)
 {
 	struct unwind_rule rule;
 	struct smolder_unwind_rule k;
 	struct smolder_rule_key key = {.addr = ip | (exact ? SMOLDER_RULE_KEY_EXACT : 0),
 				       .layout = layout};
+	bool unknown = unwinder_rule_at(unwinder, ip, exact, &rule) == -ENOENT;
 
-	unwinder_rule_at(unwinder, ip, exact, &rule);
 	rule_for_kernel(&rule, &k);
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0)
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0) {
 		t->rules_installed++;
+		if (unknown && !is_provisional(t, ip, layout))
+			provisional_add(t, &key, tgid, exact);
+	}
+	*provisional = unknown;
 	*next_exact = k.kind == SMOLDER_RULE_SIGRETURN;
 	return k.kind;
 }
@@ -147,7 +212,16 @@ static bool stack_extends(const struct alloc_tracker *t, uint32_t prefix_id, uin
 	if (rooted && (np < 3 || frames[n - 1] != prefix[np - 1]))
 		return false;
 	np -= rooted ? 2 : 1; /* the marker (and the root) */
-	return memcmp(prefix, frames, np * sizeof(*prefix)) == 0;
+	/* User frames by address: the prefix may carry an older maps generation than its
+	 * extension (it was walked before the maps that name the extension were read). */
+	for (uint32_t i = 0; i < np; i++) {
+		if (prefix[i] == frames[i])
+			continue;
+		if (!frame_is_user(prefix[i]) || !frame_is_user(frames[i]) ||
+		    frame_user_address(prefix[i]) != frame_user_address(frames[i]))
+			return false;
+	}
+	return true;
 }
 
 /* Gives pending snapshot i the full stack id: its key's allocations count there from now on. */
@@ -251,7 +325,7 @@ int alloc_stacks_on_snapshot_record(struct alloc_tracker *t,
 		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
 	};
 	struct unwind_result res;
-	bool exact = !us.ip_is_return, truncated = true, cut_by_copy = false;
+	bool exact = !us.ip_is_return, truncated = true, cut_by_copy = false, provisional = false;
 	struct process_model *model = alloc_stacks_model(t, snap->tgid);
 	struct unwinder *unwinder = alloc_stacks_unwinder(t, model);
 	int err;
@@ -266,7 +340,8 @@ int alloc_stacks_on_snapshot_record(struct alloc_tracker *t,
 		res.n = 0;
 	for (uint32_t i = 0; i < res.n; i++) {
 		uint64_t ip = exact ? found[i] : found[i] + 1;
-		uint8_t kind = learn_rule(t, unwinder, snap->layout, ip, exact, &exact);
+		uint8_t kind = learn_rule(t, unwinder, snap->tgid, snap->layout, ip, exact, &exact,
+					  &provisional);
 
 		ips[n++] = ip;
 		if (kind == SMOLDER_RULE_END)
@@ -285,7 +360,9 @@ int alloc_stacks_on_snapshot_record(struct alloc_tracker *t,
 	if (err)
 		return err;
 	err = u64_map_put(&t->key_to_stack, snap->key, id);
-	if (!err && cut_by_copy)
+	/* Not a provisional stop: its prefix is a frame or two (an allocator wrapper), which
+	 * many call paths extend; its allocations stay at the prefix, marked truncated. */
+	if (!err && cut_by_copy && !provisional)
 		pending_add(t, snap->key, id);
 	return err;
 }

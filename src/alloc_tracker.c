@@ -427,6 +427,7 @@ void alloc_tracker_free(struct alloc_tracker *t)
 	u64_map_release(&t->closed_flags);
 	free(t->stack_flags);
 	free(t->pending);
+	free(t->provisional);
 	free(t->site_values);
 	free(t);
 }
@@ -619,6 +620,8 @@ int alloc_tracker_poll(struct alloc_tracker *t, int timeout_ms)
 {
 	int n = alloc_tracker_consume(t, timeout_ms);
 
+	alloc_stacks_recheck(t);
+
 	if (n == -EINTR)
 		return 0;
 	return n < 0 ? n : 0;
@@ -753,6 +756,10 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 			err = -ENOMEM;
 			break;
 		}
+		/* Several kernel keys can make one stack (a snapshot's and the walker's; Python
+		 * paths whose interpreter frames differ): a flag of any of them (closed by exec)
+		 * is the site's, whichever key the map listed first. */
+		s->flags |= flags;
 		s->alloc_bytes += c.alloc_bytes;
 		s->alloc_count += c.alloc_count;
 		/* Frees of a site can be counted before its allocation on another CPU: clamp. */
@@ -851,8 +858,9 @@ int alloc_tracker_stats(struct alloc_tracker *t, uint64_t stats[SMOLDER_STAT_MAX
 }
 
 void alloc_tracker_user_stats(const struct alloc_tracker *t, uint64_t *snapshots_unwound,
-			      uint64_t *rules_installed)
+			      uint64_t *rules_installed, uint64_t *rules_relearned)
 {
+	*rules_relearned = t->rules_relearned;
 	*snapshots_unwound = t->snapshots_unwound;
 	*rules_installed = t->rules_installed;
 }

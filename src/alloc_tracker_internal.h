@@ -31,6 +31,20 @@ struct pending_snapshot {
 	uint32_t prefix_id; /* its interned (partial, truncated) stack */
 };
 
+/* A kernel rule installed as STOP because no code was known at its address when it was learned:
+ * the maps were read while ld.so was still mapping a library dlopened after attach. Re-checked
+ * (alloc_stacks_recheck) until code is known there; then the rule is removed and the kernel walker
+ * asks again (a snapshot), so the library's frames are walked instead of ending every stack. */
+struct provisional_rule {
+	struct smolder_rule_key key;
+	uint32_t tgid; /* whose model's unwinder re-checks it */
+	bool exact;
+};
+
+#define MAX_PROVISIONAL_RULES 256
+/* How often provisional rules are re-checked (each re-check may re-read /proc/PID/maps). */
+#define PROVISIONAL_RECHECK_NS 200000000ull
+
 struct alloc_tracker {
 	pid_t pid; /* the first target (launch mode: the launched command) */
 	struct memleak_bpf *skel;
@@ -65,6 +79,10 @@ struct alloc_tracker {
 	size_t n_pending;
 
 	uint64_t snapshots_unwound, rules_installed, snapshots_merged;
+	struct provisional_rule *provisional; /* MAX_PROVISIONAL_RULES, allocated when needed */
+	size_t n_provisional;
+	uint64_t provisional_checked_ns;
+	uint64_t rules_relearned; /* provisional STOP rules removed once their code was known */
 	/* Python targets (alloc_tracker_set_python): allocation stacks with Python frames. */
 	struct python_runtime *python; /* borrowed */
 	pid_t python_pid;	       /* the process whose code objects it reads */
@@ -107,6 +125,9 @@ int alloc_stacks_on_snapshot_record(struct alloc_tracker *t,
 				    const struct smolder_snapshot_record *snap);
 int alloc_stacks_on_py_stack_record(struct alloc_tracker *t,
 				    const struct smolder_py_stack_record *rec);
+/* Re-checks the provisional rules (at most every PROVISIONAL_RECHECK_NS): each whose address is
+ * now in known code is removed from the kernel, so its path is learned again. */
+void alloc_stacks_recheck(struct alloc_tracker *t);
 /* CLOCK_MONOTONIC now, in ns. */
 uint64_t alloc_stacks_now_ns(void);
 

@@ -693,7 +693,8 @@ struct leak_report *leak_collector_finish(struct leak_collector *lc, struct sess
 		log_warn(
 			"--min-age: cannot read the allocation table; totals include young blocks");
 	alloc_tracker_stats(lc->tracker, r->stats);
-	alloc_tracker_user_stats(lc->tracker, &r->snapshots_unwound, &r->rules_installed);
+	alloc_tracker_user_stats(lc->tracker, &r->snapshots_unwound, &r->rules_installed,
+				 &r->rules_relearned);
 	alloc_tracker_exec_stats(lc->tracker, &r->exec);
 	alloc_tracker_tree_stats(lc->tracker, &r->tree);
 	r->n_processes = process_table_pid_count(lc->processes);

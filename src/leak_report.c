@@ -403,7 +403,10 @@ void leak_report_symbolize(struct leak_report *r, const struct alloc_tracker *tr
 				char *name = frame_name(&frames[j], buf, sizeof(buf)),
 				     *location = NULL;
 
-				if (frames[j].file) {
+				/* A JIT frame's name holds its location ("fn (file.js:LINE)", as
+				 * symbol_frame_format writes it everywhere): a second one would
+				 * print it twice, as for Python's named frames. */
+				if (frames[j].file && !(frames[j].flags & SYMBOL_FRAME_JIT)) {
 					const char *base = strrchr(frames[j].file, '/');
 
 					snprintf(buf, sizeof(buf), "%s:%u",

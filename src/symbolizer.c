@@ -289,6 +289,12 @@ static int open_sym_object(struct symbolizer *sym, const struct proc_map *map, c
 		}
 	}
 	if (obj->dwfl_mod) {
+		const unsigned char *bits;
+		GElf_Addr vaddr;
+		int n = dwfl_module_build_id(obj->dwfl_mod, &bits, &vaddr);
+
+		for (int i = 0; i < n && i < 64; i++)
+			snprintf(obj->build_id + 2 * i, 3, "%02x", bits[i]);
 		obj->index = module_index_new(obj->dwfl_mod);
 		if (!obj->index)
 			goto err_free;
@@ -686,10 +692,7 @@ int symbolizer_module_at(const struct symbolizer *sym, uint64_t frame,
 {
 	const struct sym_module *mod;
 	uint64_t addr;
-	const unsigned char *bits;
-	GElf_Addr vaddr;
 	uint64_t offset;
-	int n;
 
 	memset(info, 0, sizeof(*info));
 	if (!sym || !frame_is_user(frame))
@@ -706,9 +709,7 @@ int symbolizer_module_at(const struct symbolizer *sym, uint64_t frame,
 			info->file_offset = mod->maps[i].offset;
 		}
 	}
-	n = mod->obj->dwfl_mod ? dwfl_module_build_id(mod->obj->dwfl_mod, &bits, &vaddr) : 0;
-	for (int i = 0; i < n && i < 64; i++)
-		snprintf(info->build_id + 2 * i, 3, "%02x", bits[i]);
+	memcpy(info->build_id, mod->obj->build_id, sizeof(info->build_id));
 	return 0;
 }
 

@@ -39,6 +39,9 @@ struct sym_object {
 	size_t nsegs;
 	Dwfl_Module *dwfl_mod; /* NULL when the object could not be opened as ELF */
 	struct module_index *index;
+	/* Hex, read when the object is opened: read later, in the parent, libelf could fault on a
+	 * file truncated since (symbolization itself runs in a child, symbolizer_batch.c). */
+	char build_id[129];
 };
 
 /* One placement of an object in the address space: its consecutive mappings. */

@@ -1,7 +1,8 @@
 /* unwind_elf.c: parses the parts of an ELF object the unwinder needs (PT_LOAD layout, the
- * .eh_frame_hdr search table, the .debug_frame section) straight from a read-only mapping of the
- * file. No libelf: the unwinder reads a handful of fixed-layout headers, and every read here is
- * bounds-checked because the file belongs to the target, not to us. */
+ * .eh_frame_hdr search table, the .debug_frame section) from private copies of them; other bytes
+ * are read from the file with pread, so a file truncated under us reads short instead of
+ * killing smolder with SIGBUS. No libelf: the unwinder reads a handful of fixed-layout headers, and
+ * every read here is bounds-checked because the file belongs to the target, not to us. */
 #include "unwind_elf.h"
 #include "unwind_cfi.h"
 
@@ -79,17 +80,40 @@ static int find_section(const struct unwind_elf *elf, const char *name, uint64_t
 
 size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len)
 {
-	size_t n;
+	size_t n, got = 0;
 
 	if (off >= elf->size) {
 		memset(buf, 0, len);
 		return 0;
 	}
 	n = elf->size - off < len ? elf->size - off : len;
-	memcpy(buf, elf->data + off, n);
-	if (n < len)
-		memset((uint8_t *)buf + n, 0, len - n);
-	return n;
+	for (size_t i = 0; i < elf->n_copied; i++) {
+		if (off >= elf->copied[i].off && n <= elf->copied[i].len &&
+		    off - elf->copied[i].off <= elf->copied[i].len - n) {
+			memcpy(buf, elf->data + off, n);
+			got = n;
+			goto out;
+		}
+	}
+	if (elf->fd < 0) {
+		memcpy(buf, elf->data + off, n);
+		got = n;
+		goto out;
+	}
+	/* Code and read-only data: read, not mapped (see struct unwind_elf). */
+	while (got < n) {
+		ssize_t r = pread(elf->fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+out:
+	if (got < len)
+		memset((uint8_t *)buf + got, 0, len - got);
+	return got;
 }
 
 int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *delta)
@@ -264,9 +288,11 @@ static int parse(struct unwind_elf *elf)
 	return 0;
 }
 
-/* Takes ownership of data (mmapped, or malloc'ed when !mmapped) and parses it; on failure data is
- * released and errno set. */
-static struct unwind_elf *elf_wrap(void *data, size_t size, bool mmapped)
+/* Takes ownership of data (mmapped, or malloc'ed when !mmapped) and of fd (-1: none, data is the
+ * whole image), with the regions of data copied from fd; parses the data. On failure data and fd
+ * are released and errno set. */
+static struct unwind_elf *elf_wrap(void *data, size_t size, bool mmapped, int fd,
+				   const struct unwind_elf *regions)
 {
 	struct unwind_elf *elf = calloc(1, sizeof(*elf));
 	int err;
@@ -276,12 +302,19 @@ static struct unwind_elf *elf_wrap(void *data, size_t size, bool mmapped)
 			munmap(data, size);
 		else
 			free(data);
+		if (fd >= 0)
+			close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
 	elf->data = data;
 	elf->size = size;
 	elf->mmapped = mmapped;
+	elf->fd = fd;
+	if (regions) {
+		memcpy(elf->copied, regions->copied, sizeof(elf->copied));
+		elf->n_copied = regions->n_copied;
+	}
 	err = -parse(elf);
 	if (err) {
 		unwind_elf_free(elf);
@@ -291,8 +324,104 @@ static struct unwind_elf *elf_wrap(void *data, size_t size, bool mmapped)
 	return elf;
 }
 
+/* Copies file bytes [off, off + len) into the same offsets of data (clipped to the file; a file
+ * that shrank meanwhile leaves zeros, which parse rejects) and remembers the region. */
+static void copy_region(int fd, uint8_t *data, size_t size, uint64_t off, uint64_t len,
+			struct unwind_elf *regions)
+{
+	uint64_t got = 0;
+
+	if (off >= size || len == 0)
+		return;
+	if (len > size - off)
+		len = size - off;
+	while (got < len) {
+		ssize_t r = pread(fd, data + off + got, len - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (uint64_t)r;
+	}
+	if (got && regions->n_copied < sizeof(regions->copied) / sizeof(regions->copied[0])) {
+		regions->copied[regions->n_copied].off = off;
+		regions->copied[regions->n_copied].len = got;
+		regions->n_copied++;
+	}
+}
+
+/* Copies what parse and the CFI reader look at: the ELF and program headers, the
+ * PT_GNU_EH_FRAME segment, the section headers and their names, and the .eh_frame, .eh_frame_hdr
+ * and .debug_frame sections. Without section headers, .eh_frame is taken to run from the end of
+ * .eh_frame_hdr to the end of its PT_LOAD (where linkers put it). Layout checks are parse's. */
+static void copy_metadata(int fd, uint8_t *data, size_t size, struct unwind_elf *regions)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	const Elf64_Phdr *ph;
+	const Elf64_Shdr *sh;
+	uint64_t n, strndx, hdr_end = 0;
+	bool eh_frame = false;
+
+	copy_region(fd, data, size, 0, sizeof(*eh), regions);
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff >= size ||
+	    eh->e_phnum > (size - eh->e_phoff) / sizeof(Elf64_Phdr) ||
+	    eh->e_phoff % _Alignof(Elf64_Phdr))
+		return;
+	copy_region(fd, data, size, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
+		    regions);
+	ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+	for (size_t i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_GNU_EH_FRAME)
+			continue;
+		copy_region(fd, data, size, ph[i].p_offset, ph[i].p_filesz, regions);
+		hdr_end = ph[i].p_offset + ph[i].p_filesz;
+	}
+	if (eh->e_shoff && eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shoff < size &&
+	    !(eh->e_shoff % _Alignof(Elf64_Shdr)) && size - eh->e_shoff >= sizeof(Elf64_Shdr)) {
+		sh = (const Elf64_Shdr *)(data + eh->e_shoff);
+		copy_region(fd, data, size, eh->e_shoff, sizeof(Elf64_Shdr), regions);
+		n = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
+		strndx = eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
+		if (n <= (size - eh->e_shoff) / sizeof(Elf64_Shdr) && strndx < n) {
+			copy_region(fd, data, size, eh->e_shoff, n * sizeof(Elf64_Shdr), regions);
+			copy_region(fd, data, size, sh[strndx].sh_offset, sh[strndx].sh_size,
+				    regions);
+			for (uint64_t i = 1; i < n; i++) {
+				const Elf64_Shdr *s = &sh[i];
+				const char *name = (const char *)data + sh[strndx].sh_offset;
+
+				if (sh[strndx].sh_offset >= size ||
+				    s->sh_name >= sh[strndx].sh_size ||
+				    sh[strndx].sh_size > size - sh[strndx].sh_offset)
+					continue;
+				name += s->sh_name;
+				if (strnlen(name, sh[strndx].sh_size - s->sh_name) ==
+				    sh[strndx].sh_size - s->sh_name)
+					continue;
+				if (!strcmp(name, ".eh_frame") || !strcmp(name, ".eh_frame_hdr") ||
+				    !strcmp(name, ".debug_frame")) {
+					copy_region(fd, data, size, s->sh_offset, s->sh_size,
+						    regions);
+					eh_frame |= !strcmp(name, ".eh_frame");
+				}
+			}
+		}
+	}
+	if (!eh_frame && hdr_end) {
+		for (size_t i = 0; i < eh->e_phnum; i++) {
+			if (ph[i].p_type == PT_LOAD && hdr_end > ph[i].p_offset &&
+			    hdr_end <= ph[i].p_offset + ph[i].p_filesz)
+				copy_region(fd, data, size, hdr_end,
+					    ph[i].p_offset + ph[i].p_filesz - hdr_end, regions);
+		}
+	}
+}
+
 struct unwind_elf *unwind_elf_open(const char *path)
 {
+	struct unwind_elf regions = {0};
 	struct stat st;
 	void *data;
 	int fd, err;
@@ -308,15 +437,16 @@ struct unwind_elf *unwind_elf_open(const char *path)
 		err = ENOEXEC;
 		goto err_close;
 	}
-	/* MAP_PRIVATE read-only: pages are shared with the page cache and faulted in only where the
-	 * unwinder looks (headers, .eh_frame_hdr, .eh_frame, the odd code byte). */
-	data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* Anonymous and NORESERVE: only the copied pages take memory; the rest reads as zeros. */
+	data = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (data == MAP_FAILED) {
 		err = errno;
 		goto err_close;
 	}
-	close(fd);
-	return elf_wrap(data, st.st_size, true);
+	copy_metadata(fd, data, st.st_size, &regions);
+	mprotect(data, st.st_size, PROT_READ);
+	return elf_wrap(data, st.st_size, true, fd, &regions);
 
 err_close:
 	close(fd);
@@ -326,7 +456,7 @@ err_close:
 
 struct unwind_elf *unwind_elf_from_image(uint8_t *image, size_t size)
 {
-	return elf_wrap(image, size, false);
+	return elf_wrap(image, size, false, -1, NULL);
 }
 
 void unwind_elf_free(struct unwind_elf *elf)
@@ -337,6 +467,8 @@ void unwind_elf_free(struct unwind_elf *elf)
 		munmap((void *)elf->data, elf->size);
 	else
 		free((void *)elf->data);
+	if (elf->fd >= 0)
+		close(elf->fd);
 	free(elf->loads);
 	free(elf->debug_fdes);
 	free(elf->synthetic_table);

@@ -19,9 +19,19 @@ struct unwind_fde_range {
 };
 
 struct unwind_elf {
-	const uint8_t *data; /* whole file (mmap) or image (vdso copy) */
+	/* File offsets 0..size: for a file, an anonymous mapping holding private copies of the
+	 * parts the unwinder parses (headers, .eh_frame_hdr, .eh_frame, .debug_frame) and zeros
+	 * elsewhere; or the whole image (vdso copy). Never a mapping of the file itself: a file
+	 * truncated on disk (a library rewritten in place) would make reads of it fault with
+	 * SIGBUS. */
+	const uint8_t *data;
 	size_t size;
 	bool mmapped;
+	int fd; /* the file, for bytes outside the copies (code, read-only data); -1 for an image */
+	struct {
+		uint64_t off, len;
+	} copied[12]; /* the regions of data copied from the file (the rest is pread) */
+	size_t n_copied;
 	struct unwind_elf_load *loads;
 	size_t n_loads;
 	uint64_t text_lo, text_hi; /* link-time vaddr range of the executable PT_LOADs */
@@ -42,8 +52,8 @@ struct unwind_elf {
 	size_t n_debug_fdes;
 };
 
-/* Maps the ELF file at path read-only and parses it. NULL and errno (ENOEXEC: not a 64-bit x86-64
- * ELF) on failure. Free with unwind_elf_free. */
+/* Opens the ELF file at path, copies the parts the unwinder parses and parses them. NULL and errno
+ * (ENOEXEC: not a 64-bit x86-64 ELF) on failure. Free with unwind_elf_free. */
 struct unwind_elf *unwind_elf_open(const char *path);
 /* Parses an in-memory image (the vdso copy); takes ownership of image (malloc'd) even on failure.
  */
@@ -56,8 +66,9 @@ void unwind_elf_free(struct unwind_elf *elf);
 int unwind_elf_load_delta(const struct unwind_elf *elf, uint64_t off, int64_t *delta);
 /* File offset of link-time address vaddr (within some PT_LOAD's file bytes). 0 or -ENOENT. */
 int unwind_elf_vaddr_offset(const struct unwind_elf *elf, uint64_t vaddr, uint64_t *off);
-/* Copies up to len bytes at file offset off into buf, zero-filling past the end of the file.
- * Returns the number of file bytes copied (0 when off is outside the file). */
+/* Copies up to len bytes at file offset off into buf, zero-filling past the end of the file (as
+ * it was opened; a file that shrank since reads short, never faults). Returns the number of file
+ * bytes copied (0 when off is outside the file). */
 size_t unwind_elf_read(const struct unwind_elf *elf, uint64_t off, void *buf, size_t len);
 
 #endif

@@ -830,8 +830,13 @@ int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind
 	uint64_t lookup = exact ? ip : ip - 1;
 	const struct uw_map *m = find_map_refresh(uw, lookup);
 
+	/* ld.so maps a library read-only over its whole span before it maps the code: maps read
+	 * in between show ip in a mapping that is not (yet) code. Re-read (rate-limited) once. */
+	if (m && !(m->pm->perms & PROC_MAP_EXEC) && refresh_allowed(uw) &&
+	    unwinder_refresh_maps(uw) == 0)
+		m = find_map(uw, lookup);
 	memset(rule, 0, sizeof(*rule));
-	if (!m)
+	if (!m || !(m->pm->perms & PROC_MAP_EXEC))
 		return -ENOENT;
 	if (!exact && is_sigreturn(uw, ip)) {
 		rule->kind = UNWIND_RULE_SIGRETURN;

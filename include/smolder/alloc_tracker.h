@@ -113,7 +113,7 @@ int alloc_tracker_live(struct alloc_tracker *tracker, uint64_t min_age_ns, uint6
 int alloc_tracker_stats(struct alloc_tracker *tracker, uint64_t stats[SMOLDER_STAT_MAX]);
 /* Stack records lost in user space (out of memory), learning snapshots unwound. */
 void alloc_tracker_user_stats(const struct alloc_tracker *tracker, uint64_t *snapshots_unwound,
-			      uint64_t *rules_installed);
+			      uint64_t *rules_installed, uint64_t *rules_relearned);
 
 /* Interned stacks: the allocator pseudo frame (heap sites), then return addresses, innermost
  * caller first, then the [truncated] marker when the walk stopped short. The table belongs to the

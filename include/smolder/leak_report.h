@@ -75,6 +75,7 @@ struct leak_report {
 	struct growth_result rss_growth;
 	uint64_t stats[SMOLDER_STAT_MAX];
 	uint64_t snapshots_unwound, rules_installed;
+	uint64_t rules_relearned; /* rules learned where no code was known yet, learned again */
 	/* exec during the run: the old image's blocks closed then (not leaks), its command name and
 	 * when (seconds into the run) the last exec happened. */
 	struct alloc_tracker_exec_stats exec;

@@ -98,8 +98,9 @@ int unwinder_refresh_maps(struct unwinder *uw);
  * the call at ip - 1, or UNWIND_RULE_SIGRETURN for the signal trampoline) or an interrupted
  * instruction (exact true). A return address in executable code without unwind info (JIT code)
  * gets the frame-pointer rule (CFA = rbp + 16), which the unwinder itself applies there. Cached
- * like the unwinder's own lookups; re-reads the mappings when ip is in none of them. Returns 0, or
- * -ENOENT (rule kind NONE) when no mapping covers ip. */
+ * like the unwinder's own lookups; re-reads the mappings (rate-limited) when ip is in none of them
+ * or in one that is not executable. Returns 0, or -ENOENT (rule kind NONE) when no executable
+ * mapping covers ip: no code is known there (yet), so "no rule" may be only provisional. */
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule);
 
 void unwinder_get_stats(const struct unwinder *uw, struct unwinder_stats *stats);

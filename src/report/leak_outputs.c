@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,10 +82,37 @@ static void totals(const struct leak_report *r, bool mmap, uint64_t *bytes, uint
 	}
 }
 
+/* A JIT-compiled JavaScript or Python function, named from the target's perf map ("_[j]", the
+ * mark symbol_frame_format gives such frames). */
+static bool is_script_frame(const char *frame)
+{
+	size_t len = strlen(frame);
+
+	return len > 4 && !strcmp(frame + len - 4, "_[j]");
+}
+
+/* The index of the innermost script frame among frames[0..n), preferring one not in node's
+ * built-in modules; SIZE_MAX when there is none. */
+static size_t innermost_script(const struct leak_site *s, size_t n)
+{
+	size_t any = SIZE_MAX;
+
+	for (size_t k = n; k-- > 0;) {
+		if (!is_script_frame(s->frames[k]))
+			continue;
+		if (!strstr(s->frames[k], " (node:"))
+			return k;
+		if (any == SIZE_MAX)
+			any = k;
+	}
+	return any;
+}
+
 static void text_site(const struct leak_site *s, size_t rank, bool tree, FILE *out)
 {
 	char rate[64], outb[32];
-	size_t shown = 0;
+	size_t shown = 0, hidden, script;
+	bool script_shown = false;
 
 	growth_format_rate(s->growth.rate, rate, sizeof(rate));
 	growth_format_bytes((double)s->outstanding_bytes, outb, sizeof(outb));
@@ -107,6 +135,7 @@ static void text_site(const struct leak_site *s, size_t rank, bool tree, FILE *o
 	fputc('\n', out);
 	/* Leaf first, as a debugger shows it; at most 8 frames. */
 	for (size_t k = s->n_frames; k-- > 0 && shown < 8; shown++) {
+		script_shown |= is_script_frame(s->frames[k]);
 		/* Frames and locations come from the target's symbols (text_sanitize.h). */
 		fputs("      ", out);
 		text_sanitize_fputs(s->frames[k], out, 0);
@@ -117,9 +146,23 @@ static void text_site(const struct leak_site *s, size_t rank, bool tree, FILE *o
 		}
 		fputc('\n', out);
 	}
+	hidden = s->n_frames > 8 ? s->n_frames - 8 : 0;
+	/* A JIT-compiled script's allocations (a node Buffer, an addon's malloc) show 8 frames of
+	 * the runtime's own code: name the innermost script function below them too, the
+	 * application's own before node's built-in modules ("name (node:buffer:391)"): the function
+	 * that caused them, which flame graphs and JSON show. */
+	script = script_shown ? SIZE_MAX : innermost_script(s, hidden);
+	if (script != SIZE_MAX) {
+		if (hidden - 1 - script)
+			fprintf(out, "      ... %zu more\n", hidden - 1 - script);
+		fputs("      ", out);
+		text_sanitize_fputs(s->frames[script], out, 0);
+		fputc('\n', out);
+		hidden = script;
+	}
 	/* The root frame says whether the stack is whole: keep it visible. */
-	if (s->n_frames > 8)
-		fprintf(out, "      ... %zu more%s\n", s->n_frames - 8,
+	if (hidden)
+		fprintf(out, "      ... %zu more%s\n", hidden,
 			(s->flags & ALLOC_SITE_TRUNCATED) ? ", from [truncated]" : "");
 }
 
@@ -395,6 +438,8 @@ int leak_report_write_json(const struct leak_report *r, FILE *out)
 	}
 	json_key(&w, "unwind_rules_learned");
 	json_uint(&w, r->rules_installed);
+	json_key(&w, "unwind_rules_relearned");
+	json_uint(&w, r->rules_relearned);
 	json_key(&w, "truncated_sites");
 	json_uint(&w, truncated_sites(r));
 	json_key(&w, "execs");

@@ -15,10 +15,26 @@ def strip(frame):
     return re.sub(r"_\[[ki]\]$", "", frame)
 
 
+def checkout_paths():
+    """The checkout's directories (ctest's SOURCE_DIR, BUILD_DIR, FIXTURES; as given and
+    resolved), longest first: a source path "FILE:LINE" is split at its last space, so a
+    checkout path holding spaces is replaced before lines are parsed."""
+    import os
+    paths = set()
+    for name in ("SOURCE_DIR", "BUILD_DIR", "FIXTURES"):
+        v = os.environ.get(name)
+        if v:
+            paths.update((v, os.path.realpath(v)))
+    return sorted(paths, key=len, reverse=True)
+
+
 def read_raw(path, index):
     samples, locations, section, current = [], {}, None, None
+    paths = checkout_paths()
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.rstrip("\n")
+        for p in paths:
+            line = line.replace(p, "<checkout>")
         if line.startswith("Samples:"):
             section = "samples"
             continue

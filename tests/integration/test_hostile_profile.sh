@@ -11,7 +11,7 @@ require_root_bpf
 
 expect_exit 0 "profile of a shell whose children burn CPU" timeout 60 "$SMOLDER" profile -d 4 \
 	--no-memory --no-off-cpu --during 'sleep 2' --ops 100 -o "$WORK/tree.json" \
-	-- sh -c "$FIXTURES/bench_spin 6 >/dev/null & $FIXTURES/bench_spin 6 >/dev/null & wait"
+	-- sh -c '"$0" 6 >/dev/null & "$0" 6 >/dev/null & wait' "$FIXTURES/bench_spin"
 python3 - "$WORK/tree.json" <<'PY' && pass "tree CPU counted" || fail "tree CPU: see above"
 import json, sys
 d = json.load(open(sys.argv[1]))

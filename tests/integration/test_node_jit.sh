@@ -6,7 +6,8 @@
 # same. Without a perf map the JIT frames are unwound through by frame pointer ("[jit]"), the
 # stacks stay complete and the summary says once how to get names. dump shows the JS frames of the
 # main thread and of worker_threads; leaks attributes Buffers' native backing stores to the JS
-# function that keeps them.
+# function that keeps them, and an addon's malloc to the JS function that called the addon.
+# Interpreted functions are named with --interpreted-frames-native-stack.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/node_lib.sh"
 require_root_bpf
@@ -100,6 +101,23 @@ start_node workers --perf-basic-prof && {
 	rm -f "/tmp/perf-$NODE_PID.map"
 }
 
+# Interpreted functions: with every compiler off, JS runs in V8's interpreter, and only
+# --interpreted-frames-native-stack gives each interpreted function a code copy of its own in the
+# perf map (without it, every such frame is Builtins_InterpreterEntryTrampoline).
+# (Maglev exists from V8 10.x, off by default where it is older, as in Debian 12's node 18.)
+maglev=$("$NODE" --v8-options | grep -q -- '--maglev ' && echo --no-maglev)
+# shellcheck disable=SC2086
+start_node busy --perf-basic-prof --interpreted-frames-native-stack --no-opt --no-sparkplug \
+	$maglev && {
+	sleep 0.5
+	expect_exit 0 "interpreter: record" "$SMOLDER" record -p "$NODE_PID" -d 2 -o "$WORK/i.folded"
+	s=$(share "$WORK/i.folded" ";$HANDLE;$RENDER;$CHECKSUM( |;)")
+	[ "$s" -ge 30 ] && pass "interpreter: JS chain named in $s% of samples" ||
+		fail "interpreter: JS chain named in only $s% of samples (need 30%)"
+	stop_node
+	rm -f "/tmp/perf-$NODE_PID.map"
+}
+
 # leaks: the Buffers retainBuffers keeps are a leak whose stack holds retainBuffers.
 start_node buffers --perf-basic-prof && {
 	expect_exit 0 "leaks buffers" "$SMOLDER" leaks -p "$NODE_PID" -d 4 -o "$WORK/leaks.json"
@@ -108,9 +126,13 @@ import json, re, sys
 d = json.load(open(sys.argv[1]))
 for s in d["sites"]:
     st = s["stack"]
-    if s["verdict"] == "leak" and s["outstanding_bytes"] >= 1 << 20 and \
-            any(re.fullmatch(r"retainBuffers \(node_app\.js:\d+\)_\[j\]", f) for f in st) and \
-            "uv_run" in st:
+    js = [k for k, f in enumerate(st) if re.fullmatch(r"retainBuffers \(node_app\.js:\d+\)_\[j\]", f)]
+    if s["verdict"] == "leak" and s["outstanding_bytes"] >= 1 << 20 and js and "uv_run" in st:
+        # The JS frame's location is in its name: not given a second time (the text printed
+        # "retainBuffers (node_app.js:N)_[j] (node_app.js:N)").
+        if s["locations"][js[0]] is not None:
+            print("JS frame with a second location:", s["locations"][js[0]], file=sys.stderr)
+            sys.exit(1)
         sys.exit(0)
 for s in d["sites"][:3]:
     print(s["verdict"], s["outstanding_bytes"], s["stack"], file=sys.stderr)
@@ -119,4 +141,29 @@ PY
 	stop_node
 	rm -f "/tmp/perf-$NODE_PID.map"
 }
+# leaks: native memory an addon allocates for a JS function is that function's leak: the stack
+# holds the addon's keep, then keepRecords.
+if [ -f "$FIXTURES/leak_addon.node" ]; then
+	SMOLDER_ADDON="$FIXTURES/leak_addon.node" start_node addon --perf-basic-prof && {
+		expect_exit 0 "leaks addon" "$SMOLDER" leaks -p "$NODE_PID" -d 3 -o "$WORK/addon.json"
+		python3 - "$WORK/addon.json" <<'PY' && pass "addon leak site: keep called by keepRecords" ||
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+for s in d["sites"]:
+    st = s["stack"]
+    if s["verdict"] == "leak" and s["outstanding_bytes"] >= 1 << 20 and "keep" in st and \
+            any(re.fullmatch(r"keepRecords \(node_app\.js:\d+\)_\[j\]", f) for f in st) and \
+            "uv_run" in st:
+        sys.exit(0)
+for s in d["sites"][:3]:
+    print(s["verdict"], s["outstanding_bytes"], s["stack"][-12:], file=sys.stderr)
+sys.exit(1)
+PY
+			fail "no leak site with keep under keepRecords"
+		stop_node
+		rm -f "/tmp/perf-$NODE_PID.map"
+	}
+else
+	fail "no leak_addon.node fixture: node's headers (node_api.h: libnode-dev) were missing at configure"
+fi
 finish

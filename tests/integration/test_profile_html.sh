@@ -35,7 +35,8 @@ port=18480
 while ss -ltn "sport = :$port" | grep -q LISTEN; do port=$((port + 1)); done
 start_fixture demo_server "$port" 4
 for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
-"$SMOLDER" profile -p "$FIXTURE_PID" --during "$FIXTURES/demo_load $port 3 4" \
+# The load command is shell text: the fixture's path quoted (a checkout path may hold spaces).
+"$SMOLDER" profile -p "$FIXTURE_PID" --during "$(printf '%q' "$FIXTURES/demo_load") $port 3 4" \
 	-o "$WORK/x.html" -o "$WORK/x.json" >"$WORK/p.out" 2>"$WORK/p.err"
 code=$?
 [ "$code" -eq 0 ] || fail "profile exited $code: $(tail -3 "$WORK/p.err")"

@@ -12,7 +12,7 @@ require_root_bpf
 rc=$?
 [ "$rc" -eq 0 ] || fail "record exit $rc: $(cat "$WORK/gen.err")"
 grep -q '^done' "$WORK/gen.out" || fail "gen_reload did not finish: $(cat "$WORK/gen.out")"
-addrs=$(awk '/^loaded / {print $3}' "$WORK/gen.out" | sort -u | wc -l)
+addrs=$(awk '/^loaded / {print $NF}' "$WORK/gen.out" | sort -u | wc -l) # $NF: a path may hold spaces
 [ "$addrs" -eq 1 ] && pass "both plugins loaded at the same address" ||
 	fail "the plugins were loaded at different addresses, the test proves nothing: $(cat "$WORK/gen.out")"
 read -r a o t < <(awk '{ n = $NF; t += n

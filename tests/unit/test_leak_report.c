@@ -376,6 +376,54 @@ static void assert_lacks(const char *haystack, const char *needle)
 		fail_msg("unexpected \"%s\" in:\n%s", needle, haystack);
 }
 
+/* A node Buffer's stack: 8 frames of V8 and node below the JS function that made it. The text
+ * names that function (the application's, not node's own buffer module) below the 8 frames,
+ * and still says how many frames there are and that the stack is truncated. */
+static const char *const js_frames[] = {
+	"[truncated]",
+	"uv_run",
+	"handle (layer.js:100)_[j]",
+	"leakHandler (app.js:12)_[j]",
+	"alloc (node:buffer:391)_[j]",
+	"Builtins_CEntry",
+	"n1",
+	"n2",
+	"n3",
+	"n4",
+	"n5",
+	"n6",
+	"n7",
+	"malloc",
+};
+
+static void test_write_text_script_frame(void **state)
+{
+	struct leak_report r;
+	struct leak_site *s;
+	char *text;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.pid = 7;
+	r.duration_s = 4;
+	r.interval_s = 1;
+	r.stop_reason = "duration";
+	assert_int_equal(growth_series_init(&r.rss, 16), 0);
+	assert_int_equal(growth_series_init(&r.anon, 16), 0);
+	s = leak_report_site(&r, 1, ALLOC_SITE_TRUNCATED);
+	assert_non_null(s);
+	set_frames(s, js_frames, NULL, sizeof(js_frames) / sizeof(js_frames[0]));
+	for (int t = 0; t <= 4; t++)
+		sample(s, t, (uint64_t)t << 20, (uint64_t)t * 16, (uint64_t)t << 20,
+		       (uint64_t)t * 16);
+	leak_report_analyse(&r);
+	text = write_text(&r, 10);
+	assert_contains(text, "      n1\n      ... 2 more\n      leakHandler (app.js:12)_[j]\n"
+			      "      ... 3 more, from [truncated]\n");
+	free(text);
+	leak_report_release(&r);
+}
+
 static void test_write_text(void **state)
 {
 	struct leak_report r;
@@ -699,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_analyse_completeness),
 		cmocka_unit_test(test_release_empty),
 		cmocka_unit_test(test_write_text),
+		cmocka_unit_test(test_write_text_script_frame),
 		cmocka_unit_test(test_write_json),
 		cmocka_unit_test(test_write_json_empty),
 		cmocka_unit_test(test_write_flamegraph),

@@ -101,7 +101,7 @@ static void test_live_interpreters(void **state)
 			print_message("python %s not installed: live check skipped\n", versions[i]);
 			continue;
 		}
-		snprintf(cmd, sizeof(cmd), "%s %s/tests/unit/python_lines_capture.py", python,
+		snprintf(cmd, sizeof(cmd), "'%s' '%s/tests/unit/python_lines_capture.py'", python,
 			 SMOLDER_SOURCE_DIR);
 		fp = popen(cmd, "r");
 		assert_non_null(fp);
@@ -113,7 +113,7 @@ static void test_live_interpreters(void **state)
 		FILE *fp;
 
 		snprintf(cmd, sizeof(cmd),
-			 "/usr/bin/python3.11 %s/tests/unit/python_lines_capture.py",
+			 "/usr/bin/python3.11 '%s/tests/unit/python_lines_capture.py'",
 			 SMOLDER_SOURCE_DIR);
 		fp = popen(cmd, "r");
 		assert_non_null(fp);

@@ -332,6 +332,7 @@ static void test_cpp_demangled_and_inlined(void **state)
 	symbolizer_free(sym);
 }
 
+/* Runs a shell command. Paths in it are single-quoted: a checkout path may hold spaces. */
 static void run(const char *cmd)
 {
 	assert_int_equal(system(cmd), 0);
@@ -340,12 +341,13 @@ static void run(const char *cmd)
 /* The link-time address of NAME@plt in path, from objdump (0 when absent). */
 static uint64_t objdump_plt(const char *path, const char *name)
 {
-	char cmd[1024], line[256];
+	char cmd[4096], line[256];
 	uint64_t addr = 0;
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd),
-		 "objdump -d -j .plt -j .plt.sec -j .plt.got %s | grep ' <%s@plt>:$'", path, name);
+		 "objdump -d -j .plt -j .plt.sec -j .plt.got '%s' | grep ' <%s@plt>:$'", path,
+		 name);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	if (fgets(line, sizeof(line), p))
@@ -387,7 +389,7 @@ static void test_plt_stubs(void **state)
  * addresses after it are still resolved. */
 static void test_isolated_survives_crash(void **state)
 {
-	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[512], buf[128];
+	char dir[] = "/tmp/smolder-isolated-XXXXXX", copy[128], cmd[4096], buf[128];
 	const struct symbol_frame *f;
 	struct symbolizer_stats stats;
 	struct symbolizer *sym;
@@ -397,7 +399,7 @@ static void test_isolated_survives_crash(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(copy, sizeof(copy), "%s/libgen_copy.so", dir);
-	snprintf(cmd, sizeof(cmd), "cp %s/libgen_alpha.so %s", SMOLDER_FIXTURE_DIR, copy);
+	snprintf(cmd, sizeof(cmd), "cp '%s/libgen_alpha.so' '%s'", SMOLDER_FIXTURE_DIR, copy);
 	run(cmd);
 	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
 	assert_non_null(h);
@@ -433,7 +435,7 @@ static void test_isolated_survives_crash(void **state)
  * deleted while running: they can only be opened through /proc/PID/map_files. */
 static void test_stripped_and_deleted(void **state)
 {
-	char dir[] = "/tmp/smolder-symbolizer-XXXXXX", nodebug[128], stripped[128], cmd[512];
+	char dir[] = "/tmp/smolder-symbolizer-XXXXXX", nodebug[128], stripped[128], cmd[4096];
 	char buf[256], expect[256];
 	const struct symbol_frame *f;
 	struct symbolizer *sym;
@@ -444,8 +446,9 @@ static void test_stripped_and_deleted(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(nodebug, sizeof(nodebug), "%s/symbolize_target_nodebug", dir);
 	snprintf(stripped, sizeof(stripped), "%s/symbolize_target_stripped", dir);
-	snprintf(cmd, sizeof(cmd), "objcopy --strip-debug %s %s && strip --strip-all -o %s %s",
-		 FIXTURE_C, nodebug, stripped, FIXTURE_C);
+	snprintf(cmd, sizeof(cmd),
+		 "objcopy --strip-debug '%s' '%s' && strip --strip-all -o '%s' '%s'", FIXTURE_C,
+		 nodebug, stripped, FIXTURE_C);
 	run(cmd);
 
 	target_start(&t, nodebug);

@@ -270,11 +270,51 @@ static void test_static_binary_indexed(void **state)
 	unwind_elf_free(elf);
 }
 
+/* A library rewritten in place (truncated on disk while the target runs it): reading the object
+ * must never fault. Reads of its bytes come back short (they once were a mapping of the file and
+ * killed smolder with SIGBUS), and its CFI, copied when it was opened, still gives every rule. */
+static void test_truncated_after_open(void **state)
+{
+	char dir[] = "/tmp/smolder-unwind-elf-XXXXXX", copy[128], cmd[512];
+	struct unwind_elf *elf;
+	struct unwind_rule rule;
+	uint8_t buf[16];
+	size_t rules = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/record_bigframe", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/record_bigframe %s", SMOLDER_FIXTURE_DIR, copy);
+	assert_int_equal(system(cmd), 0);
+	elf = unwind_elf_open(copy);
+	assert_non_null(elf);
+	assert_true(elf->has_table && elf->fde_count >= 4);
+	assert_int_equal(truncate(copy, 0), 0);
+	/* Code (the first executable segment) and the last page of the file: gone, read as zeros.
+	 */
+	for (size_t i = 0; i < elf->n_loads; i++) {
+		if (!(elf->loads[i].flags & PF_X))
+			continue;
+		memset(buf, 0xaa, sizeof(buf));
+		assert_int_equal(unwind_elf_read(elf, elf->loads[i].offset, buf, sizeof(buf)), 0);
+		assert_int_equal(buf[0], 0);
+	}
+	for (uint64_t pc = elf->text_lo; pc < elf->text_hi; pc += 16) {
+		unwind_cfi_rule(elf, pc, &rule);
+		rules += rule.kind != UNWIND_RULE_NONE;
+	}
+	assert_true(rules > 0);
+	unwind_elf_free(elf);
+	unlink(copy);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixture_layout),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_truncated_after_open),
 		cmocka_unit_test(test_eh_frame_index_matches_linker_table),
 		cmocka_unit_test(test_static_binary_indexed),
 		cmocka_unit_test(test_table_past_end_of_file),
