@@ -395,6 +395,8 @@ static void open_python(struct leak_collector *lc, struct session *s);
 static void examine_python(struct leak_collector *lc, struct session *s)
 {
 	open_python(lc, s);
+	if (!lc->python_pending)
+		process_table_python_examined(lc->processes, s->pid, lc->python);
 	for (size_t i = 0; i < s->opts.n_pids; i++)
 		if (s->opts.pids[i] != s->pid)
 			process_table_prepare_python(lc->processes, s->opts.pids[i]);

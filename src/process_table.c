@@ -30,10 +30,13 @@ struct process_table {
 	size_t n_pids;
 	process_python_fn python_fn; /* non-NULL: models look for CPython */
 	void *python_arg;
-	/* Runtimes opened by process_table_prepare_python, for the pid's first model. */
+	/* Interpreters looked for before the pid had a model (process_table_prepare_python,
+	 * process_table_python_examined), for the pid's first model: settled, rt NULL when not
+	 * Python (or not walkable: said once, when examined), borrowed when the caller owns rt. */
 	struct process_prepared {
 		pid_t pid;
 		struct python_runtime *rt;
+		bool settled, borrowed;
 	} * prepared;
 	size_t n_prepared;
 };
@@ -159,12 +162,15 @@ static void process_python_examine(struct process_table *table, struct process_m
 		return;
 	}
 	for (size_t i = 0; m->exec_count == 0 && i < table->n_prepared; i++) {
-		if (table->prepared[i].pid != m->pid || !table->prepared[i].rt)
+		if (table->prepared[i].pid != m->pid || !table->prepared[i].settled)
 			continue;
-		/* Opened before sampling started; its config is in BPF already. */
+		/* Examined before sampling started; its config is in BPF already. Not opened again:
+		 * a Python whose offsets did not validate was said once. */
 		m->python = table->prepared[i].rt;
+		m->python_borrowed = table->prepared[i].borrowed;
 		table->prepared[i].rt = NULL;
-		m->python_state = PROCESS_PYTHON_FOUND;
+		table->prepared[i].settled = false;
+		m->python_state = m->python ? PROCESS_PYTHON_FOUND : PROCESS_PYTHON_NONE;
 		return;
 	}
 	if (m->exec_count == 0 && u64_map_get(&table->parents, (uint64_t)m->pid, &parent_pid) &&
@@ -199,10 +205,30 @@ void process_table_enable_python(struct process_table *table, process_python_fn 
 	table->python_arg = arg;
 }
 
+/* Keeps pid's settled interpreter (rt NULL: none) for its first model. False when out of memory
+ * (then the model looks again). */
+static bool prepared_add(struct process_table *table, pid_t pid, struct python_runtime *rt,
+			 bool borrowed)
+{
+	struct process_prepared *grown;
+
+	grown = realloc(table->prepared, (table->n_prepared + 1) * sizeof(*grown));
+	if (!grown)
+		return false;
+	table->prepared = grown;
+	table->prepared[table->n_prepared++] = (struct process_prepared){pid, rt, true, borrowed};
+	return true;
+}
+
+void process_table_python_examined(struct process_table *table, pid_t pid,
+				   struct python_runtime *rt)
+{
+	prepared_add(table, pid, rt, true);
+}
+
 void process_table_prepare_python(struct process_table *table, pid_t pid)
 {
 	struct process_model probe = {.pid = pid};
-	struct process_prepared *grown;
 	int err;
 
 	if (!table->python_fn)
@@ -220,15 +246,8 @@ void process_table_prepare_python(struct process_table *table, pid_t pid)
 		python_runtime_free(probe.python);
 		return;
 	}
-	if (!probe.python)
-		return;
-	grown = realloc(table->prepared, (table->n_prepared + 1) * sizeof(*grown));
-	if (!grown) {
+	if (!prepared_add(table, pid, probe.python, false))
 		python_runtime_free(probe.python); /* its model opens it again */
-		return;
-	}
-	table->prepared = grown;
-	table->prepared[table->n_prepared++] = (struct process_prepared){pid, probe.python};
 }
 
 void process_table_poll_python(struct process_table *table, uint64_t now_ns)
@@ -407,9 +426,11 @@ void process_table_exit(struct process_table *table, pid_t pid)
 	/* A runtime prepared for a process that exited before its first sample: not for the next
 	 * process to reuse its pid. */
 	for (size_t i = 0; i < table->n_prepared; i++)
-		if (table->prepared[i].pid == pid && table->prepared[i].rt) {
-			python_runtime_free(table->prepared[i].rt);
+		if (table->prepared[i].pid == pid && table->prepared[i].settled) {
+			if (!table->prepared[i].borrowed)
+				python_runtime_free(table->prepared[i].rt);
 			table->prepared[i].rt = NULL;
+			table->prepared[i].settled = false;
 		}
 	if (!m)
 		return;

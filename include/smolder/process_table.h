@@ -71,6 +71,11 @@ void process_table_enable_python(struct process_table *table, process_python_fn 
  * samples already have their Python frames read): the result is handed to the callback at once
  * and kept for pid's first model. A process still starting (EAGAIN) is left to its model. */
 void process_table_prepare_python(struct process_table *table, pid_t pid);
+/* The caller examined pid's interpreter itself (leaks' first target) and handed its config to BPF:
+ * pid's first model uses rt (borrowed: the caller frees it after the table; NULL: none it can
+ * walk) instead of opening the interpreter again (and saying again why not). */
+void process_table_python_examined(struct process_table *table, pid_t pid,
+				   struct python_runtime *rt);
 /* Tries the PENDING models of live processes again when due: every 100 ms during their first 5 s,
  * then every second. now_ns: run_control_now_ns(). */
 void process_table_poll_python(struct process_table *table, uint64_t now_ns);

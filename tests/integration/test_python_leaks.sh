@@ -82,6 +82,8 @@ PY
 	fi
 	grep -q "pymalloc arena\]: the interpreter" "$WORK/$label.txt" ||
 		fail "$label: the text summary does not explain the arena sites"
+	[ "$(grep -c '^smolder: python: 3\.' "$WORK/$label.err")" -eq 1 ] ||
+		fail "$label: the interpreter is not named once: $(grep '^smolder: python' "$WORK/$label.err")"
 }
 
 run_leaks debian-3.11 /usr/bin/python3
@@ -93,4 +95,24 @@ for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 	fi
 	run_leaks "pyenv-$v" "$python"
 done
+
+# Offsets that do not validate: one line saying so (once), native sites only (never wrong names).
+rm -f "$WORK/stdin.bad" && mkfifo "$WORK/stdin.bad"
+(cd "$WORK" && exec /usr/bin/python3 leak_cache.py <"$WORK/stdin.bad" >"$WORK/bad.out" 2>&1) &
+pid=$!
+CHILDREN+=("$pid")
+exec 9>"$WORK/stdin.bad"
+for _ in $(seq 100); do grep -q ready "$WORK/bad.out" 2>/dev/null && break; sleep 0.1; done
+SMOLDER_PYTHON_OFFSET=tstate_interp=8 "$SMOLDER" leaks -p "$pid" -d 1 -o "$WORK/bad.json" \
+	>/dev/null 2>"$WORK/bad.err"
+code=$?
+exec 9>&-
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+if [ "$code" -eq 0 ] && [ "$(grep -c "offsets did not validate" "$WORK/bad.err")" -eq 1 ] &&
+	grep -q '"stack"' "$WORK/bad.json" && ! grep -q "leak_cache.py" "$WORK/bad.json"; then
+	pass "offsets that do not validate: one message, native sites only"
+else
+	fail "bad offsets: exit $code: $(head -c 400 "$WORK/bad.err")"
+fi
 finish

@@ -85,9 +85,10 @@ else
 	fail "dump --native: interpreter frames $(interp "$WORK/dump.txt") plain, $(interp "$WORK/dump-native.txt") native; cpu_loop $(pyframes "$WORK/dump.txt")/$(pyframes "$WORK/dump-native.txt")"
 fi
 
-# Offsets that do not validate: one line saying so, and native frames only (never wrong names).
+# Offsets that do not validate: one line saying so (once), and native frames only (never wrong
+# names).
 SMOLDER_PYTHON_OFFSET=tstate_interp=8 run_python badoffsets /usr/bin/python3 1 none
-if grep -q "offsets did not validate" "$WORK/badoffsets.rec.err" &&
+if [ "$(grep -c "offsets did not validate" "$WORK/badoffsets.rec.err")" -eq 1 ] &&
 	! grep -q "cpu_phases.py" "$WORK/badoffsets.folded"; then
 	pass "offsets that do not validate: message and native frames only"
 else

@@ -275,7 +275,7 @@ static void test_static_binary_indexed(void **state)
  * killed smolder with SIGBUS), and its CFI, copied when it was opened, still gives every rule. */
 static void test_truncated_after_open(void **state)
 {
-	char dir[] = "/tmp/smolder-unwind-elf-XXXXXX", copy[128], cmd[512];
+	char dir[] = "/tmp/smolder-unwind-elf-XXXXXX", copy[128], cmd[4096];
 	struct unwind_elf *elf;
 	struct unwind_rule rule;
 	uint8_t buf[16];
@@ -284,7 +284,8 @@ static void test_truncated_after_open(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(copy, sizeof(copy), "%s/record_bigframe", dir);
-	snprintf(cmd, sizeof(cmd), "cp %s/record_bigframe %s", SMOLDER_FIXTURE_DIR, copy);
+	/* Quoted: a checkout path may hold spaces. */
+	snprintf(cmd, sizeof(cmd), "cp '%s/record_bigframe' '%s'", SMOLDER_FIXTURE_DIR, copy);
 	assert_int_equal(system(cmd), 0);
 	elf = unwind_elf_open(copy);
 	assert_non_null(elf);
