@@ -1,6 +1,7 @@
 # leaks_lib.sh: helpers for the `smolder leaks` integration tests (source after lib.sh).
 
-LEAKS_CHECK="python3 $(dirname "${BASH_SOURCE[0]}")/leaks_check.py"
+# An array, expanded quoted: a checkout path may hold spaces.
+LEAKS_CHECK=(python3 "$(dirname "${BASH_SOURCE[0]}")/leaks_check.py")
 
 # leaks_attach_all DURATION FIXTURE...: starts every fixture, lets them run a second (services
 # run before smolder attaches), then runs `smolder -v leaks -p` on all of them at once for
@@ -31,7 +32,7 @@ leaks_attach_all() {
 # leaks_check REPORT FUNCTION VERDICT [RATE]: see leaks_check.py.
 leaks_check() {
 	local out
-	if out=$($LEAKS_CHECK "$@" 2>&1); then pass "$out"; else fail "$out"; fi
+	if out=$("${LEAKS_CHECK[@]}" "$@" 2>&1); then pass "$out"; else fail "$out"; fi
 }
 
 # expect_leaf_frame FIXTURE FUNCTION ALLOCATOR: the heap site through FUNCTION with the most
