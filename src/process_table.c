@@ -72,8 +72,11 @@ void process_table_free(struct process_table *table)
 		free(m);
 	}
 	free(table->models);
+	/* A borrowed runtime (process_table_python_examined) is the caller's to free, also when
+	 * no model took it: a target gone during attach. */
 	for (size_t i = 0; i < table->n_prepared; i++)
-		python_runtime_free(table->prepared[i].rt);
+		if (!table->prepared[i].borrowed)
+			python_runtime_free(table->prepared[i].rt);
 	free(table->prepared);
 	u64_map_release(&table->current);
 	u64_map_release(&table->roots);

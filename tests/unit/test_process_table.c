@@ -1,7 +1,8 @@
 /* test_process_table.c: per-process models on real processes (a forked child of the test): one
  * model per program a pid runs, each with its own "COMMAND [PID]" root frame found back by
  * process_table_find_root; exit makes a reused pid a new model; a child gone before it was read
- * borrows its fork parent's model; distinct pids are counted once. */
+ * borrows its fork parent's model; distinct pids are counted once; a runtime the caller examined
+ * and lent stays the caller's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,12 +12,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "smolder/frame.h"
 #include "smolder/frame_names.h"
 #include "smolder/process_table.h"
+#include "smolder/python.h"
 
 struct fixture {
 	struct frame_names *names;
@@ -32,6 +36,8 @@ static int setup(void **state)
 	f.table = f.names ? process_table_new(f.names) : NULL;
 	f.child = fork();
 	if (f.child == 0) {
+		/* A crashed test must not leave it paused, holding ctest's output pipe open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pause();
 		_exit(0);
 	}
@@ -139,12 +145,61 @@ static void test_exec_first_counts_pid(void **state)
 	frame_names_free(names);
 }
 
+/* leaks lends its first target's runtime (process_table_python_examined) before attaching; a
+ * target gone during attach never gets a model to take it, and the table must not free it (the
+ * caller does: freed twice, smolder crashed). Needs a live CPython for a real runtime. */
+static void test_examined_runtime_stays_callers(void **state)
+{
+	static const char *const pythons[] = {"/root/.pyenv/versions/3.12.1/bin/python3",
+					      "/usr/bin/python3"};
+	struct fixture *f = *state;
+	struct process_table *table = process_table_new(f->names);
+	struct python_runtime *rt = NULL;
+	const char *python = NULL;
+	int in[2];
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]) && !python; i++)
+		if (!access(pythons[i], X_OK))
+			python = pythons[i];
+	if (!python) {
+		process_table_free(table);
+		print_message("no CPython installed: skipped\n");
+		skip();
+	}
+	assert_non_null(table);
+	assert_int_equal(pipe(in), 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		close(in[1]);
+		execl(python, python, "-c", "import sys; sys.stdin.read()", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	/* Until its interpreter runs (EAGAIN meanwhile): up to 20 s on a loaded machine. */
+	for (int tries = 0; !rt && tries < 200; tries++) {
+		rt = python_runtime_open(pid, f->names);
+		if (!rt)
+			nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+	}
+	close(in[1]);
+	waitpid(pid, NULL, 0);
+	assert_non_null(rt);
+
+	process_table_python_examined(table, pid, rt);
+	process_table_free(table); /* pid never got a model */
+	assert_non_null(python_runtime_version(rt));
+	python_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_first_counts_pid),
 		cmocka_unit_test(test_models_and_roots),
 		cmocka_unit_test(test_exit_and_fork_fallback),
+		cmocka_unit_test(test_examined_runtime_stays_callers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
