@@ -1,7 +1,7 @@
 /* symbolizer_internal.h (internal to the symbolizer): the symbolizer's state, shared by
- * symbolizer.c (objects, placements, generations, cache, resolution, formatting),
- * symbolizer_jit.c (perf maps and anonymous executable code) and symbolizer_batch.c (resolution
- * in a child process). */
+ * symbolizer.c (generations, cache, resolution, formatting), symbolizer_objects.c (objects and
+ * their placements), symbolizer_jit.c (perf maps and anonymous executable code) and
+ * symbolizer_batch.c (resolution in a child process). */
 #ifndef SMOLDER_SYMBOLIZER_INTERNAL_H
 #define SMOLDER_SYMBOLIZER_INTERNAL_H
 
@@ -14,6 +14,7 @@
 #include "symbolizer_index.h"
 
 struct perf_map;
+struct proc_maps;
 
 #define PAGE_MASK_4K (~(uint64_t)4095)
 
@@ -107,6 +108,17 @@ int symbolizer_cache_insert(struct symbolizer *sym, uint64_t addr, struct symbol
 /* The placement holding user address addr in maps generation gen, and addr's file offset. */
 const struct sym_module *symbolizer_find_module(const struct symbolizer *sym, uint64_t addr,
 						uint32_t gen, uint64_t *file_offset);
+
+/* symbolizer_objects.c: frees an object (its libdwfl module belongs to the Dwfl). NULL is a
+ * no-op. */
+void symbolizer_object_free(struct sym_object *obj);
+/* Frees a placement (not its object). NULL is a no-op. */
+void symbolizer_module_free(struct sym_module *mod);
+/* The libdwfl address of file offset off in obj, or 0 when no segment holds it. */
+uint64_t symbolizer_object_address(const struct sym_object *obj, uint64_t off);
+/* Opens and reports every object with executable code in maps that the table does not hold yet,
+ * and puts its placements in the table. 0 or -errno. */
+int symbolizer_add_objects(struct symbolizer *sym, const struct proc_maps *maps);
 
 /* symbolizer_jit.c: reads the target's perf map, or what was appended to it. */
 void symbolizer_jit_load_perf_map(struct symbolizer *sym);

@@ -1,7 +1,6 @@
 /* unwinder.c: unwinds one target's user stacks from snapshots (ip, sp, bp and the stack bytes from
- * sp up). Owns the target's address-space model: its mappings and the ELF objects behind them,
- * cached by device and inode and kept after the target exits. Each frame is stepped by the first
- * of:
+ * sp up), over the model of the target's address space (its mappings and the ELF objects behind
+ * them) that unwinder_maps.c keeps. Each frame is stepped by the first of:
  *  - the kernel's signal trampoline: the rt_sigframe layout;
  *  - a compact CFI rule (unwind_cfi.c) cached per address: CFA = rsp/rbp + offset, return address
  *    and rbp at fixed offsets. This covers nearly every frame of compiled code, at ~0.01 us each;
@@ -14,21 +13,16 @@
  * on since the sample. Not thread-safe: one unwinder is driven by one thread. */
 #include "smolder/unwinder.h"
 
-#include "smolder/frame.h"
-#include "smolder/log.h"
-#include "smolder/proc_maps.h"
 #include "unwind_cfi.h"
 #include "unwind_elf.h"
+#include "unwinder_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Exported by libunwind-x86_64 but not declared in its headers: binary search of an
@@ -37,341 +31,13 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 					      unw_dyn_info_t *di, unw_proc_info_t *pi,
 					      int need_unwind_info, void *arg);
 
-/* The maps are re-read on demand (an ip outside every known mapping, a walk that stopped short
- * with its leaf in a known one) at most this often: a burst of samples in freshly mapped code costs
- * one re-read, a stream of garbage ips or of stacks that never complete twenty per second. */
-#define REFRESH_MIN_INTERVAL_NS 50000000ull
 /* libunwind's register-state cache, for the few ips it handles (power of two). */
 #define RS_CACHE_SIZE 1024
-/* The fast path's rule cache: direct-mapped by lookup address, 2^RULE_CACHE_BITS slots of 24
- * bytes. A profile's hot code has a few thousand distinct return addresses. */
-#define RULE_CACHE_BITS 14
 /* Where libunwind reads a search table built from .eh_frame (objects without .eh_frame_hdr): a
  * kernel address, which no user mapping (snapshot or file) can hold. */
 #define SYNTHETIC_TABLE_ADDR 0xfffff00000000000ull
 /* A frame pointer must point this close above the frame's sp to be believed. */
 #define FP_MAX_FRAME (1u << 20)
-
-/* One mapped file (or the vdso), shared by all its mappings and kept until unwinder_free. */
-struct uw_object {
-	uint32_t dev_major, dev_minor;
-	uint64_t inode;
-	bool vdso;
-	uint64_t vdso_size;
-	struct unwind_elf *elf; /* NULL: could not be opened or is not an ELF we understand */
-};
-
-/* What the unwinder adds to one line of the target's maps. */
-struct uw_map {
-	const struct proc_map *pm; /* the line, in unwinder.pm */
-	struct uw_object *obj;	   /* NULL for anonymous memory and unusable files */
-	int64_t bias;		   /* runtime address = link-time vaddr + bias */
-};
-
-/* State of the unwind in progress, read by the libunwind accessors. */
-struct uw_frame_ctx {
-	const struct unwind_snapshot *snap;
-	uint64_t ip, sp, bp;	  /* registers of the frame libunwind (re)starts from */
-	bool bp_known;		  /* false: rbp was not recoverable for this frame */
-	uint64_t stack_hi;	  /* end of the mapping holding snap->sp, 0 if unknown */
-	uint32_t truncated_reads; /* stack reads past the end of the snapshot */
-	uint32_t bad_reads;	  /* reads that fell in neither the snapshot nor a mapped file */
-	bool lookup_failed;	  /* find_proc_info found no unwind info during the last step */
-	const int32_t *synthetic_table; /* during a table search in one (unwind_elf.h) */
-	uint64_t synthetic_len;		/* its bytes */
-};
-
-struct rule_slot {
-	uint64_t addr; /* lookup address; 0: empty */
-	struct unwind_rule rule;
-};
-
-struct unwinder {
-	pid_t pid;
-	int mem_fd; /* /proc/PID/mem for JIT code bytes (anonymous memory has no file); -1: none */
-	bool slow_path_only; /* unwinder_set_fast_path(false) */
-	struct rule_slot *rules;
-	unw_addr_space_t as;
-	struct proc_maps pm; /* the target's mappings at the last refresh */
-	struct uw_map *maps; /* parallel to pm.maps */
-	struct uw_object **objects;
-	size_t n_objects;
-	uint64_t last_refresh_ns;
-	/* Maps generation: bumped when the code mapped from files changes (dlopen, dlclose, exec),
-	 * so that addresses can be resolved against the mappings of their time. */
-	uint32_t generation;
-	bool have_maps;
-	unwinder_maps_listener *listener;
-	void *listener_arg;
-	struct unwinder_stats stats;
-	struct uw_frame_ctx ctx;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static const struct uw_map *find_map(const struct unwinder *uw, uint64_t addr)
-{
-	const struct proc_map *p = proc_maps_find(&uw->pm, addr);
-
-	return p ? &uw->maps[p - uw->pm.maps] : NULL;
-}
-
-static bool refresh_allowed(const struct unwinder *uw)
-{
-	return now_ns() - uw->last_refresh_ns >= REFRESH_MIN_INTERVAL_NS;
-}
-
-/* find_map, re-reading the maps (rate-limited) when addr is in none of them: new code was mapped
- * (dlopen, exec) since the last read. */
-static const struct uw_map *find_map_refresh(struct unwinder *uw, uint64_t addr)
-{
-	const struct uw_map *m = find_map(uw, addr);
-
-	if (!m && refresh_allowed(uw) && unwinder_refresh_maps(uw) == 0)
-		m = find_map(uw, addr);
-	return m;
-}
-
-/* ---- objects ---------------------------------------------------------------------------- */
-
-static int add_object(struct unwinder *uw, struct uw_object *obj)
-{
-	struct uw_object **grown = realloc(uw->objects, (uw->n_objects + 1) * sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	uw->objects = grown;
-	uw->objects[uw->n_objects++] = obj;
-	return 0;
-}
-
-static struct uw_object *lookup_object(const struct unwinder *uw, const struct proc_map *pm)
-{
-	for (size_t i = 0; i < uw->n_objects; i++) {
-		struct uw_object *obj = uw->objects[i];
-
-		if (!obj->vdso && obj->inode == pm->inode && obj->dev_major == pm->dev_major &&
-		    obj->dev_minor == pm->dev_minor)
-			return obj;
-	}
-	return NULL;
-}
-
-/* Opens the file behind pm through /proc/PID/map_files (works for deleted files and other mount
- * namespaces), falling back to /proc/PID/root/PATH. A file that cannot be used is remembered as
- * such (elf NULL) so it is not retried at every refresh. */
-static struct uw_object *open_object(struct unwinder *uw, const struct proc_map *pm)
-{
-	struct uw_object *obj = calloc(1, sizeof(*obj));
-	char path[PATH_MAX];
-
-	if (!obj)
-		return NULL;
-	obj->dev_major = pm->dev_major;
-	obj->dev_minor = pm->dev_minor;
-	obj->inode = pm->inode;
-	if (proc_maps_file_path(uw->pid, pm, path, sizeof(path)) == 0)
-		obj->elf = unwind_elf_open(path);
-	if (!obj->elf && pm->path[0] == '/' && !strstr(pm->path, " (deleted)") &&
-	    snprintf(path, sizeof(path), "/proc/%d/root%s", (int)uw->pid, pm->path) <
-		    (int)sizeof(path))
-		obj->elf = unwind_elf_open(path);
-	if (!obj->elf)
-		log_debug("unwinder: no unwind info from %s: %s", pm->path, strerror(errno));
-	if (add_object(uw, obj) < 0) {
-		unwind_elf_free(obj->elf);
-		free(obj);
-		return NULL;
-	}
-	return obj;
-}
-
-/* Copies the vdso image: from the target's memory, or from our own vdso when that fails (same
- * kernel, same image) and the sizes agree. */
-static uint8_t *read_vdso(pid_t pid, const struct proc_map *pm)
-{
-	size_t size = pm->end - pm->start;
-	uint8_t *image = malloc(size);
-	char path[64];
-	int fd;
-
-	if (!image)
-		return NULL;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = pread(fd, image, size, (off_t)pm->start);
-
-		close(fd);
-		if (n == (ssize_t)size)
-			return image;
-	}
-	struct proc_maps self = {0};
-	unsigned long own = getauxval(AT_SYSINFO_EHDR);
-
-	if (own && proc_maps_read(getpid(), &self) == 0) {
-		const struct proc_map *mine = proc_maps_find(&self, own);
-		bool same = mine && mine->end - mine->start == size;
-
-		proc_maps_release(&self);
-		if (same) {
-			memcpy(image, (const void *)own, size);
-			return image;
-		}
-	}
-	free(image);
-	return NULL;
-}
-
-static struct uw_object *vdso_object(struct unwinder *uw, const struct proc_map *pm)
-{
-	uint64_t size = pm->end - pm->start;
-	struct uw_object *obj;
-	uint8_t *image;
-
-	for (size_t i = 0; i < uw->n_objects; i++)
-		if (uw->objects[i]->vdso && uw->objects[i]->vdso_size == size)
-			return uw->objects[i];
-	obj = calloc(1, sizeof(*obj));
-	if (!obj)
-		return NULL;
-	obj->vdso = true;
-	obj->vdso_size = size;
-	image = read_vdso(uw->pid, pm);
-	if (image)
-		obj->elf = unwind_elf_from_image(image, size);
-	if (!obj->elf)
-		log_debug("unwinder: no unwind info for the vdso of %d", (int)uw->pid);
-	if (add_object(uw, obj) < 0) {
-		unwind_elf_free(obj->elf);
-		free(obj);
-		return NULL;
-	}
-	return obj;
-}
-
-/* ---- maps ------------------------------------------------------------------------------- */
-
-static bool maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (a[i].pm->start != b[i].pm->start || a[i].pm->end != b[i].pm->end ||
-		    a[i].pm->offset != b[i].pm->offset || a[i].obj != b[i].obj ||
-		    a[i].bias != b[i].bias)
-			return false;
-	return true;
-}
-
-static bool is_code(const struct uw_map *m)
-{
-	return m->obj && (m->pm->perms & PROC_MAP_EXEC);
-}
-
-/* Whether a and b map the same code from the same files at the same places (anonymous memory,
- * data and heap mappings change all the time and do not matter to names). */
-static bool code_maps_equal(const struct uw_map *a, size_t na, const struct uw_map *b, size_t nb)
-{
-	size_t i = 0, j = 0;
-
-	for (;;) {
-		while (i < na && !is_code(&a[i]))
-			i++;
-		while (j < nb && !is_code(&b[j]))
-			j++;
-		if (i == na || j == nb)
-			return i == na && j == nb;
-		if (a[i].pm->start != b[j].pm->start || a[i].pm->end != b[j].pm->end ||
-		    a[i].pm->offset != b[j].pm->offset || a[i].obj != b[j].obj)
-			return false;
-		i++;
-		j++;
-	}
-}
-
-int unwinder_refresh_maps(struct unwinder *uw)
-{
-	bool new_generation;
-	struct proc_maps pm = {0};
-	struct uw_map *maps = NULL;
-	int err;
-
-	uw->last_refresh_ns = now_ns();
-	uw->stats.map_refreshes++;
-	err = proc_maps_read(uw->pid, &pm);
-	if (err)
-		return err; /* keep the last known maps: samples already taken still unwind */
-	if (pm.n == 0) {
-		/* A zombie's (or an exiting process's) maps read as empty, successfully. Its
-		 * samples still queued must unwind with the maps it had, not with none. */
-		err = -ESRCH;
-		goto out;
-	}
-	maps = calloc(pm.n, sizeof(*maps));
-	if (!maps) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Open every object with code mapped first: its read-only mappings (headers, .eh_frame_hdr,
-	 * .eh_frame) usually come before its executable one. Eagerly, so the objects are still
-	 * there when the target has exited before its last samples are unwound. */
-	for (size_t i = 0; i < pm.n; i++) {
-		const struct proc_map *p = &pm.maps[i];
-
-		if ((p->perms & PROC_MAP_EXEC) && p->inode && p->path[0] != '[' &&
-		    !lookup_object(uw, p) && !open_object(uw, p)) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < pm.n; i++) {
-		const struct proc_map *p = &pm.maps[i];
-		struct uw_map *m = &maps[i];
-		int64_t delta;
-
-		m->pm = p;
-		if (strcmp(p->path, "[vdso]") == 0)
-			m->obj = vdso_object(uw, p);
-		else if (p->inode && p->path[0] != '[')
-			m->obj = lookup_object(uw, p);
-		if (m->obj && m->obj->elf &&
-		    unwind_elf_load_delta(m->obj->elf, p->offset, &delta) == 0)
-			m->bias = (int64_t)(p->start - p->offset - (uint64_t)delta);
-		else
-			m->obj = NULL;
-	}
-	new_generation = uw->have_maps && !code_maps_equal(uw->maps, uw->pm.n, maps, pm.n);
-	if (!maps_equal(uw->maps, uw->pm.n, maps, pm.n)) {
-		/* Cached rules and register states are keyed by ip alone: an address may now hold
-		 * other code, or code that was not mapped executable yet (ld.so maps a library
-		 * read-only first), whose "no rule" would otherwise stick for the whole run. */
-		memset(uw->rules, 0, ((size_t)1 << RULE_CACHE_BITS) * sizeof(*uw->rules));
-		if (uw->as)
-			unw_flush_cache(uw->as, 0, 0);
-	}
-	free(uw->maps);
-	uw->maps = maps;
-	maps = NULL;
-	proc_maps_release(&uw->pm);
-	uw->pm = pm;
-	pm = (struct proc_maps){0};
-	if (new_generation && uw->generation < FRAME_GENERATION_MAX)
-		uw->generation++; /* saturates: later changes then share the last generation */
-	if ((new_generation || !uw->have_maps) && uw->listener)
-		uw->listener(uw->listener_arg, uw->generation, &uw->pm);
-	uw->have_maps = true;
-out:
-	free(maps);
-	proc_maps_release(&pm);
-	return err;
-}
 
 /* ---- libunwind accessors ---------------------------------------------------------------- */
 
@@ -379,7 +45,7 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 			  int need_unwind_info, void *arg)
 {
 	struct unwinder *uw = arg;
-	const struct uw_map *m = find_map_refresh(uw, ip);
+	const struct uw_map *m = unwinder_find_map_refresh(uw, ip);
 	const struct unwind_elf *elf;
 	unw_dyn_info_t di;
 	int ret;
@@ -449,7 +115,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	}
 	/* Read-only file mappings hold what the file holds; writable ones (.data, .got, relocated
 	 * pointers) do not, and the live process has moved on since the sample. */
-	m = find_map(uw, addr);
+	m = unwinder_find_map(uw, addr);
 	if (m && m->obj && !(m->pm->perms & PROC_MAP_WRITE) &&
 	    unwind_elf_read(m->obj->elf, addr - m->pm->start + m->pm->offset, valp, sizeof(*valp)) >
 		    0)
@@ -521,7 +187,7 @@ static unw_accessors_t accessors = {
 static bool is_sigreturn(const struct unwinder *uw, uint64_t ip)
 {
 	static const uint8_t code[9] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
-	const struct uw_map *m = find_map(uw, ip);
+	const struct uw_map *m = unwinder_find_map(uw, ip);
 	uint8_t buf[sizeof(code)];
 
 	if (!m || !m->obj || !(m->pm->perms & PROC_MAP_EXEC))
@@ -601,7 +267,7 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 	if (slot->addr == addr && addr)
 		return &slot->rule;
 	memset(&slot->rule, 0, sizeof(slot->rule));
-	m = find_map_refresh(uw, addr);
+	m = unwinder_find_map_refresh(uw, addr);
 	/* An address in no known mapping is not cached: its code is newer than the maps, and the
 	 * next lookup must be free to re-read them (rate-limited) instead of finding "no rule". */
 	slot->addr = m ? addr : 0;
@@ -657,7 +323,7 @@ static enum step_result fp_step(struct unwinder *uw, struct uw_regs *regs)
 	if ((r = stack_word(uw, regs->bp, &saved_bp)) != STEP_OK ||
 	    (r = stack_word(uw, regs->bp + 8, &ra)) != STEP_OK)
 		return r == STEP_TRUNCATED ? r : STEP_NO_INFO;
-	m = find_map(uw, ra);
+	m = unwinder_find_map(uw, ra);
 	if (!m || !(m->pm->perms & PROC_MAP_EXEC))
 		return STEP_NO_INFO;
 	regs->ip = ra;
@@ -735,7 +401,7 @@ static void unwind_walk(struct unwinder *uw, const struct unwind_snapshot *snap,
 	memset(c, 0, sizeof(*c));
 	c->snap = snap;
 	{
-		const struct uw_map *stack_map = find_map(uw, snap->sp);
+		const struct uw_map *stack_map = unwinder_find_map(uw, snap->sp);
 
 		c->stack_hi = stack_map ? stack_map->pm->end : 0;
 	}
@@ -806,14 +472,14 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 	uw->stats.unwinds++;
 	unwind_walk(uw, snap, ips, max, result);
 	/* The walk did not reach the root: the maps may be stale with the ip still inside a known
-	 * mapping, so find_map_refresh did not fire (ld.so maps a library in steps; dlopen over a
-	 * reused range; after exec, the new image's code over the old image's ranges, whose rules
-	 * then send the walk past the stack copy). Re-read (rate-limited) and walk once more;
+	 * mapping, so unwinder_find_map_refresh did not fire (ld.so maps a library in steps; dlopen
+	 * over a reused range; after exec, the new image's code over the old image's ranges, whose
+	 * rules then send the walk past the stack copy). Re-read (rate-limited) and walk once more;
 	 * unchanged maps keep the caches. A walk that ran out of a copy clipped at its limit has
 	 * its explanation already. */
 	if (!(result->flags & (UNWIND_COMPLETE | UNWIND_MAX_DEPTH)) &&
-	    !((result->flags & UNWIND_TRUNCATED) && snap->stack_clipped) && refresh_allowed(uw) &&
-	    unwinder_refresh_maps(uw) == 0)
+	    !((result->flags & UNWIND_TRUNCATED) && snap->stack_clipped) &&
+	    unwinder_refresh_allowed(uw) && unwinder_refresh_maps(uw) == 0)
 		unwind_walk(uw, snap, ips, max, result);
 	result->generation = uw->generation;
 	if (result->flags & UNWIND_COMPLETE)
@@ -828,13 +494,13 @@ int unwinder_unwind(struct unwinder *uw, const struct unwind_snapshot *snap, uin
 int unwinder_rule_at(struct unwinder *uw, uint64_t ip, bool exact, struct unwind_rule *rule)
 {
 	uint64_t lookup = exact ? ip : ip - 1;
-	const struct uw_map *m = find_map_refresh(uw, lookup);
+	const struct uw_map *m = unwinder_find_map_refresh(uw, lookup);
 
 	/* ld.so maps a library read-only over its whole span before it maps the code: maps read
 	 * in between show ip in a mapping that is not (yet) code. Re-read (rate-limited) once. */
-	if (m && !(m->pm->perms & PROC_MAP_EXEC) && refresh_allowed(uw) &&
+	if (m && !(m->pm->perms & PROC_MAP_EXEC) && unwinder_refresh_allowed(uw) &&
 	    unwinder_refresh_maps(uw) == 0)
-		m = find_map(uw, lookup);
+		m = unwinder_find_map(uw, lookup);
 	memset(rule, 0, sizeof(*rule));
 	if (!m || !(m->pm->perms & PROC_MAP_EXEC))
 		return -ENOENT;
