@@ -1,8 +1,9 @@
-/* alloc_tracker_internal.h: the allocation tracker's state, shared by its two halves:
+/* alloc_tracker_internal.h: the allocation tracker's state, shared by its three parts:
  * alloc_tracker.c (the BPF program, its tracepoints, the books through fork, exec and exit, the
- * counters) and alloc_stacks.c (the stacks the kernel announces: interned under their process's
- * root, unwind rules learned from snapshots, pending prefixes, Python frames spliced in). Not a
- * public header: only those two files include it. */
+ * ring buffer's reads), alloc_stacks.c (the stacks the kernel announces: interned under their
+ * process's root, unwind rules learned from snapshots, pending prefixes, Python frames spliced in)
+ * and alloc_samples.c (the counters read per interval: site samples, live blocks, statistics).
+ * Not a public header: only those three files include it. */
 #ifndef SMOLDER_ALLOC_TRACKER_INTERNAL_H
 #define SMOLDER_ALLOC_TRACKER_INTERNAL_H
 
@@ -107,6 +108,12 @@ struct alloc_tracker {
 	int ncpus;
 	struct smolder_site_counters *site_values; /* one per possible CPU (per-CPU sites map) */
 };
+
+/* alloc_tracker.c */
+
+/* Reads the ring buffer's waiting records, bounded in time (a cut read leaves t->backlogged set);
+ * timeout_ms >= 0 waits that long for the first. libbpf's count or -errno. */
+int alloc_tracker_consume(struct alloc_tracker *t, int timeout_ms);
 
 /* alloc_stacks.c */
 

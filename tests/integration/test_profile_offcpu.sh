@@ -19,9 +19,12 @@ require_root_bpf
 	-- "$FIXTURES/offcpu_mix" 3 sleep >"$WORK/s.out" 2>"$WORK/s.err"
 code=$?
 [ "$code" -eq 0 ] || fail "profile (sleep) exited $code: $(tail -3 "$WORK/s.err")"
-for f in s.offcpu.folded s.offcpu.svg s.folded s.svg; do
+for f in s.offcpu.folded s.offcpu.svg s.svg; do
 	[ -s "$WORK/$f" ] || fail "$f not written"
 done
+# The on-CPU part is written too, but may hold no line: a fixture that sleeps its 3 s can get no
+# 99 Hz sample at all (seen in CI: "samples: 0 kept"), and an empty folded file is its profile.
+[ -e "$WORK/s.folded" ] || fail "s.folded not written"
 grep -q "sleep_phase" "$WORK/s.offcpu.svg" || fail "off-CPU SVG does not show sleep_phase"
 if python3 - "$WORK/s.json" "$WORK/s.out" "$WORK/s.offcpu.folded" >"$WORK/check" 2>&1 <<'PY'
 import json, re, sys
