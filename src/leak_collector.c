@@ -426,11 +426,12 @@ static int add_descendants(struct leak_collector *lc, struct session *s)
 	size_t n_found = 0;
 	int ret = target_descendants(s->opts.pids, s->opts.n_pids, &found, &n_found);
 
-	for (size_t i = 0; !ret && i < n_found; i++)
-		ret = alloc_tracker_add_process(lc->tracker, found[i]);
-	/* Their interpreters are examined before their probes go live (see examine_python). */
+	/* Their interpreters are examined before their probes go live (see examine_python): listed
+	 * in the targets map, a process's allocations already fire the first target's probes. */
 	for (size_t i = 0; !ret && i < n_found; i++)
 		process_table_prepare_python(lc->processes, found[i]);
+	for (size_t i = 0; !ret && i < n_found; i++)
+		ret = alloc_tracker_add_process(lc->tracker, found[i]);
 	free(found);
 	if (ret)
 		return ret;
