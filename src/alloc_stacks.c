@@ -114,13 +114,15 @@ static void rule_for_kernel(const struct unwind_rule *r, struct smolder_unwind_r
 	k->bp_offset = r->rbp_off;
 }
 
-/* True when the kernel rule for (ip, layout) is provisional. */
-static bool is_provisional(const struct alloc_tracker *t, uint64_t ip, uint32_t layout)
+/* True when the kernel rule under key is provisional. The exact bit counts: an ip learned both
+ * as a return address and as an exact ip (after a signal frame) is two kernel rules, each of
+ * which must be re-checked, or the second stays a stop for the run. */
+static bool is_provisional(const struct alloc_tracker *t, const struct smolder_rule_key *key)
 {
 	for (size_t i = 0; i < t->n_provisional; i++) {
 		const struct smolder_rule_key *k = &t->provisional[i].key;
 
-		if ((k->addr & ~SMOLDER_RULE_KEY_EXACT) == ip && k->layout == layout)
+		if (k->addr == key->addr && k->layout == key->layout)
 			return true;
 	}
 	return false;
@@ -189,7 +191,7 @@ static uint8_t learn_rule(struct alloc_tracker *t, struct unwinder *unwinder, ui
 	rule_for_kernel(&rule, &k);
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rules), &key, &k, BPF_ANY) == 0) {
 		t->rules_installed++;
-		if (unknown && !is_provisional(t, ip, layout))
+		if (unknown && !is_provisional(t, &key))
 			provisional_add(t, &key, tgid, exact);
 	}
 	*provisional = unknown;
