@@ -8,16 +8,30 @@
 source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
-# truncate_when_loaded OUT COPY: waits (5 s) for the target's "loaded" line in OUT, gives smolder
-# time to open the newly mapped COPY, then truncates COPY to 0 bytes.
+# truncate_when_loaded OUT COPY SMOLDER_PID ERR: waits (5 s) for the target's "loaded" line in
+# OUT, then (20 s) for smolder's start line in ERR (its set-up takes seconds on a loaded machine)
+# and for smolder to hold COPY open twice (the unwinder's copy and the symbolizer's libelf: it opens
+# a newly mapped object at its next look at the maps), lets it sample there, then truncates COPY to
+# 0 bytes. A fixed sleep truncated the copy before a slow set-up had opened it.
 truncate_when_loaded() {
-	local out=$1 copy=$2 i
+	local out=$1 copy=$2 smolder=$3 err=$4 i fd held=0
 	for i in $(seq 1 100); do
 		grep -q '^loaded' "$out" 2>/dev/null && break
 		sleep 0.05
 	done
 	grep -q '^loaded' "$out" || fail "the plugin copy was never loaded: $(head -c 300 "$out")"
-	sleep 1.5 # smolder opens a newly mapped object at its next look at the maps
+	for i in $(seq 1 200); do
+		# fd links name the file, so compare whole link targets, never a pattern.
+		held=0
+		grep -q '^smolder: \(profiling\|tracking allocations\)' "$err" || { sleep 0.1; continue; }
+		for fd in /proc/"$smolder"/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "$copy" ] && held=$((held + 1))
+		done
+		[ "$held" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$held" -ge 2 ] || echo "smolder holds $copy open $held time(s) after 20 s"
+	sleep 0.5
 	: >"$copy"
 }
 
@@ -48,7 +62,7 @@ done
 	>"$WORK/r.out" 2>"$WORK/r.err" &
 SMOLDER_PID=$!
 CHILDREN+=("$SMOLDER_PID")
-truncate_when_loaded "$WORK/g.out" "$WORK/libcrash_gen.so"
+truncate_when_loaded "$WORK/g.out" "$WORK/libcrash_gen.so" "$SMOLDER_PID" "$WORK/r.err"
 wait "$SMOLDER_PID"
 rc=$?
 wait "$TARGET"
@@ -69,7 +83,7 @@ sleep 0.2
 "$SMOLDER" leaks -p "$TARGET" -d 20 -o "$WORK/l.json" >"$WORK/l.out" 2>"$WORK/l.err" &
 SMOLDER_PID=$!
 CHILDREN+=("$SMOLDER_PID")
-truncate_when_loaded "$WORK/t.out" "$WORK/libcrash_leak.so"
+truncate_when_loaded "$WORK/t.out" "$WORK/libcrash_leak.so" "$SMOLDER_PID" "$WORK/l.err"
 wait "$SMOLDER_PID"
 rc=$?
 [ "$rc" -eq 0 ] && pass "leaks: exit 0 after the target died" ||
