@@ -33,9 +33,14 @@ if [ -z "$PY" ]; then
 	echo "skip: no pyenv Python 3.11/3.12 (shared libpython) for the sqlite3 import part"
 	exit $((FAILURES > 0))
 fi
+# It imports sqlite3 0.5 s after leaks has started (the file go appears), not after a fixed delay
+# that leaks' set-up (seconds on a busy machine) could outlast: the import must come after attach.
 cat >"$WORK/late_import.py" <<'EOF2'
-import time
-time.sleep(1.5)
+import os, sys, time
+t0 = time.time()
+while not os.path.exists(sys.argv[1]) and time.time() - t0 < 60:
+    time.sleep(0.05)
+time.sleep(0.5)
 import sqlite3
 c = sqlite3.connect(":memory:")
 c.execute("create table t(x text)")
@@ -46,19 +51,25 @@ while True:
     if i % 1000 == 0:
         time.sleep(0.01)
 EOF2
-"$PY" "$WORK/late_import.py" >"$WORK/late_import.out" 2>&1 &
+"$PY" "$WORK/late_import.py" "$WORK/go" >"$WORK/late_import.out" 2>&1 &
 LATE=$!
 CHILDREN+=("$LATE")
 sleep 0.3
-"$SMOLDER" leaks -p "$LATE" -d 4 -o "$WORK/late.json" >"$WORK/late.txt" 2>"$WORK/late.err" ||
-	fail "leaks (late sqlite3 import) exited $?: $(tail -3 "$WORK/late.err")"
+"$SMOLDER" leaks -p "$LATE" -d 4 -o "$WORK/late.json" >"$WORK/late.txt" 2>"$WORK/late.err" &
+LEAKS=$!
+for _ in $(seq 1 300); do
+	grep -q '^smolder: tracking allocations' "$WORK/late.err" && break
+	sleep 0.1
+done
+touch "$WORK/go"
+wait "$LEAKS" || fail "leaks (late sqlite3 import) exited $?: $(tail -3 "$WORK/late.err")"
 if python3 -c '
 import json, sys; r = json.load(open(sys.argv[1]))
 s = [s for s in r["sites"] if "sqlite3_step" in s["stack"]]
 assert s, "no site through sqlite3_step: " + repr([x["stack"][-4:] for x in r["sites"][:3]])
 s = max(s, key=lambda s: s["allocations"])
 assert s["stack"][0] == "_start" and not s["stack_truncated"], ("truncated", s["stack"][:4])
-assert any(f.startswith("<module> (") and f.endswith("/late_import.py:8)") for f in s["stack"]), \
+assert any(f.startswith("<module> (") and f.endswith("/late_import.py:11)") for f in s["stack"]), \
     ("no module frame", s["stack"])
 assert r["totals"]["unwind_rules_relearned"] >= 0' "$WORK/late.json" 2>"$WORK/late.py.err"; then
 	pass "leaks: sqlite3 imported after attach unwinds through libsqlite3 to _start"
