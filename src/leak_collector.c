@@ -509,6 +509,14 @@ static int leak_collector_attach(void *ctx, struct session *s)
 	rc = alloc_tracker_attach(lc->tracker);
 	if (rc >= 0 && lc->opts.children)
 		rc = add_descendants(lc, s);
+	/* A target killed while its objects were scanned loses them one by one (its map_files
+	 * and root vanish): no allocator found, but the cause is its exit. */
+	if (rc == -ENOENT) {
+		int state = target_task_state(s->pid, s->pid);
+
+		if (state == -ENOENT || state == -ESRCH || state == 'Z' || state == 'X')
+			rc = -ESRCH;
+	}
 	if (rc == -ENOENT) {
 		log_error("no allocator functions (malloc/free, operator new/delete, jemalloc, "
 			  "tcmalloc) found in the objects pid %d maps; a static binary without "
