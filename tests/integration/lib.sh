@@ -53,6 +53,18 @@ require_root_bpf() {
 	fi
 }
 
+# wait_for_line PATTERN FILE [TENTHS]: waits (bounded: TENTHS x 0.1 s, default 100) until FILE
+# has a line matching the grep pattern; 0 when it has, 1 when the wait ran out.
+wait_for_line() {
+	local pattern=$1 file=$2 tenths=${3:-100}
+
+	for _ in $(seq "$tenths"); do
+		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # start_fixture NAME ARGS...: starts a fixture in the background, sets FIXTURE_PID.
 start_fixture() {
 	local name=$1

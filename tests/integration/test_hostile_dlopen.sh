@@ -57,10 +57,7 @@ CHILDREN+=("$LATE")
 sleep 0.3
 "$SMOLDER" leaks -p "$LATE" -d 4 -o "$WORK/late.json" >"$WORK/late.txt" 2>"$WORK/late.err" &
 LEAKS=$!
-for _ in $(seq 1 300); do
-	grep -q '^smolder: tracking allocations' "$WORK/late.err" && break
-	sleep 0.1
-done
+wait_for_line '^smolder: tracking allocations' "$WORK/late.err" 300
 touch "$WORK/go"
 wait "$LEAKS" || fail "leaks (late sqlite3 import) exited $?: $(tail -3 "$WORK/late.err")"
 if python3 -c '

@@ -51,10 +51,7 @@ CHILDREN+=("$PYX")
 sleep 0.3
 "$SMOLDER" leaks -p "$PYX" -d 5 -o "$WORK/pyx.json" >"$WORK/pyx.txt" 2>"$WORK/pyx.err" &
 LEAKS=$!
-for _ in $(seq 1 300); do
-	grep -q '^smolder: tracking allocations' "$WORK/pyx.err" && break
-	sleep 0.1
-done
+wait_for_line '^smolder: tracking allocations' "$WORK/pyx.err" 300
 touch "$WORK/go"
 wait "$LEAKS" || fail "leaks python3 -> perl exited $?: $(tail -3 "$WORK/pyx.err")"
 if python3 -c '

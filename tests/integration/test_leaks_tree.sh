@@ -134,7 +134,7 @@ cp "$SOURCE_DIR/tests/fixtures/python/leak_pool.py" "$WORK/leak_pool.py"
 /usr/bin/python3 "$WORK/leak_pool.py" 2 50 >"$WORK/pool.out" 2>&1 &
 POOL=$!
 CHILDREN+=("$POOL")
-for _ in $(seq 50); do grep -q ready "$WORK/pool.out" && break; sleep 0.1; done
+wait_for_line ready "$WORK/pool.out" 50
 mapfile -t WORKERS < <(children_of "$POOL")
 CHILDREN+=("${WORKERS[@]}")
 "$SMOLDER" leaks -p "$POOL" --children -d 6 -o "$WORK/c.json" >"$WORK/c.txt" 2>"$WORK/c.err" ||

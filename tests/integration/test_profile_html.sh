@@ -207,7 +207,7 @@ kill "$FIXTURE_PID" 2>/dev/null
 
 # --- 3. hostile names -------------------------------------------------------------------------
 start_fixture html_hostile 30
-for _ in $(seq 50); do grep -q ready "$WORK/html_hostile.out" && break; sleep 0.1; done
+wait_for_line ready "$WORK/html_hostile.out" 50
 "$SMOLDER" profile -p "$FIXTURE_PID" -d 8 \
 	--during "echo '</script><script>window.pwned=3</script> & \"q\" <b>'; sleep 2" \
 	-o "$WORK/h.html" -o "$WORK/h.json" >"$WORK/h.out" 2>"$WORK/h.err"

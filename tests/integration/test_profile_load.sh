@@ -81,7 +81,7 @@ fi
 "$FIXTURES/demo_server" 0 1 >"$WORK/demo_p.out" 2>&1 &
 server=$!
 CHILDREN+=("$server")
-for _ in $(seq 50); do grep -q listening "$WORK/demo_p.out" && break; sleep 0.1; done
+wait_for_line listening "$WORK/demo_p.out" 50
 want=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/demo_p.out")
 "$SMOLDER" profile -p "$server" --no-memory -o "$WORK/p.json" \
 	--during 'wrk -t1 -c1 -d1s http://127.0.0.1:$PORT/hash' 2>"$WORK/p.err"

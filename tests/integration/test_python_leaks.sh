@@ -23,7 +23,7 @@ run_leaks() {
 	pid=$!
 	CHILDREN+=("$pid")
 	exec 9>"$fifo"
-	for _ in $(seq 100); do grep -q ready "$WORK/$label.out" 2>/dev/null && break; sleep 0.1; done
+	wait_for_line ready "$WORK/$label.out" 100
 	"$SMOLDER" leaks -p "$pid" -d 8 -i 0.5 -o "$WORK/$label.json" >"$WORK/$label.txt" \
 		2>"$WORK/$label.err"
 	local code=$?
@@ -102,7 +102,7 @@ rm -f "$WORK/stdin.bad" && mkfifo "$WORK/stdin.bad"
 pid=$!
 CHILDREN+=("$pid")
 exec 9>"$WORK/stdin.bad"
-for _ in $(seq 100); do grep -q ready "$WORK/bad.out" 2>/dev/null && break; sleep 0.1; done
+wait_for_line ready "$WORK/bad.out" 100
 SMOLDER_PYTHON_OFFSET=tstate_interp=8 "$SMOLDER" leaks -p "$pid" -d 1 -o "$WORK/bad.json" \
 	>/dev/null 2>"$WORK/bad.err"
 code=$?

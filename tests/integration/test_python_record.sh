@@ -24,7 +24,7 @@ run_python() {
 	pid=$!
 	CHILDREN+=("$pid")
 	exec 9>"$fifo" # holds the fixture's stdin open; closing it ends the fixture
-	for _ in $(seq 100); do grep -q ready "$WORK/$label.out" 2>/dev/null && break; sleep 0.1; done
+	wait_for_line ready "$WORK/$label.out" 100
 	# The fixture's python is the subshell's exec'd child: the pid is the interpreter itself.
 	"$SMOLDER" record -p "$pid" -d "$seconds" -F 999 "$@" -o "$WORK/$label.folded" \
 		-o "$WORK/$label.json" -o "$WORK/$label.svg" >"$WORK/$label.rec.out" 2>"$WORK/$label.rec.err"
@@ -69,7 +69,7 @@ rm -f "$WORK/stdin.dump" && mkfifo "$WORK/stdin.dump"
 dpid=$!
 CHILDREN+=("$dpid")
 exec 9>"$WORK/stdin.dump"
-for _ in $(seq 100); do grep -q ready "$WORK/dump.out" 2>/dev/null && break; sleep 0.1; done
+wait_for_line ready "$WORK/dump.out" 100
 "$SMOLDER" dump -p "$dpid" >"$WORK/dump.txt" 2>/dev/null
 "$SMOLDER" dump --native -p "$dpid" >"$WORK/dump-native.txt" 2>/dev/null
 exec 9>&-

@@ -15,11 +15,7 @@ require_root_bpf
 # 0 bytes. A fixed sleep truncated the copy before a slow set-up had opened it.
 truncate_when_loaded() {
 	local out=$1 copy=$2 smolder=$3 err=$4 i fd held=0
-	for i in $(seq 1 100); do
-		grep -q '^loaded' "$out" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q '^loaded' "$out" || fail "the plugin copy was never loaded: $(head -c 300 "$out")"
+	wait_for_line '^loaded' "$out" 50 || fail "the plugin copy was never loaded: $(head -c 300 "$out")"
 	for i in $(seq 1 200); do
 		# fd links name the file, so compare whole link targets, never a pattern.
 		held=0
@@ -54,10 +50,7 @@ cp "$FIXTURES/libgen_alpha.so" "$WORK/libcrash_gen.so"
 "$FIXTURES/gen_reload" "$WORK/libcrash_gen.so" "$FIXTURES/libgen_omega.so" 8 >"$WORK/g.out" 2>&1 &
 TARGET=$!
 CHILDREN+=("$TARGET")
-for i in $(seq 1 100); do
-	grep -q '^loaded' "$WORK/g.out" && break
-	sleep 0.05
-done
+wait_for_line '^loaded' "$WORK/g.out" 50
 "$SMOLDER" record -p "$TARGET" -F 199 -d 20 -o "$WORK/r.folded" -o "$WORK/r.json" \
 	>"$WORK/r.out" 2>"$WORK/r.err" &
 SMOLDER_PID=$!
