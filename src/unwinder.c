@@ -258,15 +258,20 @@ static void jit_rule(struct unwinder *uw, uint64_t lookup, struct unwind_rule *r
 	rule->rbp_rule = UNWIND_RBP_SAME;
 }
 
+static struct rule_slot *rule_slot_of(struct unwinder *uw, uint64_t addr)
+{
+	return &uw->rules[(addr * 0x9e3779b97f4a7c15ull) >> (64 - RULE_CACHE_BITS)];
+}
+
 static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 {
-	struct rule_slot *slot =
-		&uw->rules[(addr * 0x9e3779b97f4a7c15ull) >> (64 - RULE_CACHE_BITS)];
+	struct rule_slot *slot = rule_slot_of(uw, addr);
 	const struct uw_map *m;
 
 	if (slot->addr == addr && addr)
 		return &slot->rule;
 	memset(&slot->rule, 0, sizeof(slot->rule));
+	slot->sigreturn = SIGRET_UNKNOWN;
 	m = unwinder_find_map_refresh(uw, addr);
 	/* An address in no known mapping is not cached: its code is newer than the maps, and the
 	 * next lookup must be free to re-read them (rate-limited) instead of finding "no rule". */
@@ -276,6 +281,21 @@ static const struct unwind_rule *get_rule(struct unwinder *uw, uint64_t addr)
 	else if (m && !m->obj && (m->pm->perms & PROC_MAP_EXEC))
 		jit_rule(uw, addr, &slot->rule);
 	return &slot->rule;
+}
+
+/* is_sigreturn, remembered in the rule slot of ip - 1 (the lookup of return address ip) once that
+ * slot holds ip - 1; the slot is cleared with the rules when the maps change. */
+static bool is_sigreturn_cached(struct unwinder *uw, uint64_t ip)
+{
+	struct rule_slot *slot = rule_slot_of(uw, ip - 1);
+	bool yes;
+
+	if (slot->addr == ip - 1 && slot->sigreturn != SIGRET_UNKNOWN)
+		return slot->sigreturn == SIGRET_YES;
+	yes = is_sigreturn(uw, ip);
+	if (slot->addr == ip - 1)
+		slot->sigreturn = yes ? SIGRET_YES : SIGRET_NO;
+	return yes;
 }
 
 /* The fast path: applies a compact CFI rule without libunwind. */
@@ -413,7 +433,7 @@ static void unwind_walk(struct unwinder *uw, const struct unwind_snapshot *snap,
 		const struct unwind_rule *rule;
 		bool from_sigreturn = false;
 
-		if (!exact && !uw->slow_path_only && is_sigreturn(uw, regs.ip)) {
+		if (!exact && !uw->slow_path_only && is_sigreturn_cached(uw, regs.ip)) {
 			/* A handler returned into the trampoline: the next frame is the one the
 			 * signal interrupted, which resumes at its exact ip. */
 			if ((r = sigreturn_step(uw, &regs)) != STEP_OK)
@@ -432,7 +452,7 @@ static void unwind_walk(struct unwinder *uw, const struct unwind_snapshot *snap,
 			r = rule_step(uw, rule, &regs);
 			break;
 		case UNWIND_RULE_COMPLEX:
-			from_sigreturn = is_sigreturn(uw, regs.ip);
+			from_sigreturn = is_sigreturn_cached(uw, regs.ip);
 			r = libunwind_step(uw, &regs, exact);
 			break;
 		default:

@@ -49,7 +49,12 @@ struct uw_frame_ctx {
 struct rule_slot {
 	uint64_t addr; /* lookup address; 0: empty */
 	struct unwind_rule rule;
+	/* Whether addr + 1 is the signal return trampoline (enum sigret_state): checking reads the
+	 * object's code with pread, which once per frame would be a syscall on the hot path. */
+	uint8_t sigreturn;
 };
+
+enum sigret_state { SIGRET_UNKNOWN = 0, SIGRET_NO, SIGRET_YES };
 
 struct unwinder {
 	pid_t pid;
