@@ -8,8 +8,10 @@ source "$(dirname "$0")/lib.sh"
 require_root_bpf
 
 # --- launch + --during + --ops: known leak per operation --------------------------------------
-"$SMOLDER" profile -i 0.5 --ops 400 --during 'sleep 4' -o "$WORK/p.json" -o "$WORK/p.folded" \
-	-- "$FIXTURES/leak_linear" 4096 100 >"$WORK/p.out" 2>"$WORK/p.err"
+# -F 999: leak_linear spends ~0.02 s on CPU in 4 s, ~2 samples at the default 99 Hz and sometimes
+# none (seen in CI); the on-CPU assertions below need the part to hold samples.
+"$SMOLDER" profile -F 999 -i 0.5 --ops 400 --during 'sleep 4' -o "$WORK/p.json" \
+	-o "$WORK/p.folded" -- "$FIXTURES/leak_linear" 4096 100 >"$WORK/p.out" 2>"$WORK/p.err"
 code=$?
 [ "$code" -eq 0 ] || fail "profile exited $code: $(tail -3 "$WORK/p.err")"
 [ -s "$WORK/p.folded" ] || fail "no on-CPU folded output"
