@@ -143,11 +143,21 @@ static __always_inline __u64 send_snapshot(struct smolder_stack_record *walked, 
 	snap->layout = layout;
 	snap->pad0 = 0;
 	__builtin_memcpy(snap->ips, walked->ips, sizeof(snap->ips));
-	/* Copy in chunks so a stack shallower than the snapshot still yields what exists. */
-	for (int i = 0; i < SMOLDER_ALLOC_SNAPSHOT_BYTES / 1024; i++) {
-		if (bpf_probe_read_user(&snap->stack[i * 1024], 1024, (void *)(sp + i * 1024)))
+	/* Copy in chunks that end on 1 KiB boundaries, so none spans two pages: a read that would
+	 * fault fails as a whole, and the main thread's stack may end less than a chunk above sp
+	 * (in a constructor, exec's random gap is all that lies above). The first unreadable chunk
+	 * is the end of the stack; running out of room is a clip, which the walk must not take
+	 * for the end. */
+	for (int i = 0; i < SMOLDER_ALLOC_SNAPSHOT_BYTES / 1024 + 1; i++) {
+		__u32 chunk = 1024 - ((sp + copied) & 1023);
+
+		if (copied > SMOLDER_ALLOC_SNAPSHOT_BYTES - 1024) {
+			snap->flags |= SMOLDER_STACK_F_CLIPPED;
 			break;
-		copied += 1024;
+		}
+		if (bpf_probe_read_user(&snap->stack[copied], chunk, (void *)(sp + copied)))
+			break;
+		copied += chunk;
 	}
 	snap->stack_len = copied;
 	__u64 key = snap->key;

@@ -323,7 +323,7 @@ int alloc_stacks_on_snapshot_record(struct alloc_tracker *t,
 		.bp = snap->bp,
 		.stack = snap->stack,
 		.stack_len = snap->stack_len <= sizeof(snap->stack) ? snap->stack_len : 0,
-		.stack_clipped = snap->stack_len >= sizeof(snap->stack),
+		.stack_clipped = (snap->flags & SMOLDER_STACK_F_CLIPPED) != 0,
 		.ip_is_return = !(snap->flags & SMOLDER_STACK_F_EXACT),
 	};
 	struct unwind_result res;

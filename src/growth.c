@@ -227,7 +227,13 @@ void growth_analyze(const struct growth_series *s, const struct growth_params *p
 		vmax = fmax(vmax, w[i].v);
 		mean += w[i].v / (double)n;
 	}
-	half = n / 2;
+	/* The second half is the second half of the window in time, from the last point at or
+	 * before its middle: points are not evenly spaced (a tick delayed on a loaded machine, the
+	 * run's last point a partial interval), and split by count the "second half" could be a
+	 * fraction of a second, too short to show the growth that makes a leak. */
+	half = 1;
+	while (half + 1 < n - 1 && w[half + 1].t <= w[0].t + r->window_s / 2)
+		half++;
 	early = late = 0;
 	/* Early half includes the warmup: a cache filling during the transient is still "grew". */
 	if (growth_theil_sen(p, start + half + 1, &early, &tmp))

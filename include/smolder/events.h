@@ -383,6 +383,7 @@ struct smolder_stack_record {
 #define SMOLDER_STACK_F_TRUNCATED 1 /* walk stopped at a STOP rule or the depth limit */
 #define SMOLDER_STACK_F_MMAP	  2 /* leaf is the exact ip of a syscall (anonymous mmap) */
 #define SMOLDER_STACK_F_EXACT	  4 /* snapshot: ip is interrupted (exact), not a return address */
+#define SMOLDER_STACK_F_CLIPPED	  8 /* snapshot: the copy ran out of room, the stack goes on */
 
 struct smolder_snapshot_record {
 	__u32 kind; /* SMOLDER_REC_SNAPSHOT */
@@ -391,7 +392,7 @@ struct smolder_snapshot_record {
 	__u64 ip;   /* where the walk stopped (a return address, or exact ip with flags MMAP) */
 	__u64 sp;
 	__u64 bp;
-	__u32 flags;	 /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT */
+	__u32 flags;	 /* SMOLDER_STACK_F_MMAP, SMOLDER_STACK_F_EXACT, SMOLDER_STACK_F_CLIPPED */
 	__u32 stack_len; /* bytes valid in stack, copied from sp upward */
 	__u32 alloc_id;	 /* as in smolder_stack_record */
 	__u32 tgid;	 /* as in smolder_stack_record */

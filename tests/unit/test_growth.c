@@ -238,6 +238,27 @@ static void test_slow_leak(void **state)
 	growth_series_release(&s);
 }
 
+/* A short run on a loaded machine (smolder profile's 4 s load window at -i 0.5): one tick came
+ * 0.2 s late and the run's last point is a partial interval 0.04 s after the one before. The
+ * leak's second half is judged over the second half of the window in time; split by point count
+ * it was the last 0.84 s, whose growth fell under half the floor, and the verdict flipped. */
+static void test_leak_with_late_tick_and_short_last_point(void **state)
+{
+	static const double t[] = {0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.2, 3.5, 4.0, 4.04};
+	struct growth_series s;
+	struct growth_params params = {.warmup_s = 1, .min_growth_bytes = 16384};
+	struct growth_result r;
+
+	assert_int_equal(growth_series_init(&s, 240), 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		growth_series_add(&s, t[i], 288 + 9600 * t[i]);
+	params.turnover_bytes = 9 * 9600 * 4.04;
+	growth_analyze(&s, &params, &r);
+	assert_int_equal(r.verdict, GROWTH_LEAK);
+	assert_true(fabs(r.rate - 9600.0) / 9600.0 < 0.01);
+	growth_series_release(&s);
+}
+
 static void test_too_few_points(void **state)
 {
 	struct growth_series s;
@@ -297,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_refilling_cache_is_plateau),
 		cmocka_unit_test(test_churn_and_steady),
 		cmocka_unit_test(test_slow_leak),
+		cmocka_unit_test(test_leak_with_late_tick_and_short_last_point),
 		cmocka_unit_test(test_in_flight_buffers_are_churn),
 		cmocka_unit_test(test_churn_with_spikes_is_not_plateau),
 		cmocka_unit_test(test_pool_refilled_in_transient_is_churn),
