@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How far into an entry point a call may be and still be the entry stub's (ld.so's _start calls
+ * _dl_start 3 bytes in; the main program's _start, which has CFI anyway, ~0x20 in). */
+#define UNWIND_ENTRY_STUB_BYTES 64
+
 #define DW_EH_PE_omit	  0xff
 #define DW_EH_PE_uleb128  0x01
 #define DW_EH_PE_udata2	  0x02
@@ -703,4 +707,11 @@ void unwind_cfi_rule(const struct unwind_elf *elf, uint64_t vaddr, struct unwind
 	 * PLT): the code may have been compiled with .debug_frame alone. */
 	if (elf->n_debug_fdes && find_debug_fde(elf, vaddr, &fde) && reader_at_debug(elf, fde, &r))
 		rule_from_fde(elf, r, true, vaddr, rule);
+	/* The entry point's first instructions with no unwind info: the kernel starts the main
+	 * thread there with nothing on the stack to return to, so a call made from them is the
+	 * outermost frame. ld.so's _start ("mov %rsp,%rdi; call _dl_start") is such a stub: every
+	 * allocation the loader makes for a launched program came through it. */
+	if (rule->kind == UNWIND_RULE_NONE && elf->entry && vaddr >= elf->entry &&
+	    vaddr - elf->entry < UNWIND_ENTRY_STUB_BYTES)
+		rule->kind = UNWIND_RULE_ROOT;
 }

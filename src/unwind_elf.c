@@ -242,6 +242,7 @@ static int parse(struct unwind_elf *elf)
 	elf->loads = calloc(eh->e_phnum ? eh->e_phnum : 1, sizeof(*elf->loads));
 	if (!elf->loads)
 		return -ENOMEM;
+	elf->entry = eh->e_entry;
 	elf->text_lo = UINT64_MAX;
 	for (size_t i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type == PT_LOAD) {

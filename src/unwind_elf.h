@@ -35,6 +35,7 @@ struct unwind_elf {
 	struct unwind_elf_load *loads;
 	size_t n_loads;
 	uint64_t text_lo, text_hi; /* link-time vaddr range of the executable PT_LOADs */
+	uint64_t entry;		   /* e_entry: where the kernel starts the main thread (0: none) */
 	/* Binary-search table of {initial_loc, fde} int32 pairs relative to hdr_vaddr (link-time
 	 * vaddrs); has_table false without one. Normally the linker's .eh_frame_hdr; an object
 	 * linked without one (gcc -static does not pass --eh-frame-hdr) gets the same table built

@@ -270,6 +270,30 @@ static void test_static_binary_indexed(void **state)
 	unwind_elf_free(elf);
 }
 
+/* ld.so's entry stub (_start: "mov %rsp,%rdi; call _dl_start") has no unwind info; the return
+ * address after its call is the root of every stack ld.so runs for a program it loads (it once
+ * ended them as truncated). Just past the stub, code without unwind info stays unknown. */
+static void test_ld_so_entry_is_root(void **state)
+{
+	struct unwind_elf *elf = unwind_elf_open("/lib64/ld-linux-x86-64.so.2");
+	struct unwind_rule rule;
+	uint8_t code[8];
+	uint64_t off;
+
+	(void)state;
+	assert_non_null(elf);
+	assert_true(elf->entry != 0);
+	assert_int_equal(unwind_elf_vaddr_offset(elf, elf->entry, &off), 0);
+	assert_int_equal(unwind_elf_read(elf, off, code, sizeof(code)), sizeof(code));
+	/* The stub as Debian 12's glibc builds it: mov %rsp,%rdi; call rel32. */
+	assert_memory_equal(code, "\x48\x89\xe7\xe8", 4);
+	unwind_cfi_rule(elf, elf->entry + 7, &rule); /* the return address's lookup address */
+	assert_int_equal(rule.kind, UNWIND_RULE_ROOT);
+	unwind_cfi_rule(elf, elf->entry + 64, &rule);
+	assert_int_not_equal(rule.kind, UNWIND_RULE_ROOT);
+	unwind_elf_free(elf);
+}
+
 /* A library rewritten in place (truncated on disk while the target runs it): reading the object
  * must never fault. Reads of its bytes come back short (they once were a mapping of the file and
  * killed smolder with SIGBUS), and its CFI, copied when it was opened, still gives every rule. */
@@ -318,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_after_open),
 		cmocka_unit_test(test_eh_frame_index_matches_linker_table),
 		cmocka_unit_test(test_static_binary_indexed),
+		cmocka_unit_test(test_ld_so_entry_is_root),
 		cmocka_unit_test(test_table_past_end_of_file),
 		cmocka_unit_test(test_huge_section_count),
 		cmocka_unit_test(test_text_range_saturates),
