@@ -227,13 +227,16 @@ void growth_analyze(const struct growth_series *s, const struct growth_params *p
 		vmax = fmax(vmax, w[i].v);
 		mean += w[i].v / (double)n;
 	}
-	/* The second half is the second half of the window in time, from the last point at or
-	 * before its middle: points are not evenly spaced (a tick delayed on a loaded machine, the
-	 * run's last point a partial interval), and split by count the "second half" could be a
-	 * fraction of a second, too short to show the growth that makes a leak. */
+	/* The second half is the second half of the window in time: it starts at the point nearest
+	 * the window's middle (the later of two as near: n / 2 for evenly spaced points). Points
+	 * are not always evenly spaced (a tick delayed on a loaded machine, the run's last point a
+	 * partial interval), and split by count the "second half" could be a fraction of a second,
+	 * too short to show the growth that makes a leak. */
 	half = 1;
-	while (half + 1 < n - 1 && w[half + 1].t <= w[0].t + r->window_s / 2)
-		half++;
+	for (size_t i = 2; i + 1 < n; i++)
+		if (fabs(w[i].t - (w[0].t + r->window_s / 2)) <=
+		    fabs(w[half].t - (w[0].t + r->window_s / 2)) + 1e-9)
+			half = i;
 	early = late = 0;
 	/* Early half includes the warmup: a cache filling during the transient is still "grew". */
 	if (growth_theil_sen(p, start + half + 1, &early, &tmp))
