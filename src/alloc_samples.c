@@ -147,8 +147,7 @@ int alloc_tracker_sample(struct alloc_tracker *t, struct alloc_site_sample **sam
 	return 0;
 }
 
-static int live_map(struct alloc_tracker *t, int fd, bool mmap, uint64_t min_age_ns,
-		    uint64_t now_ns, alloc_tracker_live_fn fn, void *ctx)
+int alloc_samples_each_block(int fd, alloc_block_fn *fn, void *ctx)
 {
 	enum { BATCH = 4096 };
 	struct smolder_alloc_key *keys = malloc(BATCH * sizeof(*keys));
@@ -171,16 +170,8 @@ static int live_map(struct alloc_tracker *t, int fd, bool mmap, uint64_t min_age
 			err = -errno;
 			break;
 		}
-		for (__u32 i = 0; i < count; i++) {
-			uint64_t age = now_ns > vals[i].time_ns ? now_ns - vals[i].time_ns : 0;
-			uint32_t id;
-
-			if (age < min_age_ns)
-				continue;
-			id = key_stack(t, vals[i].stack_key);
-			fn(ctx, id, (mmap ? ALLOC_SITE_MMAP : 0) | alloc_tracker_stack_flags(t, id),
-			   vals[i].size);
-		}
+		for (__u32 i = 0; i < count; i++)
+			fn(ctx, &keys[i], &vals[i]);
 		if (err) { /* ENOENT: that was the last batch */
 			err = 0;
 			break;
@@ -192,6 +183,42 @@ out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+struct live_walk {
+	struct alloc_tracker *t;
+	bool mmap;
+	uint64_t min_age_ns, now_ns;
+	alloc_tracker_live_fn fn;
+	void *ctx;
+};
+
+static void live_block(void *arg, const struct smolder_alloc_key *key,
+		       const struct smolder_alloc_info *val)
+{
+	struct live_walk *w = arg;
+	uint64_t age = w->now_ns > val->time_ns ? w->now_ns - val->time_ns : 0;
+	uint32_t id;
+
+	(void)key;
+	if (age < w->min_age_ns)
+		return;
+	id = key_stack(w->t, val->stack_key);
+	w->fn(w->ctx, id, (w->mmap ? ALLOC_SITE_MMAP : 0) | alloc_tracker_stack_flags(w->t, id),
+	      val->size);
+}
+
+static int live_map(struct alloc_tracker *t, int fd, bool mmap, uint64_t min_age_ns,
+		    uint64_t now_ns, alloc_tracker_live_fn fn, void *ctx)
+{
+	struct live_walk w = {.t = t,
+			      .mmap = mmap,
+			      .min_age_ns = min_age_ns,
+			      .now_ns = now_ns,
+			      .fn = fn,
+			      .ctx = ctx};
+
+	return alloc_samples_each_block(fd, live_block, &w);
 }
 
 int alloc_tracker_live(struct alloc_tracker *t, uint64_t min_age_ns, uint64_t now_ns,

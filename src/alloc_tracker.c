@@ -90,6 +90,41 @@ static bool map_add(struct u64_map *map, uint64_t key, uint64_t value)
 	return u64_map_put(map, key, old + value) == 0;
 }
 
+/* One close_books pass over a table: its blocks of tgid older than before_ns are closed as flag. */
+struct closing {
+	struct alloc_tracker *t;
+	int fd;
+	uint32_t tgid, flag;
+	uint64_t before_ns;
+	bool mmap;
+	struct alloc_tracker_closed *closed;
+};
+
+static void close_block(void *arg, const struct smolder_alloc_key *key,
+			const struct smolder_alloc_info *val)
+{
+	struct closing *c = arg;
+	uint64_t f = 0;
+
+	if (key->tgid != c->tgid || val->time_ns >= c->before_ns)
+		return;
+	if (bpf_map_delete_elem(c->fd, key) != 0)
+		return; /* freed meanwhile */
+	u64_map_get(&c->t->closed_flags, val->stack_key, &f);
+	if (u64_map_put(&c->t->closed_flags, val->stack_key, f | c->flag) ||
+	    (c->flag == ALLOC_SITE_EXEC_CLOSED &&
+	     (!map_add(&c->t->closed_bytes, val->stack_key, val->size) ||
+	      !map_add(&c->t->closed_count, val->stack_key, 1))))
+		c->closed->unaccounted++;
+	if (c->mmap) {
+		c->closed->mmap_bytes += val->size;
+		c->closed->mmaps++;
+	} else {
+		c->closed->heap_bytes += val->size;
+		c->closed->allocs++;
+	}
+}
+
 /* Closes books: removes process tgid's blocks of map fd allocated before before_ns (an exec: the
  * old image's, gone with it; an exit: all of them) and marks their stack keys with how (flag). An
  * exec's are counted as freed at their keys (the process lives on without them); an exit's are
@@ -98,51 +133,17 @@ static bool map_add(struct u64_map *map, uint64_t key, uint64_t value)
 static void close_books(struct alloc_tracker *t, int fd, uint32_t tgid, uint64_t before_ns,
 			bool mmap, uint32_t flag, struct alloc_tracker_closed *closed)
 {
-	enum { BATCH = 4096 };
-	struct smolder_alloc_key *keys = malloc(BATCH * sizeof(*keys));
-	uint64_t in_batch = 0, out_batch; /* the hash map's bucket cursor */
-	struct smolder_alloc_info *vals = malloc(BATCH * sizeof(*vals));
-	bool first = true;
-	uint64_t f;
+	struct closing c = {.t = t,
+			    .fd = fd,
+			    .tgid = tgid,
+			    .flag = flag,
+			    .before_ns = before_ns,
+			    .mmap = mmap,
+			    .closed = closed};
 
-	if (!keys || !vals)
-		goto out;
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
-					       &count, &opts);
-
-		if (err && errno != ENOENT)
-			break;
-		for (__u32 i = 0; i < count; i++) {
-			if (keys[i].tgid != tgid || vals[i].time_ns >= before_ns)
-				continue;
-			if (bpf_map_delete_elem(fd, &keys[i]) != 0)
-				continue; /* freed meanwhile */
-			f = 0;
-			u64_map_get(&t->closed_flags, vals[i].stack_key, &f);
-			if (u64_map_put(&t->closed_flags, vals[i].stack_key, f | flag) ||
-			    (flag == ALLOC_SITE_EXEC_CLOSED &&
-			     (!map_add(&t->closed_bytes, vals[i].stack_key, vals[i].size) ||
-			      !map_add(&t->closed_count, vals[i].stack_key, 1))))
-				closed->unaccounted++;
-			if (mmap) {
-				closed->mmap_bytes += vals[i].size;
-				closed->mmaps++;
-			} else {
-				closed->heap_bytes += vals[i].size;
-				closed->allocs++;
-			}
-		}
-		if (err) /* ENOENT: that was the last batch */
-			break;
-		in_batch = out_batch;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
+	/* A failed read leaves blocks in the table: their process's exit (or the run's end) closes
+	 * them, or they stay outstanding where they were. */
+	alloc_samples_each_block(fd, close_block, &c);
 }
 
 /* A target exec'd: close the old image's books (its live blocks died: counted, never a leak or a

@@ -115,6 +115,15 @@ struct alloc_tracker {
  * timeout_ms >= 0 waits that long for the first. libbpf's count or -errno. */
 int alloc_tracker_consume(struct alloc_tracker *t, int timeout_ms);
 
+/* alloc_samples.c */
+
+/* A block of the kernel's allocs or mmaps table, as read in a batch. */
+typedef void alloc_block_fn(void *ctx, const struct smolder_alloc_key *key,
+			    const struct smolder_alloc_info *val);
+/* Calls fn for every block of the table fd (batched reads; fn may delete the block it is given).
+ * 0 or -errno. */
+int alloc_samples_each_block(int fd, alloc_block_fn *fn, void *ctx);
+
 /* alloc_stacks.c */
 
 /* The current model of process tgid (made now when it has none), NULL without a process table. */
